@@ -1,0 +1,144 @@
+import { MailboxError, redact } from '../errors';
+import { describeServer, type ResolvedServer } from './options';
+
+interface ErrorLike {
+	code?: unknown;
+	message?: unknown;
+	reason?: unknown;
+}
+
+const CERTIFICATE_CODES = new Set([
+	'DEPTH_ZERO_SELF_SIGNED_CERT',
+	'SELF_SIGNED_CERT_IN_CHAIN',
+	'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+	'UNABLE_TO_GET_ISSUER_CERT',
+	'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+	'CERT_HAS_EXPIRED',
+	'CERT_NOT_YET_VALID',
+	'CERT_REVOKED',
+	'CERT_UNTRUSTED',
+	'CERT_REJECTED',
+	'ERR_TLS_CERT_ALTNAME_INVALID',
+	'HOSTNAME_MISMATCH',
+]);
+
+const CERTIFICATE_REASONS: Record<string, string> = {
+	DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed',
+	SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends in a self-signed certificate that is not trusted',
+	UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its issuer is not trusted',
+	UNABLE_TO_GET_ISSUER_CERT: 'its issuer is not trusted',
+	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its issuer is not trusted',
+	CERT_HAS_EXPIRED: 'it has expired',
+	CERT_NOT_YET_VALID: 'it is not valid yet',
+	CERT_REVOKED: 'it was revoked',
+	ERR_TLS_CERT_ALTNAME_INVALID: 'it was issued for another host name',
+	HOSTNAME_MISMATCH: 'it was issued for another host name',
+};
+
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ETIMEOUT', 'CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ESOCKETTIMEDOUT']);
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL']);
+const CLOSED_CODES = new Set(['ECONNRESET', 'EPIPE', 'NoConnection', 'EConnectionClosed', 'ClosedAfterConnectText', 'ClosedAfterConnectTLS']);
+
+function stringCode(err: ErrorLike): string | undefined {
+	return typeof err.code === 'string' ? err.code : undefined;
+}
+
+function text(err: ErrorLike): string {
+	return typeof err.message === 'string' ? err.message : String(err);
+}
+
+/**
+ * Translates socket, DNS and TLS failures, which look the same for every protocol, into a
+ * MailboxError naming the cause and the fix. Returns undefined for anything else, so the
+ * protocol's own mapper can handle it.
+ */
+export function fromNetworkError(error: unknown, server: ResolvedServer, secrets: ReadonlyArray<string | undefined> = []): MailboxError | undefined {
+	if (!error || typeof error !== 'object') return undefined;
+	const err = error as ErrorLike;
+	const code = stringCode(err);
+	const where = describeServer(server);
+	const raw = redact(text(err), secrets);
+
+	if (code && DNS_CODES.has(code)) {
+		return new MailboxError('DNS', `Host "${server.host}" was not found (DNS lookup failed).`, {
+			field: 'host',
+			step: 'dns',
+			causeCode: code,
+			hint: 'Check the spelling of Host, and that this n8n instance can resolve it.',
+		});
+	}
+	if (code === 'ECONNREFUSED') {
+		return new MailboxError('CONNECTION_REFUSED', `Connection refused by ${server.host}:${server.port}: no ${server.protocol.toUpperCase()} server is listening on that port.`, {
+			field: 'port',
+			step: 'connect',
+			causeCode: code,
+			hint: `Check Port and Security: the usual ports are ${portHint(server)}.`,
+		});
+	}
+	if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+		return new MailboxError('CONNECTION_REFUSED', `${server.host} cannot be reached from this n8n instance (${code}).`, {
+			field: 'host',
+			step: 'connect',
+			causeCode: code,
+			hint: 'Check Host, and any firewall between n8n and the mail server.',
+		});
+	}
+	if (code && CERTIFICATE_CODES.has(code)) {
+		const reason = CERTIFICATE_REASONS[code] ?? 'it could not be verified';
+		return new MailboxError('TLS_CERTIFICATE', `The TLS certificate of ${server.host}:${server.port} was rejected: ${reason} (${code}).`, {
+			field: 'allowSelfSigned',
+			step: 'tls',
+			causeCode: code,
+			hint: 'Use the host name the certificate was issued for, or, only if you trust this server, switch on "Allow Self-Signed Certificates".',
+		});
+	}
+	if (isTlsProtocolError(code, raw)) {
+		const plainOnTlsPort = /wrong version number|packet length too long|unknown protocol|http request/i.test(raw);
+		return new MailboxError(
+			'TLS',
+			plainOnTlsPort
+				? `TLS handshake with ${where} failed: the server does not speak TLS on port ${server.port}.`
+				: `TLS handshake with ${where} failed (${code ?? 'TLS error'}).`,
+			{
+				field: 'security',
+				step: 'tls',
+				causeCode: code,
+				hint: plainOnTlsPort
+					? `Choose STARTTLS for a plain port such as ${DEFAULT_PORTS_STARTTLS[server.protocol]}, or the SSL/TLS port ${DEFAULT_PORTS_TLS[server.protocol]}.`
+					: 'Check Security and Port; the server may require a TLS version this client does not offer.',
+			},
+		);
+	}
+	if (code && TIMEOUT_CODES.has(code)) {
+		const greeting = code === 'GREETING_TIMEOUT';
+		return new MailboxError('TIMEOUT', greeting ? `${where} accepted the connection but sent no greeting in time.` : `No answer from ${where} in time.`, {
+			field: greeting ? 'security' : 'host',
+			step: greeting ? 'greeting' : 'connect',
+			causeCode: code,
+			hint: greeting
+				? `The port may expect TLS from the start: choose SSL/TLS (port ${DEFAULT_PORTS_TLS[server.protocol]}), or check Port.`
+				: 'Check Host and Port, and any firewall between n8n and the mail server.',
+		});
+	}
+	if (code && CLOSED_CODES.has(code)) {
+		return new MailboxError('CONNECTION_CLOSED', `${where} closed the connection unexpectedly.`, {
+			step: 'connect',
+			causeCode: code,
+			hint: 'Check Security and Port; the server may also limit connections per user or address.',
+		});
+	}
+	return undefined;
+}
+
+const DEFAULT_PORTS_TLS = { imap: 993, pop3: 995, smtp: 465 } as const;
+const DEFAULT_PORTS_STARTTLS = { imap: 143, pop3: 110, smtp: 587 } as const;
+
+function portHint(server: ResolvedServer): string {
+	const p = server.protocol;
+	return `${DEFAULT_PORTS_TLS[p]} for SSL/TLS and ${DEFAULT_PORTS_STARTTLS[p]} for STARTTLS`;
+}
+
+function isTlsProtocolError(code: string | undefined, message: string): boolean {
+	if (code && /^ERR_SSL_|^ERR_TLS_|^EPROTO$/.test(code)) return true;
+	return /SSL routines|wrong version number|tlsv1 alert|handshake failure/i.test(message);
+}

@@ -1,0 +1,73 @@
+import {
+	NodeConnectionTypes,
+	type ICredentialDataDecryptedObject,
+	type ICredentialTestFunctions,
+	type ICredentialsDecrypted,
+	type IExecuteFunctions,
+	type INodeCredentialTestResult,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
+import { checkImapConnection } from '../../lib/connection/check';
+import { imapSettingsFromCredential } from '../shared/credentials';
+import { router } from './actions/router';
+import * as folderList from './actions/folder/list.operation';
+
+export class Mailbox implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Mailbox',
+		name: 'mailbox',
+		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
+		group: ['input'],
+		version: 1,
+		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
+		description: 'Work with the folders and messages of an IMAP mailbox',
+		defaults: { name: 'Mailbox' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest' }],
+		properties: [
+			{
+				displayName: 'Resource',
+				name: 'resource',
+				type: 'options',
+				noDataExpression: true,
+				options: [{ name: 'Folder', value: 'folder' }],
+				default: 'folder',
+			},
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { resource: ['folder'] } },
+				options: [
+					{
+						name: 'List',
+						value: 'list',
+						description: 'List the folders of the mailbox with their roles (Sent, Junk...) and message counts',
+						action: 'List folders',
+					},
+				],
+				default: 'list',
+			},
+			...folderList.description,
+		],
+	};
+
+	methods = {
+		credentialTest: {
+			async mailboxImapConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+				const { settings, login } = imapSettingsFromCredential((credential.data ?? {}) as ICredentialDataDecryptedObject);
+				const result = await checkImapConnection(settings, login);
+				return { status: result.ok ? 'OK' : 'Error', message: result.message };
+			},
+		},
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return router.call(this);
+	}
+}

@@ -1,0 +1,42 @@
+import type { ImapFlow } from 'imapflow';
+import type { IExecuteFunctions } from 'n8n-workflow';
+import { connectImap, fromImapError } from '../../lib/imap/connect';
+import { checkPasswordLogin, resolveServer, type PasswordLogin, type ResolvedServer } from '../../lib/connection/options';
+import { IMAP_CREDENTIAL, imapSettingsFromCredential } from '../shared/credentials';
+import { n8nLogger } from '../shared/logger';
+
+/**
+ * One IMAP connection for a whole node run: opened on first use, shared by all items, closed
+ * when the run ends.
+ */
+export class ImapSession {
+	private client?: ImapFlow;
+
+	private constructor(
+		private readonly ctx: IExecuteFunctions,
+		private readonly server: ResolvedServer,
+		private readonly login: PasswordLogin,
+	) {}
+
+	static async open(ctx: IExecuteFunctions): Promise<ImapSession> {
+		const { settings, login } = imapSettingsFromCredential(await ctx.getCredentials(IMAP_CREDENTIAL));
+		return new ImapSession(ctx, resolveServer('imap', settings), checkPasswordLogin(login));
+	}
+
+	async run<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {
+		if (!this.client || !this.client.usable) {
+			this.client = await connectImap(this.server, this.login, n8nLogger(this.ctx.logger));
+		}
+		try {
+			return await work(this.client);
+		} catch (error) {
+			throw fromImapError(error, this.server, this.login);
+		}
+	}
+
+	async close(): Promise<void> {
+		const client = this.client;
+		this.client = undefined;
+		if (client) await client.logout().catch(() => client.close());
+	}
+}

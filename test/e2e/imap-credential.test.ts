@@ -1,0 +1,105 @@
+/**
+ * The package in a real n8n 2.41.1: packed, installed like a community package, its credential
+ * tested through n8n's REST API, and its node run in workflows by `n8n execute`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startMailServers, type MailServers } from '../servers';
+import { freePort } from '../servers/ports';
+import { ensureN8n, N8n, packPackage } from './n8n';
+
+jest.setTimeout(15 * 60_000);
+
+const root = path.resolve(__dirname, '..', '..');
+const exampleWorkflow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'workflows', 'list-folders.json'), 'utf8')) as Record<string, unknown>;
+
+describe('in real n8n', () => {
+	let servers: MailServers;
+	let n8n: N8n;
+	let workDir: string;
+	const imapCredential = (data: Record<string, unknown>) => ({
+		id: 'mbxDemoImapAlice',
+		name: 'Demo mailbox (alice)',
+		type: 'mailboxImapApi',
+		data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'alice', password: 'alice-pw', allowSelfSigned: false, ...data },
+	});
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+		const install = ensureN8n();
+		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-'));
+		const tarball = packPackage(root, workDir);
+		// n8n trusts the test server's self-signed certificate the way a company CA is trusted.
+		n8n = await N8n.create({ install, packageTarball: tarball, env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		await n8n.importCredentials([
+			imapCredential({}),
+			{ ...imapCredential({ password: 'not-alices-pw' }), id: 'mbxE2eWrongPass1', name: 'Wrong password' },
+		]);
+	});
+
+	afterAll(async () => {
+		await n8n?.destroy();
+		await servers?.stop();
+		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+	});
+
+	it('runs the example workflow: the Mailbox node lists the folders with their roles', async () => {
+		const id = await n8n.importWorkflow(exampleWorkflow);
+		const run = await n8n.execute(id);
+		expect(run.error).toBeUndefined();
+		expect(run.status).toBe('success');
+		const folders = run.output['List folders'];
+		const byPath = Object.fromEntries(folders.map((f) => [f.path, f]));
+		expect(Object.keys(byPath)).toEqual(expect.arrayContaining(['INBOX', 'Sent', 'Drafts', 'Junk', 'Trash', 'Archive']));
+		expect(byPath.Junk).toMatchObject({ specialUse: 'junk', subscribed: true, messages: 0 });
+		expect(byPath.Sent).toMatchObject({ specialUse: 'sent' });
+	});
+
+	it('fails a workflow whose credential has a wrong password with the cause, not a stack trace', async () => {
+		const workflow = JSON.parse(JSON.stringify(exampleWorkflow)) as { id: string; nodes: { credentials?: Record<string, unknown> }[] };
+		workflow.id = 'mbxE2eWrongPassWf';
+		workflow.nodes[1].credentials = { mailboxImapApi: { id: 'mbxE2eWrongPass1', name: 'Wrong password' } };
+		const run = await n8n.execute(await n8n.importWorkflow(workflow));
+		expect(run.status).toBe('error');
+		expect(run.error).toMatch(/Authentication failed: 127\.0\.0\.1 rejected the login for user "alice"/);
+		expect(JSON.stringify(run.raw)).not.toContain('not-alices-pw');
+	});
+
+	describe('with n8n started', () => {
+		beforeAll(async () => {
+			await n8n.start();
+			await n8n.setupOwner();
+		});
+
+		it('loads the package: its node and credential are in the editor', async () => {
+			const types = await n8n.loadedTypes();
+			expect(types.nodes).toContain('n8n-nodes-mailbox.mailbox');
+			expect(types.credentials).toContain('mailboxImapApi');
+			expect(n8n.logs()).not.toMatch(/error[^\n]*n8n-nodes-mailbox/i);
+		});
+
+		it('answers the credential Test with OK for the right password', async () => {
+			const result = await n8n.testCredential(imapCredential({}));
+			expect(result.status).toBe('OK');
+			expect(result.message).toMatch(/^Connected to 127\.0\.0\.1:\d+ \(SSL\/TLS\), encrypted with TLSv1\.[23]; logged in as "alice"; \d+ folders\.$/);
+		});
+
+		it('answers the credential Test with the clear cause for a wrong password, never the password', async () => {
+			const result = await n8n.testCredential(imapCredential({ password: 'Wr0ng-secret' }));
+			expect(result.status).toBe('Error');
+			expect(result.message).toMatch(/^Authentication failed: 127\.0\.0\.1 rejected the login for user "alice".*Check User and Password/);
+			expect(result.message).not.toContain('Wr0ng-secret');
+		});
+
+		it('names a closed port, and SSL/TLS chosen for a plain-text port', async () => {
+			const closed = await freePort();
+			const refused = await n8n.testCredential(imapCredential({ port: closed }));
+			expect(refused).toMatchObject({ status: 'Error' });
+			expect(refused.message).toContain(`Connection refused by 127.0.0.1:${closed}`);
+			const tlsOnPlain = await n8n.testCredential(imapCredential({ port: servers.ports.imap }));
+			expect(tlsOnPlain.status).toBe('Error');
+			expect(tlsOnPlain.message).toMatch(/does not speak TLS on port \d+/);
+		});
+	});
+});

@@ -1,0 +1,81 @@
+/**
+ * The benchmark frame: each benchmark returns entries that compare a figure of this package with
+ * the raw-library bound measured in the same run (machines here are noisy, so only same-run
+ * ratios mean anything). `npm run bench` prints them and writes bench/results/latest.json.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface BenchEntry {
+	name: string;
+	value: number;
+	unit: string;
+	/** True when a higher value is better (throughput), false for costs (time, memory). */
+	higherIsBetter: boolean;
+	/** The same figure for the raw library path, measured in the same run; null for a bound itself. */
+	bound: number | null;
+	boundName: string | null;
+	/** value / bound; null when there is no bound. */
+	ratio: number | null;
+	/** The target from the issue, as a ratio, where there is one. */
+	target?: number;
+	notes?: string;
+}
+
+export interface Benchmark<Context> {
+	name: string;
+	run(context: Context): Promise<BenchEntry[]>;
+}
+
+export function entry(fields: Omit<BenchEntry, 'ratio' | 'bound' | 'boundName'> & { bound?: number | null; boundName?: string | null }): BenchEntry {
+	const bound = fields.bound ?? null;
+	return { ...fields, bound, boundName: fields.boundName ?? null, ratio: bound ? round(fields.value / bound, 3) : null };
+}
+
+export function round(value: number, digits = 1): number {
+	const f = 10 ** digits;
+	return Math.round(value * f) / f;
+}
+
+/** Samples RSS while `work` runs; returns the peak above the RSS at the start, in MiB. */
+export async function measurePeakRss<T>(work: () => Promise<T>): Promise<{ result: T; peakMiB: number; ms: number }> {
+	const start = process.memoryUsage().rss;
+	let peak = start;
+	const timer = setInterval(() => {
+		peak = Math.max(peak, process.memoryUsage().rss);
+	}, 20);
+	const t0 = process.hrtime.bigint();
+	try {
+		const result = await work();
+		peak = Math.max(peak, process.memoryUsage().rss);
+		return { result, peakMiB: round((peak - start) / 1024 / 1024), ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+	} finally {
+		clearInterval(timer);
+	}
+}
+
+export function printTable(entries: BenchEntry[]): void {
+	const rows = entries.map((e) => [
+		e.name,
+		`${e.value} ${e.unit}`,
+		e.bound === null ? '-' : `${e.bound} ${e.unit}`,
+		e.ratio === null ? '-' : `${e.ratio}x`,
+		e.target === undefined ? '-' : `${e.higherIsBetter ? '>=' : '<='} ${e.target}x`,
+	]);
+	const header = ['benchmark', 'value', 'raw bound (same run)', 'ratio', 'target'];
+	const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+	const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+	process.stdout.write(`${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`);
+}
+
+export function writeResults(file: string, entries: BenchEntry[], meta: Record<string, unknown>): void {
+	fs.mkdirSync(path.dirname(file), { recursive: true });
+	const doc = {
+		date: new Date().toISOString(),
+		machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version },
+		...meta,
+		entries,
+	};
+	fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+}

@@ -1,0 +1,55 @@
+/**
+ * `npm run bench`: starts the test servers, fills a mailbox from the mail generator, runs every
+ * benchmark, prints a table and writes bench/results/latest.json.
+ *
+ *   BENCH_MESSAGES  messages in the benchmark mailbox (default 3000)
+ *   BENCH_SEED      generator seed (default 42)
+ *   BENCH_ONLY      run only the benchmarks whose name contains this text
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { startMailServers, type MailServers } from '../test/servers';
+import { generateMessages } from '../test/servers/mailgen';
+import { printTable, round, writeResults, type Benchmark, type BenchEntry } from './frame';
+import { imapFetchParse } from './imap-fetch-parse';
+
+export interface BenchContext {
+	servers: MailServers;
+	ca: string;
+	user: string;
+	password: string;
+	messageCount: number;
+	seed: number;
+}
+
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse];
+
+async function main(): Promise<void> {
+	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);
+	const seed = Number(process.env.BENCH_SEED ?? 42);
+	const only = process.env.BENCH_ONLY;
+	const servers = await startMailServers();
+	try {
+		const t0 = Date.now();
+		await servers.writeMaildir('alice', 'INBOX', generateMessages({ seed, count: messageCount }));
+		process.stdout.write(`bench: seeded ${messageCount} messages (seed ${seed}) in ${round((Date.now() - t0) / 1000)} s\n`);
+		const ctx: BenchContext = { servers, ca: fs.readFileSync(servers.certPath, 'utf8'), user: 'alice', password: 'alice-pw', messageCount, seed };
+		const entries: BenchEntry[] = [];
+		for (const bench of benchmarks) {
+			if (only && !bench.name.includes(only)) continue;
+			process.stdout.write(`bench: running ${bench.name}\n`);
+			entries.push(...(await bench.run(ctx)));
+		}
+		printTable(entries);
+		const file = path.join(__dirname, 'results', 'latest.json');
+		writeResults(file, entries, { messages: messageCount, seed });
+		process.stdout.write(`bench: wrote ${path.relative(process.cwd(), file)}\n`);
+	} finally {
+		await servers.stop();
+	}
+}
+
+main().catch((error: unknown) => {
+	process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+	process.exitCode = 1;
+});

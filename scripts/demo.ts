@@ -33,10 +33,12 @@ async function main(): Promise<void> {
 	say('demo: starting the mail server (Dovecot, SMTP, OAuth2 endpoint) ...');
 	const servers = await startMailServers();
 	let n8n: N8n | undefined;
+	const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-demo-'));
 	const shutdown = async () => {
 		say('\ndemo: stopping n8n and the mail server ...');
-		await n8n?.stop().catch(() => undefined);
+		await n8n?.destroy().catch(() => undefined);
 		await servers.stop().catch(() => undefined);
+		fs.rmSync(workDir, { recursive: true, force: true });
 		process.exit(0);
 	};
 	process.on('SIGINT', () => void shutdown());
@@ -48,7 +50,6 @@ async function main(): Promise<void> {
 
 	say('demo: preparing n8n (the first run installs Node 24 and n8n 2.41.1 into the cache, about 5 minutes) ...');
 	const install = ensureN8n();
-	const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-demo-'));
 	const tarball = packPackage(root, workDir);
 	const wanted = Number(process.env.DEMO_PORT ?? 5678);
 	const port = (await portIsFree(wanted)) && (await portIsFree(wanted + 1)) ? wanted : await freePort();

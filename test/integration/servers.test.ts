@@ -103,6 +103,18 @@ describe('test mail servers', () => {
 		await expect(imap('bob', { accessToken: 'made-up' }).connect()).rejects.toBeTruthy();
 	});
 
+	it('IMAP: AUTHENTICATE XOAUTH2 (the Microsoft and Google form) is checked by the local endpoint too', async () => {
+		const xoauth2 = (user: string, token: string) => Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64');
+		const client = await LineClient.connect(servers.ports.imaps, true, ca);
+		await client.read();
+		const tagged = (tag: string) => (t: string) => new RegExp(`(^|\r\n)${tag} `).test(t) && t.endsWith('\r\n');
+		expect(await client.command(`A1 AUTHENTICATE XOAUTH2 ${xoauth2('alice', 'valid-token-bob')}`, (t) => /^\+ |A1 /m.test(t))).toMatch(/^\+ |A1 NO/m);
+		await client.command('', tagged('A1'));
+		expect(await client.command(`A2 AUTHENTICATE XOAUTH2 ${xoauth2('alice', 'valid-token-alice')}`, tagged('A2'))).toMatch(/A2 OK/);
+		client.close();
+		expect(fs.readFileSync(servers.info().dovecotLog, 'utf8')).toMatch(/method=XOAUTH2/);
+	});
+
 	it('IMAPSieve: moving into Junk reports spam, out of Junk ham, Junk to Trash nothing', async () => {
 		await servers.writeMaildir('bob', 'INBOX', generateMessages({ seed: 9, count: 3 }));
 		const client = imap('bob', { pass: 'bob-pw' });

@@ -6,6 +6,7 @@ const common = {
 };
 
 module.exports = {
+	reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 	projects: [
 		{ ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
 		{ ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },

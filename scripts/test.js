@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// `npm test`: build, lint and type-check, then the three test layers in order (unit, integration
+// against real servers, end-to-end in real n8n). Every layer runs even if an earlier one failed;
+// the last line is the total: "N passed, N failed".
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const summary = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-test-')), 'summary.jsonl');
+const env = { ...process.env, MAILBOX_TEST_SUMMARY: summary };
+const run = (script) => {
+	const t0 = Date.now();
+	const result = spawnSync('npm', ['run', '--silent', script], { cwd: root, env, stdio: 'inherit' });
+	process.stderr.write(`test: ${script} ${result.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+	return result.status === 0;
+};
+
+for (const step of ['build', 'lint', 'typecheck']) if (!run(step)) process.exit(1);
+let ok = true;
+for (const layer of ['test:unit', 'test:integration', 'test:e2e']) ok = run(layer) && ok;
+
+const counts = fs.existsSync(summary) ? fs.readFileSync(summary, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+fs.rmSync(path.dirname(summary), { recursive: true, force: true });
+const total = (key) => counts.reduce((n, c) => n + c[key], 0);
+for (const c of counts) process.stdout.write(`${c.layer}: ${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}\n`);
+if (counts.length < 3) ok = false;
+// A layer that failed without a failed test (jest itself crashed) still counts as one failure.
+const failed = Math.max(total('failed'), ok ? 0 : 1);
+const skipped = total('skipped');
+process.stdout.write(`${total('passed')} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+process.exit(ok ? 0 : 1);

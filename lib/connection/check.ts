@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { MailboxError } from '../errors';
+import { MailboxError, redact } from '../errors';
 import { withImap } from '../imap/connect';
 import { listFolders } from '../imap/folders';
 import { checkPasswordLogin, describeServer, resolveServer, type PasswordLogin, type ServerSettings } from './options';
@@ -38,7 +38,7 @@ export async function checkImapConnection(settings: ServerSettings, login: Parti
 		);
 	} catch (error) {
 		const mailboxError =
-			error instanceof MailboxError ? error : new MailboxError('PROTOCOL', `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
+			error instanceof MailboxError ? error : new MailboxError('PROTOCOL', `Unexpected failure: ${redact(error instanceof Error ? error.message : String(error), [login.password])}`);
 		return { ok: false, message: mailboxError.fullMessage, error: mailboxError };
 	}
 }

@@ -31,6 +31,7 @@ export class MailboxImapApi implements ICredentialType {
 			options: [
 				{ name: 'SSL/TLS', value: 'tls', description: 'Encrypted from the first byte (usually port 993)' },
 				{ name: 'STARTTLS', value: 'starttls', description: 'Plain connection upgraded to TLS, required (usually port 143)' },
+				{ name: 'STARTTLS If Offered', value: 'starttls-optional', description: 'Upgraded to TLS when the server offers it, plain otherwise (usually port 143)' },
 				{ name: 'None', value: 'none', description: 'No encryption; the password travels in clear text. Only on a trusted network.' },
 			],
 		},
@@ -41,6 +42,25 @@ export class MailboxImapApi implements ICredentialType {
 			default: 0,
 			typeOptions: { minValue: 0, maxValue: 65535 },
 			description: '0 uses the default port for the chosen security: 993 for SSL/TLS, 143 for STARTTLS and None',
+		},
+		{
+			displayName: 'TLS Version',
+			name: 'tlsVersion',
+			type: 'options',
+			default: 'auto',
+			displayOptions: { hide: { security: ['none'] } },
+			options: [
+				{ name: 'Let the Server Decide', value: 'auto' },
+				{ name: 'Exactly TLS 1.0 (Old Servers)', value: '1.0' },
+				{ name: 'Exactly TLS 1.1 (Old Servers)', value: '1.1' },
+				{ name: 'Exactly TLS 1.2', value: '1.2' },
+				{ name: 'Exactly TLS 1.3', value: '1.3' },
+				{ name: 'At Least TLS 1.0', value: 'min-1.0' },
+				{ name: 'At Least TLS 1.1', value: 'min-1.1' },
+				{ name: 'At Least TLS 1.2', value: 'min-1.2' },
+				{ name: 'At Least TLS 1.3', value: 'min-1.3' },
+			],
+			description: 'Which TLS versions to accept. Change it only for servers that need an old version, or to insist on a new one.',
 		},
 		{
 			displayName: 'User',

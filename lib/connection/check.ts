@@ -1,44 +1,109 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { MailboxError, redact } from '../errors';
-import { withImap } from '../imap/connect';
-import { listFolders } from '../imap/folders';
-import { checkPasswordLogin, describeServer, resolveServer, type PasswordLogin, type ServerSettings } from './options';
+import type { ImapFlow } from 'imapflow';
+import { MailboxError, redact, type ConnectionStep } from '../errors';
+import { connectImap, fromImapError } from '../imap/connect';
+import { checkLogin, describeServer, isTokenLogin, resolveServer, secretsOf, type Login, type ResolvedServer, type ServerSettings } from './options';
 import { silentLogger, type Logger } from '../logger';
+
+export type CheckStepName = 'config' | 'resolve' | 'connect' | 'tls' | 'login' | 'capabilities' | 'inbox';
+
+export interface CheckStep {
+	step: CheckStepName;
+	ok: boolean;
+	/** What was found (on success) or what failed, with the fix. */
+	detail: string;
+}
 
 export interface ConnectionCheckResult {
 	ok: boolean;
-	/** One line for the credential dialog: the success summary, or the cause and fix. */
+	/** One line for the credential dialog: what was found, or the failure with its fix. */
 	message: string;
+	steps: CheckStep[];
 	/** Set when ok is false. */
 	error?: MailboxError;
 }
 
+/** Capabilities the nodes make use of, reported by the check. */
+const USEFUL_CAPABILITIES = ['IDLE', 'MOVE', 'UIDPLUS', 'CONDSTORE', 'QRESYNC', 'SPECIAL-USE', 'LIST-STATUS', 'ID'];
+
+function failedStep(step: ConnectionStep | undefined): CheckStepName {
+	switch (step) {
+		case 'config':
+			return 'config';
+		case 'dns':
+			return 'resolve';
+		case 'tls':
+			return 'tls';
+		case 'login':
+			return 'login';
+		case 'command':
+			return 'inbox';
+		default:
+			return 'connect';
+	}
+}
+
+function tlsDetail(client: ImapFlow): string {
+	const socket = (client as unknown as { socket?: TLSSocket }).socket;
+	const version = typeof socket?.getProtocol === 'function' ? socket.getProtocol() : null;
+	if (!version) return 'not encrypted';
+	const cert = socket?.getPeerCertificate?.();
+	const subject = cert?.subject?.CN ? `, certificate for ${cert.subject.CN}` : '';
+	const issuer = cert?.issuer?.CN && cert.issuer.CN !== cert.subject?.CN ? ` issued by ${cert.issuer.CN}` : cert?.issuer?.CN ? ' (self-signed)' : '';
+	const until = cert?.valid_to ? `, valid until ${new Date(cert.valid_to).toISOString().slice(0, 10)}` : '';
+	return `${version}${subject}${issuer}${until}`;
+}
+
+/** The SASL mechanism imapflow used: it marks the AUTH= capability it authenticated with. */
+function mechanismOf(client: ImapFlow, login: Login): string {
+	const used = [...((client as unknown as { authCapabilities?: Map<string, boolean> }).authCapabilities ?? new Map()).entries()].find(([, v]) => v);
+	if (used) return used[0].replace(/^AUTH=/, '');
+	return isTokenLogin(login) ? 'OAUTHBEARER' : 'LOGIN';
+}
+
+
 /**
- * Connects, negotiates TLS as configured, logs in and lists the folders: the same path every IMAP
- * node takes, so a passing check means the nodes will connect. Never throws.
+ * The connection check behind the credential Test button and the Check Connection operation:
+ * resolve the host, connect, negotiate TLS, log in, read the capabilities and open INBOX, the same
+ * path every IMAP node takes. Reports each step; a failed step names the cause and the fix.
+ * Never throws, never shows a secret.
  */
-export async function checkImapConnection(settings: ServerSettings, login: Partial<PasswordLogin>, logger: Logger = silentLogger): Promise<ConnectionCheckResult> {
+export async function checkImapConnection(settings: ServerSettings, login: Partial<Login>, logger: Logger = silentLogger): Promise<ConnectionCheckResult> {
+	const steps: CheckStep[] = [];
+	let server: ResolvedServer | undefined;
+	let client: ImapFlow | undefined;
 	try {
-		const server = resolveServer('imap', settings);
-		const checkedLogin = checkPasswordLogin(login);
-		return await withImap(
-			server,
-			checkedLogin,
-			async (client) => {
-				const folders = await listFolders(client);
-				const socket = (client as unknown as { socket?: TLSSocket }).socket;
-				const tlsVersion = typeof socket?.getProtocol === 'function' ? socket.getProtocol() : null;
-				const encryption = tlsVersion ? `encrypted with ${tlsVersion}` : 'NOT encrypted';
-				return {
-					ok: true,
-					message: `Connected to ${describeServer(server)}, ${encryption}; logged in as "${checkedLogin.user}"; ${folders.length} folder${folders.length === 1 ? '' : 's'}.`,
-				};
-			},
-			logger,
-		);
+		server = resolveServer('imap', settings);
+		const checked = checkLogin(login);
+		if (!isIP(server.host)) {
+			const { address } = await lookup(server.host).catch((error: unknown) => {
+				throw fromImapError(error, server as ResolvedServer, checked);
+			});
+			steps.push({ step: 'resolve', ok: true, detail: `${server.host} is ${address}` });
+		}
+		client = await connectImap(server, checked, logger);
+		steps.push({ step: 'connect', ok: true, detail: `Connected to ${describeServer(server)}` });
+		const tls = tlsDetail(client);
+		steps.push({ step: 'tls', ok: true, detail: tls === 'not encrypted' ? 'NOT encrypted' : `encrypted with ${tls}` });
+		steps.push({ step: 'login', ok: true, detail: `logged in as "${checked.user}" with ${mechanismOf(client, checked)}` });
+		const caps = USEFUL_CAPABILITIES.filter((c) => client?.capabilities.has(c));
+		steps.push({ step: 'capabilities', ok: true, detail: `server supports ${caps.length ? caps.join(', ') : 'none of IDLE, MOVE, UIDPLUS'}` });
+		const inbox = await client.status('INBOX', { messages: true, unseen: true }).catch((error: unknown) => {
+			throw fromImapError(error, server as ResolvedServer, checked);
+		});
+		if (!inbox) throw new MailboxError('NOT_FOUND', `${describeServer(server)} has no INBOX for "${checked.user}".`, { step: 'command', hint: 'Check that the user is a mailbox, not only a login name.' });
+		steps.push({ step: 'inbox', ok: true, detail: `INBOX has ${inbox.messages ?? 0} messages, ${inbox.unseen ?? 0} unseen` });
+		return { ok: true, message: `${steps.map((s) => s.detail).join('; ')}.`, steps };
 	} catch (error) {
 		const mailboxError =
-			error instanceof MailboxError ? error : new MailboxError('PROTOCOL', `Unexpected failure: ${redact(error instanceof Error ? error.message : String(error), [login.password])}`);
-		return { ok: false, message: mailboxError.fullMessage, error: mailboxError };
+			error instanceof MailboxError
+				? error
+				: new MailboxError('PROTOCOL', `Unexpected failure: ${redact(error instanceof Error ? error.message : String(error), secretsOf(login))}`);
+		steps.push({ step: failedStep(mailboxError.step), ok: false, detail: mailboxError.fullMessage });
+		return { ok: false, message: mailboxError.fullMessage, steps, error: mailboxError };
+	} finally {
+		if (client) await client.logout().catch(() => client?.close());
 	}
 }

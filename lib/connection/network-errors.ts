@@ -92,6 +92,25 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 			hint: 'Use the host name the certificate was issued for, or, only if you trust this server, switch on "Allow Self-Signed Certificates".',
 		});
 	}
+	const wanted = server.tls.minVersion && server.tls.minVersion === server.tls.maxVersion ? `exactly ${server.tls.minVersion}` : server.tls.minVersion ? `at least ${server.tls.minVersion}` : 'TLS 1.2 or 1.3';
+	if (code && CLOSED_CODES.has(code) && server.tls.minVersion && server.security !== 'none') {
+		// Some servers (Dovecot among them) drop the connection on a ClientHello with a version they
+		// refuse instead of answering with a TLS alert; with an explicit version rule that is the likely cause.
+		return new MailboxError('TLS', `${where} closed the connection at the TLS handshake: it probably does not accept ${wanted} (${code}).`, {
+			field: 'tlsVersion',
+			step: 'tls',
+			causeCode: code,
+			hint: 'Set TLS Version to "Let the server decide", or to a version the server supports.',
+		});
+	}
+	if (isTlsVersionError(code, raw)) {
+		return new MailboxError('TLS', `TLS handshake with ${where} failed: the server does not accept ${wanted} (${code ?? 'protocol version'}).`, {
+			field: 'tlsVersion',
+			step: 'tls',
+			causeCode: code,
+			hint: 'Set TLS Version to "Let the server decide", or to a version the server supports.',
+		});
+	}
 	if (isTlsProtocolError(code, raw)) {
 		const plainOnTlsPort = /wrong version number|packet length too long|unknown protocol|http request/i.test(raw);
 		return new MailboxError(
@@ -136,6 +155,11 @@ const DEFAULT_PORTS_STARTTLS = { imap: 143, pop3: 110, smtp: 587 } as const;
 function portHint(server: ResolvedServer): string {
 	const p = server.protocol;
 	return `${DEFAULT_PORTS_TLS[p]} for SSL/TLS and ${DEFAULT_PORTS_STARTTLS[p]} for STARTTLS`;
+}
+
+function isTlsVersionError(code: string | undefined, message: string): boolean {
+	if (code && /UNSUPPORTED_PROTOCOL|NO_PROTOCOLS_AVAILABLE|ALERT_PROTOCOL_VERSION|VERSION_TOO_LOW|VERSION_TOO_HIGH/.test(code)) return true;
+	return /unsupported protocol|protocol version|no protocols available|version too (low|high)/i.test(message);
 }
 
 function isTlsProtocolError(code: string | undefined, message: string): boolean {

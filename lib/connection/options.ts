@@ -7,17 +7,39 @@ export type Protocol = 'imap' | 'pop3' | 'smtp';
 /**
  * - `tls`: TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465)
  * - `starttls`: plain connection upgraded by STARTTLS/STLS, required (143, 110, 587)
+ * - `starttls-optional`: upgraded if the server offers STARTTLS/STLS, plain otherwise
  * - `none`: no encryption at all
  */
-export type Security = 'tls' | 'starttls' | 'none';
+export type Security = 'tls' | 'starttls' | 'starttls-optional' | 'none';
 
-export const SECURITY_VALUES: readonly Security[] = ['tls', 'starttls', 'none'];
+export const SECURITY_VALUES: readonly Security[] = ['tls', 'starttls', 'starttls-optional', 'none'];
 
 export const DEFAULT_PORTS: Record<Protocol, Record<Security, number>> = {
-	imap: { tls: 993, starttls: 143, none: 143 },
-	pop3: { tls: 995, starttls: 110, none: 110 },
-	smtp: { tls: 465, starttls: 587, none: 25 },
+	imap: { tls: 993, starttls: 143, 'starttls-optional': 143, none: 143 },
+	pop3: { tls: 995, starttls: 110, 'starttls-optional': 110, none: 110 },
+	smtp: { tls: 465, starttls: 587, 'starttls-optional': 587, none: 25 },
 };
+
+/**
+ * The TLS version rule: `auto` lets client and server agree (TLS 1.2 or 1.3 with Node's
+ * defaults); "1.2" means exactly TLS 1.2; "min-1.2" at least TLS 1.2.
+ */
+export type TlsVersionRule = 'auto' | '1.0' | '1.1' | '1.2' | '1.3' | 'min-1.0' | 'min-1.1' | 'min-1.2' | 'min-1.3';
+
+export const TLS_VERSION_RULES: readonly TlsVersionRule[] = ['auto', '1.0', '1.1', '1.2', '1.3', 'min-1.0', 'min-1.1', 'min-1.2', 'min-1.3'];
+
+const TLS_NAMES = { '1.0': 'TLSv1', '1.1': 'TLSv1.1', '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' } as const;
+
+function tlsVersionOptions(rule: TlsVersionRule): TlsOptions {
+	if (rule === 'auto') return {};
+	const exact = !rule.startsWith('min-');
+	const version = TLS_NAMES[rule.replace('min-', '') as keyof typeof TLS_NAMES];
+	const options: TlsOptions = { minVersion: version, maxVersion: exact ? version : 'TLSv1.3' };
+	// OpenSSL 3 refuses TLS 1.0/1.1 at its default security level; a user who asks for them
+	// talks to an old server and needs the old ciphers too.
+	if (version === 'TLSv1' || version === 'TLSv1.1') options.ciphers = 'DEFAULT@SECLEVEL=0';
+	return options;
+}
 
 /** What a user enters for a mail server (the credential's fields). */
 export interface ServerSettings {
@@ -28,6 +50,8 @@ export interface ServerSettings {
 	security: Security;
 	/** Explicit opt-out of certificate verification. Off unless the user switches it on. */
 	allowUnauthorizedCerts?: boolean;
+	/** TLS version rule; `auto` when empty. */
+	tlsVersion?: TlsVersionRule;
 	/** Extra trusted certificate authority (PEM), e.g. a company CA. */
 	ca?: string | Buffer;
 	/** Milliseconds to wait for the connection and for the server's greeting. */
@@ -37,6 +61,24 @@ export interface ServerSettings {
 export interface PasswordLogin {
 	user: string;
 	password: string;
+}
+
+/** An OAuth2 access token (XOAUTH2 / OAUTHBEARER), e.g. from Microsoft 365 or Google. */
+export interface TokenLogin {
+	user: string;
+	accessToken: string;
+}
+
+export type Login = PasswordLogin | TokenLogin;
+
+export function isTokenLogin(login: Partial<Login>): login is TokenLogin {
+	return 'accessToken' in login && typeof login.accessToken === 'string';
+}
+
+/** The secrets of a login, for redaction. */
+export function secretsOf(login: Partial<Login> | undefined): string[] {
+	if (!login) return [];
+	return [isTokenLogin(login) ? login.accessToken : (login as Partial<PasswordLogin>).password].filter((s): s is string => !!s);
 }
 
 /** Settings checked and completed: a port is always set, TLS options are ready for node:tls. */
@@ -85,12 +127,17 @@ export function resolveServer(protocol: Protocol, settings: ServerSettings): Res
 		throw configError('host', `Host "${host}" is not a valid host name.`, 'Use letters, digits, dots and hyphens only, for example mail.example.com, or an IP address.');
 	}
 	if (!SECURITY_VALUES.includes(settings.security)) {
-		throw configError('security', `Security "${String(settings.security)}" is unknown.`, 'Choose SSL/TLS, STARTTLS or None.');
+		throw configError('security', `Security "${String(settings.security)}" is unknown.`, 'Choose SSL/TLS, STARTTLS, STARTTLS if offered, or None.');
+	}
+	const tlsVersion = settings.tlsVersion || 'auto';
+	if (!TLS_VERSION_RULES.includes(tlsVersion)) {
+		throw configError('tlsVersion', `TLS version "${String(tlsVersion)}" is unknown.`, 'Choose "Let the server decide", an exact version, or a minimum version.');
 	}
 	const port = parsePort(portInHost, 'host') ?? parsePort(settings.port, 'port') ?? DEFAULT_PORTS[protocol][settings.security];
 	const tls: TlsOptions = {
 		servername: isIP(host) ? undefined : host,
 		rejectUnauthorized: settings.allowUnauthorizedCerts !== true,
+		...tlsVersionOptions(tlsVersion),
 	};
 	if (settings.ca) tls.ca = settings.ca;
 	const timeoutMs = settings.timeoutMs && settings.timeoutMs > 0 ? settings.timeoutMs : DEFAULT_TIMEOUT_MS;
@@ -104,7 +151,16 @@ export function checkPasswordLogin(login: Partial<PasswordLogin>): PasswordLogin
 	return { user, password: login.password };
 }
 
+/** Checks either kind of login: a password or an access token. */
+export function checkLogin(login: Partial<PasswordLogin> | Partial<TokenLogin>): Login {
+	if (!isTokenLogin(login)) return checkPasswordLogin(login as Partial<PasswordLogin>);
+	const user = (login.user ?? '').trim();
+	if (!user) throw configError('user', 'User is empty.', 'Enter the mailbox address the token is for.');
+	if (!login.accessToken.trim()) throw configError('accessToken', 'The access token is empty.', 'Sign in again to get a new token.');
+	return { user, accessToken: login.accessToken.trim() };
+}
+
 export function describeServer(server: ResolvedServer): string {
-	const how = server.security === 'tls' ? 'SSL/TLS' : server.security === 'starttls' ? 'STARTTLS' : 'no encryption';
+	const how = { tls: 'SSL/TLS', starttls: 'STARTTLS', 'starttls-optional': 'STARTTLS if offered', none: 'no encryption' }[server.security];
 	return `${server.host}:${server.port} (${how})`;
 }

@@ -1,11 +1,11 @@
 import { ImapFlow, type ImapFlowOptions, type Logger as ImapLogger } from 'imapflow';
 import { MailboxError, redact } from '../errors';
 import { fromNetworkError } from '../connection/network-errors';
-import { describeServer, type PasswordLogin, type ResolvedServer } from '../connection/options';
+import { describeServer, isTokenLogin, secretsOf, type Login, type ResolvedServer } from '../connection/options';
 import { silentLogger, type Logger } from '../logger';
 
-/** Extra login forms join here (XOAUTH2 tokens) without changing callers. */
-export type ImapLogin = PasswordLogin;
+/** A password (AUTHENTICATE PLAIN, or LOGIN) or an OAuth2 access token (OAUTHBEARER or XOAUTH2). */
+export type ImapLogin = Login;
 
 interface ImapErrorLike {
 	code?: unknown;
@@ -38,11 +38,12 @@ export function imapOptions(server: ResolvedServer, login: ImapLogin, logger: Lo
 		host: server.host,
 		port: server.port,
 		secure: server.security === 'tls',
+		// true: STARTTLS required; false: never; undefined: used when offered
 		doSTARTTLS: server.security === 'starttls' ? true : server.security === 'none' ? false : undefined,
 		servername: server.tls.servername,
 		tls: { ...server.tls },
-		auth: { user: login.user, pass: login.password },
-		logger: imapLogger(logger, [login.password]),
+		auth: isTokenLogin(login) ? { user: login.user, accessToken: login.accessToken } : { user: login.user, pass: login.password },
+		logger: imapLogger(logger, secretsOf(login)),
 		emitLogs: false,
 		disableAutoIdle: true,
 		connectionTimeout: server.timeoutMs,
@@ -55,7 +56,7 @@ export function imapOptions(server: ResolvedServer, login: ImapLogin, logger: Lo
 /** Maps anything imapflow throws to a MailboxError that names the cause and never a secret. */
 export function fromImapError(error: unknown, server: ResolvedServer, login?: Partial<ImapLogin>): MailboxError {
 	if (error instanceof MailboxError) return error;
-	const secrets = [login?.password];
+	const secrets = secretsOf(login);
 	const network = fromNetworkError(error, server, secrets);
 	if (network) return network;
 	const err = (error && typeof error === 'object' ? error : { message: String(error) }) as ImapErrorLike;
@@ -66,6 +67,15 @@ export function fromImapError(error: unknown, server: ResolvedServer, login?: Pa
 
 	if (err.authenticationFailed || serverCode === 'AUTHENTICATIONFAILED' || serverCode === 'AUTHORIZATIONFAILED') {
 		const user = login?.user ? ` for user "${login.user}"` : '';
+		if (login && isTokenLogin(login)) {
+			return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the access token${user}${responseText ? ` (server said: ${responseText})` : ''}.`, {
+				field: 'accessToken',
+				step: 'login',
+				causeCode: serverCode ?? 'AUTHENTICATIONFAILED',
+				serverResponse: responseText,
+				hint: 'The token is expired, revoked, or was issued for another mailbox: sign in again (or renew the app token), and check that the user is the mailbox the token is for.',
+			});
+		}
 		return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the login${user}${responseText ? ` (server said: ${responseText})` : ''}.`, {
 			field: 'password',
 			step: 'login',

@@ -12,6 +12,7 @@ import {
 import { checkImapConnection } from '../../lib/connection/check';
 import { imapSettingsFromCredential } from '../shared/credentials';
 import { router } from './actions/router';
+import * as connectionCheck from './actions/connection/check.operation';
 import * as folderList from './actions/folder/list.operation';
 
 export class Mailbox implements INodeType {
@@ -34,8 +35,27 @@ export class Mailbox implements INodeType {
 				name: 'resource',
 				type: 'options',
 				noDataExpression: true,
-				options: [{ name: 'Folder', value: 'folder' }],
+				options: [
+					{ name: 'Connection', value: 'connection' },
+					{ name: 'Folder', value: 'folder' },
+				],
 				default: 'folder',
+			},
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { resource: ['connection'] } },
+				options: [
+					{
+						name: 'Check',
+						value: 'check',
+						description: 'Check step by step that the mailbox can be reached and logged into: host, connection, TLS version and certificate, login mechanism, capabilities, INBOX',
+						action: 'Check the connection',
+					},
+				],
+				default: 'check',
 			},
 			{
 				displayName: 'Operation',
@@ -53,6 +73,7 @@ export class Mailbox implements INodeType {
 				],
 				default: 'list',
 			},
+			...connectionCheck.description,
 			...folderList.description,
 		],
 	};

@@ -1,5 +1,5 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
-import type { PasswordLogin, Security, ServerSettings } from '../../lib/connection/options';
+import type { PasswordLogin, Security, ServerSettings, TlsVersionRule } from '../../lib/connection/options';
 
 export const IMAP_CREDENTIAL = 'mailboxImapApi';
 
@@ -10,6 +10,7 @@ export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject)
 			host: String(data.host ?? ''),
 			port: data.port as number | string | undefined,
 			security: (data.security ?? 'tls') as Security,
+			tlsVersion: (data.tlsVersion || 'auto') as TlsVersionRule,
 			allowUnauthorizedCerts: data.allowSelfSigned === true,
 		},
 		login: { user: String(data.user ?? ''), password: String(data.password ?? '') },

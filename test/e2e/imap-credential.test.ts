@@ -66,6 +66,22 @@ describe('in real n8n', () => {
 		expect(JSON.stringify(run.raw)).not.toContain('not-alices-pw');
 	});
 
+	it('runs the Check Connection example: each step as data, and a failed login as ok = false without failing the run', async () => {
+		const checkWorkflow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'workflows', 'check-connection.json'), 'utf8')) as { id: string; nodes: { credentials?: Record<string, unknown> }[] };
+		const good = await n8n.execute(await n8n.importWorkflow(checkWorkflow));
+		expect(good.status).toBe('success');
+		const [report] = good.output['Check connection'];
+		expect(report).toMatchObject({ ok: true, failedStep: null });
+		expect((report.steps as { step: string }[]).map((s) => s.step)).toEqual(['connect', 'tls', 'login', 'capabilities', 'inbox']);
+
+		checkWorkflow.id = 'mbxE2eCheckWrongPw';
+		checkWorkflow.nodes[1].credentials = { mailboxImapApi: { id: 'mbxE2eWrongPass1', name: 'Wrong password' } };
+		const bad = await n8n.execute(await n8n.importWorkflow(checkWorkflow));
+		expect(bad.status).toBe('success');
+		expect(bad.output['Check connection'][0]).toMatchObject({ ok: false, failedStep: 'login', errorCode: 'AUTH', field: 'password' });
+		expect(JSON.stringify(bad.raw)).not.toContain('not-alices-pw');
+	});
+
 	describe('with n8n started', () => {
 		beforeAll(async () => {
 			await n8n.start();
@@ -82,7 +98,7 @@ describe('in real n8n', () => {
 		it('answers the credential Test with OK for the right password', async () => {
 			const result = await n8n.testCredential(imapCredential({}));
 			expect(result.status).toBe('OK');
-			expect(result.message).toMatch(/^Connected to 127\.0\.0\.1:\d+ \(SSL\/TLS\), encrypted with TLSv1\.[23]; logged in as "alice"; \d+ folders\.$/);
+			expect(result.message).toMatch(/^Connected to 127\.0\.0\.1:\d+ \(SSL\/TLS\); encrypted with TLSv1\.3, certificate for localhost \(self-signed\), valid until [\d-]+; logged in as "alice" with PLAIN; server supports IDLE, MOVE[^;]*; INBOX has 0 messages, 0 unseen\.$/);
 		});
 
 		it('answers the credential Test with the clear cause for a wrong password, never the password', async () => {

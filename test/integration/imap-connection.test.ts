@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { checkImapConnection } from '../../lib/connection/check';
 import { resolveServer, type ServerSettings } from '../../lib/connection/options';
 import { withImap } from '../../lib/imap/connect';
@@ -14,7 +15,7 @@ describe('IMAP connection check against a real Dovecot', () => {
 	let ca: string;
 	const messages: string[] = [];
 
-	const check = async (settings: Partial<ServerSettings>, login = { user: 'alice', password: PASSWORD }) => {
+	const check = async (settings: Partial<ServerSettings>, login: { user: string; password: string } | { user: string; accessToken: string } = { user: 'alice', password: PASSWORD }) => {
 		const result = await checkImapConnection({ host: '127.0.0.1', security: 'tls', ca, ...settings } as ServerSettings, login);
 		messages.push(result.message);
 		return result;
@@ -28,24 +29,75 @@ describe('IMAP connection check against a real Dovecot', () => {
 		await servers?.stop();
 	});
 
-	it('answers OK over SSL/TLS with the certificate verified, naming TLS version, user and folder count', async () => {
+	it('answers OK over SSL/TLS step by step: TLS version and certificate, mechanism, capabilities, INBOX', async () => {
 		const result = await check({ port: servers.ports.imaps });
 		expect(result.ok).toBe(true);
-		expect(result.message).toMatch(new RegExp(`^Connected to 127\\.0\\.0\\.1:${servers.ports.imaps} \\(SSL/TLS\\), encrypted with TLSv1\\.[23]; logged in as "alice"; \\d+ folders\\.$`));
+		expect(result.steps.map((s) => s.step)).toEqual(['connect', 'tls', 'login', 'capabilities', 'inbox']);
+		expect(result.message).toMatch(
+			new RegExp(
+				`^Connected to 127\\.0\\.0\\.1:${servers.ports.imaps} \\(SSL/TLS\\); encrypted with TLSv1\\.3, certificate for localhost \\(self-signed\\), valid until \\d{4}-\\d\\d-\\d\\d; logged in as "alice" with PLAIN; server supports IDLE, MOVE, UIDPLUS, CONDSTORE, QRESYNC, SPECIAL-USE[^;]*; INBOX has 0 messages, 0 unseen\\.$`,
+			),
+		);
 	});
 
-	it('answers OK over required STARTTLS, and says so plainly when there is no encryption', async () => {
-		const starttls = await check({ port: servers.ports.imap, security: 'starttls' });
-		expect(starttls.ok).toBe(true);
-		expect(starttls.message).toMatch(/\(STARTTLS\), encrypted with TLSv1\.[23]/);
-		const none = await check({ port: servers.ports.imap, security: 'none' });
-		expect(none.ok).toBe(true);
-		expect(none.message).toMatch(/\(no encryption\), NOT encrypted/);
+	it('resolves a host name first and reports it', async () => {
+		const result = await check({ host: 'localhost', port: servers.ports.imaps });
+		expect(result.ok).toBe(true);
+		expect(result.steps[0]).toEqual({ step: 'resolve', ok: true, detail: expect.stringMatching(/^localhost is (127\.0\.0\.1|::1)$/) });
+	});
+
+	const matrix: [ServerSettings['security'], 'imap' | 'imaps', RegExp][] = [
+		['tls', 'imaps', /\(SSL\/TLS\); encrypted with TLSv1\.3/],
+		['starttls', 'imap', /\(STARTTLS\); encrypted with TLSv1\.3/],
+		['starttls-optional', 'imap', /\(STARTTLS if offered\); encrypted with TLSv1\.3/],
+		['none', 'imap', /\(no encryption\); NOT encrypted/],
+	];
+	it.each(matrix)('security %s logs in with a password (PLAIN) and with a token (OAUTHBEARER)', async (security, port, pattern) => {
+		const byPassword = await check({ security, port: servers.ports[port] });
+		expect(byPassword.message).toMatch(pattern);
+		expect(byPassword.message).toContain('logged in as "alice" with PLAIN');
+		const byToken = await check({ security, port: servers.ports[port] }, { user: 'alice', accessToken: 'valid-token-alice' });
+		expect(byToken.message).toMatch(pattern);
+		expect(byToken.message).toContain('logged in as "alice" with OAUTHBEARER');
+	});
+
+	it('names rejected tokens: made up, revoked, or another user\'s', async () => {
+		const revoked = servers.oauth.issueToken('alice');
+		expect((await check({ port: servers.ports.imaps }, { user: 'alice', accessToken: revoked })).ok).toBe(true);
+		servers.oauth.revoke(revoked);
+		for (const accessToken of ['made-up-token', revoked, 'valid-token-bob']) {
+			const result = await check({ port: servers.ports.imaps }, { user: 'alice', accessToken });
+			expect(result.error).toMatchObject({ code: 'AUTH', field: 'accessToken', step: 'login' });
+			expect(result.message).toMatch(/^Authentication failed: 127\.0\.0\.1 rejected the access token for user "alice".*sign in again/);
+			expect(result.message).not.toContain(accessToken);
+		}
+	});
+
+	it('honours the TLS version rule, and names a version the server refuses', async () => {
+		expect((await check({ port: servers.ports.imaps, tlsVersion: '1.2' })).message).toContain('encrypted with TLSv1.2,');
+		expect((await check({ port: servers.ports.imaps, tlsVersion: 'min-1.2' })).message).toContain('encrypted with TLSv1.3,');
+		const old = await check({ port: servers.ports.imaps, tlsVersion: '1.1' });
+		expect(old.error).toMatchObject({ code: 'TLS', field: 'tlsVersion' });
+		expect(old.message).toMatch(/does not accept exactly TLSv1\.1.*TLS Version/);
+
+		// A server that speaks only TLS 1.3, against a client that insists on exactly 1.2.
+		const port = await freePort();
+		const only13 = tls.createServer({ key: fs.readFileSync(servers.dovecot.keyPath), cert: ca, minVersion: 'TLSv1.3' }, (socket) => socket.end('* OK ready\r\n'));
+		only13.on('tlsClientError', () => undefined);
+		await new Promise<void>((resolve) => only13.listen(port, '127.0.0.1', resolve));
+		try {
+			const exact12 = await check({ port, tlsVersion: '1.2' });
+			expect(exact12.error).toMatchObject({ code: 'TLS', field: 'tlsVersion' });
+			expect(exact12.message).toMatch(/does not accept exactly TLSv1\.2/);
+		} finally {
+			only13.close();
+		}
 	});
 
 	it('names a wrong password as an authentication failure, without a stack trace', async () => {
 		const result = await check({ port: servers.ports.imaps }, { user: 'alice', password: 'wrong-Pa55word' });
 		expect(result.ok).toBe(false);
+		expect(result.steps).toEqual([{ step: 'login', ok: false, detail: result.message }]);
 		expect(result.error?.code).toBe('AUTH');
 		expect(result.error?.field).toBe('password');
 		expect(result.message).toMatch(/^Authentication failed: 127\.0\.0\.1 rejected the login for user "alice".*Check User and Password/);

@@ -1,11 +1,14 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { toNodeError } from '../../shared/errors';
 import { ImapSession } from '../transport';
+import * as connectionCheck from './connection/check.operation';
 import * as folderList from './folder/list.operation';
 
-type Operation = (this: IExecuteFunctions, session: ImapSession, itemIndex: number) => Promise<INodeExecutionData[]>;
+/** An operation gets the item index and, on demand, the run's shared IMAP connection. */
+export type Operation = (this: IExecuteFunctions, itemIndex: number, session: () => Promise<ImapSession>) => Promise<INodeExecutionData[]>;
 
 const operations: Record<string, Record<string, Operation>> = {
+	connection: { check: connectionCheck.execute },
 	folder: { list: folderList.execute },
 };
 
@@ -21,8 +24,8 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			try {
 				const run = operations[resource]?.[operation];
 				if (!run) throw new Error(`The operation "${operation}" of resource "${resource}" is not supported.`);
-				session ??= await ImapSession.open(this);
-				output.push(...(await run.call(this, session, i)));
+				const shared = async () => (session ??= await ImapSession.open(this));
+				output.push(...(await run.call(this, i, shared)));
 			} catch (error) {
 				const nodeError = toNodeError(this.getNode(), error, i);
 				if (!this.continueOnFail()) throw nodeError;

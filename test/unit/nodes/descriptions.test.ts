@@ -18,10 +18,10 @@ describe('package and descriptions', () => {
 
 	it('maps every credential field the user fills in to the connection settings', () => {
 		const names = credential.properties.map((p) => p.name).sort();
-		expect(names).toEqual(['allowSelfSigned', 'host', 'password', 'port', 'security', 'user']);
-		const data = { host: 'imap.example.com', port: 1993, security: 'starttls', user: 'u', password: 'p', allowSelfSigned: true };
+		expect(names).toEqual(['allowSelfSigned', 'host', 'password', 'port', 'security', 'tlsVersion', 'user']);
+		const data = { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', user: 'u', password: 'p', allowSelfSigned: true };
 		expect(imapSettingsFromCredential(data)).toEqual({
-			settings: { host: 'imap.example.com', port: 1993, security: 'starttls', allowUnauthorizedCerts: true },
+			settings: { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', allowUnauthorizedCerts: true },
 			login: { user: 'u', password: 'p' },
 		});
 	});

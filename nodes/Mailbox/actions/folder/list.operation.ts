@@ -30,9 +30,9 @@ export const description: INodeProperties[] = [
 ];
 
 /** One output item per folder: path, name, role (SPECIAL-USE), subscribed, counts. */
-export async function execute(this: IExecuteFunctions, session: ImapSession, itemIndex: number): Promise<INodeExecutionData[]> {
+export async function execute(this: IExecuteFunctions, itemIndex: number, session: () => Promise<ImapSession>): Promise<INodeExecutionData[]> {
 	const options = this.getNodeParameter('options', itemIndex, {}) as { counts?: boolean; subscribedOnly?: boolean };
-	const folders = await session.run((client) => listFolders(client, { counts: options.counts !== false }));
+	const folders = await (await session()).run((client) => listFolders(client, { counts: options.counts !== false }));
 	return folders
 		.filter((folder) => !options.subscribedOnly || folder.subscribed)
 		.map((folder) => ({ json: { ...folder } as IDataObject, pairedItem: { item: itemIndex } }));

@@ -1,0 +1,43 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { checkImapConnection } from '../../../../lib/connection/check';
+import { IMAP_CREDENTIAL, imapSettingsFromCredential } from '../../../shared/credentials';
+import { toNodeError } from '../../../shared/errors';
+import { n8nLogger } from '../../../shared/logger';
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		displayOptions: { show: { resource: ['connection'], operation: ['check'] } },
+		options: [
+			{
+				displayName: 'Fail When the Check Fails',
+				name: 'failOnError',
+				type: 'boolean',
+				default: false,
+				description: 'Whether a failed check stops the workflow. Off: the item reports ok = false with the failed step, so the workflow can alert someone.',
+			},
+		],
+	},
+];
+
+/** Runs the step-by-step connection check and reports each step as data. */
+export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+	const options = this.getNodeParameter('options', itemIndex, {}) as { failOnError?: boolean };
+	const { settings, login } = imapSettingsFromCredential(await this.getCredentials(IMAP_CREDENTIAL, itemIndex));
+	const result = await checkImapConnection(settings, login, n8nLogger(this.logger));
+	if (!result.ok && options.failOnError && result.error) throw toNodeError(this.getNode(), result.error, itemIndex);
+	const json: IDataObject = {
+		ok: result.ok,
+		message: result.message,
+		steps: result.steps.map((s) => ({ ...s })),
+		failedStep: result.steps.find((s) => !s.ok)?.step ?? null,
+		errorCode: result.error?.code ?? null,
+		field: result.error?.field ?? null,
+		checkedAt: new Date().toISOString(),
+	};
+	return [{ json, pairedItem: { item: itemIndex } }];
+}

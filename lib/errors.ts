@@ -6,6 +6,7 @@
 export type MailboxErrorCode =
 	| 'CONFIG' // a setting is missing or invalid; `field` names it
 	| 'DNS' // the host name does not resolve
+	| 'PROXY' // the proxy could not be reached, refused the login, or refused the tunnel
 	| 'CONNECTION_REFUSED' // nothing listens on host:port
 	| 'CONNECTION_CLOSED' // the server closed the connection unexpectedly
 	| 'TIMEOUT' // no answer in time (connect, greeting, command)
@@ -17,7 +18,7 @@ export type MailboxErrorCode =
 	| 'NOT_FOUND' // a folder or message does not exist
 	| 'SERVER'; // the server refused a command for another reason
 
-export type ConnectionStep = 'config' | 'dns' | 'connect' | 'tls' | 'greeting' | 'login' | 'command';
+export type ConnectionStep = 'config' | 'dns' | 'proxy' | 'connect' | 'tls' | 'greeting' | 'login' | 'command';
 
 export interface MailboxErrorDetails {
 	/** The setting the user has to change (CONFIG errors, and some others). */

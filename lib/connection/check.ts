@@ -4,10 +4,10 @@ import type { TLSSocket } from 'node:tls';
 import type { ImapFlow } from 'imapflow';
 import { MailboxError, redact, type ConnectionStep } from '../errors';
 import { connectImap, fromImapError } from '../imap/connect';
-import { checkLogin, describeServer, isTokenLogin, resolveServer, secretsOf, type Login, type ResolvedServer, type ServerSettings } from './options';
+import { checkLogin, describeProxy, describeServer, isTokenLogin, resolveServer, secretsOf, type Login, type ResolvedServer, type ServerSettings } from './options';
 import { silentLogger, type Logger } from '../logger';
 
-export type CheckStepName = 'config' | 'resolve' | 'connect' | 'tls' | 'login' | 'capabilities' | 'inbox';
+export type CheckStepName = 'config' | 'resolve' | 'proxy' | 'connect' | 'tls' | 'login' | 'capabilities' | 'inbox';
 
 export interface CheckStep {
 	step: CheckStepName;
@@ -34,6 +34,8 @@ function failedStep(step: ConnectionStep | undefined): CheckStepName {
 			return 'config';
 		case 'dns':
 			return 'resolve';
+		case 'proxy':
+			return 'proxy';
 		case 'tls':
 			return 'tls';
 		case 'login':
@@ -77,13 +79,15 @@ export async function checkImapConnection(settings: ServerSettings, login: Parti
 	try {
 		server = resolveServer('imap', settings);
 		const checked = checkLogin(login);
-		if (!isIP(server.host)) {
+		// Through a proxy the proxy resolves the name; looking it up here could fail for no reason.
+		if (!isIP(server.host) && !server.proxy) {
 			const { address } = await lookup(server.host).catch((error: unknown) => {
 				throw fromImapError(error, server as ResolvedServer, checked);
 			});
 			steps.push({ step: 'resolve', ok: true, detail: `${server.host} is ${address}` });
 		}
 		client = await connectImap(server, checked, logger);
+		if (server.proxy) steps.push({ step: 'proxy', ok: true, detail: `through the ${describeProxy(server.proxy)}` });
 		steps.push({ step: 'connect', ok: true, detail: `Connected to ${describeServer(server)}` });
 		const tls = tlsDetail(client);
 		steps.push({ step: 'tls', ok: true, detail: tls === 'not encrypted' ? 'NOT encrypted' : `encrypted with ${tls}` });
@@ -95,12 +99,13 @@ export async function checkImapConnection(settings: ServerSettings, login: Parti
 		});
 		if (!inbox) throw new MailboxError('NOT_FOUND', `${describeServer(server)} has no INBOX for "${checked.user}".`, { step: 'command', hint: 'Check that the user is a mailbox, not only a login name.' });
 		steps.push({ step: 'inbox', ok: true, detail: `INBOX has ${inbox.messages ?? 0} messages, ${inbox.unseen ?? 0} unseen` });
-		return { ok: true, message: `${steps.map((s) => s.detail).join('; ')}.`, steps };
+		const ordered = server.proxy ? [steps[1], steps[0], ...steps.slice(2)] : steps;
+		return { ok: true, message: `${ordered.map((s) => s.detail).join('; ')}.`, steps };
 	} catch (error) {
 		const mailboxError =
 			error instanceof MailboxError
 				? error
-				: new MailboxError('PROTOCOL', `Unexpected failure: ${redact(error instanceof Error ? error.message : String(error), secretsOf(login))}`);
+				: new MailboxError('PROTOCOL', `Unexpected failure: ${redact(error instanceof Error ? error.message : String(error), [...secretsOf(login), settings.proxy?.password])}`);
 		steps.push({ step: failedStep(mailboxError.step), ok: false, detail: mailboxError.fullMessage });
 		return { ok: false, message: mailboxError.fullMessage, steps, error: mailboxError };
 	} finally {

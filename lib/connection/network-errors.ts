@@ -1,5 +1,5 @@
 import { MailboxError, redact } from '../errors';
-import { describeServer, type ResolvedServer } from './options';
+import { describeProxy, describeServer, type ResolvedServer } from './options';
 
 interface ErrorLike {
 	code?: unknown;
@@ -55,9 +55,39 @@ function text(err: ErrorLike): string {
 export function fromNetworkError(error: unknown, server: ResolvedServer, secrets: ReadonlyArray<string | undefined> = []): MailboxError | undefined {
 	if (!error || typeof error !== 'object') return undefined;
 	const err = error as ErrorLike;
-	const code = stringCode(err);
+	// Some wrappers (the socks client) keep Node's code only in the message text.
+	const code = stringCode(err) ?? /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|ETIMEDOUT)\b/.exec(text(err))?.[1];
 	const where = describeServer(server);
-	const raw = redact(text(err), secrets);
+	const raw = redact(text(err), [...secrets, server.proxy?.password]);
+
+	const proxy = server.proxy;
+	if (proxy && (code === 'ProxyError' || code === 'EPROXY')) {
+		// imapflow wraps the proxy's own failure ("Socks5 Authentication failed", "Invalid response
+		// from proxy: 407", ECONNREFUSED...) in a generic error and keeps it as `_err`.
+		const inner = (err as { _err?: ErrorLike })._err;
+		if (inner) return fromNetworkError(inner, server, secrets) ?? proxyTunnelError(server, redact(text(inner), [...secrets, proxy.password]), stringCode(inner));
+	}
+	if (proxy) {
+		const via = describeProxy(proxy);
+		if (code && (DNS_CODES.has(code) || code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH')) {
+			// With a proxy, the only connection this machine opens itself is the one to the proxy.
+			return new MailboxError('PROXY', `The ${via} cannot be reached (${code}).`, {
+				field: 'proxyHost',
+				step: 'proxy',
+				causeCode: code,
+				hint: 'Check Proxy Host and Proxy Port, or set Proxy to None.',
+			});
+		}
+		if (/authentication failed|\b407\b|proxy auth/i.test(raw)) {
+			return new MailboxError('PROXY', `The ${via} refused the proxy login${proxy.user ? ` for "${proxy.user}"` : ''}.`, {
+				field: 'proxyPassword',
+				step: 'proxy',
+				causeCode: code ?? 'PROXY_AUTH',
+				hint: 'Check Proxy User and Proxy Password.',
+			});
+		}
+		if (code === 'EPROXY' || code === 'ProxyError' || /socks|proxy/i.test(raw)) return proxyTunnelError(server, raw, code);
+	}
 
 	if (code && DNS_CODES.has(code)) {
 		return new MailboxError('DNS', `Host "${server.host}" was not found (DNS lookup failed).`, {
@@ -147,6 +177,16 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 		});
 	}
 	return undefined;
+}
+
+function proxyTunnelError(server: ResolvedServer, reason: string, code: string | undefined): MailboxError {
+	const via = server.proxy ? describeProxy(server.proxy) : 'proxy';
+	return new MailboxError('PROXY', `The ${via} did not open a tunnel to ${server.host}:${server.port}: ${reason}.`, {
+		field: 'proxyHost',
+		step: 'proxy',
+		causeCode: code ?? 'EPROXY',
+		hint: 'The proxy may not allow this destination or port, or nothing listens there; check Host and Port, or ask the proxy administrator.',
+	});
 }
 
 const DEFAULT_PORTS_TLS = { imap: 993, pop3: 995, smtp: 465 } as const;

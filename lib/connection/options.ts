@@ -41,6 +41,27 @@ function tlsVersionOptions(rule: TlsVersionRule): TlsOptions {
 	return options;
 }
 
+export type ProxyType = 'socks5' | 'http';
+
+/** A SOCKS5 or HTTP CONNECT proxy the connection goes through. */
+export interface ProxySettings {
+	type: ProxyType;
+	host: string;
+	port?: number | string | null;
+	user?: string;
+	password?: string;
+}
+
+export interface ResolvedProxy {
+	type: ProxyType;
+	host: string;
+	port: number;
+	user?: string;
+	password?: string;
+	/** The form imapflow and nodemailer take, credentials percent-encoded. */
+	url: string;
+}
+
 /** What a user enters for a mail server (the credential's fields). */
 export interface ServerSettings {
 	/** Host name or address; "host:port" is accepted and wins over `port`. */
@@ -56,6 +77,7 @@ export interface ServerSettings {
 	ca?: string | Buffer;
 	/** Milliseconds to wait for the connection and for the server's greeting. */
 	timeoutMs?: number;
+	proxy?: ProxySettings;
 }
 
 export interface PasswordLogin {
@@ -89,6 +111,7 @@ export interface ResolvedServer {
 	security: Security;
 	tls: TlsOptions;
 	timeoutMs: number;
+	proxy?: ResolvedProxy;
 }
 
 export const DEFAULT_TIMEOUT_MS = 20_000;
@@ -141,7 +164,23 @@ export function resolveServer(protocol: Protocol, settings: ServerSettings): Res
 	};
 	if (settings.ca) tls.ca = settings.ca;
 	const timeoutMs = settings.timeoutMs && settings.timeoutMs > 0 ? settings.timeoutMs : DEFAULT_TIMEOUT_MS;
-	return { protocol, host, port, security: settings.security, tls, timeoutMs };
+	return { protocol, host, port, security: settings.security, tls, timeoutMs, proxy: settings.proxy ? resolveProxy(settings.proxy) : undefined };
+}
+
+const PROXY_DEFAULT_PORTS: Record<ProxyType, number> = { socks5: 1080, http: 8080 };
+
+function resolveProxy(proxy: ProxySettings): ResolvedProxy {
+	if (proxy.type !== 'socks5' && proxy.type !== 'http') {
+		throw configError('proxyType', `Proxy type "${String(proxy.type)}" is unknown.`, 'Choose SOCKS5 or HTTP CONNECT.');
+	}
+	const { host, port: portInHost } = splitHostPort((proxy.host ?? '').trim());
+	if (!host) throw configError('proxyHost', 'Proxy Host is empty.', 'Enter the proxy server name or address, or set Proxy to None.');
+	if (!isIP(host) && !HOST_PATTERN.test(host)) throw configError('proxyHost', `Proxy Host "${host}" is not a valid host name.`, 'Enter only the proxy name or address, for example proxy.example.com.');
+	const port = parsePort(portInHost, 'proxyHost') ?? parsePort(proxy.port, 'proxyPort') ?? PROXY_DEFAULT_PORTS[proxy.type];
+	const user = proxy.user?.trim() || undefined;
+	const auth = user ? `${encodeURIComponent(user)}${proxy.password ? `:${encodeURIComponent(proxy.password)}` : ''}@` : '';
+	const hostPart = isIP(host) === 6 ? `[${host}]` : host;
+	return { type: proxy.type, host, port, user, password: user ? proxy.password : undefined, url: `${proxy.type}://${auth}${hostPart}:${port}` };
 }
 
 export function checkPasswordLogin(login: Partial<PasswordLogin>): PasswordLogin {
@@ -163,4 +202,8 @@ export function checkLogin(login: Partial<PasswordLogin> | Partial<TokenLogin>):
 export function describeServer(server: ResolvedServer): string {
 	const how = { tls: 'SSL/TLS', starttls: 'STARTTLS', 'starttls-optional': 'STARTTLS if offered', none: 'no encryption' }[server.security];
 	return `${server.host}:${server.port} (${how})`;
+}
+
+export function describeProxy(proxy: ResolvedProxy): string {
+	return `${proxy.type === 'socks5' ? 'SOCKS5' : 'HTTP CONNECT'} proxy ${proxy.host}:${proxy.port}`;
 }

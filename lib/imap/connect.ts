@@ -43,20 +43,21 @@ export function imapOptions(server: ResolvedServer, login: ImapLogin, logger: Lo
 		servername: server.tls.servername,
 		tls: { ...server.tls },
 		auth: isTokenLogin(login) ? { user: login.user, accessToken: login.accessToken } : { user: login.user, pass: login.password },
-		logger: imapLogger(logger, secretsOf(login)),
+		logger: imapLogger(logger, [...secretsOf(login), ...(server.proxy?.password ? [server.proxy.password] : [])]),
 		emitLogs: false,
 		disableAutoIdle: true,
 		connectionTimeout: server.timeoutMs,
 		greetingTimeout: server.timeoutMs,
 		socketTimeout: Math.max(server.timeoutMs, 5 * 60_000),
 		clientInfo: { name: 'n8n-nodes-mailbox' },
+		proxy: server.proxy?.url,
 	};
 }
 
 /** Maps anything imapflow throws to a MailboxError that names the cause and never a secret. */
 export function fromImapError(error: unknown, server: ResolvedServer, login?: Partial<ImapLogin>): MailboxError {
 	if (error instanceof MailboxError) return error;
-	const secrets = secretsOf(login);
+	const secrets = [...secretsOf(login), server.proxy?.password];
 	const network = fromNetworkError(error, server, secrets);
 	if (network) return network;
 	const err = (error && typeof error === 'object' ? error : { message: String(error) }) as ImapErrorLike;

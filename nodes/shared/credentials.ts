@@ -1,5 +1,5 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
-import type { PasswordLogin, Security, ServerSettings, TlsVersionRule } from '../../lib/connection/options';
+import type { PasswordLogin, ProxyType, Security, ServerSettings, TlsVersionRule } from '../../lib/connection/options';
 
 export const IMAP_CREDENTIAL = 'mailboxImapApi';
 
@@ -12,6 +12,16 @@ export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject)
 			security: (data.security ?? 'tls') as Security,
 			tlsVersion: (data.tlsVersion || 'auto') as TlsVersionRule,
 			allowUnauthorizedCerts: data.allowSelfSigned === true,
+			proxy:
+				data.proxy && data.proxy !== 'none'
+					? {
+							type: data.proxy as ProxyType,
+							host: String(data.proxyHost ?? ''),
+							port: data.proxyPort as number | string | undefined,
+							user: data.proxyUser ? String(data.proxyUser) : undefined,
+							password: data.proxyPassword ? String(data.proxyPassword) : undefined,
+						}
+					: undefined,
 		},
 		login: { user: String(data.user ?? ''), password: String(data.password ?? '') },
 	};

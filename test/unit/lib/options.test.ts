@@ -62,6 +62,25 @@ describe('resolveServer', () => {
 	});
 });
 
+describe('proxy and TLS version settings', () => {
+	it('builds the proxy URL with the login percent-encoded and default ports', () => {
+		const socks = resolveServer('imap', { host: 'imap.example.com', security: 'tls', proxy: { type: 'socks5', host: 'proxy.example.com', user: 'me@corp', password: 'p@ss:w/rd' } });
+		expect(socks.proxy).toMatchObject({ port: 1080, url: 'socks5://me%40corp:p%40ss%3Aw%2Frd@proxy.example.com:1080' });
+		const http = resolveServer('imap', { host: 'imap.example.com', security: 'tls', proxy: { type: 'http', host: '10.0.0.1:3128' } });
+		expect(http.proxy?.url).toBe('http://10.0.0.1:3128');
+	});
+
+	it('turns the TLS version rule into exact or minimum versions, with old ciphers only for old versions', () => {
+		const tls = (tlsVersion: string) => resolveServer('imap', { host: 'h.example.com', security: 'tls', tlsVersion: tlsVersion as never }).tls;
+		expect(tls('auto')).not.toHaveProperty('minVersion');
+		expect(tls('1.2')).toMatchObject({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+		expect(tls('min-1.2')).toMatchObject({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
+		expect(tls('1.2')).not.toHaveProperty('ciphers');
+		expect(tls('1.0')).toMatchObject({ minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' });
+		expect(configErrorOf(() => tls('1.4')).field).toBe('tlsVersion');
+	});
+});
+
 describe('checkPasswordLogin', () => {
 	it('trims the user and requires both fields', () => {
 		expect(checkPasswordLogin({ user: ' alice ', password: ' pw ' })).toEqual({ user: 'alice', password: ' pw ' });

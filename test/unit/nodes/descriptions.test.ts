@@ -18,18 +18,22 @@ describe('package and descriptions', () => {
 
 	it('maps every credential field the user fills in to the connection settings', () => {
 		const names = credential.properties.map((p) => p.name).sort();
-		expect(names).toEqual(['allowSelfSigned', 'host', 'password', 'port', 'security', 'tlsVersion', 'user']);
+		expect(names).toEqual(['allowSelfSigned', 'host', 'password', 'port', 'proxy', 'proxyHost', 'proxyPassword', 'proxyPort', 'proxyUser', 'security', 'tlsVersion', 'user']);
 		const data = { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', user: 'u', password: 'p', allowSelfSigned: true };
 		expect(imapSettingsFromCredential(data)).toEqual({
-			settings: { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', allowUnauthorizedCerts: true },
+			settings: { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', allowUnauthorizedCerts: true, proxy: undefined },
 			login: { user: 'u', password: 'p' },
 		});
+		const viaProxy = imapSettingsFromCredential({ ...data, proxy: 'socks5', proxyHost: 'proxy.example.com', proxyPort: 1081, proxyUser: 'pu', proxyPassword: 'pp' });
+		expect(viaProxy.settings.proxy).toEqual({ type: 'socks5', host: 'proxy.example.com', port: 1081, user: 'pu', password: 'pp' });
 	});
 
 	it('keeps certificate checks on and the password hidden by default', () => {
 		const byName = Object.fromEntries(credential.properties.map((p) => [p.name, p]));
 		expect(byName.allowSelfSigned.default).toBe(false);
 		expect(byName.password.typeOptions?.password).toBe(true);
+		expect(byName.proxyPassword.typeOptions?.password).toBe(true);
+		expect(byName.proxy.default).toBe('none');
 		expect(byName.security.default).toBe('tls');
 	});
 

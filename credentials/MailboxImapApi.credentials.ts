@@ -15,13 +15,30 @@ export class MailboxImapApi implements ICredentialType {
 
 	properties: INodeProperties[] = [
 		{
+			displayName: 'Server',
+			name: 'server',
+			type: 'options',
+			default: 'custom',
+			options: [
+				{ name: 'Custom', value: 'custom', description: 'Enter host, security and port below' },
+				{ name: 'Instance Default', value: 'instance', description: 'The server the n8n admin set with MAILBOX_DEFAULT_IMAP_HOST, _PORT and _SECURITY' },
+				{ name: 'Microsoft 365 / Outlook.com', value: 'office365', description: 'outlook.office365.com, SSL/TLS 993' },
+				{ name: 'Gmail / Google Workspace', value: 'gmail', description: 'imap.gmail.com, SSL/TLS 993' },
+				{ name: 'IONOS', value: 'ionos', description: 'imap.ionos.de, SSL/TLS 993' },
+				{ name: 'Strato', value: 'strato', description: 'imap.strato.de, SSL/TLS 993' },
+				{ name: 'Telekom T-Online', value: 'tonline', description: 'secureimap.t-online.de, SSL/TLS 993' },
+				{ name: 'GMX', value: 'gmx', description: 'imap.gmx.net, SSL/TLS 993' },
+				{ name: 'WEB.DE', value: 'webde', description: 'imap.web.de, SSL/TLS 993' },
+			],
+			description: 'A provider fills in host, security and port; fill in Host below to use your own values instead',
+		},
+		{
 			displayName: 'Host',
 			name: 'host',
 			type: 'string',
 			default: '',
-			required: true,
 			placeholder: 'imap.example.com',
-			description: 'The IMAP server name. "host:port" is accepted too.',
+			description: 'The IMAP server name ("host:port" is accepted too). With a provider or the instance default chosen above, leave it empty to use theirs.',
 		},
 		{
 			displayName: 'Security',

@@ -10,6 +10,7 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 import { checkImapConnection } from '../../lib/connection/check';
+import { MailboxError } from '../../lib/errors';
 import { imapSettingsFromCredential } from '../shared/credentials';
 import { router } from './actions/router';
 import * as connectionCheck from './actions/connection/check.operation';
@@ -81,9 +82,13 @@ export class Mailbox implements INodeType {
 	methods = {
 		credentialTest: {
 			async mailboxImapConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
-				const { settings, login } = imapSettingsFromCredential((credential.data ?? {}) as ICredentialDataDecryptedObject);
-				const result = await checkImapConnection(settings, login);
-				return { status: result.ok ? 'OK' : 'Error', message: result.message };
+				try {
+					const { settings, login } = imapSettingsFromCredential((credential.data ?? {}) as ICredentialDataDecryptedObject);
+					const result = await checkImapConnection(settings, login);
+					return { status: result.ok ? 'OK' : 'Error', message: result.message };
+				} catch (error) {
+					return { status: 'Error', message: error instanceof MailboxError ? error.fullMessage : String(error) };
+				}
 			},
 		},
 	};

@@ -31,7 +31,17 @@ describe('in real n8n', () => {
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-'));
 		const tarball = packPackage(root, workDir);
 		// n8n trusts the test server's self-signed certificate the way a company CA is trusted.
-		n8n = await N8n.create({ install, packageTarball: tarball, env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		n8n = await N8n.create({
+			install,
+			packageTarball: tarball,
+			env: {
+				NODE_EXTRA_CA_CERTS: servers.certPath,
+				// the admin's default server, for credentials that choose "Instance Default"
+				MAILBOX_DEFAULT_IMAP_HOST: '127.0.0.1',
+				MAILBOX_DEFAULT_IMAP_PORT: String(servers.ports.imaps),
+				MAILBOX_DEFAULT_IMAP_SECURITY: 'tls',
+			},
+		});
 		await n8n.importCredentials([
 			imapCredential({}),
 			{ ...imapCredential({ password: 'not-alices-pw' }), id: 'mbxE2eWrongPass1', name: 'Wrong password' },
@@ -99,6 +109,12 @@ describe('in real n8n', () => {
 			const result = await n8n.testCredential(imapCredential({}));
 			expect(result.status).toBe('OK');
 			expect(result.message).toMatch(/^Connected to 127\.0\.0\.1:\d+ \(SSL\/TLS\); encrypted with TLSv1\.3, certificate for localhost \(self-signed\), valid until [\d-]+; logged in as "alice" with PLAIN; server supports IDLE, MOVE[^;]*; INBOX has 0 messages, 0 unseen\.$/);
+		});
+
+		it('takes the instance default server from n8n\'s environment when the credential chooses it', async () => {
+			const result = await n8n.testCredential(imapCredential({ server: 'instance', host: '', port: 0 }));
+			expect(result.status).toBe('OK');
+			expect(result.message).toMatch(new RegExp(`^Connected to 127\\.0\\.0\\.1:${servers.ports.imaps} \\(SSL/TLS\\)`));
 		});
 
 		it('answers the credential Test with the clear cause for a wrong password, never the password', async () => {

@@ -18,7 +18,7 @@ describe('package and descriptions', () => {
 
 	it('maps every credential field the user fills in to the connection settings', () => {
 		const names = credential.properties.map((p) => p.name).sort();
-		expect(names).toEqual(['allowSelfSigned', 'host', 'password', 'port', 'proxy', 'proxyHost', 'proxyPassword', 'proxyPort', 'proxyUser', 'security', 'tlsVersion', 'user']);
+		expect(names).toEqual(['allowSelfSigned', 'host', 'password', 'port', 'proxy', 'proxyHost', 'proxyPassword', 'proxyPort', 'proxyUser', 'security', 'server', 'tlsVersion', 'user']);
 		const data = { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', user: 'u', password: 'p', allowSelfSigned: true };
 		expect(imapSettingsFromCredential(data)).toEqual({
 			settings: { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', allowUnauthorizedCerts: true, proxy: undefined },

@@ -67,9 +67,11 @@ async function main(): Promise<void> {
 	for (const file of fs.readdirSync(workflowsDir).filter((f) => f.endsWith('.json')).sort()) {
 		workflowIds.push(await n8n.importWorkflow(JSON.parse(fs.readFileSync(path.join(workflowsDir, file), 'utf8'))));
 	}
-	const firstRun = await n8n.execute(workflowIds[0]);
-	const folders = Object.values(firstRun.output).at(-1) ?? [];
-	say(`demo: example workflow ran in n8n: ${firstRun.status}, ${folders.length} folders listed`);
+	// Run the examples once in n8n, so the person sees they work before opening the editor.
+	const check = await n8n.execute('mbxDemoCheckConn');
+	say(`demo: "Check connection" ran in n8n: ${check.status}: ${String(check.output['Check connection']?.[0]?.message ?? check.error)}`);
+	const list = await n8n.execute('mbxDemoListFolders');
+	say(`demo: "List folders" ran in n8n: ${list.status}, ${list.output['List folders']?.length ?? 0} folders listed`);
 
 	await n8n.start();
 	const login = await n8n.setupOwner();

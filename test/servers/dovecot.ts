@@ -3,123 +3,164 @@
  * POP3 (STLS, APOP timestamp), POP3S and ManageSieve on free 127.0.0.1 ports; users with
  * passwords (stored in clear so APOP and CRAM-MD5 work) and OAuth2 (XOAUTH2, OAUTHBEARER) checked
  * by a local introspection endpoint; SPECIAL-USE folders; the IMAPSieve antispam recipe writing
- * spam/ham reports to a log. All state lives in one temp folder. Needs root (Dovecot drops
- * privileges itself: login processes as dovenull, mail processes as vmail).
+ * spam/ham reports to a log. All state lives in one temp folder under /tmp. Needs root: the
+ * master binds and drops privileges itself (login processes run as dovenull, auth as dovecot,
+ * mail processes as vmail).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { freePorts, waitForPort } from './ports';
+import { dovecotConf, learnScript, learnSieve, oauth2PassdbConf, passwdFile, type DovecotPorts } from './dovecot-config';
+import { maildirFolderPath, writeMaildirFolder, type MaildirMessage } from './maildir';
+import { freePorts, LOOPBACK, waitForPort } from './ports';
+import { makeSelfSignedCertificate, type CertificateFiles } from './tls';
 
-export const HOST = '127.0.0.1';
-const PACKAGES = ['dovecot-core', 'dovecot-imapd', 'dovecot-pop3d', 'dovecot-sieve', 'dovecot-managesieved', 'openssl'];
+export type { DovecotPorts } from './dovecot-config';
+export type { MaildirMessage } from './maildir';
+
+export const HOST = LOOPBACK;
 const MAIL_USER = 'vmail';
+const PACKAGES = ['dovecot-core', 'dovecot-imapd', 'dovecot-pop3d', 'dovecot-sieve', 'dovecot-managesieved', 'openssl'];
+/** A file each package brings that we need; a missing one means: install. */
+const NEEDED_FILES: ReadonlyArray<readonly [file: string, pkg: string]> = [
+	['/usr/sbin/dovecot', 'dovecot-core'],
+	['/usr/bin/doveconf', 'dovecot-core'],
+	['/usr/lib/dovecot/imap', 'dovecot-imapd'],
+	['/usr/lib/dovecot/imap-login', 'dovecot-imapd'],
+	['/usr/lib/dovecot/pop3', 'dovecot-pop3d'],
+	['/usr/lib/dovecot/pop3-login', 'dovecot-pop3d'],
+	['/usr/bin/sievec', 'dovecot-sieve'],
+	['/usr/lib/dovecot/modules/lib95_imap_sieve_plugin.so', 'dovecot-sieve'],
+	['/usr/lib/dovecot/modules/sieve/lib90_sieve_imapsieve_plugin.so', 'dovecot-sieve'],
+	['/usr/lib/dovecot/modules/sieve/lib90_sieve_extprograms_plugin.so', 'dovecot-sieve'],
+	['/usr/lib/dovecot/managesieve', 'dovecot-managesieved'],
+	['/usr/lib/dovecot/managesieve-login', 'dovecot-managesieved'],
+	['/usr/bin/openssl', 'openssl'],
+];
 
-function installed(pkg: string): boolean {
+let ensured = false;
+
+function run(command: string, args: string[], env?: NodeJS.ProcessEnv): void {
 	try {
-		return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).includes('install ok installed');
+		execFileSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+	} catch (error) {
+		const e = error as { stdout?: Buffer; stderr?: Buffer };
+		const output = `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`.trim().split('\n').slice(-30).join('\n');
+		throw new Error(`${command} ${args.join(' ')} failed:\n${output || String(error)}`);
+	}
+}
+
+function userExists(name: string): boolean {
+	try {
+		execFileSync('id', ['-u', name], { stdio: 'ignore' });
+		return true;
 	} catch {
 		return false;
 	}
 }
 
-/** Installs the Debian packages and the vmail user when missing; quick when all is there. */
+/**
+ * Installs Dovecot (core, imapd, pop3d, sieve, managesieved) and openssl with apt-get when a part
+ * is missing, without starting the system's Dovecot, and creates the system user vmail. Needs
+ * root. Only checks files when all is installed (milliseconds); the first install takes a
+ * minute or so.
+ */
 export function ensureDovecot(): void {
-	if (process.getuid?.() !== 0) throw new Error('The test mail server needs root: Dovecot binds its ports and drops privileges itself. Run the tests as root.');
-	const missing = PACKAGES.filter((p) => !installed(p));
+	if (ensured) return;
+	if (process.getuid?.() !== 0) {
+		throw new Error('The test mail servers need root: Dovecot is installed with apt-get when missing, binds its ports and drops privileges itself. Run the tests as root (e.g. in the CI container or with sudo).');
+	}
+	const missing = [...new Set(NEEDED_FILES.filter(([file]) => !fs.existsSync(file)).map(([, pkg]) => pkg))];
 	if (missing.length) {
+		if (!fs.existsSync('/usr/bin/apt-get')) throw new Error(`Dovecot 2.3 parts are missing (${missing.join(', ')}) and there is no apt-get to install them; install ${PACKAGES.join(' ')} by hand.`);
 		// policy-rc.d exiting 101 keeps the package scripts from starting the system-wide Dovecot.
 		const policy = '/usr/sbin/policy-rc.d';
-		const hadPolicy = fs.existsSync(policy);
-		if (!hadPolicy) fs.writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+		const previous = fs.existsSync(policy) ? { text: fs.readFileSync(policy), mode: fs.statSync(policy).mode & 0o7777 } : undefined;
+		fs.writeFileSync(policy, '#!/bin/sh\n# written by n8n-nodes-mailbox test/servers/dovecot.ts while installing Dovecot\nexit 101\n', { mode: 0o755 });
+		fs.chmodSync(policy, 0o755);
 		try {
 			const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-			execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-			execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+			run('apt-get', ['update', '-qq'], env);
+			run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...PACKAGES], env);
 		} finally {
-			if (!hadPolicy) fs.rmSync(policy, { force: true });
+			if (previous) {
+				fs.writeFileSync(policy, previous.text);
+				fs.chmodSync(policy, previous.mode);
+			} else {
+				fs.rmSync(policy, { force: true });
+			}
+		}
+		const stillMissing = NEEDED_FILES.filter(([file]) => !fs.existsSync(file)).map(([file]) => file);
+		if (stillMissing.length) throw new Error(`apt-get installed ${PACKAGES.join(' ')} but these files are still missing: ${stillMissing.join(', ')}`);
+	}
+	if (!userExists(MAIL_USER)) run('useradd', ['--system', '--user-group', '--home-dir', '/nonexistent', '--no-create-home', '--shell', '/usr/sbin/nologin', MAIL_USER]);
+	for (const user of ['dovecot', 'dovenull']) {
+		if (!userExists(user)) throw new Error(`system user ${user} is missing; the dovecot-core package creates it (reinstall it)`);
+	}
+	ensured = true;
+}
+
+function idOf(flag: '-u' | '-g', user: string): number {
+	return Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
+}
+
+/** Child processes of `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+	const children: number[] = [];
+	for (const entry of fs.readdirSync('/proc')) {
+		if (!/^\d+$/.test(entry)) continue;
+		try {
+			const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+			// pid (comm) state ppid ...; comm may contain spaces and parentheses
+			const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+			if (ppid === pid) children.push(Number(entry));
+		} catch {
+			// the process ended meanwhile
 		}
 	}
+	return children;
+}
+
+/** Running (a zombie nobody reaped counts as gone). */
+function alive(pid: number): boolean {
 	try {
-		execFileSync('id', ['-u', MAIL_USER], { stdio: 'ignore' });
+		const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+		return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 	} catch {
-		execFileSync('useradd', ['--system', '--user-group', '--home-dir', '/nonexistent', '--no-create-home', '--shell', '/usr/sbin/nologin', MAIL_USER]);
+		return false;
 	}
-}
-
-function idOf(flag: '-u' | '-g'): number {
-	return Number(execFileSync('id', [flag, MAIL_USER], { encoding: 'utf8' }).trim());
-}
-
-export interface DovecotPorts {
-	imap: number;
-	imaps: number;
-	pop3: number;
-	pop3s: number;
-	sieve: number;
 }
 
 export interface DovecotOptions {
-	/** user -> password */
+	/** user -> password. */
 	users: Record<string, string>;
-	/** URL Dovecot's oauth2 passdb posts tokens to (RFC 7662). */
-	introspectionUrl: string;
+	/** RFC 7662 endpoint Dovecot's oauth2 passdb posts tokens to; without it no XOAUTH2/OAUTHBEARER. */
+	introspectionUrl?: string;
 	/** Keep Dovecot's delay after failed logins (off: tests with wrong passwords would slow down). */
 	authPenalty?: boolean;
-}
-
-export interface StoredMessage {
-	raw: Buffer;
-	date?: Date;
-	flags?: string[];
-}
-
-const FLAG_LETTERS: Record<string, string> = { '\\Draft': 'D', '\\Flagged': 'F', '\\Answered': 'R', '\\Seen': 'S', '\\Deleted': 'T' };
-
-function learnScript(logPath: string): string {
-	return `#!/bin/sh
-# Stands in for sa-learn/rspamc: IMAPSieve pipes the message here. Args: spam|ham USER MAILBOX CAUSE.
-# Appends: <utc time> <spam|ham> user=<u> mailbox=<m> cause=<c> message-id=<id> bytes=<n>
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-tmp=$(mktemp)
-cat > "$tmp"
-id=$(tr -d '\\r' < "$tmp" | awk 'BEGIN{IGNORECASE=1} /^$/{exit} tolower($0) ~ /^message-id:/ {sub(/^[^:]*:[ \\t]*/, ""); print; exit}')
-bytes=$(wc -c < "$tmp")
-rm -f "$tmp"
-printf '%s %s user=%s mailbox=%s cause=%s message-id=%s bytes=%s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "$2" "$3" "$4" "\${id:--}" "$bytes" >> "${logPath}"
-`;
-}
-
-function sieveReport(kind: 'spam' | 'ham'): string {
-	return `require ["vnd.dovecot.pipe", "copy", "imapsieve", "environment", "variables"];
-${kind === 'ham' ? 'if environment :is "imap.mailbox" "Trash" { stop; }\n' : ''}set "user" ""; set "mailbox" ""; set "cause" "";
-if environment :matches "imap.user" "*" { set "user" "\${1}"; }
-if environment :matches "imap.mailbox" "*" { set "mailbox" "\${1}"; }
-if environment :matches "imap.cause" "*" { set "cause" "\${1}"; }
-pipe :copy "learn.sh" [ "${kind}", "\${user}", "\${mailbox}", "\${cause}" ];
-`;
+	/** auth_debug and mail_debug in the log. */
+	debug?: boolean;
+	/** Use this certificate instead of making one in the state dir. */
+	certificate?: CertificateFiles;
 }
 
 export class Dovecot {
+	readonly host = HOST;
 	private process?: ChildProcess;
 	private exited?: Promise<void>;
-	private sequence = 0;
+	private readonly killOnExit = () => {
+		if (this.process?.pid && this.process.exitCode === null) this.process.kill('SIGTERM');
+	};
 
 	private constructor(
 		readonly stateDir: string,
 		readonly ports: DovecotPorts,
-		readonly users: Record<string, string>,
-		private readonly uid: number,
-		private readonly gid: number,
+		readonly users: Readonly<Record<string, string>>,
+		readonly certPath: string,
+		readonly keyPath: string,
+		private readonly owner: { uid: number; gid: number },
 	) {}
 
-	get certPath(): string {
-		return path.join(this.stateDir, 'tls', 'cert.pem');
-	}
-	get keyPath(): string {
-		return path.join(this.stateDir, 'tls', 'key.pem');
-	}
 	get learnLogPath(): string {
 		return path.join(this.stateDir, 'learn.log');
 	}
@@ -129,247 +170,197 @@ export class Dovecot {
 	get configPath(): string {
 		return path.join(this.stateDir, 'dovecot.conf');
 	}
-
-	static async start(options: DovecotOptions): Promise<Dovecot> {
-		ensureDovecot();
-		const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-dovecot-'));
-		fs.chmodSync(stateDir, 0o755); // dovenull, dovecot and vmail must enter it
-		const [imap, imaps, pop3, pop3s, sieve] = await freePorts(5);
-		const dovecot = new Dovecot(stateDir, { imap, imaps, pop3, pop3s, sieve }, options.users, idOf('-u'), idOf('-g'));
-		dovecot.writeFiles(options);
-		await dovecot.launch();
-		return dovecot;
+	get pid(): number | undefined {
+		return this.process?.pid;
 	}
 
-	private writeFiles(options: DovecotOptions): void {
+	/** Installs Dovecot if needed, writes the config into a new state dir, starts it, waits for every port. */
+	static async start(options: DovecotOptions): Promise<Dovecot> {
+		ensureDovecot();
+		const passwd = passwdFile(options.users);
+		// Under /tmp explicitly: dovenull, dovecot and vmail must be able to enter every parent.
+		const stateDir = fs.mkdtempSync('/tmp/mailbox-dovecot-');
+		fs.chmodSync(stateDir, 0o755); // mkdtemp makes 0700
+		try {
+			const [imap, imaps, pop3, pop3s, sieve] = await freePorts(5);
+			const cert = options.certificate ?? makeSelfSignedCertificate(path.join(stateDir, 'tls'));
+			const owner = { uid: idOf('-u', MAIL_USER), gid: idOf('-g', MAIL_USER) };
+			const dovecot = new Dovecot(stateDir, { imap, imaps, pop3, pop3s, sieve }, { ...options.users }, cert.certPath, cert.keyPath, owner);
+			dovecot.writeFiles(options, passwd);
+			try {
+				await dovecot.launch();
+			} catch (error) {
+				await dovecot.stop({ keepState: true });
+				throw error;
+			}
+			return dovecot;
+		} catch (error) {
+			fs.rmSync(stateDir, { recursive: true, force: true, maxRetries: 3 });
+			throw error;
+		}
+	}
+
+	private writeFiles(options: DovecotOptions, passwd: string): void {
 		const s = this.stateDir;
-		for (const dir of ['run', 'state', 'tls', 'mail', 'sieve', 'sieve-bin']) fs.mkdirSync(path.join(s, dir), { recursive: true });
-		execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-sha256', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', this.keyPath, '-out', this.certPath], { stdio: 'ignore' });
-		fs.chmodSync(this.keyPath, 0o600);
+		fs.rmSync(path.join(s, 'run'), { recursive: true, force: true }); // no stale anvil socket
+		for (const dir of ['run', 'state', 'mail', 'sieve', 'sieve-bin']) fs.mkdirSync(path.join(s, dir), { recursive: true });
 
-		const passwd = path.join(s, 'passwd');
-		fs.writeFileSync(passwd, Object.entries(options.users).map(([user, pw]) => `${user}:{PLAIN}${pw}::::::\n`).join(''));
-		execFileSync('chown', ['root:dovecot', passwd]);
-		fs.chmodSync(passwd, 0o640);
+		const passwdPath = path.join(s, 'passwd');
+		fs.writeFileSync(passwdPath, passwd, { mode: 0o640 });
+		fs.chownSync(passwdPath, 0, idOf('-g', 'dovecot'));
 
-		const oauthConf = path.join(s, 'oauth2.conf.ext');
-		fs.writeFileSync(oauthConf, [`introspection_mode = post`, `introspection_url = ${options.introspectionUrl}`, 'username_attribute = username', 'active_attribute = active', 'active_value = true', 'force_introspection = yes', 'timeout_msecs = 5000', ''].join('\n'));
+		let oauthConfPath: string | undefined;
+		if (options.introspectionUrl) {
+			oauthConfPath = path.join(s, 'oauth2.conf.ext');
+			fs.writeFileSync(oauthConfPath, oauth2PassdbConf(options.introspectionUrl), { mode: 0o644 });
+		}
 
-		fs.writeFileSync(this.learnLogPath, '');
+		fs.writeFileSync(this.learnLogPath, '', { mode: 0o644 });
 		fs.writeFileSync(this.logPath, '');
-		fs.writeFileSync(path.join(s, 'sieve', 'report-spam.sieve'), sieveReport('spam'));
-		fs.writeFileSync(path.join(s, 'sieve', 'report-ham.sieve'), sieveReport('ham'));
+		fs.writeFileSync(path.join(s, 'sieve', 'report-spam.sieve'), learnSieve('spam'));
+		fs.writeFileSync(path.join(s, 'sieve', 'report-ham.sieve'), learnSieve('ham'));
 		fs.writeFileSync(path.join(s, 'sieve-bin', 'learn.sh'), learnScript(this.learnLogPath), { mode: 0o755 });
-		for (const p of [path.join(s, 'mail'), path.join(s, 'sieve'), this.learnLogPath]) fs.chownSync(p, this.uid, this.gid);
-		fs.chmodSync(this.learnLogPath, 0o644);
+		for (const p of [path.join(s, 'mail'), path.join(s, 'sieve'), path.join(s, 'sieve', 'report-spam.sieve'), path.join(s, 'sieve', 'report-ham.sieve'), this.learnLogPath]) {
+			fs.chownSync(p, this.owner.uid, this.owner.gid);
+		}
 
-		const folders = [
-			['Drafts', '\\Drafts'],
-			['Sent', '\\Sent'],
-			['Junk', '\\Junk'],
-			['Trash', '\\Trash'],
-			['Archive', '\\Archive'],
-		]
-			.map(([name, use]) => `  mailbox ${name} {\n    special_use = ${use}\n    auto = subscribe\n  }`)
-			.join('\n');
-		const penalty = options.authPenalty
-			? ''
-			: `# No delay after failed logins (2, 4, 8, 15 s from 127.0.0.1 otherwise): without the
-# anvil-auth-penalty socket the auth process turns the penalty off.
-service anvil {
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}`;
 		fs.writeFileSync(
 			this.configPath,
-			`# generated for tests: private, throwaway, loopback only
-instance_name = mailbox-test-${path.basename(s)}
-base_dir = ${s}/run
-state_dir = ${s}/state
-log_path = ${this.logPath}
-protocols = imap pop3 sieve
-listen = ${HOST}
-shutdown_clients = yes
-
-ssl = yes
-ssl_cert = <${this.certPath}
-ssl_key = <${this.keyPath}
-ssl_min_protocol = TLSv1.2
-disable_plaintext_auth = no
-auth_mechanisms = plain login apop cram-md5 xoauth2 oauthbearer
-auth_verbose = yes
-auth_failure_delay = 0
-login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c session=<%{session}>
-
-first_valid_uid = ${this.uid}
-first_valid_gid = ${this.gid}
-mail_uid = ${this.uid}
-mail_gid = ${this.gid}
-mail_location = maildir:~/Maildir
-mail_fsync = never
-mail_max_userip_connections = 500
-
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n ${passwd}
-  mechanisms = plain login apop cram-md5
-}
-passdb {
-  driver = oauth2
-  mechanisms = xoauth2 oauthbearer
-  args = ${oauthConf}
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%n ${passwd}
-  default_fields = uid=${this.uid} gid=${this.gid} home=${s}/mail/%n
-}
-
-namespace inbox {
-  inbox = yes
-  separator = /
-${folders}
-}
-
-service imap-login {
-  inet_listener imap {
-    address = ${HOST}
-    port = ${this.ports.imap}
-  }
-  inet_listener imaps {
-    address = ${HOST}
-    port = ${this.ports.imaps}
-    ssl = yes
-  }
-}
-service pop3-login {
-  inet_listener pop3 {
-    address = ${HOST}
-    port = ${this.ports.pop3}
-  }
-  inet_listener pop3s {
-    address = ${HOST}
-    port = ${this.ports.pop3s}
-    ssl = yes
-  }
-}
-service managesieve-login {
-  inet_listener sieve {
-    address = ${HOST}
-    port = ${this.ports.sieve}
-  }
-}
-${penalty}
-
-protocol imap {
-  mail_plugins = $mail_plugins imap_sieve
-}
-protocol pop3 {
-  pop3_uidl_format = %08Xu%08Xv
-}
-
-plugin {
-  sieve = file:~/sieve;active=~/.dovecot.sieve
-  sieve_plugins = sieve_imapsieve sieve_extprograms
-  sieve_global_extensions = +vnd.dovecot.pipe +vnd.dovecot.environment
-  sieve_pipe_bin_dir = ${s}/sieve-bin
-  sieve_pipe_exec_timeout = 10s
-
-  # into Junk: spam
-  imapsieve_mailbox1_name = Junk
-  imapsieve_mailbox1_causes = COPY
-  imapsieve_mailbox1_before = file:${s}/sieve/report-spam.sieve
-  # out of Junk (the script ignores Trash): ham
-  imapsieve_mailbox2_name = *
-  imapsieve_mailbox2_from = Junk
-  imapsieve_mailbox2_causes = COPY
-  imapsieve_mailbox2_before = file:${s}/sieve/report-ham.sieve
-}
-`,
+			dovecotConf({
+				host: HOST,
+				stateDir: s,
+				ports: this.ports,
+				uid: this.owner.uid,
+				gid: this.owner.gid,
+				certPath: this.certPath,
+				keyPath: this.keyPath,
+				passwdPath,
+				oauthConfPath,
+				logPath: this.logPath,
+				authPenalty: options.authPenalty ?? false,
+				debug: options.debug ?? false,
+			}),
 		);
 		try {
 			execFileSync('doveconf', ['-c', this.configPath, '-n'], { stdio: ['ignore', 'ignore', 'pipe'] });
 		} catch (error) {
-			throw new Error(`Dovecot rejected the generated config ${this.configPath}: ${(error as { stderr?: Buffer }).stderr?.toString() ?? error}`);
+			throw new Error(`Dovecot rejected the generated config ${this.configPath}: ${(error as { stderr?: Buffer }).stderr?.toString().trim() ?? String(error)}`);
 		}
+		// Precompiled as the mail user, so Dovecot finds up-to-date binaries it may also rewrite.
 		for (const script of ['report-spam', 'report-ham']) {
-			execFileSync('runuser', ['-u', MAIL_USER, '--', 'sievec', '-c', this.configPath, path.join(s, 'sieve', `${script}.sieve`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+			run('runuser', ['-u', MAIL_USER, '--', 'sievec', '-c', this.configPath, path.join(s, 'sieve', `${script}.sieve`)]);
 		}
 	}
 
 	private async launch(): Promise<void> {
-		const child = spawn('dovecot', ['-F', '-c', this.configPath], {
-			stdio: ['ignore', 'ignore', 'pipe'],
-		});
+		// -F: the master stays in the foreground as our child, so stop() knows exactly what to end.
+		const child = spawn('dovecot', ['-F', '-c', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
 		let stderr = '';
-		child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+		child.stderr?.on('data', (chunk: Buffer) => {
+			if (stderr.length < 16_384) stderr += chunk.toString();
+		});
 		this.process = child;
 		this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+		process.once('exit', this.killOnExit);
+		let starting = true;
 		const died = this.exited.then(() => {
-			throw new Error(`Dovecot exited at start: ${stderr.trim() || fs.readFileSync(this.logPath, 'utf8').slice(-2000)}`);
+			if (starting) throw new Error(`Dovecot exited while starting: ${stderr.trim() || this.logTail()}`);
 		});
-		await Promise.race([Promise.all(Object.values(this.ports).map((port) => waitForPort(port))), died]);
-		died.catch(() => undefined);
+		try {
+			await Promise.race([Promise.all(Object.values(this.ports).map((port) => waitForPort(port, 20_000))), died]);
+		} catch (error) {
+			throw new Error(`${(error as Error).message}\n--- ${this.logPath} ---\n${this.logTail()}`);
+		} finally {
+			starting = false;
+		}
 	}
 
-	/** The Maildir of a user's folder (Maildir++: INBOX is the root, "A/B" is ".A.B"). */
+	private logTail(): string {
+		try {
+			return fs.readFileSync(this.logPath, 'utf8').split('\n').slice(-30).join('\n');
+		} catch {
+			return '(no log)';
+		}
+	}
+
+	/** The Maildir directory of a user's folder (Maildir++: INBOX is the root, "A/B" is ".A.B"). */
 	maildir(user: string, folder = 'INBOX'): string {
-		const root = path.join(this.stateDir, 'mail', user, 'Maildir');
-		return folder.toUpperCase() === 'INBOX' ? root : path.join(root, `.${folder.split('/').join('.')}`);
+		return maildirFolderPath(path.join(this.stateDir, 'mail', user, 'Maildir'), folder);
 	}
 
 	/**
-	 * Stores messages straight into a folder's Maildir, the fast way to fill a mailbox with
-	 * thousands of messages. UIDs follow the order given; INTERNALDATE is the message's date.
+	 * Stores messages straight into a folder's Maildir (made if missing; not subscribed unless it
+	 * is one of the SPECIAL-USE folders): thousands per second. UIDs follow the order given,
+	 * INTERNALDATE is each message's date, flags and keywords are kept. Returns the count.
 	 */
-	async writeMaildir(user: string, folder: string, messages: Iterable<StoredMessage>): Promise<number> {
+	async writeMaildir(user: string, folder: string, messages: Iterable<MaildirMessage>): Promise<number> {
 		if (!(user in this.users)) throw new Error(`unknown test user ${user}`);
-		const dir = this.maildir(user, folder);
 		const home = path.join(this.stateDir, 'mail', user);
-		for (const d of [home, path.join(home, 'Maildir'), dir, ...['cur', 'new', 'tmp'].map((x) => path.join(dir, x))]) {
+		const root = path.join(home, 'Maildir');
+		const dir = this.maildir(user, folder);
+		for (const d of [home, root, ...(dir === root ? [] : ['cur', 'new', 'tmp'].map((x) => path.join(root, x)))]) {
 			if (!fs.existsSync(d)) {
-				fs.mkdirSync(d);
-				fs.chownSync(d, this.uid, this.gid);
+				fs.mkdirSync(d, { mode: 0o700 });
+				fs.chownSync(d, this.owner.uid, this.owner.gid);
 			}
 		}
-		if (dir !== path.join(home, 'Maildir') && !fs.existsSync(path.join(dir, 'maildirfolder'))) {
-			fs.writeFileSync(path.join(dir, 'maildirfolder'), '');
-			fs.chownSync(path.join(dir, 'maildirfolder'), this.uid, this.gid);
-		}
-		let count = 0;
-		const base = 1_700_000_000 + Math.floor(Date.now() / 1000 - 1_700_000_000);
-		for (const message of messages) {
-			const seq = this.sequence++;
-			const raw = message.raw;
-			let bareLf = 0;
-			for (let i = raw.indexOf(10); i !== -1; i = raw.indexOf(10, i + 1)) if (i === 0 || raw[i - 1] !== 13) bareLf++;
-			const letters = (message.flags ?? []).map((f) => FLAG_LETTERS[f] ?? '').filter(Boolean).sort().join('');
-			// The leading number orders new files, so UIDs follow the order given here.
-			const name = `${base + seq}.M${seq}P${process.pid}.mailbox-test,S=${raw.length},W=${raw.length + bareLf}:2,${letters}`;
-			const tmp = path.join(dir, 'tmp', name);
-			fs.writeFileSync(tmp, raw);
-			fs.chownSync(tmp, this.uid, this.gid);
-			if (message.date) fs.utimesSync(tmp, message.date, message.date);
-			fs.renameSync(tmp, path.join(dir, 'cur', name));
-			count++;
-		}
-		return count;
+		return writeMaildirFolder(dir, messages, this.owner, { subfolder: dir !== root });
 	}
 
-	learnLog(): string[] {
-		return fs.readFileSync(this.learnLogPath, 'utf8').split('\n').filter(Boolean);
+	/** The learn log's lines: `<time> spam|ham user=<u> mailbox=<m> cause=COPY message-id=<id>`. */
+	async learnLog(): Promise<string[]> {
+		return (await fs.promises.readFile(this.learnLogPath, 'utf8')).split('\n').filter(Boolean);
 	}
 
+	/**
+	 * Ends Dovecot (TERM to the master, which takes its processes down; KILL after 10 s), waits
+	 * until every process it had is gone, then removes the state dir unless `keepState`.
+	 */
 	async stop(options: { keepState?: boolean } = {}): Promise<void> {
 		const child = this.process;
 		this.process = undefined;
-		if (child && child.exitCode === null && child.signalCode === null) {
+		process.removeListener('exit', this.killOnExit);
+		if (child?.pid && child.exitCode === null && child.signalCode === null) {
+			const master = child.pid;
+			// On TERM the master waits up to 5 s for its processes to notice it is going, then 1 s more
+			// after a SIGQUIT. Ending them ourselves (the log process too, else the master waits for
+			// it; and any it forks meanwhile) makes it exit in milliseconds. The log then shows
+			// "killed with signal 15" lines.
+			const signalled = new Set<number>();
+			const sweep = () => {
+				for (const pid of childrenOf(master)) {
+					if (signalled.has(pid)) continue;
+					signalled.add(pid);
+					try {
+						process.kill(pid, 'SIGTERM');
+					} catch {
+						// already gone
+					}
+				}
+			};
 			child.kill('SIGTERM');
+			sweep();
+			const sweeper = setInterval(sweep, 50);
 			const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
 			await this.exited;
+			clearInterval(sweeper);
 			clearTimeout(timer);
+			const deadline = Date.now() + 5_000;
+			for (;;) {
+				const left = [...signalled].filter(alive);
+				if (!left.length) break;
+				if (Date.now() > deadline) {
+					for (const pid of left) process.kill(pid, 'SIGKILL');
+					break;
+				}
+				await new Promise((resolve) => setTimeout(resolve, 20));
+			}
 		}
-		if (!options.keepState) fs.rmSync(this.stateDir, { recursive: true, force: true });
+		if (!options.keepState) fs.rmSync(this.stateDir, { recursive: true, force: true, maxRetries: 3 });
 	}
+}
+
+/** Starts a private Dovecot; see Dovecot.start. */
+export function startDovecot(options: DovecotOptions): Promise<Dovecot> {
+	return Dovecot.start(options);
 }

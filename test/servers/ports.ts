@@ -1,39 +1,51 @@
 import net from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it, so runs don't collide). */
+/** The only address the test servers use. */
+export const LOOPBACK = '127.0.0.1';
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago: the kernel picks it (bind to port 0), we
+ * read it and close again, so two runs side by side never collide on fixed numbers.
+ */
 export function freePort(): Promise<number> {
 	return new Promise((resolve, reject) => {
 		const server = net.createServer();
 		server.unref();
 		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
+		server.listen(0, LOOPBACK, () => {
 			const address = server.address();
 			const port = typeof address === 'object' && address ? address.port : 0;
-			server.close(() => resolve(port));
+			server.close(() => (port ? resolve(port) : reject(new Error('could not read the port the kernel picked'))));
 		});
 	});
 }
 
+/** `count` distinct free ports. */
 export async function freePorts(count: number): Promise<number[]> {
 	const ports = new Set<number>();
 	while (ports.size < count) ports.add(await freePort());
 	return [...ports];
 }
 
-/** Resolves when host:port accepts a connection; rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs = 15_000, host = '127.0.0.1'): Promise<void> {
+function accepts(port: number, host: string): Promise<boolean> {
+	return new Promise<boolean>((resolve) => {
+		const socket = net.connect({ host, port });
+		socket.setTimeout(1000);
+		const done = (open: boolean) => {
+			socket.destroy();
+			resolve(open);
+		};
+		socket.once('connect', () => done(true));
+		socket.once('timeout', () => done(false));
+		socket.once('error', () => done(false));
+	});
+}
+
+/** Resolves when host:port accepts a TCP connection; rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs = 15_000, host = LOOPBACK): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const open = await new Promise<boolean>((resolve) => {
-			const socket = net.connect({ host, port });
-			socket.once('connect', () => {
-				socket.destroy();
-				resolve(true);
-			});
-			socket.once('error', () => resolve(false));
-		});
-		if (open) return;
+	while (!(await accepts(port, host))) {
 		if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-		await new Promise((r) => setTimeout(r, 50));
+		await new Promise((resolve) => setTimeout(resolve, 25));
 	}
 }

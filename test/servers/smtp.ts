@@ -1,127 +1,211 @@
 /**
- * An SMTP server that keeps what it receives: npm smtp-server on two free ports, one offering
- * STARTTLS and one with TLS from the start; AUTH PLAIN, LOGIN and XOAUTH2 with the test users.
- * Every message is kept with its envelope, in memory and as .eml/.json files.
+ * An SMTP server that keeps what it receives: npm smtp-server on two 127.0.0.1 ports the kernel
+ * picks, one offering STARTTLS (plain connection upgraded) and one with TLS from the start.
+ * AUTH PLAIN, LOGIN, CRAM-MD5 and XOAUTH2 with the test users' passwords and tokens; AUTH is
+ * optional unless `authRequired`, a failed AUTH is always 535. Every message is kept with its
+ * envelope in memory and as NNNNNN.eml (the raw bytes) plus NNNNNN.json in `outDir`.
  */
 import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
-import { freePorts } from './ports';
+import { LOOPBACK } from './ports';
 
 export interface ReceivedMessage {
+	/** 1, 2, 3… in arrival order. */
+	seq: number;
+	/** The message exactly as received (after dot-unstuffing). */
 	raw: Buffer;
+	size: number;
 	mailFrom: string | null;
 	rcptTo: string[];
+	/** The user AUTH logged in, null without AUTH. */
 	authUser: string | null;
+	/** PLAIN, LOGIN, CRAM-MD5 or XOAUTH2; null without AUTH. */
 	authMethod: string | null;
+	/** TLS was on when the message was sent (implicit TLS or after STARTTLS). */
 	secure: boolean;
+	/** e.g. TLSv1.3; null without TLS. */
 	tlsVersion: string | null;
+	/** The server port it came in on (ports.smtp or ports.smtps). */
 	port: number;
+	/** EHLO/HELO name the client gave. */
+	clientHostname: string;
 	receivedAt: string;
+	emlPath: string;
 }
 
-export interface SmtpOptions {
+export interface SmtpCaptureOptions {
+	/** user -> password. */
 	users: Record<string, string>;
-	/** Answers whether an OAuth2 access token belongs to the user. */
+	/** The user an OAuth2 access token belongs to, if it is active. */
 	tokenUser: (token: string) => string | undefined;
-	key: Buffer;
-	cert: Buffer;
+	key: Buffer | string;
+	cert: Buffer | string;
+	/** Where .eml/.json files go (made if missing). */
 	outDir: string;
+	/** Reject MAIL FROM before AUTH (530). Default: AUTH optional. */
 	authRequired?: boolean;
+	/** Largest message accepted, bytes (default 64 MiB). */
+	maxSize?: number;
 }
 
 export class SmtpCapture {
-	readonly received: ReceivedMessage[] = [];
+	private readonly messages: ReceivedMessage[] = [];
 	private waiters: Array<() => void> = [];
+	private readonly authMethods = new Map<string, string>();
+	private count = 0;
 
 	private constructor(
 		private readonly servers: SMTPServer[],
-		readonly ports: { smtp: number; smtps: number },
 		private readonly outDir: string,
 	) {}
 
-	static async start(options: SmtpOptions): Promise<SmtpCapture> {
-		const [smtp, smtps] = await freePorts(2);
+	/** smtp: STARTTLS offered; smtps: TLS from the start. */
+	get ports(): { smtp: number; smtps: number } {
+		const [plain, secure] = this.servers.map((s) => (s.server.address() as AddressInfo).port);
+		return { smtp: plain, smtps: secure };
+	}
+
+	/** Messages received so far, oldest first. */
+	get received(): readonly ReceivedMessage[] {
+		return this.messages;
+	}
+
+	static async start(options: SmtpCaptureOptions): Promise<SmtpCapture> {
 		fs.mkdirSync(options.outDir, { recursive: true });
-		const capture: { instance?: SmtpCapture } = {};
-		const make = (secure: boolean, port: number) =>
-			new SMTPServer({
+		const holder: { instance?: SmtpCapture } = {};
+		const make = (secure: boolean) => {
+			const server: SMTPServer = new SMTPServer({
 				secure,
 				key: options.key,
 				cert: options.cert,
 				name: 'smtp.mailbox.test',
-				authMethods: ['PLAIN', 'LOGIN', 'XOAUTH2'],
+				banner: 'mailbox test SMTP capture',
+				authMethods: ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'],
 				authOptional: !options.authRequired,
-				allowInsecureAuth: true,
-				size: 64 * 1024 * 1024,
+				allowInsecureAuth: true, // AUTH before STARTTLS too: clients decide, tests check
+				size: options.maxSize ?? 64 * 1024 * 1024,
+				closeTimeout: 1000, // stop() should not wait 30 s for a client that hangs on
 				logger: false,
-				onAuth(auth: SMTPServerAuthentication, _session: SMTPServerSession, callback) {
+				onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback) {
+					const user = auth.username ?? '';
+					const password = options.users[user];
+					let ok = false;
 					if (auth.method === 'XOAUTH2') {
-						const user = auth.accessToken ? options.tokenUser(auth.accessToken) : undefined;
-						if (user && user === auth.username) return callback(null, { user });
-						return callback(null, { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office365.com/.default' } });
+						ok = !!auth.accessToken && options.tokenUser(auth.accessToken) === user;
+						// RFC 7628 style: a JSON challenge, then 535 once the client answers it
+						if (!ok) return callback(null, { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office.com/SMTP.Send' } });
+					} else if (auth.method === 'CRAM-MD5') {
+						ok = password !== undefined && auth.validatePassword(password);
+					} else {
+						ok = password !== undefined && auth.password === password;
 					}
-					if (auth.username && options.users[auth.username] !== undefined && options.users[auth.username] === auth.password) {
-						return callback(null, { user: auth.username });
-					}
-					const error = new Error('Authentication credentials invalid') as Error & { responseCode: number };
-					error.responseCode = 535;
-					return callback(error);
+					if (!ok) return callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
+					holder.instance?.authMethods.set(session.id, auth.method);
+					callback(null, { user });
 				},
 				onData(stream, session, callback) {
 					const chunks: Buffer[] = [];
 					stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+					stream.on('error', (error) => callback(error));
 					stream.on('end', () => {
-						const socket = (session as unknown as { socket?: TLSSocket }).socket;
-						capture.instance?.store({
-							raw: Buffer.concat(chunks),
+						if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
+							return callback(Object.assign(new Error('Message exceeds fixed maximum message size'), { responseCode: 552 }));
+						}
+						const raw = Buffer.concat(chunks);
+						const user = typeof session.user === 'string' ? session.user : null;
+						const tlsOptions = (session as unknown as { tlsOptions?: { version?: string } | false }).tlsOptions;
+						const message = holder.instance?.store({
+							raw,
+							size: raw.length,
 							mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : null,
 							rcptTo: session.envelope.rcptTo.map((r) => r.address),
-							authUser: typeof session.user === 'string' ? session.user : null,
-							authMethod: (session as unknown as { authMethod?: string }).authMethod ?? null,
+							authUser: user,
+							authMethod: user ? (holder.instance.authMethods.get(session.id) ?? null) : null,
 							secure: session.secure,
-							tlsVersion: typeof socket?.getProtocol === 'function' ? socket.getProtocol() : null,
-							port,
+							tlsVersion: session.secure && tlsOptions ? (tlsOptions.version ?? null) : null,
+							port: session.localPort,
+							clientHostname: session.hostNameAppearsAs ?? session.clientHostname,
 							receivedAt: new Date().toISOString(),
 						});
-						callback(null, 'Message stored');
+						callback(null, `Message stored as ${message?.seq ?? '?'}`);
 					});
 				},
+				onClose(session) {
+					holder.instance?.authMethods.delete(session.id);
+				},
 			});
-		const servers = [make(false, smtp), make(true, smtps)];
-		await Promise.all(servers.map((server, i) => new Promise<void>((resolve) => server.listen(i === 0 ? smtp : smtps, '127.0.0.1', resolve))));
-		for (const server of servers) server.on('error', () => undefined);
-		capture.instance = new SmtpCapture(servers, { smtp, smtps }, options.outDir);
-		return capture.instance;
+			// Connections that break off (port probes, clients giving up mid-TLS) are not our concern.
+			server.on('error', () => undefined);
+			return server;
+		};
+		const servers = [make(false), make(true)];
+		holder.instance = new SmtpCapture(servers, options.outDir);
+		await Promise.all(
+			servers.map(
+				(server) =>
+					new Promise<void>((resolve, reject) => {
+						server.server.once('error', reject);
+						server.listen(0, LOOPBACK, () => {
+							server.server.off('error', reject);
+							resolve();
+						});
+					}),
+			),
+		);
+		return holder.instance;
 	}
 
-	private store(message: ReceivedMessage): void {
-		this.received.push(message);
-		const base = path.join(this.outDir, String(this.received.length).padStart(6, '0'));
-		fs.writeFileSync(`${base}.eml`, message.raw);
-		const { raw, ...meta } = message;
-		fs.writeFileSync(`${base}.json`, JSON.stringify({ ...meta, size: raw.length }, null, 2));
+	private store(fields: Omit<ReceivedMessage, 'seq' | 'emlPath'>): ReceivedMessage {
+		const seq = ++this.count;
+		const base = path.join(this.outDir, String(seq).padStart(6, '0'));
+		const message: ReceivedMessage = { seq, ...fields, emlPath: `${base}.eml` };
+		fs.writeFileSync(message.emlPath, message.raw);
+		const { raw: _raw, ...meta } = message;
+		fs.writeFileSync(`${base}.json`, `${JSON.stringify(meta, null, 2)}\n`);
+		this.messages.push(message);
 		const waiters = this.waiters;
 		this.waiters = [];
 		for (const wake of waiters) wake();
+		return message;
 	}
 
-	/** Resolves once at least `count` messages have arrived in total. */
+	/** Resolves with the first `count` messages once that many have arrived in total. */
 	async waitFor(count: number, timeoutMs = 10_000): Promise<ReceivedMessage[]> {
+		await this.until(() => this.messages.length >= count, timeoutMs, () => `${this.messages.length} of ${count} messages`);
+		return this.messages.slice(0, count);
+	}
+
+	/** Resolves with the first message (already received or still to come) that `match` accepts. */
+	async waitForMessage(match: (message: ReceivedMessage) => boolean, timeoutMs = 10_000): Promise<ReceivedMessage> {
+		let found: ReceivedMessage | undefined;
+		await this.until(() => (found = this.messages.find(match)) !== undefined, timeoutMs, () => `no matching message among ${this.messages.length}`);
+		return found as ReceivedMessage;
+	}
+
+	/** Forgets the messages received so far (the files stay). */
+	clear(): void {
+		this.messages.length = 0;
+	}
+
+	private async until(done: () => boolean, timeoutMs: number, status: () => string): Promise<void> {
 		const deadline = Date.now() + timeoutMs;
-		while (this.received.length < count) {
+		while (!done()) {
 			const left = deadline - Date.now();
-			if (left <= 0) throw new Error(`SMTP capture: ${this.received.length} of ${count} messages after ${timeoutMs} ms`);
+			if (left <= 0) throw new Error(`SMTP capture: ${status()} after ${timeoutMs} ms`);
 			await new Promise<void>((resolve) => {
-				const timer = setTimeout(resolve, left);
-				this.waiters.push(() => {
+				const wake = () => {
 					clearTimeout(timer);
 					resolve();
-				});
+				};
+				const timer = setTimeout(() => {
+					this.waiters = this.waiters.filter((w) => w !== wake);
+					resolve();
+				}, left);
+				this.waiters.push(wake);
 			});
 		}
-		return this.received.slice(0, count);
 	}
 
 	async stop(): Promise<void> {

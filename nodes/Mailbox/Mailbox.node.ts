@@ -11,7 +11,7 @@ import {
 } from 'n8n-workflow';
 import { checkImapConnection } from '../../lib/connection/check';
 import { MailboxError } from '../../lib/errors';
-import { imapSettingsFromCredential } from '../shared/credentials';
+import { imapSettingsFromCredential, imapSettingsFromMicrosoftApp } from '../shared/credentials';
 import { router } from './actions/router';
 import * as connectionCheck from './actions/connection/check.operation';
 import * as folderList from './actions/folder/list.operation';
@@ -29,8 +29,21 @@ export class Mailbox implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest' }],
+		credentials: [
+			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
+			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
+		],
 		properties: [
+			{
+				displayName: 'Authentication',
+				name: 'authentication',
+				type: 'options',
+				options: [
+					{ name: 'Password (IMAP)', value: 'password' },
+					{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
+				],
+				default: 'password',
+			},
 			{
 				displayName: 'Resource',
 				name: 'resource',
@@ -84,6 +97,15 @@ export class Mailbox implements INodeType {
 			async mailboxImapConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
 				try {
 					const { settings, login } = imapSettingsFromCredential((credential.data ?? {}) as ICredentialDataDecryptedObject);
+					const result = await checkImapConnection(settings, login);
+					return { status: result.ok ? 'OK' : 'Error', message: result.message };
+				} catch (error) {
+					return { status: 'Error', message: error instanceof MailboxError ? error.fullMessage : String(error) };
+				}
+			},
+			async mailboxMicrosoftAppTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+				try {
+					const { settings, login } = await imapSettingsFromMicrosoftApp((credential.data ?? {}) as ICredentialDataDecryptedObject);
 					const result = await checkImapConnection(settings, login);
 					return { status: result.ok ? 'OK' : 'Error', message: result.message };
 				} catch (error) {

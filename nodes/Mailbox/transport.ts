@@ -1,8 +1,8 @@
 import type { ImapFlow } from 'imapflow';
 import type { IExecuteFunctions } from 'n8n-workflow';
 import { connectImap, fromImapError } from '../../lib/imap/connect';
-import { checkPasswordLogin, resolveServer, type PasswordLogin, type ResolvedServer } from '../../lib/connection/options';
-import { IMAP_CREDENTIAL, imapSettingsFromCredential } from '../shared/credentials';
+import { checkLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
+import { imapConnectionOf, type Authentication } from '../shared/credentials';
 import { n8nLogger } from '../shared/logger';
 
 /**
@@ -15,12 +15,13 @@ export class ImapSession {
 	private constructor(
 		private readonly ctx: IExecuteFunctions,
 		private readonly server: ResolvedServer,
-		private readonly login: PasswordLogin,
+		private readonly login: Login,
 	) {}
 
-	static async open(ctx: IExecuteFunctions): Promise<ImapSession> {
-		const { settings, login } = imapSettingsFromCredential(await ctx.getCredentials(IMAP_CREDENTIAL));
-		return new ImapSession(ctx, resolveServer('imap', settings), checkPasswordLogin(login));
+	static async open(ctx: IExecuteFunctions, itemIndex = 0): Promise<ImapSession> {
+		const authentication = ctx.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
+		const { settings, login } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger));
+		return new ImapSession(ctx, resolveServer('imap', settings), checkLogin(login));
 	}
 
 	async run<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {

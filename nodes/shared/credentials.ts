@@ -1,5 +1,7 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
-import type { PasswordLogin, ProxyType, Security, ServerSettings, TlsVersionRule } from '../../lib/connection/options';
+import { getAppToken } from '../../lib/auth/microsoft';
+import type { PasswordLogin, ProxyType, Security, ServerSettings, TlsVersionRule, TokenLogin } from '../../lib/connection/options';
+import type { Logger } from '../../lib/logger';
 import { serverFor, type ServerChoice } from '../../lib/connection/presets';
 
 export const IMAP_CREDENTIAL = 'mailboxImapApi';
@@ -32,4 +34,39 @@ export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject)
 		},
 		login: { user: String(data.user ?? ''), password: String(data.password ?? '') },
 	};
+}
+
+export const MICROSOFT_APP_CREDENTIAL = 'mailboxMicrosoftAppApi';
+
+/** How the Mailbox node signs in: with the IMAP credential (password) or a Microsoft 365 app. */
+export type Authentication = 'password' | 'microsoftApp';
+
+/**
+ * The mailboxMicrosoftAppApi credential as lib/ settings: the app's token (from MSAL, cached)
+ * logs in to the mailbox by OAUTHBEARER/XOAUTH2 over SSL/TLS.
+ */
+export async function imapSettingsFromMicrosoftApp(data: ICredentialDataDecryptedObject, logger?: Logger): Promise<{ settings: ServerSettings; login: Partial<TokenLogin> }> {
+	const token = await getAppToken(
+		{
+			tenantId: String(data.tenantId ?? ''),
+			clientId: String(data.clientId ?? ''),
+			clientSecret: String(data.clientSecret ?? ''),
+			authorityHost: String(data.authorityHost ?? ''),
+		},
+		logger,
+	);
+	return {
+		settings: { host: String(data.imapHost || 'outlook.office365.com'), port: data.imapPort as number | undefined, security: 'tls' },
+		login: { user: String(data.mailbox ?? '').trim(), accessToken: token.accessToken },
+	};
+}
+
+/** The connection settings of whichever credential the node's Authentication names. */
+export async function imapConnectionOf(
+	authentication: Authentication,
+	getCredentials: (name: string) => Promise<ICredentialDataDecryptedObject>,
+	logger?: Logger,
+): Promise<{ settings: ServerSettings; login: Partial<PasswordLogin> | Partial<TokenLogin> }> {
+	if (authentication === 'microsoftApp') return imapSettingsFromMicrosoftApp(await getCredentials(MICROSOFT_APP_CREDENTIAL), logger);
+	return imapSettingsFromCredential(await getCredentials(IMAP_CREDENTIAL));
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
+import { MicrosoftAuthority } from '../servers/microsoft';
 import { freePort } from '../servers/ports';
 import { ensureN8n, N8n, packPackage } from './n8n';
 
@@ -16,8 +17,24 @@ const exampleWorkflow = JSON.parse(fs.readFileSync(path.join(root, 'examples', '
 
 describe('in real n8n', () => {
 	let servers: MailServers;
+	let authority: MicrosoftAuthority;
 	let n8n: N8n;
 	let workDir: string;
+	const msAppCredential = (data: Record<string, unknown>) => ({
+		id: 'mbxE2eMicrosoftApp',
+		name: 'Microsoft 365 app',
+		type: 'mailboxMicrosoftAppApi',
+		data: {
+			tenantId: 'contoso',
+			clientId: 'mailbox-app',
+			clientSecret: 'App-Secret-Value-1',
+			mailbox: 'alice',
+			authorityHost: authority.host,
+			imapHost: '127.0.0.1',
+			imapPort: servers.ports.imaps,
+			...data,
+		},
+	});
 	const imapCredential = (data: Record<string, unknown>) => ({
 		id: 'mbxDemoImapAlice',
 		name: 'Demo mailbox (alice)',
@@ -27,6 +44,12 @@ describe('in real n8n', () => {
 
 	beforeAll(async () => {
 		servers = await startMailServers();
+		// A Microsoft-style sign-in authority over HTTPS with the test certificate, which n8n trusts
+		// through NODE_EXTRA_CA_CERTS like a company CA.
+		authority = await new MicrosoftAuthority({ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) }, (user, lifetime) =>
+			servers.oauth.issueToken(user, lifetime),
+		).start();
+		authority.register({ tenant: 'contoso', clientId: 'mailbox-app', clientSecret: 'App-Secret-Value-1', user: 'alice' });
 		const install = ensureN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-'));
 		const tarball = packPackage(root, workDir);
@@ -45,11 +68,13 @@ describe('in real n8n', () => {
 		await n8n.importCredentials([
 			imapCredential({}),
 			{ ...imapCredential({ password: 'not-alices-pw' }), id: 'mbxE2eWrongPass1', name: 'Wrong password' },
+			msAppCredential({}),
 		]);
 	});
 
 	afterAll(async () => {
 		await n8n?.destroy();
+		await authority?.stop();
 		await servers?.stop();
 		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 	});
@@ -92,6 +117,16 @@ describe('in real n8n', () => {
 		expect(JSON.stringify(bad.raw)).not.toContain('not-alices-pw');
 	});
 
+	it('lists folders signed in as a Microsoft 365 app (token from MSAL inside n8n)', async () => {
+		const workflow = JSON.parse(JSON.stringify(exampleWorkflow)) as { id: string; nodes: { parameters: Record<string, unknown>; credentials?: Record<string, unknown> }[] };
+		workflow.id = 'mbxE2eMsAppList';
+		workflow.nodes[1].parameters.authentication = 'microsoftApp';
+		workflow.nodes[1].credentials = { mailboxMicrosoftAppApi: { id: 'mbxE2eMicrosoftApp', name: 'Microsoft 365 app' } };
+		const run = await n8n.execute(await n8n.importWorkflow(workflow));
+		expect(run.error).toBeUndefined();
+		expect(run.output['List folders'].map((f) => f.path)).toEqual(expect.arrayContaining(['INBOX', 'Junk', 'Sent']));
+	});
+
 	describe('with n8n started', () => {
 		beforeAll(async () => {
 			await n8n.start();
@@ -115,6 +150,17 @@ describe('in real n8n', () => {
 			const result = await n8n.testCredential(imapCredential({ server: 'instance', host: '', port: 0 }));
 			expect(result.status).toBe('OK');
 			expect(result.message).toMatch(new RegExp(`^Connected to 127\\.0\\.0\\.1:${servers.ports.imaps} \\(SSL/TLS\\)`));
+		});
+
+		it('tests the Microsoft 365 app credential: MSAL token from the authority, IMAP login with it', async () => {
+			const ok = await n8n.testCredential(msAppCredential({}));
+			expect(ok.status).toBe('OK');
+			expect(ok.message).toContain('logged in as "alice" with OAUTHBEARER');
+			expect(authority.requests.some((r) => r.method === 'POST' && r.clientId === 'mailbox-app')).toBe(true);
+			const wrong = await n8n.testCredential(msAppCredential({ clientSecret: 'Wrong-Secret-9' }));
+			expect(wrong.status).toBe('Error');
+			expect(wrong.message).toMatch(/^Microsoft rejected the client secret/);
+			expect(wrong.message).not.toContain('Wrong-Secret-9');
 		});
 
 		it('answers the credential Test with the clear cause for a wrong password, never the password', async () => {

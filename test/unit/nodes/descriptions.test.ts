@@ -11,7 +11,7 @@ describe('package and descriptions', () => {
 		expect(pkg.name).toMatch(/^n8n-nodes-/);
 		expect(pkg.keywords).toContain('n8n-community-node-package');
 		expect(pkg.n8n.n8nNodesApiVersion).toBe(1);
-		expect(pkg.n8n.credentials).toEqual(['dist/credentials/MailboxImapApi.credentials.js']);
+		expect(pkg.n8n.credentials).toEqual(['dist/credentials/MailboxImapApi.credentials.js', 'dist/credentials/MailboxMicrosoftAppApi.credentials.js']);
 		expect(pkg.n8n.nodes).toEqual(['dist/nodes/Mailbox/Mailbox.node.js']);
 		expect(pkg.peerDependencies).toHaveProperty('n8n-workflow');
 	});
@@ -38,8 +38,12 @@ describe('package and descriptions', () => {
 	});
 
 	it('tests the credential through the node and offers the node to AI agents', () => {
-		expect(node.description.credentials).toEqual([{ name: credential.name, required: true, testedBy: 'mailboxImapConnectionTest' }]);
+		expect(node.description.credentials).toEqual([
+			{ name: credential.name, required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
+			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
+		]);
 		expect(typeof node.methods.credentialTest.mailboxImapConnectionTest).toBe('function');
+		expect(typeof node.methods.credentialTest.mailboxMicrosoftAppTest).toBe('function');
 		expect(node.description.usableAsTool).toBe(true);
 	});
 });

@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { checkImapConnection } from '../../../../lib/connection/check';
-import { IMAP_CREDENTIAL, imapSettingsFromCredential } from '../../../shared/credentials';
+import { checkImapConnection, type ConnectionCheckResult } from '../../../../lib/connection/check';
+import { MailboxError } from '../../../../lib/errors';
+import { imapConnectionOf, type Authentication } from '../../../shared/credentials';
 import { toNodeError } from '../../../shared/errors';
 import { n8nLogger } from '../../../shared/logger';
 
@@ -27,8 +28,16 @@ export const description: INodeProperties[] = [
 /** Runs the step-by-step connection check and reports each step as data. */
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
 	const options = this.getNodeParameter('options', itemIndex, {}) as { failOnError?: boolean };
-	const { settings, login } = imapSettingsFromCredential(await this.getCredentials(IMAP_CREDENTIAL, itemIndex));
-	const result = await checkImapConnection(settings, login, n8nLogger(this.logger));
+	const authentication = this.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
+	let result: ConnectionCheckResult;
+	try {
+		const { settings, login } = await imapConnectionOf(authentication, (name) => this.getCredentials(name, itemIndex), n8nLogger(this.logger));
+		result = await checkImapConnection(settings, login, n8nLogger(this.logger));
+	} catch (error) {
+		// Settings or the app token could not be had: a failed check, not a broken node.
+		if (!(error instanceof MailboxError)) throw toNodeError(this.getNode(), error, itemIndex);
+		result = { ok: false, message: error.fullMessage, steps: [{ step: error.step === 'config' ? 'config' : 'login', ok: false, detail: error.fullMessage }], error };
+	}
 	if (!result.ok && options.failOnError && result.error) throw toNodeError(this.getNode(), result.error, itemIndex);
 	const json: IDataObject = {
 		ok: result.ok,

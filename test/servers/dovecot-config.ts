@@ -31,6 +31,8 @@ export interface ConfigInput {
 	logPath: string;
 	authPenalty: boolean;
 	debug: boolean;
+	/** Shared-mailbox logins ("account\\shared") exist: user names may contain a backslash. */
+	sharedLogins?: boolean;
 }
 
 export const SPECIAL_USE_FOLDERS: ReadonlyArray<readonly [name: string, use: string]> = [
@@ -66,7 +68,7 @@ auth_verbose = yes
 auth_debug = ${c.debug ? 'yes' : 'no'}
 mail_debug = ${c.debug ? 'yes' : 'no'}
 auth_failure_delay = 0
-login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c session=<%{session}>
+${c.sharedLogins ? '# empty = every character: the shared-mailbox logins (Microsoft 365 form) contain a backslash\nauth_username_chars =\n' : ''}login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c session=<%{session}>
 
 first_valid_uid = ${c.uid}
 first_valid_gid = ${c.gid}
@@ -214,13 +216,25 @@ printf '%s %s user=%s mailbox=%s cause=%s message-id=%s\\n' "$(date -u +%Y-%m-%d
 `;
 }
 
-/** passwd-file lines; passwords in clear for APOP and CRAM-MD5. */
-export function passwdFile(users: Record<string, string>): string {
+/**
+ * passwd-file lines; passwords in clear for APOP and CRAM-MD5. `sharedMailboxes` (account ->
+ * mailboxes it may open) adds Microsoft 365-style logins "account\\mailbox" with the account's
+ * password; the passdb's `user=` field makes Dovecot open the shared mailbox. The backslash is
+ * doubled because Dovecot escapes it when it expands the lookup key (%n).
+ */
+export function passwdFile(users: Record<string, string>, sharedMailboxes: Record<string, readonly string[]> = {}): string {
+	const shared = Object.entries(sharedMailboxes).flatMap(([account, mailboxes]) =>
+		mailboxes.map((mailbox) => {
+			if (!(account in users) || !(mailbox in users)) throw new Error(`shared mailbox ${account}\\${mailbox}: both must be test users`);
+			return `${account}\\\\${mailbox}:{PLAIN}${users[account]}::::::user=${mailbox}\n`;
+		}),
+	);
 	return Object.entries(users)
 		.map(([user, password]) => {
 			if (!/^[A-Za-z0-9._-]+$/.test(user)) throw new Error(`test user name "${user}" must be letters, digits, ".", "_" or "-"`);
 			if (/[:\r\n]/.test(password) || password === '') throw new Error(`the password of test user ${user} must be non-empty without ":" or line breaks`);
 			return `${user}:{PLAIN}${password}::::::\n`;
 		})
+		.concat(shared)
 		.join('');
 }

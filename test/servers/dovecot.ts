@@ -142,6 +142,8 @@ export interface DovecotOptions {
 	debug?: boolean;
 	/** Use this certificate instead of making one in the state dir. */
 	certificate?: CertificateFiles;
+	/** account -> mailboxes it may open with the login "account\\mailbox" and its own password. */
+	sharedMailboxes?: Record<string, readonly string[]>;
 }
 
 export class Dovecot {
@@ -177,7 +179,7 @@ export class Dovecot {
 	/** Installs Dovecot if needed, writes the config into a new state dir, starts it, waits for every port. */
 	static async start(options: DovecotOptions): Promise<Dovecot> {
 		ensureDovecot();
-		const passwd = passwdFile(options.users);
+		const passwd = passwdFile(options.users, options.sharedMailboxes);
 		// Under /tmp explicitly: dovenull, dovecot and vmail must be able to enter every parent.
 		const stateDir = fs.mkdtempSync('/tmp/mailbox-dovecot-');
 		fs.chmodSync(stateDir, 0o755); // mkdtemp makes 0700
@@ -238,6 +240,7 @@ export class Dovecot {
 				oauthConfPath,
 				logPath: this.logPath,
 				authPenalty: options.authPenalty ?? false,
+				sharedLogins: Object.values(options.sharedMailboxes ?? {}).some((m) => m.length > 0),
 				debug: options.debug ?? false,
 			}),
 		);

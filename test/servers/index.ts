@@ -35,6 +35,11 @@ export interface MailServersOptions {
 	debug?: boolean;
 	/** SMTP: MAIL FROM needs AUTH first. */
 	smtpAuthRequired?: boolean;
+	/**
+	 * account -> users whose mailboxes it may open, Microsoft 365 style: IMAP/POP3 login
+	 * "account\\mailbox" with the account's password opens that mailbox.
+	 */
+	sharedMailboxes?: Record<string, readonly string[]>;
 }
 
 export interface MailServerPorts {
@@ -85,7 +90,7 @@ export class MailServers {
 		const oauth = await OAuthServer.start({ users: Object.keys(users), clients: options.oauthClients ?? [{ ...DEFAULT_OAUTH_CLIENT, user: Object.keys(users)[0] ?? DEFAULT_OAUTH_CLIENT.user }] });
 		let dovecot: Dovecot | undefined;
 		try {
-			dovecot = await Dovecot.start({ users, introspectionUrl: oauth.introspectionUrl, authPenalty: options.authPenalty, debug: options.debug });
+			dovecot = await Dovecot.start({ users, introspectionUrl: oauth.introspectionUrl, authPenalty: options.authPenalty, debug: options.debug, sharedMailboxes: options.sharedMailboxes });
 			const smtp = await SmtpCapture.start({
 				users,
 				tokenUser: (token) => oauth.tokenUser(token),

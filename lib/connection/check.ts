@@ -129,7 +129,7 @@ async function openSharedMailbox(server: ResolvedServer, account: Login, mailbox
 	let client: ImapFlow | undefined;
 	try {
 		client = await connectImap(server, login, logger);
-		const inbox = (await client.status('INBOX', { messages: true, unseen: true })) || {};
+		const inbox = (await client.status('INBOX', { messages: true, unseen: true })) || { messages: 0, unseen: 0 };
 		return `shared mailbox ${mailbox} opened ${how}: INBOX has ${inbox.messages ?? 0} messages, ${inbox.unseen ?? 0} unseen`;
 	} catch (error) {
 		const cause = fromImapError(error, server, login);

@@ -96,6 +96,14 @@ export class MailboxImapApi implements ICredentialType {
 			required: true,
 		},
 		{
+			displayName: 'Shared Mailboxes',
+			name: 'sharedMailboxes',
+			type: 'string',
+			default: '',
+			placeholder: 'info@example.com; sales@example.com',
+			description: 'Other mailboxes this account may open, separated by semicolons (Microsoft 365: mailboxes it has Full Access to). Each is opened with the login "User\\mailbox" and this password; the Test opens each one. To sign in to only one shared mailbox, enter "you@example.com\\info@example.com" as User instead.',
+		},
+		{
 			displayName: 'Allow Self-Signed Certificates',
 			name: 'allowSelfSigned',
 			type: 'boolean',

@@ -51,6 +51,14 @@ export class MailboxMicrosoftAppApi implements ICredentialType {
 			description: 'The address of the mailbox to act on (a user or shared mailbox the app may access)',
 		},
 		{
+			displayName: 'Shared Mailboxes',
+			name: 'sharedMailboxes',
+			type: 'string',
+			default: '',
+			placeholder: 'sales@contoso.com; support@contoso.com',
+			description: 'More mailboxes the app may open, separated by semicolons; each is signed in to with the app\'s token as that address. The Test opens each one.',
+		},
+		{
 			displayName: 'Sign-In Host',
 			name: 'authorityHost',
 			type: 'string',

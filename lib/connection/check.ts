@@ -134,14 +134,18 @@ async function openSharedMailbox(server: ResolvedServer, account: Login, mailbox
 	} catch (error) {
 		const cause = fromImapError(error, server, login);
 		if (cause.code !== 'AUTH') throw cause;
-		throw new MailboxError('AUTH', `Shared mailbox ${mailbox}: ${server.host} refused the login ${how}${cause.serverResponse ? ` (server said: ${cause.serverResponse})` : ''}.`, {
-			field: 'sharedMailboxes',
-			step: 'login',
-			causeCode: cause.causeCode,
-			serverResponse: cause.serverResponse,
-			hint: `Check the address in Shared Mailboxes, and that the account may open it (Microsoft 365: Full Access permission on ${mailbox}; for an app, access to that mailbox). The account's own login works.`,
-		});
+		throw sharedMailboxRefused(server, mailbox, how, cause);
 	} finally {
 		if (client) await client.logout().catch(() => client?.close());
 	}
+}
+
+function sharedMailboxRefused(server: ResolvedServer, mailbox: string, how: string, cause: MailboxError): MailboxError {
+	return new MailboxError('AUTH', `Shared mailbox ${mailbox}: ${server.host} refused the login ${how}${cause.serverResponse ? ` (server said: ${cause.serverResponse})` : ''}.`, {
+		field: 'sharedMailboxes',
+		step: 'login',
+		causeCode: cause.causeCode,
+		serverResponse: cause.serverResponse,
+		hint: `Check the address in Shared Mailboxes, and that the account may open it (Microsoft 365: Full Access permission on ${mailbox}; for an app, access to that mailbox). The account's own login works.`,
+	});
 }

@@ -22,10 +22,10 @@ function credentialData(credential: ICredentialsDecrypted): ICredentialDataDecry
 }
 
 /** The credential dialog's Test: the connection check, or the reason the settings are unusable. */
-async function testConnection(settingsOf: () => Promise<{ settings: ServerSettings; login: Partial<Login> }>): Promise<INodeCredentialTestResult> {
+async function testConnection(settingsOf: () => Promise<{ settings: ServerSettings; login: Partial<Login>; sharedMailboxes?: string[] }>): Promise<INodeCredentialTestResult> {
 	try {
-		const { settings, login } = await settingsOf();
-		const result = await checkImapConnection(settings, login);
+		const { settings, login, sharedMailboxes } = await settingsOf();
+		const result = await checkImapConnection(settings, login, undefined, { sharedMailboxes });
 		return { status: result.ok ? 'OK' : 'Error', message: result.message };
 	} catch (error) {
 		return { status: 'Error', message: error instanceof MailboxError ? error.fullMessage : String(error) };
@@ -59,6 +59,14 @@ export class Mailbox implements INodeType {
 					{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
 				],
 				default: 'password',
+			},
+			{
+				displayName: 'Mailbox',
+				name: 'mailbox',
+				type: 'string',
+				default: '',
+				placeholder: 'info@example.com',
+				description: 'Leave empty for the account\'s own mailbox, or enter one of the Shared Mailboxes listed in the credential',
 			},
 			{
 				displayName: 'Resource',

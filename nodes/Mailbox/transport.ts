@@ -2,6 +2,7 @@ import type { ImapFlow } from 'imapflow';
 import type { IExecuteFunctions } from 'n8n-workflow';
 import { connectImap, fromImapError } from '../../lib/imap/connect';
 import { checkLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
+import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
 import { imapConnectionOf, type Authentication } from '../shared/credentials';
 import { n8nLogger } from '../shared/logger';
 
@@ -20,8 +21,9 @@ export class ImapSession {
 
 	static async open(ctx: IExecuteFunctions, itemIndex = 0): Promise<ImapSession> {
 		const authentication = ctx.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
-		const { settings, login } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger));
-		return new ImapSession(ctx, resolveServer('imap', settings), checkLogin(login));
+		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger));
+		const mailbox = ctx.getNodeParameter('mailbox', itemIndex, '') as string;
+		return new ImapSession(ctx, resolveServer('imap', settings), loginForMailbox(checkLogin(login), sharedMailboxes, mailbox));
 	}
 
 	async run<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {

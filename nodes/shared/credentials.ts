@@ -3,6 +3,7 @@ import { getAppToken } from '../../lib/auth/microsoft';
 import type { PasswordLogin, ProxyType, Security, ServerSettings, TlsVersionRule, TokenLogin } from '../../lib/connection/options';
 import type { Logger } from '../../lib/logger';
 import { serverFor, type ServerChoice } from '../../lib/connection/presets';
+import { parseSharedMailboxes } from '../../lib/connection/shared-mailboxes';
 
 export const IMAP_CREDENTIAL = 'mailboxImapApi';
 
@@ -11,7 +12,7 @@ export const IMAP_CREDENTIAL = 'mailboxImapApi';
  * instance default chosen as Server and Host left empty, host, port and security come from there;
  * a Host the user fills in wins. Throws a CONFIG MailboxError for an unusable Server choice.
  */
-export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject): { settings: ServerSettings; login: Partial<PasswordLogin> } {
+export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject): { settings: ServerSettings; login: Partial<PasswordLogin>; sharedMailboxes: string[] } {
 	const host = String(data.host ?? '').trim();
 	const preset = host ? undefined : serverFor('imap', (data.server || 'custom') as ServerChoice);
 	return {
@@ -33,6 +34,7 @@ export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject)
 					: undefined,
 		},
 		login: { user: String(data.user ?? ''), password: String(data.password ?? '') },
+		sharedMailboxes: parseSharedMailboxes(data.sharedMailboxes as string | undefined),
 	};
 }
 
@@ -45,7 +47,11 @@ export type Authentication = 'password' | 'microsoftApp';
  * The mailboxMicrosoftAppApi credential as lib/ settings: the app's token (from MSAL, cached)
  * logs in to the mailbox by OAUTHBEARER/XOAUTH2 over SSL/TLS.
  */
-export async function imapSettingsFromMicrosoftApp(data: ICredentialDataDecryptedObject, logger?: Logger): Promise<{ settings: ServerSettings; login: Partial<TokenLogin> }> {
+export async function imapSettingsFromMicrosoftApp(
+	data: ICredentialDataDecryptedObject,
+	logger?: Logger,
+): Promise<{ settings: ServerSettings; login: Partial<TokenLogin>; sharedMailboxes: string[] }> {
+	const sharedMailboxes = parseSharedMailboxes(data.sharedMailboxes as string | undefined);
 	const token = await getAppToken(
 		{
 			tenantId: String(data.tenantId ?? ''),
@@ -58,6 +64,7 @@ export async function imapSettingsFromMicrosoftApp(data: ICredentialDataDecrypte
 	return {
 		settings: { host: String(data.imapHost || 'outlook.office365.com'), port: data.imapPort as number | undefined, security: 'tls' },
 		login: { user: String(data.mailbox ?? '').trim(), accessToken: token.accessToken },
+		sharedMailboxes,
 	};
 }
 
@@ -66,7 +73,7 @@ export async function imapConnectionOf(
 	authentication: Authentication,
 	getCredentials: (name: string) => Promise<ICredentialDataDecryptedObject>,
 	logger?: Logger,
-): Promise<{ settings: ServerSettings; login: Partial<PasswordLogin> | Partial<TokenLogin> }> {
+): Promise<{ settings: ServerSettings; login: Partial<PasswordLogin> | Partial<TokenLogin>; sharedMailboxes: string[] }> {
 	if (authentication === 'microsoftApp') return imapSettingsFromMicrosoftApp(await getCredentials(MICROSOFT_APP_CREDENTIAL), logger);
 	return imapSettingsFromCredential(await getCredentials(IMAP_CREDENTIAL));
 }

@@ -18,11 +18,12 @@ describe('package and descriptions', () => {
 
 	it('maps every credential field the user fills in to the connection settings', () => {
 		const names = credential.properties.map((p) => p.name).sort();
-		expect(names).toEqual(['allowSelfSigned', 'host', 'password', 'port', 'proxy', 'proxyHost', 'proxyPassword', 'proxyPort', 'proxyUser', 'security', 'server', 'tlsVersion', 'user']);
-		const data = { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', user: 'u', password: 'p', allowSelfSigned: true };
+		expect(names).toEqual(['allowSelfSigned', 'host', 'password', 'port', 'proxy', 'proxyHost', 'proxyPassword', 'proxyPort', 'proxyUser', 'security', 'server', 'sharedMailboxes', 'tlsVersion', 'user']);
+		const data = { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', user: 'u', password: 'p', allowSelfSigned: true, sharedMailboxes: 'info@example.com; sales@example.com' };
 		expect(imapSettingsFromCredential(data)).toEqual({
 			settings: { host: 'imap.example.com', port: 1993, security: 'starttls', tlsVersion: 'min-1.2', allowUnauthorizedCerts: true, proxy: undefined },
 			login: { user: 'u', password: 'p' },
+			sharedMailboxes: ['info@example.com', 'sales@example.com'],
 		});
 		const viaProxy = imapSettingsFromCredential({ ...data, proxy: 'socks5', proxyHost: 'proxy.example.com', proxyPort: 1081, proxyUser: 'pu', proxyPassword: 'pp' });
 		expect(viaProxy.settings.proxy).toEqual({ type: 'socks5', host: 'proxy.example.com', port: 1081, user: 'pu', password: 'pp' });

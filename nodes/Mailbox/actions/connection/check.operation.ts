@@ -1,5 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { checkImapConnection, type ConnectionCheckResult } from '../../../../lib/connection/check';
+import { checkLogin } from '../../../../lib/connection/options';
+import { loginForMailbox } from '../../../../lib/connection/shared-mailboxes';
 import { MailboxError } from '../../../../lib/errors';
 import { imapConnectionOf, type Authentication } from '../../../shared/credentials';
 import { toNodeError } from '../../../shared/errors';
@@ -31,8 +33,12 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const authentication = this.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
 	let result: ConnectionCheckResult;
 	try {
-		const { settings, login } = await imapConnectionOf(authentication, (name) => this.getCredentials(name, itemIndex), n8nLogger(this.logger));
-		result = await checkImapConnection(settings, login, n8nLogger(this.logger));
+		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => this.getCredentials(name, itemIndex), n8nLogger(this.logger));
+		// A Mailbox named on the node: check that one. Otherwise the account and all its shared mailboxes.
+		const mailbox = (this.getNodeParameter('mailbox', itemIndex, '') as string).trim();
+		result = mailbox
+			? await checkImapConnection(settings, loginForMailbox(checkLogin(login), sharedMailboxes, mailbox), n8nLogger(this.logger))
+			: await checkImapConnection(settings, login, n8nLogger(this.logger), { sharedMailboxes });
 	} catch (error) {
 		// Settings or the app token could not be had: a failed check, not a broken node.
 		if (!(error instanceof MailboxError)) throw toNodeError(this.getNode(), error, itemIndex);

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { SecureVersion } from 'node:tls';
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import { LOOPBACK } from './ports';
 
@@ -48,6 +49,13 @@ export interface SmtpCaptureOptions {
 	authRequired?: boolean;
 	/** Largest message accepted, bytes (default 64 MiB). */
 	maxSize?: number;
+	/** SASL mechanisms offered, in this order (default PLAIN, LOGIN, CRAM-MD5, XOAUTH2). */
+	authMethods?: string[];
+	/** The plain port offers no STARTTLS and refuses the command (default: offered). */
+	disableStartTls?: boolean;
+	/** TLS versions accepted on both ports, e.g. 'TLSv1.3' for both to allow only TLS 1.3 (default: smtp-server's). */
+	minTlsVersion?: SecureVersion;
+	maxTlsVersion?: SecureVersion;
 }
 
 export class SmtpCapture {
@@ -82,7 +90,10 @@ export class SmtpCapture {
 				cert: options.cert,
 				name: 'smtp.mailbox.test',
 				banner: 'mailbox test SMTP capture',
-				authMethods: ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'],
+				authMethods: options.authMethods ?? ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'],
+				disabledCommands: options.disableStartTls ? ['STARTTLS'] : [],
+				...(options.minTlsVersion ? { minVersion: options.minTlsVersion } : {}),
+				...(options.maxTlsVersion ? { maxVersion: options.maxTlsVersion } : {}),
 				authOptional: !options.authRequired,
 				allowInsecureAuth: true, // AUTH before STARTTLS too: clients decide, tests check
 				size: options.maxSize ?? 64 * 1024 * 1024,

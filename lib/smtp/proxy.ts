@@ -24,13 +24,22 @@ export function openProxyTunnel(server: ResolvedServer, timeoutMs = server.timeo
 async function socksTunnel(proxy: ResolvedProxy, server: ResolvedServer, timeoutMs: number): Promise<net.Socket> {
 	// The destination goes to the proxy by name: it resolves it (like socks5h://), so a host this
 	// machine cannot resolve still works through a proxy that can.
-	const { socket } = await SocksClient.createConnection({
-		command: 'connect',
-		proxy: { host: proxy.host, port: proxy.port, type: 5, userId: proxy.user, password: proxy.user ? (proxy.password ?? '') : undefined },
-		destination: { host: server.host, port: server.port },
-		timeout: timeoutMs,
-	});
-	return socket;
+	try {
+		const { socket } = await SocksClient.createConnection({
+			command: 'connect',
+			proxy: { host: proxy.host, port: proxy.port, type: 5, userId: proxy.user, password: proxy.user ? (proxy.password ?? '') : undefined },
+			destination: { host: server.host, port: server.port },
+			timeout: timeoutMs,
+		});
+		return socket;
+	} catch (error) {
+		// The socks client's errors have no code, and a proxy that refuses the tunnel may just
+		// close ("Socket closed"); EPROXY tells the mapper that the proxy step failed. A Node code
+		// in the text (ECONNREFUSED: no proxy there) is left for the mapper to find.
+		const err = error instanceof Error ? error : new Error(String(error));
+		if (!(err as { code?: unknown }).code && !/\bE[A-Z]{4,}\b/.test(err.message)) Object.assign(err, { code: 'EPROXY' });
+		throw err;
+	}
 }
 
 const MAX_HEADER_BYTES = 16 * 1024;

@@ -1,0 +1,393 @@
+/**
+ * A small POP3 client (RFC 1939, CAPA and response codes from RFC 2449, STLS from RFC 2595,
+ * AUTH from RFC 5034): one command at a time, answers read by {@link Pop3ResponseReader} so
+ * that any chunking is handled and bodies arrive byte-exact, RETR as a Buffer or a stream with
+ * backpressure. DELE only marks messages; the server removes them when QUIT ends the session,
+ * and not at all when the connection just drops.
+ *
+ * Login commands (USER, PASS, APOP, AUTH) throw Pop3CommandError so the login logic in
+ * connect.ts can tell the mechanisms apart; every other command throws a MailboxError.
+ */
+import { createHash } from 'node:crypto';
+import type net from 'node:net';
+import { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { redact, type MailboxError } from '../errors';
+import { codedError, greetingTimeoutMs, upgradeToTls } from '../connection/socket';
+import type { ResolvedServer } from '../connection/options';
+import { silentLogger, type Logger } from '../logger';
+import { CLOSED_BY_SERVER, fromPop3Error, Pop3CommandError } from './errors';
+import { Pop3ResponseReader, type Pop3Status } from './reader';
+
+/** Commands wait this long for an answer that has started arriving or is due (idle time). */
+const MIN_COMMAND_TIMEOUT_MS = 60_000;
+
+export interface Pop3Response {
+	status: Pop3Status;
+	/** The body of a multi-line response, unless it was streamed to a sink. */
+	body?: Buffer;
+}
+
+export interface Pop3ListEntry {
+	/** Message number in this session (1-based). */
+	msg: number;
+	/** Size in octets as the server counts it (with CRLF line ends). */
+	size: number;
+}
+
+export interface Pop3UidlEntry {
+	msg: number;
+	/** The server's unique id, stable across sessions. */
+	uid: string;
+}
+
+export interface Pop3ClientOptions {
+	logger?: Logger;
+	/** Removed from every log line and message. */
+	secrets?: ReadonlyArray<string | undefined>;
+}
+
+interface Exchange {
+	/** The command line without CRLF; undefined for the greeting, which comes unasked. */
+	line?: string;
+	/** The command as logged (secrets replaced). */
+	logAs: string;
+	multiline?: boolean;
+	/** Streams the body instead of collecting it. */
+	sink?: (chunk: Buffer) => void;
+}
+
+/** The APOP timestamp ("<...>") of a greeting, if it has one. */
+export function apopTimestamp(greeting: string): string | undefined {
+	return /<[^<>\s]+>/.exec(greeting)?.[0];
+}
+
+/** RFC 1939 APOP digest: MD5 of timestamp + password, lower-case hex. */
+export function apopDigest(timestamp: string, password: string): string {
+	return createHash('md5').update(timestamp + password, 'utf8').digest('hex');
+}
+
+export class Pop3Client {
+	/** The greeting's text after +OK. */
+	greeting = '';
+	private reader = new Pop3ResponseReader();
+	private queue: Promise<unknown> = Promise.resolve();
+	private closed = false;
+	private readonly logger: Logger;
+	private readonly secrets: ReadonlyArray<string | undefined>;
+	private readonly onData = (chunk: Buffer) => this.reader.push(chunk);
+	private readonly onError = (error: Error) => this.reader.fail(error);
+	private readonly onClose = () => {
+		this.closed = true;
+		this.reader.fail(codedError(CLOSED_BY_SERVER, 'the server closed the connection'));
+	};
+	private readonly onTimeout = () => {
+		// Idle while an answer is due; a paused socket waits for a slow reader of a stream instead.
+		if (this.reader.busy && !this.socket.isPaused()) this.socket.destroy(codedError('ETIMEDOUT', 'no answer in time'));
+	};
+
+	private constructor(
+		private socket: net.Socket,
+		readonly server: ResolvedServer,
+		options: Pop3ClientOptions,
+	) {
+		this.logger = options.logger ?? silentLogger;
+		this.secrets = [...(options.secrets ?? []), server.proxy?.password];
+		this.attach(socket);
+	}
+
+	/**
+	 * Takes over a connected socket (see openSocket) and reads the greeting, which must come within
+	 * {@link greetingTimeoutMs}. Throws a MailboxError.
+	 */
+	static async start(socket: net.Socket, server: ResolvedServer, options: Pop3ClientOptions = {}): Promise<Pop3Client> {
+		const client = new Pop3Client(socket, server, options);
+		try {
+			let timer: NodeJS.Timeout | undefined;
+			const timeout = new Promise<never>((_resolve, reject) => {
+				timer = setTimeout(() => reject(codedError('GREETING_TIMEOUT', 'no greeting')), greetingTimeoutMs(server));
+			});
+			const greeting = await Promise.race([client.exchange({ logAs: 'GREETING' }), timeout]).finally(() => clearTimeout(timer));
+			client.greeting = greeting.status.text;
+			client.logger.debug(`pop3: S: +OK ${redact(client.greeting, client.secrets)}`);
+			return client;
+		} catch (error) {
+			client.close();
+			throw client.mapError(error);
+		}
+	}
+
+	/** The APOP timestamp of the greeting; undefined when the server offers no APOP. */
+	get apopTimestamp(): string | undefined {
+		return apopTimestamp(this.greeting);
+	}
+
+	/** The TLS socket when the connection is encrypted. */
+	get tlsSocket(): TLSSocket | undefined {
+		return 'encrypted' in this.socket && (this.socket as TLSSocket).encrypted ? (this.socket as TLSSocket) : undefined;
+	}
+
+	get isClosed(): boolean {
+		return this.closed;
+	}
+
+	private attach(socket: net.Socket): void {
+		socket.on('data', this.onData);
+		socket.on('error', this.onError);
+		socket.on('close', this.onClose);
+		socket.on('timeout', this.onTimeout);
+		socket.setTimeout(Math.max(this.server.timeoutMs, MIN_COMMAND_TIMEOUT_MS));
+	}
+
+	private detach(socket: net.Socket): void {
+		socket.removeListener('data', this.onData);
+		socket.removeListener('error', this.onError);
+		socket.removeListener('close', this.onClose);
+		socket.removeListener('timeout', this.onTimeout);
+		socket.setTimeout(0);
+	}
+
+	mapError(error: unknown): MailboxError {
+		return fromPop3Error(error, this.server, { secrets: this.secrets });
+	}
+
+	/** Runs `task` after every earlier command has finished. */
+	private enqueue<T>(task: () => Promise<T>): Promise<T> {
+		const run = this.queue.then(task, task);
+		this.queue = run.catch(() => undefined);
+		return run;
+	}
+
+	/** Sends one line (none for the greeting) and reads the answer; not queued. -ERR rejects. */
+	private exchange(ex: Exchange): Promise<Pop3Response> {
+		return new Promise<Pop3Response>((resolve, reject) => {
+			let status: Pop3Status | undefined;
+			const parts: Buffer[] = [];
+			this.reader.expect({
+				multiline: ex.multiline ?? false,
+				onStatus: (s) => {
+					status = s;
+					if (ex.line !== undefined) this.logger.debug(`pop3: S: ${s.continuation ? '+' : s.ok ? '+OK' : '-ERR'}${s.code ? ` [${s.code}]` : ''} ${redact(s.text, this.secrets)}`.trimEnd());
+				},
+				onBody: (chunk) => (ex.sink ? ex.sink(chunk) : parts.push(chunk)),
+				onEnd: () => {
+					if (!status?.ok) reject(new Pop3CommandError(ex.logAs.split(' ')[0], status!));
+					else resolve({ status, body: ex.multiline && !ex.sink ? Buffer.concat(parts) : undefined });
+				},
+				onError: reject,
+			});
+			if (ex.line !== undefined) {
+				this.logger.debug(`pop3: C: ${ex.logAs}`);
+				if (this.closed) return;
+				this.socket.write(`${ex.line}\r\n`);
+			}
+		});
+	}
+
+	/** A data command: queued, errors mapped to MailboxError. */
+	private async command(line: string, multiline = false): Promise<Pop3Response> {
+		return this.enqueue(() => this.exchange({ line, logAs: line, multiline })).catch((error: unknown) => {
+			throw this.mapError(error);
+		});
+	}
+
+	/** RFC 2449 capabilities, one entry per line ("TOP", "SASL PLAIN LOGIN"...); undefined if CAPA is refused. */
+	async capa(): Promise<string[] | undefined> {
+		try {
+			const { body } = await this.enqueue(() => this.exchange({ line: 'CAPA', logAs: 'CAPA', multiline: true }));
+			return body!
+				.toString('utf8')
+				.split(/\r?\n/)
+				.map((l) => l.trim())
+				.filter(Boolean);
+		} catch (error) {
+			if (error instanceof Pop3CommandError) return undefined;
+			throw this.mapError(error);
+		}
+	}
+
+	/**
+	 * STLS (RFC 2595): after +OK the connection is upgraded with the server's TLS options. Throws
+	 * Pop3CommandError when refused, a MailboxError when the handshake fails.
+	 */
+	async stls(): Promise<void> {
+		await this.enqueue(async () => {
+			await this.exchange({ line: 'STLS', logAs: 'STLS' });
+			// Anything already received came unencrypted and unasked: never treat it as an answer.
+			this.reader.discard();
+			const plain = this.socket;
+			this.detach(plain);
+			// The TLS socket reports failures of the connection underneath; this only keeps a late
+			// error of the plain socket from going unhandled.
+			plain.on('error', () => undefined);
+			try {
+				this.socket = await upgradeToTls(plain, this.server, this.secrets);
+			} catch (error) {
+				this.closed = true;
+				this.reader.fail(error as Error);
+				throw this.mapError(error);
+			}
+			this.attach(this.socket);
+		});
+	}
+
+	/** USER; throws Pop3CommandError when refused. */
+	user(name: string): Promise<Pop3Response> {
+		return this.enqueue(() => this.exchange({ line: `USER ${name}`, logAs: `USER ${name}` }));
+	}
+
+	/** PASS; throws Pop3CommandError when refused. */
+	pass(password: string): Promise<Pop3Response> {
+		return this.enqueue(() => this.exchange({ line: `PASS ${password}`, logAs: 'PASS [hidden]' }));
+	}
+
+	/** APOP with the digest of the greeting's timestamp; the password itself is never sent. */
+	apop(name: string, password: string): Promise<Pop3Response> {
+		const timestamp = this.apopTimestamp;
+		if (!timestamp) return Promise.reject(new Error('the greeting has no APOP timestamp'));
+		return this.enqueue(() => this.exchange({ line: `APOP ${name} ${apopDigest(timestamp, password)}`, logAs: `APOP ${name} [digest]` }));
+	}
+
+	/**
+	 * AUTH with an initial response (RFC 5034). A challenge ("+ ...") is answered by `respond`,
+	 * which gets the decoded challenge; throws Pop3CommandError when the server says -ERR.
+	 */
+	authenticate(mechanism: string, initialResponse: string, respond: (challenge: string) => string): Promise<Pop3Response> {
+		return this.enqueue(async () => {
+			let response = await this.exchange({ line: `AUTH ${mechanism} ${initialResponse}`, logAs: `AUTH ${mechanism} [hidden]` });
+			for (let round = 0; response.status.continuation; round++) {
+				if (round >= 3) throw new Pop3CommandError('AUTH', { ok: false, continuation: false, text: 'too many challenges' });
+				const challenge = Buffer.from(response.status.text, 'base64').toString('utf8');
+				response = await this.exchange({ line: respond(challenge), logAs: '[hidden]' }).catch((error: unknown) => {
+					// The challenge is the server's explanation (e.g. {"status":"401"}): keep it.
+					if (error instanceof Pop3CommandError && challenge) throw new Pop3CommandError('AUTH', { ...error.status, text: `${error.status.text} ${challenge}`.trim() });
+					throw error;
+				});
+			}
+			return response;
+		});
+	}
+
+	/** Number of messages and their total size in octets. */
+	async stat(): Promise<{ count: number; size: number }> {
+		const { status } = await this.command('STAT');
+		const match = /^(\d+)\s+(\d+)/.exec(status.text);
+		if (!match) throw this.mapError(new Pop3CommandError('STAT', { ...status, ok: false, text: `unexpected answer "${status.text}"` }));
+		return { count: Number(match[1]), size: Number(match[2]) };
+	}
+
+	/** Sizes of all messages not marked deleted. */
+	async list(): Promise<Pop3ListEntry[]> {
+		const { body } = await this.command('LIST', true);
+		return parseListing(body!).map(([msg, size]) => ({ msg, size: Number(size) }));
+	}
+
+	/** The size of one message. */
+	async listOne(msg: number): Promise<Pop3ListEntry> {
+		const { status } = await this.command(`LIST ${messageNumber(msg)}`);
+		const [n, size] = status.text.split(/\s+/);
+		return { msg: Number(n), size: Number(size) };
+	}
+
+	/** Unique ids of all messages not marked deleted. */
+	async uidl(): Promise<Pop3UidlEntry[]> {
+		const { body } = await this.command('UIDL', true);
+		return parseListing(body!).map(([msg, uid]) => ({ msg, uid }));
+	}
+
+	async uidlOne(msg: number): Promise<Pop3UidlEntry> {
+		const { status } = await this.command(`UIDL ${messageNumber(msg)}`);
+		const [n, uid] = status.text.split(/\s+/);
+		return { msg: Number(n), uid };
+	}
+
+	/** The header and the first `lines` body lines of a message. */
+	async top(msg: number, lines = 0): Promise<Buffer> {
+		if (!Number.isInteger(lines) || lines < 0) throw new RangeError(`TOP needs a line count >= 0, got ${lines}`);
+		return (await this.command(`TOP ${messageNumber(msg)} ${lines}`, true)).body!;
+	}
+
+	/** The whole message as stored (CRLF line ends), dot-unstuffed. */
+	async retr(msg: number): Promise<Buffer> {
+		return (await this.command(`RETR ${messageNumber(msg)}`, true)).body!;
+	}
+
+	/**
+	 * The whole message as a stream. Reading slowly slows the connection down (backpressure);
+	 * the next command starts when the stream has ended. Errors (-ERR, dropped connection) arrive
+	 * as the stream's 'error', a MailboxError.
+	 */
+	retrStream(msg: number): Readable {
+		const line = `RETR ${messageNumber(msg)}`;
+		const stream = new Readable({
+			read: () => {
+				if (this.socket.isPaused()) this.socket.resume();
+			},
+		});
+		this.enqueue(() =>
+			this.exchange({
+				line,
+				logAs: line,
+				multiline: true,
+				sink: (chunk) => {
+					if (!stream.push(chunk)) this.socket.pause();
+				},
+			}),
+		).then(
+			() => {
+				if (this.socket.isPaused()) this.socket.resume();
+				stream.push(null);
+			},
+			(error: unknown) => {
+				if (this.socket.isPaused()) this.socket.resume();
+				stream.destroy(this.mapError(error));
+			},
+		);
+		return stream;
+	}
+
+	/** Marks a message deleted; it is removed only when QUIT ends the session. */
+	async dele(msg: number): Promise<void> {
+		await this.command(`DELE ${messageNumber(msg)}`);
+	}
+
+	/** Unmarks every message marked deleted in this session. */
+	async rset(): Promise<void> {
+		await this.command('RSET');
+	}
+
+	async noop(): Promise<void> {
+		await this.command('NOOP');
+	}
+
+	/** Ends the session: the server now removes the messages marked deleted. Closes the connection. */
+	async quit(): Promise<void> {
+		if (this.closed) return;
+		try {
+			await this.command('QUIT');
+		} finally {
+			this.close();
+		}
+	}
+
+	/** Drops the connection without QUIT: nothing marked deleted is removed. */
+	close(): void {
+		this.closed = true;
+		this.socket.destroy();
+	}
+}
+
+function messageNumber(msg: number): number {
+	if (!Number.isInteger(msg) || msg < 1) throw new RangeError(`POP3 message numbers start at 1, got ${msg}`);
+	return msg;
+}
+
+/** "1 120\r\n2 4410\r\n" -> [[1, '120'], [2, '4410']]. */
+function parseListing(body: Buffer): Array<[number, string]> {
+	return body
+		.toString('latin1')
+		.split(/\r?\n/)
+		.map((l) => l.trim().split(/\s+/))
+		.filter((parts) => parts.length >= 2 && /^\d+$/.test(parts[0]))
+		.map((parts) => [Number(parts[0]), parts[1]]);
+}

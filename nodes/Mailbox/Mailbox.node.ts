@@ -48,6 +48,8 @@ export class Mailbox implements INodeType {
 		credentials: [
 			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
+			// n8n tests OAuth2 credentials itself (connected or not): a node's testedBy is not used for them
+			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
 		],
 		properties: [
 			{
@@ -57,6 +59,7 @@ export class Mailbox implements INodeType {
 				options: [
 					{ name: 'Password (IMAP)', value: 'password' },
 					{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
+					{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2' },
 				],
 				default: 'password',
 			},

@@ -1,7 +1,8 @@
 import type { ImapFlow } from 'imapflow';
 import type { IExecuteFunctions } from 'n8n-workflow';
+import { withTokenRefresh } from '../../lib/auth/oauth2-token';
 import { connectImap, fromImapError } from '../../lib/imap/connect';
-import { checkLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
+import { checkLogin, isTokenLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
 import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
 import { imapConnectionOf, type Authentication } from '../shared/credentials';
 import { n8nLogger } from '../shared/logger';
@@ -16,19 +17,35 @@ export class ImapSession {
 	private constructor(
 		private readonly ctx: IExecuteFunctions,
 		private readonly server: ResolvedServer,
-		private readonly login: Login,
+		private login: Login,
+		/** Renews the access token once (delegated OAuth2), when the server rejected it. */
+		private readonly renewToken?: () => Promise<string>,
 	) {}
 
 	static async open(ctx: IExecuteFunctions, itemIndex = 0): Promise<ImapSession> {
 		const authentication = ctx.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
-		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger));
+		const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger), { ctx, itemIndex });
 		const mailbox = ctx.getNodeParameter('mailbox', itemIndex, '') as string;
-		return new ImapSession(ctx, resolveServer('imap', settings), loginForMailbox(checkLogin(login), sharedMailboxes, mailbox));
+		return new ImapSession(ctx, resolveServer('imap', settings), loginForMailbox(checkLogin(login), sharedMailboxes, mailbox), renewToken);
+	}
+
+	private async connect(): Promise<ImapFlow> {
+		const logger = n8nLogger(this.ctx.logger);
+		const login = this.login;
+		if (!this.renewToken || !isTokenLogin(login)) return connectImap(this.server, login, logger);
+		const outcome = await withTokenRefresh({
+			accessToken: login.accessToken,
+			expired: false,
+			attempt: (accessToken) => connectImap(this.server, { ...login, accessToken }, logger),
+			refresh: this.renewToken,
+		});
+		this.login = { ...login, accessToken: outcome.accessToken };
+		return outcome.value;
 	}
 
 	async run<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {
 		if (!this.client || !this.client.usable) {
-			this.client = await connectImap(this.server, this.login, n8nLogger(this.ctx.logger));
+			this.client = await this.connect();
 		}
 		try {
 			return await work(this.client);

@@ -4,6 +4,7 @@ import type { PasswordLogin, ProxyType, Security, ServerSettings, TlsVersionRule
 import type { Logger } from '../../lib/logger';
 import { serverFor, type ServerChoice } from '../../lib/connection/presets';
 import { parseSharedMailboxes } from '../../lib/connection/shared-mailboxes';
+import { imapSettingsFromMicrosoftOAuth2, microsoftOAuth2Connection, MICROSOFT_DELEGATED_CREDENTIAL, type OAuth2RefreshContext } from './microsoft-oauth2';
 
 export const IMAP_CREDENTIAL = 'mailboxImapApi';
 
@@ -40,8 +41,8 @@ export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject)
 
 export const MICROSOFT_APP_CREDENTIAL = 'mailboxMicrosoftAppApi';
 
-/** How the Mailbox node signs in: with the IMAP credential (password) or a Microsoft 365 app. */
-export type Authentication = 'password' | 'microsoftApp';
+/** How the Mailbox node signs in: with the IMAP credential (password), a Microsoft 365 app, or a signed-in Microsoft 365 user. */
+export type Authentication = 'password' | 'microsoftApp' | 'microsoftOAuth2';
 
 /**
  * The mailboxMicrosoftAppApi credential as lib/ settings: the app's token (from MSAL, cached)
@@ -68,12 +69,21 @@ export async function imapSettingsFromMicrosoftApp(
 	};
 }
 
-/** The connection settings of whichever credential the node's Authentication names. */
+/**
+ * The connection settings of whichever credential the node's Authentication names. For the
+ * delegated Microsoft 365 credential, `oauth2` (the node's context) lets n8n renew an expired
+ * token up front, and `renewToken` renews it once after the server rejected it.
+ */
 export async function imapConnectionOf(
 	authentication: Authentication,
 	getCredentials: (name: string) => Promise<ICredentialDataDecryptedObject>,
 	logger?: Logger,
-): Promise<{ settings: ServerSettings; login: Partial<PasswordLogin> | Partial<TokenLogin>; sharedMailboxes: string[] }> {
+	oauth2?: { ctx: OAuth2RefreshContext; itemIndex: number },
+): Promise<{ settings: ServerSettings; login: Partial<PasswordLogin> | Partial<TokenLogin>; sharedMailboxes: string[]; renewToken?: () => Promise<string> }> {
 	if (authentication === 'microsoftApp') return imapSettingsFromMicrosoftApp(await getCredentials(MICROSOFT_APP_CREDENTIAL), logger);
+	if (authentication === 'microsoftOAuth2') {
+		if (oauth2) return microsoftOAuth2Connection(oauth2.ctx, oauth2.itemIndex, logger);
+		return imapSettingsFromMicrosoftOAuth2(await getCredentials(MICROSOFT_DELEGATED_CREDENTIAL));
+	}
 	return imapSettingsFromCredential(await getCredentials(IMAP_CREDENTIAL));
 }

@@ -11,7 +11,7 @@ describe('package and descriptions', () => {
 		expect(pkg.name).toMatch(/^n8n-nodes-/);
 		expect(pkg.keywords).toContain('n8n-community-node-package');
 		expect(pkg.n8n.n8nNodesApiVersion).toBe(1);
-		expect(pkg.n8n.credentials).toEqual(['dist/credentials/MailboxImapApi.credentials.js', 'dist/credentials/MailboxMicrosoftAppApi.credentials.js']);
+		expect(pkg.n8n.credentials).toEqual(['dist/credentials/MailboxImapApi.credentials.js', 'dist/credentials/MailboxMicrosoftAppApi.credentials.js', 'dist/credentials/MailboxMicrosoftOAuth2Api.credentials.js']);
 		expect(pkg.n8n.nodes).toEqual(['dist/nodes/Mailbox/Mailbox.node.js']);
 		expect(pkg.peerDependencies).toHaveProperty('n8n-workflow');
 	});
@@ -42,6 +42,8 @@ describe('package and descriptions', () => {
 		expect(node.description.credentials).toEqual([
 			{ name: credential.name, required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
+			// OAuth2 credentials: n8n's own test (is an account connected?) applies
+			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
 		]);
 		expect(typeof node.methods.credentialTest.mailboxImapConnectionTest).toBe('function');
 		expect(typeof node.methods.credentialTest.mailboxMicrosoftAppTest).toBe('function');

@@ -1,0 +1,140 @@
+/**
+ * The Microsoft 365 delegated OAuth2 credential (mailboxMicrosoftOAuth2Api) for mail logins.
+ *
+ * n8n keeps the tokens in the credential (`oauthTokenData`) and refreshes them only inside its
+ * own HTTP helpers. IMAP, POP3 and SMTP log in with the access token outside those helpers, so
+ * when the mail server rejects the token, or n8n's note of its expiry says it has expired, the
+ * token is renewed through n8n and the credential read again:
+ *
+ * - n8n 2.x offers `helpers.refreshOAuth2Token(type)`: it runs the refresh_token grant at the
+ *   credential's token URL, stores the new token, and, when another run refreshed meanwhile,
+ *   takes the stored token instead of refreshing twice.
+ * - Older n8n only refreshes when an authenticated request answers 401: one GET through
+ *   `helpers.httpRequestWithAuthentication` to the credential's Token Check URL (Exchange's EWS
+ *   endpoint, which answers 401 to an expired token) makes it refresh and store the new token.
+ *
+ * Either way the renewed token is taken from the stored credential, so what the mail login uses
+ * is what n8n saved. Refresh tokens and client secrets never leave n8n's helpers.
+ */
+import type { ICredentialDataDecryptedObject, IHttpRequestOptions, RequestHelperFunctions } from 'n8n-workflow';
+import { isTokenExpired, storedAccessToken, type OAuth2TokenData } from '../../lib/auth/oauth2-token';
+import type { ServerSettings, TokenLogin } from '../../lib/connection/options';
+import { parseSharedMailboxes } from '../../lib/connection/shared-mailboxes';
+import { MailboxError, redact } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+
+export const MICROSOFT_DELEGATED_CREDENTIAL = 'mailboxMicrosoftOAuth2Api';
+
+export const DEFAULT_TOKEN_CHECK_URL = 'https://outlook.office365.com/EWS/Exchange.asmx';
+
+/** What the refresh needs of an n8n context (execute, poll and trigger contexts have it). */
+export interface OAuth2RefreshContext {
+	getCredentials<T extends object = ICredentialDataDecryptedObject>(type: string, itemIndex?: number): Promise<T>;
+	helpers: Pick<RequestHelperFunctions, 'httpRequestWithAuthentication'> & Partial<Pick<RequestHelperFunctions, 'refreshOAuth2Token'>>;
+}
+
+function tokenDataOf(data: ICredentialDataDecryptedObject): OAuth2TokenData | undefined {
+	const tokenData = data.oauthTokenData;
+	return tokenData && typeof tokenData === 'object' ? (tokenData as OAuth2TokenData) : undefined;
+}
+
+/** The credential's secrets, for redaction. */
+function secretsOf(data: ICredentialDataDecryptedObject): string[] {
+	const tokenData = tokenDataOf(data);
+	return [data.clientSecret, tokenData?.access_token, tokenData?.refresh_token, tokenData?.id_token].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
+/** The credential as lib/ settings, with the stored access token (throws when not connected). */
+export function imapSettingsFromMicrosoftOAuth2(data: ICredentialDataDecryptedObject): {
+	settings: ServerSettings;
+	login: Partial<TokenLogin>;
+	sharedMailboxes: string[];
+	expired: boolean;
+} {
+	const sharedMailboxes = parseSharedMailboxes(data.sharedMailboxes as string | undefined);
+	const tokenData = tokenDataOf(data);
+	return {
+		settings: { host: String(data.imapHost || 'outlook.office365.com'), port: data.imapPort as number | undefined, security: 'tls' },
+		login: { user: String(data.mailbox ?? '').trim(), accessToken: storedAccessToken(tokenData) },
+		sharedMailboxes,
+		expired: isTokenExpired(tokenData),
+	};
+}
+
+function refreshFailed(error: unknown, data: ICredentialDataDecryptedObject): MailboxError {
+	const e = (error ?? {}) as { message?: string; description?: string };
+	const text = redact([e.message, e.description].filter(Boolean).join(' ') || String(error), secretsOf(data));
+	return new MailboxError('AUTH', `n8n could not renew the Microsoft 365 access token: ${text}`, {
+		field: 'oauthTokenData',
+		step: 'login',
+		serverResponse: text,
+		hint: 'Open the credential and click "Connect my account" to sign in at Microsoft again (the refresh token expires after long disuse, a password change or revoked consent).',
+	});
+}
+
+/**
+ * Has n8n renew the credential's access token and store it; returns the credential as stored
+ * afterwards. Throws an AUTH MailboxError when n8n could not renew it (the user has to sign in
+ * again). When n8n did not change the token (the Token Check URL accepted it), the credential
+ * comes back unchanged.
+ */
+export async function refreshMicrosoftOAuth2Credential(
+	ctx: OAuth2RefreshContext,
+	itemIndex: number,
+	data: ICredentialDataDecryptedObject,
+	logger?: Logger,
+): Promise<ICredentialDataDecryptedObject> {
+	const before = tokenDataOf(data)?.access_token;
+	let failure: unknown;
+	try {
+		if (typeof ctx.helpers.refreshOAuth2Token === 'function') {
+			logger?.debug('Microsoft 365 delegated token: asking n8n to refresh it');
+			await ctx.helpers.refreshOAuth2Token.call(ctx as never, MICROSOFT_DELEGATED_CREDENTIAL);
+		} else {
+			const url = String(data.tokenCheckUrl || DEFAULT_TOKEN_CHECK_URL);
+			logger?.debug(`Microsoft 365 delegated token: request to ${url} so that n8n refreshes it`);
+			const request: IHttpRequestOptions = { method: 'GET', url, returnFullResponse: true, timeout: 30_000 };
+			await ctx.helpers.httpRequestWithAuthentication.call(ctx as never, MICROSOFT_DELEGATED_CREDENTIAL, request);
+		}
+	} catch (error) {
+		// The check URL may answer something else than 200 even with a good token; what counts
+		// is whether n8n stored a new one.
+		failure = error;
+	}
+	const fresh = await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL, itemIndex);
+	const after = tokenDataOf(fresh)?.access_token;
+	if (after && after !== before) {
+		logger?.debug('Microsoft 365 delegated token: n8n stored a renewed token');
+		return fresh;
+	}
+	if (failure !== undefined) throw refreshFailed(failure, data);
+	return fresh;
+}
+
+/**
+ * The settings for an IMAP login with the credential, renewed up front when n8n's note says the
+ * token has expired, and `renewToken` for one renewal after the server rejected the token.
+ */
+export async function microsoftOAuth2Connection(
+	ctx: OAuth2RefreshContext,
+	itemIndex: number,
+	logger?: Logger,
+): Promise<{ settings: ServerSettings; login: Partial<TokenLogin>; sharedMailboxes: string[]; renewToken: () => Promise<string> }> {
+	let data = await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL, itemIndex);
+	let current = imapSettingsFromMicrosoftOAuth2(data);
+	if (current.expired) {
+		data = await refreshMicrosoftOAuth2Credential(ctx, itemIndex, data, logger);
+		current = imapSettingsFromMicrosoftOAuth2(data);
+	}
+	let renewed = false;
+	const renewToken = async (): Promise<string> => {
+		// One renewal per connection: a token n8n has just renewed and the server still rejects
+		// is not a matter of expiry.
+		if (!renewed) {
+			renewed = true;
+			data = await refreshMicrosoftOAuth2Credential(ctx, itemIndex, data, logger);
+		}
+		return storedAccessToken(tokenDataOf(data));
+	};
+	return { settings: current.settings, login: current.login, sharedMailboxes: current.sharedMailboxes, renewToken };
+}

@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import XOAuth2 from 'nodemailer/lib/xoauth2';
 import { MailboxError, redact, type ConnectionStep } from '../errors';
-import type { CheckStep, CheckStepName, ConnectionCheckResult } from '../connection/check';
+import { tlsDetail as describeTls, type CheckStep, type CheckStepName, type ConnectionCheckResult } from '../connection/check-steps';
 import { checkLogin, describeProxy, describeServer, isTokenLogin, resolveServer, type Login, type ResolvedServer, type ServerSettings } from '../connection/options';
 import { silentLogger, type Logger } from '../logger';
 import { fromSmtpError } from './errors';
@@ -70,17 +70,14 @@ function operation(connection: SMTPConnection, run: (done: (err?: Error | null) 
 	});
 }
 
+/** The TLS line of the shared check, plus how TLS came about and whether the certificate was verified. */
 function tlsDetail(socket: Socket | undefined, server: ResolvedServer): string | undefined {
 	const tls = socket as TLSSocket | undefined;
-	const version = typeof tls?.getProtocol === 'function' ? tls.getProtocol() : null;
-	if (!tls || !version) return undefined;
-	const cert = tls.getPeerCertificate?.();
-	const subject = cert?.subject?.CN ? `, certificate for ${cert.subject.CN}` : '';
-	const issuer = cert?.issuer?.CN && cert.issuer.CN !== cert.subject?.CN ? ` issued by ${cert.issuer.CN}` : cert?.issuer?.CN ? ' (self-signed)' : '';
-	const until = cert?.valid_to ? `, valid until ${new Date(cert.valid_to).toISOString().slice(0, 10)}` : '';
-	const unverified = server.tls.rejectUnauthorized === false && !tls.authorized ? ', NOT verified ("Allow Self-Signed Certificates" is on)' : '';
+	if (!tls || typeof tls.getProtocol !== 'function' || !tls.getProtocol()) return undefined;
+	const [version, ...certificate] = describeTls(tls).split(',');
 	const how = server.security === 'tls' ? '' : ' after STARTTLS';
-	return `encrypted with ${version}${how}${subject}${issuer}${until}${unverified}`;
+	const unverified = server.tls.rejectUnauthorized === false && !tls.authorized ? ', NOT verified ("Allow Self-Signed Certificates" is on)' : '';
+	return `encrypted with ${version}${how}${certificate.length ? `,${certificate.join(',')}` : ''}${unverified}`;
 }
 
 /** "SIZE 67108864" reads better with the size a user thinks in. */
@@ -135,7 +132,7 @@ export async function checkSmtpConnection(settings: ServerSettings, login: Parti
 		}
 		let tunnel: Socket | undefined;
 		if (server.proxy) {
-			tunnel = await openProxyTunnel(server).catch(mapError);
+			tunnel = await openProxyTunnel(server, smtpSecrets(checked, server)).catch(mapError);
 			steps.push({ step: 'proxy', ok: true, detail: `through the ${describeProxy(server.proxy)}` });
 		}
 		const options = smtpConnectionOptions(server, logger, smtpSecrets(checked, server));

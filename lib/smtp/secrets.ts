@@ -1,5 +1,11 @@
-import { isTokenLogin, secretsOf, type Login, type ResolvedServer } from '../connection/options';
-import { proxySecrets } from './proxy';
+import { isTokenLogin, secretsOf, type Login, type ResolvedProxy, type ResolvedServer } from '../connection/options';
+
+/** The proxy's password as sent on the wire: itself, and `user:password` with its Basic (base64) form. */
+export function proxySecrets(proxy: ResolvedProxy | undefined): string[] {
+	if (!proxy?.password) return [];
+	const pair = `${proxy.user ?? ''}:${proxy.password}`;
+	return [proxy.password, pair, Buffer.from(pair).toString('base64')];
+}
 
 /**
  * Every form in which a secret of this login can appear in SMTP traffic or an error: the password

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { format } from 'node:util';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
@@ -5,16 +6,11 @@ import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { redact } from '../errors';
 import { isTokenLogin, type Login, type ResolvedServer } from '../connection/options';
+import { greetingTimeoutMs } from '../connection/socket';
 import { silentLogger, type Logger } from '../logger';
 import { openProxyTunnel } from './proxy';
 import { smtpSecrets } from './secrets';
 import { fromSmtpError } from './errors';
-
-/**
- * A server greets at once. Silence means a plain connection to a TLS port, so that mistake is
- * reported within seconds instead of after the full connection timeout (as for IMAP).
- */
-export const SMTP_GREETING_TIMEOUT_MS = 8_000;
 
 /** Transaction entries of nodemailer's logger: protocol lines, which are never passed on. */
 const TRAFFIC = new Set(['client', 'server']);
@@ -62,7 +58,9 @@ export function smtpConnectionOptions(server: ResolvedServer, logger: Logger = s
 		ignoreTLS: server.security === 'none',
 		tls: { ...server.tls },
 		connectionTimeout: server.timeoutMs,
-		greetingTimeout: Math.min(server.timeoutMs, SMTP_GREETING_TIMEOUT_MS),
+		// A server greets at once; silence means a plain connection to a TLS port, reported
+		// within seconds instead of after the full connection timeout (as for IMAP and POP3).
+		greetingTimeout: greetingTimeoutMs(server),
 		socketTimeout: Math.max(server.timeoutMs, 5 * 60_000),
 		dnsTimeout: server.timeoutMs,
 		logger: smtpLogger(logger, secrets),
@@ -76,12 +74,12 @@ export function smtpAuth(login: Login): NonNullable<SMTPTransport.Options['auth'
 	return isTokenLogin(login) ? { type: 'OAuth2', user: login.user, accessToken: login.accessToken } : { type: 'login', user: login.user, pass: login.password };
 }
 
-type SocketCallback = (err: Error | null, socketOptions: { connection: import('node:net').Socket } | false) => void;
+type SocketCallback = (err: Error | null, socketOptions: { connection: Socket } | false) => void;
 
 /** nodemailer's `getSocket` hook: hands it the proxy tunnel instead of letting it connect directly. */
-function proxySocketGetter(server: ResolvedServer): (options: SMTPTransport.Options, callback: SocketCallback) => void {
+function proxySocketGetter(server: ResolvedServer, secrets: ReadonlyArray<string | undefined>): (options: SMTPTransport.Options, callback: SocketCallback) => void {
 	return (_options, callback) => {
-		openProxyTunnel(server).then(
+		openProxyTunnel(server, secrets).then(
 			(connection) => callback(null, { connection }),
 			(error: Error) => callback(error, false),
 		);
@@ -94,9 +92,10 @@ function proxySocketGetter(server: ResolvedServer): (options: SMTPTransport.Opti
  * nothing is authenticated; with one, nodemailer authenticates when the server offers AUTH.
  */
 export function smtpTransportOptions(server: ResolvedServer, login?: Login, logger: Logger = silentLogger): SMTPTransport.Options {
-	const options: SMTPTransport.Options = { ...smtpConnectionOptions(server, logger, smtpSecrets(login, server)) };
+	const secrets = smtpSecrets(login, server);
+	const options: SMTPTransport.Options = { ...smtpConnectionOptions(server, logger, secrets) };
 	if (login) options.auth = smtpAuth(login);
-	if (server.proxy) options.getSocket = proxySocketGetter(server);
+	if (server.proxy) options.getSocket = proxySocketGetter(server, secrets);
 	return options;
 }
 

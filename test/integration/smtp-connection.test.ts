@@ -32,6 +32,8 @@ describe('SMTP connection check and transport against the SMTP capture server', 
 	let noStartTls: SmtpCapture;
 	/** TLS 1.3 and nothing else. */
 	let tls13Only: SmtpCapture;
+	/** No AUTH, like a relay. */
+	let noAuth: SmtpCapture;
 	const messages: string[] = [];
 	const secrets: string[] = [...Object.values(USERS), 'wrong-Secret-1', 'made-up-token'];
 
@@ -57,15 +59,16 @@ describe('SMTP connection check and transport against the SMTP capture server', 
 		makeSelfSignedCertificate(dir);
 		ca = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
 		oauth = await OAuthServer.start({ users: Object.keys(USERS) });
-		[main, loginOnly, noStartTls, tls13Only] = await Promise.all([
+		[main, loginOnly, noStartTls, tls13Only, noAuth] = await Promise.all([
 			start('main'),
 			start('login-only', { authMethods: ['LOGIN'] }),
 			start('no-starttls', { disableStartTls: true }),
 			start('tls13', { minTlsVersion: 'TLSv1.3' }),
+			start('no-auth', { disableAuth: true }),
 		]);
 	});
 	afterAll(async () => {
-		await Promise.all([main, loginOnly, noStartTls, tls13Only].map((s) => s?.stop()));
+		await Promise.all([main, loginOnly, noStartTls, tls13Only, noAuth].map((s) => s?.stop()));
 		await oauth?.stop();
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
@@ -193,6 +196,14 @@ describe('SMTP connection check and transport against the SMTP capture server', 
 			const result = await check({ port: noStartTls.ports.smtp });
 			expect(result.error).toMatchObject({ code: 'STARTTLS_UNAVAILABLE', field: 'security', step: 'tls' });
 			expect(result.message).toMatch(new RegExp(`^127\\.0\\.0\\.1:${noStartTls.ports.smtp} \\(STARTTLS\\) does not offer STARTTLS \\(server said: 5\\d\\d .*\\)\\. Choose SSL/TLS with its port \\(usually 465\\)`));
+		});
+
+		it('a login configured for a server that offers none', async () => {
+			const result = await check({ port: noAuth.ports.smtp });
+			expect(result.error).toMatchObject({ code: 'AUTH', field: 'authentication', step: 'login', causeCode: 'NO_AUTH' });
+			expect(result.steps.map((s) => `${s.step}:${s.ok}`)).toEqual(['connect:true', 'tls:true', 'capabilities:true', 'login:false']);
+			expect(result.message).toMatch(/offers no login \(AUTH\) on this connection\. Set Authentication to None if the server accepts mail/);
+			expect((await check({ port: noAuth.ports.smtp }, null)).message).toMatch(/; no login configured: mail is sent without authentication\.$/);
 		});
 
 		it('configuration mistakes name the field before connecting', async () => {

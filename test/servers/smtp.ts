@@ -53,6 +53,8 @@ export interface SmtpCaptureOptions {
 	authMethods?: string[];
 	/** The plain port offers no STARTTLS and refuses the command (default: offered). */
 	disableStartTls?: boolean;
+	/** No AUTH at all, like a relay on port 25 (default: offered). */
+	disableAuth?: boolean;
 	/** TLS versions accepted on both ports, e.g. 'TLSv1.3' for both to allow only TLS 1.3 (default: smtp-server's). */
 	minTlsVersion?: SecureVersion;
 	maxTlsVersion?: SecureVersion;
@@ -91,7 +93,7 @@ export class SmtpCapture {
 				name: 'smtp.mailbox.test',
 				banner: 'mailbox test SMTP capture',
 				authMethods: options.authMethods ?? ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'],
-				disabledCommands: options.disableStartTls ? ['STARTTLS'] : [],
+				disabledCommands: [...(options.disableStartTls ? ['STARTTLS'] : []), ...(options.disableAuth ? ['AUTH'] : [])],
 				...(options.minTlsVersion ? { minVersion: options.minTlsVersion } : {}),
 				...(options.maxTlsVersion ? { maxVersion: options.maxTlsVersion } : {}),
 				authOptional: !options.authRequired,

@@ -315,7 +315,8 @@ export class Pop3Client {
 	/**
 	 * The whole message as a stream. Reading slowly slows the connection down (backpressure);
 	 * the next command starts when the stream has ended. Errors (-ERR, dropped connection) arrive
-	 * as the stream's 'error', a MailboxError.
+	 * as the stream's 'error', a MailboxError. Destroying the stream early drops the rest of the
+	 * message and frees the connection for the next command.
 	 */
 	retrStream(msg: number): Readable {
 		const line = `RETR ${messageNumber(msg)}`;
@@ -324,12 +325,17 @@ export class Pop3Client {
 				if (this.socket.isPaused()) this.socket.resume();
 			},
 		});
+		stream.once('close', () => {
+			if (this.socket.isPaused()) this.socket.resume();
+		});
 		this.enqueue(() =>
 			this.exchange({
 				line,
 				logAs: line,
 				multiline: true,
 				sink: (chunk) => {
+					// A reader that gave up: the rest is read and dropped, so the next command can go on.
+					if (stream.destroyed) return;
 					if (!stream.push(chunk)) this.socket.pause();
 				},
 			}),

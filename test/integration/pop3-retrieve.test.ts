@@ -69,6 +69,12 @@ describe('POP3 retrieval against a real Dovecot', () => {
 			}
 			// The next command waits for the stream and then works as usual.
 			expect((await client.listOne(3)).size).toBe(seeded[2].raw.length);
+			// A reader that stops after the first chunk of a large message leaves the session usable.
+			const large = seeded.findIndex((m) => m.raw.length > 500_000) + 1;
+			const stream = client.retrStream(large);
+			await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+			stream.destroy();
+			expect((await client.retr(1)).equals(seeded[0].raw)).toBe(true);
 		});
 	}, 30_000);
 

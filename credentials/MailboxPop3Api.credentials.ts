@@ -5,7 +5,6 @@ import type { ICredentialType, INodeProperties } from 'n8n-workflow';
  * check (lib/pop3/check.ts) connects, negotiates TLS, reads CAPA, logs in with the Login Method
  * and counts the maildrop; nodes/shared/pop3-credentials.ts turns these fields into its settings.
  */
-// eslint-disable-next-line @n8n/community-nodes/credential-test-required -- no node registers it yet; remove this line once one names it with testedBy
 export class MailboxPop3Api implements ICredentialType {
 	name = 'mailboxPop3Api';
 

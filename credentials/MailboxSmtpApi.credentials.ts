@@ -4,7 +4,6 @@ import type { ICredentialType, INodeProperties } from 'n8n-workflow';
  * An SMTP account for sending, with or without a login. Tested by the node that registers it
  * (testedBy), through the SMTP connection check: connect, TLS, EHLO, AUTH; nothing is sent.
  */
-// eslint-disable-next-line @n8n/community-nodes/credential-test-required -- no node registers it yet; remove this line once one names it with testedBy
 export class MailboxSmtpApi implements ICredentialType {
 	name = 'mailboxSmtpApi';
 

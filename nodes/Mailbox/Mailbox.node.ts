@@ -9,7 +9,11 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
-import { checkImapConnection } from '../../lib/connection/check';
+import { checkImapConnection, type ConnectionCheckResult } from '../../lib/connection/check';
+import { checkPop3Connection } from '../../lib/pop3/check';
+import { checkSmtpConnection } from '../../lib/smtp/check';
+import { pop3SettingsFromCredential } from '../shared/pop3-credentials';
+import { smtpSettingsFromCredential } from '../shared/smtp-credentials';
 import type { Login, ServerSettings } from '../../lib/connection/options';
 import { MailboxError } from '../../lib/errors';
 import { imapSettingsFromCredential, imapSettingsFromMicrosoftApp } from '../shared/credentials';
@@ -21,15 +25,22 @@ function credentialData(credential: ICredentialsDecrypted): ICredentialDataDecry
 	return (credential.data ?? {}) as ICredentialDataDecryptedObject;
 }
 
-/** The credential dialog's Test: the connection check, or the reason the settings are unusable. */
-async function testConnection(settingsOf: () => Promise<{ settings: ServerSettings; login: Partial<Login>; sharedMailboxes?: string[] }>): Promise<INodeCredentialTestResult> {
+/** The credential dialog's Test: a connection check's one-line answer, or why the settings are unusable. */
+async function testWith(check: () => Promise<ConnectionCheckResult>): Promise<INodeCredentialTestResult> {
 	try {
-		const { settings, login, sharedMailboxes } = await settingsOf();
-		const result = await checkImapConnection(settings, login, undefined, { sharedMailboxes });
+		const result = await check();
 		return { status: result.ok ? 'OK' : 'Error', message: result.message };
 	} catch (error) {
 		return { status: 'Error', message: error instanceof MailboxError ? error.fullMessage : String(error) };
 	}
+}
+
+/** The IMAP Test: the account and each of its shared mailboxes. */
+async function testConnection(settingsOf: () => Promise<{ settings: ServerSettings; login: Partial<Login>; sharedMailboxes?: string[] }>): Promise<INodeCredentialTestResult> {
+	return testWith(async () => {
+		const { settings, login, sharedMailboxes } = await settingsOf();
+		return checkImapConnection(settings, login, undefined, { sharedMailboxes });
+	});
 }
 
 export class Mailbox implements INodeType {
@@ -46,7 +57,9 @@ export class Mailbox implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
-			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
+			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] }, hide: { protocol: ['pop3', 'smtp'] } } },
+			{ name: 'mailboxPop3Api', required: true, testedBy: 'mailboxPop3ConnectionTest', displayOptions: { show: { authentication: ['password'], protocol: ['pop3'] } } },
+			{ name: 'mailboxSmtpApi', required: true, testedBy: 'mailboxSmtpConnectionTest', displayOptions: { show: { authentication: ['password'], protocol: ['smtp'] } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
 			// n8n tests OAuth2 credentials itself (connected or not): a node's testedBy is not used for them
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
@@ -92,7 +105,7 @@ export class Mailbox implements INodeType {
 					{
 						name: 'Check',
 						value: 'check',
-						description: 'Check step by step that the mailbox can be reached and logged into: host, connection, TLS version and certificate, login mechanism, capabilities, INBOX',
+						description: 'Check step by step that the IMAP, POP3 or SMTP server can be reached and logged into: host, proxy, connection, TLS version and certificate, capabilities, login mechanism, INBOX or maildrop',
 						action: 'Check the connection',
 					},
 				],
@@ -123,6 +136,18 @@ export class Mailbox implements INodeType {
 		credentialTest: {
 			async mailboxImapConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
 				return testConnection(async () => imapSettingsFromCredential(credentialData(credential)));
+			},
+			async mailboxPop3ConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+				return testWith(async () => {
+					const { settings, login, apop } = pop3SettingsFromCredential(credentialData(credential));
+					return checkPop3Connection(settings, login, { apop });
+				});
+			},
+			async mailboxSmtpConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+				return testWith(async () => {
+					const { settings, login } = smtpSettingsFromCredential(credentialData(credential));
+					return checkSmtpConnection(settings, login);
+				});
 			},
 			async mailboxMicrosoftAppTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
 				return testConnection(() => imapSettingsFromMicrosoftApp(credentialData(credential)));

@@ -11,7 +11,13 @@ describe('package and descriptions', () => {
 		expect(pkg.name).toMatch(/^n8n-nodes-/);
 		expect(pkg.keywords).toContain('n8n-community-node-package');
 		expect(pkg.n8n.n8nNodesApiVersion).toBe(1);
-		expect(pkg.n8n.credentials).toEqual(['dist/credentials/MailboxImapApi.credentials.js', 'dist/credentials/MailboxMicrosoftAppApi.credentials.js', 'dist/credentials/MailboxMicrosoftOAuth2Api.credentials.js']);
+		expect(pkg.n8n.credentials).toEqual([
+			'dist/credentials/MailboxImapApi.credentials.js',
+			'dist/credentials/MailboxMicrosoftAppApi.credentials.js',
+			'dist/credentials/MailboxMicrosoftOAuth2Api.credentials.js',
+			'dist/credentials/MailboxPop3Api.credentials.js',
+			'dist/credentials/MailboxSmtpApi.credentials.js',
+		]);
 		expect(pkg.n8n.nodes).toEqual(['dist/nodes/Mailbox/Mailbox.node.js']);
 		expect(pkg.peerDependencies).toHaveProperty('n8n-workflow');
 	});
@@ -38,15 +44,32 @@ describe('package and descriptions', () => {
 		expect(byName.security.default).toBe('tls');
 	});
 
-	it('tests the credential through the node and offers the node to AI agents', () => {
-		expect(node.description.credentials).toEqual([
-			{ name: credential.name, required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
-			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
-			// OAuth2 credentials: n8n's own test (is an account connected?) applies
-			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
-		]);
-		expect(typeof node.methods.credentialTest.mailboxImapConnectionTest).toBe('function');
-		expect(typeof node.methods.credentialTest.mailboxMicrosoftAppTest).toBe('function');
+	it('offers every credential on the node, each with a Test (for OAuth2 the one of n8n), shown for the matching Authentication and Server', () => {
+		const names = (pkg.n8n.credentials as string[]).map((file) => {
+			// eslint-disable-next-line @typescript-eslint/no-require-imports
+			const mod = require(`../../../${file.replace(/^dist\//, '').replace(/\.js$/, '')}`) as Record<string, new () => { name: string; extends?: string[] }>;
+			const instance = new (Object.values(mod)[0])();
+			return { name: instance.name, oauth2: instance.extends?.includes('oAuth2Api') ?? false };
+		});
+		const onNode = node.description.credentials ?? [];
+		expect(onNode.map((c) => c.name).sort()).toEqual(names.map((n) => n.name).sort());
+		const methods = node.methods.credentialTest as Record<string, unknown>;
+		for (const { name, oauth2 } of names) {
+			const entry = onNode.find((c) => c.name === name);
+			if (oauth2) expect(entry?.testedBy).toBeUndefined();
+			else expect(typeof methods[entry?.testedBy as string]).toBe('function');
+		}
+		const shownFor = (authentication: string, protocol?: string) =>
+			onNode
+				.filter((c) => c.displayOptions?.show?.authentication?.includes(authentication))
+				.filter((c) => (protocol ? (c.displayOptions?.show?.protocol ?? [protocol]).includes(protocol) && !c.displayOptions?.hide?.protocol?.includes(protocol) : !c.displayOptions?.show?.protocol))
+				.map((c) => c.name);
+		expect(shownFor('password')).toEqual(['mailboxImapApi']);
+		expect(shownFor('password', 'imap')).toEqual(['mailboxImapApi']);
+		expect(shownFor('password', 'pop3')).toEqual(['mailboxPop3Api']);
+		expect(shownFor('password', 'smtp')).toEqual(['mailboxSmtpApi']);
+		expect(shownFor('microsoftApp')).toEqual(['mailboxMicrosoftAppApi']);
+		expect(shownFor('microsoftOAuth2')).toEqual(['mailboxMicrosoftOAuth2Api']);
 		expect(node.description.usableAsTool).toBe(true);
 	});
 });

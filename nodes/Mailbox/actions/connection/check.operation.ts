@@ -3,11 +3,29 @@ import { checkImapConnection, type ConnectionCheckResult } from '../../../../lib
 import { checkLogin } from '../../../../lib/connection/options';
 import { loginForMailbox } from '../../../../lib/connection/shared-mailboxes';
 import { MailboxError } from '../../../../lib/errors';
+import { checkPop3Connection } from '../../../../lib/pop3/check';
+import { checkSmtpConnection } from '../../../../lib/smtp/check';
+import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../../../shared/pop3-credentials';
+import { SMTP_CREDENTIAL, smtpSettingsFromCredential } from '../../../shared/smtp-credentials';
 import { imapConnectionOf, type Authentication } from '../../../shared/credentials';
 import { toNodeError } from '../../../shared/errors';
 import { n8nLogger } from '../../../shared/logger';
 
 export const description: INodeProperties[] = [
+	{
+		displayName: 'Server',
+		name: 'protocol',
+		type: 'options',
+		noDataExpression: true,
+		default: 'imap',
+		displayOptions: { show: { resource: ['connection'], operation: ['check'], authentication: ['password'] } },
+		options: [
+			{ name: 'IMAP (Incoming)', value: 'imap', description: 'Check with a Mailbox IMAP credential' },
+			{ name: 'POP3 (Incoming)', value: 'pop3', description: 'Check with a Mailbox POP3 credential: login (USER/PASS or APOP) and the maildrop' },
+			{ name: 'SMTP (Outgoing)', value: 'smtp', description: 'Check with a Mailbox SMTP credential: EHLO, STARTTLS and AUTH' },
+		],
+		description: 'Which server to check',
+	},
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -27,18 +45,32 @@ export const description: INodeProperties[] = [
 	},
 ];
 
+/** IMAP with any of the node's Authentications: the account and its shared mailboxes, or the one named. */
+async function checkImap(ctx: IExecuteFunctions, itemIndex: number, authentication: Authentication): Promise<ConnectionCheckResult> {
+	const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger));
+	// A Mailbox named on the node: check that one. Otherwise the account and all its shared mailboxes.
+	const mailbox = (ctx.getNodeParameter('mailbox', itemIndex, '') as string).trim();
+	return mailbox
+		? await checkImapConnection(settings, loginForMailbox(checkLogin(login), sharedMailboxes, mailbox), n8nLogger(ctx.logger))
+		: await checkImapConnection(settings, login, n8nLogger(ctx.logger), { sharedMailboxes });
+}
+
 /** Runs the step-by-step connection check and reports each step as data. */
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
 	const options = this.getNodeParameter('options', itemIndex, {}) as { failOnError?: boolean };
 	const authentication = this.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
 	let result: ConnectionCheckResult;
 	try {
-		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => this.getCredentials(name, itemIndex), n8nLogger(this.logger));
-		// A Mailbox named on the node: check that one. Otherwise the account and all its shared mailboxes.
-		const mailbox = (this.getNodeParameter('mailbox', itemIndex, '') as string).trim();
-		result = mailbox
-			? await checkImapConnection(settings, loginForMailbox(checkLogin(login), sharedMailboxes, mailbox), n8nLogger(this.logger))
-			: await checkImapConnection(settings, login, n8nLogger(this.logger), { sharedMailboxes });
+		const protocol = authentication === 'password' ? (this.getNodeParameter('protocol', itemIndex, 'imap') as string) : 'imap';
+		if (protocol === 'pop3') {
+			const { settings, login, apop } = pop3SettingsFromCredential(await this.getCredentials(POP3_CREDENTIAL, itemIndex));
+			result = await checkPop3Connection(settings, login, { apop }, n8nLogger(this.logger));
+		} else if (protocol === 'smtp') {
+			const { settings, login } = smtpSettingsFromCredential(await this.getCredentials(SMTP_CREDENTIAL, itemIndex));
+			result = await checkSmtpConnection(settings, login, n8nLogger(this.logger));
+		} else {
+			result = await checkImap(this, itemIndex, authentication);
+		}
 	} catch (error) {
 		// Settings or the app token could not be had: a failed check, not a broken node.
 		if (!(error instanceof MailboxError)) throw toNodeError(this.getNode(), error, itemIndex);

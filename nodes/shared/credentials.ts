@@ -1,6 +1,6 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { getAppToken } from '../../lib/auth/microsoft';
-import type { PasswordLogin, ProxyType, Security, ServerSettings, TlsVersionRule, TokenLogin } from '../../lib/connection/options';
+import type { PasswordLogin, Protocol, ProxyType, Security, ServerSettings, TlsVersionRule, TokenLogin } from '../../lib/connection/options';
 import type { Logger } from '../../lib/logger';
 import { serverFor, type ServerChoice } from '../../lib/connection/presets';
 import { parseSharedMailboxes } from '../../lib/connection/shared-mailboxes';
@@ -9,31 +9,37 @@ import { imapSettingsFromMicrosoftOAuth2, microsoftOAuth2Connection, MICROSOFT_D
 export const IMAP_CREDENTIAL = 'mailboxImapApi';
 
 /**
- * The mailboxImapApi credential as lib/ settings; lib/ validates the values. With a provider or the
- * instance default chosen as Server and Host left empty, host, port and security come from there;
- * a Host the user fills in wins. Throws a CONFIG MailboxError for an unusable Server choice.
+ * The server part of the IMAP, POP3 and SMTP credentials (they share field names) as lib/
+ * settings; lib/ validates the values. With a provider or the instance default chosen as Server
+ * and Host left empty, host, port and security come from there; a Host the user fills in wins.
+ * Throws a CONFIG MailboxError for an unusable Server choice.
  */
-export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject): { settings: ServerSettings; login: Partial<PasswordLogin>; sharedMailboxes: string[] } {
+export function serverSettingsFromCredential(protocol: Protocol, data: ICredentialDataDecryptedObject, defaultSecurity: Security = 'tls'): ServerSettings {
 	const host = String(data.host ?? '').trim();
-	const preset = host ? undefined : serverFor('imap', (data.server || 'custom') as ServerChoice);
+	const preset = host ? undefined : serverFor(protocol, (data.server || 'custom') as ServerChoice);
 	return {
-		settings: {
-			host: preset?.host ?? host,
-			port: preset ? preset.port : (data.port as number | string | undefined),
-			security: (preset?.security ?? data.security ?? 'tls') as Security,
-			tlsVersion: (data.tlsVersion || 'auto') as TlsVersionRule,
-			allowUnauthorizedCerts: data.allowSelfSigned === true,
-			proxy:
-				data.proxy && data.proxy !== 'none'
-					? {
-							type: data.proxy as ProxyType,
-							host: String(data.proxyHost ?? ''),
-							port: data.proxyPort as number | string | undefined,
-							user: data.proxyUser ? String(data.proxyUser) : undefined,
-							password: data.proxyPassword ? String(data.proxyPassword) : undefined,
-						}
-					: undefined,
-		},
+		host: preset?.host ?? host,
+		port: preset ? preset.port : (data.port as number | string | undefined),
+		security: (preset?.security ?? data.security ?? defaultSecurity) as Security,
+		tlsVersion: (data.tlsVersion || 'auto') as TlsVersionRule,
+		allowUnauthorizedCerts: data.allowSelfSigned === true,
+		proxy:
+			data.proxy && data.proxy !== 'none'
+				? {
+						type: data.proxy as ProxyType,
+						host: String(data.proxyHost ?? ''),
+						port: data.proxyPort as number | string | undefined,
+						user: data.proxyUser ? String(data.proxyUser) : undefined,
+						password: data.proxyPassword ? String(data.proxyPassword) : undefined,
+					}
+				: undefined,
+	};
+}
+
+/** The mailboxImapApi credential: server, login and the shared mailboxes it may open. */
+export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject): { settings: ServerSettings; login: Partial<PasswordLogin>; sharedMailboxes: string[] } {
+	return {
+		settings: serverSettingsFromCredential('imap', data),
 		login: { user: String(data.user ?? ''), password: String(data.password ?? '') },
 		sharedMailboxes: parseSharedMailboxes(data.sharedMailboxes as string | undefined),
 	};

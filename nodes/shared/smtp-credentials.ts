@@ -1,6 +1,6 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
-import type { PasswordLogin, ProxyType, Security, ServerSettings, TlsVersionRule } from '../../lib/connection/options';
-import { serverFor, type ServerChoice } from '../../lib/connection/presets';
+import type { PasswordLogin, ServerSettings } from '../../lib/connection/options';
+import { serverSettingsFromCredential } from './credentials';
 
 export const SMTP_CREDENTIAL = 'mailboxSmtpApi';
 
@@ -12,26 +12,8 @@ export const SMTP_CREDENTIAL = 'mailboxSmtpApi';
  * Server choice.
  */
 export function smtpSettingsFromCredential(data: ICredentialDataDecryptedObject): { settings: ServerSettings; login: Partial<PasswordLogin> | undefined } {
-	const host = String(data.host ?? '').trim();
-	const preset = host ? undefined : serverFor('smtp', (data.server || 'custom') as ServerChoice);
 	return {
-		settings: {
-			host: preset?.host ?? host,
-			port: preset ? preset.port : (data.port as number | string | undefined),
-			security: (preset?.security ?? data.security ?? 'starttls') as Security,
-			tlsVersion: (data.tlsVersion || 'auto') as TlsVersionRule,
-			allowUnauthorizedCerts: data.allowSelfSigned === true,
-			proxy:
-				data.proxy && data.proxy !== 'none'
-					? {
-							type: data.proxy as ProxyType,
-							host: String(data.proxyHost ?? ''),
-							port: data.proxyPort as number | string | undefined,
-							user: data.proxyUser ? String(data.proxyUser) : undefined,
-							password: data.proxyPassword ? String(data.proxyPassword) : undefined,
-						}
-					: undefined,
-		},
+		settings: serverSettingsFromCredential('smtp', data, 'starttls'),
 		login: data.authentication === 'none' ? undefined : { user: String(data.user ?? ''), password: String(data.password ?? '') },
 	};
 }

@@ -366,7 +366,7 @@ export class N8n {
 		const t0 = Date.now();
 		let installed: { name: string; version: string };
 		try {
-			installed = await installPackage(options.packageTarball, path.join(stateDir, '.n8n', 'nodes'), env);
+			installed = await installPackage(options.packageTarball, path.join(stateDir, '.n8n', 'nodes'), npmEnvironment());
 		} catch (error) {
 			if (ownsStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
 			throw error;
@@ -382,7 +382,7 @@ export class N8n {
 	 */
 	async installTarball(tarball: string): Promise<{ name: string; version: string }> {
 		const t0 = Date.now();
-		const installed = await installPackage(tarball, this.nodesDir, this.env);
+		const installed = await installPackage(tarball, this.nodesDir, npmEnvironment());
 		this.timings.push({ step: `install ${installed.name}@${installed.version}`, ms: Date.now() - t0 });
 		return installed;
 	}
@@ -633,6 +633,24 @@ export class N8n {
 	}
 
 	/**
+	 * The credential dialog's "Connect my account" for an OAuth2 credential (saved, by id): GET
+	 * /rest/oauth2-credential/auth?id= gives the authorization URL; `signIn` plays the browser at
+	 * the authority and returns where it redirected to (n8n's callback with code and state); that
+	 * callback is then called with the session's cookies (including any browser-binding cookie
+	 * n8n set), and n8n exchanges the code and stores the token. Returns the callback's answer.
+	 */
+	async connectOAuth2(credentialId: string, signIn: (authorizationUrl: string) => Promise<string>): Promise<{ status: number; body: string }> {
+		const auth = await fetch(`${this.url}/rest/oauth2-credential/auth?id=${encodeURIComponent(credentialId)}`, { headers: this.authHeaders() });
+		const text = await auth.text();
+		if (!auth.ok) throw new Error(`GET /rest/oauth2-credential/auth: HTTP ${auth.status} ${text}`);
+		const authorizationUrl = (JSON.parse(text) as { data: string }).data;
+		const cookies = [this.authHeaders().cookie, ...auth.headers.getSetCookie().map((c) => c.split(';')[0])].join('; ');
+		const callback = await signIn(authorizationUrl);
+		const res = await fetch(callback, { headers: { ...this.authHeaders(), cookie: cookies }, redirect: 'manual' });
+		return { status: res.status, body: await res.text() };
+	}
+
+	/**
 	 * The credential dialog's Test button: POST /rest/credentials/test {credentials: {id, name,
 	 * type, data}}. With a saved credential's `id`, n8n merges `data` over the stored data; with
 	 * no id (sent as "") the owner tests unsaved data.
@@ -692,6 +710,19 @@ function portFree(port: number): Promise<boolean> {
  * (installed_packages, shown under Settings > Community nodes); that is skipped here, and n8n
  * loads whatever n8n-nodes-* package it finds in nodes/node_modules at boot regardless.
  */
+/**
+ * The environment for the package's npm install: the machine's own npm and Node and their
+ * registry settings (its CA file, NODE_EXTRA_CA_CERTS), not n8n's: n8n gets the test servers'
+ * certificate as NODE_EXTRA_CA_CERTS, and npm run on n8n's Node 24 would not read the machine's
+ * global npmrc, so a registry behind a company CA would fail with SELF_SIGNED_CERT_IN_CHAIN.
+ * Without NODE_ENV, JEST_* and npm_* (this repository's ignore-scripts and the like).
+ */
+function npmEnvironment(): NodeJS.ProcessEnv {
+	const env: NodeJS.ProcessEnv = { ...process.env };
+	for (const key of Object.keys(env)) if (key === 'NODE_ENV' || key.startsWith('JEST_') || key.toLowerCase().startsWith('npm_')) delete env[key];
+	return env;
+}
+
 async function installPackage(tarball: string, nodesDir: string, env: NodeJS.ProcessEnv): Promise<{ name: string; version: string }> {
 	const modules = path.join(nodesDir, 'node_modules');
 	fs.mkdirSync(modules, { recursive: true });

@@ -1,0 +1,155 @@
+/**
+ * The delegated Microsoft 365 credential in a real n8n 2.41.1: created through the REST API,
+ * connected through n8n's own OAuth2 flow (authorization URL from n8n, sign-in at a local
+ * Microsoft-style authority, n8n's callback exchanging the code), then used by the Mailbox node
+ * in workflows run by `n8n execute` — including runs after the token was rejected and after it
+ * expired, which only succeed when n8n refreshed the token and stored the new one.
+ */
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { startMailServers, type MailServers } from '../servers';
+import { MicrosoftAuthority } from '../servers/microsoft';
+import { ensureN8n, N8n, packPackage } from './n8n';
+
+jest.setTimeout(15 * 60_000);
+
+const root = path.resolve(__dirname, '..', '..');
+const CLIENT_ID = 'delegated-mail-app';
+const CLIENT_SECRET = 'Delegated-Client-Secret-5';
+
+describe('Microsoft 365 delegated OAuth2 in real n8n', () => {
+	let servers: MailServers;
+	let authority: MicrosoftAuthority;
+	let n8n: N8n;
+	let workDir: string;
+	let credentialId: string;
+	let workflowId: string;
+
+	/** The browser at the authority: follows the authorization URL, returns where it redirects. */
+	const signIn = (authorizationUrl: string): Promise<string> =>
+		new Promise((resolve, reject) => {
+			https
+				.get(authorizationUrl, { ca: fs.readFileSync(servers.certPath) }, (res) => {
+					res.resume();
+					if (res.statusCode !== 302 || !res.headers.location) reject(new Error(`authorize answered ${res.statusCode}`));
+					else resolve(res.headers.location);
+				})
+				.on('error', reject);
+		});
+	const okGrants = (grantType: string) => authority.grants.filter((g) => g.clientId === CLIENT_ID && g.grantType === grantType && g.ok);
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+		authority = await new MicrosoftAuthority(
+			{ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) },
+			(user, lifetime) => servers.oauth.issueToken(user, lifetime),
+			(token) => servers.oauth.tokenUser(token),
+		).start();
+		authority.registerDelegated({ tenant: 'contoso', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, user: 'alice' });
+		const install = ensureN8n();
+		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-oauth2-'));
+		// n8n trusts the authority's and Dovecot's test certificate like a company CA
+		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		await n8n.start();
+		await n8n.setupOwner();
+	});
+
+	afterAll(async () => {
+		await n8n?.destroy();
+		await authority?.stop();
+		await servers?.stop();
+		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+	});
+
+	it('offers the credential with the Outlook scopes and offline access, URLs from tenant and sign-in host', async () => {
+		const types = await n8n.nodeTypes();
+		const credential = types.credentials.find((c) => c.name === 'mailboxMicrosoftOAuth2Api');
+		expect(credential).toBeDefined();
+		expect(credential?.extends).toEqual(['oAuth2Api']);
+	});
+
+	it('connects the account through n8n\'s OAuth2 flow: sign-in at the authority, code exchanged by n8n', async () => {
+		const created = await n8n.rest('POST', '/rest/credentials', {
+			name: 'Alice (Microsoft 365, delegated)',
+			type: 'mailboxMicrosoftOAuth2Api',
+			data: {
+				clientId: CLIENT_ID,
+				clientSecret: CLIENT_SECRET,
+				mailbox: 'alice',
+				tenantId: 'contoso',
+				authorityHost: authority.host,
+				imapHost: '127.0.0.1',
+				imapPort: servers.ports.imaps,
+			},
+		});
+		expect(created.status).toBe(200);
+		credentialId = (created.json as { data: { id: string } }).data.id;
+
+		let authorizationUrl = '';
+		const callback = await n8n.connectOAuth2(credentialId, async (url) => {
+			authorizationUrl = url;
+			return signIn(url);
+		});
+		const auth = new URL(authorizationUrl);
+		expect(`${auth.origin}${auth.pathname}`).toBe(`https://${authority.host}/contoso/oauth2/v2.0/authorize`);
+		expect(auth.searchParams.get('scope')?.split(' ')).toEqual([
+			'offline_access',
+			'https://outlook.office365.com/IMAP.AccessAsUser.All',
+			'https://outlook.office365.com/POP.AccessAsUser.All',
+			'https://outlook.office365.com/SMTP.Send',
+			'https://outlook.office365.com/EWS.AccessAsUser.All',
+		]);
+		expect(auth.searchParams.get('redirect_uri')).toBe(`${n8n.url}/rest/oauth2-credential/callback`);
+		expect(callback.status).toBe(200);
+		expect(callback.body).not.toMatch(/error/i);
+		expect(okGrants('authorization_code')).toHaveLength(1);
+
+		// what the editor shows as "Account connected"
+		const stored = await n8n.rest('GET', `/rest/credentials/${credentialId}?includeData=true`);
+		expect(stored.status).toBe(200);
+		expect((stored.json as { data: { data: Record<string, unknown> } }).data.data.oauthTokenData).toBeTruthy();
+	});
+
+	it('lists the folders with the delegated token (Dovecot accepts it), no refresh needed', async () => {
+		await n8n.stop(); // the CLI runs below work on n8n's state
+		const workflow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'workflows', 'list-folders.json'), 'utf8')) as {
+			id: string;
+			nodes: { parameters: Record<string, unknown>; credentials?: Record<string, unknown> }[];
+		};
+		workflow.id = 'mbxE2eDelegatedList';
+		workflow.nodes[1].parameters.authentication = 'microsoftOAuth2';
+		workflow.nodes[1].credentials = { mailboxMicrosoftOAuth2Api: { id: credentialId, name: 'Alice (Microsoft 365, delegated)' } };
+		workflowId = await n8n.importWorkflow(workflow);
+		const run = await n8n.execute(workflowId);
+		expect(run.error).toBeUndefined();
+		expect(run.output['List folders'].map((f) => f.path)).toEqual(expect.arrayContaining(['INBOX', 'Junk', 'Sent']));
+		expect(okGrants('refresh_token')).toHaveLength(0);
+	});
+
+	it('a token the server rejects is refreshed by n8n and stored; the run succeeds', async () => {
+		// the stored token stops working before n8n expects it to (revoked, or expired early)
+		servers.oauth.revoke(okGrants('authorization_code')[0].accessToken as string);
+		authority.setTokenLifetime(CLIENT_ID, 2); // the renewed token will be short-lived
+		const run = await n8n.execute(workflowId);
+		expect(run.error).toBeUndefined();
+		expect(run.output['List folders'].map((f) => f.path)).toContain('INBOX');
+		expect(okGrants('refresh_token').map((g) => g.generation)).toEqual([0]);
+		const raw = JSON.stringify(run.raw);
+		expect(raw).not.toContain(CLIENT_SECRET);
+		expect(raw).not.toContain(okGrants('refresh_token')[0].accessToken as string);
+	});
+
+	it('a token n8n knows to have expired is refreshed before the login, with the refresh token n8n stored last', async () => {
+		await new Promise((r) => setTimeout(r, 2500));
+		authority.setTokenLifetime(CLIENT_ID, 3599);
+		const run = await n8n.execute(workflowId);
+		expect(run.error).toBeUndefined();
+		expect(run.output['List folders'].map((f) => f.path)).toContain('INBOX');
+		// generation 1: the rotated refresh token from the previous run (the first one is spent,
+		// so this works only because n8n stored the new one)
+		expect(okGrants('refresh_token').map((g) => g.generation)).toEqual([0, 1]);
+		expect(authority.grants.filter((g) => !g.ok)).toEqual([]);
+	});
+});

@@ -24,8 +24,11 @@ export interface ConnectionCheckResult {
 	error?: MailboxError;
 }
 
-/** The check step a failure belongs to, from where in the connection it happened. */
-export function failedStep(step: ConnectionStep | undefined): CheckStepName {
+/**
+ * The check step a failure belongs to, from where in the connection it happened. A failed
+ * command after the login belongs to the protocol's last step (`inbox`; SMTP: `capabilities`).
+ */
+export function failedStep(step: ConnectionStep | undefined, commandStep: CheckStepName = 'inbox'): CheckStepName {
 	switch (step) {
 		case 'config':
 			return 'config';
@@ -38,7 +41,7 @@ export function failedStep(step: ConnectionStep | undefined): CheckStepName {
 		case 'login':
 			return 'login';
 		case 'command':
-			return 'inbox';
+			return commandStep;
 		default:
 			return 'connect';
 	}
@@ -62,9 +65,9 @@ export function tlsDetail(socket: Partial<Pick<TLSSocket, 'getProtocol' | 'getPe
  * Ends a check with a failure: an unexpected error becomes a PROTOCOL MailboxError with the
  * secrets removed, and the failed step is appended to the steps found so far.
  */
-export function failureResult(error: unknown, steps: CheckStep[], secrets: ReadonlyArray<string | undefined>): ConnectionCheckResult {
+export function failureResult(error: unknown, steps: CheckStep[], secrets: ReadonlyArray<string | undefined>, commandStep: CheckStepName = 'inbox'): ConnectionCheckResult {
 	const mailboxError =
 		error instanceof MailboxError ? error : new MailboxError('PROTOCOL', `Unexpected failure: ${redact(error instanceof Error ? error.message : String(error), secrets)}`);
-	steps.push({ step: failedStep(mailboxError.step), ok: false, detail: mailboxError.fullMessage });
+	steps.push({ step: failedStep(mailboxError.step, commandStep), ok: false, detail: mailboxError.fullMessage });
 	return { ok: false, message: mailboxError.fullMessage, steps, error: mailboxError };
 }

@@ -2,61 +2,20 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ImapFlow } from 'imapflow';
-import { MailboxError, redact, type ConnectionStep } from '../errors';
+import { MailboxError } from '../errors';
+import { failureResult, tlsDetail, type CheckStep, type ConnectionCheckResult } from './check-steps';
 import { connectImap, fromImapError } from '../imap/connect';
 import { loginForSharedMailbox } from './shared-mailboxes';
 import { checkLogin, describeProxy, describeServer, isTokenLogin, resolveServer, secretsOf, type Login, type ResolvedServer, type ServerSettings } from './options';
 import { silentLogger, type Logger } from '../logger';
 
-export type CheckStepName = 'config' | 'resolve' | 'proxy' | 'connect' | 'tls' | 'login' | 'capabilities' | 'inbox' | 'shared';
-
-export interface CheckStep {
-	step: CheckStepName;
-	ok: boolean;
-	/** What was found (on success) or what failed, with the fix. */
-	detail: string;
-}
-
-export interface ConnectionCheckResult {
-	ok: boolean;
-	/** One line for the credential dialog: what was found, or the failure with its fix. */
-	message: string;
-	steps: CheckStep[];
-	/** Set when ok is false. */
-	error?: MailboxError;
-}
+export type { CheckStep, CheckStepName, ConnectionCheckResult } from './check-steps';
 
 /** Capabilities the nodes make use of, reported by the check. */
 const USEFUL_CAPABILITIES = ['IDLE', 'MOVE', 'UIDPLUS', 'CONDSTORE', 'QRESYNC', 'SPECIAL-USE', 'LIST-STATUS', 'ID'];
 
-function failedStep(step: ConnectionStep | undefined): CheckStepName {
-	switch (step) {
-		case 'config':
-			return 'config';
-		case 'dns':
-			return 'resolve';
-		case 'proxy':
-			return 'proxy';
-		case 'tls':
-			return 'tls';
-		case 'login':
-			return 'login';
-		case 'command':
-			return 'inbox';
-		default:
-			return 'connect';
-	}
-}
-
-function tlsDetail(client: ImapFlow): string {
-	const socket = (client as unknown as { socket?: TLSSocket }).socket;
-	const version = typeof socket?.getProtocol === 'function' ? socket.getProtocol() : null;
-	if (!version) return 'not encrypted';
-	const cert = socket?.getPeerCertificate?.();
-	const subject = cert?.subject?.CN ? `, certificate for ${cert.subject.CN}` : '';
-	const issuer = cert?.issuer?.CN && cert.issuer.CN !== cert.subject?.CN ? ` issued by ${cert.issuer.CN}` : cert?.issuer?.CN ? ' (self-signed)' : '';
-	const until = cert?.valid_to ? `, valid until ${new Date(cert.valid_to).toISOString().slice(0, 10)}` : '';
-	return `${version}${subject}${issuer}${until}`;
+function imapTlsDetail(client: ImapFlow): string {
+	return tlsDetail((client as unknown as { socket?: TLSSocket }).socket);
 }
 
 /** The SASL mechanism imapflow used: it marks the AUTH= capability it authenticated with. */
@@ -95,7 +54,7 @@ export async function checkImapConnection(
 		client = await connectImap(server, checked, logger);
 		if (server.proxy) steps.push({ step: 'proxy', ok: true, detail: `through the ${describeProxy(server.proxy)}` });
 		steps.push({ step: 'connect', ok: true, detail: `Connected to ${describeServer(server)}` });
-		const tls = tlsDetail(client);
+		const tls = imapTlsDetail(client);
 		steps.push({ step: 'tls', ok: true, detail: tls === 'not encrypted' ? 'NOT encrypted' : `encrypted with ${tls}` });
 		steps.push({ step: 'login', ok: true, detail: `logged in as "${checked.user}" with ${mechanismOf(client, checked)}` });
 		const caps = USEFUL_CAPABILITIES.filter((c) => client?.capabilities.has(c));
@@ -111,12 +70,7 @@ export async function checkImapConnection(
 		const ordered = server.proxy ? [steps[1], steps[0], ...steps.slice(2)] : steps;
 		return { ok: true, message: `${ordered.map((s) => s.detail).join('; ')}.`, steps };
 	} catch (error) {
-		const mailboxError =
-			error instanceof MailboxError
-				? error
-				: new MailboxError('PROTOCOL', `Unexpected failure: ${redact(error instanceof Error ? error.message : String(error), [...secretsOf(login), settings.proxy?.password])}`);
-		steps.push({ step: failedStep(mailboxError.step), ok: false, detail: mailboxError.fullMessage });
-		return { ok: false, message: mailboxError.fullMessage, steps, error: mailboxError };
+		return failureResult(error, steps, [...secretsOf(login), settings.proxy?.password]);
 	} finally {
 		if (client) await client.logout().catch(() => client?.close());
 	}

@@ -3,8 +3,8 @@ import { isIP, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import XOAuth2 from 'nodemailer/lib/xoauth2';
-import { MailboxError, redact, type ConnectionStep } from '../errors';
-import { tlsDetail as describeTls, type CheckStep, type CheckStepName, type ConnectionCheckResult } from '../connection/check-steps';
+import { MailboxError } from '../errors';
+import { failureResult, tlsDetail as describeTls, type CheckStep, type ConnectionCheckResult } from '../connection/check-steps';
 import { checkLogin, describeProxy, describeServer, isTokenLogin, resolveServer, type Login, type ResolvedServer, type ServerSettings } from '../connection/options';
 import { silentLogger, type Logger } from '../logger';
 import { fromSmtpError } from './errors';
@@ -29,25 +29,6 @@ interface ConnectionState {
 
 function state(connection: SMTPConnection): ConnectionState {
 	return connection as unknown as ConnectionState;
-}
-
-function failedStep(step: ConnectionStep | undefined): CheckStepName {
-	switch (step) {
-		case 'config':
-			return 'config';
-		case 'dns':
-			return 'resolve';
-		case 'proxy':
-			return 'proxy';
-		case 'tls':
-			return 'tls';
-		case 'login':
-			return 'login';
-		case 'command':
-			return 'capabilities';
-		default:
-			return 'connect';
-	}
 }
 
 /**
@@ -183,12 +164,7 @@ export async function checkSmtpConnection(settings: ServerSettings, login: Parti
 		done = true;
 		return { ok: true, message: `${steps.map((s) => s.detail).join('; ')}.`, steps };
 	} catch (error) {
-		const mailboxError =
-			error instanceof MailboxError
-				? error
-				: new MailboxError('PROTOCOL', `Unexpected failure: ${redact(error instanceof Error ? error.message : String(error), smtpSecrets(checked ?? login, { proxy: settings.proxy ? { ...settings.proxy, port: 0, url: '' } : undefined }))}`);
-		steps.push({ step: failedStep(mailboxError.step), ok: false, detail: mailboxError.fullMessage });
-		return { ok: false, message: mailboxError.fullMessage, steps, error: mailboxError };
+		return failureResult(error, steps, smtpSecrets(checked ?? login, { proxy: settings.proxy ? { ...settings.proxy, port: 0, url: '' } : undefined }), 'capabilities');
 	} finally {
 		if (connection && !connection.destroyed) {
 			if (done) connection.quit();

@@ -47,7 +47,7 @@ export const description: INodeProperties[] = [
 
 /** IMAP with any of the node's Authentications: the account and its shared mailboxes, or the one named. */
 async function checkImap(ctx: IExecuteFunctions, itemIndex: number, authentication: Authentication): Promise<ConnectionCheckResult> {
-	const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger));
+	const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger), { ctx, itemIndex });
 	// A Mailbox named on the node: check that one. Otherwise the account and all its shared mailboxes.
 	const mailbox = (ctx.getNodeParameter('mailbox', itemIndex, '') as string).trim();
 	return mailbox

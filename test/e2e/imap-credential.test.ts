@@ -35,6 +35,18 @@ describe('in real n8n', () => {
 			...data,
 		},
 	});
+	const pop3Credential = (data: Record<string, unknown>) => ({
+		id: 'mbxE2ePop3Alice',
+		name: 'POP3 (alice)',
+		type: 'mailboxPop3Api',
+		data: { host: '127.0.0.1', port: servers.ports.pop3s, security: 'tls', user: 'alice', password: 'alice-pw', loginMethod: 'password', allowSelfSigned: false, ...data },
+	});
+	const smtpCredential = (data: Record<string, unknown>) => ({
+		id: 'mbxE2eSmtpAlice',
+		name: 'SMTP (alice)',
+		type: 'mailboxSmtpApi',
+		data: { host: '127.0.0.1', port: servers.ports.smtp, security: 'starttls', authentication: 'password', user: 'alice', password: 'alice-pw', allowSelfSigned: false, ...data },
+	});
 	const imapCredential = (data: Record<string, unknown>) => ({
 		id: 'mbxDemoImapAlice',
 		name: 'Demo mailbox (alice)',
@@ -43,7 +55,7 @@ describe('in real n8n', () => {
 	});
 
 	beforeAll(async () => {
-		servers = await startMailServers();
+		servers = await startMailServers({ sharedMailboxes: { alice: ['catchall'] } });
 		// A Microsoft-style sign-in authority over HTTPS with the test certificate, which n8n trusts
 		// through NODE_EXTRA_CA_CERTS like a company CA.
 		authority = await new MicrosoftAuthority({ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) }, (user, lifetime) =>
@@ -69,6 +81,8 @@ describe('in real n8n', () => {
 			imapCredential({}),
 			{ ...imapCredential({ password: 'not-alices-pw' }), id: 'mbxE2eWrongPass1', name: 'Wrong password' },
 			msAppCredential({}),
+			pop3Credential({ loginMethod: 'apop' }),
+			smtpCredential({}),
 		]);
 	});
 
@@ -117,6 +131,30 @@ describe('in real n8n', () => {
 		expect(JSON.stringify(bad.raw)).not.toContain('not-alices-pw');
 	});
 
+	it('checks POP3 and SMTP servers in a workflow (Connection → Check with Server POP3 / SMTP)', async () => {
+		const base = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'workflows', 'check-connection.json'), 'utf8')) as { id: string; nodes: { parameters: Record<string, unknown>; credentials?: Record<string, unknown> }[] };
+		const pop3 = JSON.parse(JSON.stringify(base)) as typeof base;
+		pop3.id = 'mbxE2eCheckPop3';
+		pop3.nodes[1].parameters.protocol = 'pop3';
+		pop3.nodes[1].credentials = { mailboxPop3Api: { id: 'mbxE2ePop3Alice', name: 'POP3 (alice)' } };
+		const pop3Run = await n8n.execute(await n8n.importWorkflow(pop3));
+		expect(pop3Run.error).toBeUndefined();
+		const [pop3Report] = pop3Run.output['Check connection'];
+		expect(pop3Report).toMatchObject({ ok: true, failedStep: null });
+		expect(pop3Report.message).toMatch(/logged in as "alice" with APOP.*maildrop has 0 messages/);
+
+		const smtp = JSON.parse(JSON.stringify(base)) as typeof base;
+		smtp.id = 'mbxE2eCheckSmtp';
+		smtp.nodes[1].parameters.protocol = 'smtp';
+		smtp.nodes[1].credentials = { mailboxSmtpApi: { id: 'mbxE2eSmtpAlice', name: 'SMTP (alice)' } };
+		const smtpRun = await n8n.execute(await n8n.importWorkflow(smtp));
+		expect(smtpRun.error).toBeUndefined();
+		const [smtpReport] = smtpRun.output['Check connection'];
+		expect(smtpReport).toMatchObject({ ok: true, failedStep: null });
+		expect((smtpReport.steps as { step: string }[]).map((st) => st.step)).toEqual(['connect', 'tls', 'capabilities', 'login']);
+		expect(smtpReport.message).toMatch(/encrypted with TLSv1\.3 after STARTTLS.*logged in as "alice" with PLAIN/);
+	});
+
 	it('lists folders signed in as a Microsoft 365 app (token from MSAL inside n8n)', async () => {
 		const workflow = JSON.parse(JSON.stringify(exampleWorkflow)) as { id: string; nodes: { parameters: Record<string, unknown>; credentials?: Record<string, unknown> }[] };
 		workflow.id = 'mbxE2eMsAppList';
@@ -161,6 +199,38 @@ describe('in real n8n', () => {
 			expect(wrong.status).toBe('Error');
 			expect(wrong.message).toMatch(/^Microsoft rejected the client secret/);
 			expect(wrong.message).not.toContain('Wrong-Secret-9');
+		});
+
+		it('tests the POP3 credential: APOP, USER/PASS, and a wrong password named without showing it', async () => {
+			const apop = await n8n.testCredential(pop3Credential({ loginMethod: 'apop' }));
+			expect(apop.status).toBe('OK');
+			expect(apop.message).toMatch(/^Connected to 127\.0\.0\.1:\d+ \(SSL\/TLS\); encrypted with TLSv1\.3.*logged in as "alice" with APOP.*maildrop has 0 messages, 0 bytes\.$/);
+			const plain = await n8n.testCredential(pop3Credential({ security: 'starttls', port: servers.ports.pop3 }));
+			expect(plain.status).toBe('OK');
+			expect(plain.message).toMatch(/STARTTLS.*logged in as "alice" with USER\/PASS/);
+			const wrong = await n8n.testCredential(pop3Credential({ password: 'Wr0ng-pop-secret' }));
+			expect(wrong.status).toBe('Error');
+			expect(wrong.message).toMatch(/Check User and Password/);
+			expect(wrong.message).not.toContain('Wr0ng-pop-secret');
+		});
+
+		it('tests the SMTP credential: EHLO, STARTTLS and AUTH, and a wrong password named without showing it', async () => {
+			const ok = await n8n.testCredential(smtpCredential({}));
+			expect(ok.status).toBe('OK');
+			expect(ok.message).toMatch(/^Connected to 127\.0\.0\.1:\d+ \(STARTTLS\); encrypted with TLSv1\.3 after STARTTLS.*EHLO: server offers .*logged in as "alice" with PLAIN\.$/);
+			const wrong = await n8n.testCredential(smtpCredential({ password: 'Wr0ng-smtp-secret' }));
+			expect(wrong.status).toBe('Error');
+			expect(wrong.message).toMatch(/Check User and Password/);
+			expect(wrong.message).not.toContain('Wr0ng-smtp-secret');
+		});
+
+		it('tests an IMAP credential with shared mailboxes: each is opened, a forbidden one is named', async () => {
+			const ok = await n8n.testCredential(imapCredential({ sharedMailboxes: 'catchall' }));
+			expect(ok.status).toBe('OK');
+			expect(ok.message).toMatch(/shared mailbox catchall opened as "alice\\catchall": INBOX has 0 messages, 0 unseen\.$/);
+			const forbidden = await n8n.testCredential(imapCredential({ sharedMailboxes: 'catchall; bob' }));
+			expect(forbidden.status).toBe('Error');
+			expect(forbidden.message).toMatch(/^Shared mailbox bob: 127\.0\.0\.1 refused the login as "alice\\bob"/);
 		});
 
 		it('answers the credential Test with the clear cause for a wrong password, never the password', async () => {

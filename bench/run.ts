@@ -12,6 +12,7 @@ import { startMailServers, type MailServers } from '../test/servers';
 import { generateMessages } from '../test/servers/mailgen';
 import { printTable, round, writeResults, type Benchmark, type BenchEntry } from './frame';
 import { imapFetchParse } from './imap-fetch-parse';
+import { messageParse } from './message-parse';
 import { pop3Retr } from './pop3-retr';
 
 export interface BenchContext {
@@ -23,7 +24,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, pop3Retr];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

@@ -164,6 +164,11 @@ function runParser(input: Buffer | Readable, options: ParseOptions, warn: Warn):
 		});
 		parser.on('error', (error: Error) => {
 			warn(`the MIME structure could not be read to the end (${error.message}); what was read is kept`);
+			if (!Buffer.isBuffer(input)) {
+				// The rest of the source is read and dropped, so that its connection is not left stalled.
+				input.unpipe(parser);
+				input.resume();
+			}
 			settle();
 		});
 		parser.on('end', () => settle());

@@ -30,6 +30,7 @@ const BOUNCE = Buffer.from(
 );
 
 describe('IMAP watcher against a real Dovecot', () => {
+	jest.setTimeout(60_000);
 	let servers: MailServers;
 	const running: Harness[] = [];
 	const start = async (h: Harness) => {

@@ -432,6 +432,7 @@ class FolderWatcher {
 		const push = this.s.mode === 'idle' && client.capabilities.has('IDLE');
 		this.stats.push = push;
 		this.owner.emit({ type: 'connected', folder: this.folder, push });
+		this.settleFirstAttempt(undefined);
 		this.log.info(`mailbox watcher: folder "${this.folder}" opened, ${push ? 'waiting for new mail by IDLE' : `polling every ${Math.round(this.s.pollIntervalMs / 1000)} s`}`);
 		// a backlog fires no event: catch up explicitly after every (re)connect
 		this.fetchRequested = true;
@@ -842,14 +843,16 @@ export class ImapWatcher {
 	}
 
 	/**
-	 * Starts watching every folder. Resolves once each folder has connected and caught up once, or
-	 * failed its first attempt (then `error` is set and the watcher keeps retrying with backoff).
+	 * Starts watching every folder. Resolves once each folder has connected and opened its folder
+	 * (the catch-up runs on in the background), or failed its first attempt (then `error` is set and the watcher keeps retrying with backoff).
 	 * Never rejects.
 	 */
 	async start(): Promise<StartResult[]> {
 		if (this.running) return [...this.folders.keys()].map((folder) => ({ folder }));
 		this.running = true;
 		const results = await Promise.all([...this.folders.values()].map(async (f) => ({ folder: f.folder, error: await f.start() })));
+		// the first cursors are reported before start() returns
+		if (this.stateScheduled) this.flushState();
 		return results.map((r) => (r.error ? r : { folder: r.folder }));
 	}
 
@@ -906,6 +909,7 @@ export class ImapWatcher {
 	}
 
 	private flushState(): void {
+		if (!this.stateScheduled && this.running) return;
 		this.stateScheduled = false;
 		if (!this.onState) return;
 		try {

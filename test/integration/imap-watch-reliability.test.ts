@@ -1,0 +1,171 @@
+import { generateMessages } from '../servers/mailgen';
+import { startMailServers, type MailServers } from '../servers';
+import { Forwarder, kickUser } from '../servers/dovecot-admin';
+import type { WatchedMessage, WatchState } from '../../lib/imap/watch';
+import { append, imap, imapServer, simpleMessage, until, watch, type Harness } from './imap-watch-helpers';
+
+/** Every acknowledged Message-ID, in order. */
+function countIds(ids: string[]): Map<string, number> {
+	const counts = new Map<string, number>();
+	for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+	return counts;
+}
+
+describe('IMAP watcher reliability against a real Dovecot', () => {
+	jest.setTimeout(60_000);
+	let servers: MailServers;
+	const running: Harness[] = [];
+	const start = async (h: Harness) => {
+		running.push(h);
+		await h.watcher.start();
+		return h;
+	};
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+	});
+	afterEach(async () => {
+		await Promise.all(running.splice(0).map((h) => h.watcher.stop()));
+	});
+	afterAll(async () => {
+		await servers?.stop();
+	});
+
+	it('stopped in the middle of 300 messages and started again with the saved state: every message exactly once', async () => {
+		const generated = [...generateMessages({ seed: 11, count: 300 })];
+		await servers.writeMaildir('alice', 'Restart', generated);
+		const acked: string[] = [];
+		const held: WatchedMessage[] = [];
+		// first run: runs for even UIDs and UIDs up to 60 succeed at once, the others never finish
+		const first = await start(
+			watch(servers, {
+				folders: ['Restart'],
+				firstActivation: 'all',
+				fetchBatchSize: 25,
+				maxInFlight: 100,
+				deliver: async (messages) => {
+					const m = messages[0];
+					if (m.uid % 2 === 0 || m.uid <= 60) {
+						acked.push(m.messageId ?? '');
+						return;
+					}
+					held.push(m);
+					await new Promise<void>(() => undefined);
+				},
+			}),
+		);
+		await until(() => held.length === 100, 'the window full of unfinished runs');
+		await first.watcher.stop();
+		const saved = first.watcher.getState();
+		expect(saved.folders.Restart.lastUid).toBe(60);
+		expect(saved.folders.Restart.done).toMatch(/^62,64,/);
+		expect(acked.length).toBeLessThan(300);
+		const firstRun = acked.length;
+		const lastDeliveredFirst = Math.max(...first.delivered.map((m) => m.uid));
+
+		const second = await start(
+			watch(servers, {
+				folders: ['Restart'],
+				state: JSON.parse(JSON.stringify(saved)) as WatchState,
+				fetchBatchSize: 25,
+				deliver: async (messages) => {
+					acked.push(...messages.map((m) => m.messageId ?? ''));
+				},
+			}),
+		);
+		await until(() => second.state()?.folders.Restart.lastUid === 300, 'everything acknowledged');
+		// the second run delivers the unfinished ones and what the first never got to, nothing else
+		expect(second.delivered.map((m) => m.uid)).toEqual([...held.map((m) => m.uid), ...Array.from({ length: 300 - lastDeliveredFirst }, (_, i) => lastDeliveredFirst + 1 + i)]);
+		expect(acked.length).toBe(300);
+		expect(acked.length - firstRun).toBe(second.delivered.length);
+		const counts = countIds(acked);
+		expect(counts.size).toBe(300);
+		expect([...counts.values()].every((n) => n === 1)).toBe(true);
+		expect(new Set(acked)).toEqual(new Set(generated.map((m) => m.messageId)));
+		expect(second.state()?.folders.Restart).toEqual({ uidValidity: saved.folders.Restart.uidValidity, lastUid: 300, recent: expect.any(Array) });
+	});
+
+	it('a connection dropped in the middle of a fetch: reconnects, catches up, nothing lost or repeated', async () => {
+		const generated = [...generateMessages({ seed: 12, count: 300, attachPct: 0 })];
+		await servers.writeMaildir('alice', 'Kick', generated);
+		let kicked = '';
+		const h = await start(
+			watch(servers, {
+				folders: ['Kick'],
+				firstActivation: 'all',
+				fetchBatchSize: 20,
+				deliver: async (messages) => {
+					if (messages[0].uid === 50) kicked = await kickUser(servers, 'alice');
+				},
+			}),
+		);
+		await until(() => h.state()?.folders.Kick.lastUid === 300, 'everything acknowledged', 30_000);
+		expect(kicked).toMatch(/alice/);
+		expect(h.watcher.getStats().Kick.connects).toBeGreaterThanOrEqual(2);
+		const failing = h.events.filter((e) => e.type === 'failing');
+		expect(failing).toHaveLength(1);
+		expect(h.events.filter((e) => e.type === 'recovered')).toHaveLength(1);
+		const counts = countIds(h.delivered.map((m) => m.messageId ?? ''));
+		expect(counts.size).toBe(300);
+		expect([...counts.values()].every((n) => n === 1)).toBe(true);
+	});
+
+	it('UIDVALIDITY change (folder recreated): reported once; by Message-ID only the new mail is delivered', async () => {
+		const old = [...generateMessages({ seed: 13, count: 10 })];
+		await servers.writeMaildir('alice', 'Valid', old);
+		const first = await start(watch(servers, { folders: ['Valid'], firstActivation: 'all' }));
+		await until(() => first.state()?.folders.Valid.lastUid === 10, 'all acknowledged');
+		await first.watcher.stop();
+		const saved = first.watcher.getState();
+
+		await imap(servers, (c) => c.mailboxDelete('Valid'));
+		const now = new Date();
+		await servers.writeMaildir('alice', 'Valid', [...old, { raw: simpleMessage('valid-new-1'), date: now }, { raw: simpleMessage('valid-new-2'), date: now }]);
+
+		const second = await start(watch(servers, { folders: ['Valid'], state: saved }));
+		await until(() => second.delivered.length === 2 && !second.state()?.folders.Valid.pending, 'the two new messages');
+		const changes = second.events.filter((e) => e.type === 'uidValidityChanged');
+		expect(changes).toEqual([{ type: 'uidValidityChanged', folder: 'Valid', previous: saved.folders.Valid.uidValidity, current: expect.any(String), handling: 'matchByMessageId' }]);
+		expect(changes[0]).not.toMatchObject({ current: saved.folders.Valid.uidValidity });
+		expect(second.delivered.map((m) => m.messageId)).toEqual(['<valid-new-1@example.test>', '<valid-new-2@example.test>']);
+		await append(servers, 'Valid', simpleMessage('valid-new-3'));
+		await until(() => second.delivered.length === 3, 'mail after the change');
+		const resaved = second.watcher.getState();
+		await second.watcher.stop();
+
+		// without Message-ID matching: the folder starts again as on first activation ('all')
+		await imap(servers, (c) => c.mailboxDelete('Valid'));
+		await servers.writeMaildir('alice', 'Valid', old);
+		const third = await start(watch(servers, { folders: ['Valid'], state: resaved, matchByMessageId: false, firstActivation: 'all' }));
+		await until(() => third.delivered.length === 10, 'the folder again');
+		expect(third.events.filter((e) => e.type === 'uidValidityChanged')).toEqual([expect.objectContaining({ handling: 'firstActivation' })]);
+	});
+
+	it('server down for a while: failing once, updated while it stays down, recovered, mail from meanwhile delivered', async () => {
+		await imap(servers, (c) => c.mailboxCreate('Down'));
+		const forwarder = await Forwarder.start(servers.ports.imaps);
+		try {
+			const h = await start(watch(servers, { folders: ['Down'], server: imapServer(servers, forwarder.port), backoff: { initialMs: 50, maxMs: 200, jitter: false } }));
+			await append(servers, 'Down', simpleMessage('before-down'));
+			await until(() => h.delivered.length === 1, 'the first message');
+			await forwarder.down();
+			await until(() => h.events.filter((e) => e.type === 'updated').length >= 3, 'repeated failures');
+			await append(servers, 'Down', simpleMessage('while-down'));
+			await forwarder.up();
+			await until(() => h.events.some((e) => e.type === 'recovered'), 'recovery');
+			await until(() => h.delivered.length === 2, 'the message from meanwhile');
+			expect(h.delivered.map((m) => m.messageId)).toEqual(['<before-down@example.test>', '<while-down@example.test>']);
+			const health = h.events.filter((e) => e.type === 'failing' || e.type === 'updated' || e.type === 'recovered');
+			expect(health[0]).toMatchObject({ type: 'failing', folder: 'Down', count: 1 });
+			expect(health.filter((e) => e.type === 'failing')).toHaveLength(1);
+			expect(health.filter((e) => e.type === 'recovered')).toHaveLength(1);
+			const last = health[health.length - 1];
+			expect(last).toMatchObject({ type: 'recovered', folder: 'Down' });
+			const updates = health.filter((e) => e.type === 'updated');
+			expect(updates[updates.length - 1]).toMatchObject({ error: expect.objectContaining({ code: 'CONNECTION_REFUSED' }), message: expect.stringMatching(/^Mailbox folder "Down" cannot be fetched: Connection refused/) });
+			expect(h.watcher.getStats().Down.failing).toBe(false);
+		} finally {
+			await forwarder.down();
+		}
+	});
+});

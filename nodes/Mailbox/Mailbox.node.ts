@@ -1,47 +1,8 @@
-import {
-	NodeConnectionTypes,
-	type ICredentialDataDecryptedObject,
-	type ICredentialTestFunctions,
-	type ICredentialsDecrypted,
-	type IExecuteFunctions,
-	type INodeCredentialTestResult,
-	type INodeExecutionData,
-	type INodeType,
-	type INodeTypeDescription,
-} from 'n8n-workflow';
-import { checkImapConnection, type ConnectionCheckResult } from '../../lib/connection/check';
-import { checkPop3Connection } from '../../lib/pop3/check';
-import { checkSmtpConnection } from '../../lib/smtp/check';
-import { pop3SettingsFromCredential } from '../shared/pop3-credentials';
-import { smtpSettingsFromCredential } from '../shared/smtp-credentials';
-import type { Login, ServerSettings } from '../../lib/connection/options';
-import { MailboxError } from '../../lib/errors';
-import { imapSettingsFromCredential, imapSettingsFromMicrosoftApp } from '../shared/credentials';
+import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+import { credentialTests } from '../shared/credential-tests';
 import { router } from './actions/router';
 import * as connectionCheck from './actions/connection/check.operation';
 import * as folderList from './actions/folder/list.operation';
-
-function credentialData(credential: ICredentialsDecrypted): ICredentialDataDecryptedObject {
-	return (credential.data ?? {}) as ICredentialDataDecryptedObject;
-}
-
-/** The credential dialog's Test: a connection check's one-line answer, or why the settings are unusable. */
-async function testWith(check: () => Promise<ConnectionCheckResult>): Promise<INodeCredentialTestResult> {
-	try {
-		const result = await check();
-		return { status: result.ok ? 'OK' : 'Error', message: result.message };
-	} catch (error) {
-		return { status: 'Error', message: error instanceof MailboxError ? error.fullMessage : String(error) };
-	}
-}
-
-/** The IMAP Test: the account and each of its shared mailboxes. */
-async function testConnection(settingsOf: () => Promise<{ settings: ServerSettings; login: Partial<Login>; sharedMailboxes?: string[] }>): Promise<INodeCredentialTestResult> {
-	return testWith(async () => {
-		const { settings, login, sharedMailboxes } = await settingsOf();
-		return checkImapConnection(settings, login, undefined, { sharedMailboxes });
-	});
-}
 
 export class Mailbox implements INodeType {
 	description: INodeTypeDescription = {
@@ -133,26 +94,7 @@ export class Mailbox implements INodeType {
 	};
 
 	methods = {
-		credentialTest: {
-			async mailboxImapConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
-				return testConnection(async () => imapSettingsFromCredential(credentialData(credential)));
-			},
-			async mailboxPop3ConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
-				return testWith(async () => {
-					const { settings, login, apop } = pop3SettingsFromCredential(credentialData(credential));
-					return checkPop3Connection(settings, login, { apop });
-				});
-			},
-			async mailboxSmtpConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
-				return testWith(async () => {
-					const { settings, login } = smtpSettingsFromCredential(credentialData(credential));
-					return checkSmtpConnection(settings, login);
-				});
-			},
-			async mailboxMicrosoftAppTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
-				return testConnection(() => imapSettingsFromMicrosoftApp(credentialData(credential)));
-			},
-		},
+		credentialTest: credentialTests,
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {

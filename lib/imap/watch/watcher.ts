@@ -252,6 +252,7 @@ class FolderWatcher {
 	private uidNext = 0;
 	private loop?: Promise<void>;
 	private idleTimer?: unknown;
+	private breakTimer?: unknown;
 	private readonly firstAttempt = new Deferred<MailboxError | undefined>();
 	private firstAttemptDone = false;
 	private abandoned = false;
@@ -325,8 +326,19 @@ class FolderWatcher {
 	}
 
 	private breakWait(): void {
-		if (this.idling && this.client) {
-			this.client.noop().catch(() => undefined);
+		const client = this.client;
+		if (this.idling && client) {
+			client.noop().catch(() => undefined);
+			// a dead connection never answers DONE: dropped, so the loop reconnects instead of waiting
+			if (this.breakTimer === undefined) {
+				this.breakTimer = this.s.clock.setTimeout(() => {
+					this.breakTimer = undefined;
+					if (this.idling && this.client === client) {
+						this.log.warn(`mailbox watcher: folder "${this.folder}": no answer to ending IDLE within ${Math.round(this.s.responseTimeoutMs / 1000)} s; reconnecting`);
+						client.close();
+					}
+				}, this.s.responseTimeoutMs);
+			}
 		}
 		this.pollSleeper.wake();
 	}
@@ -463,7 +475,9 @@ class FolderWatcher {
 
 	private clearIdleTimer(): void {
 		if (this.idleTimer !== undefined) this.s.clock.clearTimeout(this.idleTimer);
+		if (this.breakTimer !== undefined) this.s.clock.clearTimeout(this.breakTimer);
 		this.idleTimer = undefined;
+		this.breakTimer = undefined;
 	}
 
 	/** IDLE until new mail, a request, or maxIdleMs (then a re-check, which also proves the connection alive). */

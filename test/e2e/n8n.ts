@@ -40,6 +40,16 @@ export interface CliResult {
 	ms: number;
 }
 
+/** An execution as stored by n8n: `output` maps each node's name to the JSON of its items. */
+export interface StoredExecution {
+	id: string;
+	mode: string;
+	status: string;
+	startedAt: string;
+	error?: string;
+	output: Record<string, Record<string, unknown>[]>;
+}
+
 export interface RunResult {
 	status: string;
 	finished: boolean;
@@ -504,6 +514,43 @@ export class N8n {
 		const result = await runProcess(this.install.node, ['-e', script, dir], { cwd: this.stateDir, env, timeoutMs: 60_000 });
 		if (result.code !== 0) throw new Error(`reading the types of ${dir} failed:\n${tail(result.stdout + result.stderr)}`);
 		return JSON.parse(result.stdout) as { nodes: { type: string; version: number | number[]; usableAsTool: boolean }[]; credentials: string[] };
+	}
+
+	/** Publishes a workflow (n8n 2.x: "active" means "has a published version"); run before start(). */
+	async publish(workflowId: string): Promise<void> {
+		await this.cliOk(['publish:workflow', `--id=${workflowId}`]);
+	}
+
+	/**
+	 * A workflow's executions and its static data, read from n8n's SQLite database (safe while n8n
+	 * runs: read-only). Execution data is stored in the `flatted` format; n8n's own copy reads it.
+	 * `output` holds the JSON of the items each node produced.
+	 */
+	async executions(workflowId: string): Promise<{ executions: StoredExecution[]; staticData: Record<string, unknown> | null; triggerStatus: Record<string, unknown>[] }> {
+		const script = `
+			const { DatabaseSync } = require('node:sqlite');
+			const { parse } = require('flatted');
+			const [dbPath, workflowId] = process.argv.slice(1);
+			const db = new DatabaseSync(dbPath, { readOnly: true });
+			const rows = db.prepare('SELECT e.id, e.mode, e.status, e.startedAt, d.data FROM execution_entity e LEFT JOIN execution_data d ON d.executionId = e.id WHERE e.workflowId = ? ORDER BY e.id').all(workflowId);
+			const executions = rows.map((r) => {
+				let data = null;
+				try { data = r.data ? parse(r.data) : null; } catch {}
+				const output = {};
+				for (const [node, runs] of Object.entries((data && data.resultData && data.resultData.runData) || {})) {
+					output[node] = runs.flatMap((run) => ((run.data && run.data.main) || []).flat().filter(Boolean).map((i) => i.json));
+				}
+				return { id: String(r.id), mode: r.mode, status: r.status, startedAt: r.startedAt, error: data && data.resultData && data.resultData.error ? data.resultData.error.message : undefined, output };
+			});
+			const wf = db.prepare('SELECT staticData FROM workflow_entity WHERE id = ?').get(workflowId);
+			let triggerStatus = [];
+			try { triggerStatus = db.prepare('SELECT nodeId, status, errorMessage FROM workflow_publication_trigger_status WHERE workflowId = ?').all(workflowId); } catch {}
+			process.stdout.write(JSON.stringify({ executions, staticData: wf && wf.staticData ? JSON.parse(wf.staticData) : null, triggerStatus }));`;
+		const env = { ...this.env, NODE_PATH: path.join(this.install.home, 'n8n', 'node_modules'), NODE_NO_WARNINGS: '1' };
+		const dbPath = path.join(this.stateDir, '.n8n', 'database.sqlite');
+		const result = await runProcess(this.install.node, ['-e', script, dbPath, workflowId], { cwd: this.stateDir, env, timeoutMs: 60_000 });
+		if (result.code !== 0) throw new Error(`reading the executions of ${workflowId} failed:\n${tail(result.stdout + result.stderr)}`);
+		return JSON.parse(result.stdout) as { executions: StoredExecution[]; staticData: Record<string, unknown> | null; triggerStatus: Record<string, unknown>[] };
 	}
 
 	/** `n8n start` in the background, its output appended to logFile; resolves when n8n is ready. */

@@ -1,0 +1,460 @@
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	type IDataObject,
+	type ILoadOptionsFunctions,
+	type INodeExecutionData,
+	type INodeProperties,
+	type INodePropertyOptions,
+	type INodeType,
+	type INodeTypeDescription,
+	type IRun,
+	type ITriggerFunctions,
+	type ITriggerResponse,
+} from 'n8n-workflow';
+import { checkLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
+import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
+import { MailboxError } from '../../lib/errors';
+import { withImap } from '../../lib/imap/connect';
+import { listFolders } from '../../lib/imap/folders';
+import { ImapWatcher, type AfterProcessing, type FirstActivation, type ResetPoint, type WatchEvent, type WatchedMessage } from '../../lib/imap/watch';
+import { parseMessage } from '../../lib/message/parse';
+import { imapConnectionOf, type Authentication } from '../shared/credentials';
+import { credentialTests } from '../shared/credential-tests';
+import { toNodeError } from '../shared/errors';
+import { n8nLogger } from '../shared/logger';
+import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
+import { DEFAULT_EXCLUDED_FOLDERS, excludedBy, folderStatusItem, parseReloadFrom } from './helpers';
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Authentication',
+		name: 'authentication',
+		type: 'options',
+		options: [
+			{ name: 'Password (IMAP)', value: 'password' },
+			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
+			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2' },
+		],
+		default: 'password',
+	},
+	{
+		displayName: 'Mailbox',
+		name: 'mailbox',
+		type: 'string',
+		default: '',
+		placeholder: 'info@example.com',
+		description: "Leave empty for the account's own mailbox, or enter one of the Shared Mailboxes listed in the credential",
+	},
+	{
+		displayName: 'Watch',
+		name: 'watch',
+		type: 'options',
+		default: 'selected',
+		options: [
+			{ name: 'Selected Folders', value: 'selected', description: 'INBOX and the folders chosen below' },
+			{ name: 'All Folders Except Excluded', value: 'all', description: 'Every folder of the mailbox except those in Excluded Folders (Options)' },
+		],
+	},
+	{
+		displayName: 'Folder Names or IDs',
+		name: 'folders',
+		type: 'multiOptions',
+		typeOptions: { loadOptionsMethod: 'getFolders', loadOptionsDependsOn: ['mailbox', 'authentication'] },
+		default: ['INBOX'],
+		displayOptions: { show: { watch: ['selected'] } },
+		description: 'Which folders to watch (e.g. INBOX and a "done" or Sent folder). Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+	},
+	{
+		displayName: 'On First Activation',
+		name: 'firstActivation',
+		type: 'options',
+		default: 'new',
+		options: [
+			{ name: 'Only Mail Arriving From Now On', value: 'new' },
+			{ name: 'All Unread Mail, Then New Mail', value: 'unseen' },
+			{ name: 'All Mail in the Folders, Then New Mail', value: 'all' },
+		],
+		description: 'What a folder the trigger has not seen before starts with. Later activations continue where the last one stopped.',
+	},
+	{
+		displayName: 'After the Workflow Succeeded',
+		name: 'afterProcessing',
+		type: 'options',
+		default: 'none',
+		options: [
+			{ name: 'Leave the Message As It Is', value: 'none' },
+			{ name: 'Mark as Read', value: 'markRead' },
+			{ name: 'Move to a Folder', value: 'move' },
+			{ name: 'Delete From the Server', value: 'delete', description: 'IMAP download: the message is removed once the workflow has it' },
+		],
+		description: 'Done on the server only after the run that received the message finished successfully; a failed run leaves the message untouched',
+	},
+	{
+		displayName: 'Move To',
+		name: 'moveTo',
+		type: 'string',
+		default: 'Archive',
+		required: true,
+		displayOptions: { show: { afterProcessing: ['move'] } },
+		description: 'The folder path, e.g. Archive or INBOX/Done',
+	},
+	{
+		displayName: 'Receive By',
+		name: 'mode',
+		type: 'options',
+		default: 'idle',
+		options: [
+			{ name: 'Push (IDLE), Polling Where Not Offered', value: 'idle', description: 'New mail arrives within a second' },
+			{ name: 'Polling', value: 'poll' },
+		],
+	},
+	{
+		displayName: 'Polling Interval (Minutes)',
+		name: 'pollMinutes',
+		type: 'number',
+		default: 15,
+		typeOptions: { minValue: 0.1 },
+		description: 'How often to look for new mail when polling (also the re-check interval with push)',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			{
+				displayName: 'Attachments Prefix',
+				name: 'attachmentsPrefix',
+				type: 'string',
+				default: 'attachment_',
+				description: 'Binary property names of the attachments: prefix plus 0, 1, 2',
+			},
+			{
+				displayName: 'Download Attachments',
+				name: 'downloadAttachments',
+				type: 'boolean',
+				default: true,
+				description: 'Whether to output attachments as binary data (otherwise only their names, types and sizes)',
+			},
+			{
+				displayName: 'Excluded Folders',
+				name: 'excludeFolders',
+				type: 'string',
+				default: DEFAULT_EXCLUDED_FOLDERS,
+				description: 'Folder names (or their last path part) left out of "All Folders" and the folder list, separated by commas. Reset the option to restore the defaults.',
+			},
+			{
+				displayName: 'Fetch Unchecked',
+				name: 'fetchUnchecked',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to download each message before checking its size, for servers that report wrong sizes',
+			},
+			{
+				displayName: 'Include Raw Message',
+				name: 'includeRaw',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to add the whole message as an .eml file in the binary property "raw"',
+			},
+			{
+				displayName: 'Match by Message-ID After UIDVALIDITY Change',
+				name: 'matchByMessageId',
+				type: 'boolean',
+				default: true,
+				description: 'Whether, when the server renumbers a folder, messages already received are recognised by Message-ID instead of being received again',
+			},
+			{
+				displayName: 'Max Message Size (MB)',
+				name: 'maxSizeMb',
+				type: 'number',
+				default: 0,
+				typeOptions: { minValue: 0 },
+				description: 'Larger messages are not downloaded; 0 means no limit',
+			},
+			{
+				displayName: 'Oversized Messages',
+				name: 'oversized',
+				type: 'options',
+				default: 'headers',
+				options: [
+					{ name: 'Output Headers Only, Marked Oversized', value: 'headers' },
+					{ name: 'Skip (Reported on Mailbox Status)', value: 'skip' },
+				],
+			},
+			{
+				displayName: 'Reload From',
+				name: 'reloadFrom',
+				type: 'string',
+				default: '',
+				placeholder: '2026-11-01 or uid:1234',
+				description: 'To receive mail again: a date (mail received since then) or "uid:N" (from UID N on). Applied once when the workflow is next activated; change it to reload again.',
+			},
+			{
+				displayName: 'Retry Failed Runs',
+				name: 'retryFailed',
+				type: 'boolean',
+				default: true,
+				description: 'Whether a message whose workflow run failed is delivered again on the next fetch (otherwise it is skipped and stays untouched on the server)',
+			},
+			{
+				displayName: 'Stuck Fetch Timeout (Minutes)',
+				name: 'stuckMinutes',
+				type: 'number',
+				default: 30,
+				typeOptions: { minValue: 1 },
+				description: 'A fetch running longer is abandoned and the next one proceeds',
+			},
+		],
+	},
+];
+
+interface TriggerOptions {
+	attachmentsPrefix?: string;
+	downloadAttachments?: boolean;
+	excludeFolders?: string;
+	fetchUnchecked?: boolean;
+	includeRaw?: boolean;
+	matchByMessageId?: boolean;
+	maxSizeMb?: number;
+	oversized?: 'headers' | 'skip';
+	reloadFrom?: string;
+	retryFailed?: boolean;
+	stuckMinutes?: number;
+}
+
+/** What the trigger keeps in the workflow's static data (saved by n8n with every emit). */
+interface TriggerStaticData extends IDataObject {
+	/** The watcher's state: per folder UIDVALIDITY and what was acknowledged. */
+	watch?: IDataObject;
+	/** Part of every deduplication key; raised by a reload, so reloaded mail is not refused as a duplicate. */
+	generation?: number;
+	/** The Reload From value last applied. */
+	reloadApplied?: string;
+}
+
+type ConnectionFn = () => Promise<{ server: ResolvedServer; login: Login }>;
+
+/** Server and login for the node's Authentication and Mailbox, fresh for each connection (tokens renew). */
+function connectionOf(ctx: ITriggerFunctions | ILoadOptionsFunctions): ConnectionFn {
+	return async () => {
+		const authentication = ctx.getNodeParameter('authentication', 'password') as Authentication;
+		const mailbox = String(ctx.getNodeParameter('mailbox', '') ?? '');
+		const oauth2 = authentication === 'microsoftOAuth2' ? { ctx, itemIndex: 0 } : undefined;
+		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name), n8nLogger(ctx.logger), oauth2);
+		return { server: resolveServer('imap', settings), login: loginForMailbox(checkLogin(login), sharedMailboxes, mailbox) };
+	};
+}
+
+/** A run's outcome from n8n's done promise: undefined means n8n refused it as a duplicate (already processed). */
+function runFailed(run: IRun | undefined): string | undefined {
+	if (!run) return undefined;
+	const error = run.data?.resultData?.error;
+	if (run.status === 'error' || run.status === 'crashed' || error) return error?.message ?? `the run ended with status "${run.status}"`;
+	return undefined;
+}
+
+/** The folders to watch: the chosen ones, or all but the excluded. */
+async function resolveFolders(ctx: ITriggerFunctions, first: { server: ResolvedServer; login: Login }, options: TriggerOptions): Promise<string[]> {
+	if (ctx.getNodeParameter('watch', 'selected') !== 'all') {
+		const chosen = (ctx.getNodeParameter('folders', ['INBOX']) as string[]).filter(Boolean);
+		return chosen.length ? chosen : ['INBOX'];
+	}
+	const excluded = excludedBy(options.excludeFolders ?? DEFAULT_EXCLUDED_FOLDERS);
+	try {
+		const all = await withImap(first.server, first.login, (client) => listFolders(client, { counts: false }));
+		return all.filter((f) => f.path === 'INBOX' || !excluded(f.path)).map((f) => f.path);
+	} catch (error) {
+		throw toNodeError(ctx.getNode(), error);
+	}
+}
+
+/**
+ * "Test step" in the editor: the newest message of the first folder at once, so the user sees
+ * real data; nothing is marked or moved and the trigger's state is not touched.
+ */
+function manualResponse(
+ctx: ITriggerFunctions,
+	first: { server: ResolvedServer; login: Login },
+	folder: string,
+	toItem: (message: WatchedMessage) => Promise<INodeExecutionData>,
+): ITriggerResponse {
+	const manualTriggerFunction = async () => {
+		const newest = await withImap(first.server, first.login, async (client) => {
+			const box = await client.mailboxOpen(folder, { readOnly: true });
+			if (!box.exists) return undefined;
+			const message = await client.fetchOne('*', { uid: true, flags: true, size: true, internalDate: true, envelope: true, source: true });
+			if (!message) return undefined;
+			return {
+				folder,
+				uid: message.uid,
+				uidValidity: String(box.uidValidity),
+				flags: [...(message.flags ?? [])],
+				size: message.size ?? message.source?.length ?? 0,
+				internalDate: message.internalDate ? new Date(message.internalDate) : undefined,
+				messageId: message.envelope?.messageId,
+				oversized: false,
+				source: message.source,
+				bounce: false,
+				attempt: 1,
+				key: `${folder}:${String(box.uidValidity)}:${message.uid}`,
+			} satisfies WatchedMessage;
+		});
+		if (!newest) {
+			throw toNodeError(ctx.getNode(), new MailboxError('NOT_FOUND', `${folder} has no messages to show.`, { hint: 'Put a message into the folder and test again, or activate the workflow to wait for new mail.' }));
+		}
+		ctx.emit([[await toItem(newest)], []]);
+	};
+	return { manualTriggerFunction };
+}
+
+export class MailboxImapTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Mailbox IMAP Trigger',
+		name: 'mailboxImapTrigger',
+		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{$parameter["watch"] === "all" ? "all folders" : ($parameter["folders"] || []).join(", ")}}',
+		description: 'Starts the workflow for every new message in an IMAP mailbox, exactly once, by push (IDLE) or polling',
+		eventTriggerDescription: 'Waiting for new mail',
+		defaults: { name: 'Mailbox IMAP Trigger' },
+		inputs: [],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Messages', 'Mailbox Status'],
+		credentials: [
+			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
+			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
+			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
+		],
+		properties,
+};
+
+	methods = {
+		credentialTest: credentialTests,
+		loadOptions: {
+			/** The mailbox's folders (with roles) minus the excluded ones, for the Folders choice. */
+			async getFolders(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
+				const { server, login } = await connectionOf(this)();
+				const options = this.getNodeParameter('options', {}) as TriggerOptions;
+				const excluded = excludedBy(options.excludeFolders ?? DEFAULT_EXCLUDED_FOLDERS);
+				const folders = await withImap(server, login, (client) => listFolders(client, { counts: false }));
+				return folders
+					.filter((f) => f.path === 'INBOX' || !excluded(f.path))
+					.map((f) => ({ name: f.specialUse ? `${f.path} (${f.specialUse})` : f.path, value: f.path }));
+			},
+		},
+	};
+
+	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
+		const node = this.getNode();
+		const logger = n8nLogger(this.logger);
+		const connection = connectionOf(this);
+		const options = this.getNodeParameter('options', {}) as TriggerOptions;
+		const itemOptions: MessageItemOptions = {
+			attachmentsPrefix: options.attachmentsPrefix || 'attachment_',
+			includeAttachments: options.downloadAttachments !== false,
+			includeRaw: options.includeRaw === true,
+		};
+		const mailboxName = String(this.getNodeParameter('mailbox', '') || '') || undefined;
+
+		let first: { server: ResolvedServer; login: Login };
+		try {
+			first = await connection();
+		} catch (error) {
+			throw toNodeError(node, error);
+		}
+
+		const toItem = async (message: WatchedMessage): Promise<INodeExecutionData> => {
+			const raw = message.source ?? message.headers ?? Buffer.alloc(0);
+			const parsed = await parseMessage(raw, { headersOnly: message.oversized, includeAttachments: itemOptions.includeAttachments });
+			return toExecutionData(
+				this,
+				{
+					mailbox: mailboxName ?? first.login.user,
+					folder: message.folder,
+					uid: message.uid,
+					uidValidity: message.uidValidity,
+					flags: message.flags,
+					size: message.size,
+					internalDate: message.internalDate,
+					oversized: message.oversized,
+				},
+				parsed,
+				message.source,
+				itemOptions,
+			);
+		};
+
+		const folders = await resolveFolders(this, first, options);
+
+		if (this.getMode() === 'manual') return manualResponse(this, first, folders[0] ?? 'INBOX', toItem);
+
+		const staticData = this.getWorkflowStaticData('node') as TriggerStaticData;
+		const reload = parseReloadFrom(options.reloadFrom);
+		const applyReload = reload && options.reloadFrom !== staticData.reloadApplied;
+		if (applyReload) {
+			staticData.generation = (staticData.generation ?? 0) + 1;
+			staticData.reloadApplied = options.reloadFrom;
+		}
+		const workflowId = this.getWorkflow().id ?? 'manual';
+		const generation = staticData.generation ?? 0;
+
+		const emitStatus = (event: WatchEvent) => {
+			const item = folderStatusItem(event, mailboxName ?? first.login.user, watcher.getStats()[event.folder]);
+			if (item) this.emit([[], [item]]);
+		};
+
+		const watcher: ImapWatcher = new ImapWatcher({
+			server: first.server,
+			login: async () => (await connection()).login,
+			folders,
+			state: staticData.watch,
+			firstActivation: this.getNodeParameter('firstActivation', 'new') as FirstActivation,
+			afterProcessing: this.getNodeParameter('afterProcessing', 'none') as AfterProcessing,
+			moveTo: this.getNodeParameter('afterProcessing', 'none') === 'move' ? String(this.getNodeParameter('moveTo', '')) : undefined,
+			retryFailed: options.retryFailed !== false,
+			matchByMessageId: options.matchByMessageId !== false,
+			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
+			oversized: options.oversized ?? 'headers',
+			fetchUnchecked: options.fetchUnchecked === true,
+			mode: this.getNodeParameter('mode', 'idle') as 'idle' | 'poll',
+			pollIntervalMs: Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 15)) * 60_000),
+			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
+			logger,
+			onState: (state) => {
+				staticData.watch = state as unknown as IDataObject;
+			},
+			onEvent: (event) => {
+				if (event.type === 'failing' || event.type === 'updated' || event.type === 'recovered' || event.type === 'uidValidityChanged' || (event.type === 'skipped' && event.reason === 'oversized')) {
+					emitStatus(event);
+				}
+			},
+			deliver: async (messages) => {
+				for (const message of messages) {
+					const item = await toItem(message);
+					const done = this.helpers.createDeferredPromise<IRun>();
+					// Deterministic per message (and per reload and retry), so a second n8n instance, or this
+					// one after a restart before the acknowledgement was saved, is refused as a duplicate.
+					const key = `mailbox-imap:${workflowId}:${node.id}:g${generation}:${message.key}${message.attempt > 1 ? `:retry${message.attempt}` : ''}`;
+					this.emit([[item], []], undefined, done, key);
+					const failure = runFailed(await done.promise);
+					if (failure) throw new NodeOperationError(node, `The workflow run for message ${message.uid} in ${message.folder} failed: ${failure}`);
+				}
+			},
+		});
+
+		if (applyReload && reload) for (const folder of folders) watcher.reset(folder, reload as ResetPoint);
+
+		const started = await watcher.start();
+		const failed = started.filter((s) => s.error);
+		if (failed.length === started.length && failed[0]?.error) {
+			// Nothing could be reached at all: a clear activation error instead of a deaf trigger.
+			await watcher.stop();
+			throw toNodeError(node, failed[0].error);
+		}
+		return { closeFunction: async () => watcher.stop() };
+	}
+}

@@ -1,0 +1,161 @@
+/**
+ * The Mailbox IMAP Trigger in a real n8n 2.41.1: a published workflow receives mail appended by
+ * the test (pushed by IDLE), each message exactly once, marks it read only after the run
+ * succeeded, keeps its state across an n8n restart, and emits no duplicate afterwards.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { startMailServers, type MailServers } from '../servers';
+import { ensureN8n, N8n, packPackage, type StoredExecution } from './n8n';
+
+jest.setTimeout(15 * 60_000);
+
+const root = path.resolve(__dirname, '..', '..');
+const WORKFLOW_ID = 'mbxE2eImapTrigger';
+const TRIGGER = 'New mail';
+
+function message(n: number, extra = ''): string {
+	return [
+		'From: "Kundin Müller" <kundin@example.test>',
+		'To: alice@example.test',
+		`Subject: Anfrage Nr. ${n} – Übersicht`,
+		`Message-ID: <trigger-${n}@example.test>`,
+		'Date: Tue, 24 Nov 2026 10:00:00 +0100',
+		'MIME-Version: 1.0',
+		'Content-Type: multipart/mixed; boundary="b1"',
+		'',
+		'--b1',
+		'Content-Type: text/plain; charset=utf-8',
+		'Content-Transfer-Encoding: 8bit',
+		'',
+		`Guten Tag, das ist Nachricht ${n}.${extra}`,
+		'--b1',
+		'Content-Type: text/csv; name="liste.csv"',
+		'Content-Disposition: attachment; filename="liste.csv"',
+		'',
+		`nr;wert\r\n${n};${n * 10}`,
+		'--b1--',
+		'',
+	].join('\r\n');
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe();
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 500));
+	}
+}
+
+describe('Mailbox IMAP Trigger in real n8n', () => {
+	let servers: MailServers;
+	let n8n: N8n;
+	let workDir: string;
+	let imap: ImapFlow;
+
+	const append = async (n: number) => {
+		await imap.append('INBOX', message(n), []);
+	};
+	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+	const receivedIds = (executions: StoredExecution[]) => executions.flatMap((e) => (e.output[TRIGGER] ?? []).map((item) => item.messageId as string)).filter(Boolean);
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+		imap = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user: 'alice', pass: 'alice-pw' }, logger: false });
+		await imap.connect();
+		// mail that is there before the first activation: "only mail arriving from now on" leaves it
+		await append(1);
+		await append(2);
+
+		const install = ensureN8n();
+		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-trigger-'));
+		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		await n8n.importCredentials([
+			{ id: 'mbxE2eTriggerCred', name: 'alice (IMAP)', type: 'mailboxImapApi', data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'alice', password: 'alice-pw' } },
+		]);
+		await n8n.importWorkflow({
+			id: WORKFLOW_ID,
+			name: 'IMAP trigger e2e',
+			active: false,
+			nodes: [
+				{
+					id: '6d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a0001',
+					name: TRIGGER,
+					type: 'n8n-nodes-mailbox.mailboxImapTrigger',
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: { authentication: 'password', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'markRead', mode: 'idle', pollMinutes: 15, options: {} },
+					credentials: { mailboxImapApi: { id: 'mbxE2eTriggerCred', name: 'alice (IMAP)' } },
+				},
+				{ id: '6d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a0002', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
+			],
+			connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }], []] } },
+			settings: { executionOrder: 'v1' },
+		});
+		await n8n.publish(WORKFLOW_ID);
+	});
+
+	afterAll(async () => {
+		await imap?.logout().catch(() => undefined);
+		await n8n?.destroy();
+		await servers?.stop();
+		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+	});
+
+	it('receives each new message once, parsed with its attachment, and marks it read only after the run', async () => {
+		await n8n.start();
+		// the trigger is active once its state (UIDVALIDITY and cursor of INBOX) is saved
+		await waitFor('the trigger to activate', async () => {
+			const { staticData } = await n8n.executions(WORKFLOW_ID);
+			return staticData && JSON.stringify(staticData).includes('INBOX') ? true : undefined;
+		});
+		for (const n of [3, 4, 5]) await append(n);
+		const runs = await waitFor('three executions', async () => {
+			const done = await successful();
+			return done.length >= 3 ? done : undefined;
+		});
+		expect(receivedIds(runs).sort()).toEqual(['<trigger-3@example.test>', '<trigger-4@example.test>', '<trigger-5@example.test>']);
+		const first = runs.flatMap((e) => e.output[TRIGGER])[0];
+		expect(first).toMatchObject({
+			folder: 'INBOX',
+			subject: expect.stringMatching(/^Anfrage Nr\. \d – Übersicht$/),
+			from: { value: [{ address: 'kundin@example.test', name: 'Kundin Müller' }] },
+			text: expect.stringMatching(/^Guten Tag, das ist Nachricht \d\./),
+			attachments: [expect.objectContaining({ filename: 'liste.csv', contentType: 'text/csv' })],
+		});
+		expect(typeof first.uid).toBe('number');
+
+		await imap.mailboxOpen('INBOX');
+		const seen: Record<string, boolean> = {};
+		for await (const m of imap.fetch('1:*', { envelope: true, flags: true })) seen[m.envelope?.messageId ?? ''] = m.flags?.has('\\Seen') ?? false;
+		// the two messages from before the activation were neither received nor touched
+		expect(seen).toEqual({
+			'<trigger-1@example.test>': false,
+			'<trigger-2@example.test>': false,
+			'<trigger-3@example.test>': true,
+			'<trigger-4@example.test>': true,
+			'<trigger-5@example.test>': true,
+		});
+	});
+
+	it('keeps its state across an n8n restart: nothing received twice, mail that came meanwhile is received', async () => {
+		await n8n.stop();
+		await append(6); // arrives while n8n is down
+		await n8n.start();
+		await append(7);
+		const runs = await waitFor('five executions', async () => {
+			const done = await successful();
+			return done.length >= 5 ? done : undefined;
+		});
+		// give a duplicate the chance to show up
+		await new Promise((r) => setTimeout(r, 3000));
+		const all = receivedIds(await successful());
+		expect(all.sort()).toEqual([3, 4, 5, 6, 7].map((n) => `<trigger-${n}@example.test>`));
+		expect(runs.length).toBeGreaterThanOrEqual(5);
+		expect(n8n.logs()).not.toMatch(/Unhandled|TypeError/);
+	});
+});

@@ -4,13 +4,15 @@
  *
  *   DEMO_PORT       n8n's port (default 5678, or a free one if that is taken)
  *   DEMO_MESSAGES   sample messages in alice's INBOX (default 300)
+ *   DEMO_NEW_MAIL_SECONDS  a new message arrives in alice's INBOX this often (default 30; 0 = never)
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ImapFlow } from 'imapflow';
 import { startMailServers } from '../test/servers';
-import { generateMessages } from '../test/servers/mailgen';
+import { generateMessage, generateMessages } from '../test/servers/mailgen';
 import { freePort } from '../test/servers/ports';
 import { ensureN8n, N8n, packPackage } from '../test/e2e/n8n';
 
@@ -73,6 +75,8 @@ async function main(): Promise<void> {
 	const list = await n8n.execute('mbxDemoListFolders');
 	say(`demo: "List folders" ran in n8n: ${list.status}, ${list.output['List folders']?.length ?? 0} folders listed`);
 
+	// The trigger example is published (active), so it receives the mail that arrives below.
+	await n8n.publish('mbxDemoNewMail');
 	await n8n.start();
 	const login = await n8n.setupOwner();
 	const url = `http://127.0.0.1:${port}`;
@@ -83,6 +87,21 @@ async function main(): Promise<void> {
 	say(`  credential: "${credential.name}" (Mailbox IMAP; press Test in the credential dialog)`);
 	say(`  mailbox:    IMAPS 127.0.0.1:${servers.ports.imaps}, IMAP/STARTTLS 127.0.0.1:${servers.ports.imap}, users alice/alice-pw, bob/bob-pw`);
 	say(`  mail state: ${servers.stateDir}`);
+	const every = Number(process.env.DEMO_NEW_MAIL_SECONDS ?? 30);
+	if (every > 0) {
+		// New mail for the IMAP trigger example: appended as another mail client would, so the
+		// trigger gets it pushed by IDLE and the executions list fills up.
+		const imap = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user: 'alice', pass: 'alice-pw' }, logger: false });
+		await imap.connect();
+		let index = 0;
+		const deliver = async () => {
+			const message = generateMessage(2026, index++, { to: 'alice@example.test' });
+			await imap.append('INBOX', message.raw, []);
+			say(`demo: new mail in alice's INBOX: "${message.subject}" -> see the executions of "Mailbox: receive new mail"`);
+		};
+		setInterval(() => void deliver().catch((error: unknown) => say(`demo: could not deliver new mail: ${String(error)}`)), every * 1000);
+		say(`  new mail:   one message every ${every} s into alice's INBOX; the published "receive new mail" workflow gets each once`);
+	}
 	say('');
 	say('demo: running; press Ctrl-C to stop.');
 }

@@ -1,0 +1,176 @@
+/**
+ * The POP3 watcher's persisted state: plain JSON, one short entry per message still on the server.
+ * Pure functions only; the watcher applies them and reports the new state after every change.
+ *
+ * POP3 has no folders, flags or UIDs in order, only the server's unique id (UIDL) of every message
+ * in the maildrop. So the state keeps, per UIDL, when the trigger first saw the message and what
+ * became of it. Entries of messages that are no longer on the server are dropped at every poll, so
+ * the state never grows beyond the maildrop.
+ *
+ * The state holds acknowledgements only: a message handed to the workflow whose run has not
+ * finished successfully is still `new`, so after a restart it is delivered again (with the same
+ * deduplication key, which n8n refuses if that run already happened).
+ */
+
+export const POP3_STATE_VERSION = 1;
+
+/**
+ * - `new`: to deliver (never acknowledged; also while its run is going, and a failed run to retry)
+ * - `known`: was on the server when the trigger was first activated with "new mail only"; never
+ *   delivered, never deleted by the trigger
+ * - `done`: delivered whole, the run succeeded
+ * - `done-delete`: as `done`, acknowledged while "delete after fetch" was on: DELE on a later session
+ * - `headers`: oversized, delivered with its headers only, the run succeeded; never deleted by the
+ *   trigger (its body was never downloaded)
+ * - `skipped`: oversized and skipped, or its run failed and "retry failed runs" is off; never
+ *   deleted by the trigger
+ */
+export type Pop3MessageStatus = 'new' | 'known' | 'done' | 'done-delete' | 'headers' | 'skipped';
+
+const STATUSES: ReadonlySet<string> = new Set<Pop3MessageStatus>(['new', 'known', 'done', 'done-delete', 'headers', 'skipped']);
+
+/** [first seen (ms since 1970), status]: a tuple, as the state holds one per message in the maildrop. */
+export type Pop3MessageEntry = [firstSeen: number, status: Pop3MessageStatus];
+
+export interface Pop3WatchState {
+	version: typeof POP3_STATE_VERSION;
+	/** When the first poll recorded the maildrop (ms); absent until then (first activation pending). */
+	activatedAt?: number;
+	/** UIDL -> entry, for every message on the server at the last poll. */
+	messages: Record<string, Pop3MessageEntry>;
+}
+
+export type Pop3FirstActivation = 'new' | 'all';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A record without a prototype, so that any UIDL ("__proto__" too) is an ordinary key. */
+function record(): Record<string, Pop3MessageEntry> {
+	return Object.create(null) as Record<string, Pop3MessageEntry>;
+}
+
+export function emptyPop3State(): Pop3WatchState {
+	return { version: POP3_STATE_VERSION, messages: record() };
+}
+
+/** Accepts what the node loaded from static data; anything unusable is dropped, never thrown on. */
+export function loadPop3State(raw: unknown): Pop3WatchState {
+	const state = emptyPop3State();
+	if (!raw || typeof raw !== 'object') return state;
+	const r = raw as { activatedAt?: unknown; messages?: unknown };
+	if (typeof r.activatedAt === 'number' && Number.isFinite(r.activatedAt)) state.activatedAt = r.activatedAt;
+	if (!r.messages || typeof r.messages !== 'object') return state;
+	for (const [uidl, value] of Object.entries(r.messages as Record<string, unknown>)) {
+		if (!uidl || !Array.isArray(value)) continue;
+		const [firstSeen, status] = value as unknown[];
+		if (typeof firstSeen !== 'number' || !Number.isFinite(firstSeen) || typeof status !== 'string' || !STATUSES.has(status)) continue;
+		state.messages[uidl] = [firstSeen, status as Pop3MessageStatus];
+	}
+	// Entries without an activation time can only come from a hand-edited state: keep them, as activated.
+	if (state.activatedAt === undefined && Object.keys(state.messages).length) state.activatedAt = Math.min(...Object.values(state.messages).map((e) => e[0]));
+	return state;
+}
+
+/** A plain-object copy (JSON), for persisting. */
+export function clonePop3State(state: Pop3WatchState): Pop3WatchState {
+	return JSON.parse(JSON.stringify(state)) as Pop3WatchState;
+}
+
+export interface ObserveResult {
+	/** The state changed (persist it). */
+	changed: boolean;
+	/** UIDLs seen for the first time. */
+	added: string[];
+	/** UIDLs dropped because they are no longer on the server. */
+	pruned: string[];
+	/** This was the first poll: the maildrop was recorded as on first activation. */
+	firstActivation: boolean;
+}
+
+/**
+ * Takes in a UIDL listing made at the start of a session, before any DELE of that session (UIDL
+ * leaves out messages marked deleted; a listing made after DELE would prune messages that come
+ * back when the session is cut before QUIT). Entries not on the server are dropped; UIDLs seen for
+ * the first time get `now` as first-seen time and become `new`, or `known` on the first poll with
+ * first activation 'new'.
+ */
+export function observe(state: Pop3WatchState, uidls: readonly string[], now: number, firstActivation: Pop3FirstActivation): ObserveResult {
+	const result: ObserveResult = { changed: false, added: [], pruned: [], firstActivation: false };
+	const present = new Set(uidls);
+	for (const uidl of Object.keys(state.messages)) {
+		if (present.has(uidl)) continue;
+		delete state.messages[uidl];
+		result.pruned.push(uidl);
+	}
+	const first = state.activatedAt === undefined;
+	if (first) {
+		state.activatedAt = now;
+		result.firstActivation = true;
+		result.changed = true;
+	}
+	const status: Pop3MessageStatus = first && firstActivation === 'new' ? 'known' : 'new';
+	for (const uidl of present) {
+		if (uidl in state.messages) continue;
+		state.messages[uidl] = [now, status];
+		result.added.push(uidl);
+	}
+	if (result.added.length || result.pruned.length) result.changed = true;
+	return result;
+}
+
+/** UIDLs to deliver, in the order of `uidls` (the maildrop's order). */
+export function toDeliver(state: Pop3WatchState, uidls: readonly string[]): string[] {
+	return uidls.filter((uidl) => state.messages[uidl]?.[1] === 'new');
+}
+
+export interface DeletePolicy {
+	/** DELE what was acknowledged while this was on (status `done-delete`). */
+	deleteAfterFetch: boolean;
+	/** DELE acknowledged whole messages first seen at least this many days ago; 0 = never. */
+	deleteAfterDays: number;
+}
+
+/**
+ * The UIDLs (in the order of `uidls`) to DELE in this session.
+ *
+ * "Delete after fetch" deletes only messages acknowledged while it was on (`done-delete`): a
+ * message fetched while the option was off stays on the server when it is switched on later, as
+ * the business software this follows documents it ("does not apply to mail already fetched";
+ * remove such mail by hand, or with "delete after N days"). A `done-delete` message is not deleted
+ * if the option has been switched off again since.
+ *
+ * "Delete after N days" deletes messages acknowledged whole (`done`, `done-delete`) whose first
+ * sighting is at least N days ago; mail that was only known (on the server at first activation),
+ * skipped or delivered as headers only is never deleted by the trigger.
+ */
+export function dueForDeletion(state: Pop3WatchState, uidls: readonly string[], policy: DeletePolicy, now: number): string[] {
+	const days = policy.deleteAfterDays > 0 ? policy.deleteAfterDays : 0;
+	return uidls.filter((uidl) => {
+		const entry = state.messages[uidl];
+		if (!entry) return false;
+		const [firstSeen, status] = entry;
+		if (status === 'done-delete' && policy.deleteAfterFetch) return true;
+		return days > 0 && (status === 'done' || status === 'done-delete') && now - firstSeen >= days * DAY_MS;
+	});
+}
+
+/** Records the outcome of a message; false when the message is no longer in the state (gone from the server). */
+export function setStatus(state: Pop3WatchState, uidl: string, status: Pop3MessageStatus): boolean {
+	const entry = state.messages[uidl];
+	if (!entry) return false;
+	entry[1] = status;
+	return true;
+}
+
+/** The status for an acknowledged message. */
+export function acknowledgedStatus(oversized: boolean, deleteAfterFetch: boolean): Pop3MessageStatus {
+	if (oversized) return 'headers';
+	return deleteAfterFetch ? 'done-delete' : 'done';
+}
+
+/** Counts per status, for logs and statistics. */
+export function countStatuses(state: Pop3WatchState): Record<Pop3MessageStatus, number> {
+	const counts: Record<Pop3MessageStatus, number> = { new: 0, known: 0, done: 0, 'done-delete': 0, headers: 0, skipped: 0 };
+	for (const [, status] of Object.values(state.messages)) counts[status]++;
+	return counts;
+}

@@ -1,6 +1,7 @@
 import type { INodeExecutionData } from 'n8n-workflow';
 import { configError } from '../../lib/errors';
 import type { FolderStats, ResetPoint, WatchEvent } from '../../lib/imap/watch';
+import { statusItem } from '../shared/trigger-runs';
 
 /** R7: folders that hold no mail to process, left out of "all folders" and the folder list. */
 export const DEFAULT_EXCLUDED_FOLDERS = 'Calendar, Contacts, Notes, RSS Feeds, RSS Subscriptions, Sync Issues, Conversation History, Search Folders, Tasks, Junk, Junk E-Mail, Spam, Deleted, Deleted Items, Trash, Journal, Outbox, Drafts';
@@ -59,32 +60,8 @@ export function folderStatusItem(event: WatchEvent, mailbox: string, stats: Fold
 	switch (event.type) {
 		case 'failing':
 		case 'updated':
-			return {
-				json: {
-					...base,
-					status: 'failing',
-					update: event.type === 'updated',
-					title: `Mailbox '${mailbox}' cannot be fetched`,
-					message: event.message,
-					errorCode: event.error.code,
-					field: event.error.field ?? null,
-					firstFailureAt: event.firstFailureAt.toISOString(),
-					lastFailureAt: event.lastFailureAt.toISOString(),
-					failures: event.count,
-				},
-			};
 		case 'recovered':
-			return {
-				json: {
-					...base,
-					status: 'recovered',
-					title: `Mailbox '${mailbox}' is fetched again`,
-					firstFailureAt: event.firstFailureAt.toISOString(),
-					lastFailureAt: event.lastFailureAt.toISOString(),
-					recoveredAt: event.recoveredAt.toISOString(),
-					failures: event.count,
-				},
-			};
+			return statusItem(event, mailbox, event.folder, statistics);
 		case 'uidValidityChanged':
 			return {
 				json: {

@@ -1,0 +1,307 @@
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	type IDataObject,
+	type INodeExecutionData,
+	type INodeProperties,
+	type INodeType,
+	type INodeTypeDescription,
+	type IRun,
+	type ITriggerFunctions,
+	type ITriggerResponse,
+} from 'n8n-workflow';
+import { checkLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
+import { MailboxError } from '../../lib/errors';
+import { parseMessage } from '../../lib/message/parse';
+import { withPop3, type Pop3LoginMethod } from '../../lib/pop3/connect';
+import { Pop3Watcher, type Pop3WatchEvent, type Pop3WatchedMessage, type Pop3WatchStats } from '../../lib/pop3/watch';
+import { credentialTests } from '../shared/credential-tests';
+import { toNodeError } from '../shared/errors';
+import { n8nLogger } from '../shared/logger';
+import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
+import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
+import { runFailed, statusItem } from '../shared/trigger-runs';
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'On First Activation',
+		name: 'firstActivation',
+		type: 'options',
+		default: 'new',
+		options: [
+			{ name: 'Only Mail Arriving From Now On', value: 'new' },
+			{ name: 'All Mail on the Server, Then New Mail', value: 'all' },
+		],
+		description: 'What the trigger starts with the first time. Later activations continue where the last one stopped.',
+	},
+	{
+		displayName: 'Polling Interval (Minutes)',
+		name: 'pollMinutes',
+		type: 'number',
+		default: 15,
+		typeOptions: { minValue: 0.1 },
+		description: 'How often to look for new mail (POP3 has no push)',
+	},
+	{
+		displayName: 'Delete From Server After Fetch',
+		name: 'deleteAfterFetch',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to delete a message from the server once the workflow run that received it has succeeded (DELE, committed by QUIT on the next poll). Mail received before this was switched on is not deleted by it.',
+	},
+	{
+		displayName: 'Delete From Server After (Days)',
+		name: 'deleteAfterDays',
+		type: 'number',
+		default: 0,
+		typeOptions: { minValue: 0 },
+		description: 'Delete received mail this many days after the trigger first saw it; 0 keeps it',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			{
+				displayName: 'Attachments Prefix',
+				name: 'attachmentsPrefix',
+				type: 'string',
+				default: 'attachment_',
+				description: 'Binary property names of the attachments: prefix plus 0, 1, 2',
+			},
+			{
+				displayName: 'Download Attachments',
+				name: 'downloadAttachments',
+				type: 'boolean',
+				default: true,
+				description: 'Whether to output attachments as binary data (otherwise only their names, types and sizes)',
+			},
+			{
+				displayName: 'Fetch Unchecked',
+				name: 'fetchUnchecked',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to download each message before checking its size, for servers that report wrong sizes',
+			},
+			{
+				displayName: 'Include Raw Message',
+				name: 'includeRaw',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to add the whole message as an .eml file in the binary property "raw"',
+			},
+			{
+				displayName: 'Max Message Size (MB)',
+				name: 'maxSizeMb',
+				type: 'number',
+				default: 0,
+				typeOptions: { minValue: 0 },
+				description: 'Larger messages are not downloaded (LIST size); 0 means no limit',
+			},
+			{
+				displayName: 'Oversized Messages',
+				name: 'oversized',
+				type: 'options',
+				default: 'headers',
+				options: [
+					{ name: 'Output Headers Only, Marked Oversized', value: 'headers' },
+					{ name: 'Skip (Reported on Mailbox Status)', value: 'skip' },
+				],
+			},
+			{
+				displayName: 'Retry Failed Runs',
+				name: 'retryFailed',
+				type: 'boolean',
+				default: true,
+				description: 'Whether a message whose workflow run failed is delivered again on the next poll (otherwise it is skipped and stays on the server)',
+			},
+			{
+				displayName: 'Stuck Poll Timeout (Minutes)',
+				name: 'stuckMinutes',
+				type: 'number',
+				default: 30,
+				typeOptions: { minValue: 1 },
+				description: 'A poll running longer is abandoned and the next one proceeds',
+			},
+		],
+	},
+];
+
+interface TriggerOptions {
+	attachmentsPrefix?: string;
+	downloadAttachments?: boolean;
+	fetchUnchecked?: boolean;
+	includeRaw?: boolean;
+	maxSizeMb?: number;
+	oversized?: 'headers' | 'skip';
+	retryFailed?: boolean;
+	stuckMinutes?: number;
+}
+
+interface TriggerStaticData extends IDataObject {
+	/** The poller's state: per UIDL when it was first seen and what became of it. */
+	watch?: IDataObject;
+	/** Message key -> attempt of the last failed run, so a retry after a restart gets a key of its own. */
+	failedRuns?: IDataObject;
+}
+
+const MAX_FAILED_RUNS = 1000;
+
+function pop3StatusItem(event: Pop3WatchEvent, mailbox: string, stats: Pop3WatchStats): INodeExecutionData | undefined {
+	const statistics = {
+		lastFetchAt: stats.lastPollAt?.toISOString() ?? null,
+		lastFetchMs: stats.lastPollMs ?? null,
+		messagesOnServer: stats.messages,
+		delivered: stats.delivered,
+		acknowledged: stats.acknowledged,
+		failedRuns: stats.failed,
+		skipped: stats.skipped,
+		oversized: stats.oversized,
+		deleted: stats.deleted,
+	};
+	if (event.type === 'skipped') {
+		return { json: { mailbox, folder: 'INBOX', statistics, status: 'skipped', title: 'A message over the size limit was not received', uidl: event.uidl, size: event.size, reason: event.reason } };
+	}
+	if (event.type === 'failing' || event.type === 'updated' || event.type === 'recovered') return statusItem(event, mailbox, 'INBOX', statistics);
+	return undefined;
+}
+
+export class MailboxPop3Trigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Mailbox POP3 Trigger',
+		name: 'mailboxPop3Trigger',
+		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{"every " + $parameter["pollMinutes"] + " min"}}',
+		description: 'Starts the workflow for every new message in a POP3 mailbox, exactly once; APOP, delete after fetch or after N days',
+		eventTriggerDescription: 'Waiting for new mail',
+		defaults: { name: 'Mailbox POP3 Trigger' },
+		inputs: [],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Messages', 'Mailbox Status'],
+		credentials: [{ name: 'mailboxPop3Api', required: true, testedBy: 'mailboxPop3ConnectionTest' }],
+		properties,
+	};
+
+	methods = { credentialTest: credentialTests };
+
+	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
+		const node = this.getNode();
+		const logger = n8nLogger(this.logger);
+		const options = this.getNodeParameter('options', {}) as TriggerOptions;
+		const itemOptions: MessageItemOptions = {
+			attachmentsPrefix: options.attachmentsPrefix || 'attachment_',
+			includeAttachments: options.downloadAttachments !== false,
+			includeRaw: options.includeRaw === true,
+		};
+		let server: ResolvedServer;
+		let login: Login;
+		let loginMethod: Pop3LoginMethod;
+		try {
+			const settings = pop3SettingsFromCredential(await this.getCredentials(POP3_CREDENTIAL));
+			server = resolveServer('pop3', settings.settings);
+			login = checkLogin(settings.login);
+			loginMethod = settings.apop;
+		} catch (error) {
+			throw toNodeError(node, error);
+		}
+		const mailbox = `${login.user}@${server.host}`;
+
+		const toItem = async (message: Pop3WatchedMessage): Promise<INodeExecutionData> => {
+			const raw = message.source ?? message.headers ?? Buffer.alloc(0);
+			const parsed = await parseMessage(raw, { headersOnly: message.oversized, includeAttachments: itemOptions.includeAttachments });
+			return toExecutionData(this, { mailbox, folder: 'INBOX', uidl: message.uidl, size: message.size, oversized: message.oversized }, parsed, message.source, itemOptions);
+		};
+
+		if (this.getMode() === 'manual') {
+			// "Test step": the newest message on the server at once; nothing deleted, state untouched.
+			const manualTriggerFunction = async () => {
+				const newest = await withPop3(
+					server,
+					login,
+					async ({ client }) => {
+						const { count } = await client.stat();
+						if (!count) return undefined;
+						const [{ uid }] = await client.uidlOne(count).then((u) => [u]);
+						const source = await client.retr(count);
+						return { uidl: uid, msgNo: count, size: source.length, oversized: false, source, firstSeen: new Date(), attempt: 1, key: `${mailbox}/${uid}` } satisfies Pop3WatchedMessage;
+					},
+					{ loginMethod, logger },
+				).catch((error: unknown) => {
+					throw toNodeError(node, error);
+				});
+				if (!newest) {
+					throw toNodeError(node, new MailboxError('NOT_FOUND', `The POP3 mailbox ${mailbox} has no messages to show.`, { hint: 'Send a message to it and test again, or activate the workflow to wait for new mail.' }));
+				}
+				this.emit([[await toItem(newest)], []]);
+			};
+			return { manualTriggerFunction };
+		}
+
+		const staticData = this.getWorkflowStaticData('node') as TriggerStaticData;
+		const workflowId = this.getWorkflow().id ?? 'manual';
+		const retryFailed = options.retryFailed !== false;
+		const rememberFailure = (key: string, attempt: number | undefined) => {
+			const failed = { ...((staticData.failedRuns as Record<string, number> | undefined) ?? {}) };
+			delete failed[key];
+			if (attempt !== undefined) failed[key] = attempt;
+			const keys = Object.keys(failed);
+			for (const old of keys.slice(0, Math.max(0, keys.length - MAX_FAILED_RUNS))) delete failed[old];
+			staticData.failedRuns = failed; // a new object: n8n saves it with the next emit
+		};
+
+		const watcher: Pop3Watcher = new Pop3Watcher({
+			server,
+			login,
+			loginMethod,
+			name: mailbox,
+			state: staticData.watch,
+			firstActivation: this.getNodeParameter('firstActivation', 'new') as 'new' | 'all',
+			pollIntervalMs: Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 15)) * 60_000),
+			deleteAfterFetch: this.getNodeParameter('deleteAfterFetch', false) === true,
+			deleteAfterDays: Number(this.getNodeParameter('deleteAfterDays', 0)) || 0,
+			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
+			oversized: options.oversized ?? 'headers',
+			fetchUnchecked: options.fetchUnchecked === true,
+			retryFailed,
+			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
+			logger,
+			onState: (state) => {
+				staticData.watch = state as unknown as IDataObject;
+			},
+			onEvent: (event) => {
+				const item = pop3StatusItem(event, mailbox, watcher.getStats());
+				if (item) this.emit([[], [item]]);
+			},
+			deliver: async (messages) => {
+				for (const message of messages) {
+					const item = await toItem(message);
+					const done = this.helpers.createDeferredPromise<IRun>();
+					const failedBefore = Number((staticData.failedRuns as Record<string, number> | undefined)?.[message.key] ?? 0);
+					const attempt = Math.max(message.attempt, failedBefore + 1);
+					// Deterministic per message and retry: after a restart before the acknowledgement was
+					// saved, n8n refuses a second execution of the same message.
+					const key = `mailbox-pop3:${workflowId}:${node.id}:${message.key}${attempt > 1 ? `:retry${attempt}` : ''}`;
+					this.emit([[item], []], undefined, done, key);
+					const failure = runFailed(await done.promise);
+					if (failure) {
+						if (retryFailed) rememberFailure(message.key, attempt);
+						throw new NodeOperationError(node, `The workflow run for message ${message.uidl} failed: ${failure}`);
+					}
+					if (failedBefore) rememberFailure(message.key, undefined);
+				}
+			},
+		});
+
+		const started = await watcher.start();
+		if (started.error) {
+			await watcher.stop();
+			throw toNodeError(node, started.error);
+		}
+		return { closeFunction: async () => watcher.stop() };
+	}
+}

@@ -1,0 +1,135 @@
+/**
+ * The Mailbox POP3 Trigger in a real n8n 2.41.1: a published workflow polls a POP3 mailbox (APOP
+ * login), receives each new message once (also one with lines that start with a dot), deletes it
+ * from the server only after the run succeeded, and keeps its state across an n8n restart.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveServer } from '../../lib/connection/options';
+import { withPop3 } from '../../lib/pop3/connect';
+import { startMailServers, type MailServers } from '../servers';
+import { ensureN8n, N8n, packPackage, type StoredExecution } from './n8n';
+
+jest.setTimeout(15 * 60_000);
+
+const root = path.resolve(__dirname, '..', '..');
+const WORKFLOW_ID = 'mbxE2ePop3Trigger';
+const TRIGGER = 'New POP3 mail';
+
+function message(n: number): Buffer {
+	return Buffer.from(
+		[
+			'From: Lieferant <lieferant@example.test>',
+			'To: bob@example.test',
+			`Subject: Lieferschein ${n}`,
+			`Message-ID: <pop3-${n}@example.test>`,
+			'Date: Wed, 25 Nov 2026 09:00:00 +0100',
+			'Content-Type: text/plain; charset=utf-8',
+			'',
+			`Position ${n}`,
+			'.',
+			'..and a line that starts with dots',
+			'',
+		].join('\r\n'),
+	);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe();
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 500));
+	}
+}
+
+describe('Mailbox POP3 Trigger in real n8n', () => {
+	let servers: MailServers;
+	let n8n: N8n;
+	let workDir: string;
+
+	const add = (n: number) => servers.writeMaildir('bob', 'INBOX', [{ raw: message(n) }]);
+	const onServer = async () => {
+		const server = resolveServer('pop3', { host: '127.0.0.1', port: servers.ports.pop3s, security: 'tls', ca: fs.readFileSync(servers.certPath) });
+		return withPop3(server, { user: 'bob', password: 'bob-pw' }, async ({ client }) => {
+			const subjects: string[] = [];
+			const { count } = await client.stat();
+			for (let i = 1; i <= count; i++) subjects.push(/^Subject: (.*)$/m.exec((await client.top(i, 0)).toString('utf8'))?.[1]?.trim() ?? '');
+			return subjects.sort();
+		});
+	};
+	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+	const received = (executions: StoredExecution[]) => executions.flatMap((e) => e.output[TRIGGER] ?? []);
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+		await add(1); // there before the first activation: "only mail arriving from now on" leaves it
+		const install = ensureN8n();
+		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-pop3-'));
+		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		await n8n.importCredentials([
+			{ id: 'mbxE2ePop3Bob', name: 'bob (POP3)', type: 'mailboxPop3Api', data: { host: '127.0.0.1', port: servers.ports.pop3s, security: 'tls', user: 'bob', password: 'bob-pw', loginMethod: 'apop' } },
+		]);
+		await n8n.importWorkflow({
+			id: WORKFLOW_ID,
+			name: 'POP3 trigger e2e',
+			active: false,
+			nodes: [
+				{
+					id: '7d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a0001',
+					name: TRIGGER,
+					type: 'n8n-nodes-mailbox.mailboxPop3Trigger',
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: { firstActivation: 'new', pollMinutes: 0.1, deleteAfterFetch: true, deleteAfterDays: 0, options: {} },
+					credentials: { mailboxPop3Api: { id: 'mbxE2ePop3Bob', name: 'bob (POP3)' } },
+				},
+				{ id: '7d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a0002', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
+			],
+			connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }], []] } },
+			settings: { executionOrder: 'v1' },
+		});
+		await n8n.publish(WORKFLOW_ID);
+	});
+
+	afterAll(async () => {
+		await n8n?.destroy();
+		await servers?.stop();
+		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+	});
+
+	it('receives each new message once, dot lines intact, and deletes it from the server after the run', async () => {
+		await n8n.start();
+		await waitFor('the trigger to record the maildrop', async () => {
+			const { staticData } = await n8n.executions(WORKFLOW_ID);
+			return staticData && JSON.stringify(staticData).includes('messages') ? true : undefined;
+		});
+		await add(2);
+		await add(3);
+		const runs = await waitFor('two executions', async () => {
+			const done = await successful();
+			return done.length >= 2 ? done : undefined;
+		});
+		const items = received(runs);
+		expect(items.map((i) => i.subject).sort()).toEqual(['Lieferschein 2', 'Lieferschein 3']);
+		expect(items[0]).toMatchObject({ folder: 'INBOX', uidl: expect.any(String), from: { value: [{ address: 'lieferant@example.test', name: 'Lieferant' }] } });
+		expect(items[0].text).toMatch(/^Position \d\n\.\n\.\.and a line that starts with dots\n?$/);
+		// deleted by a later poll's DELE + QUIT; the message from before the activation stays
+		expect(await waitFor('the deletion', async () => ((await onServer()).length === 1 ? onServer() : undefined))).toEqual(['Lieferschein 1']);
+	});
+
+	it('keeps its state across an n8n restart: nothing received twice, mail from meanwhile received', async () => {
+		await n8n.stop();
+		await add(4);
+		await n8n.start();
+		await waitFor('three executions', async () => {
+			const done = await successful();
+			return done.length >= 3 ? done : undefined;
+		});
+		await new Promise((r) => setTimeout(r, 8000)); // at least one more poll: a duplicate would show
+		expect(received(await successful()).map((i) => i.subject).sort()).toEqual(['Lieferschein 2', 'Lieferschein 3', 'Lieferschein 4']);
+		expect(await waitFor('the deletion', async () => ((await onServer()).length === 1 ? onServer() : undefined))).toEqual(['Lieferschein 1']);
+	});
+});

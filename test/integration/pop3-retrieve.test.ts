@@ -28,7 +28,7 @@ describe('POP3 retrieval against a real Dovecot', () => {
 	beforeAll(async () => {
 		servers = await startMailServers();
 		ca = fs.readFileSync(servers.certPath, 'utf8');
-		seeded = [...generateMessages({ seed: 42, count: 300, maxAttachmentBytes: 3 * 1024 * 1024 })];
+		seeded = [...generateMessages({ seed: 42, count: 1000, maxAttachmentBytes: 1024 * 1024 })];
 		await servers.writeMaildir('alice', 'INBOX', seeded);
 		await servers.writeMaildir('bob', 'INBOX', [{ raw: DOTS }, { raw: SMALL }]);
 	}, 60_000);

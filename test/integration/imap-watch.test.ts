@@ -223,6 +223,38 @@ describe('IMAP watcher against a real Dovecot', () => {
 		expect(unchecked.delivered[1].headers?.toString()).toContain(`Message-ID: ${big.messageId}`);
 	});
 
+	it('keeps at most maxInFlightBytes of mail unacknowledged; a message larger than that is delivered alone', async () => {
+		const line = `${'x'.repeat(78)}\r\n`;
+		const small = (i: number) => simpleMessage(`window-${i}`, `window ${i}`, line.repeat(100));
+		const raws = [small(1), small(2), small(3), simpleMessage('window-big', 'window big', line.repeat(500)), small(4), small(5)];
+		await servers.writeMaildir('alice', 'Window', raws.map((raw) => ({ raw })));
+		const limit = small(1).length * 2 + 100; // two small ones fit, a third does not
+		const open: Array<{ uid: number; bytes: number; release: () => void }> = [];
+		const overfull: string[] = [];
+		const h = await start(
+			watch(servers, {
+				folders: ['Window'],
+				firstActivation: 'all',
+				maxInFlightBytes: limit,
+				deliver: async (messages) => {
+					const bytes = messages[0].source?.length ?? 0;
+					const before = open.reduce((sum, o) => sum + o.bytes, 0);
+					if (open.length > 0 && before + bytes > limit) overfull.push(`UID ${messages[0].uid} (${bytes} bytes) with ${open.map((o) => o.uid).join(', ')} (${before} bytes) in flight`);
+					await new Promise<void>((release) => open.push({ uid: messages[0].uid, bytes, release }));
+				},
+			}),
+		);
+		await until(() => open.length >= 2, 'two small messages in flight');
+		while (h.watcher.getStats().Window.acknowledged < raws.length) {
+			await until(() => open.length > 0, 'a message in flight');
+			open.shift()?.release();
+			await new Promise((resolve) => setImmediate(resolve));
+		}
+		expect(overfull).toEqual([]);
+		expect(h.delivered.map((m) => m.uid)).toEqual([1, 2, 3, 4, 5, 6]);
+		await until(() => h.state()?.folders.Window.lastUid === 6, 'all acknowledged');
+	});
+
 	it('reset delivers again from a UID, or from a date', async () => {
 		await servers.writeMaildir('alice', 'Reset', generateMessages({ seed: 5, count: 10 }));
 		const h = await start(watch(servers, { folders: ['Reset'], firstActivation: 'all' }));

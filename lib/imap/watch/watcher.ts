@@ -140,6 +140,12 @@ export interface ImapWatcherOptions {
 	deliveryBatchSize?: number;
 	/** Messages delivered and not yet acknowledged, at most (default 100); more waits. */
 	maxInFlight?: number;
+	/**
+	 * Bytes of the messages delivered and not yet acknowledged, at most (default 16 MiB); more waits.
+	 * With nothing in flight a message is delivered whatever its size. Keeps memory independent of
+	 * how many large messages a backlog holds.
+	 */
+	maxInFlightBytes?: number;
 	/** An IMAP step of a fetch running longer than this is abandoned: the connection is dropped (default 30 min). */
 	stuckAfterMs?: number;
 	/** Short commands (SELECT, SEARCH, NOOP, STORE) without an answer in this time drop the connection (default 60 s). */
@@ -185,6 +191,7 @@ function defaults(options: ImapWatcherOptions): Settings {
 		fetchBatchSize: Math.floor(positive(options.fetchBatchSize, 100)),
 		deliveryBatchSize: Math.floor(positive(options.deliveryBatchSize, 1)),
 		maxInFlight: Math.floor(positive(options.maxInFlight, 100)),
+		maxInFlightBytes: Math.floor(positive(options.maxInFlightBytes, 16 * 1024 * 1024)),
 		stuckAfterMs: positive(options.stuckAfterMs, 30 * MIN),
 		responseTimeoutMs: positive(options.responseTimeoutMs, MIN),
 		deliver: options.deliver,
@@ -241,6 +248,8 @@ class FolderWatcher {
 	private resetRequest?: ResetPoint;
 	/** Delivered, not yet acknowledged: uid -> key, for the current UIDVALIDITY. */
 	private readonly inflight = new Map<number, string>();
+	/** Bytes of every delivery not yet settled (also those of an earlier UIDVALIDITY). */
+	private inflightBytes = 0;
 	/** Keys of deliveries of an earlier UIDVALIDITY still in flight. */
 	private readonly staleKeys = new Set<string>();
 	private readonly attempts = new Map<number, number>();
@@ -724,17 +733,21 @@ class FolderWatcher {
 		for (const wake of waiters) wake();
 	}
 
-	private async waitForWindow(size: number): Promise<void> {
-		while (!this.stopped && this.inflight.size > 0 && this.inflight.size + size > this.s.maxInFlight) {
+	private async waitForWindow(size: number, bytes: number): Promise<void> {
+		const full = () =>
+			(this.inflight.size > 0 && this.inflight.size + size > this.s.maxInFlight) || (this.inflightBytes > 0 && this.inflightBytes + bytes > this.s.maxInFlightBytes);
+		while (!this.stopped && full()) {
 			await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
 		}
 	}
 
 	/** Hands a batch to deliver() without waiting for the run; returns how many were handed over. */
 	private async dispatch(batch: WatchedMessage[]): Promise<number> {
-		await this.waitForWindow(batch.length);
+		const bytes = batch.reduce((sum, m) => sum + (m.source?.length ?? m.headers?.length ?? 0), 0);
+		await this.waitForWindow(batch.length, bytes);
 		if (this.stopped) return 0;
 		for (const m of batch) this.inflight.set(m.uid, messageKey(m.messageId, m.internalDate, m.size));
+		this.inflightBytes += bytes;
 		this.stats.delivered += batch.length;
 		let done: Promise<void>;
 		try {
@@ -743,8 +756,14 @@ class FolderWatcher {
 			done = Promise.reject(error);
 		}
 		done.then(
-			() => this.acknowledged(batch),
-			(error: unknown) => this.failed(batch, error),
+			() => {
+				this.inflightBytes -= bytes;
+				this.acknowledged(batch);
+			},
+			(error: unknown) => {
+				this.inflightBytes -= bytes;
+				this.failed(batch, error);
+			},
 		);
 		return batch.length;
 	}

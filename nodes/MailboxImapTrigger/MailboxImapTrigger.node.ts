@@ -115,7 +115,7 @@ const properties: INodeProperties[] = [
 		type: 'number',
 		default: 15,
 		typeOptions: { minValue: 0.1 },
-		description: 'How often to look for new mail when polling (also the re-check interval with push)',
+		description: 'How often to look for new mail when polling; with push, how often the folder is checked again anyway (at most every 5 minutes), which also retries failed runs',
 	},
 	{
 		displayName: 'Options',
@@ -233,7 +233,16 @@ interface TriggerStaticData extends IDataObject {
 	generation?: number;
 	/** The Reload From value last applied. */
 	reloadApplied?: string;
+	/**
+	 * Message key -> the last attempt that failed or was handed to n8n as a retry, while "Retry
+	 * Failed Runs" retries it. Kept across restarts: a retry needs a deduplication key of its own,
+	 * or n8n would refuse it as a duplicate of the failed run and the message would count as done.
+	 */
+	failedRuns?: IDataObject;
 }
+
+/** At most this many messages with failed runs are remembered (the oldest are dropped). */
+const MAX_FAILED_RUNS = 1000;
 
 type ConnectionFn = () => Promise<{ server: ResolvedServer; login: Login }>;
 
@@ -402,6 +411,23 @@ export class MailboxImapTrigger implements INodeType {
 		const workflowId = this.getWorkflow().id ?? 'manual';
 		const generation = staticData.generation ?? 0;
 
+		const pollIntervalMs = Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 15)) * 60_000);
+		const retryFailed = options.retryFailed !== false;
+		const rememberFailure = (messageKey: string, attempt: number | undefined) => {
+			const failed = { ...((staticData.failedRuns as Record<string, number> | undefined) ?? {}) };
+			if (attempt === undefined) {
+				if (!(messageKey in failed)) return;
+				delete failed[messageKey];
+			} else {
+				delete failed[messageKey]; // re-inserted as the newest
+				failed[messageKey] = attempt;
+				const keys = Object.keys(failed);
+				for (const old of keys.slice(0, Math.max(0, keys.length - MAX_FAILED_RUNS))) delete failed[old];
+			}
+			// a new object, so n8n sees the change and saves it with the next emit
+			staticData.failedRuns = failed;
+		};
+
 		const emitStatus = (event: WatchEvent) => {
 			const item = folderStatusItem(event, mailboxName ?? first.login.user, watcher.getStats()[event.folder]);
 			if (item) this.emit([[], [item]]);
@@ -415,13 +441,16 @@ export class MailboxImapTrigger implements INodeType {
 			firstActivation: this.getNodeParameter('firstActivation', 'new') as FirstActivation,
 			afterProcessing: this.getNodeParameter('afterProcessing', 'none') as AfterProcessing,
 			moveTo: this.getNodeParameter('afterProcessing', 'none') === 'move' ? String(this.getNodeParameter('moveTo', '')) : undefined,
-			retryFailed: options.retryFailed !== false,
+			retryFailed,
 			matchByMessageId: options.matchByMessageId !== false,
 			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
 			oversized: options.oversized ?? 'headers',
 			fetchUnchecked: options.fetchUnchecked === true,
 			mode: this.getNodeParameter('mode', 'idle') as 'idle' | 'poll',
-			pollIntervalMs: Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 15)) * 60_000),
+			pollIntervalMs,
+			// with push, the folder is re-checked at the polling interval, but at least every 5 minutes
+			// (which also notices a connection that died silently during IDLE)
+			maxIdleMs: Math.min(pollIntervalMs, 5 * 60_000),
 			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
 			onState: (state) => {
@@ -436,12 +465,22 @@ export class MailboxImapTrigger implements INodeType {
 				for (const message of messages) {
 					const item = await toItem(message);
 					const done = this.helpers.createDeferredPromise<IRun>();
+					// The attempt counts failed runs also before a restart (a retry after a restart is not refused).
+					const failedBefore = Number((staticData.failedRuns as Record<string, number> | undefined)?.[message.key] ?? 0);
+					const attempt = Math.max(message.attempt, failedBefore + 1);
 					// Deterministic per message (and per reload and retry), so a second n8n instance, or this
 					// one after a restart before the acknowledgement was saved, is refused as a duplicate.
-					const key = `mailbox-imap:${workflowId}:${node.id}:g${generation}:${message.key}${message.attempt > 1 ? `:retry${message.attempt}` : ''}`;
+					const key = `mailbox-imap:${workflowId}:${node.id}:g${generation}:${message.key}${attempt > 1 ? `:retry${attempt}` : ''}`;
+					// n8n saves static data only when the trigger emits (not on shutdown): a retry records its
+					// attempt before the emit, so it is saved with it and a restart goes on with the next key
+					if (attempt > 1) rememberFailure(message.key, attempt);
 					this.emit([[item], []], undefined, done, key);
 					const failure = runFailed(await done.promise);
-					if (failure) throw new NodeOperationError(node, `The workflow run for message ${message.uid} in ${message.folder} failed: ${failure}`);
+					if (failure) {
+						if (retryFailed) rememberFailure(message.key, attempt);
+						throw new NodeOperationError(node, `The workflow run for message ${message.uid} in ${message.folder} failed: ${failure}`);
+					}
+					rememberFailure(message.key, undefined);
 				}
 			},
 		});

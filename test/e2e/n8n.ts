@@ -524,7 +524,8 @@ export class N8n {
 	/**
 	 * A workflow's executions and its static data, read from n8n's SQLite database (safe while n8n
 	 * runs: read-only). Execution data is stored in the `flatted` format; n8n's own copy reads it.
-	 * `output` holds the JSON of the items each node produced.
+	 * `output` holds the JSON of the items each node produced (for a run that crashed before its
+	 * first node ran: the items waiting on its stack, i.e. what the trigger emitted).
 	 */
 	async executions(workflowId: string): Promise<{ executions: StoredExecution[]; staticData: Record<string, unknown> | null; triggerStatus: Record<string, unknown>[] }> {
 		const script = `
@@ -539,6 +540,11 @@ export class N8n {
 				const output = {};
 				for (const [node, runs] of Object.entries((data && data.resultData && data.resultData.runData) || {})) {
 					output[node] = runs.flatMap((run) => ((run.data && run.data.main) || []).flat().filter(Boolean).map((i) => i.json));
+				}
+				// a run that never got going (crashed) has the trigger's items only on its stack
+				for (const entry of (data && data.executionData && data.executionData.nodeExecutionStack) || []) {
+					const node = entry.node && entry.node.name;
+					if (node && !output[node]) output[node] = ((entry.data && entry.data.main) || []).flat().filter(Boolean).map((i) => i.json);
 				}
 				return { id: String(r.id), mode: r.mode, status: r.status, startedAt: r.startedAt, error: data && data.resultData && data.resultData.error ? data.resultData.error.message : undefined, output };
 			});
@@ -606,6 +612,26 @@ export class N8n {
 		}
 		live.delete(child);
 		this.timings.push({ step: 'n8n stop', ms: Date.now() - started });
+	}
+
+	/**
+	 * A crash: SIGKILL to n8n and its descendants (the task runner) at once, nothing saved on the
+	 * way out. Resolves when they are gone; start() works again afterwards.
+	 */
+	async kill(): Promise<void> {
+		const child = this.server;
+		this.server = undefined;
+		this.cookie = undefined;
+		if (!child) return;
+		const started = Date.now();
+		if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+			await killTree(child.pid);
+			await this.serverExit;
+		}
+		live.delete(child);
+		// the ports are free again before start() is called
+		for (let i = 0; i < 100 && !((await portFree(this.port)) && (await portFree(this.brokerPort))); i++) await sleep(100);
+		this.timings.push({ step: 'n8n kill', ms: Date.now() - started });
 	}
 
 	/** Whether `n8n start` is running. */

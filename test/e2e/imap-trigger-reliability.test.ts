@@ -1,0 +1,368 @@
+/**
+ * Reliability of the Mailbox IMAP Trigger in a real n8n 2.41.1, one instance for all of it:
+ *
+ * 1. n8n is killed (SIGKILL, with its task runner) in the middle of a backlog of generated mail
+ *    and started again: no message runs twice (a second execution n8n refuses by its
+ *    deduplication key is fine), every message is \Seen and has one successful execution, except
+ *    one whose run the kill cut off (n8n marks it crashed; the trigger counts it as done, see
+ *    below), and each one, the malformed and the non-UTF-8 ones too, is parsed as written.
+ * 2. A failed run leaves its message untouched on the server. Without "Retry Failed Runs" it is
+ *    not delivered again; with it, it is, also after n8n was restarted in between, until a run
+ *    succeeds, and only then is it marked read.
+ * 3. The server goes away for a while (a forwarder in front of Dovecot is taken down): the
+ *    "Mailbox Status" output reports 'failing' once (then maybe updates) and 'recovered' once, n8n
+ *    and the workflow stay up, and mail that arrived meanwhile is received once.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { startMailServers, type MailServers } from '../servers';
+import { Forwarder } from '../servers/dovecot-admin';
+import { generateMessages, MALFORMED_INDEX, type GeneratedMessage } from '../servers/mailgen';
+import { ensureN8n, N8n, packPackage, type StoredExecution } from './n8n';
+
+jest.setTimeout(15 * 60_000);
+
+const root = path.resolve(__dirname, '..', '..');
+const TRIGGER = 'New mail';
+const BACKLOG = 300;
+const FAIL_MARK = '[fail]';
+
+const WF = { backlog: 'mbxRelBacklog', noRetry: 'mbxRelNoRetry', retry: 'mbxRelRetry', outage: 'mbxRelOutage' } as const;
+const CRED = { alice: 'mbxRelAlice', bob: 'mbxRelBob', catchall: 'mbxRelCatchall' } as const;
+
+/** Fails the run for a message whose subject carries FAIL_MARK, unless the message is \Flagged. */
+const FAILING_CODE = [
+	'for (const item of $input.all()) {',
+	`  if (String(item.json.subject).includes(${JSON.stringify(FAIL_MARK)}) && !(item.json.flags || []).includes('\\\\Flagged')) {`,
+	"    throw new Error('refused by the test: ' + item.json.messageId);",
+	'  }',
+	'}',
+	'return $input.all();',
+].join('\n');
+
+let nodeCounter = 0;
+const nodeId = () => `7e5a0c2d-4b1f-4c8e-9a6d-${String(++nodeCounter).padStart(12, '0')}`;
+
+function triggerWorkflow(id: string, credential: { id: string; name: string }, parameters: Record<string, unknown>, next: 'noOp' | 'failing', statusNode = false): object {
+	const nodes: object[] = [
+		{
+			id: nodeId(),
+			name: TRIGGER,
+			type: 'n8n-nodes-mailbox.mailboxImapTrigger',
+			typeVersion: 1,
+			position: [0, 0],
+			parameters: { authentication: 'password', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'markRead', mode: 'idle', pollMinutes: 15, options: {}, ...parameters },
+			credentials: { mailboxImapApi: credential },
+		},
+		next === 'noOp'
+			? { id: nodeId(), name: 'Process', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} }
+			: { id: nodeId(), name: 'Process', type: 'n8n-nodes-base.code', typeVersion: 2, position: [300, 0], parameters: { mode: 'runOnceForAllItems', language: 'javaScript', jsCode: FAILING_CODE } },
+	];
+	if (statusNode) nodes.push({ id: nodeId(), name: 'Status', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 200], parameters: {} });
+	return {
+		id,
+		name: `IMAP trigger reliability ${id}`,
+		active: false,
+		nodes,
+		connections: { [TRIGGER]: { main: [[{ node: 'Process', type: 'main', index: 0 }], statusNode ? [{ node: 'Status', type: 'main', index: 0 }] : []] } },
+		settings: { executionOrder: 'v1' },
+	};
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, describeLast?: () => string): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe();
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${describeLast ? `: ${describeLast()}` : ''}`);
+		await new Promise((r) => setTimeout(r, 500));
+	}
+}
+
+/** The message items (first output) of an execution: items with a messageId or a uid. */
+const messageItems = (e: StoredExecution) => (e.output[TRIGGER] ?? []).filter((item) => typeof item.uid === 'number');
+/** The Mailbox Status items (second output). */
+const statusItems = (e: StoredExecution) => (e.output[TRIGGER] ?? []).filter((item) => typeof item.status === 'string' && typeof item.title === 'string');
+
+function plainMessage(id: string, subject: string): string {
+	return [`From: sender@example.test`, 'To: bob@example.test', `Subject: ${subject}`, `Message-ID: <${id}@example.test>`, 'Date: Tue, 24 Nov 2026 10:00:00 +0100', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', `Body of ${id}.`, ''].join('\r\n');
+}
+
+describe('Mailbox IMAP Trigger reliability in real n8n', () => {
+	let servers: MailServers;
+	let n8n: N8n;
+	let workDir: string;
+	let forwarder: Forwarder;
+	const clients: ImapFlow[] = [];
+	let generated: GeneratedMessage[] = [];
+
+	const connect = async (user: string): Promise<ImapFlow> => {
+		const client = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user, pass: servers.users[user] }, logger: false });
+		client.on('error', () => undefined); // an idle test connection timing out is not the test's concern
+		await client.connect();
+		clients.push(client);
+		return client;
+	};
+	/** Message-ID -> flags of every message in a folder. */
+	const flagsOf = async (client: ImapFlow, folder: string): Promise<Map<string, Set<string>>> => {
+		const out = new Map<string, Set<string>>();
+		const lock = await client.getMailboxLock(folder);
+		try {
+			if (client.mailbox && client.mailbox.exists > 0) {
+				for await (const m of client.fetch('1:*', { envelope: true, flags: true })) out.set(m.envelope?.messageId ?? `uid:${m.uid}`, m.flags ?? new Set());
+			}
+		} finally {
+			lock.release();
+		}
+		return out;
+	};
+	/** Sets \\Flagged on the message with this Message-ID. */
+	const flag = async (client: ImapFlow, folder: string, messageId: string): Promise<void> => {
+		const lock = await client.getMailboxLock(folder);
+		try {
+			expect(await client.messageFlagsAdd({ header: { 'message-id': messageId } }, ['\\Flagged'])).toBe(true);
+		} finally {
+			lock.release();
+		}
+	};
+	const activated = (workflowId: string, folder: string) =>
+		waitFor(`workflow ${workflowId} to watch ${folder}`, async () => {
+			const { staticData } = await n8n.executions(workflowId);
+			return staticData && JSON.stringify(staticData).includes(`"${folder}"`) ? true : undefined;
+		});
+	/** Executions started by the trigger, by status and Message-ID. */
+	const runsByMessage = async (workflowId: string) => {
+		const { executions } = await n8n.executions(workflowId);
+		const byId = new Map<string, { success: number; other: string[] }>();
+		for (const e of executions) {
+			for (const item of messageItems(e)) {
+				const id = String(item.messageId);
+				const entry = byId.get(id) ?? { success: 0, other: [] };
+				if (e.status === 'success') entry.success++;
+				else entry.other.push(e.status);
+				byId.set(id, entry);
+			}
+		}
+		return { executions, byId };
+	};
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+		// The backlog: realistic mail, unread, with small attachments so n8n's storage stays quick.
+		generated = [...generateMessages({ seed: 4242, count: BACKLOG, attachPct: 3, maxAttachmentBytes: 48 * 1024 })];
+		await servers.writeMaildir('alice', 'INBOX', generated.map((g) => ({ raw: g.raw, date: g.date, flags: [] })));
+		const bob = await connect('bob');
+		await bob.mailboxCreate('Retry');
+		forwarder = await Forwarder.start(servers.ports.imaps);
+
+		const install = ensureN8n();
+		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-reliability-'));
+		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		const credential = (id: string, user: string, port: number) => ({ id, name: `${user} (IMAP)`, type: 'mailboxImapApi', data: { host: '127.0.0.1', port, security: 'tls', user, password: servers.users[user] } });
+		await n8n.importCredentials([credential(CRED.alice, 'alice', servers.ports.imaps), credential(CRED.bob, 'bob', servers.ports.imaps), credential(CRED.catchall, 'catchall', forwarder.port)]);
+		const ref = (id: string, user: string) => ({ id, name: `${user} (IMAP)` });
+		await n8n.importWorkflow(triggerWorkflow(WF.backlog, ref(CRED.alice, 'alice'), { firstActivation: 'all' }, 'noOp'));
+		await n8n.importWorkflow(triggerWorkflow(WF.noRetry, ref(CRED.bob, 'bob'), { options: { retryFailed: false } }, 'failing'));
+		// pollMinutes is also the re-check interval with push: a failed run is retried within it
+		await n8n.importWorkflow(triggerWorkflow(WF.retry, ref(CRED.bob, 'bob'), { folders: ['Retry'], pollMinutes: 0.1, options: { retryFailed: true } }, 'failing'));
+		await n8n.importWorkflow(triggerWorkflow(WF.outage, ref(CRED.catchall, 'catchall'), {}, 'noOp', true));
+		for (const id of Object.values(WF)) await n8n.publish(id);
+	});
+
+	afterAll(async () => {
+		for (const client of clients) await client.logout().catch(() => undefined);
+		await n8n?.destroy();
+		await forwarder?.down();
+		await servers?.stop();
+		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+	});
+
+	it('a crash in the middle of a backlog: no message runs twice, all marked read, all parsed as written', async () => {
+		await n8n.start();
+		// killed once a part of the backlog has run
+		const before = await waitFor('a part of the backlog to be executed', async () => {
+			const { executions } = await n8n.executions(WF.backlog);
+			const done = executions.filter((e) => e.status === 'success').length;
+			return done >= BACKLOG / 5 ? done : undefined;
+		});
+		await n8n.kill();
+		const atKill = await runsByMessage(WF.backlog);
+		expect(atKill.byId.size).toBeLessThan(BACKLOG);
+
+		await n8n.start();
+		const alice = await connect('alice');
+		let last = '';
+		await waitFor(
+			'every message to be executed and marked read',
+			async () => {
+				const { byId } = await runsByMessage(WF.backlog);
+				const flags = await flagsOf(alice, 'INBOX');
+				const unseen = [...flags.values()].filter((f) => !f.has('\\Seen')).length;
+				const settled = [...byId.values()].filter((r) => r.success > 0 || r.other.includes('crashed')).length;
+				last = `${settled} of ${BACKLOG} with a successful or crashed run, ${unseen} unseen`;
+				return settled >= BACKLOG && unseen === 0 ? true : undefined;
+			},
+			180_000,
+			() => last,
+		);
+		// give a late duplicate the chance to show up
+		await new Promise((r) => setTimeout(r, 3000));
+
+		const { executions, byId } = await runsByMessage(WF.backlog);
+		const expectedIds = generated.map((g) => g.messageId).sort();
+		expect([...byId.keys()].sort()).toEqual(expectedIds);
+		// No message ran twice. A run the kill cut off is 'crashed' in n8n; the message's next delivery
+		// has the same deduplication key, is refused, and counts as done (at most once for such runs:
+		// the trigger cannot tell a crashed run from a successful one whose acknowledgement was not
+		// saved yet). Each such message is one that was in a run at the moment of the kill.
+		const twice = [...byId.entries()].filter(([, r]) => r.success > 1).map(([id, r]) => `${id}: ${r.success} successful runs`);
+		expect(twice).toEqual([]);
+		const cutOff = [...byId.entries()].filter(([, r]) => r.success === 0);
+		for (const [id, r] of cutOff) {
+			expect({ id, runs: r.other }).toEqual({ id, runs: ['crashed'] });
+			expect(atKill.byId.has(id)).toBe(true);
+		}
+		const flags = await flagsOf(alice, 'INBOX');
+		expect(flags.size).toBe(BACKLOG);
+		expect([...flags.entries()].filter(([, f]) => !f.has('\\Seen')).map(([id]) => id)).toEqual([]);
+
+		// parsed as written: the non-UTF-8 charsets and the malformed message included
+		const items = new Map(executions.filter((e) => e.status === 'success' || e.status === 'crashed').flatMap((e) => messageItems(e)).map((item) => [String(item.messageId), item]));
+		const charsets = generated.filter((g) => g.kind === 'charset');
+		expect(charsets.length).toBeGreaterThan(5);
+		for (const g of generated) {
+			const item = items.get(g.messageId)!;
+			if (g.index === MALFORMED_INDEX) {
+				expect(item.subject).toMatch(/^Broken über/);
+				expect(item.subject).not.toMatch(/\ufffd|=\?/);
+				continue;
+			}
+			expect({ id: g.messageId, charset: g.charset, subject: item.subject }).toEqual({ id: g.messageId, charset: g.charset, subject: g.subject });
+			expect(String(item.subject)).not.toContain('\ufffd');
+		}
+		for (const g of charsets) expect(String(items.get(g.messageId)!.text)).not.toContain('\ufffd');
+		expect(n8n.logs()).not.toMatch(/Unhandled|TypeError/);
+		console.log(`backlog: killed after ${before} successful runs (${atKill.executions.length} executions stored); afterwards ${executions.length} executions, statuses ${JSON.stringify(countBy(executions.map((e) => e.status)))}; cut off by the kill: ${cutOff.map(([id]) => id).join(' ') || 'none'}`);
+	});
+
+	it('a failed run leaves its message unread; without "Retry Failed Runs" it is not delivered again', async () => {
+		await activated(WF.noRetry, 'INBOX');
+		const bob = await connect('bob');
+		await bob.append('INBOX', plainMessage('noretry-ok-1', 'first'), []);
+		await bob.append('INBOX', plainMessage('noretry-fail', `${FAIL_MARK} second`), []);
+		await bob.append('INBOX', plainMessage('noretry-ok-2', 'third'), []);
+		const id = (name: string) => `<${name}@example.test>`;
+		await waitFor('two successful runs and one failed', async () => {
+			const { byId } = await runsByMessage(WF.noRetry);
+			const ok = byId.get(id('noretry-ok-1'))?.success === 1 && byId.get(id('noretry-ok-2'))?.success === 1;
+			return ok && byId.get(id('noretry-fail'))?.other.includes('error') ? true : undefined;
+		});
+		const seenAfter = async () => {
+			const flags = await flagsOf(bob, 'INBOX');
+			return Object.fromEntries([...flags.entries()].map(([k, f]) => [k, f.has('\\Seen')]));
+		};
+		await waitFor('the successful ones to be marked read', async () => {
+			const seen = await seenAfter();
+			return seen[id('noretry-ok-1')] && seen[id('noretry-ok-2')] ? true : undefined;
+		});
+		expect(await seenAfter()).toEqual({ [id('noretry-ok-1')]: true, [id('noretry-fail')]: false, [id('noretry-ok-2')]: true });
+
+		// a retry would now succeed (the Code node lets \Flagged mail pass); new mail makes the trigger fetch again
+		await flag(bob, 'INBOX', id('noretry-fail'));
+		await bob.append('INBOX', plainMessage('noretry-ok-3', 'fourth'), []);
+		await waitFor('the next message to be received and marked read', async () => ((await seenAfter())[id('noretry-ok-3')] ? true : undefined));
+		const { byId } = await runsByMessage(WF.noRetry);
+		expect(byId.get(id('noretry-fail'))).toEqual({ success: 0, other: ['error'] });
+		expect((await seenAfter())[id('noretry-fail')]).toBe(false);
+	});
+
+	it('with "Retry Failed Runs" a failed message is delivered again, also after a restart, and marked read once a run succeeded', async () => {
+		await activated(WF.retry, 'Retry');
+		const bob = await connect('bob');
+		const id = (name: string) => `<${name}@example.test>`;
+		await bob.append('Retry', plainMessage('retry-ok', 'first'), []);
+		await bob.append('Retry', plainMessage('retry-fail', `${FAIL_MARK} second`), []);
+		const failedRuns = async () => (await runsByMessage(WF.retry)).byId.get(id('retry-fail'))?.other.filter((s) => s === 'error').length ?? 0;
+		// the first run fails, and the re-check delivers it again (and it fails again)
+		await waitFor('the failing message to be run twice', async () => ((await failedRuns()) >= 2 ? true : undefined));
+		const seen = async () => {
+			const flags = await flagsOf(bob, 'Retry');
+			return Object.fromEntries([...flags.entries()].map(([k, f]) => [k, f.has('\\Seen')]));
+		};
+		await waitFor('the successful one to be marked read', async () => ((await seen())[id('retry-ok')] ? true : undefined));
+		expect((await seen())[id('retry-fail')]).toBe(false);
+
+		// across a restart: the message is still untouched and is delivered again, not refused as done
+		await n8n.stop();
+		const failedBeforeRestart = await failedRuns();
+		await n8n.start();
+		await waitFor('the failing message to be run again after the restart', async () => ((await failedRuns()) > failedBeforeRestart ? true : undefined));
+		expect((await seen())[id('retry-fail')]).toBe(false);
+
+		// now let it pass: the next retry succeeds and only then is the message marked read
+		await flag(bob, 'Retry', id('retry-fail'));
+		await waitFor('the retry to succeed and the message to be marked read', async () => {
+			const runs = (await runsByMessage(WF.retry)).byId.get(id('retry-fail'));
+			return runs?.success === 1 && (await seen())[id('retry-fail')] ? true : undefined;
+		});
+		const { byId } = await runsByMessage(WF.retry);
+		expect(byId.get(id('retry-ok'))).toEqual({ success: 1, other: [] });
+		expect(byId.get(id('retry-fail'))!.success).toBe(1);
+	});
+
+	it('the server down for a while: failing once, recovered once, n8n keeps running, mail from meanwhile received once', async () => {
+		await activated(WF.outage, 'INBOX');
+		const catchall = await connect('catchall');
+		const id = (name: string) => `<${name}@example.test>`;
+		await catchall.append('INBOX', plainMessage('outage-before', 'before'), []);
+		await waitFor('the first message', async () => ((await runsByMessage(WF.outage)).byId.get(id('outage-before'))?.success === 1 ? true : undefined));
+
+		await forwarder.down();
+		const statuses = async (): Promise<Record<string, unknown>[]> => {
+			const { executions } = await n8n.executions(WF.outage);
+			return executions.flatMap((e) => statusItems(e).map((item) => ({ ...item, execution: e.status })));
+		};
+		await waitFor('a failing status', async () => ((await statuses()).some((s) => s.status === 'failing') ? true : undefined));
+		// mail arrives while the trigger cannot reach the server
+		await catchall.append('INBOX', plainMessage('outage-during', 'during'), []);
+		// long enough for at least one more failed attempt (the backoff starts at a few seconds)
+		await waitFor('a second failed attempt', async () => ((await statuses()).some((s) => s.update === true) ? true : undefined));
+		expect(n8n.running).toBe(true);
+
+		await forwarder.up();
+		await waitFor('a recovered status', async () => ((await statuses()).some((s) => s.status === 'recovered') ? true : undefined));
+		await waitFor('the message from the outage', async () => ((await runsByMessage(WF.outage)).byId.get(id('outage-during'))?.success === 1 ? true : undefined));
+		await new Promise((r) => setTimeout(r, 3000));
+
+		const all = await statuses();
+		const order = all.map((s) => (s.status === 'failing' ? (s.update ? 'updated' : 'failing') : s.status));
+		expect(order[0]).toBe('failing');
+		expect(order.filter((s) => s === 'failing')).toHaveLength(1);
+		expect(order.filter((s) => s === 'recovered')).toHaveLength(1);
+		expect(order[order.length - 1]).toBe('recovered');
+		expect(order.slice(1, -1).every((s) => s === 'updated')).toBe(true);
+		const failing = all[0];
+		expect(failing).toMatchObject({ folder: 'INBOX', mailbox: 'catchall', title: "Mailbox 'catchall' cannot be fetched", failures: 1 });
+		// the first failure is the dropped connection; the attempts after it are refused at the forwarder's port
+		expect(all.some((s) => String(s.message).includes(String(forwarder.port)))).toBe(true);
+		expect(all[all.length - 1]).toMatchObject({ status: 'recovered', failures: order.length - 1 });
+		expect(all.every((s) => s.execution === 'success')).toBe(true);
+
+		const { byId } = await runsByMessage(WF.outage);
+		expect(Object.fromEntries(byId)).toEqual({ [id('outage-before')]: { success: 1, other: [] }, [id('outage-during')]: { success: 1, other: [] } });
+		const flags = await flagsOf(catchall, 'INBOX');
+		expect([...flags.values()].every((f) => f.has('\\Seen'))).toBe(true);
+		expect(n8n.running).toBe(true);
+		const { triggerStatus } = await n8n.executions(WF.outage);
+		expect(triggerStatus.filter((t) => t.errorMessage)).toEqual([]);
+		expect(n8n.logs()).not.toMatch(/Unhandled|TypeError/);
+	});
+});
+
+function countBy(values: string[]): Record<string, number> {
+	const out: Record<string, number> = {};
+	for (const v of values) out[v] = (out[v] ?? 0) + 1;
+	return out;
+}

@@ -21,6 +21,7 @@ import { ImapWatcher, type AfterProcessing, type FirstActivation, type ResetPoin
 import { parseMessage } from '../../lib/message/parse';
 import { imapConnectionOf, type Authentication } from '../shared/credentials';
 import { credentialTests } from '../shared/credential-tests';
+import { runFailed } from '../shared/trigger-runs';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
@@ -255,14 +256,6 @@ function connectionOf(ctx: ITriggerFunctions | ILoadOptionsFunctions): Connectio
 		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name), n8nLogger(ctx.logger), oauth2);
 		return { server: resolveServer('imap', settings), login: loginForMailbox(checkLogin(login), sharedMailboxes, mailbox) };
 	};
-}
-
-/** A run's outcome from n8n's done promise: undefined means n8n refused it as a duplicate (already processed). */
-function runFailed(run: IRun | undefined): string | undefined {
-	if (!run) return undefined;
-	const error = run.data?.resultData?.error;
-	if (run.status === 'error' || run.status === 'crashed' || error) return error?.message ?? `the run ended with status "${run.status}"`;
-	return undefined;
 }
 
 /** The folders to watch: the chosen ones, or all but the excluded. */

@@ -18,7 +18,7 @@ describe('package and descriptions', () => {
 			'dist/credentials/MailboxPop3Api.credentials.js',
 			'dist/credentials/MailboxSmtpApi.credentials.js',
 		]);
-		expect(pkg.n8n.nodes).toEqual(['dist/nodes/Mailbox/Mailbox.node.js', 'dist/nodes/MailboxImapTrigger/MailboxImapTrigger.node.js', 'dist/nodes/MailboxPop3Trigger/MailboxPop3Trigger.node.js']);
+		expect(pkg.n8n.nodes).toEqual(['dist/nodes/Mailbox/Mailbox.node.js', 'dist/nodes/MailboxImapTrigger/MailboxImapTrigger.node.js', 'dist/nodes/MailboxPop3Trigger/MailboxPop3Trigger.node.js', 'dist/nodes/MailboxSend/MailboxSend.node.js']);
 		expect(pkg.peerDependencies).toHaveProperty('n8n-workflow');
 	});
 

@@ -1,0 +1,97 @@
+import type { ImapFlow } from 'imapflow';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { MailboxError } from '../errors';
+import type { Login, ResolvedServer } from '../connection/options';
+import { listFolders } from '../imap/folders';
+import { silentLogger, type Logger } from '../logger';
+import type { ComposedMessage } from './compose';
+import { fromSmtpError } from './errors';
+import { smtpTransportOptions } from './transport';
+
+/** What the server said about one sent message, and where and what exactly was sent. */
+export interface SendResult {
+	messageId: string;
+	accepted: string[];
+	rejected: string[];
+	/** The server's final answer to the message, e.g. "250 2.0.0 Ok: queued as …". */
+	response: string;
+	/** host:port of the SMTP server. */
+	server: string;
+	security: ResolvedServer['security'];
+	envelope: { from: string; to: string[] };
+	/** SHA-256 (hex) of the exact bytes sent. */
+	sha256: string;
+	size: number;
+}
+
+const addressOf = (entry: unknown): string => (typeof entry === 'string' ? entry : ((entry as { address?: string })?.address ?? String(entry)));
+
+/**
+ * A pooled SMTP transport for many messages in a row (one node run): up to `maxConnections`
+ * connections, reused from message to message, all closed by close(). It sends composed messages
+ * as they are, byte for byte, with their own envelope.
+ */
+export class SmtpSender {
+	private readonly transporter: Transporter<SMTPPool.SentMessageInfo>;
+
+	constructor(
+		readonly server: ResolvedServer,
+		private readonly login: Login | undefined,
+		options: { maxConnections?: number; logger?: Logger } = {},
+	) {
+		const base = smtpTransportOptions(server, login, options.logger ?? silentLogger);
+		const poolOptions: SMTPPool.Options = { ...(base as SMTPPool.Options), pool: true, maxConnections: options.maxConnections ?? 5 };
+		this.transporter = nodemailer.createTransport(poolOptions);
+	}
+
+	/** Sends the message; failures are MailboxErrors naming the cause, never a secret. */
+	async send(message: ComposedMessage): Promise<SendResult> {
+		let info: SMTPPool.SentMessageInfo;
+		try {
+			info = await this.transporter.sendMail({ envelope: message.envelope, raw: message.raw });
+		} catch (error) {
+			throw fromSmtpError(error, this.server, this.login);
+		}
+		return {
+			messageId: message.messageId,
+			accepted: (info.accepted ?? []).map(addressOf),
+			rejected: (info.rejected ?? []).map(addressOf),
+			response: String(info.response ?? ''),
+			server: `${this.server.host}:${this.server.port}`,
+			security: this.server.security,
+			envelope: message.envelope,
+			sha256: message.sha256,
+			size: message.raw.length,
+		};
+	}
+
+	close(): void {
+		this.transporter.close();
+	}
+}
+
+/** The folder the server marks as Sent (SPECIAL-USE \Sent, RFC 6154). */
+export async function findSentFolder(client: ImapFlow): Promise<string> {
+	const folders = await listFolders(client);
+	const sent = folders.find((f) => f.specialUse === 'sent' && f.selectable);
+	if (sent) return sent.path;
+	throw new MailboxError('NOT_FOUND', 'The mailbox has no folder marked as the Sent folder (SPECIAL-USE \\Sent).', {
+		field: 'sentFolder',
+		step: 'command',
+		hint: 'Enter the name of the Sent folder in "Sent Folder" (for example Sent or "Sent Items").',
+	});
+}
+
+/**
+ * Stores the sent bytes in the Sent folder (found by SPECIAL-USE when `folder` is empty), flagged
+ * \Seen so that mail apps do not show it as new.
+ */
+export async function saveSentCopy(client: ImapFlow, raw: Buffer, folder?: string, date?: Date): Promise<{ folder: string; uid: number | null }> {
+	const path = folder?.trim() || (await findSentFolder(client));
+	const result = await client.append(path, raw, ['\\Seen'], date);
+	if (!result) {
+		throw new MailboxError('SERVER', `The copy could not be saved into the folder "${path}".`, { field: 'sentFolder', step: 'command', hint: 'Check that the folder exists and the account may write to it.' });
+	}
+	return { folder: result.destination || path, uid: typeof result.uid === 'number' ? result.uid : null };
+}

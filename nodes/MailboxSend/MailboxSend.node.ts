@@ -1,0 +1,460 @@
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeProperties,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
+import type { ImapFlow } from 'imapflow';
+import { checkLogin, resolveServer, type Login, type ResolvedServer, type ServerSettings } from '../../lib/connection/options';
+import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
+import { MailboxError } from '../../lib/errors';
+import { connectImap, fromImapError } from '../../lib/imap/connect';
+import { composeMessage, parseAllowedSenders, type ComposeAttachment, type ComposeInput, type ReplyTarget } from '../../lib/smtp/compose';
+import { saveSentCopy, SmtpSender, type SendResult } from '../../lib/smtp/send';
+import { imapConnectionOf, MICROSOFT_APP_CREDENTIAL, type Authentication } from '../shared/credentials';
+import { credentialTests } from '../shared/credential-tests';
+import { toNodeError } from '../shared/errors';
+import { n8nLogger } from '../shared/logger';
+import { getAppToken } from '../../lib/auth/microsoft';
+import { microsoftOAuth2Connection } from '../shared/microsoft-oauth2';
+import { smtpSettingsFromCredential, SMTP_CREDENTIAL } from '../shared/smtp-credentials';
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Authentication',
+		name: 'authentication',
+		type: 'options',
+		options: [
+			{ name: 'Password (SMTP)', value: 'password', description: 'The Mailbox SMTP credential: user and password, or none for a relay' },
+			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp', description: 'XOAUTH2 with the app token; the app needs SMTP.SendAsApp' },
+			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2', description: 'XOAUTH2 with the signed-in user\'s token' },
+		],
+		default: 'password',
+	},
+	{
+		displayName: 'SMTP Server',
+		name: 'smtpHost',
+		type: 'string',
+		default: 'smtp.office365.com:587',
+		description: 'Host (and port) of the SMTP server for Microsoft 365 sign-ins; STARTTLS is used. STARTTLS on port 587 often works where SSL/TLS on port 465 is blocked.',
+		displayOptions: { show: { authentication: ['microsoftApp', 'microsoftOAuth2'] } },
+	},
+	{
+		displayName: 'From Email',
+		name: 'fromEmail',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'info@example.com',
+	},
+	{
+		displayName: 'From Name',
+		name: 'fromName',
+		type: 'string',
+		default: '',
+		placeholder: 'Example Inc. Sales',
+		description: 'Display name shown with the sender address',
+	},
+	{
+		displayName: 'To Email',
+		name: 'toEmail',
+		type: 'string',
+		default: '',
+		placeholder: 'info@example.com, "Jane Doe" <jane@example.com>',
+		description: 'Recipients, separated by commas. When replying and left empty: the Reply-To or From of the message replied to.',
+	},
+	{
+		displayName: 'Subject',
+		name: 'subject',
+		type: 'string',
+		default: '',
+		description: 'When replying and left empty: "Re: " and the subject of the message replied to',
+	},
+	{
+		displayName: 'Email Format',
+		name: 'emailFormat',
+		type: 'options',
+		options: [
+			{ name: 'Text', value: 'text' },
+			{ name: 'HTML', value: 'html', description: 'HTML, with a plain-text part generated from it' },
+			{ name: 'Both', value: 'both', description: 'HTML and a plain-text part of your own' },
+		],
+		default: 'text',
+	},
+	{
+		displayName: 'Text',
+		name: 'text',
+		type: 'string',
+		typeOptions: { rows: 5 },
+		default: '',
+		displayOptions: { show: { emailFormat: ['text', 'both'] } },
+	},
+	{
+		displayName: 'HTML',
+		name: 'html',
+		type: 'string',
+		typeOptions: { rows: 5 },
+		default: '',
+		displayOptions: { show: { emailFormat: ['html', 'both'] } },
+	},
+	{
+		displayName: 'Reply to the Input Message',
+		name: 'reply',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to send the mail as a reply to the message of the input item (as the Mailbox triggers output it): In-Reply-To and References from its messageId and references, "Re:" before its subject, so that mail apps show it in the thread',
+	},
+	{
+		displayName: 'Save a Copy in the Sent Folder',
+		name: 'saveToSent',
+		type: 'boolean',
+		default: false,
+		description: 'Whether to store the sent message, exactly as sent and marked as read, in the IMAP Sent folder so that phones and mail apps show it',
+	},
+	{
+		displayName: 'Sent Folder',
+		name: 'sentFolder',
+		type: 'string',
+		default: '',
+		placeholder: 'Sent',
+		description: 'Leave empty for the folder the server marks as Sent (SPECIAL-USE), or enter the folder name',
+		displayOptions: { show: { saveToSent: [true] } },
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			{
+				displayName: 'Attachments',
+				name: 'attachments',
+				type: 'string',
+				default: '',
+				placeholder: 'data, invoice',
+				description: 'Names of the binary properties of the input item to attach, separated by commas; * attaches all of them. File names and types are taken from the binary data.',
+			},
+			{ displayName: 'BCC Email', name: 'bccEmail', type: 'string', default: '', description: 'Blind copies, separated by commas' },
+			{ displayName: 'CC Email', name: 'ccEmail', type: 'string', default: '', description: 'Copies, separated by commas' },
+			{
+				displayName: 'Custom Headers',
+				name: 'headers',
+				type: 'fixedCollection',
+				typeOptions: { multipleValues: true },
+				default: {},
+				options: [
+					{
+						displayName: 'Header',
+						name: 'header',
+						values: [
+							{ displayName: 'Name', name: 'name', type: 'string', default: '', placeholder: 'X-Ticket-ID' },
+							{ displayName: 'Value', name: 'value', type: 'string', default: '' },
+						],
+					},
+				],
+			},
+			{
+				displayName: 'Reply To Message ID',
+				name: 'inReplyTo',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. <ID@example.com>',
+				description: 'The Message-ID to reply to, instead of the input item\'s messageId (used with "Reply to the Input Message")',
+			},
+			{ displayName: 'Reply-To Email', name: 'replyTo', type: 'string', default: '', description: 'Where replies should go, separated by commas' },
+		],
+	},
+	{
+		displayName: 'Account Rules',
+		name: 'account',
+		type: 'collection',
+		placeholder: 'Add Rule',
+		default: {},
+		description: 'What every message sent with this account gets or must meet',
+		options: [
+			{
+				displayName: 'Allowed Sender Addresses',
+				name: 'allowedSenders',
+				type: 'string',
+				default: '',
+				placeholder: 'info@example.com, @example.org',
+				description: 'Addresses that may be used as From Email, separated by commas; @domain allows a whole domain. Any other From is refused and nothing is sent.',
+			},
+			{
+				displayName: 'BCC of Every Message',
+				name: 'bccAll',
+				type: 'string',
+				default: '',
+				placeholder: 'archive@example.com',
+				description: 'Every message also goes to this address (in the envelope only: recipients do not see it)',
+			},
+			{
+				displayName: 'HTML Signature',
+				name: 'signatureHtml',
+				type: 'string',
+				typeOptions: { rows: 4 },
+				default: '',
+				description: 'Appended to HTML mail (before &lt;/body&gt;); when there is no text signature, its text is appended to the plain-text part',
+			},
+			{
+				displayName: 'Text Signature',
+				name: 'signatureText',
+				type: 'string',
+				typeOptions: { rows: 4 },
+				default: '',
+				description: 'Appended to the plain-text part after a "-- " line; when there is no HTML signature, also to HTML mail',
+			},
+		],
+	},
+];
+
+interface SendOptions {
+	attachments?: string;
+	bccEmail?: string;
+	ccEmail?: string;
+	headers?: { header?: Array<{ name?: string; value?: string }> };
+	inReplyTo?: string;
+	replyTo?: string;
+}
+
+interface AccountOptions {
+	allowedSenders?: string;
+	bccAll?: string;
+	signatureHtml?: string;
+	signatureText?: string;
+}
+
+/** The SMTP server and login of the chosen Authentication. */
+async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: ResolvedServer; login: Login | undefined }> {
+	const authentication = ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
+	const logger = n8nLogger(ctx.logger);
+	if (authentication === 'password') {
+		const { settings, login } = smtpSettingsFromCredential(await ctx.getCredentials(SMTP_CREDENTIAL, 0));
+		return { server: resolveServer('smtp', settings), login: login ? checkLogin(login) : undefined };
+	}
+	const settings: ServerSettings = { host: String(ctx.getNodeParameter('smtpHost', 0, 'smtp.office365.com:587') || 'smtp.office365.com:587'), security: 'starttls' };
+	if (authentication === 'microsoftApp') {
+		const data = await ctx.getCredentials(MICROSOFT_APP_CREDENTIAL, 0);
+		const token = await getAppToken(
+			{ tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') },
+			logger,
+		);
+		return { server: resolveServer('smtp', settings), login: checkLogin({ user: String(data.mailbox ?? ''), accessToken: token.accessToken }) };
+	}
+	const { login } = await microsoftOAuth2Connection(ctx, 0, logger);
+	return { server: resolveServer('smtp', settings), login: checkLogin(login) };
+}
+
+/** One IMAP connection for the run's Sent copies, opened on first use. */
+class SentFolderSession {
+	private client?: ImapFlow;
+	private queue: Promise<unknown> = Promise.resolve();
+	private server?: ResolvedServer;
+	private login?: Login;
+
+	constructor(private readonly ctx: IExecuteFunctions) {}
+
+	private async connect(): Promise<ImapFlow> {
+		if (this.client?.usable) return this.client;
+		const authentication = this.ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
+		const logger = n8nLogger(this.ctx.logger);
+		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => this.ctx.getCredentials(name, 0), logger, { ctx: this.ctx, itemIndex: 0 });
+		this.server = resolveServer('imap', settings);
+		this.login = loginForMailbox(checkLogin(login), sharedMailboxes, '');
+		this.client = await connectImap(this.server, this.login, logger);
+		return this.client;
+	}
+
+	/** Appends one message; appends run one after another on the one connection. */
+	save(raw: Buffer, folder: string): Promise<{ folder: string; uid: number | null }> {
+		const run = this.queue.then(async () => {
+			const client = await this.connect();
+			try {
+				return await saveSentCopy(client, raw, folder);
+			} catch (error) {
+				throw this.server ? fromImapError(error, this.server, this.login) : error;
+			}
+		});
+		this.queue = run.catch(() => undefined);
+		return run;
+	}
+
+	async close(): Promise<void> {
+		await this.queue;
+		const client = this.client;
+		this.client = undefined;
+		if (client) await client.logout().catch(() => client.close());
+	}
+}
+
+const str = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
+
+/** The addresses of a trigger item's address field ({ value: [{ address, name }] }, or a string). */
+function addressesOf(field: unknown): string[] {
+	if (typeof field === 'string') return field.trim() ? [field] : [];
+	const value = (field as { value?: Array<{ address?: string; name?: string }> } | undefined)?.value;
+	if (!Array.isArray(value)) return [];
+	return value.filter((a) => a?.address).map((a) => (a.name ? `"${a.name.replace(/["\\]/g, '')}" <${a.address}>` : String(a.address)));
+}
+
+/** The message of item `i` as compose input: the node's fields, binary attachments and the reply target. */
+async function composeInput(ctx: IExecuteFunctions, i: number, item: INodeExecutionData): Promise<ComposeInput> {
+	const options = ctx.getNodeParameter('options', i, {}) as SendOptions;
+	const account = ctx.getNodeParameter('account', i, {}) as AccountOptions;
+	const format = ctx.getNodeParameter('emailFormat', i, 'text') as string;
+	let to: string | string[] = str(ctx.getNodeParameter('toEmail', i, ''));
+	let inReplyTo: ReplyTarget | undefined;
+	if (ctx.getNodeParameter('reply', i, false) as boolean) {
+		const json = item.json ?? {};
+		inReplyTo = {
+			messageId: str(options.inReplyTo) || str(json.messageId),
+			references: Array.isArray(json.references) ? (json.references as unknown[]).map(str) : str(json.references),
+			subject: str(json.subject),
+		};
+		if (!to.trim()) {
+			to = addressesOf(json.replyTo);
+			if (to.length === 0) to = addressesOf(json.from);
+		}
+	}
+	const attachments: ComposeAttachment[] = [];
+	const wanted = str(options.attachments)
+		.split(',')
+		.map((s) => s.trim())
+		.filter(Boolean);
+	const names = wanted.includes('*') ? Object.keys(item.binary ?? {}) : wanted;
+	for (const name of names) {
+		const binary = item.binary?.[name];
+		if (!binary) {
+			throw new NodeOperationError(ctx.getNode(), `The input item has no binary property "${name}" to attach; nothing was sent.`, {
+				itemIndex: i,
+				description: `Binary properties of this item: ${Object.keys(item.binary ?? {}).join(', ') || 'none'}. Check "Attachments" in Options.`,
+			});
+		}
+		attachments.push({ filename: binary.fileName || name, contentType: binary.mimeType, content: await ctx.helpers.getBinaryDataBuffer(i, name) });
+	}
+	return {
+		fromEmail: str(ctx.getNodeParameter('fromEmail', i)),
+		fromName: str(ctx.getNodeParameter('fromName', i, '')),
+		to,
+		cc: str(options.ccEmail),
+		bcc: str(options.bccEmail),
+		replyTo: str(options.replyTo),
+		subject: str(ctx.getNodeParameter('subject', i, '')),
+		text: format === 'html' ? undefined : str(ctx.getNodeParameter('text', i, '')),
+		html: format === 'text' ? undefined : str(ctx.getNodeParameter('html', i, '')),
+		attachments,
+		headers: (options.headers?.header ?? []).map((h) => ({ name: str(h.name), value: str(h.value) })),
+		inReplyTo,
+		account: {
+			bccAll: str(account.bccAll),
+			signatureText: str(account.signatureText),
+			signatureHtml: str(account.signatureHtml),
+			allowedSenders: parseAllowedSenders(account.allowedSenders),
+		},
+	};
+}
+
+/** Messages in flight at once; as many connections as the pool keeps. */
+const MAX_CONNECTIONS = 5;
+
+export class MailboxSend implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Mailbox Send Email',
+		name: 'mailboxSend',
+		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
+		group: ['output'],
+		version: 1,
+		subtitle: '={{$parameter["subject"]}}',
+		description: 'Send mail over SMTP, with reply threading, signatures, account rules and a copy in the Sent folder',
+		defaults: { name: 'Mailbox Send Email' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [
+			{ name: 'mailboxSmtpApi', required: true, testedBy: 'mailboxSmtpConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
+			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'], saveToSent: [true] } } },
+			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
+			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
+		],
+		properties,
+	};
+
+	methods = {
+		credentialTest: credentialTests,
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const results: Array<INodeExecutionData | undefined> = new Array(items.length);
+		let sender: SmtpSender | undefined;
+		let sent: SentFolderSession | undefined;
+		const inFlight = new Set<Promise<void>>();
+		let fatal: unknown;
+
+		const fail = (i: number, error: unknown, json: IDataObject = {}) => {
+			const nodeError = toNodeError(this.getNode(), error, i);
+			if (!this.continueOnFail()) {
+				fatal ??= nodeError;
+				return;
+			}
+			results[i] = { json: { ...json, error: nodeError.message, description: nodeError.description ?? null }, pairedItem: { item: i } };
+		};
+
+		try {
+			for (let i = 0; i < items.length && fatal === undefined; i++) {
+				let message;
+				try {
+					message = await composeMessage(await composeInput(this, i, items[i]));
+					if (!sender) {
+						const { server, login } = await smtpConnection(this);
+						sender = new SmtpSender(server, login, { maxConnections: MAX_CONNECTIONS, logger: n8nLogger(this.logger) });
+					}
+				} catch (error) {
+					fail(i, error);
+					continue;
+				}
+				const saveToSent = this.getNodeParameter('saveToSent', i, false) as boolean;
+				const sentFolder = saveToSent ? str(this.getNodeParameter('sentFolder', i, '')) : '';
+				const pending = sender.send(message).then(
+					async (result: SendResult) => {
+						const json: IDataObject = { ...result, envelope: { ...result.envelope }, subject: message.subject, sentCopy: null };
+						if (saveToSent) {
+							try {
+								sent ??= new SentFolderSession(this);
+								json.sentCopy = await sent.save(message.raw, sentFolder);
+							} catch (error) {
+								const cause = error instanceof MailboxError ? error.fullMessage : error instanceof Error ? error.message : String(error);
+								fail(
+									i,
+									new NodeOperationError(this.getNode(), `The message was sent (Message-ID ${result.messageId}), but the copy could not be saved into the Sent folder: ${cause}`, {
+										itemIndex: i,
+										description: 'Do not send it again. Check the IMAP credential and "Sent Folder".',
+									}),
+									json,
+								);
+								return;
+							}
+						}
+						results[i] = { json, pairedItem: { item: i } };
+					},
+					(error: unknown) => fail(i, error),
+				);
+				const tracked = pending.finally(() => inFlight.delete(tracked));
+				inFlight.add(tracked);
+				if (inFlight.size >= MAX_CONNECTIONS) await Promise.race(inFlight);
+			}
+			await Promise.all(inFlight);
+		} finally {
+			sender?.close();
+			await sent?.close().catch(() => undefined);
+		}
+		if (fatal !== undefined) throw fatal;
+		return [results.filter((r): r is INodeExecutionData => r !== undefined)];
+	}
+}

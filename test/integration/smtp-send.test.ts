@@ -1,0 +1,347 @@
+/**
+ * Sending mail: the composed message against the SMTP capture server (bytes and envelope), the
+ * Sent copy in Dovecot, and the Mailbox Send Email node run with an n8n-like execute context.
+ * Needs root (Dovecot is installed with apt-get when missing).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import { simpleParser } from 'mailparser';
+import { resolveServer } from '../../lib/connection/options';
+import { MailboxError } from '../../lib/errors';
+import { withImap } from '../../lib/imap/connect';
+import { composeMessage, type ComposeInput } from '../../lib/smtp/compose';
+import { saveSentCopy, SmtpSender } from '../../lib/smtp/send';
+import { MailboxSend } from '../../nodes/MailboxSend/MailboxSend.node';
+import { startMailServers, type MailServers } from '../servers';
+
+const FIXED_DATE = new Date('2026-03-01T10:00:00Z');
+
+/** A minimal stand-in for n8n's execute context: parameters per item, credentials, binary data. */
+function executeContext(options: {
+	items: INodeExecutionData[];
+	params: Record<string, unknown | ((i: number) => unknown)>;
+	credentials: Record<string, IDataObject>;
+	continueOnFail?: boolean;
+}): IExecuteFunctions {
+	const node = { id: 'send', name: 'Mailbox Send Email', type: 'n8n-nodes-mailbox.mailboxSend', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} };
+	const log = () => undefined;
+	return {
+		getInputData: () => options.items,
+		getNodeParameter: (name: string, i: number, fallback?: unknown) => {
+			const value = options.params[name];
+			if (value === undefined) {
+				if (fallback === undefined) throw new Error(`parameter ${name} missing`);
+				return fallback;
+			}
+			return typeof value === 'function' ? (value as (i: number) => unknown)(i) : value;
+		},
+		getCredentials: async (name: string) => {
+			const data = options.credentials[name];
+			if (!data) throw new Error(`no credential ${name}`);
+			return data;
+		},
+		getNode: () => node,
+		continueOnFail: () => options.continueOnFail === true,
+		logger: { debug: log, info: log, warn: log, error: log },
+		helpers: {
+			getBinaryDataBuffer: async (i: number, name: string) => Buffer.from(options.items[i].binary?.[name]?.data ?? '', 'base64'),
+		},
+	} as unknown as IExecuteFunctions;
+}
+
+describe('sending mail (SMTP capture server and Dovecot)', () => {
+	let servers: MailServers;
+	let ca: string;
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+		ca = fs.readFileSync(servers.certPath, 'utf8');
+	});
+	afterAll(async () => {
+		await servers?.stop();
+	});
+
+	const smtpServer = (security: 'starttls' | 'tls' = 'starttls') => resolveServer('smtp', { host: '127.0.0.1', port: security === 'tls' ? servers.ports.smtps : servers.ports.smtp, security, ca });
+	const imapServer = () => resolveServer('imap', { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', ca });
+
+	/** Sends one composed message on its own sender; returns what the capture server got. */
+	async function sendOne(input: ComposeInput, login: { user: string; password: string } | { user: string; accessToken: string } = { user: 'alice', password: 'alice-pw' }) {
+		const message = await composeMessage({ date: FIXED_DATE, ...input });
+		const sender = new SmtpSender(smtpServer(), login);
+		try {
+			const before = servers.received.length;
+			const result = await sender.send(message);
+			const [received] = (await servers.waitForMail(before + 1)).slice(before);
+			return { message, result, received };
+		} finally {
+			sender.close();
+		}
+	}
+
+	it('sends the composed bytes unchanged with their envelope: display name, reply-to, BCC-all only in the envelope, signatures, attachments, threading', async () => {
+		const pdf = crypto.randomBytes(70_000);
+		const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), crypto.randomBytes(3000)]);
+		const { message, result, received } = await sendOne({
+			fromEmail: 'alice@mailbox.test',
+			fromName: 'Müller, Anna (Sales)',
+			to: 'bob@mailbox.test, "Carol C." <carol@mailbox.test>',
+			cc: 'dave@mailbox.test',
+			bcc: 'erin@mailbox.test',
+			replyTo: 'sales@mailbox.test',
+			subject: 'AW: Angebot 4711',
+			html: '<html><body><p>Guten Tag,</p><p>anbei das Angebot.</p></body></html>',
+			attachments: [
+				{ filename: 'Angebot 4711.pdf', contentType: 'application/pdf', content: pdf },
+				{ filename: 'logo.png', contentType: 'image/png', content: png },
+			],
+			headers: [{ name: 'X-Ticket-Id', value: 'T-4711' }],
+			inReplyTo: { messageId: '<orig-3@customer.test>', references: ['<orig-1@customer.test> <orig-2@customer.test>'], subject: 'Angebot 4711' },
+			account: { bccAll: 'archive@mailbox.test', signatureText: 'Anna Müller\nACME GmbH', signatureHtml: '<b>Anna Müller</b><br>ACME GmbH' },
+		});
+
+		// the exact bytes and their hash
+		expect(received.raw.equals(message.raw)).toBe(true);
+		expect(result.sha256).toBe(crypto.createHash('sha256').update(received.raw).digest('hex'));
+		expect(result.size).toBe(received.raw.length);
+		expect(result.server).toBe(`127.0.0.1:${servers.ports.smtp}`);
+		expect(result.security).toBe('starttls');
+		expect(result.response).toMatch(/^250 /);
+		expect(received.secure).toBe(true);
+		expect(received.authUser).toBe('alice');
+
+		// envelope: every recipient, plus the account's BCC
+		expect(received.mailFrom).toBe('alice@mailbox.test');
+		expect([...received.rcptTo].sort()).toEqual(['archive@mailbox.test', 'bob@mailbox.test', 'carol@mailbox.test', 'dave@mailbox.test', 'erin@mailbox.test']);
+		expect([...result.accepted].sort()).toEqual([...received.rcptTo].sort());
+		expect(result.rejected).toEqual([]);
+
+		// headers: BCC and the archive address nowhere
+		const head = received.raw.toString('utf8').split('\r\n\r\n')[0];
+		expect(head).not.toMatch(/^bcc:/im);
+		expect(head).not.toContain('archive@mailbox.test');
+		expect(head).not.toContain('erin@mailbox.test');
+
+		const parsed = await simpleParser(received.raw);
+		expect(parsed.from?.value).toEqual([{ address: 'alice@mailbox.test', name: 'Müller, Anna (Sales)' }]);
+		expect(parsed.replyTo?.value).toEqual([{ address: 'sales@mailbox.test', name: '' }]);
+		expect(parsed.messageId).toBe(result.messageId);
+		expect(parsed.inReplyTo).toBe('<orig-3@customer.test>');
+		expect(parsed.references).toEqual(['<orig-1@customer.test>', '<orig-2@customer.test>', '<orig-3@customer.test>']);
+		expect(parsed.subject).toBe('AW: Angebot 4711');
+		expect(parsed.headers.get('x-ticket-id')).toBe('T-4711');
+		expect(parsed.date?.toISOString()).toBe(FIXED_DATE.toISOString());
+
+		// signatures: text after "-- ", HTML inside the body
+		expect(parsed.text).toBe('Guten Tag,\nanbei das Angebot.\n\n-- \nAnna Müller\nACME GmbH\n');
+		expect(parsed.html).toBe('<html><body><p>Guten Tag,</p><p>anbei das Angebot.</p><div class="signature">-- <br>\n<b>Anna Müller</b><br>ACME GmbH</div>\n</body></html>');
+
+		// attachments byte-identical with names and types
+		expect(parsed.attachments.map((a) => [a.filename, a.contentType])).toEqual([
+			['Angebot 4711.pdf', 'application/pdf'],
+			['logo.png', 'image/png'],
+		]);
+		expect(parsed.attachments[0].content.equals(pdf)).toBe(true);
+		expect(parsed.attachments[1].content.equals(png)).toBe(true);
+	});
+
+	it('puts "Re:" before a subject once only, and a text signature into HTML mail when there is no HTML one', async () => {
+		const { received } = await sendOne({
+			fromEmail: 'alice@mailbox.test',
+			to: 'bob@mailbox.test',
+			html: '<p>Hello</p>',
+			inReplyTo: { messageId: '<a@customer.test>', references: [], subject: 'Re: Hello' },
+			account: { signatureText: 'Alice & Co <team>' },
+		});
+		const parsed = await simpleParser(received.raw);
+		expect(parsed.subject).toBe('Re: Hello');
+		expect(parsed.references).toBe('<a@customer.test>');
+		expect(parsed.text).toBe('Hello\n\n-- \nAlice & Co <team>\n');
+		expect(parsed.html).toBe('<p>Hello</p>\n<div class="signature">-- <br>\nAlice &amp; Co &lt;team&gt;</div>');
+
+		const second = await sendOne({ fromEmail: 'alice@mailbox.test', to: 'bob@mailbox.test', text: 'x', inReplyTo: { messageId: '<b@customer.test>', subject: 'Hello' } });
+		expect((await simpleParser(second.received.raw)).subject).toBe('Re: Hello');
+	});
+
+	it('refuses CR/LF in any header value before anything is sent', async () => {
+		const before = servers.received.length;
+		const base: ComposeInput = { fromEmail: 'alice@mailbox.test', to: 'bob@mailbox.test', subject: 'ok', text: 'x' };
+		const attempts: Array<[Partial<ComposeInput>, string]> = [
+			[{ subject: 'Hello\r\nBcc: victim@evil.test' }, 'subject'],
+			[{ subject: 'Hello\nX-Evil: 1' }, 'subject'],
+			[{ fromName: 'Anna\r\nBcc: victim@evil.test' }, 'fromName'],
+			[{ to: 'bob@mailbox.test\r\nBcc: victim@evil.test' }, 'toEmail'],
+			[{ replyTo: 'a@b.test\nX: y' }, 'replyTo'],
+			[{ headers: [{ name: 'X-Ticket', value: '1\r\nBcc: victim@evil.test' }] }, 'headers'],
+			[{ headers: [{ name: 'X-Ticket\r\nBcc', value: '1' }] }, 'headers'],
+			[{ inReplyTo: { messageId: '<a@b>\r\nBcc: victim@evil.test' } }, 'inReplyTo'],
+		];
+		for (const [change, field] of attempts) {
+			const error = await composeMessage({ ...base, ...change }).catch((e: unknown) => e);
+			expect(error).toBeInstanceOf(MailboxError);
+			expect(error).toMatchObject({ code: 'CONFIG', field });
+			expect((error as MailboxError).message).toMatch(/contains a line break \(CR or LF\); nothing was sent\./);
+		}
+		expect(servers.received.length).toBe(before);
+	});
+
+	it('refuses a From that the account does not allow, naming the field', async () => {
+		const account = { allowedSenders: ['info@mailbox.test', '@sales.mailbox.test'] };
+		await expect(composeMessage({ fromEmail: 'Info@Mailbox.test', to: 'bob@mailbox.test', text: 'x', account })).resolves.toBeDefined();
+		await expect(composeMessage({ fromEmail: 'anna@sales.mailbox.test', to: 'bob@mailbox.test', text: 'x', account })).resolves.toBeDefined();
+		const error = (await composeMessage({ fromEmail: 'ceo@mailbox.test', to: 'bob@mailbox.test', text: 'x', account }).catch((e: unknown) => e)) as MailboxError;
+		expect(error).toMatchObject({ code: 'CONFIG', field: 'fromEmail' });
+		expect(error.fullMessage).toBe(
+			'From Email "ceo@mailbox.test" is not allowed to send with this account; nothing was sent. Use one of the allowed sender addresses (info@mailbox.test, @sales.mailbox.test), or add this address to "Allowed Sender Addresses".',
+		);
+	});
+
+	it('gives clear errors for a wrong password and a bad token, without the secret', async () => {
+		const message = await composeMessage({ fromEmail: 'alice@mailbox.test', to: 'bob@mailbox.test', text: 'x' });
+		const wrong = new SmtpSender(smtpServer(), { user: 'alice', password: 'not-the-password' });
+		const passwordError = (await wrong.send(message).catch((e: unknown) => e)) as MailboxError;
+		wrong.close();
+		expect(passwordError).toBeInstanceOf(MailboxError);
+		expect(passwordError).toMatchObject({ code: 'AUTH', field: 'password' });
+		expect(passwordError.message).toMatch(/^Authentication failed: 127\.0\.0\.1 rejected the login for user "alice" \(server said: 535 /);
+		expect(passwordError.fullMessage).not.toContain('not-the-password');
+
+		const badToken = new SmtpSender(smtpServer('tls'), { user: 'alice', accessToken: 'expired-token-123' });
+		const tokenError = (await badToken.send(message).catch((e: unknown) => e)) as MailboxError;
+		badToken.close();
+		expect(tokenError).toMatchObject({ code: 'AUTH', field: 'accessToken' });
+		expect(tokenError.message).toMatch(/^Authentication failed: 127\.0\.0\.1 rejected the access token for user "alice"/);
+		expect(tokenError.fullMessage).not.toContain('expired-token-123');
+
+		// and a good token is accepted by XOAUTH2
+		const { received } = await sendOne({ fromEmail: 'alice@mailbox.test', to: 'bob@mailbox.test', text: 'token' }, { user: 'alice', accessToken: 'valid-token-alice' });
+		expect(received.authMethod).toBe('XOAUTH2');
+	});
+
+	it('saves the sent bytes into the Sent folder found by SPECIAL-USE, marked \\Seen', async () => {
+		const { message } = await sendOne({ fromEmail: 'alice@mailbox.test', to: 'bob@mailbox.test', subject: 'Copy me', text: 'kept' });
+		const saved = await withImap(imapServer(), { user: 'alice', password: 'alice-pw' }, (client) => saveSentCopy(client, message.raw));
+		expect(saved.folder).toBe('Sent');
+		const found = await withImap(imapServer(), { user: 'alice', password: 'alice-pw' }, async (client) => {
+			const lock = await client.getMailboxLock('Sent');
+			try {
+				const uids = (await client.search({ header: { 'message-id': message.messageId } }, { uid: true })) || [];
+				const fetched = await client.fetchOne(String(uids[0]), { source: true, flags: true }, { uid: true });
+				return { uids, fetched };
+			} finally {
+				lock.release();
+			}
+		});
+		expect(found.uids).toEqual([saved.uid]);
+		expect(found.fetched && found.fetched.flags?.has('\\Seen')).toBe(true);
+		expect(found.fetched && found.fetched.source?.equals(message.raw)).toBe(true);
+	});
+
+	describe('the Mailbox Send Email node', () => {
+		const credentials = () => ({
+			mailboxSmtpApi: { host: '127.0.0.1', port: servers.ports.smtp, security: 'starttls', allowSelfSigned: true, authentication: 'password', user: 'alice', password: 'alice-pw' },
+			mailboxImapApi: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', allowSelfSigned: true, user: 'alice', password: 'alice-pw' },
+		});
+
+		async function run(items: INodeExecutionData[], params: Record<string, unknown | ((i: number) => unknown)>, continueOnFail = false) {
+			const ctx = executeContext({ items, params: { authentication: 'password', emailFormat: 'text', ...params }, credentials: credentials(), continueOnFail });
+			return (await new MailboxSend().execute.call(ctx))[0];
+		}
+
+		it('replies to a trigger item: to its Reply-To, "Re:" subject, threading headers, attachments from binary properties, a Sent copy; output per mail', async () => {
+			const before = servers.received.length;
+			const triggerItem: INodeExecutionData = {
+				json: {
+					messageId: '<question-2@customer.test>',
+					references: ['<question-1@customer.test>'],
+					subject: 'Question about order 12',
+					from: { value: [{ address: 'customer@customer.test', name: 'Cus Tomer' }], text: 'Cus Tomer <customer@customer.test>' },
+					replyTo: { value: [{ address: 'orders@customer.test', name: '' }], text: 'orders@customer.test' },
+				},
+				binary: {
+					invoice: { data: Buffer.from('%PDF-1.4 invoice').toString('base64'), mimeType: 'application/pdf', fileName: 'invoice-12.pdf' },
+					note: { data: Buffer.from('a note\n').toString('base64'), mimeType: 'text/plain', fileName: 'note.txt' },
+				},
+			};
+			const output = await run([triggerItem], {
+				fromEmail: 'alice@mailbox.test',
+				fromName: 'Alice Support',
+				toEmail: '',
+				subject: '',
+				text: 'Here you are.',
+				reply: true,
+				saveToSent: true,
+				sentFolder: '',
+				options: { attachments: '*' },
+				account: { bccAll: 'archive@mailbox.test', allowedSenders: 'alice@mailbox.test' },
+			});
+			expect(output).toHaveLength(1);
+			const json = output[0].json;
+			const [received] = (await servers.waitForMail(before + 1)).slice(before);
+			expect(json).toMatchObject({
+				accepted: ['orders@customer.test', 'archive@mailbox.test'],
+				rejected: [],
+				server: `127.0.0.1:${servers.ports.smtp}`,
+				security: 'starttls',
+				subject: 'Re: Question about order 12',
+				sha256: crypto.createHash('sha256').update(received.raw).digest('hex'),
+				sentCopy: { folder: 'Sent' },
+			});
+			expect(String(json.response)).toMatch(/^250 /);
+			expect(received.rcptTo).toEqual(['orders@customer.test', 'archive@mailbox.test']);
+			const parsed = await simpleParser(received.raw);
+			expect(parsed.messageId).toBe(json.messageId);
+			expect(parsed.inReplyTo).toBe('<question-2@customer.test>');
+			expect(parsed.references).toEqual(['<question-1@customer.test>', '<question-2@customer.test>']);
+			expect(parsed.attachments.map((a) => [a.filename, a.contentType, a.content.toString()])).toEqual([
+				['invoice-12.pdf', 'application/pdf', '%PDF-1.4 invoice'],
+				['note.txt', 'text/plain', 'a note\n'],
+			]);
+			const copy = await withImap(imapServer(), { user: 'alice', password: 'alice-pw' }, async (client) => {
+				const lock = await client.getMailboxLock('Sent');
+				try {
+					const uids = (await client.search({ header: { 'message-id': String(json.messageId) } }, { uid: true })) || [];
+					return uids.length ? await client.fetchOne(String(uids[0]), { source: true, flags: true }, { uid: true }) : false;
+				} finally {
+					lock.release();
+				}
+			});
+			expect(copy && copy.source?.equals(received.raw)).toBe(true);
+			expect(copy && copy.flags?.has('\\Seen')).toBe(true);
+		});
+
+		it('sends many items on one pooled transport and reports each failure on its item (continue on fail)', async () => {
+			const before = servers.received.length;
+			const items: INodeExecutionData[] = Array.from({ length: 12 }, (_, k) => ({ json: { k } }));
+			const output = await run(
+				items,
+				{
+					fromEmail: (i: number) => (i === 3 ? 'ceo@mailbox.test' : 'alice@mailbox.test'),
+					toEmail: (i: number) => `bob+${i}@mailbox.test`,
+					subject: (i: number) => (i === 7 ? 'bad\r\nBcc: x@evil.test' : `item ${i}`),
+					text: (i: number) => `body ${i}`,
+					saveToSent: false,
+					account: { allowedSenders: 'alice@mailbox.test' },
+				},
+				true,
+			);
+			expect(output).toHaveLength(12);
+			expect(output.map((o) => o.pairedItem)).toEqual(items.map((_, i) => ({ item: i })));
+			expect(output[3].json.error).toBe('From Email "ceo@mailbox.test" is not allowed to send with this account; nothing was sent.');
+			expect(output[7].json.error).toBe('Subject contains a line break (CR or LF); nothing was sent.');
+			const ok = output.filter((o) => !o.json.error);
+			expect(ok).toHaveLength(10);
+			const received = (await servers.waitForMail(before + 10)).slice(before);
+			expect(received.map((r) => r.rcptTo[0]).sort()).toEqual(ok.map((o) => (o.json.accepted as string[])[0]).sort());
+			expect(servers.received.length).toBe(before + 10);
+		});
+
+		it('without continue on fail stops with the clear error and sends nothing for a refused item', async () => {
+			const before = servers.received.length;
+			await expect(run([{ json: {} }], { fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'x', text: 'y', options: { headers: { header: [{ name: 'X-A', value: 'a\nb' }] } } })).rejects.toThrow(
+				'The value of header "X-A" contains a line break (CR or LF); nothing was sent.',
+			);
+			expect(servers.received.length).toBe(before);
+		});
+	});
+});

@@ -455,6 +455,7 @@ export class MailboxImapTrigger implements INodeType {
 				}
 			},
 			deliver: async (messages) => {
+				const untouched: number[] = [];
 				for (const message of messages) {
 					const item = await toItem(message);
 					const done = this.helpers.createDeferredPromise<IRun>();
@@ -468,13 +469,22 @@ export class MailboxImapTrigger implements INodeType {
 					// attempt before the emit, so it is saved with it and a restart goes on with the next key
 					if (attempt > 1) rememberFailure(message.key, attempt);
 					this.emit([[item], []], undefined, done, key);
-					const failure = runFailed(await done.promise);
+					const run = await done.promise;
+					const failure = runFailed(run);
 					if (failure) {
 						if (retryFailed) rememberFailure(message.key, attempt);
 						throw new NodeOperationError(node, `The workflow run for message ${message.uid} in ${message.folder} failed: ${failure}`);
 					}
+					if (!run) {
+						// Refused as a duplicate: an earlier run (before a restart) had this message, but
+						// whether it succeeded or was cut off is not known here. It is not run again, and
+						// it is left as it is on the server (not marked, moved or deleted).
+						untouched.push(message.uid);
+						logger.info(`Message ${message.uid} in ${message.folder} was already handed to a run before a restart; left as it is on the server`);
+					}
 					rememberFailure(message.key, undefined);
 				}
+				return { untouched };
 			},
 		});
 

@@ -40,6 +40,11 @@ import { parseUidSet, uidSetOf } from './uid-set';
 
 export type AfterProcessing = 'none' | 'markRead' | 'move' | 'delete';
 
+/** What a delivery may report besides success: UIDs to count as done without touching them on the server. */
+export interface DeliveryOutcome {
+	untouched?: number[];
+}
+
 /** What `deliver` gets for each message. */
 export interface WatchedMessage {
 	folder: string;
@@ -152,7 +157,12 @@ export interface ImapWatcherOptions {
 	responseTimeoutMs?: number;
 	backoff?: BackoffOptions;
 	/** Resolves when the run that got the messages succeeded, rejects when it failed. */
-	deliver: (messages: WatchedMessage[]) => Promise<void>;
+	/**
+	 * Resolves when the run that got the messages succeeded (optionally naming UIDs whose run is
+	 * not known to have succeeded, e.g. refused as a duplicate of an earlier run: they count as
+	 * done but their after-processing action is not done), rejects when it failed.
+	 */
+	deliver: (messages: WatchedMessage[]) => Promise<void | DeliveryOutcome>;
 	/** The state to persist, after every change (coalesced). */
 	onState?: (state: WatchState) => void;
 	onEvent?: (event: WatchEvent) => void;
@@ -749,16 +759,16 @@ class FolderWatcher {
 		for (const m of batch) this.inflight.set(m.uid, messageKey(m.messageId, m.internalDate, m.size));
 		this.inflightBytes += bytes;
 		this.stats.delivered += batch.length;
-		let done: Promise<void>;
+		let done: Promise<void | DeliveryOutcome>;
 		try {
 			done = Promise.resolve(this.s.deliver(batch));
 		} catch (error) {
 			done = Promise.reject(error);
 		}
 		done.then(
-			() => {
+			(outcome) => {
 				this.inflightBytes -= bytes;
-				this.acknowledged(batch);
+				this.acknowledged(batch, outcome ? outcome.untouched : undefined);
 			},
 			(error: unknown) => {
 				this.inflightBytes -= bytes;
@@ -768,7 +778,7 @@ class FolderWatcher {
 		return batch.length;
 	}
 
-	private acknowledged(batch: WatchedMessage[]): void {
+	private acknowledged(batch: WatchedMessage[], untouched: readonly number[] = []): void {
 		try {
 			const state = this.state;
 			for (const m of batch) {
@@ -780,7 +790,7 @@ class FolderWatcher {
 					this.inflight.delete(m.uid);
 					this.attempts.delete(m.uid);
 					markDone(state, m.uid);
-					if (this.s.afterProcessing !== 'none') addAction(state, m.uid);
+					if (this.s.afterProcessing !== 'none' && !untouched.includes(m.uid)) addAction(state, m.uid);
 				}
 				addRecent(state, key, m.internalDate?.getTime() ?? 0, this.s.recentLimit);
 			}

@@ -81,6 +81,20 @@ export class MailboxMicrosoftOAuth2Api implements ICredentialType {
 			typeOptions: { minValue: 1, maxValue: 65535 },
 		},
 		{
+			displayName: 'POP3 Host',
+			name: 'pop3Host',
+			type: 'string',
+			default: 'outlook.office365.com',
+			description: 'Exchange Online\'s POP3 server (SSL/TLS), for the POP3 trigger; change only for a national cloud',
+		},
+		{
+			displayName: 'POP3 Port',
+			name: 'pop3Port',
+			type: 'number',
+			default: 995,
+			typeOptions: { minValue: 1, maxValue: 65535 },
+		},
+		{
 			displayName: 'Authorization URL',
 			name: 'authUrl',
 			type: 'hidden',

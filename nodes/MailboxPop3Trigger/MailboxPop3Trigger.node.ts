@@ -19,10 +19,22 @@ import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
+import { pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
 import { runFailed, statusItem } from '../shared/trigger-runs';
 
 const properties: INodeProperties[] = [
+	{
+		displayName: 'Authentication',
+		name: 'authentication',
+		type: 'options',
+		options: [
+			{ name: 'Password or APOP (POP3)', value: 'password' },
+			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
+			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2' },
+		],
+		default: 'password',
+	},
 	{
 		displayName: 'On First Activation',
 		name: 'firstActivation',
@@ -183,7 +195,11 @@ export class MailboxPop3Trigger implements INodeType {
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Messages', 'Mailbox Status'],
-		credentials: [{ name: 'mailboxPop3Api', required: true, testedBy: 'mailboxPop3ConnectionTest' }],
+		credentials: [
+			{ name: 'mailboxPop3Api', required: true, testedBy: 'mailboxPop3ConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
+			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
+			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
+		],
 		properties,
 	};
 
@@ -198,14 +214,22 @@ export class MailboxPop3Trigger implements INodeType {
 			includeAttachments: options.downloadAttachments !== false,
 			includeRaw: options.includeRaw === true,
 		};
+		const authentication = this.getNodeParameter('authentication', 'password') as Authentication;
+		// Server and login for each session: a Microsoft token is fetched (and renewed) per session.
+		const connection = async (): Promise<{ server: ResolvedServer; login: Login; loginMethod: Pop3LoginMethod }> => {
+			if (authentication === 'password') {
+				const settings = pop3SettingsFromCredential(await this.getCredentials(POP3_CREDENTIAL));
+				return { server: resolveServer('pop3', settings.settings), login: checkLogin(settings.login), loginMethod: settings.apop };
+			}
+			const oauth2 = authentication === 'microsoftOAuth2' ? { ctx: this, itemIndex: 0 } : undefined;
+			const { settings, login } = await pop3ConnectionOfMicrosoft(authentication, (name) => this.getCredentials(name), logger, oauth2);
+			return { server: resolveServer('pop3', settings), login: checkLogin(login), loginMethod: 'password' };
+		};
 		let server: ResolvedServer;
 		let login: Login;
 		let loginMethod: Pop3LoginMethod;
 		try {
-			const settings = pop3SettingsFromCredential(await this.getCredentials(POP3_CREDENTIAL));
-			server = resolveServer('pop3', settings.settings);
-			login = checkLogin(settings.login);
-			loginMethod = settings.apop;
+			({ server, login, loginMethod } = await connection());
 		} catch (error) {
 			throw toNodeError(node, error);
 		}
@@ -256,7 +280,7 @@ export class MailboxPop3Trigger implements INodeType {
 
 		const watcher: Pop3Watcher = new Pop3Watcher({
 			server,
-			login,
+			login: authentication === 'password' ? login : async () => (await connection()).login,
 			loginMethod,
 			name: mailbox,
 			state: staticData.watch,

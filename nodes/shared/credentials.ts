@@ -93,3 +93,21 @@ export async function imapConnectionOf(
 	}
 	return imapSettingsFromCredential(await getCredentials(IMAP_CREDENTIAL));
 }
+
+/**
+ * POP3 with a Microsoft 365 credential: the same token as for IMAP (renewed the same way), XOAUTH2
+ * as the mailbox address, and the credential's POP3 host over SSL/TLS.
+ */
+export async function pop3ConnectionOfMicrosoft(
+	authentication: Exclude<Authentication, 'password'>,
+	getCredentials: (name: string) => Promise<ICredentialDataDecryptedObject>,
+	logger?: Logger,
+	oauth2?: { ctx: OAuth2RefreshContext; itemIndex: number },
+): Promise<{ settings: ServerSettings; login: Partial<TokenLogin> }> {
+	const { login } = await imapConnectionOf(authentication, getCredentials, logger, oauth2);
+	const data = await getCredentials(authentication === 'microsoftApp' ? MICROSOFT_APP_CREDENTIAL : MICROSOFT_DELEGATED_CREDENTIAL);
+	return {
+		settings: { host: String(data.pop3Host || 'outlook.office365.com'), port: data.pop3Port as number | undefined, security: 'tls' },
+		login: login as Partial<TokenLogin>,
+	};
+}

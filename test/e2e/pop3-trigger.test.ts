@@ -9,6 +9,7 @@ import path from 'node:path';
 import { resolveServer } from '../../lib/connection/options';
 import { withPop3 } from '../../lib/pop3/connect';
 import { startMailServers, type MailServers } from '../servers';
+import { MicrosoftAuthority } from '../servers/microsoft';
 import { ensureN8n, N8n, packPackage, type StoredExecution } from './n8n';
 
 jest.setTimeout(15 * 60_000);
@@ -49,6 +50,7 @@ describe('Mailbox POP3 Trigger in real n8n', () => {
 	let servers: MailServers;
 	let n8n: N8n;
 	let workDir: string;
+	let authority: MicrosoftAuthority;
 
 	const add = (n: number) => servers.writeMaildir('bob', 'INBOX', [{ raw: message(n) }]);
 	const onServer = async () => {
@@ -66,12 +68,42 @@ describe('Mailbox POP3 Trigger in real n8n', () => {
 	beforeAll(async () => {
 		servers = await startMailServers();
 		await add(1); // there before the first activation: "only mail arriving from now on" leaves it
+		// A Microsoft-style sign-in authority whose app tokens Dovecot accepts for POP3 XOAUTH2 as alice.
+		authority = await new MicrosoftAuthority({ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) }, (user, lifetime) =>
+			servers.oauth.issueToken(user, lifetime),
+		).start();
+		authority.register({ tenant: 'contoso', clientId: 'pop3-app', clientSecret: 'Pop3-App-Secret-1', user: 'alice' });
 		const install = ensureN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-pop3-'));
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
 		await n8n.importCredentials([
 			{ id: 'mbxE2ePop3Bob', name: 'bob (POP3)', type: 'mailboxPop3Api', data: { host: '127.0.0.1', port: servers.ports.pop3s, security: 'tls', user: 'bob', password: 'bob-pw', loginMethod: 'apop' } },
+			{
+				id: 'mbxE2ePop3MsApp',
+				name: 'Microsoft 365 app (alice)',
+				type: 'mailboxMicrosoftAppApi',
+				data: { tenantId: 'contoso', clientId: 'pop3-app', clientSecret: 'Pop3-App-Secret-1', mailbox: 'alice', authorityHost: authority.host, pop3Host: '127.0.0.1', pop3Port: servers.ports.pop3s },
+			},
 		]);
+		await n8n.importWorkflow({
+			id: 'mbxE2ePop3MsAppWf',
+			name: 'POP3 trigger with a Microsoft 365 app',
+			active: false,
+			nodes: [
+				{
+					id: '7d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a0011',
+					name: 'App mail',
+					type: 'n8n-nodes-mailbox.mailboxPop3Trigger',
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: { authentication: 'microsoftApp', firstActivation: 'all', pollMinutes: 0.1, deleteAfterFetch: false, deleteAfterDays: 0, options: {} },
+					credentials: { mailboxMicrosoftAppApi: { id: 'mbxE2ePop3MsApp', name: 'Microsoft 365 app (alice)' } },
+				},
+			],
+			connections: {},
+			settings: { executionOrder: 'v1' },
+		});
+		await servers.writeMaildir('alice', 'INBOX', [{ raw: message(100) }]);
 		await n8n.importWorkflow({
 			id: WORKFLOW_ID,
 			name: 'POP3 trigger e2e',
@@ -92,10 +124,12 @@ describe('Mailbox POP3 Trigger in real n8n', () => {
 			settings: { executionOrder: 'v1' },
 		});
 		await n8n.publish(WORKFLOW_ID);
+		await n8n.publish('mbxE2ePop3MsAppWf');
 	});
 
 	afterAll(async () => {
 		await n8n?.destroy();
+		await authority?.stop();
 		await servers?.stop();
 		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 	});
@@ -118,6 +152,15 @@ describe('Mailbox POP3 Trigger in real n8n', () => {
 		expect(items[0].text).toMatch(/^Position \d\n\.\n\.\.and a line that starts with dots\n?$/);
 		// deleted by a later poll's DELE + QUIT; the message from before the activation stays
 		expect(await waitFor('the deletion', async () => ((await onServer()).length === 1 ? onServer() : undefined))).toEqual(['Lieferschein 1']);
+	});
+
+	it('signs in to POP3 with a Microsoft 365 app token (XOAUTH2) fetched by MSAL inside n8n', async () => {
+		const runs = await waitFor('the app workflow to receive alice\'s message', async () => {
+			const done = (await n8n.executions('mbxE2ePop3MsAppWf')).executions.filter((e) => e.status === 'success');
+			return done.length ? done : undefined;
+		});
+		expect(runs.flatMap((e) => e.output['App mail'] ?? []).map((i) => i.subject)).toEqual(['Lieferschein 100']);
+		expect(authority.requests.some((r) => r.method === 'POST' && r.clientId === 'pop3-app')).toBe(true);
 	});
 
 	it('keeps its state across an n8n restart: nothing received twice, mail from meanwhile received', async () => {

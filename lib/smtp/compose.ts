@@ -184,6 +184,14 @@ export function parseAllowedSenders(value: string | undefined): string[] {
 		.filter(Boolean);
 }
 
+/** Whether any LF in the bytes is not preceded by CR. */
+function hasBareLineFeed(bytes: Buffer): boolean {
+	for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) if (at === 0 || bytes[at - 1] !== 13) return true;
+	return false;
+}
+
+const crlf = (body: string | undefined) => (body === undefined ? undefined : body.replace(/\r?\n/g, '\r\n'));
+
 /**
  * Builds the message with nodemailer's MailComposer and returns its exact bytes, the envelope and
  * their SHA-256. Everything is checked first, so a refused input sends nothing: line breaks in
@@ -253,8 +261,8 @@ export async function composeMessage(input: ComposeInput): Promise<ComposedMessa
 		bcc: bcc.length ? bcc : undefined,
 		replyTo: replyTo.length ? replyTo : undefined,
 		subject,
-		text: text ?? (html === undefined ? '' : undefined),
-		html,
+		text: crlf(text ?? (html === undefined ? '' : undefined)),
+		html: crlf(html),
 		inReplyTo,
 		references,
 		headers,
@@ -267,7 +275,7 @@ export async function composeMessage(input: ComposeInput): Promise<ComposedMessa
 	const built = await new Promise<Buffer>((resolve, reject) => node.build((error, message) => (error ? reject(error) : resolve(message))));
 	// MailComposer leaves the line ends of 7bit bodies as given; SMTP sends every line end as CRLF.
 	// Normalised here, the hash covers exactly the bytes on the wire (and in the Sent copy).
-	const raw = Buffer.from(built.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+	const raw = hasBareLineFeed(built) ? Buffer.from(built.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1') : built;
 	return {
 		raw,
 		envelope: { from: envelope.from || fromEmail, to: envelope.to },

@@ -360,8 +360,10 @@ async function composeInput(ctx: IExecuteFunctions, i: number, item: INodeExecut
 	};
 }
 
-/** Messages in flight at once; as many connections as the pool keeps. */
+/** Connections the pool keeps open at most. */
 const MAX_CONNECTIONS = 5;
+/** Messages handed to the pool and not yet answered: enough that no connection waits for the next message to be built. */
+const MAX_IN_FLIGHT = 4 * MAX_CONNECTIONS;
 
 export class MailboxSend implements INodeType {
 	description: INodeTypeDescription = {
@@ -447,7 +449,7 @@ export class MailboxSend implements INodeType {
 				);
 				const tracked = pending.finally(() => inFlight.delete(tracked));
 				inFlight.add(tracked);
-				if (inFlight.size >= MAX_CONNECTIONS) await Promise.race(inFlight);
+				if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
 			}
 			await Promise.all(inFlight);
 		} finally {

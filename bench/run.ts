@@ -15,6 +15,7 @@ import { imapFetchParse } from './imap-fetch-parse';
 import { imapTrigger } from './imap-trigger';
 import { messageParse } from './message-parse';
 import { pop3Retr } from './pop3-retr';
+import { smtpSend } from './smtp-send';
 
 export interface BenchContext {
 	servers: MailServers;
@@ -25,7 +26,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

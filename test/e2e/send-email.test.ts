@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { startMailServers, type MailServers } from '../servers';
+import { MicrosoftAuthority } from '../servers/microsoft';
 import { ensureN8n, N8n, packPackage } from './n8n';
 
 jest.setTimeout(15 * 60_000);
@@ -19,6 +20,7 @@ jest.setTimeout(15 * 60_000);
 const root = path.resolve(__dirname, '..', '..');
 const REPLY_WORKFLOW = 'mbxE2eSendReply';
 const MANUAL_WORKFLOW = 'mbxE2eSendManual';
+const APP_WORKFLOW = 'mbxE2eSendMsApp';
 const TRIGGER = 'New mail';
 const SEND = 'Send reply';
 
@@ -62,6 +64,7 @@ describe('Mailbox Send Email in real n8n', () => {
 	let n8n: N8n;
 	let workDir: string;
 	let imap: ImapFlow;
+	let authority: MicrosoftAuthority;
 
 	const credentials = { mailboxSmtpApi: { id: 'mbxE2eSendSmtp', name: 'alice (SMTP)' }, mailboxImapApi: { id: 'mbxE2eSendImap', name: 'alice (IMAP)' } };
 	const sendParameters = {
@@ -84,6 +87,12 @@ describe('Mailbox Send Email in real n8n', () => {
 		imap = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user: 'alice', pass: 'alice-pw' }, logger: false });
 		await imap.connect();
 
+		// A Microsoft-style sign-in authority whose app tokens the SMTP capture server accepts for XOAUTH2 as alice.
+		authority = await new MicrosoftAuthority({ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) }, (user, lifetime) =>
+			servers.oauth.issueToken(user, lifetime),
+		).start();
+		authority.register({ tenant: 'contoso', clientId: 'smtp-app', clientSecret: 'Smtp-App-Secret-1', user: 'alice' });
+
 		const install = ensureN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-send-'));
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
@@ -95,7 +104,44 @@ describe('Mailbox Send Email in real n8n', () => {
 				type: 'mailboxSmtpApi',
 				data: { host: '127.0.0.1', port: servers.ports.smtp, security: 'starttls', authentication: 'password', user: 'alice', password: 'alice-pw' },
 			},
+			{
+				id: 'mbxE2eSendMsApp',
+				name: 'Microsoft 365 app (alice)',
+				type: 'mailboxMicrosoftAppApi',
+				data: { tenantId: 'contoso', clientId: 'smtp-app', clientSecret: 'Smtp-App-Secret-1', mailbox: 'alice', authorityHost: authority.host },
+			},
 		]);
+		await n8n.importWorkflow({
+			id: APP_WORKFLOW,
+			name: 'Send with a Microsoft 365 app token e2e',
+			active: false,
+			nodes: [
+				{ id: '7e2c3d1f-2a60-4f1e-8d4c-3a2e8f1b0021', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+				{
+					id: '7e2c3d1f-2a60-4f1e-8d4c-3a2e8f1b0022',
+					name: SEND,
+					type: 'n8n-nodes-mailbox.mailboxSend',
+					typeVersion: 1,
+					position: [300, 0],
+					parameters: {
+						authentication: 'microsoftApp',
+						smtpHost: `127.0.0.1:${servers.ports.smtp}`,
+						fromEmail: 'alice@example.test',
+						toEmail: 'bob@example.test',
+						subject: 'Sent with an app token',
+						emailFormat: 'html',
+						html: '<p>Hallo <b>Bob</b></p>',
+						reply: false,
+						saveToSent: false,
+						options: {},
+						account: {},
+					},
+					credentials: { mailboxMicrosoftAppApi: { id: 'mbxE2eSendMsApp', name: 'Microsoft 365 app (alice)' } },
+				},
+			],
+			connections: { Start: { main: [[{ node: SEND, type: 'main', index: 0 }]] } },
+			settings: { executionOrder: 'v1' },
+		});
 		await n8n.importWorkflow({
 			id: REPLY_WORKFLOW,
 			name: 'Reply to new mail e2e',
@@ -148,6 +194,7 @@ describe('Mailbox Send Email in real n8n', () => {
 	afterAll(async () => {
 		await imap?.logout().catch(() => undefined);
 		await n8n?.destroy();
+		await authority?.stop();
 		await servers?.stop();
 		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 	});
@@ -211,5 +258,19 @@ describe('Mailbox Send Email in real n8n', () => {
 		expect(result.status).not.toBe('success');
 		expect(result.error).toContain('Subject contains a line break (CR or LF); nothing was sent.');
 		expect(servers.received.length).toBe(before);
+	});
+
+	it('signs in to SMTP with a Microsoft 365 app token (XOAUTH2) fetched by MSAL inside n8n', async () => {
+		const before = servers.received.length;
+		const result = await n8n.execute(APP_WORKFLOW);
+		expect(result.error).toBeUndefined();
+		expect(result.status).toBe('success');
+		const [mail] = (await servers.waitForMail(before + 1)).slice(before);
+		expect(mail).toMatchObject({ authUser: 'alice', authMethod: 'XOAUTH2', secure: true, mailFrom: 'alice@example.test', rcptTo: ['bob@example.test'] });
+		const parsed = await simpleParser(mail.raw);
+		expect(parsed.subject).toBe('Sent with an app token');
+		expect(parsed.text).toBe('Hallo Bob');
+		expect(result.output[SEND][0]).toMatchObject({ server: `127.0.0.1:${servers.ports.smtp}`, security: 'starttls', sha256: crypto.createHash('sha256').update(mail.raw).digest('hex') });
+		expect(authority.requests.some((r) => r.method === 'POST' && r.clientId === 'smtp-app')).toBe(true);
 	});
 });

@@ -171,6 +171,29 @@ const properties: INodeProperties[] = [
 		],
 	},
 	{
+		displayName: 'Server',
+		name: 'serverOverride',
+		type: 'string',
+		default: '',
+		placeholder: 'smtp.example.com:587',
+		description:
+			'This node\'s own SMTP server (host, or host:port) with the login of the credential. Leave empty to use the credential\'s server (or the provider or instance default it names). The output says which server was used and where it came from.',
+		displayOptions: { show: { authentication: ['password'] } },
+	},
+	{
+		displayName: 'Server Security',
+		name: 'serverOverrideSecurity',
+		type: 'options',
+		default: 'starttls',
+		options: [
+			{ name: 'STARTTLS', value: 'starttls', description: 'Port 587 by default; often works where SSL/TLS on port 465 is blocked' },
+			{ name: 'SSL/TLS', value: 'tls', description: 'Port 465 by default' },
+			{ name: 'STARTTLS if Offered', value: 'starttls-optional' },
+			{ name: 'None', value: 'none', description: 'Port 25 by default; only on a trusted network' },
+		],
+		displayOptions: { show: { authentication: ['password'] }, hide: { serverOverride: [''] } },
+	},
+	{
 		displayName: 'Account Rules',
 		name: 'account',
 		type: 'collection',
@@ -230,25 +253,33 @@ interface AccountOptions {
 	signatureText?: string;
 }
 
-/** The SMTP server and login of the chosen Authentication. */
-async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: ResolvedServer; login: Login | undefined }> {
+const str = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
+
+/** Where the SMTP server came from: this node, the credential's host, a provider, the instance default (environment). */
+export type ServerSource = 'node' | 'credential' | 'provider' | 'instance default';
+
+/** The SMTP server and login of the chosen Authentication, and where the server came from. */
+async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: ResolvedServer; login: Login | undefined; source: ServerSource }> {
 	const authentication = ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
 	const logger = n8nLogger(ctx.logger);
 	if (authentication === 'password') {
-		const { settings, login } = smtpSettingsFromCredential(await ctx.getCredentials(SMTP_CREDENTIAL, 0));
-		return { server: resolveServer('smtp', settings), login: login ? checkLogin(login) : undefined };
+		const data = await ctx.getCredentials(SMTP_CREDENTIAL, 0);
+		const override = str(ctx.getNodeParameter('serverOverride', 0, '')).trim();
+		const { settings, login } = smtpSettingsFromCredential(override ? { ...data, server: 'custom', host: override, port: 0, security: str(ctx.getNodeParameter('serverOverrideSecurity', 0, 'starttls')) } : data);
+		const source: ServerSource = override ? 'node' : str(data.host).trim() ? 'credential' : data.server === 'instance' ? 'instance default' : data.server && data.server !== 'custom' ? 'provider' : 'credential';
+		return { server: resolveServer('smtp', settings), login: login ? checkLogin(login) : undefined, source };
 	}
-	const settings: ServerSettings = { host: String(ctx.getNodeParameter('smtpHost', 0, 'smtp.office365.com:587') || 'smtp.office365.com:587'), security: 'starttls' };
+	const settings: ServerSettings = { host: str(ctx.getNodeParameter('smtpHost', 0, 'smtp.office365.com:587')) || 'smtp.office365.com:587', security: 'starttls' };
 	if (authentication === 'microsoftApp') {
 		const data = await ctx.getCredentials(MICROSOFT_APP_CREDENTIAL, 0);
 		const token = await getAppToken(
 			{ tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') },
 			logger,
 		);
-		return { server: resolveServer('smtp', settings), login: checkLogin({ user: String(data.mailbox ?? ''), accessToken: token.accessToken }) };
+		return { server: resolveServer('smtp', settings), login: checkLogin({ user: String(data.mailbox ?? ''), accessToken: token.accessToken }), source: 'node' };
 	}
 	const { login } = await microsoftOAuth2Connection(ctx, 0, logger);
-	return { server: resolveServer('smtp', settings), login: checkLogin(login) };
+	return { server: resolveServer('smtp', settings), login: checkLogin(login), source: 'node' };
 }
 
 /** One IMAP connection for the run's Sent copies, opened on first use. */
@@ -292,8 +323,6 @@ class SentFolderSession {
 		if (client) await client.logout().catch(() => client.close());
 	}
 }
-
-const str = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
 
 /** The addresses of a trigger item's address field ({ value: [{ address, name }] }, or a string). */
 function addressesOf(field: unknown): string[] {
@@ -395,6 +424,7 @@ export class MailboxSend implements INodeType {
 		const items = this.getInputData();
 		const results: Array<INodeExecutionData | undefined> = new Array(items.length);
 		let sender: SmtpSender | undefined;
+		let serverSource: ServerSource = 'credential';
 		let sent: SentFolderSession | undefined;
 		const inFlight = new Set<Promise<void>>();
 		let fatal: unknown;
@@ -414,7 +444,8 @@ export class MailboxSend implements INodeType {
 				try {
 					message = await composeMessage(await composeInput(this, i, items[i]));
 					if (!sender) {
-						const { server, login } = await smtpConnection(this);
+						const { server, login, source } = await smtpConnection(this);
+						serverSource = source;
 						sender = new SmtpSender(server, login, { maxConnections: MAX_CONNECTIONS, logger: n8nLogger(this.logger) });
 					}
 				} catch (error) {
@@ -425,7 +456,7 @@ export class MailboxSend implements INodeType {
 				const sentFolder = saveToSent ? str(this.getNodeParameter('sentFolder', i, '')) : '';
 				const pending = sender.send(message).then(
 					async (result: SendResult) => {
-						const json: IDataObject = { ...result, envelope: { ...result.envelope }, subject: message.subject, sentCopy: null };
+						const json: IDataObject = { ...result, serverSource, envelope: { ...result.envelope }, subject: message.subject, sentCopy: null };
 						if (saveToSent) {
 							try {
 								sent ??= new SentFolderSession(this);

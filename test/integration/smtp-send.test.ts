@@ -283,6 +283,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 				rejected: [],
 				server: `127.0.0.1:${servers.ports.smtp}`,
 				security: 'starttls',
+				serverSource: 'credential',
 				subject: 'Re: Question about order 12',
 				sha256: crypto.createHash('sha256').update(received.raw).digest('hex'),
 				sentCopy: { folder: 'Sent' },
@@ -334,6 +335,33 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 			const received = (await servers.waitForMail(before + 10)).slice(before);
 			expect(received.map((r) => r.rcptTo[0]).sort()).toEqual(ok.map((o) => (o.json.accepted as string[])[0]).sort());
 			expect(servers.received.length).toBe(before + 10);
+		});
+
+		it('uses the node\'s own server, else the credential\'s, else the instance default, and says which', async () => {
+			const base = { fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'which server', text: 'x', reply: false, saveToSent: false };
+			const [own] = await run([{ json: {} }], { ...base, serverOverride: `127.0.0.1:${servers.ports.smtps}`, serverOverrideSecurity: 'tls' });
+			expect(own.json).toMatchObject({ server: `127.0.0.1:${servers.ports.smtps}`, security: 'tls', serverSource: 'node' });
+			expect(servers.received[servers.received.length - 1]).toMatchObject({ port: servers.ports.smtps, secure: true, authUser: 'alice' });
+
+			const [fromCredential] = await run([{ json: {} }], { ...base, serverOverride: '' });
+			expect(fromCredential.json).toMatchObject({ server: `127.0.0.1:${servers.ports.smtp}`, security: 'starttls', serverSource: 'credential' });
+
+			const saved = { ...process.env };
+			Object.assign(process.env, { MAILBOX_DEFAULT_SMTP_HOST: '127.0.0.1', MAILBOX_DEFAULT_SMTP_PORT: String(servers.ports.smtps), MAILBOX_DEFAULT_SMTP_SECURITY: 'tls' });
+			try {
+				const ctx = executeContext({
+					items: [{ json: {} }],
+					params: { authentication: 'password', emailFormat: 'text', ...base },
+					credentials: { mailboxSmtpApi: { ...credentials().mailboxSmtpApi, server: 'instance', host: '', port: 0 } },
+				});
+				const [[instance]] = await new MailboxSend().execute.call(ctx);
+				expect(instance.json).toMatchObject({ server: `127.0.0.1:${servers.ports.smtps}`, security: 'tls', serverSource: 'instance default' });
+			} finally {
+				for (const key of ['MAILBOX_DEFAULT_SMTP_HOST', 'MAILBOX_DEFAULT_SMTP_PORT', 'MAILBOX_DEFAULT_SMTP_SECURITY']) {
+					if (saved[key] === undefined) delete process.env[key];
+					else process.env[key] = saved[key];
+				}
+			}
 		});
 
 		it('without continue on fail stops with the clear error and sends nothing for a refused item', async () => {

@@ -70,18 +70,34 @@ export const pop3Retr: Benchmark<BenchContext> = {
 		const count = Math.min(1000, ctx.messageCount);
 		await rawRetr(ctx, false, count); // warms Dovecot's index and the page cache
 		const entries: BenchEntry[] = [];
+		// Noisy machines: raw and ours alternate three times and the best pass of each counts.
+		const PASSES = 3;
 		for (const [label, security] of [['POP3S', 'tls'], ['POP3', 'none']] as const) {
-			const bound = await measurePeakRss(() => rawRetr(ctx, security === 'tls', count));
-			const ours = await measurePeakRss(() => packageRetr(ctx, security, count));
-			const mib = ours.result.bytes / 2 ** 20;
-			const notes = `${count} messages, ${round(mib)} MiB, ${label}, seed ${ctx.seed}`;
-			const boundRate = round(count / (bound.ms / 1000), 0);
+			let boundMs = Infinity;
+			let oursMs = Infinity;
+			let bytes = 0;
+			for (let pass = 0; pass < PASSES; pass++) {
+				boundMs = Math.min(boundMs, (await measurePeakRss(() => rawRetr(ctx, security === 'tls', count))).ms);
+				const ours = await measurePeakRss(() => packageRetr(ctx, security, count));
+				oursMs = Math.min(oursMs, ours.ms);
+				bytes = ours.result.bytes;
+			}
+			const mib = bytes / 2 ** 20;
+			const notes = `${count} messages, ${round(mib)} MiB, ${label}, seed ${ctx.seed}, best of ${PASSES} alternating passes`;
+			const boundRate = round(count / (boundMs / 1000), 0);
 			entries.push(
 				entry({ name: `pop3 RETR ${label} (raw socket)`, value: boundRate, unit: 'msg/s', higherIsBetter: true, notes }),
-				entry({ name: `pop3 RETR ${label} (lib/pop3)`, value: round(count / (ours.ms / 1000), 0), unit: 'msg/s', higherIsBetter: true, bound: boundRate, boundName: `pop3 RETR ${label} (raw socket)`, notes }),
-				entry({ name: `pop3 RETR ${label} throughput (lib/pop3)`, value: round(mib / (ours.ms / 1000)), unit: 'MiB/s', higherIsBetter: true, notes }),
+				entry({ name: `pop3 RETR ${label} (lib/pop3)`, value: round(count / (oursMs / 1000), 0), unit: 'msg/s', higherIsBetter: true, bound: boundRate, boundName: `pop3 RETR ${label} (raw socket)`, target: 0.9, notes }),
+				entry({ name: `pop3 RETR ${label} throughput (lib/pop3)`, value: round(mib / (oursMs / 1000)), unit: 'MiB/s', higherIsBetter: true, notes }),
 			);
 		}
+		// Memory flat in the number of messages: peak RSS growth of RETR over 100 and over all messages.
+		const few = await measurePeakRss(() => packageRetr(ctx, 'tls', Math.min(100, count)));
+		const all = await measurePeakRss(() => packageRetr(ctx, 'tls', count));
+		entries.push(
+			entry({ name: `pop3 RETR peak RSS growth, ${Math.min(100, count)} msgs`, value: few.peakMiB, unit: 'MiB', higherIsBetter: false, notes: 'POP3S, lib/pop3' }),
+			entry({ name: `pop3 RETR peak RSS growth, ${count} msgs`, value: all.peakMiB, unit: 'MiB', higherIsBetter: false, bound: few.peakMiB, boundName: `${Math.min(100, count)} messages`, notes: 'POP3S, lib/pop3; bound column = the run over fewer messages' }),
+		);
 		return entries;
 	},
 };

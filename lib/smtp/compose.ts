@@ -78,11 +78,14 @@ const FIELD = {
 	headers: 'headers',
 	inReplyTo: 'inReplyTo',
 	bccAll: 'bccAll',
+	attachments: 'attachments',
 } as const;
 
 const LINE_BREAK = /[\r\n]/;
 const ADDRESS = /^[^\s@<>(),;:"[\]\\]+@[^\s@<>(),;:"[\]\\]+$/;
 const HEADER_NAME = /^[!-9;-~]+$/;
+/** type/subtype with optional parameters, all on one line. */
+const MIME_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;[^\r\n]*)?$/;
 /** Headers the message builds itself; a custom header of these names would contradict them. */
 const RESERVED_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding', 'in-reply-to', 'references']);
 
@@ -230,6 +233,13 @@ export async function composeMessage(input: ComposeInput): Promise<ComposedMessa
 		if (!HEADER_NAME.test(key)) throw configError(FIELD.headers, `"${key}" is not a valid header name.`, 'Header names are letters, digits and hyphens, e.g. X-Ticket-Id.');
 		if (RESERVED_HEADERS.has(key.toLowerCase())) throw configError(FIELD.headers, `The header "${key}" is set by the node itself and cannot be a custom header.`, 'Use the field of that name instead.');
 		headers.push({ key, value: String(value ?? '') });
+	}
+
+	for (const attachment of input.attachments ?? []) {
+		noLineBreak(FIELD.attachments, `The file name "${attachment.filename.replace(/[\r\n]+/g, ' ')}" of an attachment`, attachment.filename);
+		if (attachment.contentType && !MIME_TYPE.test(attachment.contentType)) {
+			throw configError(FIELD.attachments, `The type "${attachment.contentType.replace(/[\r\n]+/g, ' ')}" of the attachment "${attachment.filename}" is not a MIME type; nothing was sent.`, 'Set the binary data\'s MIME type to a type like application/pdf.');
+		}
 	}
 
 	let inReplyTo: string | undefined;

@@ -58,5 +58,16 @@ describe('composing mail', () => {
 		await expect(composeMessage({ fromEmail: 'a@example.com', to: 'not an address', text: 'x' })).rejects.toMatchObject({ code: 'CONFIG', field: 'toEmail' });
 		await expect(composeMessage({ fromEmail: 'Anna <a@example.com>', to: 'b@example.com', text: 'x' })).rejects.toMatchObject({ code: 'CONFIG', field: 'fromEmail' });
 		await expect(composeMessage({ fromEmail: 'a@example.com', to: 'b@example.com', text: 'x', headers: [{ name: 'Subject', value: 'y' }] })).rejects.toMatchObject({ code: 'CONFIG', field: 'headers' });
+		const content = Buffer.from('hi');
+		await expect(composeMessage({ fromEmail: 'a@example.com', to: 'b@example.com', text: 'x', attachments: [{ filename: 'a\r\nBcc: e@evil.test', content }] })).rejects.toMatchObject({
+			code: 'CONFIG',
+			field: 'attachments',
+			message: 'The file name "a Bcc: e@evil.test" of an attachment contains a line break (CR or LF); nothing was sent.',
+		});
+		await expect(composeMessage({ fromEmail: 'a@example.com', to: 'b@example.com', text: 'x', attachments: [{ filename: 'a.txt', contentType: 'text/plain\r\nBcc: e@evil.test', content }] })).rejects.toMatchObject({
+			code: 'CONFIG',
+			field: 'attachments',
+		});
+		await expect(composeMessage({ fromEmail: 'a@example.com', to: 'b@example.com', text: 'x', attachments: [{ filename: 'a.txt', contentType: 'text/plain; charset=utf-8', content }] })).resolves.toBeDefined();
 	});
 });

@@ -2,7 +2,7 @@ import type { ImapFlow } from 'imapflow';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { MailboxError } from '../errors';
-import type { Login, ResolvedServer } from '../connection/options';
+import { isTokenLogin, type Login, type ResolvedServer } from '../connection/options';
 import { listFolders } from '../imap/folders';
 import { silentLogger, type Logger } from '../logger';
 import type { ComposedMessage } from './compose';
@@ -33,25 +33,68 @@ const addressOf = (entry: unknown): string => (typeof entry === 'string' ? entry
  * as they are, byte for byte, with their own envelope.
  */
 export class SmtpSender {
-	private readonly transporter: Transporter<SMTPPool.SentMessageInfo>;
+	private transporter: Transporter<SMTPPool.SentMessageInfo>;
+	private renewal?: Promise<void>;
+	private readonly retired: Array<Transporter<SMTPPool.SentMessageInfo>> = [];
+	private readonly logger: Logger;
+	private readonly maxConnections: number;
+	private readonly renewToken?: () => Promise<string>;
 
 	constructor(
 		readonly server: ResolvedServer,
-		private readonly login: Login | undefined,
-		options: { maxConnections?: number; logger?: Logger } = {},
+		private login: Login | undefined,
+		options: {
+			maxConnections?: number;
+			logger?: Logger;
+			/** For a token login: fetches a new token once, when the server rejected the current one (delegated OAuth2). */
+			renewToken?: () => Promise<string>;
+		} = {},
 	) {
-		const base = smtpTransportOptions(server, login, options.logger ?? silentLogger);
-		const poolOptions: SMTPPool.Options = { ...(base as SMTPPool.Options), pool: true, maxConnections: options.maxConnections ?? 5 };
-		this.transporter = nodemailer.createTransport(poolOptions);
+		this.logger = options.logger ?? silentLogger;
+		this.maxConnections = options.maxConnections ?? 5;
+		this.renewToken = options.renewToken;
+		this.transporter = this.createTransporter();
 	}
 
-	/** Sends the message; failures are MailboxErrors naming the cause, never a secret. */
+	private createTransporter(): Transporter<SMTPPool.SentMessageInfo> {
+		const base = smtpTransportOptions(this.server, this.login, this.logger);
+		const poolOptions: SMTPPool.Options = { ...(base as SMTPPool.Options), pool: true, maxConnections: this.maxConnections };
+		return nodemailer.createTransport(poolOptions);
+	}
+
+	private async sendOnce(message: ComposedMessage): Promise<SMTPPool.SentMessageInfo> {
+		try {
+			return await this.transporter.sendMail({ envelope: message.envelope, raw: message.raw });
+		} catch (error) {
+			throw fromSmtpError(error, this.server, this.login);
+		}
+	}
+
+	/** One renewal per sender: a new token, and a new pool that logs in with it. */
+	private async renew(renewToken: () => Promise<string>): Promise<void> {
+		const login = this.login;
+		if (!login || !isTokenLogin(login)) return;
+		const accessToken = await renewToken();
+		this.login = { ...login, accessToken };
+		// The old pool keeps its queue: those messages fail with the old token and come back here.
+		this.retired.push(this.transporter);
+		this.transporter = this.createTransporter();
+	}
+
+	/**
+	 * Sends the message; failures are MailboxErrors naming the cause, never a secret. A rejected
+	 * access token is renewed once (when the sender has renewToken) and the message sent again.
+	 */
 	async send(message: ComposedMessage): Promise<SendResult> {
 		let info: SMTPPool.SentMessageInfo;
 		try {
-			info = await this.transporter.sendMail({ envelope: message.envelope, raw: message.raw });
+			info = await this.sendOnce(message);
 		} catch (error) {
-			throw fromSmtpError(error, this.server, this.login);
+			const renewToken = this.renewToken;
+			if (!renewToken || !(error instanceof MailboxError) || error.code !== 'AUTH' || error.field !== 'accessToken') throw fromSmtpError(error, this.server, this.login);
+			this.renewal ??= this.renew(renewToken);
+			await this.renewal;
+			info = await this.sendOnce(message);
 		}
 		return {
 			messageId: message.messageId,
@@ -67,7 +110,7 @@ export class SmtpSender {
 	}
 
 	close(): void {
-		this.transporter.close();
+		for (const transporter of [...this.retired, this.transporter]) transporter.close();
 	}
 }
 

@@ -259,7 +259,7 @@ const str = (value: unknown): string => (typeof value === 'string' ? value : val
 export type ServerSource = 'node' | 'credential' | 'provider' | 'instance default';
 
 /** The SMTP server and login of the chosen Authentication, and where the server came from. */
-async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: ResolvedServer; login: Login | undefined; source: ServerSource }> {
+async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: ResolvedServer; login: Login | undefined; source: ServerSource; renewToken?: () => Promise<string> }> {
 	const authentication = ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
 	const logger = n8nLogger(ctx.logger);
 	if (authentication === 'password') {
@@ -278,8 +278,8 @@ async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: Resolve
 		);
 		return { server: resolveServer('smtp', settings), login: checkLogin({ user: String(data.mailbox ?? ''), accessToken: token.accessToken }), source: 'node' };
 	}
-	const { login } = await microsoftOAuth2Connection(ctx, 0, logger);
-	return { server: resolveServer('smtp', settings), login: checkLogin(login), source: 'node' };
+	const { login, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger);
+	return { server: resolveServer('smtp', settings), login: checkLogin(login), source: 'node', renewToken };
 }
 
 /** One IMAP connection for the run's Sent copies, opened on first use. */
@@ -444,9 +444,9 @@ export class MailboxSend implements INodeType {
 				try {
 					message = await composeMessage(await composeInput(this, i, items[i]));
 					if (!sender) {
-						const { server, login, source } = await smtpConnection(this);
+						const { server, login, source, renewToken } = await smtpConnection(this);
 						serverSource = source;
-						sender = new SmtpSender(server, login, { maxConnections: MAX_CONNECTIONS, logger: n8nLogger(this.logger) });
+						sender = new SmtpSender(server, login, { maxConnections: MAX_CONNECTIONS, logger: n8nLogger(this.logger), renewToken });
 					}
 				} catch (error) {
 					fail(i, error);

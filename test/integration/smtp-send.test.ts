@@ -218,6 +218,34 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 		expect(received.authMethod).toBe('XOAUTH2');
 	});
 
+	it('renews a rejected access token once and sends every waiting message with the new one', async () => {
+		const before = servers.received.length;
+		let renewals = 0;
+		const sender = new SmtpSender(smtpServer(), { user: 'alice', accessToken: 'expired-token-456' }, {
+			maxConnections: 3,
+			renewToken: async () => {
+				renewals++;
+				return 'valid-token-alice';
+			},
+		});
+		try {
+			const messages = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => composeMessage({ fromEmail: 'alice@mailbox.test', to: `bob+${n}@mailbox.test`, subject: `renewed ${n}`, text: 'x' })));
+			const results = await Promise.all(messages.map((m) => sender.send(m)));
+			expect(results.map((r) => r.accepted)).toEqual([1, 2, 3, 4, 5, 6].map((n) => [`bob+${n}@mailbox.test`]));
+		} finally {
+			sender.close();
+		}
+		expect(renewals).toBe(1);
+		const received = (await servers.waitForMail(before + 6)).slice(before);
+		expect(received.every((r) => r.authMethod === 'XOAUTH2' && r.authUser === 'alice')).toBe(true);
+
+		// a token that is still refused after the renewal is the clear error, not a loop
+		const stuck = new SmtpSender(smtpServer(), { user: 'alice', accessToken: 'expired-token-789' }, { renewToken: async () => 'still-bad-token' });
+		const message = await composeMessage({ fromEmail: 'alice@mailbox.test', to: 'bob@mailbox.test', text: 'x' });
+		await expect(stuck.send(message)).rejects.toMatchObject({ code: 'AUTH', field: 'accessToken' });
+		stuck.close();
+	});
+
 	it('saves the sent bytes into the Sent folder found by SPECIAL-USE, marked \\Seen', async () => {
 		const { message } = await sendOne({ fromEmail: 'alice@mailbox.test', to: 'bob@mailbox.test', subject: 'Copy me', text: 'kept' });
 		const saved = await withImap(imapServer(), { user: 'alice', password: 'alice-pw' }, (client) => saveSentCopy(client, message.raw));

@@ -18,6 +18,7 @@ import type { BenchContext } from './run';
 const { MailboxSend } = require('../dist/nodes/MailboxSend/MailboxSend.node.js') as typeof import('../nodes/MailboxSend/MailboxSend.node');
 
 const COUNT = 1000;
+const ROUNDS = 2;
 const ATTACHMENT = crypto.randomBytes(100 * 1024);
 
 const hasAttachment = (i: number) => i % 10 === 0;
@@ -92,12 +93,22 @@ export const smtpSend: Benchmark<BenchContext> = {
 	async run(ctx): Promise<BenchEntry[]> {
 		try {
 			await rawNodemailer(ctx); // warm-up: TLS, the capture server's disk writes
-			const before = ctx.servers.received.length;
-			const bound = await measurePeakRss(() => rawNodemailer(ctx));
-			const ours = await measurePeakRss(() => packageNode(ctx));
-			const arrived = ctx.servers.received.length - before;
-			if (arrived !== 2 * COUNT) throw new Error(`the capture server got ${arrived} of ${2 * COUNT} messages`);
-			const notes = `${COUNT} messages, every 10th with a 100 KiB attachment, STARTTLS + AUTH PLAIN, pooled (5 connections)`;
+			// Two rounds, interleaved; each side's faster round counts (this machine is noisy, and
+			// a round of either can land on a slow stretch).
+			type Measured = Awaited<ReturnType<typeof measurePeakRss<number>>>;
+			const bounds: Measured[] = [];
+			const ourRounds: Measured[] = [];
+			for (let r = 0; r < ROUNDS; r++) {
+				ctx.servers.smtp.clear();
+				bounds.push(await measurePeakRss(() => rawNodemailer(ctx)));
+				ourRounds.push(await measurePeakRss(() => packageNode(ctx)));
+				const arrived = ctx.servers.received.length;
+				if (arrived !== 2 * COUNT) throw new Error(`the capture server got ${arrived} of ${2 * COUNT} messages`);
+			}
+			const fastest = (list: Measured[]) => list.reduce((a, b) => (b.ms < a.ms ? b : a));
+			const bound = fastest(bounds);
+			const ours = fastest(ourRounds);
+			const notes = `${COUNT} messages, every 10th with a 100 KiB attachment, STARTTLS + AUTH PLAIN, pooled (5 connections); faster of ${ROUNDS} interleaved rounds each`;
 			const boundRate = round(COUNT / (bound.ms / 1000), 0);
 			return [
 				entry({ name: 'smtp send (raw nodemailer, pooled)', value: boundRate, unit: 'msg/s', higherIsBetter: true, notes }),

@@ -392,6 +392,20 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 			}
 		});
 
+		it('reports a Sent copy that could not be saved on its item, saying that the mail was sent', async () => {
+			const before = servers.received.length;
+			const [item] = await run(
+				[{ json: {} }],
+				{ fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'no copy', text: 'x', reply: false, saveToSent: true, sentFolder: 'No Such Folder' },
+				true,
+			);
+			const [received] = (await servers.waitForMail(before + 1)).slice(before);
+			const messageId = (await simpleParser(received.raw)).messageId;
+			expect(item.json).toMatchObject({ messageId, accepted: ['bob@mailbox.test'], sentCopy: null });
+			expect(item.json.error).toMatch(new RegExp(`^The message was sent \\(Message-ID ${messageId}\\), but the copy could not be saved into the Sent folder: `));
+			expect(item.json.description).toBe('Do not send it again. Check the IMAP credential and "Sent Folder".');
+		});
+
 		it('without continue on fail stops with the clear error and sends nothing for a refused item', async () => {
 			const before = servers.received.length;
 			await expect(run([{ json: {} }], { fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'x', text: 'y', options: { headers: { header: [{ name: 'X-A', value: 'a\nb' }] } } })).rejects.toThrow(

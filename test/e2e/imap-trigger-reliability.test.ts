@@ -236,12 +236,17 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		}
 		for (const [id] of cutOff) expect({ id, seen: flags.get(id)?.has('\\Seen') }).toEqual({ id, seen: false });
 
-		// parsed as written: the non-UTF-8 charsets and the malformed message included
-		const items = new Map(executions.filter((e) => e.status === 'success' || e.status === 'crashed').flatMap((e) => messageItems(e)).map((item) => [String(item.messageId), item]));
-		const charsets = generated.filter((g) => g.kind === 'charset');
+		// parsed as written: the non-UTF-8 charsets and the malformed message included. Only the items
+		// of successful runs count: after a kill, n8n rebuilds crashed executions from its event log,
+		// so their stored items are n8n's reconstruction, not the trigger's output (one such rebuilt
+		// item once had a multibyte character cut in two).
+		const items = new Map(executions.filter((e) => e.status === 'success').flatMap((e) => messageItems(e)).map((item) => [String(item.messageId), item]));
+		const charsets = generated.filter((g) => g.kind === 'charset' && items.has(g.messageId));
 		expect(charsets.length).toBeGreaterThan(5);
+		expect(items.size).toBe(BACKLOG - cutOff.length);
 		for (const g of generated) {
-			const item = items.get(g.messageId)!;
+			const item = items.get(g.messageId);
+			if (!item) continue; // only crashed runs: checked above
 			if (g.index === MALFORMED_INDEX) {
 				expect(item.subject).toMatch(/^Broken über/);
 				expect(item.subject).not.toMatch(/\ufffd|=\?/);

@@ -12,6 +12,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { parseDeliveryStatus, type BounceReport } from './bounce';
 import { decodeWords, fixEightBit, type Warn } from './decode';
 import { cleanFilename, generatedName } from './filename';
+import { htmlToText } from './html';
 
 export type { BounceRecipient, BounceReport } from './bounce';
 
@@ -357,22 +358,6 @@ function first(headers: Headers | undefined, key: string): string | null {
 	return null;
 }
 
-function htmlToPlain(html: string): string {
-	return html
-		.replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, '')
-		.replace(/<br\s*\/?>/gi, '\n')
-		.replace(/<\/(p|div|tr|h[1-6]|li|table|blockquote)\s*>/gi, '\n')
-		.replace(/<[^>]*>/g, '')
-		.replace(/&nbsp;/g, ' ')
-		.replace(/&lt;/g, '<')
-		.replace(/&gt;/g, '>')
-		.replace(/&quot;/g, '"')
-		.replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n) <= 0x10ffff ? Number(n) : 0xfffd))
-		.replace(/&amp;/g, '&')
-		.replace(/[ \t]+\n/g, '\n')
-		.replace(/\n{3,}/g, '\n\n')
-		.trim();
-}
 
 function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: string[]): ParsedMessage {
 	if (!raw.headerLines) warn('no message headers could be read');
@@ -405,7 +390,7 @@ function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: st
 	if (text?.textConversionError) warn(`the HTML could not be converted to text (${text.textConversionError.message})`);
 	const html = typeof text?.html === 'string' ? text.html : null;
 	let plain: string | null = typeof text?.text === 'string' ? text.text : null;
-	if ((plain === null || (plain === '' && !text?.textConversionError)) && html !== null && options.textFromHtml !== false) plain = htmlToPlain(html);
+	if ((plain === null || (plain === '' && !text?.textConversionError)) && html !== null && options.textFromHtml !== false) plain = htmlToText(html);
 
 	const keep = options.includeAttachments !== false;
 	const attachments: AttachmentInfo[] = [];

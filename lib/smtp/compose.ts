@@ -3,6 +3,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import addressparser from 'nodemailer/lib/addressparser';
 import type Mail from 'nodemailer/lib/mailer';
 import { configError } from '../errors';
+import { htmlToText } from '../message/html';
 
 /** One file to attach: its bytes, name and type. */
 export interface ComposeAttachment {
@@ -139,23 +140,6 @@ export function replySubject(subject: string): string {
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** Plain text from HTML: tags removed, line breaks where blocks end, the common entities decoded. */
-export function htmlToText(html: string): string {
-	return html
-		.replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, '')
-		.replace(/<br\s*\/?>/gi, '\n')
-		.replace(/<\/(p|div|tr|h[1-6]|li|table|blockquote)\s*>/gi, '\n')
-		.replace(/<[^>]*>/g, '')
-		.replace(/&nbsp;/g, ' ')
-		.replace(/&lt;/g, '<')
-		.replace(/&gt;/g, '>')
-		.replace(/&quot;/g, '"')
-		.replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n) <= 0x10ffff ? Number(n) : 0xfffd))
-		.replace(/&amp;/g, '&')
-		.replace(/[ \t]+\n/g, '\n')
-		.replace(/\n{3,}/g, '\n\n')
-		.trim();
-}
 
 /** The text body with the signature after the standard "-- " separator line. */
 export function appendTextSignature(text: string, signature: string): string {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { appendHtmlSignature, appendTextSignature, composeMessage, htmlToText, messageIds, parseAllowedSenders, replySubject, senderAllowed } from '../../../lib/smtp/compose';
+import { htmlToText } from '../../../lib/message/html';
+import { appendHtmlSignature, appendTextSignature, composeMessage, messageIds, parseAllowedSenders, replySubject, senderAllowed } from '../../../lib/smtp/compose';
 
 describe('composing mail', () => {
 	it('puts one "Re:" before a subject, keeping existing reply prefixes', () => {

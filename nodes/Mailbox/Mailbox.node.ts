@@ -3,6 +3,7 @@ import { credentialTests } from '../shared/credential-tests';
 import { router } from './actions/router';
 import * as connectionCheck from './actions/connection/check.operation';
 import * as folderList from './actions/folder/list.operation';
+import { imapSignInProperties } from '../shared/imap-properties';
 
 export class Mailbox implements INodeType {
 	description: INodeTypeDescription = {
@@ -26,25 +27,7 @@ export class Mailbox implements INodeType {
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
 		],
 		properties: [
-			{
-				displayName: 'Authentication',
-				name: 'authentication',
-				type: 'options',
-				options: [
-					{ name: 'Password (IMAP)', value: 'password' },
-					{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
-					{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2' },
-				],
-				default: 'password',
-			},
-			{
-				displayName: 'Mailbox',
-				name: 'mailbox',
-				type: 'string',
-				default: '',
-				placeholder: 'info@example.com',
-				description: 'Leave empty for the account\'s own mailbox, or enter one of the Shared Mailboxes listed in the credential',
-			},
+			...imapSignInProperties,
 			{
 				displayName: 'Resource',
 				name: 'resource',

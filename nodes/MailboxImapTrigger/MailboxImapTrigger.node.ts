@@ -1,6 +1,5 @@
 import {
 	NodeConnectionTypes,
-	NodeOperationError,
 	type IDataObject,
 	type ILoadOptionsFunctions,
 	type INodeExecutionData,
@@ -8,7 +7,6 @@ import {
 	type INodePropertyOptions,
 	type INodeType,
 	type INodeTypeDescription,
-	type IRun,
 	type ITriggerFunctions,
 	type ITriggerResponse,
 } from 'n8n-workflow';
@@ -21,32 +19,15 @@ import { ImapWatcher, type AfterProcessing, type FirstActivation, type ResetPoin
 import { parseMessage } from '../../lib/message/parse';
 import { imapConnectionOf, type Authentication } from '../shared/credentials';
 import { credentialTests } from '../shared/credential-tests';
-import { runFailed } from '../shared/trigger-runs';
+import { runMessage, type FailedRunsData } from '../shared/trigger-runs';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
 import { DEFAULT_EXCLUDED_FOLDERS, excludedBy, folderStatusItem, parseReloadFrom } from './helpers';
+import { imapSignInProperties } from '../shared/imap-properties';
 
 const properties: INodeProperties[] = [
-	{
-		displayName: 'Authentication',
-		name: 'authentication',
-		type: 'options',
-		options: [
-			{ name: 'Password (IMAP)', value: 'password' },
-			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
-			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2' },
-		],
-		default: 'password',
-	},
-	{
-		displayName: 'Mailbox',
-		name: 'mailbox',
-		type: 'string',
-		default: '',
-		placeholder: 'info@example.com',
-		description: "Leave empty for the account's own mailbox, or enter one of the Shared Mailboxes listed in the credential",
-	},
+	...imapSignInProperties,
 	{
 		displayName: 'Watch',
 		name: 'watch',
@@ -227,23 +208,15 @@ interface TriggerOptions {
 }
 
 /** What the trigger keeps in the workflow's static data (saved by n8n with every emit). */
-interface TriggerStaticData extends IDataObject {
+interface TriggerStaticData extends FailedRunsData {
 	/** The watcher's state: per folder UIDVALIDITY and what was acknowledged. */
 	watch?: IDataObject;
 	/** Part of every deduplication key; raised by a reload, so reloaded mail is not refused as a duplicate. */
 	generation?: number;
 	/** The Reload From value last applied. */
 	reloadApplied?: string;
-	/**
-	 * Message key -> the last attempt that failed or was handed to n8n as a retry, while "Retry
-	 * Failed Runs" retries it. Kept across restarts: a retry needs a deduplication key of its own,
-	 * or n8n would refuse it as a duplicate of the failed run and the message would count as done.
-	 */
-	failedRuns?: IDataObject;
 }
 
-/** At most this many messages with failed runs are remembered (the oldest are dropped). */
-const MAX_FAILED_RUNS = 1000;
 
 type ConnectionFn = () => Promise<{ server: ResolvedServer; login: Login }>;
 
@@ -406,20 +379,6 @@ export class MailboxImapTrigger implements INodeType {
 
 		const pollIntervalMs = Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 15)) * 60_000);
 		const retryFailed = options.retryFailed !== false;
-		const rememberFailure = (messageKey: string, attempt: number | undefined) => {
-			const failed = { ...((staticData.failedRuns as Record<string, number> | undefined) ?? {}) };
-			if (attempt === undefined) {
-				if (!(messageKey in failed)) return;
-				delete failed[messageKey];
-			} else {
-				delete failed[messageKey]; // re-inserted as the newest
-				failed[messageKey] = attempt;
-				const keys = Object.keys(failed);
-				for (const old of keys.slice(0, Math.max(0, keys.length - MAX_FAILED_RUNS))) delete failed[old];
-			}
-			// a new object, so n8n sees the change and saves it with the next emit
-			staticData.failedRuns = failed;
-		};
 
 		const emitStatus = (event: WatchEvent) => {
 			const item = folderStatusItem(event, mailboxName ?? first.login.user, watcher.getStats()[event.folder]);
@@ -457,32 +416,18 @@ export class MailboxImapTrigger implements INodeType {
 			deliver: async (messages) => {
 				const untouched: number[] = [];
 				for (const message of messages) {
-					const item = await toItem(message);
-					const done = this.helpers.createDeferredPromise<IRun>();
-					// The attempt counts failed runs also before a restart (a retry after a restart is not refused).
-					const failedBefore = Number((staticData.failedRuns as Record<string, number> | undefined)?.[message.key] ?? 0);
-					const attempt = Math.max(message.attempt, failedBefore + 1);
-					// Deterministic per message (and per reload and retry), so a second n8n instance, or this
-					// one after a restart before the acknowledgement was saved, is refused as a duplicate.
-					const key = `mailbox-imap:${workflowId}:${node.id}:g${generation}:${message.key}${attempt > 1 ? `:retry${attempt}` : ''}`;
-					// n8n saves static data only when the trigger emits (not on shutdown): a retry records its
-					// attempt before the emit, so it is saved with it and a restart goes on with the next key
-					if (attempt > 1) rememberFailure(message.key, attempt);
-					this.emit([[item], []], undefined, done, key);
-					const run = await done.promise;
-					const failure = runFailed(run);
-					if (failure) {
-						if (retryFailed) rememberFailure(message.key, attempt);
-						throw new NodeOperationError(node, `The workflow run for message ${message.uid} in ${message.folder} failed: ${failure}`);
-					}
-					if (!run) {
+					const ran = await runMessage(this, staticData, await toItem(message), message, {
+						keyPrefix: `mailbox-imap:${workflowId}:${node.id}:g${generation}`,
+						retryFailed,
+						describe: `message ${message.uid} in ${message.folder}`,
+					});
+					if (!ran) {
 						// Refused as a duplicate: an earlier run (before a restart) had this message, but
 						// whether it succeeded or was cut off is not known here. It is not run again, and
 						// it is left as it is on the server (not marked, moved or deleted).
 						untouched.push(message.uid);
 						logger.info(`Message ${message.uid} in ${message.folder} was already handed to a run before a restart; left as it is on the server`);
 					}
-					rememberFailure(message.key, undefined);
 				}
 				return { untouched };
 			},

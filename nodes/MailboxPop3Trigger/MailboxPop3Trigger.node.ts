@@ -1,12 +1,10 @@
 import {
 	NodeConnectionTypes,
-	NodeOperationError,
 	type IDataObject,
 	type INodeExecutionData,
 	type INodeProperties,
 	type INodeType,
 	type INodeTypeDescription,
-	type IRun,
 	type ITriggerFunctions,
 	type ITriggerResponse,
 } from 'n8n-workflow';
@@ -21,7 +19,7 @@ import { n8nLogger } from '../shared/logger';
 import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
 import { pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
-import { runFailed, statusItem } from '../shared/trigger-runs';
+import { runMessage, statusItem, type FailedRunsData } from '../shared/trigger-runs';
 
 const properties: INodeProperties[] = [
 	{
@@ -153,14 +151,10 @@ interface TriggerOptions {
 	stuckMinutes?: number;
 }
 
-interface TriggerStaticData extends IDataObject {
+interface TriggerStaticData extends FailedRunsData {
 	/** The poller's state: per UIDL when it was first seen and what became of it. */
 	watch?: IDataObject;
-	/** Message key -> attempt of the last failed run, so a retry after a restart gets a key of its own. */
-	failedRuns?: IDataObject;
 }
-
-const MAX_FAILED_RUNS = 1000;
 
 function pop3StatusItem(event: Pop3WatchEvent, mailbox: string, stats: Pop3WatchStats): INodeExecutionData | undefined {
 	const statistics = {
@@ -269,14 +263,6 @@ export class MailboxPop3Trigger implements INodeType {
 		const staticData = this.getWorkflowStaticData('node') as TriggerStaticData;
 		const workflowId = this.getWorkflow().id ?? 'manual';
 		const retryFailed = options.retryFailed !== false;
-		const rememberFailure = (key: string, attempt: number | undefined) => {
-			const failed = { ...((staticData.failedRuns as Record<string, number> | undefined) ?? {}) };
-			delete failed[key];
-			if (attempt !== undefined) failed[key] = attempt;
-			const keys = Object.keys(failed);
-			for (const old of keys.slice(0, Math.max(0, keys.length - MAX_FAILED_RUNS))) delete failed[old];
-			staticData.failedRuns = failed; // a new object: n8n saves it with the next emit
-		};
 
 		const watcher: Pop3Watcher = new Pop3Watcher({
 			server,
@@ -303,20 +289,12 @@ export class MailboxPop3Trigger implements INodeType {
 			},
 			deliver: async (messages) => {
 				for (const message of messages) {
-					const item = await toItem(message);
-					const done = this.helpers.createDeferredPromise<IRun>();
-					const failedBefore = Number((staticData.failedRuns as Record<string, number> | undefined)?.[message.key] ?? 0);
-					const attempt = Math.max(message.attempt, failedBefore + 1);
-					// Deterministic per message and retry: after a restart before the acknowledgement was
-					// saved, n8n refuses a second execution of the same message.
-					const key = `mailbox-pop3:${workflowId}:${node.id}:${message.key}${attempt > 1 ? `:retry${attempt}` : ''}`;
-					this.emit([[item], []], undefined, done, key);
-					const failure = runFailed(await done.promise);
-					if (failure) {
-						if (retryFailed) rememberFailure(message.key, attempt);
-						throw new NodeOperationError(node, `The workflow run for message ${message.uidl} failed: ${failure}`);
-					}
-					if (failedBefore) rememberFailure(message.key, undefined);
+					// A run n8n refuses as a duplicate (one was under way before a restart) counts as done.
+					await runMessage(this, staticData, await toItem(message), message, {
+						keyPrefix: `mailbox-pop3:${workflowId}:${node.id}`,
+						retryFailed,
+						describe: `message ${message.uidl}`,
+					});
 				}
 			},
 		});

@@ -1,4 +1,4 @@
-import type { IDataObject, INodeExecutionData, IRun } from 'n8n-workflow';
+import { NodeOperationError, type IDataObject, type INodeExecutionData, type IRun, type ITriggerFunctions } from 'n8n-workflow';
 import type { MailboxError } from '../../lib/errors';
 
 /**
@@ -51,4 +51,57 @@ export function statusItem(event: HealthEvent, mailbox: string, folder: string, 
 			failures: event.count,
 		},
 	};
+}
+
+/** At most this many messages with failed runs are remembered (the oldest are dropped). */
+const MAX_FAILED_RUNS = 1000;
+
+/** The part of a trigger's static data that remembers failed runs. */
+export interface FailedRunsData extends IDataObject {
+	/** Message key -> the attempt whose run failed last. */
+	failedRuns?: IDataObject;
+}
+
+function recordAttempt(staticData: FailedRunsData, messageKey: string, attempt: number | undefined): void {
+	const failed = { ...((staticData.failedRuns as Record<string, number> | undefined) ?? {}) };
+	if (attempt === undefined && !(messageKey in failed)) return;
+	delete failed[messageKey]; // re-inserted as the newest
+	if (attempt !== undefined) {
+		failed[messageKey] = attempt;
+		const keys = Object.keys(failed);
+		for (const old of keys.slice(0, Math.max(0, keys.length - MAX_FAILED_RUNS))) delete failed[old];
+	}
+	// a new object, so n8n sees the change and saves it with the next emit
+	staticData.failedRuns = failed;
+}
+
+/**
+ * Emits one message's item on the trigger's first output and waits for the run n8n started
+ * with it. The deduplication key is `keyPrefix:messageKey`, plus `:retryN` for the Nth attempt:
+ * deterministic, so a second n8n instance, or this one after a restart before the acknowledgement
+ * was saved, is refused as a duplicate. Attempts of failed runs are kept in static data (saved by
+ * n8n with each emit, not on shutdown), so a retry after a restart gets a key of its own.
+ * Returns false when n8n refused the run as a duplicate of an earlier one; throws when it failed.
+ */
+export async function runMessage(
+	ctx: ITriggerFunctions,
+	staticData: FailedRunsData,
+	item: INodeExecutionData,
+	message: { key: string; attempt: number },
+	options: { keyPrefix: string; retryFailed: boolean; describe: string },
+): Promise<boolean> {
+	const failedBefore = Number((staticData.failedRuns as Record<string, number> | undefined)?.[message.key] ?? 0);
+	const attempt = Math.max(message.attempt, failedBefore + 1);
+	const key = `${options.keyPrefix}:${message.key}${attempt > 1 ? `:retry${attempt}` : ''}`;
+	if (attempt > 1) recordAttempt(staticData, message.key, attempt);
+	const done = ctx.helpers.createDeferredPromise<IRun>();
+	ctx.emit([[item], []], undefined, done, key);
+	const run = await done.promise;
+	const failure = runFailed(run);
+	if (failure) {
+		if (options.retryFailed) recordAttempt(staticData, message.key, attempt);
+		throw new NodeOperationError(ctx.getNode(), `The workflow run for ${options.describe} failed: ${failure}`);
+	}
+	recordAttempt(staticData, message.key, undefined);
+	return run !== undefined;
 }

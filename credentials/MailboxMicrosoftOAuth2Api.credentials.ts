@@ -1,4 +1,5 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
+import { exchangeServerFields } from './common/mail-server-fields';
 
 /**
  * A Microsoft 365 mailbox the user signs in to at Microsoft (OAuth2 authorization code with
@@ -66,34 +67,7 @@ export class MailboxMicrosoftOAuth2Api implements ICredentialType {
 			default: 'outlook.office365.com',
 			description: 'The Exchange Online resource the token is for (its scopes); change only for a national cloud, e.g. outlook.office365.us',
 		},
-		{
-			displayName: 'IMAP Host',
-			name: 'imapHost',
-			type: 'string',
-			default: 'outlook.office365.com',
-			description: 'Exchange Online\'s IMAP server; change only for a national cloud',
-		},
-		{
-			displayName: 'IMAP Port',
-			name: 'imapPort',
-			type: 'number',
-			default: 993,
-			typeOptions: { minValue: 1, maxValue: 65535 },
-		},
-		{
-			displayName: 'POP3 Host',
-			name: 'pop3Host',
-			type: 'string',
-			default: 'outlook.office365.com',
-			description: 'Exchange Online\'s POP3 server (SSL/TLS), for the POP3 trigger; change only for a national cloud',
-		},
-		{
-			displayName: 'POP3 Port',
-			name: 'pop3Port',
-			type: 'number',
-			default: 995,
-			typeOptions: { minValue: 1, maxValue: 65535 },
-		},
+		...exchangeServerFields,
 		{
 			displayName: 'Authorization URL',
 			name: 'authUrl',

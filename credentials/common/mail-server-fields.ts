@@ -148,3 +148,35 @@ export const proxyFields: INodeProperties[] = [
 		displayOptions: { hide: { proxy: ['none'] } },
 	},
 ];
+
+/** Exchange Online's IMAP and POP3 servers, for the Microsoft 365 credentials (national clouds differ). */
+export const exchangeServerFields: INodeProperties[] = [
+	{
+		displayName: 'IMAP Host',
+		name: 'imapHost',
+		type: 'string',
+		default: 'outlook.office365.com',
+		description: 'Exchange Online\'s IMAP server; change only for a national cloud',
+	},
+	{
+		displayName: 'IMAP Port',
+		name: 'imapPort',
+		type: 'number',
+		default: 993,
+		typeOptions: { minValue: 1, maxValue: 65535 },
+	},
+	{
+		displayName: 'POP3 Host',
+		name: 'pop3Host',
+		type: 'string',
+		default: 'outlook.office365.com',
+		description: 'Exchange Online\'s POP3 server (SSL/TLS), for the POP3 trigger; change only for a national cloud',
+	},
+	{
+		displayName: 'POP3 Port',
+		name: 'pop3Port',
+		type: 'number',
+		default: 995,
+		typeOptions: { minValue: 1, maxValue: 65535 },
+	},
+];

@@ -21,7 +21,7 @@ import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { Forwarder } from '../servers/dovecot-admin';
 import { generateMessages, MALFORMED_INDEX, type GeneratedMessage } from '../servers/mailgen';
-import { ensureN8n, N8n, packPackage, type StoredExecution } from './n8n';
+import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 jest.setTimeout(15 * 60_000);
 
@@ -70,16 +70,6 @@ function triggerWorkflow(id: string, credential: { id: string; name: string }, p
 		connections: { [TRIGGER]: { main: [[{ node: 'Process', type: 'main', index: 0 }], statusNode ? [{ node: 'Status', type: 'main', index: 0 }] : []] } },
 		settings: { executionOrder: 'v1' },
 	};
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, describeLast?: () => string): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await probe();
-		if (value !== undefined) return value;
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${describeLast ? `: ${describeLast()}` : ''}`);
-		await new Promise((r) => setTimeout(r, 500));
-	}
 }
 
 /** The message items (first output) of an execution: items with a messageId or a uid. */

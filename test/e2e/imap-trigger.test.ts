@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
-import { ensureN8n, N8n, packPackage, type StoredExecution } from './n8n';
+import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 jest.setTimeout(15 * 60_000);
 
@@ -39,16 +39,6 @@ function message(n: number, extra = ''): string {
 		'--b1--',
 		'',
 	].join('\r\n');
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await probe();
-		if (value !== undefined) return value;
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 500));
-	}
 }
 
 describe('Mailbox IMAP Trigger in real n8n', () => {

@@ -40,6 +40,21 @@ export interface CliResult {
 	ms: number;
 }
 
+/**
+ * Polls `probe` every 500 ms until it gives a value; after `timeoutMs` it fails naming what was
+ * awaited (and, with `describeLast`, the last state seen). For conditions in a real n8n, which has
+ * no event to wait on: no timing is asserted.
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, describeLast?: () => string): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe();
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${describeLast ? `: ${describeLast()}` : ''}`);
+		await new Promise((r) => setTimeout(r, 500));
+	}
+}
+
 /** An execution as stored by n8n: `output` maps each node's name to the JSON of its items. */
 export interface StoredExecution {
 	id: string;

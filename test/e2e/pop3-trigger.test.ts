@@ -10,7 +10,7 @@ import { resolveServer } from '../../lib/connection/options';
 import { withPop3 } from '../../lib/pop3/connect';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { ensureN8n, N8n, packPackage, type StoredExecution } from './n8n';
+import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 jest.setTimeout(15 * 60_000);
 
@@ -34,16 +34,6 @@ function message(n: number): Buffer {
 			'',
 		].join('\r\n'),
 	);
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await probe();
-		if (value !== undefined) return value;
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 500));
-	}
 }
 
 describe('Mailbox POP3 Trigger in real n8n', () => {

@@ -13,7 +13,7 @@ import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { ensureN8n, N8n, packPackage } from './n8n';
+import { ensureN8n, N8n, packPackage, waitFor } from './n8n';
 
 jest.setTimeout(15 * 60_000);
 
@@ -48,16 +48,6 @@ const QUESTION = [
 	'--b1--',
 	'',
 ].join('\r\n');
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await probe();
-		if (value !== undefined) return value;
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 500));
-	}
-}
 
 describe('Mailbox Send Email in real n8n', () => {
 	let servers: MailServers;

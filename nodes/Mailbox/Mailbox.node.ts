@@ -1,8 +1,6 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 import { credentialTests } from '../shared/credential-tests';
-import { router } from './actions/router';
-import * as connectionCheck from './actions/connection/check.operation';
-import * as folderList from './actions/folder/list.operation';
+import { resources, router } from './actions/router';
 import { imapSignInProperties } from '../shared/imap-properties';
 
 export class Mailbox implements INodeType {
@@ -13,7 +11,7 @@ export class Mailbox implements INodeType {
 		group: ['input'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
-		description: 'Work with the folders and messages of an IMAP mailbox',
+		description: 'Work with the folders and messages of an IMAP mailbox: search, move, flag, spam and ham, retention, out-of-office',
 		defaults: { name: 'Mailbox' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -36,43 +34,13 @@ export class Mailbox implements INodeType {
 				options: [
 					{ name: 'Connection', value: 'connection' },
 					{ name: 'Folder', value: 'folder' },
+					{ name: 'Message', value: 'message' },
+					{ name: 'Out of Office', value: 'outOfOffice' },
+					{ name: 'Retention', value: 'retention' },
 				],
 				default: 'folder',
 			},
-			{
-				displayName: 'Operation',
-				name: 'operation',
-				type: 'options',
-				noDataExpression: true,
-				displayOptions: { show: { resource: ['connection'] } },
-				options: [
-					{
-						name: 'Check',
-						value: 'check',
-						description: 'Check step by step that the IMAP, POP3 or SMTP server can be reached and logged into: host, proxy, connection, TLS version and certificate, capabilities, login mechanism, INBOX or maildrop',
-						action: 'Check the connection',
-					},
-				],
-				default: 'check',
-			},
-			{
-				displayName: 'Operation',
-				name: 'operation',
-				type: 'options',
-				noDataExpression: true,
-				displayOptions: { show: { resource: ['folder'] } },
-				options: [
-					{
-						name: 'List',
-						value: 'list',
-						description: 'List the folders of the mailbox with their roles (Sent, Junk...) and message counts',
-						action: 'List folders',
-					},
-				],
-				default: 'list',
-			},
-			...connectionCheck.description,
-			...folderList.description,
+			...Object.values(resources).flatMap((resource) => [resource.operation, ...resource.properties]),
 		],
 	};
 

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import type { INodeExecutionData } from 'n8n-workflow';
 import { simpleParser } from 'mailparser';
 import { resolveServer } from '../../lib/connection/options';
 import { MailboxError } from '../../lib/errors';
@@ -14,41 +14,11 @@ import { composeMessage, type ComposeInput } from '../../lib/smtp/compose';
 import { saveSentCopy, SmtpSender } from '../../lib/smtp/send';
 import { MailboxSend } from '../../nodes/MailboxSend/MailboxSend.node';
 import { startMailServers, type MailServers } from '../servers';
+import { executeContext as baseContext, type ExecuteContextOptions } from './helpers/execute-context';
+
+const executeContext = (options: ExecuteContextOptions) => baseContext({ node: { name: 'Mailbox Send Email', type: 'n8n-nodes-mailbox.mailboxSend' }, ...options });
 
 const FIXED_DATE = new Date('2026-03-01T10:00:00Z');
-
-/** A minimal stand-in for n8n's execute context: parameters per item, credentials, binary data. */
-function executeContext(options: {
-	items: INodeExecutionData[];
-	params: Record<string, unknown | ((i: number) => unknown)>;
-	credentials: Record<string, IDataObject>;
-	continueOnFail?: boolean;
-}): IExecuteFunctions {
-	const node = { id: 'send', name: 'Mailbox Send Email', type: 'n8n-nodes-mailbox.mailboxSend', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} };
-	const log = () => undefined;
-	return {
-		getInputData: () => options.items,
-		getNodeParameter: (name: string, i: number, fallback?: unknown) => {
-			const value = options.params[name];
-			if (value === undefined) {
-				if (fallback === undefined) throw new Error(`parameter ${name} missing`);
-				return fallback;
-			}
-			return typeof value === 'function' ? (value as (i: number) => unknown)(i) : value;
-		},
-		getCredentials: async (name: string) => {
-			const data = options.credentials[name];
-			if (!data) throw new Error(`no credential ${name}`);
-			return data;
-		},
-		getNode: () => node,
-		continueOnFail: () => options.continueOnFail === true,
-		logger: { debug: log, info: log, warn: log, error: log },
-		helpers: {
-			getBinaryDataBuffer: async (i: number, name: string) => Buffer.from(options.items[i].binary?.[name]?.data ?? '', 'base64'),
-		},
-	} as unknown as IExecuteFunctions;
-}
 
 describe('sending mail (SMTP capture server and Dovecot)', () => {
 	let servers: MailServers;

@@ -1,35 +1,52 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { toNodeError } from '../../shared/errors';
 import { ImapSession } from '../transport';
-import * as connectionCheck from './connection/check.operation';
-import * as folderList from './folder/list.operation';
+import type { OperationEntry, ResourceDefinition } from './types';
+import { connection } from './connection';
+import { folder } from './folder';
+import { message } from './message';
+import { outOfOffice } from './outOfOffice';
+import { retention } from './retention';
 
-/** An operation gets the item index and, on demand, the run's shared IMAP connection. */
-export type Operation = (this: IExecuteFunctions, itemIndex: number, session: () => Promise<ImapSession>) => Promise<INodeExecutionData[]>;
+export const resources: Record<string, ResourceDefinition> = { connection, folder, message, outOfOffice, retention };
 
-const operations: Record<string, Record<string, Operation>> = {
-	connection: { check: connectionCheck.execute },
-	folder: { list: folderList.execute },
-};
-
-/** Runs the chosen operation once per input item on one shared connection. */
+/**
+ * Runs the chosen operation on one shared connection: an item operation once per input item, a
+ * batch operation once for all of them. Resource and Operation take no expressions, so every item
+ * asks for the same operation.
+ */
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const output: INodeExecutionData[] = [];
 	let session: ImapSession | undefined;
+	const shared = async () => (session ??= await ImapSession.open(this));
+	const failed = (error: unknown, i: number) => {
+		const nodeError = toNodeError(this.getNode(), error, i);
+		if (!this.continueOnFail()) throw nodeError;
+		output.push({ json: { error: nodeError.message, description: nodeError.description ?? null }, pairedItem: { item: i } });
+	};
 	try {
-		for (let i = 0; i < items.length; i++) {
-			const resource = this.getNodeParameter('resource', i) as string;
-			const operation = this.getNodeParameter('operation', i) as string;
+		if (items.length === 0) return [output];
+		const resource = this.getNodeParameter('resource', 0) as string;
+		const operation = this.getNodeParameter('operation', 0) as string;
+		const entry: OperationEntry | undefined = resources[resource]?.operations[operation];
+		if (!entry) {
+			failed(new Error(`The operation "${operation}" of resource "${resource}" is not supported.`), 0);
+			return [output];
+		}
+		if ('executeBatch' in entry) {
 			try {
-				const run = operations[resource]?.[operation];
-				if (!run) throw new Error(`The operation "${operation}" of resource "${resource}" is not supported.`);
-				const shared = async () => (session ??= await ImapSession.open(this));
-				output.push(...(await run.call(this, i, shared)));
+				output.push(...(await entry.executeBatch.call(this, items.map((_, i) => i), shared)));
 			} catch (error) {
-				const nodeError = toNodeError(this.getNode(), error, i);
-				if (!this.continueOnFail()) throw nodeError;
-				output.push({ json: { error: nodeError.message, description: nodeError.description ?? null }, pairedItem: { item: i } });
+				failed(error, 0);
+			}
+			return [output];
+		}
+		for (let i = 0; i < items.length; i++) {
+			try {
+				output.push(...(await entry.execute.call(this, i, shared)));
+			} catch (error) {
+				failed(error, i);
 			}
 		}
 	} finally {

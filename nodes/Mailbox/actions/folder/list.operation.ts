@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { listFolders } from '../../../../lib/imap/folders';
-import type { ImapSession } from '../../transport';
+import type { SessionOf } from '../types';
 
 export const description: INodeProperties[] = [
 	{
@@ -30,7 +30,7 @@ export const description: INodeProperties[] = [
 ];
 
 /** One output item per folder: path, name, role (SPECIAL-USE), subscribed, counts. */
-export async function execute(this: IExecuteFunctions, itemIndex: number, session: () => Promise<ImapSession>): Promise<INodeExecutionData[]> {
+export async function execute(this: IExecuteFunctions, itemIndex: number, session: SessionOf): Promise<INodeExecutionData[]> {
 	const options = this.getNodeParameter('options', itemIndex, {}) as { counts?: boolean; subscribedOnly?: boolean };
 	const folders = await (await session()).run((client) => listFolders(client, { counts: options.counts !== false }));
 	return folders

@@ -46,7 +46,10 @@ export function serverFields(protocol: Protocol, options: { defaultSecurity?: Se
 				{
 					name: 'Instance Default',
 					value: 'instance',
-					description: `The server the n8n admin set with MAILBOX_DEFAULT_${name}_HOST, _PORT and _SECURITY`,
+					description:
+						protocol === 'smtp'
+							? `The server the n8n admin set with MAILBOX_DEFAULT_${name}_HOST, _PORT and _SECURITY; without them the mail server of the machine n8n runs on (localhost:25, no TLS)`
+							: `The server the n8n admin set with MAILBOX_DEFAULT_${name}_HOST, _PORT and _SECURITY`,
 				},
 				...Object.entries(PROVIDERS).map(([value, provider]) => ({ name: provider.name, value, description: endpointText(provider[protocol]) })),
 			],

@@ -88,12 +88,16 @@ function fromMsalError(error: unknown, s: Required<MicrosoftAppSettings>): Mailb
 	return new MailboxError('AUTH', `Microsoft did not issue a token: ${text}`, details('clientId', 'Check the app registration: it needs the application permission for the mailbox protocol and admin consent.'));
 }
 
-/** A token for the app (cached by MSAL, renewed when it is about to expire). */
-export async function getAppToken(settings: MicrosoftAppSettings, logger: Logger = silentLogger): Promise<AppToken> {
+/**
+ * A token for the app (cached by MSAL, renewed when it is about to expire). `fresh` skips the
+ * cache: for a server that rejected the cached token before its expiry (revoked, or the app's
+ * permissions changed).
+ */
+export async function getAppToken(settings: MicrosoftAppSettings, logger: Logger = silentLogger, options: { fresh?: boolean } = {}): Promise<AppToken> {
 	const s = check(settings);
 	let result: AuthenticationResult | null;
 	try {
-		result = await applicationFor(s, logger).acquireTokenByClientCredential({ scopes: [s.scope] });
+		result = await applicationFor(s, logger).acquireTokenByClientCredential({ scopes: [s.scope], skipCache: options.fresh === true });
 	} catch (error) {
 		throw fromMsalError(error, s);
 	}

@@ -74,12 +74,29 @@ export function instanceVariables(protocol: Protocol): { host: string; port: str
 	return { host: `${prefix}_HOST`, port: `${prefix}_PORT`, security: `${prefix}_SECURITY` };
 }
 
-/** The server a choice stands for; undefined for `custom`. */
+/**
+ * The last step of the SMTP server order (own server, credential, instance default, this): the
+ * mail server of the machine n8n runs on, as business software does when nothing is configured.
+ * No TLS: the connection does not leave the machine, and a local MTA's certificate is rarely one
+ * a client can verify.
+ */
+export const LOCAL_SMTP_SERVER = { host: 'localhost', port: 25, security: 'none' } as const satisfies Endpoint;
+
+/** Whether the n8n admin set the instance default server of a protocol. */
+export function hasInstanceServer(protocol: Protocol, env: NodeJS.ProcessEnv = process.env): boolean {
+	return !!env[instanceVariables(protocol).host]?.trim();
+}
+
+/**
+ * The server a choice stands for; undefined for `custom`. The instance default without its
+ * variables is an error for IMAP and POP3 and the local mail server (LOCAL_SMTP_SERVER) for SMTP.
+ */
 export function serverFor(protocol: Protocol, choice: ServerChoice, env: NodeJS.ProcessEnv = process.env): Partial<Endpoint> | undefined {
 	if (choice === 'custom') return undefined;
 	if (choice === 'instance') {
 		const names = instanceVariables(protocol);
 		const host = env[names.host]?.trim();
+		if (!host && protocol === 'smtp') return { ...LOCAL_SMTP_SERVER };
 		if (!host) {
 			throw configError('server', `This n8n instance has no default ${protocol.toUpperCase()} server.`, `Ask the n8n admin to set ${names.host} (and ${names.port}, ${names.security}), or choose another Server.`);
 		}

@@ -10,6 +10,7 @@ import {
 } from 'n8n-workflow';
 import type { ImapFlow } from 'imapflow';
 import { checkLogin, resolveServer, type Login, type ResolvedServer, type ServerSettings } from '../../lib/connection/options';
+import { hasInstanceServer } from '../../lib/connection/presets';
 import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
 import { MailboxError } from '../../lib/errors';
 import { connectImap, fromImapError } from '../../lib/imap/connect';
@@ -177,7 +178,7 @@ const properties: INodeProperties[] = [
 		default: '',
 		placeholder: 'smtp.example.com:587',
 		description:
-			'This node\'s own SMTP server (host, or host:port) with the login of the credential. Leave empty to use the credential\'s server (or the provider or instance default it names). The output says which server was used and where it came from.',
+			'This node\'s own SMTP server (host, or host:port) with the login of the credential. Leave empty to use the credential\'s server (or the provider or instance default it names; an instance default the n8n admin did not set means this machine\'s mail server, localhost:25). The output says which server was used and where it came from.',
 		displayOptions: { show: { authentication: ['password'] } },
 	},
 	{
@@ -255,8 +256,8 @@ interface AccountOptions {
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
 
-/** Where the SMTP server came from: this node, the credential's host, a provider, the instance default (environment). */
-export type ServerSource = 'node' | 'credential' | 'provider' | 'instance default';
+/** Where the SMTP server came from: this node, the credential's host, a provider, the instance default (environment), else this machine's mail server. */
+export type ServerSource = 'node' | 'credential' | 'provider' | 'instance default' | 'local mail server';
 
 /** The SMTP server and login of the chosen Authentication, and where the server came from. */
 async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: ResolvedServer; login: Login | undefined; source: ServerSource; renewToken?: () => Promise<string> }> {
@@ -266,17 +267,27 @@ async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: Resolve
 		const data = await ctx.getCredentials(SMTP_CREDENTIAL, 0);
 		const override = str(ctx.getNodeParameter('serverOverride', 0, '')).trim();
 		const { settings, login } = smtpSettingsFromCredential(override ? { ...data, server: 'custom', host: override, port: 0, security: str(ctx.getNodeParameter('serverOverrideSecurity', 0, 'starttls')) } : data);
-		const source: ServerSource = override ? 'node' : str(data.host).trim() ? 'credential' : data.server === 'instance' ? 'instance default' : data.server && data.server !== 'custom' ? 'provider' : 'credential';
+		const source: ServerSource = override
+			? 'node'
+			: str(data.host).trim()
+				? 'credential'
+				: data.server === 'instance'
+					? hasInstanceServer('smtp')
+						? 'instance default'
+						: 'local mail server'
+					: data.server && data.server !== 'custom'
+						? 'provider'
+						: 'credential';
 		return { server: resolveServer('smtp', settings), login: login ? checkLogin(login) : undefined, source };
 	}
 	const settings: ServerSettings = { host: str(ctx.getNodeParameter('smtpHost', 0, 'smtp.office365.com:587')) || 'smtp.office365.com:587', security: 'starttls' };
 	if (authentication === 'microsoftApp') {
 		const data = await ctx.getCredentials(MICROSOFT_APP_CREDENTIAL, 0);
-		const token = await getAppToken(
-			{ tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') },
-			logger,
-		);
-		return { server: resolveServer('smtp', settings), login: checkLogin({ user: String(data.mailbox ?? ''), accessToken: token.accessToken }), source: 'node' };
+		const app = { tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') };
+		const token = await getAppToken(app, logger);
+		// MSAL renews before expiry; a token the server rejects earlier (revoked) is fetched anew once
+		const renewToken = async () => (await getAppToken(app, logger, { fresh: true })).accessToken;
+		return { server: resolveServer('smtp', settings), login: checkLogin({ user: String(data.mailbox ?? ''), accessToken: token.accessToken }), source: 'node', renewToken };
 	}
 	const { login, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger);
 	return { server: resolveServer('smtp', settings), login: checkLogin(login), source: 'node', renewToken };

@@ -29,7 +29,7 @@ describe('Microsoft 365 app tokens via MSAL', () => {
 
 	/** getAppToken in a child process that trusts the test certificate, as n8n would with NODE_EXTRA_CA_CERTS. */
 	// Asynchronous on purpose: the authority runs in this process and must keep answering.
-	const tokens = async (calls: Partial<MicrosoftAppSettings>[]): Promise<TokenResult[]> => {
+	const tokens = async (calls: Array<Partial<MicrosoftAppSettings> & { fresh?: boolean }>): Promise<TokenResult[]> => {
 		const full = calls.map((c) => ({ tenantId: 'contoso', clientId: 'app-1', clientSecret: SECRET, authorityHost: authority.host, ...c }));
 		const { stdout } = await promisify(execFile)(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(__dirname, 'fixtures', 'msal-token.ts'), JSON.stringify(full)], {
 			cwd: root,
@@ -73,6 +73,17 @@ describe('Microsoft 365 app tokens via MSAL', () => {
 		expect(b).toMatchObject({ ok: true, fromCache: false });
 		expect(b.accessToken).not.toBe(a.accessToken);
 		expect(authority.requests.filter((r) => r.method === 'POST' && r.clientId === 'short-lived').length - before).toBe(2);
+	});
+
+	it('fetches a fresh token past the cache when a server rejected the cached one (revoked before it expired)', async () => {
+		const before = authority.requests.filter((r) => r.method === 'POST' && r.clientId === 'app-1').length;
+		const [cached, fresh, after] = await tokens([{}, { fresh: true }, {}]);
+		expect(cached).toMatchObject({ ok: true });
+		expect(fresh).toMatchObject({ ok: true, fromCache: false });
+		expect(fresh.accessToken).not.toBe(cached.accessToken);
+		// the fresh token replaces the cached one for later calls
+		expect(after).toMatchObject({ ok: true, fromCache: true, accessToken: fresh.accessToken });
+		expect(authority.requests.filter((r) => r.method === 'POST' && r.clientId === 'app-1').length - before).toBe(2);
 	});
 
 	it('names the field to fix: client secret, client ID, tenant; never the secret', async () => {

@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { INodeExecutionData } from 'n8n-workflow';
 import { simpleParser } from 'mailparser';
 import { resolveServer } from '../../lib/connection/options';
@@ -14,6 +15,7 @@ import { composeMessage, type ComposeInput } from '../../lib/smtp/compose';
 import { saveSentCopy, SmtpSender } from '../../lib/smtp/send';
 import { MailboxSend } from '../../nodes/MailboxSend/MailboxSend.node';
 import { startMailServers, type MailServers } from '../servers';
+import { SmtpCapture } from '../servers/smtp';
 import { executeContext as baseContext, type ExecuteContextOptions } from './helpers/execute-context';
 
 const executeContext = (options: ExecuteContextOptions) => baseContext({ node: { name: 'Mailbox Send Email', type: 'n8n-nodes-mailbox.mailboxSend' }, ...options });
@@ -359,6 +361,31 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 					if (saved[key] === undefined) delete process.env[key];
 					else process.env[key] = saved[key];
 				}
+			}
+		});
+
+		it('falls back to the mail server of this machine (localhost:25) when the instance default is not set, and says so', async () => {
+			for (const key of ['MAILBOX_DEFAULT_SMTP_HOST', 'MAILBOX_DEFAULT_SMTP_PORT', 'MAILBOX_DEFAULT_SMTP_SECURITY']) expect(process.env[key]).toBeUndefined();
+			// a stand-in for the local MTA on the real port 25 (the suite runs as root, loopback only)
+			let local: SmtpCapture;
+			try {
+				local = await SmtpCapture.start({ users: {}, tokenUser: () => undefined, key: fs.readFileSync(servers.dovecot.keyPath), cert: ca, outDir: path.join(servers.stateDir, 'smtp-local'), plainPort: 25, disableAuth: true });
+			} catch (error) {
+				throw new Error(`This test needs 127.0.0.1:25 free (a local MTA stand-in): ${(error as Error).message}`);
+			}
+			try {
+				const ctx = executeContext({
+					items: [{ json: {} }],
+					params: { authentication: 'password', emailFormat: 'text', fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'via the local MTA', text: 'x', reply: false, saveToSent: false },
+					credentials: { mailboxSmtpApi: { server: 'instance', host: '', port: 0, authentication: 'none' } },
+				});
+				const [[item]] = await new MailboxSend().execute.call(ctx);
+				expect(item.json).toMatchObject({ server: 'localhost:25', security: 'none', serverSource: 'local mail server', accepted: ['bob@mailbox.test'] });
+				const [mail] = await local.waitFor(1);
+				expect(mail).toMatchObject({ port: 25, secure: false, mailFrom: 'alice@mailbox.test', rcptTo: ['bob@mailbox.test'] });
+				expect(crypto.createHash('sha256').update(mail.raw).digest('hex')).toBe(item.json.sha256);
+			} finally {
+				await local.stop();
 			}
 		});
 

@@ -58,6 +58,8 @@ export interface SmtpCaptureOptions {
 	/** TLS versions accepted on both ports, e.g. 'TLSv1.3' for both to allow only TLS 1.3 (default: smtp-server's). */
 	minTlsVersion?: SecureVersion;
 	maxTlsVersion?: SecureVersion;
+	/** A fixed port for the plain server, e.g. 25 for "the machine's own mail server" (default: any free port). */
+	plainPort?: number;
 }
 
 export class SmtpCapture {
@@ -155,18 +157,24 @@ export class SmtpCapture {
 		};
 		const servers = [make(false), make(true)];
 		holder.instance = new SmtpCapture(servers, options.outDir);
-		await Promise.all(
-			servers.map(
-				(server) =>
-					new Promise<void>((resolve, reject) => {
-						server.server.once('error', reject);
-						server.listen(0, LOOPBACK, () => {
-							server.server.off('error', reject);
-							resolve();
-						});
-					}),
-			),
-		);
+		try {
+			await Promise.all(
+				servers.map(
+					(server, i) =>
+						new Promise<void>((resolve, reject) => {
+							server.server.once('error', reject);
+							server.listen(i === 0 ? (options.plainPort ?? 0) : 0, LOOPBACK, () => {
+								server.server.off('error', reject);
+								resolve();
+							});
+						}),
+				),
+			);
+		} catch (error) {
+			// e.g. a fixed port already taken: close whatever did start
+			await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.server.listening ? server.close(() => resolve()) : resolve()))));
+			throw error;
+		}
 		return holder.instance;
 	}
 

@@ -1,5 +1,5 @@
 import { MailboxError } from '../../../lib/errors';
-import { PROVIDERS, instanceVariables, serverFor } from '../../../lib/connection/presets';
+import { PROVIDERS, hasInstanceServer, instanceVariables, serverFor } from '../../../lib/connection/presets';
 import { imapSettingsFromCredential } from '../../../nodes/shared/credentials';
 
 describe('provider presets and the instance default server', () => {
@@ -29,6 +29,11 @@ describe('provider presets and the instance default server', () => {
 			security: 'starttls',
 		});
 		expect(() => serverFor('imap', 'instance', {})).toThrow(MailboxError);
+		// SMTP ends with the mail server of the machine n8n runs on
+		expect(serverFor('smtp', 'instance', {})).toEqual({ host: 'localhost', port: 25, security: 'none' });
+		expect(serverFor('smtp', 'instance', { MAILBOX_DEFAULT_SMTP_HOST: 'relay.corp.example' })).toEqual({ host: 'relay.corp.example', port: undefined, security: 'tls' });
+		expect(hasInstanceServer('smtp', {})).toBe(false);
+		expect(hasInstanceServer('smtp', { MAILBOX_DEFAULT_SMTP_HOST: ' relay ' })).toBe(true);
 		try {
 			serverFor('pop3', 'instance', {});
 		} catch (error) {

@@ -1,0 +1,27 @@
+import type { INodeProperties } from 'n8n-workflow';
+
+/** The Path Separator option of the folder operations: how the user separates levels in a path. */
+export const pathSeparatorOption: INodeProperties = {
+	displayName: 'Path Separator',
+	name: 'separator',
+	type: 'string',
+	default: '/',
+	description:
+		'The character that separates the levels in the paths entered here ("Projects/2026/Q1"). It is translated to the separator of the server, which may be "." or "/". A path exactly as Folder → List outputs it is also accepted for an existing folder.',
+};
+
+/** The folder parameter of one folder operation. */
+export function folderPathProperty(operation: string, description: string, placeholder = 'Projects/2026/Q1'): INodeProperties {
+	return {
+		displayName: 'Folder Path',
+		name: 'folderPath',
+		type: 'string',
+		required: true,
+		default: '',
+		placeholder,
+		displayOptions: { show: { resource: ['folder'], operation: [operation] } },
+		description,
+	};
+}
+
+export const FOLDER_PATH = { field: 'folderPath', label: 'Folder Path' };

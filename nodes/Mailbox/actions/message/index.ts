@@ -1,4 +1,9 @@
 import type { ResourceDefinition } from '../types';
+import * as append from './append.operation';
+import * as bulk from './bulk.operation';
+import { addressProperties } from './common';
+import * as get from './get.operation';
+import * as search from './search.operation';
 
 export const message: ResourceDefinition = {
 	operation: {
@@ -7,9 +12,81 @@ export const message: ResourceDefinition = {
 		type: 'options',
 		noDataExpression: true,
 		displayOptions: { show: { resource: ['message'] } },
-		options: [],
-		default: '',
+		options: [
+			{
+				name: 'Append',
+				value: 'append',
+				description: 'Store a new message in a folder, e.g. a draft in Drafts, built from fields or from an .eml binary; returns its new UID',
+				action: 'Store a message in a folder',
+			},
+			{
+				name: 'Clear Flags',
+				value: 'clearFlags',
+				description: 'Remove flags from messages: Read (mark as unread), Flagged, Answered, Draft, or custom keywords',
+				action: 'Clear flags of a message',
+			},
+			{
+				name: 'Copy',
+				value: 'copy',
+				description: 'Copy messages (given by folder, UID and UIDVALIDITY) to another folder; returns the UID of each copy',
+				action: 'Copy a message to a folder',
+			},
+			{
+				name: 'Delete',
+				value: 'delete',
+				description: 'Move messages to the Trash folder, or remove them permanently',
+				action: 'Delete a message',
+			},
+			{
+				name: 'Get',
+				value: 'get',
+				description: 'Get one message (given by folder, UID and UIDVALIDITY) with text, HTML, headers and attachments, as the trigger outputs it; does not mark it as read',
+				action: 'Get a message',
+			},
+			{
+				name: 'Mark as Not Spam',
+				value: 'markAsNotSpam',
+				description: "Move messages from the Junk folder back to the inbox (or a chosen folder) so the server's spam filter learns they are wanted mail",
+				action: 'Mark a message as not spam',
+			},
+			{
+				name: 'Mark as Spam',
+				value: 'markAsSpam',
+				description: "Move messages to the account's Junk folder so the server's spam filter learns they are spam",
+				action: 'Mark a message as spam',
+			},
+			{
+				name: 'Move',
+				value: 'move',
+				description: 'Move messages (given by folder, UID and UIDVALIDITY) to another folder; returns the new UID of each',
+				action: 'Move a message to a folder',
+			},
+			{
+				name: 'Search',
+				value: 'search',
+				description: 'Find messages in a folder by sender, recipient, subject, date, read or flagged status, size, a header, or a raw IMAP search; newest first',
+				action: 'Search messages',
+			},
+			{
+				name: 'Set Flags',
+				value: 'setFlags',
+				description: 'Add flags to messages: Read (mark as read), Flagged, Answered, Draft, or custom keywords',
+				action: 'Set flags of a message',
+			},
+		],
+		default: 'search',
 	},
-	properties: [],
-	operations: {},
+	properties: [...addressProperties, ...search.description, ...get.description, ...bulk.description, ...append.description],
+	operations: {
+		append: { execute: append.execute },
+		clearFlags: { executeBatch: bulk.executeFor('clearFlags') },
+		copy: { executeBatch: bulk.executeFor('copy') },
+		delete: { executeBatch: bulk.executeFor('delete') },
+		get: { execute: get.execute },
+		markAsNotSpam: { executeBatch: bulk.executeFor('markAsNotSpam') },
+		markAsSpam: { executeBatch: bulk.executeFor('markAsSpam') },
+		move: { executeBatch: bulk.executeFor('move') },
+		search: { execute: search.execute },
+		setFlags: { executeBatch: bulk.executeFor('setFlags') },
+	},
 };

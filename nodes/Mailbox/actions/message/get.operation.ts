@@ -1,0 +1,93 @@
+import type { ImapFlow } from 'imapflow';
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { MailboxError } from '../../../../lib/errors';
+import { fetchMessages, locate, openFolder, type FetchedMessage } from '../../../../lib/imap/messages';
+import { parseMessage } from '../../../../lib/message/parse';
+import { toExecutionData, type MessageItemOptions } from '../../../shared/message-item';
+import type { SessionOf } from '../types';
+import { addressOf, mailboxName, messageIdOptions, show, type AddressOptions } from './common';
+
+/** The options that shape a message item (Get, and Search with full messages). */
+export const itemShapeOptions: INodeProperties[] = [
+	{
+		displayName: 'Attachments Prefix',
+		name: 'attachmentsPrefix',
+		type: 'string',
+		default: 'attachment_',
+		description: 'Binary property names of the attachments: prefix plus 0, 1, 2',
+	},
+	{
+		displayName: 'Download Attachments',
+		name: 'downloadAttachments',
+		type: 'boolean',
+		default: true,
+		description: 'Whether to output attachments as binary data (otherwise only their names, types and sizes)',
+	},
+	{
+		displayName: 'Include Raw Message',
+		name: 'includeRaw',
+		type: 'boolean',
+		default: false,
+		description: 'Whether to add the whole message as an .eml file in the binary property "raw"',
+	},
+];
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		displayOptions: show(['get']),
+		options: [...itemShapeOptions, ...messageIdOptions].sort((a, b) => a.displayName.localeCompare(b.displayName)),
+	},
+];
+
+export interface ShapeOptions {
+	attachmentsPrefix?: string;
+	downloadAttachments?: boolean;
+	includeRaw?: boolean;
+}
+
+export function itemOptionsOf(options: ShapeOptions): MessageItemOptions {
+	return {
+		attachmentsPrefix: options.attachmentsPrefix || 'attachment_',
+		includeAttachments: options.downloadAttachments !== false,
+		includeRaw: options.includeRaw === true,
+	};
+}
+
+/** A fetched message as the IMAP trigger outputs it (same functions, same keys). */
+export async function messageItem(ctx: IExecuteFunctions, client: ImapFlow, folder: string, uidValidity: string, message: FetchedMessage, itemOptions: MessageItemOptions): Promise<INodeExecutionData> {
+	const raw = message.source ?? message.headers ?? Buffer.alloc(0);
+	const parsed = await parseMessage(raw, { headersOnly: !message.source, includeAttachments: itemOptions.includeAttachments });
+	return toExecutionData(
+		ctx,
+		{ mailbox: mailboxName(ctx, client) ?? undefined, folder, uid: message.uid, uidValidity, flags: message.flags, size: message.size, internalDate: message.internalDate, oversized: false },
+		parsed,
+		message.source,
+		itemOptions,
+	);
+}
+
+/** The whole message (BODY.PEEK[]: \Seen stays as it is) as the trigger's item. */
+export async function execute(this: IExecuteFunctions, i: number, session: SessionOf): Promise<INodeExecutionData[]> {
+	const options = this.getNodeParameter('options', i, {}) as ShapeOptions & AddressOptions;
+	const address = addressOf(this, i, options);
+	const item = await (await session()).run(async (client) => {
+		const mailbox = await openFolder(client, address.folder);
+		const [where] = await locate(client, mailbox, [address], { findByMessageId: options.findByMessageId === true });
+		if (where instanceof MailboxError) throw where;
+		const [message] = await fetchMessages(client, [where.uid], 'source');
+		if (!message) throw new MailboxError('NOT_FOUND', `Message UID ${where.uid} no longer exists in folder "${mailbox.path}": it was moved or deleted meanwhile.`, { field: 'uid' });
+		const out = await messageItem(this, client, mailbox.path, where.uidValidity, message, itemOptionsOf(options));
+		if (where.foundByMessageId) {
+			out.json.foundByMessageId = true;
+			out.json.previousUid = where.previousUid ?? null;
+			out.json.previousUidValidity = where.previousUidValidity ?? null;
+		}
+		return out;
+	});
+	return [{ ...item, pairedItem: { item: i } }];
+}

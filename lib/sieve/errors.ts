@@ -1,0 +1,136 @@
+/**
+ * ManageSieve failures as MailboxErrors that name the cause and the field to fix. The server's
+ * NO answers carry RFC 5804 response codes (AUTH-TOO-WEAK, ENCRYPT-NEEDED, QUOTA, NONEXISTENT,
+ * ACTIVE, TRYLATER...) and, for a script that does not compile, the compiler's messages. The
+ * most common failure is a server without ManageSieve: the port is closed, or something else
+ * (IMAP, a firewall) answers there.
+ */
+import { MailboxError, redact } from '../errors';
+import { toConnectionError } from '../connection/socket';
+import { fromNetworkError } from '../connection/network-errors';
+import { describeServer, type ResolvedServer } from '../connection/options';
+import { SIEVE_CLOSED, SieveCommandError } from './managesieve';
+import { SieveProtocolError } from './reader';
+
+/** The ManageSieve port registered with IANA (RFC 5804); the old port 2000 is still seen. */
+export const MANAGESIEVE_PORT = 4190;
+
+/** The node parameters these errors name. */
+export const SIEVE_FIELDS = { port: 'sievePort', security: 'sieveSecurity' } as const;
+
+export type SieveMechanism = 'PLAIN' | 'XOAUTH2' | 'OAUTHBEARER';
+
+export interface SieveErrorContext {
+	/** Passwords, tokens: removed from every message. */
+	secrets: ReadonlyArray<string | undefined>;
+	user?: string;
+	/** Set while logging in: a NO then means a refused login. */
+	mechanism?: SieveMechanism;
+	/** Added to the hint of a "no ManageSieve here" error (e.g. a provider without ManageSieve). */
+	noSieveHint?: string;
+}
+
+function serverSaid(error: SieveCommandError, secrets: ReadonlyArray<string | undefined>): string {
+	const code = error.status.code ? `(${error.status.code.name}) ` : '';
+	return redact(`${code}${error.status.text}`.trim(), secrets);
+}
+
+/** Nothing (or no ManageSieve server) answers on the port. */
+export function noManageSieveError(server: ResolvedServer, reason: string, causeCode: string, extraHint?: string): MailboxError {
+	return new MailboxError('CONNECTION_REFUSED', `${server.host} offers no ManageSieve on port ${server.port}: ${reason}. Out-of-office replies are set through ManageSieve (RFC 5804), so the server may not offer it, or on another port.`, {
+		field: SIEVE_FIELDS.port,
+		step: 'connect',
+		causeCode,
+		hint: `Check "ManageSieve Port" (usually ${MANAGESIEVE_PORT}, on older servers 2000), or ask the mail provider whether ManageSieve is enabled.${extraHint ? ` ${extraHint}` : ''}`,
+	});
+}
+
+/** Maps anything the ManageSieve client throws to a MailboxError; never contains a secret. */
+export function fromSieveError(error: unknown, server: ResolvedServer, context: SieveErrorContext): MailboxError {
+	if (error instanceof MailboxError) return error;
+	const where = describeServer(server);
+	const secrets = [...context.secrets, server.proxy?.password];
+	const user = context.user ? ` for user "${context.user}"` : '';
+
+	if (error instanceof SieveCommandError) {
+		const said = serverSaid(error, secrets);
+		const code = error.status.code?.name;
+		const details = { serverResponse: said, causeCode: code ?? `${error.status.status} ${error.command}` };
+		if (error.command === 'GREETING') {
+			return new MailboxError('SERVER', `${where} refused the ManageSieve connection (server said: ${said || error.status.status}).`, {
+				...details,
+				step: 'greeting',
+				hint: 'The server may limit connections per user or address, or be in maintenance; try again later.',
+			});
+		}
+		if (error.command === 'STARTTLS') {
+			return new MailboxError('STARTTLS_UNAVAILABLE', `${where} refused STARTTLS for ManageSieve (server said: ${said}).`, { ...details, field: SIEVE_FIELDS.security, step: 'tls', hint: 'Choose another ManageSieve Security, or ask the provider.' });
+		}
+		if (code === 'TRYLATER') {
+			return new MailboxError('SERVER', `${server.host} has a temporary problem with ManageSieve${user} (server said: ${said}).`, { ...details, step: context.mechanism ? 'login' : 'command', hint: 'Try again later.' });
+		}
+		if (context.mechanism || error.command === 'AUTHENTICATE') return loginError(server, context, said, details.causeCode, code);
+		if (code?.startsWith('QUOTA')) {
+			return new MailboxError('SERVER', `${server.host} refused ${error.command}${user}: the Sieve script quota is exhausted (server said: ${said}).`, {
+				...details,
+				step: 'command',
+				hint: 'Delete Sieve scripts you no longer need (e.g. in the webmail filter settings), or ask the administrator for more space.',
+			});
+		}
+		return new MailboxError('SERVER', `${server.host} refused ${error.command}${user}: ${said || error.status.status}.`, { ...details, step: 'command' });
+	}
+	if (error instanceof SieveProtocolError) {
+		return noManageSieveError(server, `the server there did not answer like a ManageSieve server ("${redact(error.received, secrets)}")`, error.code, context.noSieveHint);
+	}
+	const code = (error as { code?: unknown } | undefined)?.code;
+	if (code === SIEVE_CLOSED) {
+		return new MailboxError('CONNECTION_CLOSED', `${where} closed the ManageSieve connection unexpectedly${context.mechanism ? ' during the login' : ''}.`, {
+			step: context.mechanism ? 'login' : 'command',
+			causeCode: SIEVE_CLOSED,
+			hint: 'Check ManageSieve Port and ManageSieve Security; the server may also limit connections per user or address.',
+		});
+	}
+	if (!server.proxy && code === 'ECONNREFUSED') return noManageSieveError(server, 'the connection was refused (nothing listens on that port)', code, context.noSieveHint);
+	if (code === 'GREETING_TIMEOUT') {
+		return noManageSieveError(server, 'a connection was accepted but no ManageSieve greeting came', code, context.noSieveHint);
+	}
+	const mapped = fromNetworkError(error, server, secrets);
+	if (mapped) {
+		// The generic texts name the IMAP fields; here the port and security are the node's ManageSieve ones.
+		if (mapped.field === 'port' || mapped.field === 'security') {
+			return new MailboxError(mapped.code, mapped.message, { ...mapped, field: mapped.field === 'port' ? SIEVE_FIELDS.port : SIEVE_FIELDS.security, hint: `Check "ManageSieve Port" and "ManageSieve Security" (ManageSieve usually runs on port ${MANAGESIEVE_PORT} with STARTTLS).` });
+		}
+		return mapped;
+	}
+	return toConnectionError(error, server, secrets, 'command');
+}
+
+function loginError(server: ResolvedServer, context: SieveErrorContext, said: string, causeCode: string, code: string | undefined): MailboxError {
+	const user = context.user ? ` for user "${context.user}"` : '';
+	const saying = said ? ` (server said: ${said})` : '';
+	if (code === 'ENCRYPT-NEEDED' || code === 'AUTH-TOO-WEAK') {
+		return new MailboxError('AUTH', `${server.host} refused the ManageSieve login${user} without encryption${saying}.`, {
+			field: SIEVE_FIELDS.security,
+			step: 'login',
+			causeCode,
+			serverResponse: said,
+			hint: 'Set ManageSieve Security to STARTTLS.',
+		});
+	}
+	if (context.mechanism === 'XOAUTH2' || context.mechanism === 'OAUTHBEARER') {
+		return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the access token for ManageSieve${user}${saying}.`, {
+			field: 'accessToken',
+			step: 'login',
+			causeCode,
+			serverResponse: said,
+			hint: 'The token is expired, revoked, or was issued for another mailbox: sign in again (or renew the app token).',
+		});
+	}
+	return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the ManageSieve login${user}${saying}.`, {
+		field: 'password',
+		step: 'login',
+		causeCode,
+		serverResponse: said,
+		hint: 'Check User and Password in the credential (ManageSieve uses the same login as IMAP). Some providers need an app password.',
+	});
+}

@@ -1,0 +1,83 @@
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import { withTokenRefresh } from '../../../../lib/auth/oauth2-token';
+import { checkLogin, isTokenLogin, resolveServer, type Login, type Security } from '../../../../lib/connection/options';
+import { loginForMailbox } from '../../../../lib/connection/shared-mailboxes';
+import { sieveServerFrom, withManageSieve } from '../../../../lib/sieve/connect';
+import { MANAGESIEVE_PORT } from '../../../../lib/sieve/errors';
+import type { ManageSieveClient } from '../../../../lib/sieve/managesieve';
+import type { OutOfOfficeState } from '../../../../lib/sieve/out-of-office';
+import { imapConnectionOf, type Authentication } from '../../../shared/credentials';
+import { n8nLogger } from '../../../shared/logger';
+
+/** The ManageSieve connection options every Out of Office operation has (inside its Options). */
+export const sieveConnectionOptions: INodeProperties[] = [
+	{
+		displayName: 'ManageSieve Port',
+		name: 'sievePort',
+		type: 'number',
+		typeOptions: { minValue: 1, maxValue: 65535 },
+		default: MANAGESIEVE_PORT,
+		description: `Port of the server's ManageSieve service (RFC 5804), on the same host as IMAP. Usually ${MANAGESIEVE_PORT}; some older servers use 2000.`,
+	},
+	{
+		displayName: 'ManageSieve Security',
+		name: 'sieveSecurity',
+		type: 'options',
+		options: [
+			{ name: 'None (Trusted Network Only)', value: 'none', description: 'No encryption: the password is sent in clear' },
+			{ name: 'SSL/TLS', value: 'tls', description: 'TLS from the first byte (rare for ManageSieve)' },
+			{ name: 'STARTTLS', value: 'starttls', description: 'Plain connection upgraded to TLS; fails when the server does not offer it' },
+			{ name: 'STARTTLS if Offered', value: 'starttls-optional', description: 'Upgraded when the server offers STARTTLS, else unencrypted' },
+		],
+		default: 'starttls',
+		description: 'How the ManageSieve connection is encrypted. Certificate checks and the TLS version follow the credential.',
+	},
+];
+
+const NO_SIEVE_AT_MICROSOFT = 'Microsoft 365 and Outlook.com offer no ManageSieve: their automatic replies are set in Outlook or through Microsoft Graph.';
+
+/**
+ * Opens a ManageSieve session for an item with the node's credential (password, Microsoft app or
+ * delegated OAuth2; the Mailbox parameter picks a shared mailbox), runs `work` and logs out. The
+ * host, certificate rules and proxy are the IMAP credential's; port and security the options'.
+ */
+export async function withSieve<T>(ctx: IExecuteFunctions, itemIndex: number, work: (client: ManageSieveClient) => Promise<T>): Promise<T> {
+	const authentication = ctx.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
+	const options = ctx.getNodeParameter('options', itemIndex, {}) as { sievePort?: number; sieveSecurity?: Security };
+	const logger = n8nLogger(ctx.logger);
+	const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), logger, { ctx, itemIndex });
+	const mailbox = ctx.getNodeParameter('mailbox', itemIndex, '') as string;
+	const account: Login = loginForMailbox(checkLogin(login), sharedMailboxes, mailbox);
+	const server = sieveServerFrom(resolveServer('imap', settings), { port: options.sievePort, security: options.sieveSecurity });
+	const connectOptions = { logger, noSieveHint: authentication === 'password' ? undefined : NO_SIEVE_AT_MICROSOFT };
+	if (!renewToken || !isTokenLogin(account)) return withManageSieve(server, account, ({ client }) => work(client), connectOptions);
+	const outcome = await withTokenRefresh({
+		accessToken: account.accessToken,
+		expired: false,
+		attempt: (accessToken) => withManageSieve(server, { ...account, accessToken }, ({ client }) => work(client), connectOptions),
+		refresh: renewToken,
+	});
+	return outcome.value;
+}
+
+/** The output item of every Out of Office operation: the state as it is on the server afterwards. */
+export function stateJson(state: OutOfOfficeState, extra: IDataObject = {}): IDataObject {
+	const s = state.settings;
+	return {
+		enabled: state.enabled,
+		status: state.status,
+		subject: s?.subject ?? null,
+		text: s?.text ?? null,
+		startDate: s?.start?.toISOString() ?? null,
+		endDate: s?.end?.toISOString() ?? null,
+		days: s ? s.days : null,
+		addresses: s?.addresses ?? [],
+		from: s?.from ?? null,
+		includedScript: s?.includeScript ?? null,
+		scriptName: state.scriptName,
+		scriptExists: state.scriptExists,
+		activeScript: state.activeScript,
+		otherAutoReplyActive: state.otherAutoReplyActive,
+		...extra,
+	};
+}

@@ -40,7 +40,10 @@ export class Mailbox implements INodeType {
 				],
 				default: 'folder',
 			},
-			...Object.values(resources).flatMap((resource) => [resource.operation, ...resource.properties]),
+			// n8n's loader expects every resource and operation list to have at least one entry
+			...Object.values(resources)
+				.filter((resource) => (resource.operation.options?.length ?? 0) > 0)
+				.flatMap((resource) => [resource.operation, ...resource.properties]),
 		],
 	};
 

@@ -123,12 +123,12 @@ export function folderPathLevels(text: string, separator: string, hierarchy: Hie
 				`Write the levels with one ${showChar(sep)} between them and none at the ends, e.g. "Projects${sep}2026".`,
 			);
 		}
-		if (level.trim() !== level) {
-			throw configError(at.field, `${at.label} ${quoted}: the level ${JSON.stringify(level)} starts or ends with a space.`, 'Remove the spaces around the folder names (spaces inside a name are fine).');
-		}
 		// eslint-disable-next-line no-control-regex
 		if (/[\x00-\x1f\x7f]/.test(level)) {
 			throw configError(at.field, `${at.label} ${quoted} contains a control character (such as a line break).`, 'Folder names cannot contain line breaks or tabs; check the expression that builds the path.');
+		}
+		if (level.trim() !== level) {
+			throw configError(at.field, `${at.label} ${quoted}: the level ${JSON.stringify(level)} starts or ends with a space.`, 'Remove the spaces around the folder names (spaces inside a name are fine).');
 		}
 		if (/[*%]/.test(level)) {
 			throw configError(at.field, `${at.label} ${quoted} contains "*" or "%", which IMAP reserves as wildcards.`, 'Choose a folder name without "*" and "%".');

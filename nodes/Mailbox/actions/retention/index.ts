@@ -1,4 +1,5 @@
 import type { ResourceDefinition } from '../types';
+import * as apply from './apply.operation';
 
 export const retention: ResourceDefinition = {
 	operation: {
@@ -7,9 +8,16 @@ export const retention: ResourceDefinition = {
 		type: 'options',
 		noDataExpression: true,
 		displayOptions: { show: { resource: ['retention'] } },
-		options: [],
-		default: '',
+		options: [
+			{
+				name: 'Remove Old Mail',
+				value: 'apply',
+				description: 'Delete (or move to Trash) the messages in INBOX, Junk, Sent and other folders that are older than the given number of days',
+				action: 'Remove mail older than N days from folders',
+			},
+		],
+		default: 'apply',
 	},
-	properties: [],
-	operations: {},
+	properties: apply.description,
+	operations: { apply: { execute: apply.execute } },
 };

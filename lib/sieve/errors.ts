@@ -47,7 +47,7 @@ export function noManageSieveError(server: ResolvedServer, reason: string, cause
 
 /** Maps anything the ManageSieve client throws to a MailboxError; never contains a secret. */
 export function fromSieveError(error: unknown, server: ResolvedServer, context: SieveErrorContext): MailboxError {
-	if (error instanceof MailboxError) return error;
+	if (error instanceof MailboxError) return forManageSieve(error, server, context);
 	const where = describeServer(server);
 	const secrets = [...context.secrets, server.proxy?.password];
 	const user = context.user ? ` for user "${context.user}"` : '';
@@ -90,19 +90,32 @@ export function fromSieveError(error: unknown, server: ResolvedServer, context: 
 			hint: 'Check ManageSieve Port and ManageSieve Security; the server may also limit connections per user or address.',
 		});
 	}
-	if (!server.proxy && code === 'ECONNREFUSED') return noManageSieveError(server, 'the connection was refused (nothing listens on that port)', code, context.noSieveHint);
-	if (code === 'GREETING_TIMEOUT') {
-		return noManageSieveError(server, 'a connection was accepted but no ManageSieve greeting came', code, context.noSieveHint);
-	}
 	const mapped = fromNetworkError(error, server, secrets);
-	if (mapped) {
-		// The generic texts name the IMAP fields; here the port and security are the node's ManageSieve ones.
-		if (mapped.field === 'port' || mapped.field === 'security') {
-			return new MailboxError(mapped.code, mapped.message, { ...mapped, field: mapped.field === 'port' ? SIEVE_FIELDS.port : SIEVE_FIELDS.security, hint: `Check "ManageSieve Port" and "ManageSieve Security" (ManageSieve usually runs on port ${MANAGESIEVE_PORT} with STARTTLS).` });
-		}
-		return mapped;
+	return forManageSieve(mapped ?? toConnectionError(error, server, secrets, 'command'), server, context);
+}
+
+/**
+ * The socket layer's errors speak of the IMAP server and its Port and Security fields; for
+ * ManageSieve a refused port means "no ManageSieve here", and the fields are the node's own.
+ */
+function forManageSieve(error: MailboxError, server: ResolvedServer, context: SieveErrorContext): MailboxError {
+	if (error.code === 'CONNECTION_REFUSED' && error.causeCode === 'ECONNREFUSED' && !server.proxy) {
+		return noManageSieveError(server, 'the connection was refused (nothing listens on that port)', 'ECONNREFUSED', context.noSieveHint);
 	}
-	return toConnectionError(error, server, secrets, 'command');
+	if (error.code === 'TIMEOUT' && error.causeCode === 'GREETING_TIMEOUT') {
+		return noManageSieveError(server, 'a connection was accepted but no ManageSieve greeting came', 'GREETING_TIMEOUT', context.noSieveHint);
+	}
+	if (error.field === 'port' || error.field === 'security') {
+		const message = error.message.replace(/\bno IMAP server\b/, 'no ManageSieve server');
+		return new MailboxError(error.code, message, {
+			field: error.field === 'port' ? SIEVE_FIELDS.port : SIEVE_FIELDS.security,
+			step: error.step,
+			causeCode: error.causeCode,
+			serverResponse: error.serverResponse,
+			hint: `Check "ManageSieve Port" and "ManageSieve Security" (ManageSieve usually runs on port ${MANAGESIEVE_PORT} with STARTTLS).`,
+		});
+	}
+	return error;
 }
 
 function loginError(server: ResolvedServer, context: SieveErrorContext, said: string, causeCode: string, code: string | undefined): MailboxError {

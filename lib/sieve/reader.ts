@@ -219,6 +219,7 @@ export class SieveResponseReader {
 	/** Bytes the buffer must hold before a parse can succeed (a literal on its way). */
 	private needed = 0;
 	private failed?: Error;
+	private processing = false;
 
 	/** Queues the handler of the next answer; answers come in the order of the commands. */
 	expect(handler: SieveResponseHandler): void {
@@ -259,36 +260,43 @@ export class SieveResponseReader {
 	}
 
 	private process(): void {
-		let offset = 0;
-		while (this.handlers.length && offset < this.buffer.length) {
-			const parsed = parseLine(this.buffer, offset);
-			if ('need' in parsed) {
-				this.needed = parsed.need - offset;
-				break;
+		// A handler may queue the next one (AUTHENTICATE answering a challenge): the loop below
+		// picks it up, so expect() must not start a second pass over the same bytes.
+		if (this.processing) return;
+		this.processing = true;
+		try {
+			while (this.handlers.length && this.buffer.length) {
+				const parsed = parseLine(this.buffer);
+				if ('need' in parsed) {
+					this.needed = parsed.need;
+					return;
+				}
+				if ('error' in parsed) {
+					this.fail(new SieveProtocolError(`the server did not answer like a ManageSieve server (${parsed.error})`, this.buffer.subarray(0, 80).toString('latin1').split(/\r?\n/)[0]));
+					return;
+				}
+				const line = this.buffer.subarray(0, parsed.next);
+				// Consumed before any handler runs.
+				this.buffer = parsed.next >= this.buffer.length ? Buffer.alloc(0) : Buffer.from(this.buffer.subarray(parsed.next));
+				this.needed = 0;
+				const handler = this.handlers[0];
+				const status = statusOf(parsed.tokens);
+				if (status) {
+					this.handlers.shift();
+					handler.onStatus(status);
+					continue;
+				}
+				// A data line must begin with a string (capabilities, script names, challenges, GETSCRIPT).
+				if (parsed.tokens[0]?.kind !== 'string') {
+					this.fail(new SieveProtocolError('the server did not answer like a ManageSieve server', line.toString('latin1').replace(/\r?\n$/, '').slice(0, 80)));
+					return;
+				}
+				if (handler.endsOnData?.(parsed.tokens)) this.handlers.shift();
+				handler.onData(parsed.tokens);
 			}
-			if ('error' in parsed) {
-				this.fail(new SieveProtocolError(`the server did not answer like a ManageSieve server (${parsed.error})`, this.buffer.subarray(offset, offset + 80).toString('latin1').split(/\r?\n/)[0]));
-				return;
-			}
-			const line = this.buffer.subarray(offset, parsed.next);
-			offset = parsed.next;
-			this.needed = 0;
-			const handler = this.handlers[0];
-			const status = statusOf(parsed.tokens);
-			if (status) {
-				this.handlers.shift();
-				handler.onStatus(status);
-				continue;
-			}
-			// A data line must begin with a string (capabilities, script names, challenges, GETSCRIPT).
-			if (parsed.tokens[0]?.kind !== 'string') {
-				this.fail(new SieveProtocolError('the server did not answer like a ManageSieve server', line.toString('latin1').replace(/\r?\n$/, '').slice(0, 80)));
-				return;
-			}
-			handler.onData(parsed.tokens);
-			if (handler.endsOnData?.(parsed.tokens)) this.handlers.shift();
+		} finally {
+			this.processing = false;
+			if (!this.handlers.length) this.needed = 0;
 		}
-		this.buffer = offset >= this.buffer.length ? Buffer.alloc(0) : Buffer.from(this.buffer.subarray(offset));
-		if (!this.handlers.length) this.needed = 0;
 	}
 }

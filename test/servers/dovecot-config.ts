@@ -155,6 +155,12 @@ protocol imap {
 protocol pop3 {
   pop3_uidl_format = %08Xu%08Xv
 }
+# Delivery by dovecot-lda (Dovecot.deliver) runs the user's active Sieve script; vacation replies
+# go to submission_host, which deliver() sets to the SMTP capture server (its port is known later).
+postmaster_address = postmaster@mailbox.test
+protocol lda {
+  mail_plugins = $mail_plugins sieve
+}
 
 plugin {
   sieve = file:~/sieve;active=~/.dovecot.sieve

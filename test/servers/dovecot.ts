@@ -35,6 +35,7 @@ const NEEDED_FILES: ReadonlyArray<readonly [file: string, pkg: string]> = [
 	['/usr/lib/dovecot/modules/sieve/lib90_sieve_extprograms_plugin.so', 'dovecot-sieve'],
 	['/usr/lib/dovecot/managesieve', 'dovecot-managesieved'],
 	['/usr/lib/dovecot/managesieve-login', 'dovecot-managesieved'],
+	['/usr/lib/dovecot/dovecot-lda', 'dovecot-core'],
 	['/usr/bin/openssl', 'openssl'],
 ];
 
@@ -308,6 +309,33 @@ export class Dovecot {
 			}
 		}
 		return writeMaildirFolder(dir, messages, this.owner, { subfolder: dir !== root });
+	}
+
+	/**
+	 * Delivers one message to a user as the mail server would: dovecot-lda stores it and runs the
+	 * user's active Sieve script (filters, vacation). `from` is the envelope sender (vacation replies
+	 * go there, through the SMTP server at `submissionPort` on 127.0.0.1, e.g. the capture server's
+	 * ports.smtp; without it Sieve cannot send). `recipient` is the envelope recipient (default
+	 * user@mailbox.test). Resolves when dovecot-lda has finished (replies are sent by then);
+	 * rejects with its output when it fails.
+	 */
+	deliver(user: string, raw: Buffer | string, options: { from: string; recipient?: string; submissionPort?: number }): Promise<void> {
+		if (!(user in this.users)) return Promise.reject(new Error(`unknown test user ${user}`));
+		const args = ['-c', this.configPath, '-d', user, '-f', options.from, '-a', options.recipient ?? `${user}@mailbox.test`];
+		if (options.submissionPort) args.push('-o', `submission_host=${HOST}:${options.submissionPort}`);
+		return new Promise((resolve, reject) => {
+			const child = spawn('/usr/lib/dovecot/dovecot-lda', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+			let output = '';
+			const collect = (chunk: Buffer) => {
+				if (output.length < 16_384) output += chunk.toString();
+			};
+			child.stdout.on('data', collect);
+			child.stderr.on('data', collect);
+			child.once('error', reject);
+			child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`dovecot-lda for ${user} exited with ${code}: ${output.trim() || this.logTail()}`))));
+			child.stdin.on('error', () => undefined);
+			child.stdin.end(raw);
+		});
 	}
 
 	/** The learn log's lines: `<time> spam|ham user=<u> mailbox=<m> cause=COPY message-id=<id>`. */

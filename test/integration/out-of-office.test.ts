@@ -233,6 +233,16 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 		let error: unknown;
 		await sieve('alice', async () => undefined, { login: { user: 'alice', password: wrong } }).catch((e: unknown) => (error = e));
 		expect(error).toMatchObject({ code: 'AUTH', field: 'password', step: 'login' });
+
+		// the debug log of a session shows the commands, never the SASL response
+		const log: string[] = [];
+		const logger = { debug: (m: string) => log.push(m), info: (m: string) => log.push(m), warn: (m: string) => log.push(m), error: (m: string) => log.push(m) };
+		const server = sieveServerFrom(resolveServer('imap', { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', ca }), { port: servers.ports.sieve });
+		await withManageSieve(server, { user: 'alice', password: USERS.alice }, ({ client }) => client.listScripts(), { logger });
+		expect(log).toEqual(expect.arrayContaining(['managesieve: C: AUTHENTICATE "PLAIN" [hidden]', 'managesieve: C: LISTSCRIPTS']));
+		const plain = Buffer.from(`\0alice\0${USERS.alice}`).toString('base64');
+		expect(log.join('\n')).not.toContain(plain);
+		expect(log.join('\n')).not.toContain(USERS.alice);
 	});
 
 	it('logs in with an access token (OAUTHBEARER) and checks the certificate after STARTTLS', async () => {

@@ -152,4 +152,54 @@ describe('Microsoft 365 delegated OAuth2 in real n8n', () => {
 		expect(okGrants('refresh_token').map((g) => g.generation)).toEqual([0, 1]);
 		expect(authority.grants.filter((g) => !g.ok)).toEqual([]);
 	});
+
+	it('Send Email signs in to SMTP with the delegated token; a rejected one is refreshed by n8n and the mail goes out once', async () => {
+		// the token n8n holds now stops working at the server before its expiry
+		const current = okGrants('refresh_token').at(-1)?.accessToken as string;
+		servers.oauth.revoke(current);
+		const send = 'Send Email';
+		const id = await n8n.importWorkflow({
+			id: 'mbxE2eDelegatedSend',
+			name: 'Send with the delegated token e2e',
+			active: false,
+			nodes: [
+				{ id: '5b0c1d2e-3f40-4a51-8b62-7c8d9e0f1a01', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+				{
+					id: '5b0c1d2e-3f40-4a51-8b62-7c8d9e0f1a02',
+					name: send,
+					type: 'n8n-nodes-mailbox.mailboxSend',
+					typeVersion: 1,
+					position: [300, 0],
+					parameters: {
+						authentication: 'microsoftOAuth2',
+						smtpHost: `127.0.0.1:${servers.ports.smtp}`,
+						fromEmail: 'alice@example.test',
+						toEmail: 'bob@example.test',
+						subject: 'Sent with the delegated token',
+						emailFormat: 'text',
+						text: 'Hallo Bob',
+						reply: false,
+						saveToSent: false,
+						options: {},
+						account: {},
+					},
+					credentials: { mailboxMicrosoftOAuth2Api: { id: credentialId, name: 'Alice (Microsoft 365, delegated)' } },
+				},
+			],
+			connections: { Start: { main: [[{ node: send, type: 'main', index: 0 }]] } },
+			settings: { executionOrder: 'v1' },
+		});
+		const before = servers.received.length;
+		const refreshes = okGrants('refresh_token').length;
+		const run = await n8n.execute(id);
+		expect(run.error).toBeUndefined();
+		const mails = (await servers.waitForMail(before + 1)).slice(before);
+		expect(mails).toHaveLength(1);
+		expect(mails[0]).toMatchObject({ authUser: 'alice', authMethod: 'XOAUTH2', rcptTo: ['bob@example.test'] });
+		expect(run.output[send][0]).toMatchObject({ accepted: ['bob@example.test'], serverSource: 'node' });
+		expect(okGrants('refresh_token').length).toBe(refreshes + 1);
+		expect(JSON.stringify(run.raw)).not.toContain(okGrants('refresh_token').at(-1)?.accessToken as string);
+		await new Promise((r) => setTimeout(r, 300));
+		expect(servers.received.length).toBe(before + 1);
+	});
 });

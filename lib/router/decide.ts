@@ -1,5 +1,5 @@
-import { normalizeAddress, withDomain, type NormalAddress } from './address';
-import { applyLocalRedirect, type Directory, type Target } from './directory';
+import { makeAddress, normalizeAddress, withDomain, type NormalAddress } from './address';
+import type { AddressEntry, Directory, Redirect, Target } from './directory';
 
 /**
  * The routing decision for one recipient address, in the order of a master (catch-all) mailbox:
@@ -49,23 +49,66 @@ export interface DecideOptions {
 	dropUnknown: boolean;
 }
 
-/** The value for the address, or else for the address without its tag. */
-function find<T>(map: Map<string, T>, a: NormalAddress): { value: T; key: string } | undefined {
-	const exact = map.get(a.address);
-	if (exact !== undefined) return { value: exact, key: a.address };
-	if (a.base !== undefined) {
-		const base = map.get(a.base);
-		if (base !== undefined) return { value: base, key: a.base };
+/** An address and its directory entries (as it is, and without its tag): looked up once per decision. */
+interface Probe {
+	a: NormalAddress;
+	exact: AddressEntry | undefined;
+	base: AddressEntry | undefined;
+}
+
+function probe(dir: Directory, a: NormalAddress): Probe {
+	return { a, exact: dir.entries.get(a.address), base: a.base !== undefined ? dir.entries.get(a.base) : undefined };
+}
+
+type Slot = 'inbox' | 'employee' | 'list';
+
+/** The key the last {@link lookup} matched (the address, or its base). */
+let matchedKey = '';
+
+/** The target of a slot for the address, or else for the address without its tag. */
+function lookup(p: Probe, slot: Slot): Target | undefined {
+	const exact = p.exact?.[slot];
+	if (exact) {
+		matchedKey = p.a.address;
+		return exact;
+	}
+	const base = p.base?.[slot];
+	if (base) {
+		matchedKey = p.a.base!;
+		return base;
 	}
 	return undefined;
 }
 
-function via(key: string, a: NormalAddress): string {
-	return key === a.address ? '' : ` (as ${key}, without the tag "${a.tag}")`;
+function via(a: NormalAddress): string {
+	return matchedKey === a.address ? '' : ` (as ${matchedKey}, without the tag "${a.tag}")`;
 }
 
 function describe(target: Target): string {
 	return target.inboxIsNew ? `inbox "${target.inbox}" (new, folder ${target.folder})` : `inbox "${target.inbox}" (folder ${target.folder})`;
+}
+
+/** The local-part redirect for an address: one for exactly it, else one for its local part in any domain (each also without the tag). */
+function localRedirect(dir: Directory, p: Probe): NormalAddress | undefined {
+	const a = p.a;
+	let redirect: Redirect | undefined = p.exact?.redirect;
+	let tagged = false;
+	if (!redirect && p.base?.redirect) {
+		redirect = p.base.redirect;
+		tagged = true;
+	}
+	if (!redirect) redirect = dir.redirectByLocal.get(a.local);
+	if (!redirect && a.tag !== undefined) {
+		redirect = dir.redirectByLocal.get(a.local.slice(0, a.local.length - a.tag.length - dir.rules.subaddressSeparator.length));
+		tagged = redirect !== undefined;
+	}
+	if (!redirect) return undefined;
+	matchedKey = redirect.rule;
+	return makeAddress(tagged ? `${redirect.local}${dir.rules.subaddressSeparator}${a.tag}` : redirect.local, redirect.domain ?? a.domain, dir.rules);
+}
+
+function routed(recipient: string, source: string, original: NormalAddress, final: NormalAddress, target: Target, path: PathStep[]): RecipientDecision {
+	return { recipient, source, address: original.address, finalAddress: final.address, outcome: 'routed', target, path };
 }
 
 export function decideRecipient(dir: Directory, recipient: string, options: DecideOptions, source = ''): RecipientDecision {
@@ -73,9 +116,8 @@ export function decideRecipient(dir: Directory, recipient: string, options: Deci
 	const original = normalizeAddress(recipient, dir.rules);
 	if (!original) {
 		path.push({ step: 'address', matched: false, address: recipient, detail: `"${recipient}" is not an e-mail address` });
-		return unknown(dir, recipient, source, null, [], path, options);
+		return unknown(dir, recipient, source, null, null, [], path, options);
 	}
-	const done = (target: Target, finalAddress: string): RecipientDecision => ({ recipient, source, address: original.address, finalAddress, outcome: 'routed', target, path });
 
 	// 1. domain redirect
 	let current = original;
@@ -88,47 +130,55 @@ export function decideRecipient(dir: Directory, recipient: string, options: Deci
 	}
 
 	// 2. an existing inbox
-	let hit = find(dir.inboxByAddress, current);
-	if (hit) {
-		path.push({ step: 'inbox', matched: true, address: current.address, detail: `${describe(hit.value)} receives ${hit.key}${via(hit.key, current)}` });
-		return done(hit.value, current.address);
+	const cur = probe(dir, current);
+	let target = lookup(cur, 'inbox');
+	if (target) {
+		path.push({ step: 'inbox', matched: true, address: current.address, detail: `${describe(target)} receives ${matchedKey}${via(current)}` });
+		return routed(recipient, source, original, current, target, path);
 	}
 	path.push({ step: 'inbox', matched: false, address: current.address, detail: `no inbox receives ${current.address}` });
 
 	// 3. local-part redirect, then an inbox again
-	const local = applyLocalRedirect(dir, current);
-	const candidates: NormalAddress[] = [current];
-	if (local) {
-		const before = current;
-		current = local.address;
-		path.push({ step: 'localPartRedirect', matched: true, address: before.address, detail: `local-part redirect ${local.rule}: ${current.address}` });
-		hit = find(dir.inboxByAddress, current);
-		if (hit) {
-			path.push({ step: 'inboxAfterRedirect', matched: true, address: current.address, detail: `${describe(hit.value)} receives ${hit.key}${via(hit.key, current)}` });
-			return done(hit.value, current.address);
+	const redirected = localRedirect(dir, cur);
+	let loc: Probe | undefined;
+	let final = current;
+	if (redirected) {
+		path.push({ step: 'localPartRedirect', matched: true, address: current.address, detail: `local-part redirect ${matchedKey}: ${redirected.address}` });
+		final = redirected;
+		loc = probe(dir, redirected);
+		target = lookup(loc, 'inbox');
+		if (target) {
+			path.push({ step: 'inboxAfterRedirect', matched: true, address: redirected.address, detail: `${describe(target)} receives ${matchedKey}${via(redirected)}` });
+			return routed(recipient, source, original, redirected, target, path);
 		}
-		path.push({ step: 'inboxAfterRedirect', matched: false, address: current.address, detail: `no inbox receives ${current.address}` });
-		candidates.unshift(current);
+		path.push({ step: 'inboxAfterRedirect', matched: false, address: redirected.address, detail: `no inbox receives ${redirected.address}` });
 	} else {
 		path.push({ step: 'localPartRedirect', matched: false, address: current.address, detail: `no local-part redirect for ${current.address}` });
 	}
-	if (!candidates.some((c) => c.address === original.address)) candidates.push(original);
 
 	// 4. employee, 5. distribution list: the redirected address first, then the one sent to
-	for (const [step, map, label] of [
-		['employee', dir.employeeByAddress, 'employee'],
-		['distributionList', dir.listByAddress, 'distribution list'],
-	] as const) {
-		for (const a of candidates) {
-			hit = find(map, a);
-			if (hit) {
-				path.push({ step, matched: true, address: a.address, detail: `${label} "${hit.value.name}" has ${hit.key}${via(hit.key, a)}: ${describe(hit.value)}` });
-				return done(hit.value, current.address);
+	const candidates: Probe[] = loc && loc.a.address !== current.address ? [loc, cur] : [cur];
+	if (original.address !== current.address && (!loc || original.address !== loc.a.address)) candidates.push(probe(dir, original));
+	for (let s = 0; s < 2; s++) {
+		const slot: Slot = s === 0 ? 'employee' : 'list';
+		const label = s === 0 ? 'employee' : 'distribution list';
+		for (let c = 0; c < candidates.length; c++) {
+			target = lookup(candidates[c], slot);
+			if (target) {
+				const a = candidates[c].a;
+				path.push({ step: s === 0 ? 'employee' : 'distributionList', matched: true, address: a.address, detail: `${label} "${target.name}" has ${matchedKey}${via(a)}: ${describe(target)}` });
+				return routed(recipient, source, original, final, target, path);
 			}
 		}
-		path.push({ step, matched: false, address: current.address, detail: `no ${label} has ${candidates.map((c) => c.address).join(' or ')}` });
+		path.push({ step: s === 0 ? 'employee' : 'distributionList', matched: false, address: final.address, detail: `no ${label} has ${candidateList(candidates)}` });
 	}
-	return unknown(dir, recipient, source, original.address, candidates, path, options, current.address);
+	return unknown(dir, recipient, source, original.address, final.address, candidates, path, options);
+}
+
+function candidateList(candidates: Probe[]): string {
+	let out = candidates[0].a.address;
+	for (let c = 1; c < candidates.length; c++) out += ` or ${candidates[c].a.address}`;
+	return out;
 }
 
 function unknown(
@@ -136,23 +186,23 @@ function unknown(
 	recipient: string,
 	source: string,
 	address: string | null,
-	candidates: NormalAddress[],
+	finalAddress: string | null,
+	candidates: Probe[],
 	path: PathStep[],
 	options: DecideOptions,
-	finalAddress: string | null = address,
 ): RecipientDecision {
-	const base = { recipient, source, address, finalAddress, path };
 	if (!options.dropUnknown) {
 		path.push({ step: 'unknown', matched: true, address: finalAddress ?? recipient, detail: 'unknown address: the message stays in the master mailbox' });
-		return { ...base, outcome: 'unknownKept' };
+		return { recipient, source, address, finalAddress, outcome: 'unknownKept', path };
 	}
-	for (const a of candidates) {
-		const byAddress = dir.exceptionAddresses.has(a.address) ? a.address : a.base !== undefined && dir.exceptionAddresses.has(a.base) ? a.base : undefined;
-		if (byAddress || dir.exceptionDomains.has(a.domain)) {
-			path.push({ step: 'exception', matched: true, address: a.address, detail: `unknown address, but ${byAddress ?? `@${a.domain}`} is an exception: the message stays in the master mailbox` });
-			return { ...base, outcome: 'unknownKept' };
+	for (let c = 0; c < candidates.length; c++) {
+		const p = candidates[c];
+		const byAddress = p.exact?.exception ? p.a.address : p.base?.exception ? p.a.base : undefined;
+		if (byAddress || dir.exceptionDomains.has(p.a.domain)) {
+			path.push({ step: 'exception', matched: true, address: p.a.address, detail: `unknown address, but ${byAddress ?? `@${p.a.domain}`} is an exception: the message stays in the master mailbox` });
+			return { recipient, source, address, finalAddress, outcome: 'unknownKept', path };
 		}
 	}
 	path.push({ step: 'exception', matched: false, address: finalAddress ?? recipient, detail: 'unknown address and no exception: dropped (unknown addresses are not stored)' });
-	return { ...base, outcome: 'unknownDropped' };
+	return { recipient, source, address, finalAddress, outcome: 'unknownDropped', path };
 }

@@ -1,5 +1,5 @@
 import { configError } from '../errors';
-import { DEFAULT_ADDRESS_RULES, makeAddress, normalizeAddress, normalizeDomain, splitAddressList, type AddressRules, type NormalAddress } from './address';
+import { DEFAULT_ADDRESS_RULES, normalizeAddress, normalizeDomain, splitAddressList, type AddressRules, type NormalAddress } from './address';
 
 /**
  * The directory of a master (catch-all) mailbox: the inboxes that exist, the employees and
@@ -62,7 +62,18 @@ export interface Target {
 	key: string;
 }
 
-interface Redirect {
+/** What the directory knows about one address. */
+export interface AddressEntry {
+	inbox?: Target;
+	employee?: Target;
+	list?: Target;
+	/** A local-part redirect for exactly this address. */
+	redirect?: Redirect;
+	/** Listed as an exception to "drop unknown addresses". */
+	exception?: boolean;
+}
+
+export interface Redirect {
 	/** Replacement local part. */
 	local: string;
 	/** Replacement domain, when the rule names one. */
@@ -107,14 +118,11 @@ function splitFolder(folder: string): string[] {
 /** The indexed directory; build it with {@link buildDirectory}. */
 export class Directory {
 	readonly rules: AddressRules;
-	readonly inboxByAddress = new Map<string, Target>();
+	/** Everything known about an address, in one entry: one Map access answers every step for it. */
+	readonly entries = new Map<string, AddressEntry>();
 	readonly inboxByName = new Map<string, Target>();
-	readonly employeeByAddress = new Map<string, Target>();
-	readonly listByAddress = new Map<string, Target>();
 	readonly domainRedirects = new Map<string, { domain: string; rule: string }>();
-	readonly redirectByAddress = new Map<string, Redirect>();
 	readonly redirectByLocal = new Map<string, Redirect>();
-	readonly exceptionAddresses = new Set<string>();
 	readonly exceptionDomains = new Set<string>();
 	/** Every domain the directory names (addresses, redirects, exceptions): the domains the master mailbox serves. */
 	readonly domains = new Set<string>();
@@ -125,6 +133,16 @@ export class Directory {
 	constructor(settings: DirectorySettings = {}) {
 		this.rules = settings.rules ?? DEFAULT_ADDRESS_RULES;
 		this.inboxRootParts = splitFolder(settings.inboxRoot ?? 'Inboxes');
+	}
+
+	/** The entry of an address, created when missing (while building). */
+	entry(address: string): AddressEntry {
+		let e = this.entries.get(address);
+		if (!e) {
+			e = {};
+			this.entries.set(address, e);
+		}
+		return e;
 	}
 
 	/** A new inbox's target: the root folder, then the name. */
@@ -156,7 +174,6 @@ export function buildDirectory(input: DirectoryInput, settings: DirectorySetting
 	const rules = dir.rules;
 
 	// inboxes: by name (employees and lists refer to them) and by address
-	const inboxOwner = new Map<string, string>();
 	(input.inboxes ?? []).forEach((entry, k) => {
 		const where = `Inbox ${k + 1} ("${entry.name}")`;
 		const name = entry.name.trim();
@@ -169,18 +186,18 @@ export function buildDirectory(input: DirectoryInput, settings: DirectorySetting
 		dir.inboxByName.set(nameKey, target);
 		for (const text of entry.addresses) {
 			const a = address(text, rules, fields.inboxes, where);
-			const other = inboxOwner.get(a.address);
-			if (other !== undefined && other !== name) {
-				throw configError(fields.inboxes, `The address ${a.address} belongs to two inboxes, "${other}" and "${name}".`, 'An address can be received by one inbox only: remove it from one of them.');
+			const e = dir.entry(a.address);
+			if (e.inbox && e.inbox.name !== name) {
+				throw configError(fields.inboxes, `The address ${a.address} belongs to two inboxes, "${e.inbox.name}" and "${name}".`, 'An address can be received by one inbox only: remove it from one of them.');
 			}
-			inboxOwner.set(a.address, name);
-			dir.inboxByAddress.set(a.address, target);
+			e.inbox = target;
 			dir.domains.add(a.domain);
 			dir.size++;
 		}
 	});
 
-	const owners = (list: OwnerEntry[] | undefined, type: 'employee' | 'distributionList', index: Map<string, Target>, field: string, label: string) => {
+	const owners = (list: OwnerEntry[] | undefined, type: 'employee' | 'distributionList', field: string, label: string) => {
+		const slot = type === 'employee' ? 'employee' : 'list';
 		(list ?? []).forEach((entry, k) => {
 			const name = entry.name.trim();
 			const where = `${label} ${k + 1}${name ? ` ("${name}")` : ''}`;
@@ -191,18 +208,19 @@ export function buildDirectory(input: DirectoryInput, settings: DirectorySetting
 			const target: Target = existing ? { ...existing, type, name } : dir.newInboxTarget(type, name, inboxName);
 			for (const text of entry.addresses) {
 				const a = address(text, rules, field, where);
-				const other = index.get(a.address);
+				const e = dir.entry(a.address);
+				const other = e[slot];
 				if (other && other.name !== name) {
 					throw configError(field, `The address ${a.address} belongs to two ${type === 'employee' ? 'employees' : 'distribution lists'}, "${other.name}" and "${name}".`, 'Remove it from one of them.');
 				}
-				index.set(a.address, target);
+				e[slot] = target;
 				dir.domains.add(a.domain);
 				dir.size++;
 			}
 		});
 	};
-	owners(input.employees, 'employee', dir.employeeByAddress, fields.employees, 'Employee');
-	owners(input.distributionLists, 'distributionList', dir.listByAddress, fields.distributionLists, 'Distribution list');
+	owners(input.employees, 'employee', fields.employees, 'Employee');
+	owners(input.distributionLists, 'distributionList', fields.distributionLists, 'Distribution list');
 
 	// domain redirects, chains resolved (a -> b, b -> c: a -> c); a loop is an error
 	const direct = new Map<string, string>();
@@ -243,7 +261,7 @@ export function buildDirectory(input: DirectoryInput, settings: DirectorySetting
 		if (fromText.includes('@')) {
 			const from = address(fromText, rules, fields.localPartRedirects, where);
 			redirect.rule = `${from.address} -> ${redirect.domain ? `${redirect.local}@${redirect.domain}` : `${redirect.local}@${from.domain}`}`;
-			dir.redirectByAddress.set(from.address, redirect);
+			dir.entry(from.address).redirect = redirect;
 			dir.domains.add(from.domain);
 		} else {
 			if (!fromText || /\s/.test(fromText)) throw configError(fields.localPartRedirects, `${where}: "${rule.from}" is not a local part.`, 'Enter the local part to replace (sys.admin), or a full address for one domain only (sys.admin@example.com), as "From".');
@@ -262,31 +280,11 @@ export function buildDirectory(input: DirectoryInput, settings: DirectorySetting
 			dir.domains.add(d);
 		} else {
 			const a = address(t, rules, fields.exceptions, 'Exceptions');
-			dir.exceptionAddresses.add(a.address);
+			dir.entry(a.address).exception = true;
 			dir.domains.add(a.domain);
 		}
 	}
 	return dir;
-}
-
-/** A local-part redirect applied: the new address (tag kept), or undefined when no rule matches. */
-export function applyLocalRedirect(dir: Directory, a: NormalAddress): { address: NormalAddress; rule: string } | undefined {
-	let redirect = dir.redirectByAddress.get(a.address);
-	let tagged = false;
-	if (!redirect && a.base) {
-		redirect = dir.redirectByAddress.get(a.base);
-		tagged = !!redirect;
-	}
-	if (!redirect) {
-		redirect = dir.redirectByLocal.get(a.local);
-		if (!redirect && a.base && a.tag !== undefined) {
-			redirect = dir.redirectByLocal.get(a.local.slice(0, a.local.length - a.tag.length - dir.rules.subaddressSeparator.length));
-			tagged = !!redirect;
-		}
-	}
-	if (!redirect) return undefined;
-	const local = tagged ? `${redirect.local}${dir.rules.subaddressSeparator}${a.tag}` : redirect.local;
-	return { address: makeAddress(local, redirect.domain ?? a.domain, dir.rules), rule: redirect.rule };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { normalizeAddress, normalizeDomain, splitAddressList, type AddressRules } from './address';
 import { decideRecipient, type RecipientDecision } from './decide';
-import { buildDirectory, type Directory, type DirectoryFields, type DirectoryInput, type Target } from './directory';
+import { buildDirectory, Directory, type DirectoryFields, type DirectoryInput, type Target } from './directory';
 
 /**
  * A whole message: its recipients (envelope first), one decision per distinct recipient, and the
@@ -126,7 +126,7 @@ export class MessageRouter {
 	private readonly ownDomains: Set<string>;
 
 	constructor(input: DirectoryInput | Directory, options: RouterOptions = {}, fields?: Partial<DirectoryFields>) {
-		this.directory = 'inboxByAddress' in input ? input : buildDirectory(input, { rules: options.rules, inboxRoot: options.inboxRoot }, fields);
+		this.directory = input instanceof Directory ? input : buildDirectory(input, { rules: options.rules, inboxRoot: options.inboxRoot }, fields);
 		this.dropUnknown = options.dropUnknown === true;
 		this.source = options.recipientSource ?? 'envelopeThenHeaders';
 		for (const text of options.masterAddresses ?? []) {

@@ -276,6 +276,7 @@ export async function createFolder(client: ImapFlow, text: string, options: Crea
 			if (options.ifExists === 'return') return { path, created: false, parentsCreated, subscribed: false, delimiter: hierarchy.delimiter };
 			throw alreadyExists(path, at, 'Another client created it a moment ago; choose another name.');
 		}
+		if (!created) continue; // a parent another client created meanwhile: left as it is
 		if (!isTarget) parentsCreated.push(step);
 		// imapflow subscribes every folder it creates
 		if (!subscribe) await client.mailboxUnsubscribe(step);

@@ -12,6 +12,7 @@ import { startMailServers, type MailServers } from '../test/servers';
 import { generateMessages } from '../test/servers/mailgen';
 import { printTable, round, writeResults, type Benchmark, type BenchEntry } from './frame';
 import { imapFetchParse } from './imap-fetch-parse';
+import { imapMove } from './imap-move';
 import { imapTrigger } from './imap-trigger';
 import { messageParse } from './message-parse';
 import { pop3Retr } from './pop3-retr';
@@ -26,7 +27,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend, imapMove];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

@@ -1,0 +1,469 @@
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeProperties,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
+import type { ImapFlow } from 'imapflow';
+import { withTokenRefresh } from '../../lib/auth/oauth2-token';
+import { checkLogin, isTokenLogin, resolveServer } from '../../lib/connection/options';
+import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
+import { connectImap } from '../../lib/imap/connect';
+import { splitAddressList } from '../../lib/router/address';
+import type { RecipientDecision } from '../../lib/router/decide';
+import { Deliverer, type CopyResult, type MasterAction, type MasterRef, type MasterResult } from '../../lib/router/deliver';
+import { buildDirectory, mergeDirectories, parseDirectoryJson, type DirectoryInput, type Target } from '../../lib/router/directory';
+import { MessageRouter, type MessageFields, type RecipientSource } from '../../lib/router/route';
+import { imapConnectionOf, type Authentication } from '../shared/credentials';
+import { credentialTests } from '../shared/credential-tests';
+import { toNodeError } from '../shared/errors';
+import { imapSignInProperties } from '../shared/imap-properties';
+import { n8nLogger } from '../shared/logger';
+
+const whenDelivering = { show: { deliver: [true] } };
+
+const properties: INodeProperties[] = [
+	{
+		displayName:
+			'Routes each message of a catch-all (master) mailbox, per recipient: domain redirect, an existing inbox, local-part redirect, an employee\'s inbox, a distribution list\'s inbox (both created when missing), else unknown. Connect it after a Mailbox IMAP or POP3 Trigger on the master mailbox.',
+		name: 'notice',
+		type: 'notice',
+		default: '',
+	},
+	{
+		displayName: 'Inboxes',
+		name: 'inboxes',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true, sortable: true },
+		placeholder: 'Add Inbox',
+		default: {},
+		description: 'Inboxes that exist, with the addresses they receive',
+		options: [
+			{
+				displayName: 'Inbox',
+				name: 'inbox',
+				values: [
+					{ displayName: 'Name', name: 'name', type: 'string', default: '', placeholder: 'Sales', description: 'Unique; also the folder name under the inbox folder' },
+					{ displayName: 'Addresses', name: 'addresses', type: 'string', default: '', placeholder: 'sales@example.com, orders@example.com', description: 'Addresses this inbox receives, separated by commas' },
+					{ displayName: 'Folder', name: 'folder', type: 'string', default: '', placeholder: 'Shared/Sales', description: 'Its own IMAP folder ("/" between levels); leave empty for the inbox folder, then the name' },
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Employees',
+		name: 'employees',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true, sortable: true },
+		placeholder: 'Add Employee',
+		default: {},
+		description: "An employee's address goes to the employee's inbox, which is created when it does not exist",
+		options: [
+			{
+				displayName: 'Employee',
+				name: 'employee',
+				values: [
+					{ displayName: 'Name', name: 'name', type: 'string', default: '', placeholder: 'Anna Miller' },
+					{ displayName: 'Addresses', name: 'addresses', type: 'string', default: '', placeholder: 'anna.miller@example.com, a.miller@example.com', description: 'Separated by commas' },
+					{ displayName: 'Inbox', name: 'inbox', type: 'string', default: '', description: 'Name of the inbox (one of Inboxes, or a new one); leave empty for the employee\'s name' },
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Distribution Lists',
+		name: 'distributionLists',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true, sortable: true },
+		placeholder: 'Add Distribution List',
+		default: {},
+		description: "A list's address goes to the list's inbox, which is created when it does not exist. Employees are checked first.",
+		options: [
+			{
+				displayName: 'Distribution List',
+				name: 'list',
+				values: [
+					{ displayName: 'Name', name: 'name', type: 'string', default: '', placeholder: 'Support' },
+					{ displayName: 'Addresses', name: 'addresses', type: 'string', default: '', placeholder: 'support@example.com', description: 'Separated by commas' },
+					{ displayName: 'Inbox', name: 'inbox', type: 'string', default: '', description: "Name of the inbox (one of Inboxes, or a new one); leave empty for the list's name" },
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Domain Redirects',
+		name: 'domainRedirects',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true },
+		placeholder: 'Add Domain Redirect',
+		default: {},
+		description: 'Applied first: xyz@old.example is routed as xyz@new.example. Chains (a → b → c) are followed.',
+		options: [
+			{
+				displayName: 'Rule',
+				name: 'rule',
+				values: [
+					{ displayName: 'From Domain', name: 'from', type: 'string', default: '', placeholder: 'old.example' },
+					{ displayName: 'To Domain', name: 'to', type: 'string', default: '', placeholder: 'example.com' },
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Local-Part Redirects',
+		name: 'localPartRedirects',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true },
+		placeholder: 'Add Local-Part Redirect',
+		default: {},
+		description: 'Applied when no inbox receives the address: sys.admin@ is routed as sysadmin@, then inboxes are checked again',
+		options: [
+			{
+				displayName: 'Rule',
+				name: 'rule',
+				values: [
+					{ displayName: 'From', name: 'from', type: 'string', default: '', placeholder: 'sys.admin', description: 'A local part (any domain), or a full address (that address only)' },
+					{ displayName: 'To', name: 'to', type: 'string', default: '', placeholder: 'sysadmin', description: 'The new local part (same domain), or a full address' },
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Directory From JSON',
+		name: 'directoryJson',
+		type: 'json',
+		default: '',
+		placeholder: '{{ { employees: $(\'Employees\').all().map(i => i.json) } }}',
+		description:
+			'More of the above as JSON, added to what is entered here: usually an expression that reads a database or spreadsheet node. An object with the lists inboxes, employees, distributionLists, domainRedirects, localPartRedirects, exceptions; or rows with a "type" column (inbox, employee, distributionList, domainRedirect, localPartRedirect, exception) and name, addresses, inbox, folder, from, to. Read once per run.',
+	},
+	{
+		displayName: 'Drop Unknown Addresses',
+		name: 'dropUnknown',
+		type: 'boolean',
+		default: false,
+		description: 'Whether to drop messages to addresses no rule knows (output "Unknown — Dropped") instead of keeping them in the master mailbox (output "Unknown — Kept")',
+	},
+	{
+		displayName: 'Exceptions',
+		name: 'exceptions',
+		type: 'string',
+		default: '',
+		placeholder: '@example.com, ceo@example.org',
+		description: 'Unknown addresses that are kept all the same: full addresses, or @domain for every address of a domain; separated by commas',
+		displayOptions: { show: { dropUnknown: [true] } },
+	},
+	{
+		displayName: 'Inbox Folder',
+		name: 'inboxRoot',
+		type: 'string',
+		default: 'Inboxes',
+		description: 'The folder that holds the inboxes ("/" between levels): an inbox named Sales is "Inboxes/Sales". Empty puts them at the top.',
+	},
+	{
+		displayName: 'Master Mailbox Addresses',
+		name: 'masterAddresses',
+		type: 'string',
+		default: '',
+		placeholder: 'catchall@example.com',
+		description: "The catch-all mailbox's own addresses, separated by commas: never a recipient (mail servers often put it in Delivered-To)",
+	},
+	{
+		displayName: 'Deliver Into IMAP Folders',
+		name: 'deliver',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to store each routed message in its inbox folder on an IMAP account (folders created when missing, no duplicates on a re-run) and then remove it from the master mailbox once every copy is stored',
+	},
+	...imapSignInProperties.map((p): INodeProperties => (p.name === 'mailbox' ? { ...p, displayName: 'Target Mailbox', description: 'The mailbox that holds the inbox folders: leave empty for the account\'s own mailbox, or enter one of the Shared Mailboxes listed in the credential', displayOptions: whenDelivering } : { ...p, displayOptions: whenDelivering })),
+	{
+		displayName: 'Master Mailbox',
+		name: 'masterMailbox',
+		type: 'string',
+		default: '',
+		placeholder: 'catchall@example.com',
+		description: "The mailbox the messages come from (the trigger's): leave empty for the account's own mailbox, or enter one of the credential's Shared Mailboxes",
+		displayOptions: whenDelivering,
+	},
+	{
+		displayName: 'After Delivery',
+		name: 'afterDelivery',
+		type: 'options',
+		default: 'delete',
+		description: 'What happens to the message in the master mailbox once every copy is stored. A message with an unknown recipient that is kept always stays.',
+		options: [
+			{ name: 'Delete From Master Mailbox', value: 'delete' },
+			{ name: 'Keep in Master Mailbox', value: 'keep' },
+			{ name: 'Move to Folder', value: 'move', description: 'Move it to a folder of the master mailbox, e.g. an archive' },
+		],
+		displayOptions: whenDelivering,
+	},
+	{
+		displayName: 'Move To Folder',
+		name: 'moveToFolder',
+		type: 'string',
+		default: 'Routed',
+		description: 'Folder of the master mailbox ("/" between levels), created when missing',
+		displayOptions: { show: { deliver: [true], afterDelivery: ['move'] } },
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			{
+				displayName: 'Case-Sensitive Local Part',
+				name: 'caseSensitiveLocalPart',
+				type: 'boolean',
+				default: false,
+				description: 'Whether Anna@example.com and anna@example.com are different addresses (domains are always compared without case)',
+			},
+			{
+				displayName: 'Own Domains',
+				name: 'ownDomains',
+				type: 'string',
+				default: '',
+				placeholder: 'example.com, example.org',
+				description: 'To/Cc/Bcc addresses of other domains (a customer in Cc) are not recipients. Leave empty for the domains the rules name; * for all domains.',
+			},
+			{
+				displayName: 'Plus-Addressing Separator',
+				name: 'subaddressSeparator',
+				type: 'string',
+				default: '+',
+				description: 'Anna+news@example.com is routed as anna@example.com when no rule names it with the tag. Empty turns this off.',
+			},
+			{
+				displayName: 'Raw Message Property',
+				name: 'rawProperty',
+				type: 'string',
+				default: 'raw',
+				description:
+					'Binary property with the whole message (.eml) to deliver: the triggers\' "Include Raw Message" option. Without it (or for messages over the size limit) the message is read from the master mailbox by its UID.',
+			},
+			{
+				displayName: 'Recipients From',
+				name: 'recipientSource',
+				type: 'options',
+				default: 'envelopeThenHeaders',
+				options: [
+					{ name: 'Envelope and To/Cc', value: 'envelopeAndHeaders', description: 'Both together' },
+					{ name: 'Envelope Only', value: 'envelope', description: 'Delivered-To, X-Original-To, Envelope-To' },
+					{ name: 'Envelope, Else To/Cc', value: 'envelopeThenHeaders', description: 'Delivered-To, X-Original-To and Envelope-To; To, Cc and Bcc when the message has none' },
+					{ name: 'To/Cc Only', value: 'headers', description: 'To, Cc and Bcc' },
+				],
+			},
+		],
+	},
+];
+
+interface RouterOptionValues {
+	caseSensitiveLocalPart?: boolean;
+	ownDomains?: string;
+	subaddressSeparator?: string;
+	rawProperty?: string;
+	recipientSource?: RecipientSource;
+}
+
+type Rows<K extends string> = { [key in K]?: Array<Record<string, unknown>> };
+
+const str = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
+const list = (value: unknown): string[] => splitAddressList(str(value));
+
+/** The directory entered as node parameters. */
+function directoryFromParameters(ctx: IExecuteFunctions): DirectoryInput {
+	const rows = <K extends string>(name: string, key: K) => ((ctx.getNodeParameter(name, 0, {}) as Rows<K>)[key] ?? []);
+	return {
+		inboxes: rows('inboxes', 'inbox').map((r) => ({ name: str(r.name), addresses: list(r.addresses), folder: str(r.folder) || undefined })),
+		employees: rows('employees', 'employee').map((r) => ({ name: str(r.name), addresses: list(r.addresses), inbox: str(r.inbox) || undefined })),
+		distributionLists: rows('distributionLists', 'list').map((r) => ({ name: str(r.name), addresses: list(r.addresses), inbox: str(r.inbox) || undefined })),
+		domainRedirects: rows('domainRedirects', 'rule').map((r) => ({ from: str(r.from), to: str(r.to) })),
+		localPartRedirects: rows('localPartRedirects', 'rule').map((r) => ({ from: str(r.from), to: str(r.to) })),
+		exceptions: ctx.getNodeParameter('dropUnknown', 0, false) ? list(ctx.getNodeParameter('exceptions', 0, '')) : [],
+	};
+}
+
+/** The router for the run: parameters and JSON directory, each checked on its own first so an error names the right parameter. */
+function routerFor(ctx: IExecuteFunctions): MessageRouter {
+	const options = ctx.getNodeParameter('options', 0, {}) as RouterOptionValues;
+	const rules = { caseSensitiveLocalPart: options.caseSensitiveLocalPart === true, subaddressSeparator: options.subaddressSeparator ?? '+' };
+	const inboxRoot = str(ctx.getNodeParameter('inboxRoot', 0, 'Inboxes'));
+	const settings = { rules, inboxRoot };
+	const fromParameters = directoryFromParameters(ctx);
+	buildDirectory(fromParameters, settings);
+	const json = ctx.getNodeParameter('directoryJson', 0, '') as unknown;
+	const fromJson = parseDirectoryJson(json, 'directoryJson');
+	const jsonField = { inboxes: 'directoryJson', employees: 'directoryJson', distributionLists: 'directoryJson', domainRedirects: 'directoryJson', localPartRedirects: 'directoryJson', exceptions: 'directoryJson' };
+	buildDirectory(fromJson, settings, jsonField);
+	return new MessageRouter(mergeDirectories(fromParameters, fromJson), {
+		...settings,
+		dropUnknown: ctx.getNodeParameter('dropUnknown', 0, false) as boolean,
+		recipientSource: options.recipientSource ?? 'envelopeThenHeaders',
+		masterAddresses: list(ctx.getNodeParameter('masterAddresses', 0, '')),
+		ownDomains: list(options.ownDomains),
+	});
+}
+
+/** Opens an IMAP connection for a mailbox of the chosen credential (the account's own when empty). */
+async function openImap(ctx: IExecuteFunctions, mailbox: string): Promise<ImapFlow> {
+	const authentication = ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
+	const logger = n8nLogger(ctx.logger);
+	const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, 0), logger, { ctx, itemIndex: 0 });
+	const server = resolveServer('imap', settings);
+	const mailboxLogin = loginForMailbox(checkLogin(login), sharedMailboxes, mailbox);
+	if (!renewToken || !isTokenLogin(mailboxLogin)) return connectImap(server, mailboxLogin, logger);
+	const outcome = await withTokenRefresh({ accessToken: mailboxLogin.accessToken, expired: false, attempt: (accessToken) => connectImap(server, { ...mailboxLogin, accessToken }, logger), refresh: renewToken });
+	return outcome.value;
+}
+
+function targetJson(target: Target): IDataObject {
+	return { type: target.type, name: target.name, inbox: target.inbox, folder: target.folder, inboxIsNew: target.inboxIsNew };
+}
+
+function decisionJson(d: RecipientDecision): IDataObject {
+	return { recipient: d.recipient, source: d.source, address: d.address, finalAddress: d.finalAddress, path: d.path.map((p) => ({ ...p })) };
+}
+
+function copyJson(copy: CopyResult): IDataObject {
+	return { status: copy.status, folder: copy.folder, uid: copy.uid, folderCreated: copy.folderCreated, error: copy.error ? copy.error.fullMessage : null };
+}
+
+function masterJson(master: MasterResult): IDataObject {
+	return { status: master.status, reason: master.reason, uid: master.uid ?? null, error: master.error ? master.error.fullMessage : null };
+}
+
+/** Where the item's message is in the master mailbox: IMAP items name folder and UID; others (POP3) are found in INBOX by Message-ID. */
+function masterRefOf(json: IDataObject): MasterRef {
+	const folder = str(json.folder);
+	if (!folder) return { folder: 'INBOX' };
+	return { folder, uid: typeof json.uid === 'number' ? json.uid : null, uidValidity: json.uidValidity === null || json.uidValidity === undefined ? null : str(json.uidValidity) };
+}
+
+export class MailboxRouter implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Mailbox Router',
+		name: 'mailboxRouter',
+		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{$parameter["deliver"] ? "route and deliver" : "route"}}',
+		description: 'Distribute the mail of a catch-all (master) mailbox to inboxes: redirects, employees, distribution lists, unknown addresses kept or dropped',
+		defaults: { name: 'Mailbox Router' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Routed', 'Unknown — Kept', 'Unknown — Dropped'],
+		credentials: [
+			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { deliver: [true], authentication: ['password'] } } },
+			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { deliver: [true], authentication: ['microsoftApp'] } } },
+			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { deliver: [true], authentication: ['microsoftOAuth2'] } } },
+		],
+		properties,
+	};
+
+	methods = {
+		credentialTest: credentialTests,
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const routed: INodeExecutionData[] = [];
+		const kept: INodeExecutionData[] = [];
+		const dropped: INodeExecutionData[] = [];
+		let router: MessageRouter;
+		try {
+			router = routerFor(this);
+		} catch (error) {
+			throw toNodeError(this.getNode(), error);
+		}
+		const deliver = this.getNodeParameter('deliver', 0, false) as boolean;
+		const options = this.getNodeParameter('options', 0, {}) as RouterOptionValues;
+		const rawProperty = str(options.rawProperty ?? 'raw') || 'raw';
+		let action: MasterAction = { action: 'keep' };
+		if (deliver) {
+			const after = this.getNodeParameter('afterDelivery', 0, 'delete') as string;
+			if (after === 'move') {
+				const folder = str(this.getNodeParameter('moveToFolder', 0, 'Routed')).trim();
+				if (!folder) throw new NodeOperationError(this.getNode(), '"Move To Folder" is empty.', { description: 'Enter the folder of the master mailbox that delivered messages go to, or choose another "After Delivery".' });
+				action = { action: 'move', folder };
+			} else if (after === 'delete') action = { action: 'delete' };
+		}
+		let target: ImapFlow | undefined;
+		let master: ImapFlow | undefined;
+		let deliverer: Deliverer | undefined;
+		const connect = async (): Promise<Deliverer> => {
+			if (deliverer) return deliverer;
+			const targetMailbox = str(this.getNodeParameter('mailbox', 0, '')).trim();
+			const masterMailbox = str(this.getNodeParameter('masterMailbox', 0, '')).trim();
+			target = await openImap(this, targetMailbox);
+			master = masterMailbox.toLowerCase() === targetMailbox.toLowerCase() ? target : await openImap(this, masterMailbox);
+			deliverer = new Deliverer(target, master, 'inboxRoot');
+			return deliverer;
+		};
+
+		try {
+			for (let i = 0; i < items.length; i++) {
+				const item = items[i];
+				const json = item.json ?? {};
+				const base = (routing: IDataObject): INodeExecutionData => ({ json: { ...json, routing }, binary: item.binary, pairedItem: { item: i } });
+				try {
+					const ownMailbox = str(json.mailbox).includes('@') ? [str(json.mailbox)] : [];
+					const routing = router.route(json as MessageFields, ownMailbox);
+					const ignored = routing.ignored.map((x) => ({ ...x }));
+					let copies: CopyResult[] | undefined;
+					let masterResult: MasterResult | undefined;
+					if (deliver && (routing.routed.length > 0 || (routing.removable && routing.dropped.length > 0))) {
+						const d = await connect();
+						const ref = masterRefOf(json);
+						const binary = item.binary?.[rawProperty];
+						const messageId = typeof json.messageId === 'string' ? json.messageId : null;
+						const raw = binary && json.oversized !== true ? await this.helpers.getBinaryDataBuffer(i, rawProperty) : await d.fetchFromMaster(ref, messageId);
+						if (!raw) {
+							// gone from the master mailbox: an earlier run delivered and removed it (or someone moved it)
+							copies = routing.routed.map((c) => ({ folder: c.target.folder, status: 'skipped', uid: null, folderCreated: false }));
+							masterResult = { status: 'notFound', reason: `the message is no longer in "${ref.folder}" of the master mailbox, so nothing was delivered (an earlier run delivered and removed it, or it was moved). For items that never were in the master mailbox, turn on "Include Raw Message" in the trigger.` };
+						} else {
+							const result = await d.deliverMessage(
+								raw,
+								routing.routed.map((c) => c.target.folderParts),
+								{ ref, action, removable: routing.removable },
+							);
+							copies = result.copies;
+							masterResult = result.master;
+						}
+						const failed = copies.find((c) => c.status === 'failed') ?? (masterResult.status === 'failed' ? masterResult : undefined);
+						if (failed?.error && !this.continueOnFail()) throw failed.error;
+					} else if (deliver) {
+						masterResult = { status: 'kept', reason: routing.kept.length ? 'an unknown recipient keeps the message in the master mailbox' : 'nothing to deliver' };
+					}
+					const master = masterResult ? masterJson(masterResult) : null;
+					routing.routed.forEach((copy, k) => {
+						const delivery = copies?.[k];
+						const out = base({ outcome: 'routed', target: targetJson(copy.target), recipients: copy.recipients.map(decisionJson), delivery: delivery ? copyJson(delivery) : null, master, ignored });
+						if (delivery?.error) out.json.error = delivery.error.fullMessage;
+						routed.push(out);
+					});
+					if (routing.kept.length) kept.push(base({ outcome: 'unknownKept', recipients: routing.kept.map(decisionJson), master, ignored }));
+					if (routing.dropped.length) dropped.push(base({ outcome: 'unknownDropped', recipients: routing.dropped.map(decisionJson), master, ignored }));
+				} catch (error) {
+					const nodeError = toNodeError(this.getNode(), error, i);
+					if (!this.continueOnFail()) throw nodeError;
+					routed.push({ json: { ...json, error: nodeError.message, description: nodeError.description ?? null }, pairedItem: { item: i } });
+				}
+			}
+		} finally {
+			const t = target as ImapFlow | undefined;
+			const m = master as ImapFlow | undefined;
+			if (m && m !== t) await m.logout().catch(() => m.close());
+			if (t) await t.logout().catch(() => t.close());
+		}
+		return [routed, kept, dropped];
+	}
+}

@@ -12,6 +12,7 @@ import type { ImapFlow } from 'imapflow';
 import { withTokenRefresh } from '../../lib/auth/oauth2-token';
 import { checkLogin, isTokenLogin, resolveServer } from '../../lib/connection/options';
 import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
+import { configError, MailboxError } from '../../lib/errors';
 import { connectImap } from '../../lib/imap/connect';
 import { splitAddressList } from '../../lib/router/address';
 import type { RecipientDecision } from '../../lib/router/decide';
@@ -290,6 +291,22 @@ function directoryFromParameters(ctx: IExecuteFunctions): DirectoryInput {
 	};
 }
 
+const PARAMETER_NAMES: Record<string, string> = {
+	inboxes: 'Inboxes',
+	employees: 'Employees',
+	distributionLists: 'Distribution Lists',
+	domainRedirects: 'Domain Redirects',
+	localPartRedirects: 'Local-Part Redirects',
+	exceptions: 'Exceptions',
+	directoryJson: 'Directory From JSON',
+};
+
+/** A directory error that starts with the parameter's name as the user sees it. */
+function withParameterName(error: unknown): unknown {
+	if (error instanceof MailboxError && error.field && PARAMETER_NAMES[error.field]) return configError(error.field, `${PARAMETER_NAMES[error.field]}: ${error.message}`, error.hint);
+	return error;
+}
+
 /** The router for the run: parameters and JSON directory, each checked on its own first so an error names the right parameter. */
 function routerFor(ctx: IExecuteFunctions): MessageRouter {
 	const options = ctx.getNodeParameter('options', 0, {}) as RouterOptionValues;
@@ -381,7 +398,7 @@ export class MailboxRouter implements INodeType {
 		try {
 			router = routerFor(this);
 		} catch (error) {
-			throw toNodeError(this.getNode(), error);
+			throw toNodeError(this.getNode(), withParameterName(error));
 		}
 		const deliver = this.getNodeParameter('deliver', 0, false) as boolean;
 		const options = this.getNodeParameter('options', 0, {}) as RouterOptionValues;

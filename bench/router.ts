@@ -90,7 +90,7 @@ export async function runRouterBench(): Promise<BenchEntry[]> {
 	];
 }
 
-export const router: Benchmark<unknown> = {
+export const routerBench: Benchmark<unknown> = {
 	name: 'router',
 	run: () => runRouterBench(),
 };

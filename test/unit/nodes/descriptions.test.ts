@@ -1,6 +1,7 @@
 import { MailboxImapApi } from '../../../credentials/MailboxImapApi.credentials';
 import { Mailbox } from '../../../nodes/Mailbox/Mailbox.node';
 import { imapSettingsFromCredential } from '../../../nodes/shared/credentials';
+import type { INodeProperties } from 'n8n-workflow';
 import pkg from '../../../package.json';
 
 describe('package and descriptions', () => {
@@ -18,7 +19,7 @@ describe('package and descriptions', () => {
 			'dist/credentials/MailboxPop3Api.credentials.js',
 			'dist/credentials/MailboxSmtpApi.credentials.js',
 		]);
-		expect(pkg.n8n.nodes).toEqual(['dist/nodes/Mailbox/Mailbox.node.js', 'dist/nodes/MailboxImapTrigger/MailboxImapTrigger.node.js', 'dist/nodes/MailboxPop3Trigger/MailboxPop3Trigger.node.js', 'dist/nodes/MailboxSend/MailboxSend.node.js']);
+		expect(pkg.n8n.nodes).toEqual(['dist/nodes/Mailbox/Mailbox.node.js', 'dist/nodes/MailboxImapTrigger/MailboxImapTrigger.node.js', 'dist/nodes/MailboxPop3Trigger/MailboxPop3Trigger.node.js', 'dist/nodes/MailboxRouter/MailboxRouter.node.js', 'dist/nodes/MailboxSend/MailboxSend.node.js']);
 		expect(pkg.peerDependencies).toHaveProperty('n8n-workflow');
 	});
 
@@ -71,5 +72,28 @@ describe('package and descriptions', () => {
 		expect(shownFor('microsoftApp')).toEqual(['mailboxMicrosoftAppApi']);
 		expect(shownFor('microsoftOAuth2')).toEqual(['mailboxMicrosoftOAuth2Api']);
 		expect(node.description.usableAsTool).toBe(true);
+	});
+
+	it('gives every resource of the Mailbox node at least one operation, and no node an empty choice list (n8n 2.41 fails to load such a node)', () => {
+		const nodes = (pkg.n8n.nodes as string[]).map((file) => {
+			// eslint-disable-next-line @typescript-eslint/no-require-imports
+			const mod = require(`../../../${file.replace(/^dist\//, '').replace(/\.js$/, '')}`) as Record<string, new () => { description: { name: string; properties: INodeProperties[] } }>;
+			return new (Object.values(mod)[0])().description;
+		});
+		const emptyLists = (properties: readonly unknown[], where: string): string[] =>
+			properties.flatMap((p) => {
+				const property = p as { name?: string; type?: string; options?: unknown[]; values?: unknown[] };
+				const here = `${where}/${property.name ?? '?'}`;
+				if (!Array.isArray(property.options) && !Array.isArray(property.values)) return [];
+				if (property.type === 'options' || property.type === 'multiOptions') return property.options?.length ? [] : [here];
+				return emptyLists([...(property.options ?? []), ...(property.values ?? [])], here);
+			});
+		expect(nodes.flatMap((d) => emptyLists(d.properties, d.name))).toEqual([]);
+
+		const resources = node.description.properties.find((p) => p.name === 'resource')?.options as Array<{ value: string }>;
+		for (const { value } of resources) {
+			const operation = node.description.properties.find((p) => p.name === 'operation' && p.displayOptions?.show?.resource?.includes(value));
+			expect({ resource: value, operations: (operation?.options ?? []).length > 0 }).toEqual({ resource: value, operations: true });
+		}
 	});
 });

@@ -50,6 +50,8 @@ export interface GeneratedMessage {
 	charset: string;
 	/** The decoded text/plain body as intended, with \n line ends ('' for the malformed one). */
 	text: string;
+	/** With catch-all seeding: the address the message was sent to (its X-Original-To). */
+	envelopeTo?: string;
 }
 
 export interface GenerateOptions {
@@ -66,6 +68,12 @@ export interface GenerateOptions {
 	domain?: string;
 	/** The To address (default alice@<domain>). */
 	to?: string;
+	/**
+	 * Catch-all seeding: every message arrives in the catch-all `mailbox` for one of `recipients`
+	 * (message i for recipients[i % length]), as a mail server delivers it: `Delivered-To: <mailbox>`
+	 * and `X-Original-To: <recipient>` on top, the recipient in To. Replaces `to`.
+	 */
+	catchAll?: { mailbox: string; recipients: readonly string[] };
 }
 
 /** The malformed message's index. Every set that covers it (e.g. startIndex 0 and count >= 8) has exactly this one. */
@@ -733,7 +741,8 @@ function chooseFlags(random: Random): string[] {
 /** Message `index` of seed `seed`: the same bytes as the item at that index of {@link generateMessages}. */
 export function generateMessage(seed: number, index: number, opts: Omit<GenerateOptions, 'count'> = {}): GeneratedMessage {
 	const domain = opts.domain ?? 'example.test';
-	const to = toHeader(opts.to ?? `alice@${domain}`);
+	const envelopeTo = opts.catchAll?.recipients.length ? opts.catchAll.recipients[index % opts.catchAll.recipients.length] : undefined;
+	const to = toHeader(envelopeTo ?? opts.to ?? `alice@${domain}`);
 	const attachPct = Math.max(0, Math.min(100, opts.attachPct ?? 2));
 	const maxAttachment = Math.max(1, Math.floor(opts.maxAttachmentBytes ?? 5 * KIB * KIB));
 	const random = new Random(seed, index);
@@ -893,9 +902,11 @@ export function generateMessage(seed: number, index: number, opts: Omit<Generate
 		}
 	}
 
+	// a catch-all delivery: the mail server notes the mailbox and the original recipient on top
+	if (envelopeTo && opts.catchAll) headers.splice(1, 0, ['Delivered-To', opts.catchAll.mailbox], ['X-Original-To', envelopeTo]);
 	const chunks = serialize({ headers: [...headers, ...top.headers], body: top.body });
 	const raw = Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'latin1') : c)));
-	return { index, raw, messageId, date, flags, kind, subject, from: sender.address, attachments, charset, text };
+	return { index, raw, messageId, date, flags, kind, subject, from: sender.address, attachments, charset, text, ...(envelopeTo ? { envelopeTo } : {}) };
 }
 
 /**

@@ -174,4 +174,25 @@ describe('test mail generator', () => {
 		expect(parsed.messageId).toBe(bad.messageId);
 		expect(parsed.text).toContain('Bad quoted-printable');
 	});
+
+	it('seeds a catch-all mailbox: Delivered-To the catch-all, X-Original-To and To the recipient, round robin; otherwise the same message kinds', async () => {
+		const recipients = ['info@firma.test', 'Sys.Admin@firma.test', 'ghost@old-firma.test'];
+		const seeded = [0, 1, 2, 3, 8].map((i) => generateMessage(7, i, { catchAll: { mailbox: 'catchall@firma.test', recipients } }));
+		expect(seeded.map((m) => m.envelopeTo)).toEqual([recipients[0], recipients[1], recipients[2], recipients[0], recipients[2]]);
+		for (const m of seeded) {
+			const parsed = await simpleParser(m.raw);
+			const header = (name: string) => {
+				const value = parsed.headers.get(name);
+				return typeof value === 'string' ? value : (value as AddressObject).text;
+			};
+			expect(header('delivered-to')).toBe('catchall@firma.test');
+			expect(header('x-original-to')).toBe(m.envelopeTo);
+			expect((parsed.to as AddressObject).value.map((a) => a.address)).toEqual([m.envelopeTo]);
+			expect(parsed.messageId).toBe(m.messageId);
+			// the subject is that of the plain generator's message at that index (the greeting follows the recipient)
+			const plain = generateMessage(7, m.index);
+			expect(m.subject).toBe(plain.subject);
+			expect(plain.envelopeTo).toBeUndefined();
+		}
+	});
 });

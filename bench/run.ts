@@ -16,6 +16,7 @@ import { imapMove } from './imap-move';
 import { imapTrigger } from './imap-trigger';
 import { messageParse } from './message-parse';
 import { pop3Retr } from './pop3-retr';
+import { routerBench } from './router';
 import { smtpSend } from './smtp-send';
 
 export interface BenchContext {
@@ -27,7 +28,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend, imapMove];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

@@ -1,0 +1,142 @@
+/**
+ * The Mailbox Router in a real n8n 2.41.1: a published workflow "IMAP trigger on the catch-all
+ * mailbox -> Mailbox Router (deliver)" distributes mail that the test generator seeds as a
+ * catch-all delivery (Delivered-To the catch-all, X-Original-To the recipient) into per-person and
+ * list folders, leaves unknown recipients' mail in the catch-all, and removes delivered mail from it.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { startMailServers, type MailServers } from '../servers';
+import { generateMessage } from '../servers/mailgen';
+import { messageIdsIn } from './imap-folder';
+import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+
+jest.setTimeout(15 * 60_000);
+
+const root = path.resolve(__dirname, '..', '..');
+const WORKFLOW_ID = 'mbxE2eRouter';
+const TRIGGER = 'Catch-all mail';
+const ROUTER = 'Route';
+const CATCH_ALL = 'catchall@firma.test';
+// recipient -> where the router must put the message
+const RECIPIENTS: Record<string, string> = {
+	'info@firma.test': 'Inboxes/Info', // an inbox
+	'Sys.Admin@firma.test': 'Inboxes/Sysadmin', // local-part redirect sys.admin -> sysadmin, an employee
+	'anna@old-firma.test': 'Inboxes/Anna', // domain redirect old-firma.test -> firma.test, an employee
+	'anna+rechnung@firma.test': 'Inboxes/Anna', // plus-addressing
+	'vertrieb@firma.test': 'Inboxes/Vertrieb', // a distribution list
+	'ghost@firma.test': 'INBOX', // unknown: stays in the catch-all
+};
+
+describe('Mailbox Router in real n8n', () => {
+	let servers: MailServers;
+	let n8n: N8n;
+	let workDir: string;
+	let imap: ImapFlow;
+	const messages = Array.from({ length: 12 }, (_, i) => generateMessage(11, i + 20, { attachPct: 0, catchAll: { mailbox: CATCH_ALL, recipients: Object.keys(RECIPIENTS) } }));
+
+	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+		imap = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user: 'catchall', pass: 'catchall-pw' }, logger: false });
+		await imap.connect();
+
+		const install = ensureN8n();
+		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-router-'));
+		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		const credentials = { mailboxImapApi: { id: 'mbxE2eRouterCred', name: 'catch-all (IMAP)' } };
+		await n8n.importCredentials([
+			{ id: 'mbxE2eRouterCred', name: 'catch-all (IMAP)', type: 'mailboxImapApi', data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'catchall', password: 'catchall-pw' } },
+		]);
+		await n8n.importWorkflow({
+			id: WORKFLOW_ID,
+			name: 'Catch-all router e2e',
+			active: false,
+			nodes: [
+				{
+					id: '9b1c2d3e-4f50-4a61-9b72-8c9d0e1f3a01',
+					name: TRIGGER,
+					type: 'n8n-nodes-mailbox.mailboxImapTrigger',
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: { authentication: 'password', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'none', mode: 'idle', pollMinutes: 15, options: { includeRaw: true } },
+					credentials,
+				},
+				{
+					id: '9b1c2d3e-4f50-4a61-9b72-8c9d0e1f3a02',
+					name: ROUTER,
+					type: 'n8n-nodes-mailbox.mailboxRouter',
+					typeVersion: 1,
+					position: [300, 0],
+					parameters: {
+						inboxes: { inbox: [{ name: 'Info', addresses: 'info@firma.test', folder: '' }] },
+						employees: {
+							employee: [
+								{ name: 'Anna', addresses: 'anna@firma.test', inbox: '' },
+								{ name: 'Sysadmin', addresses: 'sysadmin@firma.test', inbox: '' },
+							],
+						},
+						distributionLists: { list: [{ name: 'Vertrieb', addresses: 'vertrieb@firma.test', inbox: '' }] },
+						domainRedirects: { rule: [{ from: 'old-firma.test', to: 'firma.test' }] },
+						localPartRedirects: { rule: [{ from: 'sys.admin', to: 'sysadmin' }] },
+						dropUnknown: false,
+						inboxRoot: 'Inboxes',
+						masterAddresses: CATCH_ALL,
+						deliver: true,
+						authentication: 'password',
+						afterDelivery: 'delete',
+						options: {},
+					},
+					credentials,
+				},
+			],
+			connections: { [TRIGGER]: { main: [[{ node: ROUTER, type: 'main', index: 0 }], []] } },
+			settings: { executionOrder: 'v1' },
+		});
+		await n8n.publish(WORKFLOW_ID);
+	});
+
+	afterAll(async () => {
+		await imap?.logout().catch(() => undefined);
+		await n8n?.destroy();
+		await servers?.stop();
+		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+	});
+
+	it('delivers each catch-all message into its person\'s or list\'s folder once and keeps only the unknown recipient\'s mail', async () => {
+		await n8n.start();
+		await waitFor('the trigger to activate', async () => {
+			const { staticData } = await n8n.executions(WORKFLOW_ID);
+			return staticData && JSON.stringify(staticData).includes('INBOX') ? true : undefined;
+		});
+		for (const m of messages) await imap.append('INBOX', m.raw, []);
+		const runs = await waitFor(`${messages.length} executions`, async () => {
+			const done = await successful();
+			return done.length >= messages.length ? done : undefined;
+		}, 240_000);
+		expect(runs).toHaveLength(messages.length);
+
+		const expected: Record<string, string[]> = {};
+		for (const m of messages) (expected[RECIPIENTS[m.envelopeTo as string]] ??= []).push(m.messageId);
+		for (const [folder, ids] of Object.entries(expected)) {
+			expect({ folder, ids: await messageIdsIn(imap, folder) }).toEqual({ folder, ids: ids.sort() });
+		}
+
+		// every item says why: the decision path of a redirected address names its steps
+		const routed = runs.flatMap((e) => e.output[ROUTER] ?? []) as Array<{ routing?: { outcome?: string; target?: unknown; recipients?: Array<{ path?: unknown }> } }>;
+		const outcomes = routed.map((item) => item.routing?.outcome);
+		expect(outcomes.filter((o) => o === 'routed')).toHaveLength(messages.length - expected.INBOX.length);
+		expect(outcomes.filter((o) => o !== 'routed')).toHaveLength(expected.INBOX.length);
+		expect(JSON.stringify(routed)).toMatch(/old-firma\.test/);
+
+		// a restart does not deliver anything again
+		await n8n.stop();
+		await n8n.start();
+		await new Promise((r) => setTimeout(r, 5_000));
+		for (const [folder, ids] of Object.entries(expected)) expect(await messageIdsIn(imap, folder)).toHaveLength(ids.length);
+	});
+});

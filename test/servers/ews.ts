@@ -1,0 +1,1168 @@
+/**
+ * A local Exchange Web Services endpoint over HTTPS for tests: SOAP 1.1 POSTs to
+ * `/EWS/Exchange.asmx`, answered with the XML shapes, namespaces and response codes of Microsoft's
+ * EWS reference (learn.microsoft.com, "EWS reference for Exchange").
+ *
+ *   const ews = await EwsServer.start({ tls, tokenUser: (t) => servers.oauth.tokenUser(t), mailboxes: ['alice@contoso.test'] });
+ *   const { itemId } = ews.addMessage('alice@contoso.test', 'inbox', raw);
+ *   ...ews.url, ews.requests...
+ *   await ews.stop();
+ *
+ * Authentication: `Authorization: Bearer <token>` (the principal is `tokenUser(token)`; undefined
+ * answers 401 with `WWW-Authenticate: Bearer … error="invalid_token"`) or `Basic` against `users`.
+ * Anything else, or nothing, answers 401 with the schemes the server accepts.
+ *
+ * Principals and mailboxes: a principal's own mailbox is the mailbox whose address is the
+ * principal (case-insensitive), or else the first mailbox whose local part is the principal (the
+ * principal `alice` owns `alice@contoso.test`). `access[principal]` lists the further mailboxes it
+ * may open, by impersonation (ExchangeImpersonation header) or as a delegate (a Mailbox element
+ * in DistinguishedFolderId, or item and folder ids of that mailbox). A principal without a mailbox
+ * (an app) must name one, else ErrorMissingEmailAddress, as Exchange answers app-only tokens.
+ *
+ * Operations: GetFolder, FindFolder, CreateFolder, SyncFolderItems, GetItem, UpdateItem, MoveItem,
+ * CopyItem, DeleteItem. Others get a SOAP fault (ErrorInvalidRequest). Ids are opaque base64
+ * strings; an item id changes when the item moves (as in Exchange), its ChangeKey on every change.
+ *
+ * SyncFolderItems: a SyncState is an opaque base64 string naming a change number of the mailbox
+ * and a snapshot of what that client was told; the next call reports the difference (Create,
+ * Update, ReadFlagChange when only IsRead changed, Delete), oldest change first, at most
+ * MaxChangesReturned (1..512) per call. Unknown, altered or reset states answer
+ * ErrorInvalidSyncStateData.
+ *
+ * Throttling: `busy(count, backOffMs)` makes the next `count` authenticated requests answer HTTP
+ * 500 with the ErrorServerBusy SOAP fault carrying `BackOffMilliseconds` in MessageXml.
+ */
+import crypto from 'node:crypto';
+import https from 'node:https';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import iconv from 'iconv-lite';
+import { LOOPBACK } from './ports';
+
+// --- namespaces -------------------------------------------------------------------------------
+
+export const NS = {
+	soap: 'http://schemas.xmlsoap.org/soap/envelope/',
+	messages: 'http://schemas.microsoft.com/exchange/services/2006/messages',
+	types: 'http://schemas.microsoft.com/exchange/services/2006/types',
+	errors: 'http://schemas.microsoft.com/exchange/services/2006/errors',
+	xsi: 'http://www.w3.org/2001/XMLSchema-instance',
+	xsd: 'http://www.w3.org/2001/XMLSchema',
+} as const;
+
+// --- public types -----------------------------------------------------------------------------
+
+export interface EwsServerOptions {
+	tls: { key: Buffer; cert: Buffer };
+	/** Bearer tokens: the principal (a user, or the user an app acts as), or undefined (401). */
+	tokenUser?: (token: string) => string | undefined;
+	/** Basic authentication, on-premises style: user -> password. */
+	users?: Record<string, string>;
+	/** SMTP addresses of the mailboxes that exist, e.g. 'alice@contoso.test'. */
+	mailboxes: string[];
+	/** principal -> mailboxes it may open besides its own (full access / impersonation). */
+	access?: Record<string, string[]>;
+	/** The Version of ServerVersionInfo, e.g. 'Exchange2016' or 'V2018_01_08' (default, Exchange Online). */
+	serverVersion?: string;
+}
+
+export interface EwsRequestLog {
+	/** The SOAP body's operation element, e.g. 'SyncFolderItems' ('' when the body is not SOAP). */
+	operation: string;
+	/** The mailbox the request acted on (impersonated, named in a folder id, or the principal's own). */
+	mailbox?: string;
+	/** The SMTP address (or UPN) of the ExchangeImpersonation header. */
+	impersonated?: string;
+	/** The X-AnchorMailbox HTTP header. */
+	anchorMailbox?: string;
+	/** The Version of the RequestServerVersion SOAP header. */
+	serverVersion?: string;
+	authorization: 'bearer' | 'basic' | 'none';
+	/** The authenticated principal, if any. */
+	principal?: string;
+	/** The SOAP request as sent (credentials travel in HTTP headers, never here). */
+	body: string;
+	status: number;
+	/** The first response message's ResponseCode, or the SOAP fault's code. */
+	responseCode?: string;
+	/** Every response message's ResponseCode, in order. */
+	responseCodes: string[];
+}
+
+export type WellKnownFolder = 'inbox' | 'junkemail' | 'deleteditems' | 'sentitems' | 'drafts';
+
+export interface EwsFolderItem {
+	itemId: string;
+	changeKey: string;
+	isRead: boolean;
+	subject: string;
+	messageId: string;
+	raw: Buffer;
+}
+
+// --- a small namespace-aware XML parser -------------------------------------------------------
+
+export interface XmlElement {
+	/** Qualified name as written, e.g. 't:ItemId'. */
+	name: string;
+	local: string;
+	/** Namespace URI ('' when none). */
+	ns: string;
+	/** Attributes by local name (namespace declarations left out). */
+	attrs: Record<string, string>;
+	children: XmlElement[];
+	/** The element's own text (concatenated, entities decoded). */
+	text: string;
+}
+
+const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+function decodeEntities(s: string): string {
+	return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, ref: string) => {
+		if (ref.startsWith('#x')) return String.fromCodePoint(parseInt(ref.slice(2), 16));
+		if (ref.startsWith('#')) return String.fromCodePoint(parseInt(ref.slice(1), 10));
+		const named = ENTITIES[ref];
+		if (named === undefined) throw new Error(`unknown entity ${whole}`);
+		return named;
+	});
+}
+
+/** Parses an XML document into elements with resolved namespaces; throws on malformed input. */
+export function parseXml(xml: string): XmlElement {
+	let pos = 0;
+	const stack: Array<{ el: XmlElement; scope: Map<string, string> }> = [];
+	let root: XmlElement | undefined;
+	const fail = (what: string): never => {
+		throw new Error(`${what} at offset ${pos}`);
+	};
+	if (xml.charCodeAt(0) === 0xfeff) pos = 1;
+	while (pos < xml.length) {
+		const lt = xml.indexOf('<', pos);
+		const textEnd = lt === -1 ? xml.length : lt;
+		if (textEnd > pos) {
+			const text = xml.slice(pos, textEnd);
+			const top = stack[stack.length - 1];
+			if (top) top.el.text += decodeEntities(text);
+			else if (text.trim()) fail('text outside the root element');
+		}
+		if (lt === -1) break;
+		pos = lt;
+		if (xml.startsWith('<?', pos)) {
+			const end = xml.indexOf('?>', pos);
+			if (end === -1) fail('unterminated processing instruction');
+			pos = end + 2;
+		} else if (xml.startsWith('<!--', pos)) {
+			const end = xml.indexOf('-->', pos);
+			if (end === -1) fail('unterminated comment');
+			pos = end + 3;
+		} else if (xml.startsWith('<![CDATA[', pos)) {
+			const end = xml.indexOf(']]>', pos);
+			if (end === -1) fail('unterminated CDATA section');
+			const top = stack[stack.length - 1];
+			if (!top) fail('CDATA outside the root element');
+			top.el.text += xml.slice(pos + 9, end);
+			pos = end + 3;
+		} else if (xml.startsWith('<!', pos)) {
+			fail('DOCTYPE is not allowed');
+		} else if (xml.startsWith('</', pos)) {
+			const end = xml.indexOf('>', pos);
+			if (end === -1) fail('unterminated end tag');
+			const name = xml.slice(pos + 2, end).trim();
+			const top = stack.pop();
+			if (!top || top.el.name !== name) fail(`unexpected end tag </${name}>`);
+			pos = end + 1;
+		} else {
+			const match = /^<([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)/.exec(xml.slice(pos, pos + 200));
+			if (!match) fail('malformed start tag');
+			const name = match![1];
+			pos += match![0].length;
+			const raw: Array<[string, string]> = [];
+			for (;;) {
+				const ws = /^\s*/.exec(xml.slice(pos, pos + 100))![0].length;
+				pos += ws;
+				if (xml.startsWith('/>', pos) || xml.startsWith('>', pos)) break;
+				const attr = /^([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)\s*=\s*("([^"]*)"|'([^']*)')/.exec(xml.slice(pos, pos + 100_000));
+				if (!attr || ws === 0) fail('malformed attribute');
+				raw.push([attr![1], decodeEntities(attr![3] ?? attr![4] ?? '')]);
+				pos += attr![0].length;
+			}
+			const selfClosing = xml.startsWith('/>', pos);
+			pos += selfClosing ? 2 : 1;
+			const parentScope = stack[stack.length - 1]?.scope ?? new Map<string, string>([['xml', 'http://www.w3.org/XML/1998/namespace']]);
+			let scope = parentScope;
+			for (const [key, value] of raw) {
+				if (key === 'xmlns' || key.startsWith('xmlns:')) {
+					if (scope === parentScope) scope = new Map(parentScope);
+					scope.set(key === 'xmlns' ? '' : key.slice(6), value);
+				}
+			}
+			const colon = name.indexOf(':');
+			const prefix = colon === -1 ? '' : name.slice(0, colon);
+			const ns = scope.get(prefix);
+			if (prefix && ns === undefined) fail(`undeclared prefix ${prefix}`);
+			const attrs: Record<string, string> = {};
+			for (const [key, value] of raw) {
+				if (key === 'xmlns' || key.startsWith('xmlns:')) continue;
+				attrs[key.includes(':') ? key.slice(key.indexOf(':') + 1) : key] = value;
+			}
+			const el: XmlElement = { name, local: colon === -1 ? name : name.slice(colon + 1), ns: ns ?? '', attrs, children: [], text: '' };
+			const parent = stack[stack.length - 1];
+			if (parent) parent.el.children.push(el);
+			else if (root) fail('a second root element');
+			else root = el;
+			if (!selfClosing) stack.push({ el, scope });
+		}
+	}
+	if (stack.length) throw new Error(`unclosed element <${stack[stack.length - 1].el.name}>`);
+	if (!root) throw new Error('no root element');
+	return root;
+}
+
+function child(el: XmlElement | undefined, local: string): XmlElement | undefined {
+	return el?.children.find((c) => c.local === local);
+}
+function kids(el: XmlElement | undefined, local?: string): XmlElement[] {
+	return el ? el.children.filter((c) => local === undefined || c.local === local) : [];
+}
+function path(el: XmlElement | undefined, ...locals: string[]): XmlElement | undefined {
+	let at = el;
+	for (const local of locals) at = child(at, local);
+	return at;
+}
+
+// --- XML writing ------------------------------------------------------------------------------
+
+function esc(s: string): string {
+	return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+function el(name: string, content?: string | number | boolean, attrs: Record<string, string | number | undefined> = {}): string {
+	const a = Object.entries(attrs)
+		.filter(([, v]) => v !== undefined)
+		.map(([k, v]) => ` ${k}="${esc(String(v))}"`)
+		.join('');
+	if (content === undefined || content === '') return `<${name}${a} />`;
+	return `<${name}${a}>${typeof content === 'string' ? content : String(content)}</${name}>`;
+}
+function textEl(name: string, value: string | number | boolean): string {
+	return el(name, esc(String(value)));
+}
+function isoSeconds(d: Date): string {
+	return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+// --- response codes -----------------------------------------------------------------------------
+
+/** MessageText for the ResponseCodes this server gives, as Exchange words them. */
+const MESSAGE_TEXT: Record<string, string> = {
+	ErrorAccessDenied: 'Access is denied. Check credentials and try again.',
+	ErrorImpersonateUserDenied: 'The account does not have permission to impersonate the requested user.',
+	ErrorNonExistentMailbox: 'The SMTP address has no mailbox associated with it.',
+	ErrorMissingEmailAddress: 'When making a request as an account that does not have a mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.',
+	ErrorItemNotFound: 'The specified object was not found in the store.',
+	ErrorFolderNotFound: 'The specified folder could not be found in the store.',
+	ErrorInvalidIdMalformed: 'Id is malformed.',
+	ErrorInvalidSyncStateData: 'Synchronization state data is corrupt or otherwise invalid.',
+	ErrorServerBusy: 'The server cannot service this request right now. Try again later.',
+	ErrorFolderExists: 'A folder with the specified name already exists.',
+	ErrorIrresolvableConflict: 'The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.',
+	ErrorChangeKeyRequiredForWriteOperations: 'The change key is required for this operation.',
+	ErrorInvalidRequest: 'The request is invalid.',
+	ErrorSchemaValidation: 'The request failed schema validation.',
+	ErrorInvalidServerVersion: 'The specified server version is invalid.',
+	ErrorInvalidPropertySet: 'The property set is invalid for this operation.',
+	ErrorMoveCopyFailed: 'The move or copy operation failed.',
+	ErrorInvalidOperation: 'The operation is invalid.',
+};
+
+class EwsFault extends Error {
+	constructor(
+		readonly code: string,
+		message = MESSAGE_TEXT[code] ?? code,
+		readonly messageXml = '',
+	) {
+		super(message);
+	}
+}
+
+/** An error answered in the operation's response message (not a fault). */
+class EwsError extends Error {
+	constructor(
+		readonly code: string,
+		message = MESSAGE_TEXT[code] ?? code,
+	) {
+		super(message);
+	}
+}
+
+/** RequestServerVersion values Exchange knows. */
+const REQUEST_VERSIONS = new Set([
+	'Exchange2007',
+	'Exchange2007_SP1',
+	'Exchange2009',
+	'Exchange2010',
+	'Exchange2010_SP1',
+	'Exchange2010_SP2',
+	'Exchange2013',
+	'Exchange2013_SP1',
+	'Exchange2015',
+	'Exchange2016',
+	'Exchange2019',
+	'V2015_10_05',
+	'V2016_01_06',
+	'V2016_04_13',
+	'V2016_07_13',
+	'V2016_10_10',
+	'V2017_01_07',
+	'V2017_04_14',
+	'V2017_07_11',
+	'V2017_10_09',
+	'V2018_01_08',
+]);
+
+/** ServerVersionInfo attributes for a version string (build numbers of real releases). */
+function serverVersionInfo(version: string): { MajorVersion: number; MinorVersion: number; MajorBuildNumber: number; MinorBuildNumber: number; Version: string } {
+	const build = (major: number, minor: number, majorBuild: number, minorBuild: number) => ({ MajorVersion: major, MinorVersion: minor, MajorBuildNumber: majorBuild, MinorBuildNumber: minorBuild, Version: version });
+	if (version.startsWith('Exchange2007')) return build(8, 3, 83, 6);
+	if (version.startsWith('Exchange2010')) return build(14, 3, 123, 3);
+	if (version.startsWith('Exchange2013')) return build(15, 0, 1497, 2);
+	if (version === 'Exchange2016') return build(15, 1, 2507, 6);
+	if (version === 'Exchange2019') return build(15, 2, 1118, 7);
+	return build(15, 20, 7452, 28);
+}
+
+// --- the store --------------------------------------------------------------------------------
+
+interface Folder {
+	id: string;
+	version: number;
+	displayName: string;
+	parentId?: string;
+	distinguished?: string;
+	/** Hidden folders (root, Recoverable Items) are not under msgfolderroot. */
+	folderClass: string;
+}
+
+interface Item {
+	id: string;
+	version: number;
+	folderId: string;
+	raw: Buffer;
+	isRead: boolean;
+	received: Date;
+	subject: string;
+	messageId: string;
+	from?: { name?: string; address: string };
+	sent?: Date;
+	hasAttachments: boolean;
+	/** Change number of the last change (creation, move or update). */
+	changeNumber: number;
+	/** The version of the last change to anything but IsRead (later versions only changed IsRead). */
+	contentVersion: number;
+}
+
+interface Mailbox {
+	address: string;
+	folders: Map<string, Folder>;
+	items: Map<string, Item>;
+	nextId: number;
+}
+
+/** What one client was told about a folder: itemId -> [version, isRead]. */
+interface SyncSnapshot {
+	mailbox: string;
+	folderId: string;
+	generation: number;
+	changeNumber: number;
+	known: Map<string, { version: number; isRead: boolean }>;
+}
+
+const DISTINGUISHED: Array<{ id: string; name: string; parent?: string; folderClass?: string }> = [
+	{ id: 'root', name: 'Root', folderClass: '' },
+	{ id: 'msgfolderroot', name: 'Top of Information Store', parent: 'root' },
+	{ id: 'inbox', name: 'Inbox', parent: 'msgfolderroot' },
+	{ id: 'drafts', name: 'Drafts', parent: 'msgfolderroot' },
+	{ id: 'sentitems', name: 'Sent Items', parent: 'msgfolderroot' },
+	{ id: 'deleteditems', name: 'Deleted Items', parent: 'msgfolderroot' },
+	{ id: 'junkemail', name: 'Junk Email', parent: 'msgfolderroot' },
+	{ id: 'outbox', name: 'Outbox', parent: 'msgfolderroot' },
+	{ id: 'recoverableitemsroot', name: 'Recoverable Items', parent: 'root' },
+	{ id: 'recoverableitemsdeletions', name: 'Deletions', parent: 'recoverableitemsroot' },
+];
+
+// --- MIME header reading (for Subject, Message-ID, From, Date) -------------------------------
+
+function headerBlock(raw: Buffer): string {
+	const text = raw.toString('latin1');
+	const end = text.search(/\r?\n\r?\n/);
+	return (end === -1 ? text : text.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
+}
+function header(block: string, name: string): string | undefined {
+	const match = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(block);
+	return match ? match[1].trim() : undefined;
+}
+function decodeCharset(bytes: Buffer, charset: string): string {
+	try {
+		return iconv.decode(bytes, iconv.encodingExists(charset) ? charset : 'utf-8');
+	} catch {
+		return bytes.toString('utf8');
+	}
+}
+/** RFC 2047 encoded words; raw 8-bit header bytes are taken as UTF-8. */
+function decodeHeader(value: string): string {
+	const utf8 = Buffer.from(value, 'latin1').toString('utf8');
+	return utf8
+		.replace(/(=\?[^?]+\?[BbQq]\?[^?]*\?=)\s+(?==\?)/g, '$1')
+		.replace(/=\?([^?*]+)(?:\*[^?]*)?\?([BbQq])\?([^?]*)\?=/g, (_, charset: string, enc: string, data: string) => {
+			const bytes = enc.toUpperCase() === 'B' ? Buffer.from(data, 'base64') : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (__, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+			return decodeCharset(bytes, charset);
+		});
+}
+function readMime(raw: Buffer): Pick<Item, 'subject' | 'messageId' | 'from' | 'sent' | 'hasAttachments'> {
+	const block = headerBlock(raw);
+	const fromValue = header(block, 'From');
+	const address = fromValue ? (/<([^>]+)>/.exec(fromValue)?.[1] ?? fromValue.trim()) : undefined;
+	const name = fromValue && /<[^>]+>/.test(fromValue) ? decodeHeader(fromValue.replace(/<[^>]+>/, '').trim().replace(/^"|"$/g, '')) : undefined;
+	const date = header(block, 'Date');
+	const sent = date ? new Date(date) : undefined;
+	return {
+		subject: decodeHeader(header(block, 'Subject') ?? ''),
+		messageId: header(block, 'Message-ID') ?? '',
+		from: address ? { name: name || undefined, address } : undefined,
+		sent: sent && !Number.isNaN(sent.getTime()) ? sent : undefined,
+		hasAttachments: /^content-disposition:\s*attachment/im.test(raw.toString('latin1')),
+	};
+}
+
+// --- the server -------------------------------------------------------------------------------
+
+interface Context {
+	principal: string;
+	/** The mailbox named by ExchangeImpersonation, resolved. */
+	impersonated?: Mailbox;
+	/** Mailboxes touched, the first is logged. */
+	touched: Mailbox[];
+	requestVersion?: string;
+}
+
+type Shape = { base: 'IdOnly' | 'Default' | 'AllProperties'; fields: Set<string>; mime: boolean };
+
+export class EwsServer {
+	readonly requests: EwsRequestLog[] = [];
+	private readonly mailboxes = new Map<string, Mailbox>();
+	private readonly access = new Map<string, Set<string>>();
+	private readonly syncStates = new Map<string, SyncSnapshot>();
+	private syncGeneration = 1;
+	private changeNumber = 0;
+	private busyLeft = 0;
+	private busyBackOff = 0;
+	private readonly version: string;
+
+	private constructor(
+		private readonly server: https.Server,
+		private readonly options: EwsServerOptions,
+	) {
+		this.version = options.serverVersion ?? 'V2018_01_08';
+		for (const address of options.mailboxes) this.mailboxes.set(address.toLowerCase(), this.newMailbox(address));
+		for (const [principal, list] of Object.entries(options.access ?? {})) this.access.set(principal.toLowerCase(), new Set(list.map((a) => a.toLowerCase())));
+	}
+
+	static async start(options: EwsServerOptions): Promise<EwsServer> {
+		const holder: { instance?: EwsServer } = {};
+		const server = https.createServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => {
+			holder.instance?.handle(req, res).catch((error: unknown) => {
+				if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/xml; charset=utf-8' });
+				res.end(faultXml('ErrorInternalServerError', `An internal server error occurred. ${String(error)}`));
+			});
+		});
+		holder.instance = new EwsServer(server, options);
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', reject);
+			server.listen(0, LOOPBACK, () => {
+				server.off('error', reject);
+				resolve();
+			});
+		});
+		return holder.instance;
+	}
+
+	get port(): number {
+		return (this.server.address() as AddressInfo).port;
+	}
+	/** https://127.0.0.1:<port>/EWS/Exchange.asmx */
+	get url(): string {
+		return `https://${LOOPBACK}:${this.port}/EWS/Exchange.asmx`;
+	}
+
+	// --- test API ---
+
+	/** Puts a message into a folder (distinguished name, folder id or display path such as 'Inbox/Projects'). */
+	addMessage(mailbox: string, folder: string, raw: Buffer, opts: { isRead?: boolean; received?: Date } = {}): { itemId: string } {
+		const mbx = this.mailboxOrThrow(mailbox);
+		const target = this.folderByRef(mbx, folder);
+		const item: Item = {
+			id: this.newId(mbx, 'I'),
+			version: 1,
+			folderId: target.id,
+			raw: Buffer.from(raw),
+			isRead: opts.isRead ?? false,
+			received: opts.received ?? new Date(Math.floor(Date.now() / 1000) * 1000),
+			...readMime(raw),
+			changeNumber: ++this.changeNumber,
+			contentVersion: 1,
+		};
+		mbx.items.set(item.id, item);
+		return { itemId: item.id };
+	}
+
+	/** The messages in a folder, oldest first. */
+	folderItems(mailbox: string, folder: string): EwsFolderItem[] {
+		const mbx = this.mailboxOrThrow(mailbox);
+		const target = this.folderByRef(mbx, folder);
+		return [...mbx.items.values()]
+			.filter((i) => i.folderId === target.id)
+			.map((i) => ({ itemId: i.id, changeKey: changeKey(i.version), isRead: i.isRead, subject: i.subject, messageId: i.messageId, raw: i.raw }));
+	}
+
+	/** Creates a folder under `parent` (distinguished name, folder id or display path); returns its id. */
+	createFolder(mailbox: string, parent: string, displayName: string): string {
+		const mbx = this.mailboxOrThrow(mailbox);
+		return this.makeFolder(mbx, this.folderByRef(mbx, parent), displayName).id;
+	}
+
+	/** The next `count` authenticated requests answer ErrorServerBusy with this BackOffMilliseconds. */
+	busy(count: number, backOffMs: number): void {
+		this.busyLeft = count;
+		this.busyBackOff = backOffMs;
+	}
+
+	/** Every SyncState given out so far becomes invalid (ErrorInvalidSyncStateData). */
+	resetSyncStates(): void {
+		this.syncStates.clear();
+		this.syncGeneration++;
+	}
+
+	stop(): Promise<void> {
+		return new Promise((resolve) => {
+			this.server.closeAllConnections();
+			this.server.close(() => resolve());
+		});
+	}
+
+	// --- store helpers ---
+
+	private newMailbox(address: string): Mailbox {
+		const mbx: Mailbox = { address, folders: new Map(), items: new Map(), nextId: 1 };
+		const byName = new Map<string, Folder>();
+		for (const d of DISTINGUISHED) {
+			const folder: Folder = { id: this.newId(mbx, 'F'), version: 1, displayName: d.name, parentId: d.parent ? byName.get(d.parent)?.id : undefined, distinguished: d.id, folderClass: d.folderClass ?? 'IPF.Note' };
+			byName.set(d.id, folder);
+			mbx.folders.set(folder.id, folder);
+		}
+		return mbx;
+	}
+
+	private newId(mbx: Mailbox, kind: 'F' | 'I'): string {
+		return Buffer.from(`${kind}\u0001${mbx.address.toLowerCase()}\u0001${mbx.nextId++}\u0001${crypto.randomBytes(6).toString('hex')}`, 'utf8').toString('base64');
+	}
+
+	/** The mailbox an id belongs to, or undefined when the id is malformed or of the other kind. */
+	private parseId(id: string, kind: 'F' | 'I'): Mailbox | null | undefined {
+		if (!/^[A-Za-z0-9+/]+=*$/.test(id)) return undefined;
+		const decoded = Buffer.from(id, 'base64').toString('utf8');
+		if (Buffer.from(decoded, 'utf8').toString('base64') !== id) return undefined;
+		const parts = decoded.split('\u0001');
+		if (parts.length !== 4 || parts[0] !== kind) return undefined;
+		return this.mailboxes.get(parts[1]) ?? null;
+	}
+
+	private mailboxOrThrow(address: string): Mailbox {
+		const mbx = this.mailboxes.get(address.toLowerCase());
+		if (!mbx) throw new Error(`no mailbox ${address} (known: ${[...this.mailboxes.keys()].join(', ')})`);
+		return mbx;
+	}
+
+	private distinguished(mbx: Mailbox, name: string): Folder | undefined {
+		for (const f of mbx.folders.values()) if (f.distinguished === name.toLowerCase()) return f;
+		return undefined;
+	}
+
+	private folderByRef(mbx: Mailbox, ref: string): Folder {
+		const found = this.distinguished(mbx, ref) ?? mbx.folders.get(ref) ?? this.folderByPath(mbx, ref);
+		if (!found) throw new Error(`no folder ${ref} in ${mbx.address}`);
+		return found;
+	}
+
+	private folderByPath(mbx: Mailbox, ref: string): Folder | undefined {
+		let at = this.distinguished(mbx, 'msgfolderroot');
+		for (const part of ref.split('/').filter(Boolean)) {
+			at = [...mbx.folders.values()].find((f) => f.parentId === at?.id && f.displayName.toLowerCase() === part.toLowerCase());
+			if (!at) return undefined;
+		}
+		return at;
+	}
+
+	private makeFolder(mbx: Mailbox, parent: Folder, displayName: string, folderClass = 'IPF.Note'): Folder {
+		if ([...mbx.folders.values()].some((f) => f.parentId === parent.id && f.displayName.toLowerCase() === displayName.toLowerCase())) throw new EwsError('ErrorFolderExists');
+		const folder: Folder = { id: this.newId(mbx, 'F'), version: 1, displayName, parentId: parent.id, folderClass };
+		mbx.folders.set(folder.id, folder);
+		parent.version++;
+		return folder;
+	}
+
+	private ownMailbox(principal: string): Mailbox | undefined {
+		const p = principal.toLowerCase();
+		const exact = this.mailboxes.get(p);
+		if (exact) return exact;
+		if (p.includes('@')) return undefined;
+		for (const mbx of this.mailboxes.values()) if (mbx.address.toLowerCase().split('@')[0] === p) return mbx;
+		return undefined;
+	}
+
+	private mayOpen(principal: string, mbx: Mailbox): boolean {
+		if (this.ownMailbox(principal) === mbx) return true;
+		return this.access.get(principal.toLowerCase())?.has(mbx.address.toLowerCase()) ?? false;
+	}
+
+	// --- HTTP ---
+
+	private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+		const chunks: Buffer[] = [];
+		for await (const chunk of req) chunks.push(chunk as Buffer);
+		const body = Buffer.concat(chunks).toString('utf8');
+		const url = new URL(req.url ?? '/', 'https://localhost');
+		const anchorMailbox = headerValue(req.headers['x-anchormailbox']);
+		const entry: EwsRequestLog = { operation: '', anchorMailbox, authorization: 'none', body, status: 0, responseCodes: [] };
+
+		const send = (status: number, xml: string, headers: Record<string, string | string[]> = {}) => {
+			entry.status = status;
+			res.writeHead(status, { 'content-type': 'text/xml; charset=utf-8', 'request-id': crypto.randomUUID(), 'x-ews-anchor': anchorMailbox ?? '', ...headers });
+			res.end(xml);
+		};
+
+		if (url.pathname.toLowerCase() !== '/ews/exchange.asmx') {
+			res.writeHead(404, { 'content-type': 'text/html' });
+			return void res.end('<html><body>404 - Not Found</body></html>');
+		}
+
+		let envelope: XmlElement | undefined;
+		let parseError: Error | undefined;
+		if (req.method === 'POST') {
+			try {
+				envelope = parseXml(body);
+			} catch (error) {
+				parseError = error as Error;
+			}
+		}
+		const soapBody = envelope && envelope.local === 'Envelope' && envelope.ns === NS.soap ? child(envelope, 'Body') : undefined;
+		const soapHeader = envelope ? child(envelope, 'Header') : undefined;
+		const operationEl = soapBody?.children[0];
+		entry.operation = operationEl?.local ?? '';
+		const versionEl = kids(soapHeader).find((h) => h.local === 'RequestServerVersion');
+		entry.serverVersion = versionEl?.attrs.Version;
+		const impersonationEl = kids(soapHeader).find((h) => h.local === 'ExchangeImpersonation');
+		const sid = child(impersonationEl, 'ConnectingSID');
+		const impersonated = sid ? (child(sid, 'PrimarySmtpAddress') ?? child(sid, 'SmtpAddress') ?? child(sid, 'PrincipalName') ?? child(sid, 'SID'))?.text.trim() : undefined;
+		entry.impersonated = impersonated;
+		this.requests.push(entry);
+
+		// Authentication.
+		const authorization = headerValue(req.headers.authorization) ?? '';
+		const scheme = /^(\w+)\s+(.*)$/.exec(authorization);
+		let principal: string | undefined;
+		let tokenRejected = false;
+		if (scheme && scheme[1].toLowerCase() === 'bearer') {
+			entry.authorization = 'bearer';
+			principal = this.options.tokenUser ? this.options.tokenUser(scheme[2].trim()) : undefined;
+			tokenRejected = !principal;
+		} else if (scheme && scheme[1].toLowerCase() === 'basic') {
+			entry.authorization = 'basic';
+			const decoded = Buffer.from(scheme[2].trim(), 'base64').toString('utf8');
+			const colon = decoded.indexOf(':');
+			const user = colon === -1 ? decoded : decoded.slice(0, colon);
+			const password = colon === -1 ? '' : decoded.slice(colon + 1);
+			const expected = this.options.users ? Object.entries(this.options.users).find(([u]) => u.toLowerCase() === user.toLowerCase()) : undefined;
+			if (expected && expected[1] === password) principal = expected[0];
+		}
+		if (!principal) {
+			const challenges: string[] = [];
+			if (this.options.tokenUser) {
+				const base = 'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", trusted_issuers="00000001-0000-0000-c000-000000000000@*", token_types="app_asserted_user_v1 service_asserted_app_v1", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"';
+				challenges.push(tokenRejected ? `${base}, error="invalid_token"` : base);
+			}
+			if (this.options.users) challenges.push(`Basic realm="${LOOPBACK}"`);
+			entry.status = 401;
+			const headers: Record<string, string | string[]> = { 'www-authenticate': challenges.length ? challenges : ['Basic realm=""'] };
+			if (tokenRejected) headers['x-ms-diagnostics'] = '2000008;reason="The token has expired.";error_category="invalid_token"';
+			res.writeHead(401, { 'content-type': 'text/html', 'request-id': crypto.randomUUID(), ...headers });
+			return void res.end();
+		}
+		entry.principal = principal;
+		entry.mailbox = (impersonated !== undefined ? this.mailboxes.get(impersonated.toLowerCase())?.address : undefined) ?? this.ownMailbox(principal)?.address;
+
+		if (req.method !== 'POST') {
+			// Exchange shows a page to a browser that signs in; the token check only needs a 200.
+			entry.status = 200;
+			res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+			return void res.end('<html><head><title>Exchange Web Services</title></head><body>Exchange Web Services</body></html>');
+		}
+
+		const versionInfo = serverVersionInfo(this.version);
+		const fault = (f: EwsFault) => {
+			entry.responseCode = f.code;
+			entry.responseCodes = [f.code];
+			send(500, faultXml(f.code, f.message, f.messageXml, versionInfo));
+		};
+
+		if (this.busyLeft > 0) {
+			this.busyLeft--;
+			return fault(new EwsFault('ErrorServerBusy', MESSAGE_TEXT.ErrorServerBusy, `<t:MessageXml xmlns:t="${NS.types}"><t:Value Name="BackOffMilliseconds">${this.busyBackOff}</t:Value></t:MessageXml>`));
+		}
+		if (parseError || !envelope) return fault(new EwsFault('ErrorSchemaValidation', `The request failed schema validation: ${parseError?.message ?? 'no SOAP envelope'}.`));
+		if (!soapBody || !operationEl) return fault(new EwsFault('ErrorSchemaValidation', 'The request failed schema validation: the SOAP envelope has no Body with an operation.'));
+		if (operationEl.ns !== NS.messages) return fault(new EwsFault('ErrorSchemaValidation', `The request failed schema validation: The element '${operationEl.local}' is not in the namespace '${NS.messages}'.`));
+		if (entry.serverVersion !== undefined && !REQUEST_VERSIONS.has(entry.serverVersion)) return fault(new EwsFault('ErrorInvalidServerVersion'));
+
+		const ctx: Context = { principal, touched: [], requestVersion: entry.serverVersion };
+		try {
+			if (impersonated !== undefined) {
+				const target = this.mailboxes.get(impersonated.toLowerCase());
+				if (!target) throw new EwsFault('ErrorNonExistentMailbox');
+				if (!this.mayOpen(principal, target)) throw new EwsFault('ErrorImpersonateUserDenied');
+				ctx.impersonated = target;
+				ctx.touched.push(target);
+			}
+			const handler = this.operations[operationEl.local];
+			if (!handler) throw new EwsFault('ErrorInvalidRequest', `The request is invalid. The operation '${operationEl.local}' is not supported.`);
+			const messages = handler(operationEl, ctx);
+			entry.mailbox = ctx.touched[0]?.address ?? entry.mailbox;
+			entry.responseCodes = messages.map((m) => m.code);
+			entry.responseCode = entry.responseCodes[0];
+			const inner = messages.map((m) => m.xml).join('');
+			send(200, envelopeXml(versionInfo, `<m:${operationEl.local}Response xmlns:m="${NS.messages}" xmlns:t="${NS.types}"><m:ResponseMessages>${inner}</m:ResponseMessages></m:${operationEl.local}Response>`));
+		} catch (error) {
+			entry.mailbox = ctx.touched[0]?.address ?? entry.mailbox;
+			if (error instanceof EwsFault) return fault(error);
+			throw error;
+		}
+	}
+
+	// --- operations ---
+
+	private readonly operations: Record<string, (op: XmlElement, ctx: Context) => ResponseMessage[]> = {
+		GetFolder: (op, ctx) => this.getFolder(op, ctx),
+		FindFolder: (op, ctx) => this.findFolder(op, ctx),
+		CreateFolder: (op, ctx) => this.createFolderOp(op, ctx),
+		SyncFolderItems: (op, ctx) => this.syncFolderItems(op, ctx),
+		GetItem: (op, ctx) => this.getItem(op, ctx),
+		UpdateItem: (op, ctx) => this.updateItem(op, ctx),
+		MoveItem: (op, ctx) => this.moveOrCopy(op, ctx, 'Move'),
+		CopyItem: (op, ctx) => this.moveOrCopy(op, ctx, 'Copy'),
+		DeleteItem: (op, ctx) => this.deleteItem(op, ctx),
+	};
+
+	/** Resolves a FolderId / DistinguishedFolderId element to a folder the principal may open. */
+	private resolveFolder(idEl: XmlElement | undefined, ctx: Context): { mbx: Mailbox; folder: Folder } {
+		if (!idEl) throw new EwsFault('ErrorSchemaValidation', 'The request failed schema validation: a folder id is missing.');
+		if (idEl.local === 'DistinguishedFolderId') {
+			const named = path(idEl, 'Mailbox', 'EmailAddress')?.text.trim();
+			let mbx: Mailbox | undefined;
+			if (named) {
+				mbx = this.mailboxes.get(named.toLowerCase());
+				if (!mbx) throw new EwsError('ErrorNonExistentMailbox');
+			} else {
+				mbx = ctx.impersonated ?? this.ownMailbox(ctx.principal);
+				if (!mbx) throw new EwsError('ErrorMissingEmailAddress');
+			}
+			if (!ctx.impersonated && !this.mayOpen(ctx.principal, mbx)) throw new EwsError('ErrorAccessDenied');
+			if (ctx.impersonated && mbx !== ctx.impersonated && !this.mayOpen(ctx.impersonated.address, mbx)) throw new EwsError('ErrorAccessDenied');
+			if (!ctx.touched.includes(mbx)) ctx.touched.push(mbx);
+			const folder = this.distinguished(mbx, idEl.attrs.Id ?? '');
+			if (!folder) throw new EwsError('ErrorFolderNotFound');
+			return { mbx, folder };
+		}
+		if (idEl.local === 'FolderId') {
+			const mbx = this.parseId(idEl.attrs.Id ?? '', 'F');
+			if (mbx === undefined) throw new EwsError('ErrorInvalidIdMalformed');
+			if (mbx === null) throw new EwsError('ErrorFolderNotFound');
+			const opener = ctx.impersonated?.address ?? ctx.principal;
+			if (!this.mayOpen(opener, mbx)) throw new EwsError('ErrorAccessDenied');
+			if (!ctx.touched.includes(mbx)) ctx.touched.push(mbx);
+			const folder = mbx.folders.get(idEl.attrs.Id);
+			if (!folder) throw new EwsError('ErrorFolderNotFound');
+			return { mbx, folder };
+		}
+		throw new EwsFault('ErrorSchemaValidation', `The request failed schema validation: unexpected element '${idEl.local}' where a folder id belongs.`);
+	}
+
+	private resolveItem(idEl: XmlElement, ctx: Context): { mbx: Mailbox; item: Item } {
+		const id = idEl.attrs.Id ?? '';
+		const mbx = this.parseId(id, 'I');
+		if (mbx === undefined) throw new EwsError('ErrorInvalidIdMalformed');
+		if (mbx === null) throw new EwsError('ErrorItemNotFound');
+		const opener = ctx.impersonated?.address ?? ctx.principal;
+		if (!this.mayOpen(opener, mbx)) throw new EwsError('ErrorAccessDenied');
+		if (!ctx.touched.includes(mbx)) ctx.touched.push(mbx);
+		const item = mbx.items.get(id);
+		if (!item) throw new EwsError('ErrorItemNotFound');
+		return { mbx, item };
+	}
+
+	/** One response message per input, errors answered per message. */
+	private each<T>(inputs: T[], name: string, fn: (input: T) => string, emptyOnError = ''): ResponseMessage[] {
+		return inputs.map((input) => {
+			try {
+				return { code: 'NoError', xml: `<m:${name} ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>${fn(input)}</m:${name}>` };
+			} catch (error) {
+				if (error instanceof EwsError) return errorMessage(name, error, emptyOnError);
+				throw error;
+			}
+		});
+	}
+
+	private getFolder(op: XmlElement, ctx: Context): ResponseMessage[] {
+		const shape = readShape(child(op, 'FolderShape'));
+		return this.each(
+			kids(child(op, 'FolderIds')),
+			'GetFolderResponseMessage',
+			(idEl) => {
+				const { mbx, folder } = this.resolveFolder(idEl, ctx);
+				return `<m:Folders>${this.folderXml(mbx, folder, shape)}</m:Folders>`;
+			},
+			'<m:Folders />',
+		);
+	}
+
+	private findFolder(op: XmlElement, ctx: Context): ResponseMessage[] {
+		const shape = readShape(child(op, 'FolderShape'));
+		const deep = (op.attrs.Traversal ?? 'Shallow') === 'Deep';
+		const view = child(op, 'IndexedPageFolderView');
+		const max = view?.attrs.MaxEntriesReturned !== undefined ? Number(view.attrs.MaxEntriesReturned) : Infinity;
+		const offset = Number(view?.attrs.Offset ?? 0);
+		const fromEnd = view?.attrs.BasePoint === 'End';
+		return this.each(kids(child(op, 'ParentFolderIds')), 'FindFolderResponseMessage', (idEl) => {
+			const { mbx, folder } = this.resolveFolder(idEl, ctx);
+			const all: Folder[] = [];
+			const walk = (parent: Folder) => {
+				for (const f of mbx.folders.values()) {
+					if (f.parentId !== parent.id) continue;
+					all.push(f);
+					if (deep) walk(f);
+				}
+			};
+			walk(folder);
+			const start = fromEnd ? Math.max(0, all.length - offset - (Number.isFinite(max) ? max : all.length)) : offset;
+			const page = all.slice(start, Number.isFinite(max) ? start + max : undefined);
+			const last = start + page.length >= all.length;
+			const attrs = { IndexedPagingOffset: view ? start + page.length : undefined, TotalItemsInView: all.length, IncludesLastItemInRange: String(last) };
+			return el('m:RootFolder', `<t:Folders>${page.map((f) => this.folderXml(mbx, f, shape)).join('')}</t:Folders>`, attrs);
+		});
+	}
+
+	private createFolderOp(op: XmlElement, ctx: Context): ResponseMessage[] {
+		const folders = kids(child(op, 'Folders'));
+		let parent: { mbx: Mailbox; folder: Folder } | undefined;
+		let parentError: EwsError | undefined;
+		try {
+			parent = this.resolveFolder(child(op, 'ParentFolderId')?.children[0], ctx);
+		} catch (error) {
+			if (!(error instanceof EwsError)) throw error;
+			parentError = error;
+		}
+		return this.each(
+			folders,
+			'CreateFolderResponseMessage',
+			(folderEl) => {
+				if (parentError || !parent) throw parentError ?? new EwsError('ErrorFolderNotFound');
+				const displayName = child(folderEl, 'DisplayName')?.text ?? '';
+				if (!displayName) throw new EwsError('ErrorInvalidOperation', 'The folder name is missing.');
+				const folderClass = child(folderEl, 'FolderClass')?.text || 'IPF.Note';
+				const created = this.makeFolder(parent.mbx, parent.folder, displayName, folderClass);
+				return `<m:Folders>${el(`t:${folderEl.local}`, el('t:FolderId', undefined, { Id: created.id, ChangeKey: changeKey(created.version, 'AQ') }))}</m:Folders>`;
+			},
+			'<m:Folders />',
+		);
+	}
+
+	private syncFolderItems(op: XmlElement, ctx: Context): ResponseMessage[] {
+		const name = 'SyncFolderItemsResponseMessage';
+		const shape = readShape(child(op, 'ItemShape'));
+		const maxText = child(op, 'MaxChangesReturned')?.text.trim();
+		const max = Number(maxText);
+		if (!maxText || !Number.isInteger(max) || max < 1 || max > 512) {
+			throw new EwsFault('ErrorSchemaValidation', `The request failed schema validation: The 'MaxChangesReturned' element is invalid - The value '${maxText ?? ''}' is invalid according to its datatype - The MaxInclusive constraint failed.`);
+		}
+		const ignore = new Set(kids(child(op, 'Ignore')).map((i) => i.attrs.Id));
+		const stateText = child(op, 'SyncState')?.text.trim() ?? '';
+		const syncStateError = (): ResponseMessage => ({
+			code: 'ErrorInvalidSyncStateData',
+			xml: `<m:${name} ResponseClass="Error"><m:MessageText>${esc(MESSAGE_TEXT.ErrorInvalidSyncStateData)}</m:MessageText><m:ResponseCode>ErrorInvalidSyncStateData</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:SyncState /><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange></m:${name}>`,
+		});
+		let target: { mbx: Mailbox; folder: Folder };
+		try {
+			target = this.resolveFolder(child(op, 'SyncFolderId')?.children[0], ctx);
+		} catch (error) {
+			if (error instanceof EwsError) return [errorMessage(name, error)];
+			throw error;
+		}
+		const { mbx, folder } = target;
+		let known = new Map<string, { version: number; isRead: boolean }>();
+		if (stateText) {
+			const previous = this.syncStates.get(stateText);
+			if (!previous || previous.generation !== this.syncGeneration || previous.mailbox !== mbx.address || previous.folderId !== folder.id) return [syncStateError()];
+			known = new Map(previous.known);
+		}
+		const current = [...mbx.items.values()].filter((i) => i.folderId === folder.id);
+		const currentIds = new Set(current.map((i) => i.id));
+		type Change = { order: number; xml: () => string; apply: () => void };
+		const changes: Change[] = [];
+		for (const item of current) {
+			const seen = known.get(item.id);
+			if (seen && seen.version === item.version) continue;
+			const apply = () => known.set(item.id, { version: item.version, isRead: item.isRead });
+			if (ignore.has(item.id)) {
+				apply();
+				continue;
+			}
+			if (!seen) changes.push({ order: item.changeNumber, apply, xml: () => `<t:Create>${this.itemXml(item, shape)}</t:Create>` });
+			else if (seen.version >= item.contentVersion)
+				changes.push({ order: item.changeNumber, apply, xml: () => `<t:ReadFlagChange>${itemIdXml(item)}${textEl('t:IsRead', item.isRead)}</t:ReadFlagChange>` });
+			else changes.push({ order: item.changeNumber, apply, xml: () => `<t:Update>${this.itemXml(item, shape)}</t:Update>` });
+		}
+		for (const [id, seen] of known) {
+			if (currentIds.has(id)) continue;
+			const apply = () => known.delete(id);
+			changes.push({ order: this.tombstones.get(id) ?? 0, apply, xml: () => `<t:Delete>${el('t:ItemId', undefined, { Id: id, ChangeKey: changeKey(seen.version) })}</t:Delete>` });
+		}
+		changes.sort((a, b) => a.order - b.order);
+		const batch = changes.slice(0, max);
+		for (const change of batch) change.apply();
+		const includesLast = batch.length === changes.length;
+		const state = this.issueSyncState({ mailbox: mbx.address, folderId: folder.id, generation: this.syncGeneration, changeNumber: this.changeNumber, known });
+		return [
+			{
+				code: 'NoError',
+				xml: `<m:${name} ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>${textEl('m:SyncState', state)}${textEl('m:IncludesLastItemInRange', includesLast)}${el('m:Changes', batch.map((c) => c.xml()).join(''))}</m:${name}>`,
+			},
+		];
+	}
+
+	private issueSyncState(snapshot: SyncSnapshot): string {
+		const state = Buffer.concat([Buffer.from([0x48, 0x34, 0x73, 0x49]), Buffer.from(`${snapshot.generation}:${snapshot.changeNumber}:`), crypto.randomBytes(18)]).toString('base64');
+		this.syncStates.set(state, snapshot);
+		return state;
+	}
+
+	private getItem(op: XmlElement, ctx: Context): ResponseMessage[] {
+		const shape = readShape(child(op, 'ItemShape'));
+		return this.each(
+			kids(child(op, 'ItemIds')),
+			'GetItemResponseMessage',
+			(idEl) => {
+				const { item } = this.resolveItem(idEl, ctx);
+				return `<m:Items>${this.itemXml(item, shape)}</m:Items>`;
+			},
+			'<m:Items />',
+		);
+	}
+
+	private updateItem(op: XmlElement, ctx: Context): ResponseMessage[] {
+		const resolution = op.attrs.ConflictResolution ?? 'AutoResolve';
+		return this.each(
+			kids(child(op, 'ItemChanges'), 'ItemChange'),
+			'UpdateItemResponseMessage',
+			(change) => {
+				const idEl = child(change, 'ItemId');
+				if (!idEl) throw new EwsError('ErrorInvalidIdMalformed');
+				const { item } = this.resolveItem(idEl, ctx);
+				const presented = idEl.attrs.ChangeKey;
+				if (!presented && resolution !== 'AlwaysOverwrite') throw new EwsError('ErrorChangeKeyRequiredForWriteOperations');
+				if (presented && presented !== changeKey(item.version) && resolution === 'NeverOverwrite') throw new EwsError('ErrorIrresolvableConflict');
+				let readOnly = true;
+				let touched = false;
+				for (const update of kids(child(change, 'Updates'))) {
+					const field = child(update, 'FieldURI')?.attrs.FieldURI;
+					if (update.local === 'SetItemField' && field === 'message:IsRead') {
+						const value = path(update, 'Message', 'IsRead')?.text.trim() ?? path(update, 'Item', 'IsRead')?.text.trim();
+						if (value !== 'true' && value !== 'false') throw new EwsError('ErrorInvalidPropertySet', 'The value of IsRead is missing or invalid.');
+						item.isRead = value === 'true';
+						touched = true;
+					} else if (update.local === 'SetItemField' && field === 'item:Subject') {
+						item.subject = path(update, 'Message', 'Subject')?.text ?? path(update, 'Item', 'Subject')?.text ?? item.subject;
+						readOnly = false;
+						touched = true;
+					} else {
+						throw new EwsError('ErrorInvalidPropertySet', `The update of '${field ?? update.local}' is not supported by this server.`);
+					}
+				}
+				if (touched) {
+					item.version++;
+					item.changeNumber = ++this.changeNumber;
+					if (!readOnly) item.contentVersion = item.version;
+				}
+				return `<m:Items>${el('t:Message', itemIdXml(item))}</m:Items><m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>`;
+			},
+			'<m:Items />',
+		);
+	}
+
+	private moveOrCopy(op: XmlElement, ctx: Context, kind: 'Move' | 'Copy'): ResponseMessage[] {
+		const name = `${kind}ItemResponseMessage`;
+		let target: { mbx: Mailbox; folder: Folder } | undefined;
+		let targetError: EwsError | undefined;
+		try {
+			target = this.resolveFolder(child(op, 'ToFolderId')?.children[0], ctx);
+		} catch (error) {
+			if (!(error instanceof EwsError)) throw error;
+			targetError = error;
+		}
+		const returnNewIds = op.attrs.ReturnNewItemIds !== 'false';
+		return this.each(
+			kids(child(op, 'ItemIds')),
+			name,
+			(idEl) => {
+				const { mbx, item } = this.resolveItem(idEl, ctx);
+				if (targetError || !target) throw targetError ?? new EwsError('ErrorFolderNotFound');
+				const moved = kind === 'Move' ? this.moveItem(mbx, item, target.mbx, target.folder) : this.copyItem(item, target.mbx, target.folder);
+				return returnNewIds && target.mbx === mbx ? `<m:Items>${el('t:Message', itemIdXml(moved))}</m:Items>` : '<m:Items />';
+			},
+			'<m:Items />',
+		);
+	}
+
+	/** Moves an item: a new id in the target folder (as Exchange gives on a move). */
+	private moveItem(from: Mailbox, item: Item, to: Mailbox, folder: Folder): Item {
+		from.items.delete(item.id);
+		const moved: Item = { ...item, id: this.newId(to, 'I'), folderId: folder.id, version: 1, contentVersion: 1, changeNumber: ++this.changeNumber };
+		to.items.set(moved.id, moved);
+		// Clients syncing the source folder see a Delete at this change number.
+		this.tombstones.set(item.id, this.changeNumber);
+		return moved;
+	}
+
+	private copyItem(item: Item, to: Mailbox, folder: Folder): Item {
+		const copy: Item = { ...item, raw: Buffer.from(item.raw), id: this.newId(to, 'I'), folderId: folder.id, version: 1, contentVersion: 1, changeNumber: ++this.changeNumber };
+		to.items.set(copy.id, copy);
+		return copy;
+	}
+
+	private readonly tombstones = new Map<string, number>();
+
+	private deleteItem(op: XmlElement, ctx: Context): ResponseMessage[] {
+		const type = op.attrs.DeleteType;
+		if (type !== 'HardDelete' && type !== 'SoftDelete' && type !== 'MoveToDeletedItems') {
+			throw new EwsFault('ErrorSchemaValidation', `The request failed schema validation: The 'DeleteType' attribute is invalid - The value '${type ?? ''}' is invalid according to its datatype.`);
+		}
+		return this.each(kids(child(op, 'ItemIds')), 'DeleteItemResponseMessage', (idEl) => {
+			const { mbx, item } = this.resolveItem(idEl, ctx);
+			const deleted = this.distinguished(mbx, 'deleteditems');
+			if (type === 'MoveToDeletedItems' && deleted && item.folderId !== deleted.id) this.moveItem(mbx, item, mbx, deleted);
+			else if (type === 'HardDelete') {
+				mbx.items.delete(item.id);
+				this.tombstones.set(item.id, ++this.changeNumber);
+			} else {
+				const dumpster = this.distinguished(mbx, 'recoverableitemsdeletions');
+				if (dumpster) this.moveItem(mbx, item, mbx, dumpster);
+			}
+			return '';
+		});
+	}
+
+	// --- rendering ---
+
+	private folderXml(mbx: Mailbox, folder: Folder, shape: Shape): string {
+		const items = [...mbx.items.values()].filter((i) => i.folderId === folder.id);
+		const childCount = [...mbx.folders.values()].filter((f) => f.parentId === folder.id).length;
+		const want = (field: string, inDefault: boolean) => shape.base === 'AllProperties' || (inDefault && shape.base === 'Default') || shape.fields.has(field);
+		const parts: string[] = [el('t:FolderId', undefined, { Id: folder.id, ChangeKey: changeKey(folder.version, 'AQ') })];
+		if (want('folder:ParentFolderId', false) && folder.parentId) parts.push(el('t:ParentFolderId', undefined, { Id: folder.parentId, ChangeKey: changeKey(mbx.folders.get(folder.parentId)?.version ?? 1, 'AQ') }));
+		if (want('folder:FolderClass', false) && folder.folderClass) parts.push(textEl('t:FolderClass', folder.folderClass));
+		if (want('folder:DisplayName', true)) parts.push(textEl('t:DisplayName', folder.displayName));
+		if (want('folder:TotalCount', true)) parts.push(textEl('t:TotalCount', items.length));
+		if (want('folder:ChildFolderCount', true)) parts.push(textEl('t:ChildFolderCount', childCount));
+		if (want('folder:UnreadCount', true)) parts.push(textEl('t:UnreadCount', items.filter((i) => !i.isRead).length));
+		return el('t:Folder', parts.join(''));
+	}
+
+	private itemXml(item: Item, shape: Shape): string {
+		const want = (field: string, inDefault: boolean) => shape.base === 'AllProperties' || (inDefault && shape.base === 'Default') || shape.fields.has(field);
+		const parts: string[] = [];
+		if (shape.mime || shape.fields.has('item:MimeContent')) parts.push(el('t:MimeContent', item.raw.toString('base64'), { CharacterSet: 'UTF-8' }));
+		parts.push(itemIdXml(item));
+		const folder = this.folderOf(item);
+		if (want('item:ParentFolderId', true) && folder) parts.push(el('t:ParentFolderId', undefined, { Id: folder.id, ChangeKey: changeKey(folder.version, 'AQ') }));
+		if (want('item:ItemClass', true)) parts.push(textEl('t:ItemClass', 'IPM.Note'));
+		if (want('item:Subject', true)) parts.push(item.subject ? textEl('t:Subject', item.subject) : '<t:Subject />');
+		if (want('item:Sensitivity', true)) parts.push(textEl('t:Sensitivity', 'Normal'));
+		if (want('item:DateTimeReceived', true)) parts.push(textEl('t:DateTimeReceived', isoSeconds(item.received)));
+		if (want('item:Size', true)) parts.push(textEl('t:Size', item.raw.length));
+		if (want('item:Importance', true)) parts.push(textEl('t:Importance', 'Normal'));
+		if (want('item:DateTimeSent', true) && item.sent) parts.push(textEl('t:DateTimeSent', isoSeconds(item.sent)));
+		if (want('item:DateTimeCreated', true)) parts.push(textEl('t:DateTimeCreated', isoSeconds(item.received)));
+		if (want('item:HasAttachments', true)) parts.push(textEl('t:HasAttachments', item.hasAttachments));
+		if (want('message:From', true) && item.from) {
+			parts.push(el('t:From', el('t:Mailbox', (item.from.name ? textEl('t:Name', item.from.name) : '') + textEl('t:EmailAddress', item.from.address) + textEl('t:RoutingType', 'SMTP'))));
+		}
+		if (want('message:InternetMessageId', false) && item.messageId) parts.push(textEl('t:InternetMessageId', item.messageId));
+		if (want('message:IsRead', true)) parts.push(textEl('t:IsRead', item.isRead));
+		return el('t:Message', parts.join(''));
+	}
+
+	private folderOf(item: Item): Folder | undefined {
+		for (const mbx of this.mailboxes.values()) {
+			const folder = mbx.folders.get(item.folderId);
+			if (folder) return folder;
+		}
+		return undefined;
+	}
+}
+
+interface ResponseMessage {
+	code: string;
+	xml: string;
+}
+
+function errorMessage(name: string, error: EwsError, empty = ''): ResponseMessage {
+	return {
+		code: error.code,
+		xml: `<m:${name} ResponseClass="Error"><m:MessageText>${esc(error.message)}</m:MessageText><m:ResponseCode>${error.code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>${empty}</m:${name}>`,
+	};
+}
+
+function changeKey(version: number, prefix = 'CQ'): string {
+	return Buffer.from(`${prefix}AAAB${String(version).padStart(6, '0')}`).toString('base64');
+}
+
+function itemIdXml(item: Item): string {
+	return el('t:ItemId', undefined, { Id: item.id, ChangeKey: changeKey(item.version) });
+}
+
+function readShape(shapeEl: XmlElement | undefined): Shape {
+	const base = (child(shapeEl, 'BaseShape')?.text.trim() ?? 'Default') as Shape['base'];
+	if (base !== 'IdOnly' && base !== 'Default' && base !== 'AllProperties') throw new EwsFault('ErrorSchemaValidation', `The request failed schema validation: The 'BaseShape' element is invalid - The value '${String(base)}' is invalid according to its datatype.`);
+	const fields = new Set(kids(child(shapeEl, 'AdditionalProperties'), 'FieldURI').map((f) => f.attrs.FieldURI));
+	const mime = child(shapeEl, 'IncludeMimeContent')?.text.trim() === 'true';
+	return { base, fields, mime };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+	return Array.isArray(value) ? value[0] : value;
+}
+
+function versionHeaderXml(info: ReturnType<typeof serverVersionInfo>): string {
+	return `<t:ServerVersionInfo MajorVersion="${info.MajorVersion}" MinorVersion="${info.MinorVersion}" MajorBuildNumber="${info.MajorBuildNumber}" MinorBuildNumber="${info.MinorBuildNumber}" Version="${esc(info.Version)}" xmlns:t="${NS.types}" />`;
+}
+
+function envelopeXml(info: ReturnType<typeof serverVersionInfo>, body: string): string {
+	return `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="${NS.soap}" xmlns:xsi="${NS.xsi}" xmlns:xsd="${NS.xsd}"><soap:Header>${versionHeaderXml(info)}</soap:Header><soap:Body>${body}</soap:Body></soap:Envelope>`;
+}
+
+/** A SOAP fault as Exchange sends it (HTTP 500): faultcode in the types namespace, details in the errors namespace. */
+function faultXml(code: string, message: string, messageXml = '', info?: ReturnType<typeof serverVersionInfo>): string {
+	const header = info ? `<s:Header>${versionHeaderXml(info)}</s:Header>` : '';
+	return (
+		`<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="${NS.soap}">${header}<s:Body><s:Fault>` +
+		`<faultcode xmlns:a="${NS.types}">a:${code}</faultcode><faultstring xml:lang="en-US">${esc(message)}</faultstring>` +
+		`<detail><e:ResponseCode xmlns:e="${NS.errors}">${code}</e:ResponseCode><e:Message xmlns:e="${NS.errors}">${esc(message)}</e:Message>${messageXml}</detail>` +
+		`</s:Fault></s:Body></s:Envelope>`
+	);
+}

@@ -36,6 +36,7 @@ import crypto from 'node:crypto';
 import https from 'node:https';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 import iconv from 'iconv-lite';
 import { LOOPBACK } from './ports';
 
@@ -633,10 +634,14 @@ export class EwsServer {
 		const anchorMailbox = headerValue(req.headers['x-anchormailbox']);
 		const entry: EwsRequestLog = { operation: '', anchorMailbox, authorization: 'none', body, status: 0, responseCodes: [] };
 
-		const send = (status: number, xml: string, headers: Record<string, string | string[]> = {}) => {
+		// IIS compresses EWS answers for clients that accept gzip.
+		const gzip = /\bgzip\b/i.test(headerValue(req.headers['accept-encoding']) ?? '');
+		const send = (status: number, xml: string) => {
 			entry.status = status;
-			res.writeHead(status, { 'content-type': 'text/xml; charset=utf-8', 'request-id': crypto.randomUUID(), 'x-ews-anchor': anchorMailbox ?? '', ...headers });
-			res.end(xml);
+			const headers: Record<string, string> = { 'content-type': 'text/xml; charset=utf-8', 'request-id': crypto.randomUUID() };
+			if (gzip) headers['content-encoding'] = 'gzip';
+			res.writeHead(status, headers);
+			res.end(gzip ? zlib.gzipSync(xml) : xml);
 		};
 
 		if (url.pathname.toLowerCase() !== '/ews/exchange.asmx') {

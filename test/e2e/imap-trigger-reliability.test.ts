@@ -228,8 +228,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 
 		// parsed as written: the non-UTF-8 charsets and the malformed message included. Only the items
 		// of successful runs count: after a kill, n8n rebuilds crashed executions from its event log,
-		// so their stored items are n8n's reconstruction, not the trigger's output (one such rebuilt
-		// item once had a multibyte character cut in two).
+		// so their stored items are n8n's reconstruction, not the trigger's output.
 		const items = new Map(executions.filter((e) => e.status === 'success').flatMap((e) => messageItems(e)).map((item) => [String(item.messageId), item]));
 		const charsets = generated.filter((g) => g.kind === 'charset' && items.has(g.messageId));
 		expect(charsets.length).toBeGreaterThan(5);

@@ -282,11 +282,12 @@ function runProcess(command: string, args: string[], options: { cwd: string; env
 	return new Promise((resolve, reject) => {
 		const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
 		live.add(child);
-		let stdout = '';
-		let stderr = '';
+		// bytes first, text at the end: a UTF-8 character split across two pipe reads must not become two U+FFFD
+		const out: Buffer[] = [];
+		const err: Buffer[] = [];
 		let timedOut = false;
-		child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-		child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+		child.stdout!.on('data', (c: Buffer) => out.push(c));
+		child.stderr!.on('data', (c: Buffer) => err.push(c));
 		const timer = setTimeout(() => {
 			timedOut = true;
 			if (child.pid !== undefined) void killTree(child.pid);
@@ -301,6 +302,8 @@ function runProcess(command: string, args: string[], options: { cwd: string; env
 		child.once('close', (code, signal) => {
 			clearTimeout(timer);
 			live.delete(child);
+			const stdout = Buffer.concat(out).toString('utf8');
+			const stderr = Buffer.concat(err).toString('utf8');
 			const result = { code, signal, stdout, stderr, ms: Date.now() - started };
 			if (timedOut) reject(new Error(`${[command, ...args].map((a) => path.basename(a)).join(' ')} did not finish in ${options.timeoutMs} ms:\n${tail(stdout + stderr)}`));
 			else resolve(result);

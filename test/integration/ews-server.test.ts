@@ -344,7 +344,7 @@ describe('local EWS endpoint', () => {
 			expect(all(item, 'From')).toHaveLength(1);
 		});
 
-		it('UpdateItem sets IsRead and gives a new ChangeKey; NeverOverwrite with a stale ChangeKey is a conflict; no ChangeKey needs AlwaysOverwrite', async () => {
+		it('UpdateItem sets IsRead and gives a new ChangeKey; NeverOverwrite with a stale ChangeKey is a conflict; a ChangeKey and MessageDisposition are required', async () => {
 			const { itemId } = server.addMessage(ALICE, 'inbox', message(10).raw);
 			const before = server.folderItems(ALICE, 'inbox').find((i) => i.itemId === itemId)!;
 			const answer = await asAlice(setRead(itemId, before.changeKey, true));
@@ -355,9 +355,12 @@ describe('local EWS endpoint', () => {
 			expect(server.folderItems(ALICE, 'inbox').find((i) => i.itemId === itemId)).toMatchObject({ isRead: true, changeKey: newKey });
 
 			expect(codes((await asAlice(setRead(itemId, before.changeKey, false, 'NeverOverwrite'))).doc)).toEqual(['ErrorIrresolvableConflict']);
-			expect(codes((await asAlice(setRead(itemId, undefined, false, 'AutoResolve'))).doc)).toEqual(['ErrorChangeKeyRequiredForWriteOperations']);
-			expect(codes((await asAlice(setRead(itemId, undefined, false, 'AlwaysOverwrite'))).doc)).toEqual(['NoError']);
+			// A ChangeKey is needed "even when conflict resolution is set to always overwrite"; a stale one is resolved.
+			expect(codes((await asAlice(setRead(itemId, undefined, false, 'AlwaysOverwrite'))).doc)).toEqual(['ErrorChangeKeyRequiredForWriteOperations']);
+			expect(codes((await asAlice(setRead(itemId, before.changeKey, false, 'AlwaysOverwrite'))).doc)).toEqual(['NoError']);
 			expect(server.folderItems(ALICE, 'inbox').find((i) => i.itemId === itemId)?.isRead).toBe(false);
+			const noDisposition = setRead(itemId, newKey, true).replace(' MessageDisposition="SaveOnly"', '');
+			expect(codes((await asAlice(noDisposition)).doc)).toEqual(['ErrorMessageDispositionRequired']);
 		});
 
 		it('MoveItem and CopyItem answer new ItemIds; the old id of a moved item is gone', async () => {

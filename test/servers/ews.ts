@@ -20,8 +20,16 @@
  * (an app) must name one, else ErrorMissingEmailAddress, as Exchange answers app-only tokens.
  *
  * Operations: GetFolder, FindFolder, CreateFolder, SyncFolderItems, GetItem, UpdateItem, MoveItem,
- * CopyItem, DeleteItem. Others get a SOAP fault (ErrorInvalidRequest). Ids are opaque base64
- * strings; an item id changes when the item moves (as in Exchange), its ChangeKey on every change.
+ * CopyItem, DeleteItem. Others get a SOAP fault (ErrorInvalidRequest), as do malformed XML
+ * (ErrorSchemaValidation) and an unknown RequestServerVersion (ErrorInvalidServerVersion). Batches
+ * are answered per id (one bad id gets its own ErrorItemNotFound / ErrorInvalidIdMalformed). Ids
+ * are opaque base64 strings that carry their mailbox; an item id changes when the item moves or is
+ * copied (as in Exchange), its ChangeKey on every change. UpdateItem (SetItemField message:IsRead
+ * or item:Subject) needs the ChangeKey and MessageDisposition; a stale ChangeKey is a conflict
+ * (ErrorIrresolvableConflict) only with ConflictResolution NeverOverwrite. DeleteItem: HardDelete
+ * removes, SoftDelete moves to Recoverable Items\Deletions, MoveToDeletedItems to Deleted Items.
+ * `GET /EWS/Exchange.asmx` answers 200 to valid credentials (a token check). Answers are gzipped
+ * for clients that send `Accept-Encoding: gzip`, as IIS does.
  *
  * SyncFolderItems: a SyncState is an opaque base64 string naming a change number of the mailbox
  * and a snapshot of what that client was told; the next call reports the difference (Create,
@@ -267,6 +275,7 @@ const MESSAGE_TEXT: Record<string, string> = {
 	ErrorFolderExists: 'A folder with the specified name already exists.',
 	ErrorIrresolvableConflict: 'The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.',
 	ErrorChangeKeyRequiredForWriteOperations: 'The change key is required for this operation.',
+	ErrorMessageDispositionRequired: 'MessageDisposition attribute is required.',
 	ErrorInvalidRequest: 'The request is invalid.',
 	ErrorSchemaValidation: 'The request failed schema validation.',
 	ErrorInvalidServerVersion: 'The specified server version is invalid.',
@@ -979,9 +988,14 @@ export class EwsServer {
 				const idEl = child(change, 'ItemId');
 				if (!idEl) throw new EwsError('ErrorInvalidIdMalformed');
 				const { item } = this.resolveItem(idEl, ctx);
+				// The reference: UpdateItem needs the item's ChangeKey "even when conflict resolution is set to
+				// always overwrite"; a stale one is a conflict only for NeverOverwrite (AutoResolve and
+				// AlwaysOverwrite resolve it).
 				const presented = idEl.attrs.ChangeKey;
-				if (!presented && resolution !== 'AlwaysOverwrite') throw new EwsError('ErrorChangeKeyRequiredForWriteOperations');
-				if (presented && presented !== changeKey(item.version) && resolution === 'NeverOverwrite') throw new EwsError('ErrorIrresolvableConflict');
+				if (!presented) throw new EwsError('ErrorChangeKeyRequiredForWriteOperations');
+				if (presented !== changeKey(item.version) && resolution === 'NeverOverwrite') throw new EwsError('ErrorIrresolvableConflict');
+				// Required for message items.
+				if (!op.attrs.MessageDisposition) throw new EwsError('ErrorMessageDispositionRequired');
 				let readOnly = true;
 				let touched = false;
 				for (const update of kids(child(change, 'Updates'))) {

@@ -40,9 +40,10 @@ import {
 	Mailbox,
 	PropertySet,
 	BasePropertySet,
-	SearchFilter,
 	ServiceError,
+	ServiceResponse,
 	ServiceResponseException,
+	ServiceResult,
 	SoapFaultDetails,
 	Uri,
 	WellKnownFolderName,
@@ -127,11 +128,13 @@ const VERSION: Record<EwsServerVersion, ExchangeVersion> = {
 
 const EMAIL = /^[^\s@\\/]+@[^\s@\\/]+\.[^\s@\\/]+$/;
 
-/** Distinguished folder names (lower case, no spaces) -> WellKnownFolderName. */
+/**
+ * Distinguished folder names (lower case, no spaces) -> WellKnownFolderName: the mail folders every
+ * Exchange version since 2010 has. Others ("Archive" among them, distinguished only in newer
+ * versions) are found by their display name.
+ */
 const DISTINGUISHED = new Map<string, WellKnownFolderName>(
-	Object.keys(WellKnownFolderName)
-		.filter((k) => Number.isNaN(Number(k)))
-		.map((k) => [k.toLowerCase(), WellKnownFolderName[k as keyof typeof WellKnownFolderName] as WellKnownFolderName]),
+	(['Inbox', 'JunkEmail', 'DeletedItems', 'SentItems', 'Drafts', 'Outbox', 'MsgFolderRoot', 'Root'] as const).map((k) => [k.toLowerCase(), WellKnownFolderName[k]]),
 );
 
 /** The WellKnownFolderName of a distinguished name ("inbox", "Junk Email", "JunkEmail", "deleteditems"), if it is one. */
@@ -314,13 +317,10 @@ export class EwsClient {
 		}
 		let found: { id: string; displayName: string } | undefined;
 		for (const [i, segment] of rest.entries()) {
-			const view = new FolderView(2);
-			view.PropertySet = props;
-			view.Traversal = FolderTraversal.Shallow;
-			const parentId = parent;
-			const result = await this.call('FindFolder', (service) => service.FindFolders(parentId, new SearchFilter.IsEqualTo(FolderSchema.DisplayName, segment), view));
-			const folder = result.Folders[0];
-			if (!folder) {
+			const children = await this.childFolders(parent);
+			const wanted = segment.toLowerCase();
+			found = children.find((f) => f.displayName.toLowerCase() === wanted);
+			if (!found) {
 				const where = i === 0 && first === undefined ? 'at the top of the mailbox' : `in "${segments.slice(0, segments.length - rest.length + i).join('/')}"`;
 				throw new MailboxError('NOT_FOUND', `Folder "${segment}" was not found ${where}${this.mailbox ? ` of ${this.mailbox}` : ''}.`, {
 					field: 'folders',
@@ -328,12 +328,29 @@ export class EwsClient {
 					hint: 'Check the folder path: levels are separated by "/", e.g. Inbox/Projects; names as shown in Outlook.',
 				});
 			}
-			found = { id: folder.Id.UniqueId, displayName: folder.DisplayName };
 			parent = new FolderId(found.id);
 		}
 		const ref: EwsFolderRef = { id: found!.id, path: key, displayName: found!.displayName };
 		this.folderCache.set(key.toLowerCase(), ref);
 		return ref;
+	}
+
+	/**
+	 * The folders directly under a folder (id and display name), all pages. Compared by name on this
+	 * side rather than by a FindFolder restriction: the same on every Exchange version.
+	 */
+	async childFolders(parent: FolderId): Promise<Array<{ id: string; displayName: string }>> {
+		const out: Array<{ id: string; displayName: string }> = [];
+		const props = new PropertySet(BasePropertySet.IdOnly, [FolderSchema.DisplayName]);
+		for (let offset = 0; ; ) {
+			const view = new FolderView(500, offset);
+			view.PropertySet = props;
+			view.Traversal = FolderTraversal.Shallow;
+			const result = await this.call('FindFolder', (service) => service.FindFolders(parent, view));
+			for (const folder of result.Folders) out.push({ id: folder.Id.UniqueId, displayName: folder.DisplayName ?? '' });
+			if (!result.MoreAvailable || !result.Folders.length) return out;
+			offset = result.NextPageOffset ?? offset + result.Folders.length;
+		}
 	}
 
 	/** Ends the kept-alive connections. */
@@ -378,6 +395,12 @@ function textOf(value: unknown): string {
 
 /** The EWS response code of an ews-javascript-api failure (SOAP fault or failed response message), if it has one. */
 export function ewsErrorCode(error: unknown): { name: string; message: string; backOffMs?: number } | undefined {
+	if (error instanceof ServiceResponse) {
+		if (error.Result !== ServiceResult.Error && error.Result !== ServiceResult.Warning) return undefined;
+		const details = error.ErrorDetails;
+		const backOff = details?.containsKey?.('BackOffMilliseconds') ? Number(details.get('BackOffMilliseconds')) : undefined;
+		return { name: ServiceError[error.ErrorCode] ?? String(error.ErrorCode), message: error.ErrorMessage ?? '', backOffMs: backOff };
+	}
 	if (error instanceof ServiceResponseException) {
 		const details = error.Response?.ErrorDetails;
 		const backOff = details?.containsKey?.('BackOffMilliseconds') ? Number(details.get('BackOffMilliseconds')) : undefined;

@@ -191,6 +191,14 @@ export function fromEwsResponseCode(code: string, message: string, ctx: EwsError
 				serverResponse,
 				hint: 'Check Mailbox: enter the primary SMTP address of a user or shared mailbox of the organization.',
 			});
+		case 'ErrorMissingEmailAddress':
+			return new MailboxError('CONFIG', `Exchange needs the address of the mailbox to act on${op}: the account has no mailbox of its own (${code}).`, {
+				field: 'mailbox',
+				step: 'command',
+				causeCode: code,
+				serverResponse,
+				hint: 'Enter Mailbox: the primary SMTP address of the user or shared mailbox.',
+			});
 		case 'ErrorInvalidLicense':
 			return new MailboxError('AUTH', `The mailbox ${mailbox} has no Exchange Online license (${code}).`, { field: 'mailbox', step: 'command', causeCode: code, serverResponse, hint: 'Assign an Exchange Online license to the user, or use a shared mailbox.' });
 		case 'ErrorServerBusy':

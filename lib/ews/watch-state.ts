@@ -1,0 +1,187 @@
+/**
+ * The EWS watcher's persisted state: plain JSON, per watched folder the SyncFolderItems position
+ * and the messages taken in but not finished. Pure functions only; the watcher applies them and
+ * reports the new state after every change (the node keeps it in the workflow's static data).
+ *
+ * Exactly once: the sync state moves on as soon as a page of changes is taken in, and every new
+ * message of that page is recorded in `pending` in the same step. A message leaves `pending` only
+ * when the run that received it has succeeded (and the after-processing action is done), so a
+ * restart delivers what is pending again, with the same deduplication key (n8n refuses a run
+ * that already happened), and continues the sync where it stopped. Finished messages are kept in
+ * `recent` (Message-ID, else item id; bounded): when Exchange no longer accepts a sync state
+ * (ErrorInvalidSyncStateData, or the folder was recreated) the folder is synced from scratch, and
+ * what arrived before the last good sync is known, what is in `recent` or `pending` is not
+ * delivered twice.
+ */
+
+export const EWS_STATE_VERSION = 1;
+
+/** Finished message keys remembered per folder. */
+export const MAX_RECENT = 1000;
+
+/**
+ * - `new`: to deliver (also while its run is going, and after a failed run that is retried)
+ * - `act`: the run succeeded; the after-processing action (mark read, move, delete) is still to do
+ */
+export type EwsPendingStatus = 'new' | 'act';
+
+export interface EwsPendingEntry {
+	s: EwsPendingStatus;
+	/** The Message-ID (InternetMessageId), if the message has one. */
+	m?: string;
+	/** When Exchange received it (ms). */
+	r?: number;
+	/** Size in bytes, as Exchange reports it. */
+	z?: number;
+}
+
+export interface EwsFolderState {
+	/** The EWS id of the folder the sync state belongs to. */
+	folderId?: string;
+	/**
+	 * The SyncFolderItems state after the last page taken in. Absent: nothing synced yet (first
+	 * activation) or a reset. Present without activatedAt: the first activation is under way.
+	 */
+	syncState?: string;
+	/** When the folder was first synced to its end (ms); absent until then. */
+	activatedAt?: number;
+	/** When the last sync reached the end of the changes (ms). */
+	lastSyncAt?: number;
+	/**
+	 * Set while the folder is synced again from scratch after a reset: the last good sync before it
+	 * (ms). Messages Exchange received well before it are known; the others are compared by key.
+	 */
+	resyncSince?: number;
+	/** Item id -> entry, for messages taken in and not finished. */
+	pending: Record<string, EwsPendingEntry>;
+	/** Keys of finished messages, oldest first, at most MAX_RECENT. */
+	recent: string[];
+}
+
+export interface EwsWatchState {
+	version: typeof EWS_STATE_VERSION;
+	/** Folder key (the configured path, lower case) -> its state. */
+	folders: Record<string, EwsFolderState>;
+}
+
+function record<T>(): Record<string, T> {
+	return Object.create(null) as Record<string, T>;
+}
+
+export function emptyEwsState(): EwsWatchState {
+	return { version: EWS_STATE_VERSION, folders: record() };
+}
+
+export function emptyFolderState(): EwsFolderState {
+	return { pending: record(), recent: [] };
+}
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Accepts what the node loaded from static data; anything unusable is dropped, never thrown on. */
+export function loadEwsState(raw: unknown): EwsWatchState {
+	const state = emptyEwsState();
+	if (!raw || typeof raw !== 'object') return state;
+	const folders = (raw as { folders?: unknown }).folders;
+	if (!folders || typeof folders !== 'object') return state;
+	for (const [key, value] of Object.entries(folders as Record<string, unknown>)) {
+		if (!key || !value || typeof value !== 'object') continue;
+		const f = value as Record<string, unknown>;
+		const folder = emptyFolderState();
+		if (typeof f.folderId === 'string' && f.folderId) folder.folderId = f.folderId;
+		if (typeof f.syncState === 'string' && f.syncState) folder.syncState = f.syncState;
+		if (finite(f.activatedAt)) folder.activatedAt = f.activatedAt;
+		if (finite(f.lastSyncAt)) folder.lastSyncAt = f.lastSyncAt;
+		if (finite(f.resyncSince)) folder.resyncSince = f.resyncSince;
+		if (f.pending && typeof f.pending === 'object') {
+			for (const [id, entry] of Object.entries(f.pending as Record<string, unknown>)) {
+				if (!id || !entry || typeof entry !== 'object') continue;
+				const e = entry as Record<string, unknown>;
+				if (e.s !== 'new' && e.s !== 'act') continue;
+				const out: EwsPendingEntry = { s: e.s };
+				if (typeof e.m === 'string' && e.m) out.m = e.m;
+				if (finite(e.r)) out.r = e.r;
+				if (finite(e.z)) out.z = e.z;
+				folder.pending[id] = out;
+			}
+		}
+		if (Array.isArray(f.recent)) folder.recent = f.recent.filter((k): k is string => typeof k === 'string' && k.length > 0).slice(-MAX_RECENT);
+		state.folders[key] = folder;
+	}
+	return state;
+}
+
+/** A plain-object copy (JSON), for persisting. */
+export function cloneEwsState(state: EwsWatchState): EwsWatchState {
+	return JSON.parse(JSON.stringify(state)) as EwsWatchState;
+}
+
+/** The key a finished message is remembered by: its Message-ID, else its item id. */
+export function messageKey(itemId: string, messageId: string | undefined): string {
+	return messageId ? `m:${messageId}` : `i:${itemId}`;
+}
+
+/** Records a finished message: out of `pending`, into `recent` (bounded). */
+export function finish(folder: EwsFolderState, itemId: string): void {
+	const entry = folder.pending[itemId];
+	delete folder.pending[itemId];
+	remember(folder, itemId, entry?.m);
+}
+
+/** Adds a message's key to `recent` (bounded), e.g. one known at first activation that a reset soon after must not deliver. */
+export function remember(folder: EwsFolderState, itemId: string, messageId: string | undefined): void {
+	const key = messageKey(itemId, messageId);
+	const at = folder.recent.indexOf(key);
+	if (at >= 0) folder.recent.splice(at, 1);
+	folder.recent.push(key);
+	if (folder.recent.length > MAX_RECENT) folder.recent.splice(0, folder.recent.length - MAX_RECENT);
+}
+
+/** Whether a message is finished (by Message-ID or item id) or already pending (by item id or Message-ID). */
+export function isKnown(folder: EwsFolderState, itemId: string, messageId: string | undefined): boolean {
+	if (itemId in folder.pending) return true;
+	if (folder.recent.includes(messageKey(itemId, undefined))) return true;
+	if (!messageId) return false;
+	if (folder.recent.includes(messageKey(itemId, messageId))) return true;
+	return Object.values(folder.pending).some((e) => e.m === messageId);
+}
+
+export type FirstActivation = 'new' | 'unread' | 'all';
+
+/** Time before the last good sync within which a resynced message is compared by key rather than taken as known. */
+export const RESYNC_MARGIN_MS = 10 * 60_000;
+
+/**
+ * What to do with a message a sync reports as created:
+ * - on first activation, per the mode (`new`: known; `unread`: deliver the unread; `all`: deliver);
+ * - after a reset (`resyncSince` = the last good sync): known if Exchange received it well before
+ *   that sync, else deliver unless it is finished or pending already;
+ * - otherwise deliver unless already pending (a repeated page).
+ */
+export function decideCreate(
+	folder: EwsFolderState,
+	item: { itemId: string; messageId?: string; isRead?: boolean; received?: number },
+	context: { firstActivation?: FirstActivation; resyncSince?: number },
+): 'deliver' | 'known' {
+	if (context.firstActivation) {
+		if (context.firstActivation === 'all') return 'deliver';
+		if (context.firstActivation === 'unread') return item.isRead ? 'known' : 'deliver';
+		return 'known';
+	}
+	if (context.resyncSince !== undefined) {
+		if (item.received !== undefined && item.received < context.resyncSince - RESYNC_MARGIN_MS) return 'known';
+		return isKnown(folder, item.itemId, item.messageId) ? 'known' : 'deliver';
+	}
+	return item.itemId in folder.pending ? 'known' : 'deliver';
+}
+
+/** Counts for logs and statistics. */
+export function countPending(folder: EwsFolderState): { toDeliver: number; toAct: number } {
+	let toDeliver = 0;
+	let toAct = 0;
+	for (const e of Object.values(folder.pending)) {
+		if (e.s === 'new') toDeliver++;
+		else toAct++;
+	}
+	return { toDeliver, toAct };
+}

@@ -6,6 +6,7 @@
  * attempts, the size limit, and messages that vanish before delivery.
  */
 import fs from 'node:fs';
+import type { IDataObject, INodeExecutionData, IRun, ITriggerFunctions } from 'n8n-workflow';
 import os from 'node:os';
 import path from 'node:path';
 import { connectEws, type EwsClient } from '../../lib/ews/client';
@@ -13,6 +14,7 @@ import { deleteMessages } from '../../lib/ews/items';
 import { EwsWatcher, newestMessage, type EwsWatchedMessage, type EwsWatcherOptions, type EwsWatchEvent } from '../../lib/ews/watch';
 import type { EwsWatchState } from '../../lib/ews/watch-state';
 import { parseMessage } from '../../lib/message/parse';
+import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigger.node';
 import { EwsServer } from '../servers/ews';
 import { generateMessage } from '../servers/mailgen';
 import { makeSelfSignedCertificate } from '../servers/tls';
@@ -374,5 +376,116 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		const newest = await newestMessage(client, 'Inbox');
 		expect(newest?.messageId).toBe('<newest@example.test>');
 		expect(server.folderItems(mbx, 'inbox').every((i) => !i.isRead)).toBe(true);
+	});
+});
+
+/** A stand-in for n8n's trigger context: parameters, credentials, static data, emit with done promises (runs succeed). */
+function triggerContext(options: { params: Record<string, unknown>; credentials: Record<string, IDataObject>; mode?: 'trigger' | 'manual'; staticData?: IDataObject }) {
+	const emitted: Array<{ data: INodeExecutionData[][]; key?: string }> = [];
+	const staticData = options.staticData ?? {};
+	const node = { id: 'ews-node', name: 'Mailbox EWS Trigger', type: 'n8n-nodes-mailbox.mailboxEwsTrigger', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} };
+	const log = () => undefined;
+	const ctx = {
+		getNode: () => node,
+		getMode: () => options.mode ?? 'trigger',
+		getWorkflow: () => ({ id: 'wf-1' }),
+		getWorkflowStaticData: () => staticData,
+		getNodeParameter: (name: string, fallback?: unknown) => options.params[name] ?? fallback,
+		getCredentials: async (name: string) => {
+			const data = options.credentials[name];
+			if (!data) throw new Error(`no credential ${name}`);
+			return data;
+		},
+		logger: { debug: log, info: log, warn: log, error: log },
+		emit: (data: INodeExecutionData[][], _response?: unknown, done?: { resolve: (run: IRun) => void }, key?: string) => {
+			emitted.push({ data, key });
+			done?.resolve({ status: 'success', data: { resultData: { runData: {} } } } as unknown as IRun);
+		},
+		helpers: {
+			createDeferredPromise: <T>() => {
+				let resolve!: (v: T) => void;
+				let reject!: (e: Error) => void;
+				const promise = new Promise<T>((res, rej) => {
+					resolve = res;
+					reject = rej;
+				});
+				return { promise, resolve, reject };
+			},
+			prepareBinaryData: async (data: Buffer, fileName?: string, mimeType?: string) => ({ data: data.toString('base64'), fileName, mimeType: mimeType ?? 'application/octet-stream', fileSize: String(data.length) }),
+		},
+	};
+	return { ctx: ctx as unknown as ITriggerFunctions, emitted, staticData };
+}
+
+describe('Mailbox EWS Trigger node against the local EWS endpoint', () => {
+	jest.setTimeout(60_000);
+	let dir: string;
+	let server: EwsServer;
+	const node = new MailboxEwsTrigger();
+	const MBX = 'node@contoso.test';
+	const credential = (extra: IDataObject = {}) => ({ mailboxEwsApi: { url: server.url, user: 'svc', password: 'svc-pw', allowSelfSigned: true, serverVersion: 'Exchange2013_SP1', access: 'delegate', ...extra } });
+
+	beforeAll(async () => {
+		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ews-node-'));
+		const { certPath, keyPath } = makeSelfSignedCertificate(dir);
+		server = await EwsServer.start({ tls: { key: fs.readFileSync(keyPath), cert: fs.readFileSync(certPath) }, users: { svc: 'svc-pw' }, mailboxes: ['svc@contoso.test', MBX], access: { svc: [MBX] } });
+	});
+	afterAll(async () => {
+		await server?.stop();
+		fs.rmSync(dir, { recursive: true, force: true });
+	});
+
+	it('describes itself: two outputs, three sign-ins, the EWS credential tested by the node', () => {
+		const d = node.description;
+		expect(d.name).toBe('mailboxEwsTrigger');
+		expect(d.outputNames).toEqual(['Messages', 'Mailbox Status']);
+		expect(d.credentials?.map((c) => [c.name, c.testedBy, c.displayOptions?.show?.authentication])).toEqual([
+			['mailboxMicrosoftAppApi', 'mailboxMicrosoftAppTest', ['microsoftApp']],
+			['mailboxMicrosoftOAuth2Api', undefined, ['microsoftOAuth2']],
+			['mailboxEwsApi', 'mailboxEwsConnectionTest', ['password']],
+		]);
+		expect(typeof node.methods.credentialTest.mailboxEwsConnectionTest).toBe('function');
+	});
+
+	it('the credential Test signs in and reads the Inbox; a wrong password says so', async () => {
+		const test = node.methods.credentialTest.mailboxEwsConnectionTest;
+		const ok = await test.call({} as never, { id: '1', name: 'x', type: 'mailboxEwsApi', data: { ...credential().mailboxEwsApi, mailbox: MBX } });
+		expect(ok.status).toBe('OK');
+		expect(ok.message).toContain('mailbox node@contoso.test: Inbox has');
+		const bad = await test.call({} as never, { id: '1', name: 'x', type: 'mailboxEwsApi', data: { ...credential().mailboxEwsApi, password: 'nope' } });
+		expect(bad.status).toBe('Error');
+		expect(bad.message).toContain('rejected the user name or password');
+	});
+
+	it('emits each new message once with the IMAP trigger\'s item shape plus Exchange ids, with a deterministic key; marks it read after the run', async () => {
+		const params = { authentication: 'password', mailbox: MBX, folders: 'Inbox', firstActivation: 'new', afterProcessing: 'markRead', pollMinutes: 0.1, options: { includeRaw: true } };
+		const { ctx, emitted, staticData } = triggerContext({ params, credentials: credential() });
+		const response = await node.trigger.call(ctx);
+		try {
+			server.addMessage(MBX, 'inbox', message('node-1'));
+			await until(() => emitted.length === 1, 15_000, 'the emit');
+			const [{ data, key }] = emitted;
+			expect(key).toBe(`mailbox-ews:wf-1:ews-node:${MBX}/inbox/<node-1@example.test>`);
+			const item = data[0][0];
+			expect(item.json).toMatchObject({ subject: 'node-1', messageId: '<node-1@example.test>', mailbox: MBX, folder: 'Inbox', isRead: false, flags: [], uid: null, uidl: null });
+			expect(item.json.itemId).toEqual(expect.any(String));
+			expect(item.json.changeKey).toEqual(expect.any(String));
+			expect(item.binary?.raw?.mimeType).toBe('message/rfc822');
+			await until(() => server.folderItems(MBX, 'inbox').every((i) => i.isRead), 15_000, 'marked read');
+			expect((staticData.watch as { folders: Record<string, unknown> }).folders.inbox).toBeDefined();
+		} finally {
+			await response.closeFunction?.();
+		}
+	});
+
+	it('Test step emits the newest message without changing anything; activation with a wrong password fails with the reason', async () => {
+		const { ctx, emitted } = triggerContext({ params: { authentication: 'password', mailbox: MBX, folders: 'Inbox' }, credentials: credential(), mode: 'manual' });
+		const response = await node.trigger.call(ctx);
+		await response.manualTriggerFunction?.();
+		expect(emitted).toHaveLength(1);
+		expect(emitted[0].data[0][0].json.messageId).toBe('<node-1@example.test>');
+
+		const wrong = triggerContext({ params: { authentication: 'password', mailbox: MBX, folders: 'Inbox' }, credentials: credential({ password: 'nope' }) });
+		await expect(node.trigger.call(wrong.ctx)).rejects.toThrow('rejected the user name or password');
 	});
 });

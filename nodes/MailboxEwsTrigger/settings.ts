@@ -1,0 +1,78 @@
+import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
+import { DEFAULT_EWS_URL, EWS_SERVER_VERSIONS, type EwsClientSettings, type EwsServerVersion } from '../../lib/ews/client';
+import type { Logger } from '../../lib/logger';
+import { MICROSOFT_APP_CREDENTIAL } from '../shared/credentials';
+import { microsoftOAuth2Connection, type OAuth2RefreshContext } from '../shared/microsoft-oauth2';
+
+export const EWS_CREDENTIAL = 'mailboxEwsApi';
+
+/** How the EWS trigger signs in. */
+export type EwsAuthentication = 'microsoftApp' | 'microsoftOAuth2' | 'password';
+
+export interface EwsNodeChoice {
+	authentication: EwsAuthentication;
+	/** The node's Mailbox (empty: the credential's). */
+	mailbox?: string;
+	/** The node's EWS URL (Microsoft 365 only; the password credential has its own). */
+	ewsUrl?: string;
+}
+
+/** The mailboxEwsApi credential (on-premises Exchange, user and password) as client settings. */
+export function ewsSettingsFromCredential(data: ICredentialDataDecryptedObject, mailbox?: string): EwsClientSettings {
+	const version = String(data.serverVersion || 'Exchange2013_SP1');
+	return {
+		url: String(data.url ?? '').trim(),
+		auth: { type: 'password', user: String(data.user ?? '').trim(), password: String(data.password ?? '') },
+		mailbox: mailbox?.trim() || String(data.mailbox ?? '').trim() || undefined,
+		impersonation: data.access === 'impersonation',
+		serverVersion: (EWS_SERVER_VERSIONS as readonly string[]).includes(version) ? (version as EwsServerVersion) : 'Exchange2013_SP1',
+		allowUnauthorizedCerts: data.allowSelfSigned === true,
+	};
+}
+
+/** The mailboxMicrosoftAppApi credential: the app's token from MSAL, impersonating the mailbox. */
+export function ewsSettingsFromMicrosoftApp(data: ICredentialDataDecryptedObject, choice: EwsNodeChoice): EwsClientSettings {
+	return {
+		url: choice.ewsUrl?.trim() || DEFAULT_EWS_URL,
+		auth: {
+			type: 'app',
+			app: {
+				tenantId: String(data.tenantId ?? ''),
+				clientId: String(data.clientId ?? ''),
+				clientSecret: String(data.clientSecret ?? ''),
+				authorityHost: String(data.authorityHost ?? ''),
+			},
+		},
+		mailbox: choice.mailbox?.trim() || String(data.mailbox ?? '').trim(),
+		impersonation: true,
+	};
+}
+
+/**
+ * The client settings for the node's Authentication, read from n8n at every call (so a poll after
+ * a failure gets a renewed delegated token). The delegated token is renewed through n8n after a 401.
+ */
+export async function ewsSettingsOf(
+	ctx: OAuth2RefreshContext,
+	choice: EwsNodeChoice,
+	logger?: Logger,
+): Promise<EwsClientSettings> {
+	if (choice.authentication === 'password') return { ...ewsSettingsFromCredential(await ctx.getCredentials(EWS_CREDENTIAL), choice.mailbox), logger };
+	if (choice.authentication === 'microsoftApp') return { ...ewsSettingsFromMicrosoftApp(await ctx.getCredentials(MICROSOFT_APP_CREDENTIAL), choice), logger };
+	const { login, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger);
+	return {
+		url: choice.ewsUrl?.trim() || DEFAULT_EWS_URL,
+		auth: { type: 'token', accessToken: String(login.accessToken ?? ''), renew: renewToken },
+		// the signed-in user's own mailbox unless another is named (delegate access, Full Access)
+		mailbox: choice.mailbox?.trim() || String(login.user ?? '').trim() || undefined,
+		impersonation: false,
+		logger,
+	};
+}
+
+/** "Inbox, Inbox/Projects" (commas or new lines) -> the folder paths; Inbox when empty. */
+export function parseFolderList(text: string | string[] | undefined): string[] {
+	const parts = Array.isArray(text) ? text : String(text ?? '').split(/[,\n]/);
+	const folders = parts.map((f) => f.trim()).filter((f) => f.length > 0);
+	return folders.length ? folders : ['Inbox'];
+}

@@ -1,0 +1,91 @@
+/**
+ * The EWS watcher's state (lib/ews/watch-state.ts) and the pure helpers of the EWS client:
+ * loading anything without throwing, decisions on first activation and after a reset, the bounded
+ * list of finished messages, folder paths, throttling hints and SOAP operation names.
+ */
+import { distinguishedFolder, splitFolderPath } from '../../../lib/ews/client';
+import { diagnosticsReason, fromEwsResponseCode, permissionHint } from '../../../lib/ews/errors';
+import { soapOperation, throttleHint } from '../../../lib/ews/transport';
+import { folderKey } from '../../../lib/ews/watch';
+import { decideCreate, emptyFolderState, finish, isKnown, loadEwsState, MAX_RECENT, RESYNC_MARGIN_MS } from '../../../lib/ews/watch-state';
+
+describe('EWS watch state', () => {
+	it('loads anything without throwing and keeps only usable parts', () => {
+		expect(loadEwsState(undefined).folders).toEqual({});
+		expect(loadEwsState('garbage').folders).toEqual({});
+		const state = loadEwsState({
+			folders: {
+				inbox: { folderId: 'F1', syncState: 'S', activatedAt: 5, lastSyncAt: 6, pending: { a: { s: 'new', m: '<a@x>', r: 1, z: 2 }, b: { s: 'weird' }, c: null }, recent: ['m:<x@y>', 3, ''] },
+				'': { syncState: 'ignored' },
+				bad: 7,
+			},
+		});
+		expect(Object.keys(state.folders)).toEqual(['inbox']);
+		expect(state.folders.inbox).toEqual({ folderId: 'F1', syncState: 'S', activatedAt: 5, lastSyncAt: 6, pending: { a: { s: 'new', m: '<a@x>', r: 1, z: 2 } }, recent: ['m:<x@y>'] });
+		// a sync state without activation: the first activation is still under way
+		expect(loadEwsState({ folders: { inbox: { syncState: 'S', pending: {}, recent: [] } } }).folders.inbox.activatedAt).toBeUndefined();
+	});
+
+	it('decides per first activation mode, after a reset by time and key, and otherwise by pending', () => {
+		const f = emptyFolderState();
+		const item = { itemId: 'i1', messageId: '<1@x>', isRead: true, received: 1_000_000 };
+		expect(decideCreate(f, item, { firstActivation: 'new' })).toBe('known');
+		expect(decideCreate(f, item, { firstActivation: 'unread' })).toBe('known');
+		expect(decideCreate(f, { ...item, isRead: false }, { firstActivation: 'unread' })).toBe('deliver');
+		expect(decideCreate(f, item, { firstActivation: 'all' })).toBe('deliver');
+		const since = item.received + RESYNC_MARGIN_MS + 1;
+		expect(decideCreate(f, item, { resyncSince: since })).toBe('known');
+		expect(decideCreate(f, item, { resyncSince: since - 2 })).toBe('deliver');
+		f.pending.i1 = { s: 'new', m: '<1@x>' };
+		finish(f, 'i1');
+		expect(decideCreate(f, { ...item, itemId: 'moved-id' }, { resyncSince: since - 2 })).toBe('known');
+		expect(decideCreate(f, { itemId: 'i2' }, {})).toBe('deliver');
+		f.pending.i2 = { s: 'new' };
+		expect(decideCreate(f, { itemId: 'i2' }, {})).toBe('known');
+		expect(isKnown(f, 'other', '<1@x>')).toBe(true);
+	});
+
+	it('keeps at most MAX_RECENT finished keys, newest last, without duplicates', () => {
+		const f = emptyFolderState();
+		for (let i = 0; i < MAX_RECENT + 10; i++) {
+			f.pending[`i${i}`] = { s: 'act', m: `<${i}@x>` };
+			finish(f, `i${i}`);
+		}
+		expect(f.recent).toHaveLength(MAX_RECENT);
+		expect(f.recent.at(-1)).toBe(`m:<${MAX_RECENT + 9}@x>`);
+		expect(f.pending).toEqual({});
+		f.pending.again = { s: 'new', m: `<${MAX_RECENT + 9}@x>` };
+		finish(f, 'again');
+		expect(f.recent.filter((k) => k === `m:<${MAX_RECENT + 9}@x>`)).toHaveLength(1);
+	});
+});
+
+describe('EWS client helpers', () => {
+	it('splits folder paths and recognises distinguished names', () => {
+		expect(splitFolderPath('Inbox/Projects/ 2024 ')).toEqual(['Inbox', 'Projects', '2024']);
+		expect(splitFolderPath('/A\\/B//C/')).toEqual(['A/B', 'C']);
+		expect(distinguishedFolder('Junk Email')).toBeDefined();
+		expect(distinguishedFolder('deleteditems')).toBeDefined();
+		expect(distinguishedFolder('Archive')).toBeUndefined();
+		expect(folderKey(' /Inbox/Projects/ ')).toBe('inbox/projects');
+	});
+
+	it('reads throttling hints and the SOAP operation', () => {
+		const fault = '<s:Fault><faultcode>a:ErrorServerBusy</faultcode><detail><e:ResponseCode>ErrorServerBusy</e:ResponseCode><t:MessageXml><t:Value Name="BackOffMilliseconds">2500</t:Value></t:MessageXml></detail></s:Fault>';
+		expect(throttleHint(500, {}, fault)).toEqual({ waitMs: 2500 });
+		expect(throttleHint(503, { 'retry-after': '7' }, '')).toEqual({ waitMs: 7000 });
+		expect(throttleHint(503, {}, '')).toEqual({ waitMs: undefined });
+		expect(throttleHint(500, {}, '<s:Fault>ErrorAccessDenied</s:Fault>')).toBeUndefined();
+		expect(soapOperation('<soap:Envelope><soap:Header/><soap:Body><m:SyncFolderItems>')).toBe('SyncFolderItems');
+		expect(diagnosticsReason('2000008;reason="The token has expired.";error_category="invalid_token"')).toBe('The token has expired.');
+	});
+
+	it('names the permission an app, an impersonating account and a delegate need', () => {
+		expect(permissionHint({ auth: 'app', impersonation: true, mailbox: 'a@b.c' })).toMatch(/full_access_as_app.*admin consent/);
+		expect(permissionHint({ auth: 'password', impersonation: true })).toContain('ApplicationImpersonation');
+		expect(permissionHint({ auth: 'token', impersonation: false, mailbox: 'a@b.c' })).toContain('Full Access to the mailbox a@b.c');
+		const e = fromEwsResponseCode('ErrorAccessDenied', 'Access is denied.', { url: 'https://x/EWS/Exchange.asmx', auth: 'app', impersonation: true, mailbox: 'a@b.c', secrets: [] });
+		expect(e).toMatchObject({ code: 'AUTH', field: 'mailbox', causeCode: 'ErrorAccessDenied' });
+		expect(e.hint).toContain('full_access_as_app');
+	});
+});

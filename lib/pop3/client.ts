@@ -11,16 +11,11 @@
 import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import { Readable } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import { redact, type MailboxError } from '../errors';
-import { codedError, greetingTimeoutMs, upgradeToTls } from '../connection/socket';
+import { LineClient, type LineClientOptions } from '../connection/line-client';
 import type { ResolvedServer } from '../connection/options';
-import { silentLogger, type Logger } from '../logger';
 import { CLOSED_BY_SERVER, fromPop3Error, Pop3CommandError } from './errors';
 import { Pop3ResponseReader, type Pop3Status } from './reader';
-
-/** Commands wait this long for an answer that has started arriving or is due (idle time). */
-const MIN_COMMAND_TIMEOUT_MS = 60_000;
 
 export interface Pop3Response {
 	status: Pop3Status;
@@ -41,11 +36,7 @@ export interface Pop3UidlEntry {
 	uid: string;
 }
 
-export interface Pop3ClientOptions {
-	logger?: Logger;
-	/** Removed from every log line and message. */
-	secrets?: ReadonlyArray<string | undefined>;
-}
+export type Pop3ClientOptions = LineClientOptions;
 
 interface Exchange {
 	/** The command line without CRLF; undefined for the greeting, which comes unasked. */
@@ -67,47 +58,22 @@ export function apopDigest(timestamp: string, password: string): string {
 	return createHash('md5').update(timestamp + password, 'utf8').digest('hex');
 }
 
-export class Pop3Client {
+export class Pop3Client extends LineClient<Pop3ResponseReader> {
 	/** The greeting's text after +OK. */
 	greeting = '';
-	private reader = new Pop3ResponseReader();
-	private queue: Promise<unknown> = Promise.resolve();
-	private closed = false;
-	private readonly logger: Logger;
-	private readonly secrets: ReadonlyArray<string | undefined>;
-	private readonly onData = (chunk: Buffer) => this.reader.push(chunk);
-	private readonly onError = (error: Error) => this.reader.fail(error);
-	private readonly onClose = () => {
-		this.closed = true;
-		this.reader.fail(codedError(CLOSED_BY_SERVER, 'the server closed the connection'));
-	};
-	private readonly onTimeout = () => {
-		// Idle while an answer is due; a paused socket waits for a slow reader of a stream instead.
-		if (this.reader.busy && !this.socket.isPaused()) this.socket.destroy(codedError('ETIMEDOUT', 'no answer in time'));
-	};
 
-	private constructor(
-		private socket: net.Socket,
-		readonly server: ResolvedServer,
-		options: Pop3ClientOptions,
-	) {
-		this.logger = options.logger ?? silentLogger;
-		this.secrets = [...(options.secrets ?? []), server.proxy?.password];
-		this.attach(socket);
+	private constructor(socket: net.Socket, server: ResolvedServer, options: Pop3ClientOptions) {
+		super(socket, server, new Pop3ResponseReader(), CLOSED_BY_SERVER, options);
 	}
 
 	/**
 	 * Takes over a connected socket (see openSocket) and reads the greeting, which must come within
-	 * {@link greetingTimeoutMs}. Throws a MailboxError.
+	 * the greeting timeout (see {@link LineClient}). Throws a MailboxError.
 	 */
 	static async start(socket: net.Socket, server: ResolvedServer, options: Pop3ClientOptions = {}): Promise<Pop3Client> {
 		const client = new Pop3Client(socket, server, options);
 		try {
-			let timer: NodeJS.Timeout | undefined;
-			const timeout = new Promise<never>((_resolve, reject) => {
-				timer = setTimeout(() => reject(codedError('GREETING_TIMEOUT', 'no greeting')), greetingTimeoutMs(server));
-			});
-			const greeting = await Promise.race([client.exchange({ logAs: 'GREETING' }), timeout]).finally(() => clearTimeout(timer));
+			const greeting = await client.withinGreetingTimeout(client.exchange({ logAs: 'GREETING' }));
 			client.greeting = greeting.status.text;
 			client.logger.debug(`pop3: S: +OK ${redact(client.greeting, client.secrets)}`);
 			return client;
@@ -122,40 +88,8 @@ export class Pop3Client {
 		return apopTimestamp(this.greeting);
 	}
 
-	/** The TLS socket when the connection is encrypted. */
-	get tlsSocket(): TLSSocket | undefined {
-		return 'encrypted' in this.socket && (this.socket as TLSSocket).encrypted ? (this.socket as TLSSocket) : undefined;
-	}
-
-	get isClosed(): boolean {
-		return this.closed;
-	}
-
-	private attach(socket: net.Socket): void {
-		socket.on('data', this.onData);
-		socket.on('error', this.onError);
-		socket.on('close', this.onClose);
-		socket.on('timeout', this.onTimeout);
-		socket.setTimeout(Math.max(this.server.timeoutMs, MIN_COMMAND_TIMEOUT_MS));
-	}
-
-	private detach(socket: net.Socket): void {
-		socket.removeListener('data', this.onData);
-		socket.removeListener('error', this.onError);
-		socket.removeListener('close', this.onClose);
-		socket.removeListener('timeout', this.onTimeout);
-		socket.setTimeout(0);
-	}
-
 	mapError(error: unknown): MailboxError {
 		return fromPop3Error(error, this.server, { secrets: this.secrets });
-	}
-
-	/** Runs `task` after every earlier command has finished. */
-	private enqueue<T>(task: () => Promise<T>): Promise<T> {
-		const run = this.queue.then(task, task);
-		this.queue = run.catch(() => undefined);
-		return run;
 	}
 
 	/** Sends one line (none for the greeting) and reads the answer; not queued. -ERR rejects. */
@@ -178,8 +112,7 @@ export class Pop3Client {
 			});
 			if (ex.line !== undefined) {
 				this.logger.debug(`pop3: C: ${ex.logAs}`);
-				if (this.closed) return;
-				this.socket.write(`${ex.line}\r\n`);
+				this.send(`${ex.line}\r\n`);
 			}
 		});
 	}
@@ -213,21 +146,9 @@ export class Pop3Client {
 	async stls(): Promise<void> {
 		await this.enqueue(async () => {
 			await this.exchange({ line: 'STLS', logAs: 'STLS' });
-			// Anything already received came unencrypted and unasked: never treat it as an answer.
-			this.reader.discard();
-			const plain = this.socket;
-			this.detach(plain);
-			// The TLS socket reports failures of the connection underneath; this only keeps a late
-			// error of the plain socket from going unhandled.
-			plain.on('error', () => undefined);
-			try {
-				this.socket = await upgradeToTls(plain, this.server, this.secrets);
-			} catch (error) {
-				this.closed = true;
-				this.reader.fail(error as Error);
+			await this.upgradeConnection().catch((error: unknown) => {
 				throw this.mapError(error);
-			}
-			this.attach(this.socket);
+			});
 		});
 	}
 
@@ -366,7 +287,10 @@ export class Pop3Client {
 		await this.command('NOOP');
 	}
 
-	/** Ends the session: the server now removes the messages marked deleted. Closes the connection. */
+	/**
+	 * Ends the session: the server now removes the messages marked deleted. Closes the connection.
+	 * close() instead drops the connection without QUIT: nothing marked deleted is removed.
+	 */
 	async quit(): Promise<void> {
 		if (this.closed) return;
 		try {
@@ -374,12 +298,6 @@ export class Pop3Client {
 		} finally {
 			this.close();
 		}
-	}
-
-	/** Drops the connection without QUIT: nothing marked deleted is removed. */
-	close(): void {
-		this.closed = true;
-		this.socket.destroy();
 	}
 }
 

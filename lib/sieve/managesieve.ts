@@ -15,15 +15,10 @@
  * the caller maps it (errors.ts). Secrets (the SASL initial response) are never logged.
  */
 import type net from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { redact } from '../errors';
-import { codedError, greetingTimeoutMs, upgradeToTls } from '../connection/socket';
+import { LineClient, type LineClientOptions } from '../connection/line-client';
 import type { ResolvedServer } from '../connection/options';
-import { silentLogger, type Logger } from '../logger';
 import { SieveResponseReader, tokenText, type SieveStatus, type SieveToken } from './reader';
-
-/** Commands wait this long for an answer (idle time). */
-const MIN_COMMAND_TIMEOUT_MS = 60_000;
 
 /** The server closed the connection while the client waited for an answer. */
 export const SIEVE_CLOSED = 'ESIEVECLOSED';
@@ -60,11 +55,7 @@ export class SieveCommandError extends Error {
 	}
 }
 
-export interface SieveClientOptions {
-	logger?: Logger;
-	/** Removed from every log line and message. */
-	secrets?: ReadonlyArray<string | undefined>;
-}
+export type SieveClientOptions = LineClientOptions;
 
 export interface SieveAnswer {
 	status: SieveStatus;
@@ -113,84 +104,27 @@ export function parseCapabilities(lines: SieveToken[][]): SieveCapabilities {
 	return caps;
 }
 
-export class ManageSieveClient {
+export class ManageSieveClient extends LineClient<SieveResponseReader> {
 	capabilities: SieveCapabilities = { sasl: [], sieve: [], starttls: false, other: {} };
-	private reader = new SieveResponseReader();
-	private queue: Promise<unknown> = Promise.resolve();
-	private closed = false;
-	private readonly logger: Logger;
-	private readonly secrets: ReadonlyArray<string | undefined>;
-	private readonly onData = (chunk: Buffer) => this.reader.push(chunk);
-	private readonly onError = (error: Error) => this.reader.fail(error);
-	private readonly onClose = () => {
-		this.closed = true;
-		this.reader.fail(codedError(SIEVE_CLOSED, 'the server closed the connection'));
-	};
-	private readonly onTimeout = () => {
-		if (this.reader.busy) this.socket.destroy(codedError('ETIMEDOUT', 'no answer in time'));
-	};
 
-	private constructor(
-		private socket: net.Socket,
-		readonly server: ResolvedServer,
-		options: SieveClientOptions,
-	) {
-		this.logger = options.logger ?? silentLogger;
-		this.secrets = [...(options.secrets ?? []), server.proxy?.password];
-		this.attach(socket);
+	private constructor(socket: net.Socket, server: ResolvedServer, options: SieveClientOptions) {
+		super(socket, server, new SieveResponseReader(), SIEVE_CLOSED, options);
 	}
 
 	/**
 	 * Takes over a connected socket and reads the greeting (capabilities, then OK), which must come
-	 * within {@link greetingTimeoutMs}. Throws what the reader or socket threw; the caller maps it.
+	 * within the greeting timeout (see {@link LineClient}). Throws what the reader or socket threw;
+	 * the caller maps it.
 	 */
 	static async start(socket: net.Socket, server: ResolvedServer, options: SieveClientOptions = {}): Promise<ManageSieveClient> {
 		const client = new ManageSieveClient(socket, server, options);
-		let timer: NodeJS.Timeout | undefined;
-		const timeout = new Promise<never>((_resolve, reject) => {
-			timer = setTimeout(() => reject(codedError('GREETING_TIMEOUT', 'no greeting')), greetingTimeoutMs(server));
+		const greeting = await client.withinGreetingTimeout(client.exchange('GREETING')).catch((error: unknown) => {
+			client.close();
+			throw error;
 		});
-		const greeting = await Promise.race([client.exchange('GREETING'), timeout])
-			.finally(() => clearTimeout(timer))
-			.catch((error: unknown) => {
-				client.close();
-				throw error;
-			});
 		client.capabilities = parseCapabilities(greeting.lines);
 		client.logger.debug(`managesieve: S: greeting from ${client.capabilities.implementation ?? 'an unnamed server'}`);
 		return client;
-	}
-
-	/** The TLS socket when the connection is encrypted. */
-	get tlsSocket(): TLSSocket | undefined {
-		return 'encrypted' in this.socket && (this.socket as TLSSocket).encrypted ? (this.socket as TLSSocket) : undefined;
-	}
-
-	get isClosed(): boolean {
-		return this.closed;
-	}
-
-	private attach(socket: net.Socket): void {
-		socket.on('data', this.onData);
-		socket.on('error', this.onError);
-		socket.on('close', this.onClose);
-		socket.on('timeout', this.onTimeout);
-		socket.setTimeout(Math.max(this.server.timeoutMs, MIN_COMMAND_TIMEOUT_MS));
-	}
-
-	private detach(socket: net.Socket): void {
-		socket.removeListener('data', this.onData);
-		socket.removeListener('error', this.onError);
-		socket.removeListener('close', this.onClose);
-		socket.removeListener('timeout', this.onTimeout);
-		socket.setTimeout(0);
-	}
-
-	/** Runs `task` after every earlier command has finished. */
-	private enqueue<T>(task: () => Promise<T>): Promise<T> {
-		const run = this.queue.then(task, task);
-		this.queue = run.catch(() => undefined);
-		return run;
 	}
 
 	/**
@@ -237,8 +171,7 @@ export class ManageSieveClient {
 
 	private write(data: Buffer | string, logAs: string): void {
 		this.logger.debug(`managesieve: C: ${redact(logAs, this.secrets)}`);
-		if (this.closed) return;
-		this.socket.write(data);
+		this.send(data);
 	}
 
 	/** A queued command. */
@@ -262,17 +195,7 @@ export class ManageSieveClient {
 	async startTls(): Promise<void> {
 		await this.enqueue(async () => {
 			await this.exchange('STARTTLS', 'STARTTLS\r\n');
-			// Anything already received came unencrypted and unasked: never treat it as an answer.
-			this.reader.discard();
-			const plain = this.socket;
-			this.detach(plain);
-			plain.on('error', () => undefined);
-			this.socket = await upgradeToTls(plain, this.server, this.secrets).catch((error: Error) => {
-				this.closed = true;
-				this.reader.fail(error);
-				throw error;
-			});
-			this.attach(this.socket);
+			await this.upgradeConnection();
 			const again = await this.exchange('STARTTLS');
 			this.capabilities = parseCapabilities(again.lines);
 		});
@@ -353,11 +276,6 @@ export class ManageSieveClient {
 		} finally {
 			this.close();
 		}
-	}
-
-	close(): void {
-		this.closed = true;
-		this.socket.destroy();
 	}
 }
 

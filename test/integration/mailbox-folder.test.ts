@@ -2,32 +2,19 @@
  * Folder → Create, Rename, Delete (and List) of the Mailbox node against a real Dovecot, whose
  * hierarchy delimiter is "/" (Maildir++ storage: "." is refused in names). Needs root.
  */
-import fs from 'node:fs';
 import tls from 'node:tls';
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
-import { resolveServer } from '../../lib/connection/options';
 import { withImap } from '../../lib/imap/connect';
 import { listFolders, type FolderInfo } from '../../lib/imap/folders';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
 import { generateMessage } from '../servers/mailgen';
-import { startMailServers, type MailServers } from '../servers';
 import { executeContext } from './helpers/execute-context';
+import { useMailServers } from './helpers/mail-servers';
 
 describe('Mailbox node: Folder → Create, Rename, Delete', () => {
-	let servers: MailServers;
-	let ca: string;
+	const env = useMailServers();
 
-	beforeAll(async () => {
-		servers = await startMailServers();
-		ca = fs.readFileSync(servers.certPath, 'utf8');
-	});
-	afterAll(async () => {
-		await servers?.stop();
-	});
-
-	const credentials = (user = 'alice') => ({
-		mailboxImapApi: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', allowSelfSigned: true, user, password: servers.users[user] },
-	});
+	const credentials = (user = 'alice') => ({ mailboxImapApi: env.imapCredential(user) });
 
 	async function run(operation: string, params: Record<string, unknown>, continueOnFail = false): Promise<INodeExecutionData[]> {
 		const ctx = executeContext({ items: [{ json: {} }], params: { authentication: 'password', resource: 'folder', operation, ...params }, credentials: credentials(), continueOnFail });
@@ -46,13 +33,13 @@ describe('Mailbox node: Folder → Create, Rename, Delete', () => {
 		return { message: error.message, description: error.description ?? '' };
 	}
 	const folders = async (): Promise<FolderInfo[]> => {
-		const server = resolveServer('imap', { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', ca });
+		const server = env.imapServer();
 		return withImap(server, { user: 'alice', password: 'alice-pw' }, (client) => listFolders(client, { counts: true }));
 	};
 	/** The subscriptions as LSUB reports them, also those of folders that no longer exist. */
 	const subscriptions = (): Promise<string[]> =>
 		new Promise((resolve, reject) => {
-			const socket = tls.connect({ host: '127.0.0.1', port: servers.ports.imaps, ca, servername: 'localhost' });
+			const socket = tls.connect({ host: '127.0.0.1', port: env.servers.ports.imaps, ca: env.ca, servername: 'localhost' });
 			let data = '';
 			let sent = false;
 			socket.setEncoding('utf8');
@@ -139,7 +126,7 @@ describe('Mailbox node: Folder → Create, Rename, Delete', () => {
 
 	it('renames a folder with its subfolders; subscriptions follow; parents of the new path are created', async () => {
 		await run('create', { folderPath: 'Projects/2026/Q2' });
-		await servers.writeMaildir('alice', 'Projects/2026/Q1', [0, 1].map((i) => generateMessage(5, i)));
+		await env.servers.writeMaildir('alice', 'Projects/2026/Q1', [0, 1].map((i) => generateMessage(5, i)));
 		const [item] = await run('rename', { folderPath: 'Projects/2026', newPath: 'Archive 2026/Projects' });
 		expect(item.json).toEqual({
 			from: 'Projects/2026',
@@ -206,8 +193,8 @@ describe('Mailbox node: Folder → Create, Rename, Delete', () => {
 
 	it('with Force deletes the subfolders deepest first, then the folder, with their message counts', async () => {
 		await run('create', { folderPath: 'Archive 2026/Projects/Q1/Invoices' });
-		await servers.writeMaildir('alice', 'Archive 2026/Projects/Q1/Invoices', [2, 3, 4].map((i) => generateMessage(5, i)));
-		await servers.writeMaildir('alice', 'Archive 2026', [generateMessage(5, 5)]);
+		await env.servers.writeMaildir('alice', 'Archive 2026/Projects/Q1/Invoices', [2, 3, 4].map((i) => generateMessage(5, i)));
+		await env.servers.writeMaildir('alice', 'Archive 2026', [generateMessage(5, 5)]);
 		const [item] = await run('delete', { folderPath: 'Archive 2026', force: true });
 		expect(item.json).toEqual({
 			path: 'Archive 2026',

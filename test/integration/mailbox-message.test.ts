@@ -6,14 +6,14 @@
 import fs from 'node:fs';
 import type { ImapFlow } from 'imapflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
-import { resolveServer } from '../../lib/connection/options';
 import { withImap } from '../../lib/imap/connect';
 import { parseMessage } from '../../lib/message/parse';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
 import { toExecutionData } from '../../nodes/shared/message-item';
 import { generateMessages } from '../servers/mailgen';
-import { startMailServers, type MailServers, type MaildirMessage } from '../servers';
+import type { MaildirMessage } from '../servers';
 import { executeContext } from './helpers/execute-context';
+import { useMailServers } from './helpers/mail-servers';
 
 jest.setTimeout(180_000);
 
@@ -47,20 +47,9 @@ function mail(spec: MailSpec): Buffer {
 const msgId = (id: string) => `<${id}@example.test>`;
 
 describe('Mailbox node: Message resource', () => {
-	let servers: MailServers;
-	let ca: string;
+	const env = useMailServers();
 
-	beforeAll(async () => {
-		servers = await startMailServers();
-		ca = fs.readFileSync(servers.certPath, 'utf8');
-	});
-	afterAll(async () => {
-		await servers?.stop();
-	});
-
-	const credentials = () => ({
-		mailboxImapApi: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', allowSelfSigned: true, user: 'alice', password: 'alice-pw' },
-	});
+	const credentials = () => ({ mailboxImapApi: env.imapCredential('alice') });
 
 	interface RunOptions {
 		items?: INodeExecutionData[];
@@ -96,7 +85,7 @@ describe('Mailbox node: Message resource', () => {
 		return { message: error.message, description: error.description ?? '' };
 	}
 
-	const imap = <T>(work: (client: ImapFlow) => Promise<T>) => withImap(resolveServer('imap', { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', ca }), { user: 'alice', password: 'alice-pw' }, work);
+	const imap = <T>(work: (client: ImapFlow) => Promise<T>) => withImap(env.imapServer(), { user: 'alice', password: 'alice-pw' }, work);
 
 	/** The folder's messages: uid, Message-ID, flags. */
 	async function contents(folder: string): Promise<Array<{ uid: number; messageId: string; flags: string[] }>> {
@@ -109,11 +98,11 @@ describe('Mailbox node: Message resource', () => {
 		});
 	}
 	const uidValidityOf = (folder: string) => imap(async (client) => (await client.mailboxOpen(folder, { readOnly: true })).uidValidity.toString());
-	const learnLog = async () => (fs.existsSync(servers.learnLogPath) ? servers.learnLog() : []);
+	const learnLog = async () => (fs.existsSync(env.servers.learnLogPath) ? env.servers.learnLog() : []);
 
 	/** Seeds a fresh folder; returns the trigger-like address of each message, in order. */
 	async function seed(folder: string, messages: MaildirMessage[]): Promise<Array<{ folder: string; uid: number; uidValidity: string; messageId: string }>> {
-		await servers.writeMaildir('alice', folder, messages);
+		await env.servers.writeMaildir('alice', folder, messages);
 		const uidValidity = await uidValidityOf(folder);
 		const list = await contents(folder);
 		return list.map((m) => ({ folder, uid: m.uid, uidValidity, messageId: m.messageId }));
@@ -270,7 +259,7 @@ describe('Mailbox node: Message resource', () => {
 	describe('Move, Copy, Delete, Flags', () => {
 		it('moves and copies, with the new UID from COPYUID; a missing destination is named and nothing moves', async () => {
 			const seeded = await seed('MoveSrc', ['m1', 'm2', 'm3'].map((id) => ({ raw: mail({ id }) })));
-			await servers.writeMaildir('alice', 'MoveDst', []);
+			await env.servers.writeMaildir('alice', 'MoveDst', []);
 			const items = seeded.map((json) => ({ json }));
 
 			const wrong = await failure('move', { ...fromItems(items), destination: 'movedst' }, items);
@@ -433,10 +422,10 @@ describe('Mailbox node: Message resource', () => {
 
 		it('moves 10,000 messages with one UID MOVE (1:10000); every item gets its own result; a gone UID fails on its own item', async () => {
 			const count = 10_000;
-			await servers.writeMaildir('alice', 'Bulk', (function* () {
+			await env.servers.writeMaildir('alice', 'Bulk', (function* () {
 				for (let k = 0; k < count; k++) yield { raw: small(k) };
 			})());
-			await servers.writeMaildir('alice', 'BulkDone', []);
+			await env.servers.writeMaildir('alice', 'BulkDone', []);
 			const uidValidity = await uidValidityOf('Bulk');
 			const items: INodeExecutionData[] = Array.from({ length: count }, (_, k) => ({ json: { folder: 'Bulk', uid: k + 1, uidValidity } }));
 			items.push({ json: { folder: 'Bulk', uid: count + 50, uidValidity } });
@@ -460,7 +449,7 @@ describe('Mailbox node: Message resource', () => {
 
 		it('a scattered set is split into commands under 8 KB, still one command per piece, not per message', async () => {
 			const count = 6000;
-			await servers.writeMaildir('alice', 'Scattered', (function* () {
+			await env.servers.writeMaildir('alice', 'Scattered', (function* () {
 				for (let k = 0; k < count; k++) yield { raw: small(k), flags: k % 2 ? ['\\Seen'] : [] };
 			})());
 			const uidValidity = await uidValidityOf('Scattered');

@@ -3,13 +3,12 @@
  * straight into the Maildirs with chosen arrival times (INTERNALDATE) around the cut-off, and the
  * node runs with a fixed Reference Time, so exactly which messages go is known. Needs root.
  */
-import fs from 'node:fs';
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
-import { resolveServer } from '../../lib/connection/options';
 import { withImap } from '../../lib/imap/connect';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
-import { startMailServers, type MailServers, type MaildirMessage } from '../servers';
+import type { MaildirMessage } from '../servers';
 import { executeContext } from './helpers/execute-context';
+import { useMailServers } from './helpers/mail-servers';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const HOUR = 3600_000;
@@ -26,24 +25,13 @@ function mail(id: string, arrived: Date, options: { header?: Date | null; flags?
 }
 
 describe('Mailbox node: Retention → Remove Old Mail', () => {
-	let servers: MailServers;
-	let ca: string;
-
-	beforeAll(async () => {
-		servers = await startMailServers({ users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' } });
-		ca = fs.readFileSync(servers.certPath, 'utf8');
-	});
-	afterAll(async () => {
-		await servers?.stop();
-	});
-
-	const imap = () => resolveServer('imap', { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', ca });
+	const env = useMailServers({ users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' } });
 
 	async function run(user: string, params: Record<string, unknown>, continueOnFail = false): Promise<INodeExecutionData[]> {
 		const ctx = executeContext({
 			items: [{ json: {} }],
 			params: { authentication: 'password', resource: 'retention', operation: 'apply', inboxDays: 0, junkDays: 0, sentDays: 0, ...params },
-			credentials: { mailboxImapApi: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', allowSelfSigned: true, user, password: servers.users[user] } },
+			credentials: { mailboxImapApi: env.imapCredential(user) },
 			continueOnFail,
 		});
 		return (await new Mailbox().execute.call(ctx))[0];
@@ -60,7 +48,7 @@ describe('Mailbox node: Retention → Remove Old Mail', () => {
 	}
 	/** The ids (Message-ID without <@retention.test>) in a folder, sorted, with their flags. */
 	async function contents(user: string, folder: string): Promise<Record<string, string[]>> {
-		return withImap(imap(), { user, password: servers.users[user] }, async (client) => {
+		return withImap(env.imapServer(), { user, password: env.servers.users[user] }, async (client) => {
 			const lock = await client.getMailboxLock(folder, { readOnly: true });
 			try {
 				const out: Record<string, string[]> = {};
@@ -80,7 +68,7 @@ describe('Mailbox node: Retention → Remove Old Mail', () => {
 
 	describe('INBOX, Junk and Sent around the cut-off', () => {
 		beforeAll(async () => {
-			await servers.writeMaildir('alice', 'INBOX', [
+			await env.servers.writeMaildir('alice', 'INBOX', [
 				mail('in-45d', ago(45 * DAY)),
 				mail('in-30d1h', ago(30 * DAY + HOUR)),
 				mail('in-30d1s', ago(30 * DAY + 1000)),
@@ -90,8 +78,8 @@ describe('Mailbox node: Retention → Remove Old Mail', () => {
 				// marked \Deleted by another mail client, which may still undelete it
 				mail('in-2d-deleted-elsewhere', ago(2 * DAY), { flags: ['\\Deleted', '\\Seen'] }),
 			]);
-			await servers.writeMaildir('alice', 'Junk', [mail('junk-10d1h', ago(10 * DAY + HOUR)), mail('junk-9d23h', ago(9 * DAY + 23 * HOUR)), mail('junk-200d', ago(200 * DAY))]);
-			await servers.writeMaildir('alice', 'Sent', [mail('sent-400d', ago(400 * DAY)), mail('sent-1d', ago(DAY))]);
+			await env.servers.writeMaildir('alice', 'Junk', [mail('junk-10d1h', ago(10 * DAY + HOUR)), mail('junk-9d23h', ago(9 * DAY + 23 * HOUR)), mail('junk-200d', ago(200 * DAY))]);
+			await env.servers.writeMaildir('alice', 'Sent', [mail('sent-400d', ago(400 * DAY)), mail('sent-1d', ago(DAY))]);
 		});
 
 		const params = { inboxDays: 30, junkDays: 10, sentDays: 0, options: { referenceTime: NOW.toISOString() } };
@@ -144,7 +132,7 @@ describe('Mailbox node: Retention → Remove Old Mail', () => {
 
 	it('counts from the current time when no Reference Time is given', async () => {
 		const now = new Date();
-		await servers.writeMaildir('bob', 'Sent', [mail('sent-31d', ago(31 * DAY, now)), mail('sent-29d', ago(29 * DAY, now))]);
+		await env.servers.writeMaildir('bob', 'Sent', [mail('sent-31d', ago(31 * DAY, now)), mail('sent-29d', ago(29 * DAY, now))]);
 		const [, , sent] = await run('bob', { sentDays: 30, dryRun: false });
 		expect(sent.json).toMatchObject({ folder: 'Sent', matched: 1, deleted: 1 });
 		expect(Date.parse(sent.json.cutoff as string)).toBeGreaterThanOrEqual(now.getTime() - 30 * DAY);
@@ -153,12 +141,12 @@ describe('Mailbox node: Retention → Remove Old Mail', () => {
 	});
 
 	it('other folders with their own days, and Move to Trash (messages in Trash itself are deleted)', async () => {
-		await withImap(imap(), { user: 'carol', password: 'carol-pw' }, async (client) => {
+		await withImap(env.imapServer(), { user: 'carol', password: 'carol-pw' }, async (client) => {
 			await client.mailboxCreate('Newsletters/Weekly');
 		});
-		await servers.writeMaildir('carol', 'Newsletters/Weekly', [mail('nl-8d', ago(8 * DAY)), mail('nl-6d', ago(6 * DAY)), mail('nl-100d', ago(100 * DAY))]);
-		await servers.writeMaildir('carol', 'Trash', [mail('trash-40d', ago(40 * DAY)), mail('trash-20d', ago(20 * DAY))]);
-		await servers.writeMaildir('carol', 'INBOX', [mail('in-3d', ago(3 * DAY))]);
+		await env.servers.writeMaildir('carol', 'Newsletters/Weekly', [mail('nl-8d', ago(8 * DAY)), mail('nl-6d', ago(6 * DAY)), mail('nl-100d', ago(100 * DAY))]);
+		await env.servers.writeMaildir('carol', 'Trash', [mail('trash-40d', ago(40 * DAY)), mail('trash-20d', ago(20 * DAY))]);
+		await env.servers.writeMaildir('carol', 'INBOX', [mail('in-3d', ago(3 * DAY))]);
 		const items = await run('carol', {
 			inboxDays: 2,
 			dryRun: false,
@@ -184,7 +172,7 @@ describe('Mailbox node: Retention → Remove Old Mail', () => {
 	});
 
 	it('by Date header: an old Date header counts, a message without one counts by arrival', async () => {
-		await servers.writeMaildir('dave', 'INBOX', [
+		await env.servers.writeMaildir('dave', 'INBOX', [
 			mail('old-header-new-arrival', ago(DAY), { header: ago(60 * DAY) }),
 			mail('new-header-old-arrival', ago(60 * DAY), { header: ago(DAY) }),
 			mail('no-header-old-arrival', ago(60 * DAY), { header: null }),
@@ -201,7 +189,7 @@ describe('Mailbox node: Retention → Remove Old Mail', () => {
 	it('works in batches and caps the list, counting everything', async () => {
 		const old = Array.from({ length: 23 }, (_, i) => mail(`bulk-${String(i).padStart(2, '0')}`, ago(40 * DAY + i * HOUR)));
 		const young = Array.from({ length: 5 }, (_, i) => mail(`young-${i}`, ago(10 * DAY + i * HOUR)));
-		await servers.writeMaildir('erin', 'Junk', [...old.slice(0, 10), ...young, ...old.slice(10)]);
+		await env.servers.writeMaildir('erin', 'Junk', [...old.slice(0, 10), ...young, ...old.slice(10)]);
 		const [, junk] = await run('erin', { junkDays: 30, dryRun: false, options: { referenceTime: NOW.toISOString(), batchSize: 4, listLimit: 5 } });
 		expect(junk.json).toMatchObject({ folder: 'Junk', matched: 23, deleted: 23, messagesTruncated: true });
 		expect((junk.json.messages as IDataObject[]).length).toBe(5);
@@ -211,7 +199,7 @@ describe('Mailbox node: Retention → Remove Old Mail', () => {
 	});
 
 	it('checks every folder before removing anything: missing folders, two rules for one folder, bad days', async () => {
-		await servers.writeMaildir('erin', 'INBOX', [mail('erin-old', ago(100 * DAY))]);
+		await env.servers.writeMaildir('erin', 'INBOX', [mail('erin-old', ago(100 * DAY))]);
 		const base = { inboxDays: 30, dryRun: false, options: { referenceTime: NOW.toISOString() } };
 		const missing = await failure('erin', { ...base, junkDays: 10, options: { ...base.options, junkFolder: 'Spam' } });
 		expect(missing.message).toBe('Junk Folder: the folder "Spam" does not exist.');
@@ -227,11 +215,11 @@ describe('Mailbox node: Retention → Remove Old Mail', () => {
 	});
 
 	it('uses the Junk Folder option instead of the SPECIAL-USE Junk folder; with Continue On Fail errors come on the item', async () => {
-		await withImap(imap(), { user: 'erin', password: 'erin-pw' }, async (client) => {
+		await withImap(env.imapServer(), { user: 'erin', password: 'erin-pw' }, async (client) => {
 			await client.mailboxCreate('Spam');
 		});
-		await servers.writeMaildir('erin', 'Spam', [mail('spam-20d', ago(20 * DAY)), mail('spam-5d', ago(5 * DAY))]);
-		await servers.writeMaildir('erin', 'Junk', [mail('junk-20d', ago(20 * DAY))]);
+		await env.servers.writeMaildir('erin', 'Spam', [mail('spam-20d', ago(20 * DAY)), mail('spam-5d', ago(5 * DAY))]);
+		await env.servers.writeMaildir('erin', 'Junk', [mail('junk-20d', ago(20 * DAY))]);
 		const items = await run('erin', { junkDays: 10, dryRun: false, options: { referenceTime: NOW.toISOString(), junkFolder: 'Spam' } });
 		expect(items.map((i) => [i.json.folder, i.json.role, i.json.matched, i.json.deleted])).toEqual([
 			['INBOX', 'inbox', 0, 0],

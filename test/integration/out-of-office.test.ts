@@ -17,29 +17,20 @@ import { getOutOfOffice, OUT_OF_OFFICE_SCRIPT } from '../../lib/sieve/out-of-off
 import { parseVacationScript } from '../../lib/sieve/vacation';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
 import { freePort } from '../servers/ports';
-import { startMailServers, type MailServers } from '../servers';
 import { executeContext } from './helpers/execute-context';
+import { useMailServers } from './helpers/mail-servers';
 
 const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' };
 const DAY = 24 * 3600 * 1000;
 
 describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
-	let servers: MailServers;
-	let ca: string;
+	const env = useMailServers({ users: USERS });
 	let messageNo = 0;
-
-	beforeAll(async () => {
-		servers = await startMailServers({ users: USERS });
-		ca = fs.readFileSync(servers.certPath, 'utf8');
-	});
-	afterAll(async () => {
-		await servers?.stop();
-	});
 
 	/** A lib-level session (certificate checked against the test CA), for looking at the server. */
 	function sieve<T>(user: string, work: (client: ManageSieveClient) => Promise<T>, options: { login?: Login; security?: Security; port?: number; ca?: string | null; allowSelfSigned?: boolean } = {}): Promise<T> {
-		const imap = resolveServer('imap', { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', ca: options.ca === null ? undefined : (options.ca ?? ca), allowUnauthorizedCerts: options.allowSelfSigned });
-		const server = sieveServerFrom(imap, { port: options.port ?? servers.ports.sieve, security: options.security });
+		const imap = resolveServer('imap', { host: '127.0.0.1', port: env.servers.ports.imaps, security: 'tls', ca: options.ca === null ? undefined : (options.ca ?? env.ca), allowUnauthorizedCerts: options.allowSelfSigned });
+		const server = sieveServerFrom(imap, { port: options.port ?? env.servers.ports.sieve, security: options.security });
 		return withManageSieve(server, options.login ?? { user, password: USERS[user as keyof typeof USERS] }, ({ client }) => work(client));
 	}
 
@@ -48,8 +39,8 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 		const { options, ...rest } = params as { options?: IDataObject };
 		const ctx = executeContext({
 			items: [{ json: {} }],
-			params: { authentication: 'password', resource: 'outOfOffice', operation, options: { sievePort: servers.ports.sieve, ...options }, ...rest },
-			credentials: { mailboxImapApi: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', allowSelfSigned: true, user, password: overrides.password ?? USERS[user as keyof typeof USERS] } },
+			params: { authentication: 'password', resource: 'outOfOffice', operation, options: { sievePort: env.servers.ports.sieve, ...options }, ...rest },
+			credentials: { mailboxImapApi: env.imapCredential(user, overrides.password) },
 			continueOnFail: overrides.continueOnFail,
 		});
 		const [items] = (await new Mailbox().execute.call(ctx)) as INodeExecutionData[][];
@@ -67,11 +58,11 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 	async function deliver(user: string, from: string, headers: Record<string, string> = {}, subject = 'Question about order 4711') {
 		const messageId = `<test-${++messageNo}-${Date.now()}@example.org>`;
 		const lines = [`From: Sender ${messageNo} <${from}>`, `To: ${user}@mailbox.test`, `Subject: ${subject}`, `Message-ID: ${messageId}`, 'Date: Mon, 02 Mar 2026 09:00:00 +0000', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', 'Hello, a question.', ''];
-		const before = servers.received.length;
-		await servers.dovecot.deliver(user, lines.join('\r\n'), { from, submissionPort: servers.ports.smtp });
+		const before = env.servers.received.length;
+		await env.servers.dovecot.deliver(user, lines.join('\r\n'), { from, submissionPort: env.servers.ports.smtp });
 		// dovecot-lda has submitted any reply before it exits; a short pause catches a late one.
 		await new Promise((resolve) => setTimeout(resolve, 150));
-		const replies = await Promise.all(servers.received.slice(before).map(async (r) => ({ envelope: r, mail: await simpleParser(r.raw) })));
+		const replies = await Promise.all(env.servers.received.slice(before).map(async (r) => ({ envelope: r, mail: await simpleParser(r.raw) })));
 		return { messageId, replies };
 	}
 
@@ -137,7 +128,7 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 			await client.setActive('my filters');
 		});
 		const invoices = () => {
-			const dir = path.join(servers.maildir('dave', 'Invoices'), 'new');
+			const dir = path.join(env.servers.maildir('dave', 'Invoices'), 'new');
 			return fs.existsSync(dir) ? fs.readdirSync(dir).length : 0;
 		};
 
@@ -211,7 +202,7 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 		expect(refused.description).toMatch(/ManageSieve Port/);
 
 		// an IMAP server on that port instead
-		const imap = await nodeError('get', 'alice', { options: { sievePort: servers.ports.imap } });
+		const imap = await nodeError('get', 'alice', { options: { sievePort: env.servers.ports.imap } });
 		expect(imap.message).toMatch(/offers no ManageSieve on port \d+: the server there did not answer like a ManageSieve server/);
 
 		let error: unknown;
@@ -220,7 +211,7 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 		expect(error).toMatchObject({ code: 'CONNECTION_REFUSED', field: 'sievePort', step: 'connect' });
 
 		// a port that accepts and stays silent (IMAPS waits for a TLS handshake)
-		const silent = await nodeError('get', 'alice', { options: { sievePort: servers.ports.imaps } });
+		const silent = await nodeError('get', 'alice', { options: { sievePort: env.servers.ports.imaps } });
 		expect(silent.message).toMatch(/offers no ManageSieve on port \d+: a connection was accepted but no ManageSieve greeting came/);
 	}, 30_000);
 
@@ -237,7 +228,7 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 		// the debug log of a session shows the commands, never the SASL response
 		const log: string[] = [];
 		const logger = { debug: (m: string) => log.push(m), info: (m: string) => log.push(m), warn: (m: string) => log.push(m), error: (m: string) => log.push(m) };
-		const server = sieveServerFrom(resolveServer('imap', { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', ca }), { port: servers.ports.sieve });
+		const server = sieveServerFrom(env.imapServer(), { port: env.servers.ports.sieve });
 		await withManageSieve(server, { user: 'alice', password: USERS.alice }, ({ client }) => client.listScripts(), { logger });
 		expect(log).toEqual(expect.arrayContaining(['managesieve: C: AUTHENTICATE "PLAIN" [hidden]', 'managesieve: C: LISTSCRIPTS']));
 		const plain = Buffer.from(`\0alice\0${USERS.alice}`).toString('base64');

@@ -14,37 +14,27 @@ import { withImap } from '../../lib/imap/connect';
 import { composeMessage, type ComposeInput } from '../../lib/smtp/compose';
 import { saveSentCopy, SmtpSender } from '../../lib/smtp/send';
 import { MailboxSend } from '../../nodes/MailboxSend/MailboxSend.node';
-import { startMailServers, type MailServers } from '../servers';
 import { SmtpCapture } from '../servers/smtp';
 import { executeContext as baseContext, type ExecuteContextOptions } from './helpers/execute-context';
+import { useMailServers } from './helpers/mail-servers';
 
 const executeContext = (options: ExecuteContextOptions) => baseContext({ node: { name: 'Mailbox Send Email', type: 'n8n-nodes-mailbox.mailboxSend' }, ...options });
 
 const FIXED_DATE = new Date('2026-03-01T10:00:00Z');
 
 describe('sending mail (SMTP capture server and Dovecot)', () => {
-	let servers: MailServers;
-	let ca: string;
+	const env = useMailServers();
 
-	beforeAll(async () => {
-		servers = await startMailServers();
-		ca = fs.readFileSync(servers.certPath, 'utf8');
-	});
-	afterAll(async () => {
-		await servers?.stop();
-	});
-
-	const smtpServer = (security: 'starttls' | 'tls' = 'starttls') => resolveServer('smtp', { host: '127.0.0.1', port: security === 'tls' ? servers.ports.smtps : servers.ports.smtp, security, ca });
-	const imapServer = () => resolveServer('imap', { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', ca });
+	const smtpServer = (security: 'starttls' | 'tls' = 'starttls') => resolveServer('smtp', { host: '127.0.0.1', port: security === 'tls' ? env.servers.ports.smtps : env.servers.ports.smtp, security, ca: env.ca });
 
 	/** Sends one composed message on its own sender; returns what the capture server got. */
 	async function sendOne(input: ComposeInput, login: { user: string; password: string } | { user: string; accessToken: string } = { user: 'alice', password: 'alice-pw' }) {
 		const message = await composeMessage({ date: FIXED_DATE, ...input });
 		const sender = new SmtpSender(smtpServer(), login);
 		try {
-			const before = servers.received.length;
+			const before = env.servers.received.length;
 			const result = await sender.send(message);
-			const [received] = (await servers.waitForMail(before + 1)).slice(before);
+			const [received] = (await env.servers.waitForMail(before + 1)).slice(before);
 			return { message, result, received };
 		} finally {
 			sender.close();
@@ -76,7 +66,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 		expect(received.raw.equals(message.raw)).toBe(true);
 		expect(result.sha256).toBe(crypto.createHash('sha256').update(received.raw).digest('hex'));
 		expect(result.size).toBe(received.raw.length);
-		expect(result.server).toBe(`127.0.0.1:${servers.ports.smtp}`);
+		expect(result.server).toBe(`127.0.0.1:${env.servers.ports.smtp}`);
 		expect(result.security).toBe('starttls');
 		expect(result.response).toMatch(/^250 /);
 		expect(received.secure).toBe(true);
@@ -136,7 +126,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 	});
 
 	it('refuses CR/LF in any header value before anything is sent', async () => {
-		const before = servers.received.length;
+		const before = env.servers.received.length;
 		const base: ComposeInput = { fromEmail: 'alice@mailbox.test', to: 'bob@mailbox.test', subject: 'ok', text: 'x' };
 		const attempts: Array<[Partial<ComposeInput>, string]> = [
 			[{ subject: 'Hello\r\nBcc: victim@evil.test' }, 'subject'],
@@ -154,7 +144,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 			expect(error).toMatchObject({ code: 'CONFIG', field });
 			expect((error as MailboxError).message).toMatch(/contains a line break \(CR or LF\); nothing was sent\./);
 		}
-		expect(servers.received.length).toBe(before);
+		expect(env.servers.received.length).toBe(before);
 	});
 
 	it('refuses a From that the account does not allow, naming the field', async () => {
@@ -191,7 +181,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 	});
 
 	it('renews a rejected access token once and sends every waiting message with the new one', async () => {
-		const before = servers.received.length;
+		const before = env.servers.received.length;
 		let renewals = 0;
 		const sender = new SmtpSender(smtpServer(), { user: 'alice', accessToken: 'expired-token-456' }, {
 			maxConnections: 3,
@@ -208,7 +198,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 			sender.close();
 		}
 		expect(renewals).toBe(1);
-		const received = (await servers.waitForMail(before + 6)).slice(before);
+		const received = (await env.servers.waitForMail(before + 6)).slice(before);
 		expect(received.every((r) => r.authMethod === 'XOAUTH2' && r.authUser === 'alice')).toBe(true);
 
 		// a token that is still refused after the renewal is the clear error, not a loop
@@ -220,9 +210,9 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 
 	it('saves the sent bytes into the Sent folder found by SPECIAL-USE, marked \\Seen', async () => {
 		const { message } = await sendOne({ fromEmail: 'alice@mailbox.test', to: 'bob@mailbox.test', subject: 'Copy me', text: 'kept' });
-		const saved = await withImap(imapServer(), { user: 'alice', password: 'alice-pw' }, (client) => saveSentCopy(client, message.raw));
+		const saved = await withImap(env.imapServer(), { user: 'alice', password: 'alice-pw' }, (client) => saveSentCopy(client, message.raw));
 		expect(saved.folder).toBe('Sent');
-		const found = await withImap(imapServer(), { user: 'alice', password: 'alice-pw' }, async (client) => {
+		const found = await withImap(env.imapServer(), { user: 'alice', password: 'alice-pw' }, async (client) => {
 			const lock = await client.getMailboxLock('Sent');
 			try {
 				const uids = (await client.search({ header: { 'message-id': message.messageId } }, { uid: true })) || [];
@@ -239,8 +229,8 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 
 	describe('the Mailbox Send Email node', () => {
 		const credentials = () => ({
-			mailboxSmtpApi: { host: '127.0.0.1', port: servers.ports.smtp, security: 'starttls', allowSelfSigned: true, authentication: 'password', user: 'alice', password: 'alice-pw' },
-			mailboxImapApi: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', allowSelfSigned: true, user: 'alice', password: 'alice-pw' },
+			mailboxSmtpApi: { host: '127.0.0.1', port: env.servers.ports.smtp, security: 'starttls', allowSelfSigned: true, authentication: 'password', user: 'alice', password: 'alice-pw' },
+			mailboxImapApi: env.imapCredential('alice'),
 		});
 
 		async function run(items: INodeExecutionData[], params: Record<string, unknown | ((i: number) => unknown)>, continueOnFail = false) {
@@ -249,7 +239,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 		}
 
 		it('replies to a trigger item: to its Reply-To, "Re:" subject, threading headers, attachments from binary properties, a Sent copy; output per mail', async () => {
-			const before = servers.received.length;
+			const before = env.servers.received.length;
 			const triggerItem: INodeExecutionData = {
 				json: {
 					messageId: '<question-2@customer.test>',
@@ -277,11 +267,11 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 			});
 			expect(output).toHaveLength(1);
 			const json = output[0].json;
-			const [received] = (await servers.waitForMail(before + 1)).slice(before);
+			const [received] = (await env.servers.waitForMail(before + 1)).slice(before);
 			expect(json).toMatchObject({
 				accepted: ['orders@customer.test', 'archive@mailbox.test'],
 				rejected: [],
-				server: `127.0.0.1:${servers.ports.smtp}`,
+				server: `127.0.0.1:${env.servers.ports.smtp}`,
 				security: 'starttls',
 				serverSource: 'credential',
 				subject: 'Re: Question about order 12',
@@ -298,7 +288,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 				['invoice-12.pdf', 'application/pdf', '%PDF-1.4 invoice'],
 				['note.txt', 'text/plain', 'a note\n'],
 			]);
-			const copy = await withImap(imapServer(), { user: 'alice', password: 'alice-pw' }, async (client) => {
+			const copy = await withImap(env.imapServer(), { user: 'alice', password: 'alice-pw' }, async (client) => {
 				const lock = await client.getMailboxLock('Sent');
 				try {
 					const uids = (await client.search({ header: { 'message-id': String(json.messageId) } }, { uid: true })) || [];
@@ -312,7 +302,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 		});
 
 		it('sends many items on one pooled transport and reports each failure on its item (continue on fail)', async () => {
-			const before = servers.received.length;
+			const before = env.servers.received.length;
 			const items: INodeExecutionData[] = Array.from({ length: 12 }, (_, k) => ({ json: { k } }));
 			const output = await run(
 				items,
@@ -332,22 +322,22 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 			expect(output[7].json.error).toBe('Subject contains a line break (CR or LF); nothing was sent.');
 			const ok = output.filter((o) => !o.json.error);
 			expect(ok).toHaveLength(10);
-			const received = (await servers.waitForMail(before + 10)).slice(before);
+			const received = (await env.servers.waitForMail(before + 10)).slice(before);
 			expect(received.map((r) => r.rcptTo[0]).sort()).toEqual(ok.map((o) => (o.json.accepted as string[])[0]).sort());
-			expect(servers.received.length).toBe(before + 10);
+			expect(env.servers.received.length).toBe(before + 10);
 		});
 
 		it('uses the node\'s own server, else the credential\'s, else the instance default, and says which', async () => {
 			const base = { fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'which server', text: 'x', reply: false, saveToSent: false };
-			const [own] = await run([{ json: {} }], { ...base, serverOverride: `127.0.0.1:${servers.ports.smtps}`, serverOverrideSecurity: 'tls' });
-			expect(own.json).toMatchObject({ server: `127.0.0.1:${servers.ports.smtps}`, security: 'tls', serverSource: 'node' });
-			expect(servers.received[servers.received.length - 1]).toMatchObject({ port: servers.ports.smtps, secure: true, authUser: 'alice' });
+			const [own] = await run([{ json: {} }], { ...base, serverOverride: `127.0.0.1:${env.servers.ports.smtps}`, serverOverrideSecurity: 'tls' });
+			expect(own.json).toMatchObject({ server: `127.0.0.1:${env.servers.ports.smtps}`, security: 'tls', serverSource: 'node' });
+			expect(env.servers.received[env.servers.received.length - 1]).toMatchObject({ port: env.servers.ports.smtps, secure: true, authUser: 'alice' });
 
 			const [fromCredential] = await run([{ json: {} }], { ...base, serverOverride: '' });
-			expect(fromCredential.json).toMatchObject({ server: `127.0.0.1:${servers.ports.smtp}`, security: 'starttls', serverSource: 'credential' });
+			expect(fromCredential.json).toMatchObject({ server: `127.0.0.1:${env.servers.ports.smtp}`, security: 'starttls', serverSource: 'credential' });
 
 			const saved = { ...process.env };
-			Object.assign(process.env, { MAILBOX_DEFAULT_SMTP_HOST: '127.0.0.1', MAILBOX_DEFAULT_SMTP_PORT: String(servers.ports.smtps), MAILBOX_DEFAULT_SMTP_SECURITY: 'tls' });
+			Object.assign(process.env, { MAILBOX_DEFAULT_SMTP_HOST: '127.0.0.1', MAILBOX_DEFAULT_SMTP_PORT: String(env.servers.ports.smtps), MAILBOX_DEFAULT_SMTP_SECURITY: 'tls' });
 			try {
 				const ctx = executeContext({
 					items: [{ json: {} }],
@@ -355,7 +345,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 					credentials: { mailboxSmtpApi: { ...credentials().mailboxSmtpApi, server: 'instance', host: '', port: 0 } },
 				});
 				const [[instance]] = await new MailboxSend().execute.call(ctx);
-				expect(instance.json).toMatchObject({ server: `127.0.0.1:${servers.ports.smtps}`, security: 'tls', serverSource: 'instance default' });
+				expect(instance.json).toMatchObject({ server: `127.0.0.1:${env.servers.ports.smtps}`, security: 'tls', serverSource: 'instance default' });
 			} finally {
 				for (const key of ['MAILBOX_DEFAULT_SMTP_HOST', 'MAILBOX_DEFAULT_SMTP_PORT', 'MAILBOX_DEFAULT_SMTP_SECURITY']) {
 					if (saved[key] === undefined) delete process.env[key];
@@ -369,7 +359,7 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 			// a stand-in for the local MTA on the real port 25 (the suite runs as root, loopback only)
 			let local: SmtpCapture;
 			try {
-				local = await SmtpCapture.start({ users: {}, tokenUser: () => undefined, key: fs.readFileSync(servers.dovecot.keyPath), cert: ca, outDir: path.join(servers.stateDir, 'smtp-local'), plainPort: 25, disableAuth: true });
+				local = await SmtpCapture.start({ users: {}, tokenUser: () => undefined, key: fs.readFileSync(env.servers.dovecot.keyPath), cert: env.ca, outDir: path.join(env.servers.stateDir, 'smtp-local'), plainPort: 25, disableAuth: true });
 			} catch (error) {
 				throw new Error(`This test needs 127.0.0.1:25 free (a local MTA stand-in): ${(error as Error).message}`);
 			}
@@ -390,13 +380,13 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 		});
 
 		it('reports a Sent copy that could not be saved on its item, saying that the mail was sent', async () => {
-			const before = servers.received.length;
+			const before = env.servers.received.length;
 			const [item] = await run(
 				[{ json: {} }],
 				{ fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'no copy', text: 'x', reply: false, saveToSent: true, sentFolder: 'No Such Folder' },
 				true,
 			);
-			const [received] = (await servers.waitForMail(before + 1)).slice(before);
+			const [received] = (await env.servers.waitForMail(before + 1)).slice(before);
 			const messageId = (await simpleParser(received.raw)).messageId;
 			expect(item.json).toMatchObject({ messageId, accepted: ['bob@mailbox.test'], sentCopy: null });
 			expect(item.json.error).toMatch(new RegExp(`^The message was sent \\(Message-ID ${messageId}\\), but the copy could not be saved into the Sent folder: `));
@@ -404,11 +394,11 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 		});
 
 		it('without continue on fail stops with the clear error and sends nothing for a refused item', async () => {
-			const before = servers.received.length;
+			const before = env.servers.received.length;
 			await expect(run([{ json: {} }], { fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'x', text: 'y', options: { headers: { header: [{ name: 'X-A', value: 'a\nb' }] } } })).rejects.toThrow(
 				'The value of header "X-A" contains a line break (CR or LF); nothing was sent.',
 			);
-			expect(servers.received.length).toBe(before);
+			expect(env.servers.received.length).toBe(before);
 		});
 	});
 });

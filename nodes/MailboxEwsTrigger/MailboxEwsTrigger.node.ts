@@ -289,8 +289,8 @@ export class MailboxEwsTrigger implements INodeType {
 		} catch (error) {
 			throw toNodeError(node, error);
 		}
-		const settings = await ewsSettingsOf(this, choice, logger).catch(() => undefined);
-		const mailbox = first.mailbox ?? (settings?.auth.type === 'password' ? settings.auth.user : 'mailbox');
+		// the mailbox's name in items, keys and status: its address; a password user's own mailbox by the user name
+		const mailbox = first.mailbox ?? (authentication === 'password' ? String((await this.getCredentials('mailboxEwsApi')).user ?? '').trim() : '') || 'mailbox';
 
 		if (this.getMode() === 'manual') {
 			// "Test step": the newest message of the first folder at once; nothing changed, state untouched.

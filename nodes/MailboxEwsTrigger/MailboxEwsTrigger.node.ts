@@ -290,7 +290,7 @@ export class MailboxEwsTrigger implements INodeType {
 			throw toNodeError(node, error);
 		}
 		// the mailbox's name in items, keys and status: its address; a password user's own mailbox by the user name
-		const mailbox = first.mailbox ?? (authentication === 'password' ? String((await this.getCredentials('mailboxEwsApi')).user ?? '').trim() : '') || 'mailbox';
+		const mailbox = first.mailbox ?? ((authentication === 'password' ? String((await this.getCredentials('mailboxEwsApi')).user ?? '').trim() : '') || 'mailbox');
 
 		if (this.getMode() === 'manual') {
 			// "Test step": the newest message of the first folder at once; nothing changed, state untouched.

@@ -1,7 +1,8 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { toNodeError } from '../../shared/errors';
-import { ImapSession } from '../transport';
-import type { OperationEntry, ResourceDefinition } from './types';
+import { EwsSession, ImapSession } from '../transport';
+import { accessViaOf, notOverEws } from './access';
+import type { EwsOperationEntry, OperationEntry, ResourceDefinition } from './types';
 import { connection } from './connection';
 import { folder } from './folder';
 import { message } from './message';
@@ -10,16 +11,20 @@ import { retention } from './retention';
 
 export const resources: Record<string, ResourceDefinition> = { connection, folder, message, outOfOffice, retention };
 
+const RESOURCE_NAMES: Record<string, string> = { connection: 'Connection', folder: 'Folder', message: 'Message', outOfOffice: 'Out of Office', retention: 'Retention' };
+
 /**
- * Runs the chosen operation on one shared connection: an item operation once per input item, a
- * batch operation once for all of them. Resource and Operation take no expressions, so every item
- * asks for the same operation.
+ * Runs the chosen operation on one shared connection (IMAP, or the EWS client with Access Via:
+ * EWS): an item operation once per input item, a batch operation once for all of them. Resource,
+ * Operation and Access Via take no expressions, so every item asks for the same operation.
  */
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const output: INodeExecutionData[] = [];
 	let session: ImapSession | undefined;
+	let ews: EwsSession | undefined;
 	const shared = async () => (session ??= await ImapSession.open(this));
+	const sharedEws = async () => (ews ??= await EwsSession.open(this));
 	const failed = (error: unknown, i: number) => {
 		const nodeError = toNodeError(this.getNode(), error, i);
 		if (!this.continueOnFail()) throw nodeError;
@@ -29,11 +34,36 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		if (items.length === 0) return [output];
 		const resource = this.getNodeParameter('resource', 0) as string;
 		const operation = this.getNodeParameter('operation', 0) as string;
-		const entry: OperationEntry | undefined = resources[resource]?.operations[operation];
-		if (!entry) {
+		const imapEntry: OperationEntry | undefined = resources[resource]?.operations[operation];
+		if (!imapEntry) {
 			failed(new Error(`The operation "${operation}" of resource "${resource}" is not supported.`), 0);
 			return [output];
 		}
+		if (accessViaOf(this) === 'ews') {
+			const entry: EwsOperationEntry | undefined = resources[resource]?.ews?.[operation];
+			if (!entry) {
+				const name = (resources[resource]?.operation.options as Array<{ name: string; value: string }> | undefined)?.find((o) => o.value === operation)?.name ?? operation;
+				failed(notOverEws(`${RESOURCE_NAMES[resource] ?? resource} → ${name}`), 0);
+				return [output];
+			}
+			if ('executeBatch' in entry) {
+				try {
+					output.push(...(await entry.executeBatch.call(this, items.map((_, i) => i), sharedEws)));
+				} catch (error) {
+					failed(error, 0);
+				}
+				return [output];
+			}
+			for (let i = 0; i < items.length; i++) {
+				try {
+					output.push(...(await entry.execute.call(this, i, sharedEws)));
+				} catch (error) {
+					failed(error, i);
+				}
+			}
+			return [output];
+		}
+		const entry = imapEntry;
 		if ('executeBatch' in entry) {
 			try {
 				output.push(...(await entry.executeBatch.call(this, items.map((_, i) => i), shared)));
@@ -51,6 +81,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		}
 	} finally {
 		await session?.close();
+		ews?.close();
 	}
 	return [output];
 }

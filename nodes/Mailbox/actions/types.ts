@@ -1,5 +1,5 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import type { ImapSession } from '../transport';
+import type { EwsSession, ImapSession } from '../transport';
 
 /** The run's shared IMAP connection, opened on first use. */
 export type SessionOf = () => Promise<ImapSession>;
@@ -26,4 +26,17 @@ export interface ResourceDefinition {
 	/** The operations' own parameters. */
 	properties: INodeProperties[];
 	operations: Record<string, OperationEntry>;
+	/** The operations available with Access Via: EWS; the others fail with an error naming Access Via. */
+	ews?: Record<string, EwsOperationEntry>;
 }
+
+/** The run's shared EWS client (Access Via: EWS), connected on first use. */
+export type EwsSessionOf = () => Promise<EwsSession>;
+
+/** An EWS operation run once per input item. */
+export type EwsItemOperation = (this: IExecuteFunctions, itemIndex: number, session: EwsSessionOf) => Promise<INodeExecutionData[]>;
+
+/** An EWS operation run once for all input items (one request for all item ids); each item's failure on that item. */
+export type EwsBatchOperation = (this: IExecuteFunctions, itemIndices: number[], session: EwsSessionOf) => Promise<INodeExecutionData[]>;
+
+export type EwsOperationEntry = { execute: EwsItemOperation } | { executeBatch: EwsBatchOperation };

@@ -10,6 +10,9 @@ import { SMTP_CREDENTIAL, smtpSettingsFromCredential } from '../../../shared/smt
 import { imapConnectionOf, type Authentication } from '../../../shared/credentials';
 import { toNodeError } from '../../../shared/errors';
 import { n8nLogger } from '../../../shared/logger';
+import { checkEwsConnection } from '../../../../lib/ews/check';
+import { ewsSettingsOf } from '../../transport';
+import { accessViaOf } from '../access';
 
 export const description: INodeProperties[] = [
 	{
@@ -18,7 +21,7 @@ export const description: INodeProperties[] = [
 		type: 'options',
 		noDataExpression: true,
 		default: 'imap',
-		displayOptions: { show: { resource: ['connection'], operation: ['check'], authentication: ['password'] } },
+		displayOptions: { show: { resource: ['connection'], operation: ['check'], authentication: ['password'] }, hide: { accessVia: ['ews'] } },
 		options: [
 			{ name: 'IMAP (Incoming)', value: 'imap', description: 'Check with a Mailbox IMAP credential' },
 			{ name: 'POP3 (Incoming)', value: 'pop3', description: 'Check with a Mailbox POP3 credential: login (USER/PASS or APOP) and the maildrop' },
@@ -61,8 +64,11 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const authentication = this.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
 	let result: ConnectionCheckResult;
 	try {
-		const protocol = authentication === 'password' ? (this.getNodeParameter('protocol', itemIndex, 'imap') as string) : 'imap';
-		if (protocol === 'pop3') {
+		const protocol = accessViaOf(this, itemIndex) === 'ews' ? 'ews' : authentication === 'password' ? (this.getNodeParameter('protocol', itemIndex, 'imap') as string) : 'imap';
+		if (protocol === 'ews') {
+			// token (app), HTTPS and certificate, sign-in, the mailbox's Inbox; a missing permission names what to grant
+			result = await checkEwsConnection(await ewsSettingsOf(this, itemIndex));
+		} else if (protocol === 'pop3') {
 			const { settings, login, apop } = pop3SettingsFromCredential(await this.getCredentials(POP3_CREDENTIAL, itemIndex));
 			result = await checkPop3Connection(settings, login, { apop }, n8nLogger(this.logger));
 		} else if (protocol === 'smtp') {

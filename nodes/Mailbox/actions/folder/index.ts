@@ -1,6 +1,8 @@
 import type { ResourceDefinition } from '../types';
 import * as create from './create.operation';
 import * as del from './delete.operation';
+import * as ews from './ews.operation';
+import { imapOnly } from '../access';
 import * as list from './list.operation';
 import * as rename from './rename.operation';
 
@@ -21,7 +23,7 @@ export const folder: ResourceDefinition = {
 			{
 				name: 'Delete',
 				value: 'delete',
-				description: 'Delete an empty folder, or with Force a folder with its messages and subfolders',
+				description: 'Delete an empty folder, or with Force a folder with its messages and subfolders (IMAP only)',
 				action: 'Delete a folder',
 			},
 			{
@@ -33,17 +35,28 @@ export const folder: ResourceDefinition = {
 			{
 				name: 'Rename',
 				value: 'rename',
-				description: 'Rename or move a folder with its subfolders',
+				description: 'Rename or move a folder with its subfolders (IMAP only)',
 				action: 'Rename a folder',
 			},
 		],
 		default: 'list',
 	},
-	properties: [...list.description, ...create.description, ...rename.description, ...del.description],
+	// The Options of List and Create differ by Access Via; Folder Path is the same for both.
+	properties: [
+		...list.description.map(imapOnly),
+		...create.description.map((p) => (p.name === 'options' ? imapOnly(p) : p)),
+		...rename.description,
+		...del.description,
+		...ews.description,
+	],
 	operations: {
 		create: { execute: create.execute },
 		delete: { execute: del.execute },
 		list: { execute: list.execute },
 		rename: { execute: rename.execute },
+	},
+	ews: {
+		create: { execute: ews.create },
+		list: { execute: ews.list },
 	},
 };

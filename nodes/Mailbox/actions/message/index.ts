@@ -2,6 +2,8 @@ import type { ResourceDefinition } from '../types';
 import * as append from './append.operation';
 import * as bulk from './bulk.operation';
 import { addressProperties } from './common';
+import * as ews from './ews.operation';
+import { imapOnly } from '../access';
 import * as get from './get.operation';
 import * as search from './search.operation';
 
@@ -16,67 +18,76 @@ export const message: ResourceDefinition = {
 			{
 				name: 'Append',
 				value: 'append',
-				description: 'Store a new message in a folder, e.g. a draft in Drafts, built from fields or from an .eml binary; returns its new UID',
+				description: 'Store a new message in a folder, e.g. a draft in Drafts, built from fields or from an .eml binary; returns its new UID (IMAP only)',
 				action: 'Store a message in a folder',
 			},
 			{
 				name: 'Clear Flags',
 				value: 'clearFlags',
-				description: 'Remove flags from messages: Read (mark as unread), Flagged, Answered, Draft, or custom keywords',
+				description: 'Remove flags from messages: Read (mark as unread), Flagged, Answered, Draft, or custom keywords; over EWS only Read',
 				action: 'Clear flags of a message',
 			},
 			{
 				name: 'Copy',
 				value: 'copy',
-				description: 'Copy messages (given by folder, UID and UIDVALIDITY) to another folder; returns the UID of each copy',
+				description: 'Copy messages (given by folder, UID and UIDVALIDITY; over EWS by item ID) to another folder; returns the UID (EWS: item ID) of each copy',
 				action: 'Copy a message to a folder',
 			},
 			{
 				name: 'Delete',
 				value: 'delete',
-				description: 'Move messages to the Trash folder, or remove them permanently',
+				description: 'Move messages to the Trash folder (EWS: Deleted Items), or remove them permanently',
 				action: 'Delete a message',
 			},
 			{
 				name: 'Get',
 				value: 'get',
-				description: 'Get one message (given by folder, UID and UIDVALIDITY) with text, HTML, headers and attachments, as the trigger outputs it; does not mark it as read',
+				description: 'Get one message (given by folder, UID and UIDVALIDITY; over EWS by item ID) with text, HTML, headers and attachments, as the trigger outputs it; does not mark it as read',
 				action: 'Get a message',
 			},
 			{
 				name: 'Mark as Not Spam',
 				value: 'markAsNotSpam',
-				description: "Move messages from the Junk folder back to the inbox (or a chosen folder) so the server's spam filter learns they are wanted mail",
+				description: "Move messages from the Junk folder (EWS: Junk Email) back to the inbox (or a chosen folder) so the server's spam filter learns they are wanted mail",
 				action: 'Mark a message as not spam',
 			},
 			{
 				name: 'Mark as Spam',
 				value: 'markAsSpam',
-				description: "Move messages to the account's Junk folder so the server's spam filter learns they are spam",
+				description: "Move messages to the account's Junk folder (EWS: Junk Email) so the server's spam filter learns they are spam",
 				action: 'Mark a message as spam',
 			},
 			{
 				name: 'Move',
 				value: 'move',
-				description: 'Move messages (given by folder, UID and UIDVALIDITY) to another folder; returns the new UID of each',
+				description: 'Move messages (given by folder, UID and UIDVALIDITY; over EWS by item ID) to another folder; returns the new UID (EWS: new item ID) of each',
 				action: 'Move a message to a folder',
 			},
 			{
 				name: 'Search',
 				value: 'search',
-				description: 'Find messages in a folder by sender, recipient, subject, date, read or flagged status, size, a header, or a raw IMAP search; newest first',
+				description: 'Find messages in a folder by sender, recipient, subject, date, read or flagged status, size, a header, or a raw IMAP search; newest first (IMAP only)',
 				action: 'Search messages',
 			},
 			{
 				name: 'Set Flags',
 				value: 'setFlags',
-				description: 'Add flags to messages: Read (mark as read), Flagged, Answered, Draft, or custom keywords',
+				description: 'Add flags to messages: Read (mark as read), Flagged, Answered, Draft, or custom keywords; over EWS only Read',
 				action: 'Set flags of a message',
 			},
 		],
 		default: 'search',
 	},
-	properties: [...addressProperties, ...search.description, ...get.description, ...bulk.description, ...append.description],
+	// Folder/UID/UIDVALIDITY and the IMAP options are hidden with Access Via: EWS, which addresses
+	// messages by item id; Flags and Keywords are the same for both (EWS: Read only).
+	properties: [
+		...addressProperties.map(imapOnly),
+		...search.description,
+		...get.description.map(imapOnly),
+		...bulk.description.map((p) => (p.name === 'flags' || p.name === 'keywords' ? p : imapOnly(p))),
+		...append.description,
+		...ews.description,
+	],
 	operations: {
 		append: { execute: append.execute },
 		clearFlags: { executeBatch: bulk.executeFor('clearFlags') },
@@ -88,5 +99,15 @@ export const message: ResourceDefinition = {
 		move: { executeBatch: bulk.executeFor('move') },
 		search: { execute: search.execute },
 		setFlags: { executeBatch: bulk.executeFor('setFlags') },
+	},
+	ews: {
+		clearFlags: { executeBatch: ews.executeFor('clearFlags') },
+		copy: { executeBatch: ews.executeFor('copy') },
+		delete: { executeBatch: ews.executeFor('delete') },
+		get: { execute: ews.get },
+		markAsNotSpam: { executeBatch: ews.executeFor('markAsNotSpam') },
+		markAsSpam: { executeBatch: ews.executeFor('markAsSpam') },
+		move: { executeBatch: ews.executeFor('move') },
+		setFlags: { executeBatch: ews.executeFor('setFlags') },
 	},
 };

@@ -1,0 +1,73 @@
+import type { IDisplayOptions, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import { DEFAULT_EWS_URL } from '../../../lib/ews/client';
+import { configError, type MailboxError } from '../../../lib/errors';
+
+/** How the node reaches the mailbox: IMAP (the default, every server) or Exchange Web Services. */
+export type AccessVia = 'imap' | 'ews';
+
+export function accessViaOf(ctx: IExecuteFunctions, itemIndex = 0): AccessVia {
+	return ctx.getNodeParameter('accessVia', itemIndex, 'imap') === 'ews' ? 'ews' : 'imap';
+}
+
+/** A parameter shown only with Access Via: IMAP (its displayOptions plus hide for EWS). */
+export function imapOnly(property: INodeProperties): INodeProperties {
+	const displayOptions: IDisplayOptions = property.displayOptions ?? {};
+	return { ...property, displayOptions: { ...displayOptions, hide: { ...(displayOptions.hide ?? {}), accessVia: ['ews'] } } };
+}
+
+/** A parameter shown only with Access Via: EWS. */
+export function ewsOnly(property: INodeProperties): INodeProperties {
+	const displayOptions: IDisplayOptions = property.displayOptions ?? {};
+	return { ...property, displayOptions: { ...displayOptions, show: { ...(displayOptions.show ?? {}), accessVia: ['ews'] } } };
+}
+
+/** The error of an operation that EWS does not offer here, naming Access Via. */
+export function notOverEws(what: string): MailboxError {
+	return configError('accessVia', `${what} is not available with Access Via: Exchange Web Services (EWS).`, 'Set Access Via to IMAP for this operation (Microsoft 365 offers IMAP with the same credentials), or use an operation EWS supports.');
+}
+
+/** The node-level parameters of Access Via: EWS: the protocol choice, the sign-in and the EWS URL. */
+export const accessProperties: INodeProperties[] = [
+	{
+		displayName: 'Access Via',
+		name: 'accessVia',
+		type: 'options',
+		noDataExpression: true,
+		default: 'imap',
+		options: [
+			{ name: 'IMAP', value: 'imap', description: 'Any mail server, Microsoft 365 included: every operation' },
+			{
+				name: 'Exchange Web Services (EWS)',
+				value: 'ews',
+				description: 'Exchange Online (Microsoft 365) or on-premises Exchange without IMAP: Connection → Check, Folder → List and Create, Message → Get, Move, Copy, Delete, Mark Read/Unread, Spam and Not Spam; messages by their EWS item ID',
+			},
+		],
+		description: 'The protocol the node uses to reach the mailbox',
+	},
+];
+
+/** Authentication with Access Via: EWS (the IMAP one is the shared Authentication parameter). */
+export function ewsAuthenticationProperty(withPassword: boolean): INodeProperties {
+	return {
+		displayName: 'Authentication',
+		name: 'authentication',
+		type: 'options',
+		options: [
+			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp', description: "An app registration with the application permission full_access_as_app; acts on the mailbox (the node's Mailbox, else the credential's) by impersonation" },
+			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2', description: 'A signed-in user (EWS.AccessAsUser.All): their own mailbox, or one they have Full Access to' },
+			...(withPassword ? [{ name: 'Password (On-Premises Exchange)', value: 'ewsPassword', description: 'User and password against the EWS URL of an Exchange server (Mailbox Exchange EWS credential)' }] : []),
+		],
+		default: 'microsoftApp',
+		displayOptions: { show: { accessVia: ['ews'] } },
+	};
+}
+
+export const ewsUrlProperty: INodeProperties = {
+	displayName: 'EWS URL',
+	name: 'ewsUrl',
+	type: 'string',
+	default: DEFAULT_EWS_URL,
+	placeholder: DEFAULT_EWS_URL,
+	description: "Exchange Online's EWS endpoint; change only for a national cloud (e.g. https://outlook.office365.us/EWS/Exchange.asmx) or a hybrid server",
+	displayOptions: { show: { accessVia: ['ews'], authentication: ['microsoftApp', 'microsoftOAuth2'] } },
+};

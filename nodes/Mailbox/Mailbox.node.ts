@@ -24,11 +24,13 @@ export class Mailbox implements INodeType {
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
 			// n8n tests OAuth2 credentials itself (connected or not): a node's testedBy is not used for them
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
+			// on-premises Exchange by EWS (Access Via: EWS, Authentication: Password)
+			{ name: 'mailboxEwsApi', required: true, testedBy: 'mailboxEwsConnectionTest', displayOptions: { show: { authentication: ['ewsPassword'], accessVia: ['ews'] } } },
 		],
 		properties: [
 			...accessProperties,
 			// Authentication: the IMAP choices, or with Access Via: EWS the EWS ones (same name, one shown at a time)
-			...imapSignInProperties.flatMap((p) => (p.name === 'authentication' ? [imapOnly(p), ewsAuthenticationProperty(false)] : [p])),
+			...imapSignInProperties.flatMap((p) => (p.name === 'authentication' ? [imapOnly(p), ewsAuthenticationProperty] : [p])),
 			ewsUrlProperty,
 			{
 				displayName: 'Resource',

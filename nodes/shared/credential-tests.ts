@@ -1,11 +1,13 @@
 import type { ICredentialDataDecryptedObject, ICredentialsDecrypted, ICredentialTestFunctions, INodeCredentialTestResult } from 'n8n-workflow';
 import { checkImapConnection, type ConnectionCheckResult } from '../../lib/connection/check';
+import { checkEwsConnection } from '../../lib/ews/check';
 import { MailboxError } from '../../lib/errors';
 import { checkPop3Connection } from '../../lib/pop3/check';
 import { checkSmtpConnection } from '../../lib/smtp/check';
 import { imapSettingsFromCredential, imapSettingsFromMicrosoftApp } from './credentials';
 import { pop3SettingsFromCredential } from './pop3-credentials';
 import { smtpSettingsFromCredential } from './smtp-credentials';
+import { ewsSettingsFromCredential } from '../MailboxEwsTrigger/settings';
 
 function credentialData(credential: ICredentialsDecrypted): ICredentialDataDecryptedObject {
 	return (credential.data ?? {}) as ICredentialDataDecryptedObject;
@@ -51,5 +53,9 @@ export const credentialTests = {
 			const { settings, login, sharedMailboxes } = await imapSettingsFromMicrosoftApp(credentialData(credential));
 			return checkImapConnection(settings, login, undefined, { sharedMailboxes });
 		});
+	},
+	/** On-premises Exchange (mailboxEwsApi): sign in at the EWS URL and read the Inbox of the credential's mailbox. */
+	async mailboxEwsConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+		return testWith(async () => checkEwsConnection(ewsSettingsFromCredential(credentialData(credential))));
 	},
 };

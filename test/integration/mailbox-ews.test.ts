@@ -52,6 +52,7 @@ describe('Mailbox node, Access Via: EWS', () => {
 	const app = { tenantId: 'contoso', clientId: 'ews-app', clientSecret: 'Ews-App-Secret~7', mailbox: ALICE, sharedMailboxes: SHARED, authorityHost: 'login.microsoftonline.com' };
 	const credentials = (): Record<string, IDataObject> => ({
 		mailboxMicrosoftAppApi: app,
+		mailboxEwsApi: { url: server.url, user: 'alice', password: 'alice-pw', mailbox: '', access: 'delegate', serverVersion: 'Exchange2010_SP2', allowSelfSigned: false },
 		mailboxMicrosoftOAuth2Api: { mailbox: ALICE, sharedMailboxes: SHARED, exchangeHost: 'outlook.office365.com', oauthTokenData: { access_token: oauth.issueToken('alice'), token_type: 'Bearer' } },
 	});
 
@@ -100,6 +101,7 @@ describe('Mailbox node, Access Via: EWS', () => {
 		server = await EwsServer.start({
 			tls: { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: ca },
 			tokenUser: (token) => oauth.tokenUser(token),
+			users: { alice: 'alice-pw' },
 			mailboxes: [ALICE, SHARED, OTHER],
 			access: { alice: [SHARED], ewsapp: [ALICE, SHARED] },
 		});
@@ -387,6 +389,38 @@ describe('Mailbox node, Access Via: EWS', () => {
 				expect(r.impersonated).toBeUndefined();
 			}
 			expect(sent.find((r) => r.operation === 'FindFolder')?.body).toMatch(/<t:DistinguishedFolderId Id="msgfolderroot"><t:Mailbox><t:EmailAddress>shared@contoso\.test<\/t:EmailAddress>/);
+		});
+
+		it('Password (on-premises Exchange): Basic sign-in, the credential\'s Exchange version; Exchange 2010 gets no SuppressReadReceipts', async () => {
+			const a = add(ALICE, 'inbox');
+			const requests = since();
+			const out = await run({ resource: 'message', operation: 'setFlags', authentication: 'ewsPassword', flags: ['\\Seen'], keywords: '' }, { items: items([a.itemId]) });
+			expect(out[0]).toMatchObject({ itemId: a.itemId, isRead: true, mailbox: 'alice' });
+			expect(server.folderItems(ALICE, 'inbox').find((i) => i.itemId === a.itemId)?.isRead).toBe(true);
+			const sent = requests();
+			expect(sent.map((r) => r.operation)).toEqual(['GetItem', 'UpdateItem']);
+			for (const r of sent) expect(r).toMatchObject({ authorization: 'basic', principal: 'alice', serverVersion: 'Exchange2010_SP2', mailbox: ALICE });
+			expect(sent[1].body).not.toContain('SuppressReadReceipts');
+		});
+
+		it('Password: a shared mailbox by delegate access; the credential Test and Connection → Check', async () => {
+			const a = add(SHARED, 'inbox');
+			const out = await run({ resource: 'message', operation: 'markAsSpam', authentication: 'ewsPassword', mailbox: SHARED, options: {} }, { items: items([a.itemId]) });
+			expect(out[0]).toMatchObject({ mailbox: SHARED, moved: true });
+			expect(subjects(SHARED, 'junkemail')).toContain(a.subject);
+			expect(server.requests.at(-1)).toMatchObject({ operation: 'MoveItem', authorization: 'basic', anchorMailbox: SHARED, mailbox: SHARED });
+
+			const node = new Mailbox();
+			const test = (node.methods.credentialTest as Record<string, (this: unknown, c: unknown) => Promise<{ status: string; message: string }>>).mailboxEwsConnectionTest;
+			const data = credentials().mailboxEwsApi;
+			expect(await test.call({}, { id: '1', name: 'EWS', type: 'mailboxEwsApi', data })).toMatchObject({ status: 'OK', message: expect.stringContaining('Inbox has') });
+			const wrong = await test.call({}, { id: '1', name: 'EWS', type: 'mailboxEwsApi', data: { ...data, password: 'nope' } });
+			expect(wrong.status).toBe('Error');
+			expect(wrong.message).toContain('rejected the user name or password');
+			expect(wrong.message).not.toContain('nope');
+
+			const [check] = await run({ resource: 'connection', operation: 'check', authentication: 'ewsPassword', options: {} }, { credentials: { ...credentials(), mailboxEwsApi: { ...data, password: 'nope' } } });
+			expect(check).toMatchObject({ ok: false, failedStep: 'login', errorCode: 'AUTH', field: 'password' });
 		});
 
 		it('Authentication Password (IMAP) does not work over EWS: the error names Authentication', async () => {

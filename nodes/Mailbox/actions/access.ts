@@ -47,20 +47,18 @@ export const accessProperties: INodeProperties[] = [
 ];
 
 /** Authentication with Access Via: EWS (the IMAP one is the shared Authentication parameter). */
-export function ewsAuthenticationProperty(withPassword: boolean): INodeProperties {
-	return {
-		displayName: 'Authentication',
-		name: 'authentication',
-		type: 'options',
-		options: [
-			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp', description: "An app registration with the application permission full_access_as_app; acts on the mailbox (the node's Mailbox, else the credential's) by impersonation" },
-			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2', description: 'A signed-in user (EWS.AccessAsUser.All): their own mailbox, or one they have Full Access to' },
-			...(withPassword ? [{ name: 'Password (On-Premises Exchange)', value: 'ewsPassword', description: 'User and password against the EWS URL of an Exchange server (Mailbox Exchange EWS credential)' }] : []),
-		],
-		default: 'microsoftApp',
-		displayOptions: { show: { accessVia: ['ews'] } },
-	};
-}
+export const ewsAuthenticationProperty: INodeProperties = {
+	displayName: 'Authentication',
+	name: 'authentication',
+	type: 'options',
+	options: [
+		{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp', description: "An app registration with the application permission full_access_as_app; acts on the mailbox (the node's Mailbox, else the credential's) by impersonation" },
+		{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2', description: 'A signed-in user (EWS.AccessAsUser.All): their own mailbox, or one they have Full Access to' },
+		{ name: 'Password (On-Premises Exchange)', value: 'ewsPassword', description: 'User and password against the EWS URL of an Exchange server (Mailbox Exchange EWS credential)' },
+	],
+	default: 'microsoftApp',
+	displayOptions: { show: { accessVia: ['ews'] } },
+};
 
 export const ewsUrlProperty: INodeProperties = {
 	displayName: 'EWS URL',

@@ -13,13 +13,14 @@ describe('package and descriptions', () => {
 		expect(pkg.keywords).toContain('n8n-community-node-package');
 		expect(pkg.n8n.n8nNodesApiVersion).toBe(1);
 		expect(pkg.n8n.credentials).toEqual([
+			'dist/credentials/MailboxEwsApi.credentials.js',
 			'dist/credentials/MailboxImapApi.credentials.js',
 			'dist/credentials/MailboxMicrosoftAppApi.credentials.js',
 			'dist/credentials/MailboxMicrosoftOAuth2Api.credentials.js',
 			'dist/credentials/MailboxPop3Api.credentials.js',
 			'dist/credentials/MailboxSmtpApi.credentials.js',
 		]);
-		expect(pkg.n8n.nodes).toEqual(['dist/nodes/Mailbox/Mailbox.node.js', 'dist/nodes/MailboxImapTrigger/MailboxImapTrigger.node.js', 'dist/nodes/MailboxPop3Trigger/MailboxPop3Trigger.node.js', 'dist/nodes/MailboxRouter/MailboxRouter.node.js', 'dist/nodes/MailboxSend/MailboxSend.node.js']);
+		expect(pkg.n8n.nodes).toEqual(['dist/nodes/Mailbox/Mailbox.node.js', 'dist/nodes/MailboxEwsTrigger/MailboxEwsTrigger.node.js', 'dist/nodes/MailboxImapTrigger/MailboxImapTrigger.node.js', 'dist/nodes/MailboxPop3Trigger/MailboxPop3Trigger.node.js', 'dist/nodes/MailboxRouter/MailboxRouter.node.js', 'dist/nodes/MailboxSend/MailboxSend.node.js']);
 		expect(pkg.peerDependencies).toHaveProperty('n8n-workflow');
 	});
 

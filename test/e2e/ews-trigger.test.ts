@@ -1,0 +1,157 @@
+/**
+ * The Mailbox EWS Trigger in a real n8n 2.41.1 against the local HTTPS EWS endpoint: a Microsoft
+ * 365 app token from MSAL (local Microsoft-style authority) opens a shared mailbox by impersonation,
+ * every new message starts the workflow once, parsed like the IMAP trigger's items, is marked read
+ * only after the run, and a restart of n8n runs nothing twice.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startMailServers, type MailServers } from '../servers';
+import { EwsServer } from '../servers/ews';
+import { MicrosoftAuthority } from '../servers/microsoft';
+import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+
+jest.setTimeout(15 * 60_000);
+
+const root = path.resolve(__dirname, '..', '..');
+const WORKFLOW_ID = 'mbxE2eEwsTrigger';
+const TRIGGER = 'New Exchange mail';
+const SHARED = 'info@contoso.test';
+
+function message(n: number): Buffer {
+	return Buffer.from(
+		[
+			'From: "Kundin Müller" <kundin@example.test>',
+			`To: ${SHARED}`,
+			`Subject: Anfrage ${n} über EWS`,
+			`Message-ID: <ews-e2e-${n}@example.test>`,
+			'Date: Tue, 24 Nov 2026 10:00:00 +0100',
+			'MIME-Version: 1.0',
+			'Content-Type: multipart/mixed; boundary="b1"',
+			'',
+			'--b1',
+			'Content-Type: text/plain; charset=utf-8',
+			'Content-Transfer-Encoding: 8bit',
+			'',
+			`Guten Tag, das ist Nachricht ${n}.`,
+			'--b1',
+			'Content-Type: text/csv; name="liste.csv"',
+			'Content-Disposition: attachment; filename="liste.csv"',
+			'',
+			`nr;wert\r\n${n};${n * 10}`,
+			'--b1--',
+			'',
+		].join('\r\n'),
+	);
+}
+
+describe('Mailbox EWS Trigger in real n8n', () => {
+	let servers: MailServers;
+	let authority: MicrosoftAuthority;
+	let ews: EwsServer;
+	let n8n: N8n;
+	let workDir: string;
+
+	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+	const receivedIds = (executions: StoredExecution[]) => executions.flatMap((e) => (e.output[TRIGGER] ?? []).map((item) => item.messageId as string)).sort();
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+		const tls = { key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) };
+		authority = await new MicrosoftAuthority(tls, (user, lifetime) => servers.oauth.issueToken(user, lifetime)).start();
+		authority.register({ tenant: 'contoso', clientId: 'ews-app', clientSecret: 'Ews-App-Secret-7', user: 'alice' });
+		// the app's tokens act as "alice", who may impersonate the shared mailbox
+		ews = await EwsServer.start({ tls, tokenUser: (token) => servers.oauth.tokenUser(token), mailboxes: ['alice@contoso.test', SHARED], access: { alice: [SHARED] } });
+
+		const install = ensureN8n();
+		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-ews-'));
+		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		await n8n.importCredentials([
+			{
+				id: 'mbxE2eEwsApp',
+				name: 'Microsoft 365 app (EWS)',
+				type: 'mailboxMicrosoftAppApi',
+				data: { tenantId: 'contoso', clientId: 'ews-app', clientSecret: 'Ews-App-Secret-7', mailbox: 'alice@contoso.test', authorityHost: authority.host },
+			},
+		]);
+		await n8n.importWorkflow({
+			id: WORKFLOW_ID,
+			name: 'EWS trigger e2e',
+			active: false,
+			nodes: [
+				{
+					id: '3c1d2e3f-4a50-4b61-8c72-9d0e1f2a3b01',
+					name: TRIGGER,
+					type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: { authentication: 'microsoftApp', mailbox: SHARED, ewsUrl: ews.url, folders: 'Inbox', firstActivation: 'new', afterProcessing: 'markRead', pollMinutes: 0.1, options: {} },
+					credentials: { mailboxMicrosoftAppApi: { id: 'mbxE2eEwsApp', name: 'Microsoft 365 app (EWS)' } },
+				},
+				{ id: '3c1d2e3f-4a50-4b61-8c72-9d0e1f2a3b02', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
+			],
+			connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }]] } },
+			settings: { executionOrder: 'v1' },
+		});
+		await n8n.publish(WORKFLOW_ID);
+	});
+
+	afterAll(async () => {
+		await n8n?.destroy();
+		await ews?.stop();
+		await authority?.stop();
+		await servers?.stop();
+		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+	});
+
+	it('starts the workflow once per new message in the shared mailbox, parsed, marked read after the run', async () => {
+		ews.addMessage(SHARED, 'inbox', message(1)); // there before the first activation: not received
+		await n8n.start();
+		await waitFor('the trigger to activate', async () => {
+			const { staticData } = await n8n.executions(WORKFLOW_ID);
+			return staticData && JSON.stringify(staticData).includes('watch') ? true : undefined;
+		});
+		for (const n of [2, 3, 4]) ews.addMessage(SHARED, 'inbox', message(n));
+		const runs = await waitFor('three executions', async () => {
+			const done = await successful();
+			return done.length >= 3 ? done : undefined;
+		});
+		expect(receivedIds(runs)).toEqual(['<ews-e2e-2@example.test>', '<ews-e2e-3@example.test>', '<ews-e2e-4@example.test>']);
+		const first = runs.flatMap((e) => e.output[TRIGGER])[0];
+		expect(first).toMatchObject({
+			subject: expect.stringMatching(/^Anfrage \d über EWS$/),
+			from: { value: [{ address: 'kundin@example.test', name: 'Kundin Müller' }] },
+			text: expect.stringMatching(/^Guten Tag, das ist Nachricht \d\./),
+			attachments: [expect.objectContaining({ filename: 'liste.csv', contentType: 'text/csv' })],
+		});
+		expect(typeof first.itemId).toBe('string');
+
+		await waitFor('the three to be marked read', async () => {
+			const read = ews.folderItems(SHARED, 'inbox').filter((item) => item.isRead);
+			return read.length >= 3 ? read : undefined;
+		});
+		const byId = Object.fromEntries(ews.folderItems(SHARED, 'inbox').map((item) => [item.messageId, item.isRead]));
+		expect(byId).toEqual({ '<ews-e2e-1@example.test>': false, '<ews-e2e-2@example.test>': true, '<ews-e2e-3@example.test>': true, '<ews-e2e-4@example.test>': true });
+
+		// every request acted on the shared mailbox by impersonation, with X-AnchorMailbox and a Bearer token
+		const syncs = ews.requests.filter((r) => r.operation === 'SyncFolderItems');
+		expect(syncs.length).toBeGreaterThan(0);
+		for (const r of syncs) expect(r).toMatchObject({ impersonated: SHARED, anchorMailbox: SHARED, authorization: 'bearer' });
+		expect(JSON.stringify(ews.requests)).not.toContain('Ews-App-Secret-7');
+	});
+
+	it('runs nothing twice after an n8n restart and receives what came meanwhile', async () => {
+		await n8n.stop();
+		ews.addMessage(SHARED, 'inbox', message(5));
+		await n8n.start();
+		const runs = await waitFor('four executions', async () => {
+			const done = await successful();
+			return done.length >= 4 ? done : undefined;
+		});
+		await new Promise((r) => setTimeout(r, 15_000)); // a few more polls
+		const all = receivedIds(await successful());
+		expect(all).toEqual(['<ews-e2e-2@example.test>', '<ews-e2e-3@example.test>', '<ews-e2e-4@example.test>', '<ews-e2e-5@example.test>']);
+		expect(runs.length).toBeGreaterThanOrEqual(4);
+	});
+});

@@ -3,7 +3,7 @@ import type { IExecuteFunctions } from 'n8n-workflow';
 import { withTokenRefresh } from '../../lib/auth/oauth2-token';
 import { configError } from '../../lib/errors';
 import { connectEws, type EwsClient, type EwsClientSettings } from '../../lib/ews/client';
-import { ewsSettingsOf as ewsSettingsForTrigger, type EwsAuthentication as TriggerEwsAuthentication } from '../MailboxEwsTrigger/settings';
+import { ewsSettingsOf as ewsSettingsForTrigger, type EwsAuthentication as TriggerEwsAuthentication } from '../shared/ews-settings';
 import { connectImap, fromImapError } from '../../lib/imap/connect';
 import { checkLogin, isTokenLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
 import { loginForMailbox } from '../../lib/connection/shared-mailboxes';

@@ -1,10 +1,6 @@
 import {
 	NodeConnectionTypes,
-	type ICredentialDataDecryptedObject,
-	type ICredentialsDecrypted,
-	type ICredentialTestFunctions,
 	type IDataObject,
-	type INodeCredentialTestResult,
 	type INodeExecutionData,
 	type INodeProperties,
 	type INodeType,
@@ -12,7 +8,6 @@ import {
 	type ITriggerFunctions,
 	type ITriggerResponse,
 } from 'n8n-workflow';
-import { checkEwsConnection } from '../../lib/ews/check';
 import { connectEws } from '../../lib/ews/client';
 import { EwsWatcher, newestMessage, type EwsAfterProcessing, type EwsWatchedMessage, type EwsWatchEvent, type EwsWatchStats } from '../../lib/ews/watch';
 import type { FirstActivation } from '../../lib/ews/watch-state';
@@ -23,7 +18,7 @@ import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
 import { runMessage, statusItem, type FailedRunsData } from '../shared/trigger-runs';
-import { ewsSettingsFromCredential, ewsSettingsOf, parseFolderList, type EwsAuthentication } from './settings';
+import { ewsSettingsOf, parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
 
 const properties: INodeProperties[] = [
 	{
@@ -251,18 +246,7 @@ export class MailboxEwsTrigger implements INodeType {
 	};
 
 	methods = {
-		credentialTest: {
-			...credentialTests,
-			/** On-premises Exchange: sign in at the EWS URL and read the Inbox of the mailbox. */
-			async mailboxEwsConnectionTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
-				try {
-					const result = await checkEwsConnection(ewsSettingsFromCredential((credential.data ?? {}) as ICredentialDataDecryptedObject));
-					return { status: result.ok ? 'OK' : 'Error', message: result.message };
-				} catch (error) {
-					return { status: 'Error', message: error instanceof MailboxError ? error.fullMessage : String(error) };
-				}
-			},
-		},
+		credentialTest: credentialTests,
 	};
 
 	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {

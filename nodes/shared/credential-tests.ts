@@ -7,7 +7,7 @@ import { checkSmtpConnection } from '../../lib/smtp/check';
 import { imapSettingsFromCredential, imapSettingsFromMicrosoftApp } from './credentials';
 import { pop3SettingsFromCredential } from './pop3-credentials';
 import { smtpSettingsFromCredential } from './smtp-credentials';
-import { ewsSettingsFromCredential } from '../MailboxEwsTrigger/settings';
+import { ewsSettingsFromCredential } from './ews-settings';
 
 function credentialData(credential: ICredentialsDecrypted): ICredentialDataDecryptedObject {
 	return (credential.data ?? {}) as ICredentialDataDecryptedObject;

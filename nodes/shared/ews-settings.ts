@@ -1,8 +1,8 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { DEFAULT_EWS_URL, EWS_SERVER_VERSIONS, type EwsClientSettings, type EwsServerVersion } from '../../lib/ews/client';
 import type { Logger } from '../../lib/logger';
-import { MICROSOFT_APP_CREDENTIAL } from '../shared/credentials';
-import { microsoftOAuth2Connection, type OAuth2RefreshContext } from '../shared/microsoft-oauth2';
+import { MICROSOFT_APP_CREDENTIAL } from './credentials';
+import { microsoftOAuth2Connection, type OAuth2RefreshContext } from './microsoft-oauth2';
 
 export const EWS_CREDENTIAL = 'mailboxEwsApi';
 

@@ -16,7 +16,7 @@ import { parseMessage } from '../../lib/message/parse';
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
+import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions } from '../shared/message-item';
 import { runMessage, statusItem, type FailedRunsData } from '../shared/trigger-runs';
 import { ewsSettingsOf, parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
 
@@ -116,27 +116,9 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
-			{
-				displayName: 'Attachments Prefix',
-				name: 'attachmentsPrefix',
-				type: 'string',
-				default: 'attachment_',
-				description: 'Binary property names of the attachments: prefix plus 0, 1, 2',
-			},
-			{
-				displayName: 'Download Attachments',
-				name: 'downloadAttachments',
-				type: 'boolean',
-				default: true,
-				description: 'Whether to output attachments as binary data (otherwise only their names, types and sizes)',
-			},
-			{
-				displayName: 'Include Raw Message',
-				name: 'includeRaw',
-				type: 'boolean',
-				default: false,
-				description: 'Whether to add the whole message as an .eml file in the binary property "raw"',
-			},
+			attachmentsPrefixOption,
+			downloadAttachmentsOption,
+			includeRawOption,
 			{
 				displayName: 'Max Message Size (MB)',
 				name: 'maxSizeMb',
@@ -253,11 +235,7 @@ export class MailboxEwsTrigger implements INodeType {
 		const node = this.getNode();
 		const logger = n8nLogger(this.logger);
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
-		const itemOptions: MessageItemOptions = {
-			attachmentsPrefix: options.attachmentsPrefix || 'attachment_',
-			includeAttachments: options.downloadAttachments !== false,
-			includeRaw: options.includeRaw === true,
-		};
+		const itemOptions = itemOptionsOf(options);
 		const authentication = this.getNodeParameter('authentication', 'microsoftApp') as EwsAuthentication;
 		const choice = {
 			authentication,

@@ -22,7 +22,7 @@ import { credentialTests } from '../shared/credential-tests';
 import { runMessage, type FailedRunsData } from '../shared/trigger-runs';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
+import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
 import { DEFAULT_EXCLUDED_FOLDERS, excludedBy, folderStatusItem, parseReloadFrom } from './helpers';
 import { imapSignInProperties } from '../shared/imap-properties';
 
@@ -106,20 +106,8 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
-			{
-				displayName: 'Attachments Prefix',
-				name: 'attachmentsPrefix',
-				type: 'string',
-				default: 'attachment_',
-				description: 'Binary property names of the attachments: prefix plus 0, 1, 2',
-			},
-			{
-				displayName: 'Download Attachments',
-				name: 'downloadAttachments',
-				type: 'boolean',
-				default: true,
-				description: 'Whether to output attachments as binary data (otherwise only their names, types and sizes)',
-			},
+			attachmentsPrefixOption,
+			downloadAttachmentsOption,
 			{
 				displayName: 'Excluded Folders',
 				name: 'excludeFolders',
@@ -134,13 +122,7 @@ const properties: INodeProperties[] = [
 				default: false,
 				description: 'Whether to download each message before checking its size, for servers that report wrong sizes',
 			},
-			{
-				displayName: 'Include Raw Message',
-				name: 'includeRaw',
-				type: 'boolean',
-				default: false,
-				description: 'Whether to add the whole message as an .eml file in the binary property "raw"',
-			},
+			includeRawOption,
 			{
 				displayName: 'Match by Message-ID After UIDVALIDITY Change',
 				name: 'matchByMessageId',
@@ -328,11 +310,7 @@ export class MailboxImapTrigger implements INodeType {
 		const logger = n8nLogger(this.logger);
 		const connection = connectionOf(this);
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
-		const itemOptions: MessageItemOptions = {
-			attachmentsPrefix: options.attachmentsPrefix || 'attachment_',
-			includeAttachments: options.downloadAttachments !== false,
-			includeRaw: options.includeRaw === true,
-		};
+		const itemOptions = itemOptionsOf(options);
 		const mailboxName = String(this.getNodeParameter('mailbox', '') || '') || undefined;
 
 		let first: { server: ResolvedServer; login: Login };

@@ -16,7 +16,7 @@ import { Pop3Watcher, type Pop3WatchEvent, type Pop3WatchedMessage, type Pop3Wat
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { toExecutionData, type MessageItemOptions } from '../shared/message-item';
+import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
 import { pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
 import { runMessage, statusItem, type FailedRunsData } from '../shared/trigger-runs';
@@ -75,20 +75,8 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
-			{
-				displayName: 'Attachments Prefix',
-				name: 'attachmentsPrefix',
-				type: 'string',
-				default: 'attachment_',
-				description: 'Binary property names of the attachments: prefix plus 0, 1, 2',
-			},
-			{
-				displayName: 'Download Attachments',
-				name: 'downloadAttachments',
-				type: 'boolean',
-				default: true,
-				description: 'Whether to output attachments as binary data (otherwise only their names, types and sizes)',
-			},
+			attachmentsPrefixOption,
+			downloadAttachmentsOption,
 			{
 				displayName: 'Fetch Unchecked',
 				name: 'fetchUnchecked',
@@ -96,13 +84,7 @@ const properties: INodeProperties[] = [
 				default: false,
 				description: 'Whether to download each message before checking its size, for servers that report wrong sizes',
 			},
-			{
-				displayName: 'Include Raw Message',
-				name: 'includeRaw',
-				type: 'boolean',
-				default: false,
-				description: 'Whether to add the whole message as an .eml file in the binary property "raw"',
-			},
+			includeRawOption,
 			{
 				displayName: 'Max Message Size (MB)',
 				name: 'maxSizeMb',
@@ -203,11 +185,7 @@ export class MailboxPop3Trigger implements INodeType {
 		const node = this.getNode();
 		const logger = n8nLogger(this.logger);
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
-		const itemOptions: MessageItemOptions = {
-			attachmentsPrefix: options.attachmentsPrefix || 'attachment_',
-			includeAttachments: options.downloadAttachments !== false,
-			includeRaw: options.includeRaw === true,
-		};
+		const itemOptions = itemOptionsOf(options);
 		const authentication = this.getNodeParameter('authentication', 'password') as Authentication;
 		// Server and login for each session: a Microsoft token is fetched (and renewed) per session.
 		const connection = async (): Promise<{ server: ResolvedServer; login: Login; loginMethod: Pop3LoginMethod }> => {

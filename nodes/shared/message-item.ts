@@ -1,4 +1,4 @@
-import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeExecutionData, ITriggerFunctions } from 'n8n-workflow';
+import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, ITriggerFunctions } from 'n8n-workflow';
 import { cleanFilename } from '../../lib/message/filename';
 import type { ParsedMessage } from '../../lib/message/parse';
 
@@ -101,4 +101,45 @@ export async function toExecutionData(
 		item.binary = binary;
 	}
 	return item;
+}
+
+/** The options that shape a message item: on every trigger, and on the Mailbox node's Get and Search (sorted by name, as n8n lists options). */
+export const attachmentsPrefixOption: INodeProperties = {
+	displayName: 'Attachments Prefix',
+	name: 'attachmentsPrefix',
+	type: 'string',
+	default: 'attachment_',
+	description: 'Binary property names of the attachments: prefix plus 0, 1, 2',
+};
+
+export const downloadAttachmentsOption: INodeProperties = {
+	displayName: 'Download Attachments',
+	name: 'downloadAttachments',
+	type: 'boolean',
+	default: true,
+	description: 'Whether to output attachments as binary data (otherwise only their names, types and sizes)',
+};
+
+export const includeRawOption: INodeProperties = {
+	displayName: 'Include Raw Message',
+	name: 'includeRaw',
+	type: 'boolean',
+	default: false,
+	description: 'Whether to add the whole message as an .eml file in the binary property "raw"',
+};
+
+export const itemShapeOptions: INodeProperties[] = [attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption];
+
+export interface ShapeOptions {
+	attachmentsPrefix?: string;
+	downloadAttachments?: boolean;
+	includeRaw?: boolean;
+}
+
+export function itemOptionsOf(options: ShapeOptions): MessageItemOptions {
+	return {
+		attachmentsPrefix: options.attachmentsPrefix || 'attachment_',
+		includeAttachments: options.downloadAttachments !== false,
+		includeRaw: options.includeRaw === true,
+	};
 }

@@ -5,7 +5,7 @@ import { parseMessage } from '../../../../lib/message/parse';
 import { toExecutionData } from '../../../shared/message-item';
 import type { EwsSessionOf } from '../types';
 import { failedItem, flagsOf } from './common';
-import { itemOptionsOf, itemShapeOptions, type ShapeOptions } from './get.operation';
+import { itemOptionsOf, itemShapeOptions, type ShapeOptions } from '../../../shared/message-item';
 
 /** The Message operations EWS offers: all address a message by its EWS item id. */
 export type EwsMessageOperation = 'clearFlags' | 'copy' | 'delete' | 'get' | 'markAsNotSpam' | 'markAsSpam' | 'move' | 'setFlags';

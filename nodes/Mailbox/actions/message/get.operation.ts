@@ -3,34 +3,9 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 import { MailboxError } from '../../../../lib/errors';
 import { fetchMessages, locate, openFolder, type FetchedMessage } from '../../../../lib/imap/messages';
 import { parseMessage } from '../../../../lib/message/parse';
-import { toExecutionData, type MessageItemOptions } from '../../../shared/message-item';
+import { itemOptionsOf, itemShapeOptions, toExecutionData, type MessageItemOptions, type ShapeOptions } from '../../../shared/message-item';
 import type { SessionOf } from '../types';
 import { addressOf, mailboxName, messageIdOptions, show, type AddressOptions } from './common';
-
-/** The options that shape a message item (Get, and Search with full messages). */
-export const itemShapeOptions: INodeProperties[] = [
-	{
-		displayName: 'Attachments Prefix',
-		name: 'attachmentsPrefix',
-		type: 'string',
-		default: 'attachment_',
-		description: 'Binary property names of the attachments: prefix plus 0, 1, 2',
-	},
-	{
-		displayName: 'Download Attachments',
-		name: 'downloadAttachments',
-		type: 'boolean',
-		default: true,
-		description: 'Whether to output attachments as binary data (otherwise only their names, types and sizes)',
-	},
-	{
-		displayName: 'Include Raw Message',
-		name: 'includeRaw',
-		type: 'boolean',
-		default: false,
-		description: 'Whether to add the whole message as an .eml file in the binary property "raw"',
-	},
-];
 
 export const description: INodeProperties[] = [
 	{
@@ -44,19 +19,6 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-export interface ShapeOptions {
-	attachmentsPrefix?: string;
-	downloadAttachments?: boolean;
-	includeRaw?: boolean;
-}
-
-export function itemOptionsOf(options: ShapeOptions): MessageItemOptions {
-	return {
-		attachmentsPrefix: options.attachmentsPrefix || 'attachment_',
-		includeAttachments: options.downloadAttachments !== false,
-		includeRaw: options.includeRaw === true,
-	};
-}
 
 /** A fetched message as the IMAP trigger outputs it (same functions, same keys). */
 export async function messageItem(ctx: IExecuteFunctions, client: ImapFlow, folder: string, uidValidity: string, message: FetchedMessage, itemOptions: MessageItemOptions): Promise<INodeExecutionData> {

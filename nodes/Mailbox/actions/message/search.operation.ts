@@ -5,7 +5,8 @@ import { buildSearch, type SearchCriteria } from '../../../../lib/imap/search';
 import { parseMessage } from '../../../../lib/message/parse';
 import type { SessionOf } from '../types';
 import { mailboxName, show } from './common';
-import { itemOptionsOf, itemShapeOptions, messageItem, type ShapeOptions } from './get.operation';
+import { messageItem } from './get.operation';
+import { itemOptionsOf, itemShapeOptions, type ShapeOptions } from '../../../shared/message-item';
 
 export const description: INodeProperties[] = [
 	{

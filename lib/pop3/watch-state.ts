@@ -9,10 +9,17 @@
  *
  * The state holds acknowledgements only: a message handed to the workflow whose run has not
  * finished successfully is still `new`, so after a restart it is delivered again (with the same
- * deduplication key, which n8n refuses if that run already happened).
+ * deduplication key, which n8n refuses if that run already happened). A message whose run n8n
+ * refuses that way becomes `untouched`: it is not delivered again, and since no run was confirmed
+ * to have finished with it (the earlier one may have been cut off by a crash), the trigger never
+ * deletes it.
+ *
+ * Versions: 1 had no `untouched`; a version 1 state loads unchanged (every one of its statuses
+ * means the same in version 2). A version 1 `done-delete` cannot tell whether its run was refused
+ * as a duplicate, so it is taken as it was recorded.
  */
 
-export const POP3_STATE_VERSION = 1;
+export const POP3_STATE_VERSION = 2;
 
 /**
  * - `new`: to deliver (never acknowledged; also while its run is going, and a failed run to retry)
@@ -24,10 +31,13 @@ export const POP3_STATE_VERSION = 1;
  *   trigger (its body was never downloaded)
  * - `skipped`: oversized and skipped, or its run failed and "retry failed runs" is off; never
  *   deleted by the trigger
+ * - `untouched` (since version 2): n8n refused its run as a duplicate of one before a restart,
+ *   whose end is not known (it may have crashed); never delivered again, never deleted by the
+ *   trigger (neither "after fetch" nor "after N days": it was never confirmed processed)
  */
-export type Pop3MessageStatus = 'new' | 'known' | 'done' | 'done-delete' | 'headers' | 'skipped';
+export type Pop3MessageStatus = 'new' | 'known' | 'done' | 'done-delete' | 'headers' | 'skipped' | 'untouched';
 
-const STATUSES: ReadonlySet<string> = new Set<Pop3MessageStatus>(['new', 'known', 'done', 'done-delete', 'headers', 'skipped']);
+const STATUSES: ReadonlySet<string> = new Set<Pop3MessageStatus>(['new', 'known', 'done', 'done-delete', 'headers', 'skipped', 'untouched']);
 
 /** [first seen (ms since 1970), status]: a tuple, as the state holds one per message in the maildrop. */
 export type Pop3MessageEntry = [firstSeen: number, status: Pop3MessageStatus];
@@ -53,7 +63,10 @@ export function emptyPop3State(): Pop3WatchState {
 	return { version: POP3_STATE_VERSION, messages: record() };
 }
 
-/** Accepts what the node loaded from static data; anything unusable is dropped, never thrown on. */
+/**
+ * Accepts what the node loaded from static data, of this version or an older one (version 1, or
+ * no version); anything unusable is dropped, never thrown on. The result is always of this version.
+ */
 export function loadPop3State(raw: unknown): Pop3WatchState {
 	const state = emptyPop3State();
 	if (!raw || typeof raw !== 'object') return state;
@@ -141,7 +154,8 @@ export interface DeletePolicy {
  *
  * "Delete after N days" deletes messages acknowledged whole (`done`, `done-delete`) whose first
  * sighting is at least N days ago; mail that was only known (on the server at first activation),
- * skipped or delivered as headers only is never deleted by the trigger.
+ * skipped, delivered as headers only, or `untouched` (its run refused as a duplicate, never
+ * confirmed processed) is never deleted by the trigger.
  */
 export function dueForDeletion(state: Pop3WatchState, uidls: readonly string[], policy: DeletePolicy, now: number): string[] {
 	const days = policy.deleteAfterDays > 0 ? policy.deleteAfterDays : 0;
@@ -162,15 +176,19 @@ export function setStatus(state: Pop3WatchState, uidl: string, status: Pop3Messa
 	return true;
 }
 
-/** The status for an acknowledged message. */
-export function acknowledgedStatus(oversized: boolean, deleteAfterFetch: boolean): Pop3MessageStatus {
+/**
+ * The status for an acknowledged message; `ran` false: n8n refused the run as a duplicate, so the
+ * message is done without any action on the server (`untouched`).
+ */
+export function acknowledgedStatus(oversized: boolean, deleteAfterFetch: boolean, ran = true): Pop3MessageStatus {
+	if (!ran) return 'untouched';
 	if (oversized) return 'headers';
 	return deleteAfterFetch ? 'done-delete' : 'done';
 }
 
 /** Counts per status, for logs and statistics. */
 export function countStatuses(state: Pop3WatchState): Record<Pop3MessageStatus, number> {
-	const counts: Record<Pop3MessageStatus, number> = { new: 0, known: 0, done: 0, 'done-delete': 0, headers: 0, skipped: 0 };
+	const counts: Record<Pop3MessageStatus, number> = { new: 0, known: 0, done: 0, 'done-delete': 0, headers: 0, skipped: 0, untouched: 0 };
 	for (const [, status] of Object.values(state.messages)) counts[status]++;
 	return counts;
 }

@@ -8,6 +8,8 @@
  * and a deletion it makes due is done by DELE at the start of a later session (soon after, see
  * `followUpDelayMs`) and committed by that session's QUIT. A session cut before QUIT deletes
  * nothing and loses nothing: the entries stay, and the next session that ends with QUIT deletes.
+ * A delivery may report messages as `untouched` (n8n refused the run as a duplicate of one before
+ * a restart, which may have been cut off): they are never delivered again and never deleted.
  *
  * The node layer creates the watcher with the state it persisted, calls start() on activation and
  * stop() on deactivation, and persists every state `onState` reports.
@@ -31,6 +33,15 @@ import {
 	type Pop3FirstActivation,
 	type Pop3WatchState,
 } from './watch-state';
+
+/**
+ * What a delivery may report besides success: UIDLs of its messages to count as done without any
+ * action on the server (never deleted by the trigger), e.g. because n8n refused the run as a
+ * duplicate of one before a restart whose end is not known.
+ */
+export interface Pop3DeliveryOutcome {
+	untouched?: string[];
+}
 
 /** What `deliver` gets for each message. */
 export interface Pop3WatchedMessage {
@@ -73,7 +84,10 @@ export interface Pop3WatchStats {
 	/** Messages on the server at the start of the last session. */
 	messages: number;
 	delivered: number;
+	/** Deliveries that resolved, `untouched` ones included. */
 	acknowledged: number;
+	/** Acknowledged as untouched (run refused as a duplicate): left on the server. */
+	untouched: number;
 	failed: number;
 	skipped: number;
 	oversized: number;
@@ -103,7 +117,10 @@ export interface Pop3WatcherOptions {
 	 * server (see dueForDeletion in watch-state.ts).
 	 */
 	deleteAfterFetch?: boolean;
-	/** DELE messages whose run succeeded once they were first seen this many days ago; 0 = never (default). */
+	/**
+	 * DELE messages whose run succeeded once they were first seen this many days ago; 0 = never
+	 * (default). Neither this nor deleteAfterFetch deletes `untouched` messages.
+	 */
 	deleteAfterDays?: number;
 	/** Messages larger than this (bytes, by LIST) are oversized; 0 = no limit (default). */
 	maxSizeBytes?: number;
@@ -123,8 +140,11 @@ export interface Pop3WatcherOptions {
 	/** A poll (session) running longer than this is abandoned: the connection is dropped (default 30 min). */
 	stuckAfterMs?: number;
 	backoff?: BackoffOptions;
-	/** Resolves when the run that got the messages succeeded, rejects when it failed. */
-	deliver: (messages: Pop3WatchedMessage[]) => Promise<void>;
+	/**
+	 * Resolves when the run that got the messages succeeded (listing in `untouched` those of them
+	 * that must not be deleted, as no run is known to have finished with them), rejects when it failed.
+	 */
+	deliver: (messages: Pop3WatchedMessage[]) => Promise<void | Pop3DeliveryOutcome>;
 	/** The state to persist, after every change (coalesced). */
 	onState?: (state: Pop3WatchState) => void;
 	onEvent?: (event: Pop3WatchEvent) => void;
@@ -199,14 +219,14 @@ interface PollCounters {
  * through `onEvent` (failing / updated / recovered) and retried with backoff.
  */
 export class Pop3Watcher {
-	private readonly stats: Pop3WatchStats = { polls: 0, messages: 0, delivered: 0, acknowledged: 0, failed: 0, skipped: 0, oversized: 0, deleted: 0, inFlight: 0, failing: false };
+	private readonly stats: Pop3WatchStats = { polls: 0, messages: 0, delivered: 0, acknowledged: 0, untouched: 0, failed: 0, skipped: 0, oversized: 0, deleted: 0, inFlight: 0, failing: false };
 	private readonly s: Settings;
 	private readonly server: ResolvedServer;
 	private readonly login: Login | (() => Promise<Login>);
 	private readonly name?: string;
 	/** Live state; read it with getState(). */
 	private readonly state: Pop3WatchState;
-	private readonly deliverFn: (messages: Pop3WatchedMessage[]) => Promise<void>;
+	private readonly deliverFn: (messages: Pop3WatchedMessage[]) => Promise<void | Pop3DeliveryOutcome>;
 	private readonly onState?: (state: Pop3WatchState) => void;
 	private readonly onEvent?: (event: Pop3WatchEvent) => void;
 	private readonly sleeper: Sleeper;
@@ -473,7 +493,7 @@ export class Pop3Watcher {
 	private dispatch(message: Pop3WatchedMessage): void {
 		this.inflight.add(message.uidl);
 		this.stats.delivered++;
-		let done: Promise<void>;
+		let done: Promise<void | Pop3DeliveryOutcome>;
 		try {
 			done = Promise.resolve(this.deliverFn([message]));
 		} catch (error) {
@@ -481,17 +501,21 @@ export class Pop3Watcher {
 		}
 		done
 			.then(
-				() => this.acknowledged(message),
+				(outcome) => this.acknowledged(message, !!outcome && Array.isArray(outcome.untouched) && outcome.untouched.includes(message.uidl)),
 				(error: unknown) => this.failed(message, error),
 			)
 			.catch((error: unknown) => this.log.error(`mailbox watcher: recording the outcome of message ${message.uidl} failed: ${String(error)}`));
 	}
 
-	private acknowledged(message: Pop3WatchedMessage): void {
+	private acknowledged(message: Pop3WatchedMessage, untouched: boolean): void {
 		this.inflight.delete(message.uidl);
 		this.attempts.delete(message.uidl);
 		this.stats.acknowledged++;
-		const status = acknowledgedStatus(message.oversized, this.s.deleteAfterFetch);
+		if (untouched) {
+			this.stats.untouched++;
+			this.log.info(`mailbox watcher: POP3 ${this.label()}: message ${message.uidl} was already handed to a run before a restart; it is not delivered again and stays on the server`);
+		}
+		const status = acknowledgedStatus(message.oversized, this.s.deleteAfterFetch, !untouched);
 		// false: gone from the server meanwhile (the entry was pruned); nothing to record
 		if (setStatus(this.state, message.uidl, status)) this.stateChanged();
 		if (status === 'done-delete' || this.backlog) this.scheduleFollowUp();

@@ -145,6 +145,7 @@ function pop3StatusItem(event: Pop3WatchEvent, mailbox: string, stats: Pop3Watch
 		messagesOnServer: stats.messages,
 		delivered: stats.delivered,
 		acknowledged: stats.acknowledged,
+		untouched: stats.untouched,
 		failedRuns: stats.failed,
 		skipped: stats.skipped,
 		oversized: stats.oversized,
@@ -266,14 +267,19 @@ export class MailboxPop3Trigger implements INodeType {
 				if (item) this.emit([[], [item]]);
 			},
 			deliver: async (messages) => {
+				const untouched: string[] = [];
 				for (const message of messages) {
-					// A run n8n refuses as a duplicate (one was under way before a restart) counts as done.
-					await runMessage(this, staticData, await toItem(message), message, {
+					const ran = await runMessage(this, staticData, await toItem(message), message, {
 						keyPrefix: `mailbox-pop3:${workflowId}:${node.id}`,
 						retryFailed,
 						describe: `message ${message.uidl}`,
 					});
+					// Refused as a duplicate: a run before a restart had this message, but whether it
+					// finished or was cut off (crashed) is not known. It is not run again, and it is
+					// never deleted from the server by the trigger.
+					if (!ran) untouched.push(message.uidl);
 				}
+				return { untouched };
 			},
 		});
 

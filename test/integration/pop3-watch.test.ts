@@ -1,7 +1,7 @@
 /**
  * The POP3 watcher against a real Dovecot: first activation, restart with the saved state,
  * failed runs, delete after fetch (only after success, only by QUIT, not for mail fetched before
- * it was switched on), delete after N days on a controllable clock, pruning, size limit, a server
+ * it was switched on, never for mail whose run n8n refused as a duplicate), delete after N days on a controllable clock, pruning, size limit, a server
  * that goes down and comes back, and the malformed message delivered byte for byte. Each test has
  * its own user, so its own maildrop.
  */
@@ -18,7 +18,7 @@ import { startMailServers, type MailServers } from '../servers';
 import { until } from './imap-watch-helpers';
 
 const USERS = Object.fromEntries(
-	['first-new', 'first-all', 'restart', 'retry', 'noretry', 'dele', 'dele-later', 'cut', 'stopcut', 'days', 'prune', 'size', 'unchecked', 'down', 'raw'].map((u) => [u, `${u}-pw`]),
+	['first-new', 'first-all', 'restart', 'retry', 'noretry', 'dele', 'dele-later', 'dup', 'cut', 'stopcut', 'days', 'prune', 'size', 'unchecked', 'down', 'raw'].map((u) => [u, `${u}-pw`]),
 );
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -266,6 +266,47 @@ describe('POP3 watcher against a real Dovecot', () => {
 		expect((await maildrop('dele-later')).raws.map(String)).toEqual([message('before-1'), message('before-2')].map(String));
 		await second.poll();
 		expect(Object.values(second.watcher.getState().messages).map(([, s]) => s)).toEqual(['done', 'done']);
+	});
+
+	it('a run refused as a duplicate (untouched): the message stays on the server with delete after fetch and after N days, and is never delivered again', async () => {
+		let offset = 0;
+		const clock: Clock = { ...systemClock, now: () => Date.now() + offset };
+		const raws = [message('dup-1'), message('dup-2')];
+		await write('dup', ...raws);
+		const { uidls } = await maildrop('dup');
+		const options: Partial<Pop3WatcherOptions> = {
+			firstActivation: 'all',
+			deleteAfterFetch: true,
+			deleteAfterDays: 1,
+			clock,
+			// the run of the first message is refused as a duplicate of one cut off before a restart
+			deliver: async ([m]) => (m.msgNo === 1 ? { untouched: [m.uidl] } : undefined),
+		};
+		const h = watch('dup', options);
+		await h.watcher.start();
+		await until(() => h.events.some((e) => e.type === 'deleted'), 'the deletion of the message whose run succeeded');
+		expect(h.events.filter((e) => e.type === 'deleted')).toEqual([{ type: 'deleted', uidls: [uidls[1]] }]);
+		await h.poll();
+		await h.poll();
+		let drop = await maildrop('dup');
+		expect(drop.uidls).toEqual([uidls[0]]);
+		expect(drop.raws.map(String)).toEqual([raws[0].toString()]);
+		expect(h.watcher.getState().messages).toEqual({ [uidls[0]]: [expect.any(Number), 'untouched'] });
+		expect(h.delivered.map((m) => m.uidl)).toEqual(uidls);
+		expect(h.watcher.getStats()).toMatchObject({ acknowledged: 2, untouched: 1, deleted: 1 });
+
+		// days later, and after a restart with the saved state: still there, not delivered again
+		offset = 5 * DAY;
+		await h.poll();
+		await h.watcher.stop();
+		const again = watch('dup', { ...options, state: JSON.parse(JSON.stringify(h.watcher.getState())) as unknown });
+		await again.watcher.start();
+		await until(() => again.polls() === 1, 'a poll');
+		await again.poll();
+		drop = await maildrop('dup');
+		expect(drop.uidls).toEqual([uidls[0]]);
+		expect(again.delivered).toEqual([]);
+		expect(again.events.some((e) => e.type === 'deleted')).toBe(false);
 	});
 
 	it('a session cut before QUIT deletes nothing; the next session that ends with QUIT does, without delivering again', async () => {

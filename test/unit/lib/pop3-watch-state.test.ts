@@ -7,6 +7,7 @@ import {
 	loadPop3State,
 	observe,
 	setStatus,
+	POP3_STATE_VERSION,
 	toDeliver,
 	type Pop3WatchState,
 } from '../../../lib/pop3/watch-state';
@@ -21,7 +22,7 @@ describe('POP3 watch state: observing the maildrop', () => {
 	it("first poll with 'new': everything on the server is known, not to deliver; later UIDLs are new", () => {
 		const state = emptyPop3State();
 		expect(observe(state, ['a', 'b'], 1_000, 'new')).toEqual({ changed: true, added: ['a', 'b'], pruned: [], firstActivation: true });
-		expect(state).toEqual({ version: 1, activatedAt: 1_000, messages: { a: [1_000, 'known'], b: [1_000, 'known'] } });
+		expect(state).toEqual({ version: 2, activatedAt: 1_000, messages: { a: [1_000, 'known'], b: [1_000, 'known'] } });
 		expect(toDeliver(state, ['a', 'b'])).toEqual([]);
 		expect(observe(state, ['a', 'b', 'c'], 2_000, 'new')).toEqual({ changed: true, added: ['c'], pruned: [], firstActivation: false });
 		expect(toDeliver(state, ['a', 'b', 'c'])).toEqual(['c']);
@@ -66,6 +67,7 @@ describe('POP3 watch state: what to delete', () => {
 		dd: [0, 'done-delete'],
 		headers: [0, 'headers'],
 		skipped: [0, 'skipped'],
+		untouched: [0, 'untouched'],
 		recent: [9 * DAY, 'done'],
 	});
 	const all = Object.keys(state.messages);
@@ -82,6 +84,11 @@ describe('POP3 watch state: what to delete', () => {
 		expect(dueForDeletion(state, all, { deleteAfterFetch: false, deleteAfterDays: 1 }, 10 * DAY)).toEqual(['done', 'dd', 'recent']);
 	});
 
+	it('a message whose run was refused as a duplicate (untouched) is deleted by neither rule, however old', () => {
+		expect(dueForDeletion(state, ['untouched'], { deleteAfterFetch: true, deleteAfterDays: 1 }, 1_000 * DAY)).toEqual([]);
+		expect(toDeliver(state, ['untouched'])).toEqual([]);
+	});
+
 	it('only UIDLs of the listing, in its order', () => {
 		expect(dueForDeletion(state, ['recent', 'dd', 'gone'], { deleteAfterFetch: true, deleteAfterDays: 1 }, 10 * DAY)).toEqual(['recent', 'dd']);
 	});
@@ -90,8 +97,11 @@ describe('POP3 watch state: what to delete', () => {
 		expect(acknowledgedStatus(false, false)).toBe('done');
 		expect(acknowledgedStatus(false, true)).toBe('done-delete');
 		expect(acknowledgedStatus(true, true)).toBe('headers');
+		// run refused as a duplicate: untouched, whatever the options and size
+		expect(acknowledgedStatus(false, true, false)).toBe('untouched');
+		expect(acknowledgedStatus(true, false, false)).toBe('untouched');
 		expect(setStatus(stateOf({}), 'missing', 'done')).toBe(false);
-		expect(countStatuses(state)).toEqual({ new: 1, known: 1, done: 2, 'done-delete': 1, headers: 1, skipped: 1 });
+		expect(countStatuses(state)).toEqual({ new: 1, known: 1, done: 2, 'done-delete': 1, headers: 1, skipped: 1, untouched: 1 });
 	});
 });
 
@@ -104,7 +114,28 @@ describe('POP3 watch state: loading what the node saved', () => {
 			activatedAt: 5,
 			messages: { ok: [1, 'done'], badStatus: [1, 'eaten'], badTime: ['x', 'done'], notArray: { a: 1 }, '': [1, 'done'] },
 		});
-		expect(JSON.parse(JSON.stringify(loaded))).toEqual({ version: 1, activatedAt: 5, messages: { ok: [1, 'done'] } });
+		expect(JSON.parse(JSON.stringify(loaded))).toEqual({ version: 2, activatedAt: 5, messages: { ok: [1, 'done'] } });
+	});
+
+	it('a version 1 state (before untouched) loads unchanged, as the current version', () => {
+		const v1 = {
+			version: 1,
+			activatedAt: 10,
+			messages: { k: [10, 'known'], n: [20, 'new'], d: [30, 'done'], dd: [40, 'done-delete'], h: [50, 'headers'], s: [60, 'skipped'] },
+		};
+		const loaded = loadPop3State(JSON.parse(JSON.stringify(v1)));
+		expect(POP3_STATE_VERSION).toBe(2);
+		expect(JSON.parse(JSON.stringify(loaded))).toEqual({ ...v1, version: 2 });
+		expect(toDeliver(loaded, Object.keys(v1.messages))).toEqual(['n']);
+		expect(dueForDeletion(loaded, Object.keys(v1.messages), { deleteAfterFetch: true, deleteAfterDays: 0 }, 100)).toEqual(['dd']);
+	});
+
+	it('untouched entries survive saving and loading', () => {
+		const state = stateOf({ u: [3, 'untouched'], d: [4, 'done'] }, 3);
+		const loaded = loadPop3State(JSON.parse(JSON.stringify(clonePop3State(state))));
+		expect(loaded.messages.u).toEqual([3, 'untouched']);
+		expect(observe(loaded, ['u', 'd'], 9, 'all')).toMatchObject({ changed: false, added: [] });
+		expect(toDeliver(loaded, ['u', 'd'])).toEqual([]);
 	});
 
 	it('entries without an activation time count as activated (no second first activation)', () => {

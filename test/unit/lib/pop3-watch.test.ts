@@ -20,6 +20,8 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
 class ScriptedPop3 {
 	messages: Array<{ uidl: string; raw: string }> = [];
 	hold?: 'UIDL' | 'RETR';
+	/** UIDLs of every DELE received (committed or not). */
+	deles: string[] = [];
 	sessions = 0;
 	open = 0;
 	maxOpen = 0;
@@ -80,9 +82,11 @@ class ScriptedPop3 {
 					switch (verb.toUpperCase()) {
 						case 'CAPA':
 							return multi(['USER', 'UIDL', 'TOP']);
+						case 'DELE':
+							this.deles.push(this.messages[Number(arg) - 1].uidl);
+							return send('+OK\r\n');
 						case 'USER':
 						case 'PASS':
-						case 'DELE':
 						case 'NOOP':
 							return send('+OK\r\n');
 						case 'UIDL':
@@ -122,7 +126,7 @@ describe('POP3 watcher loop', () => {
 			...options,
 			deliver: async (messages) => {
 				delivered.push(...messages);
-				await options.deliver?.(messages);
+				return options.deliver?.(messages);
 			},
 			onEvent: (event) => {
 				events.push(event);
@@ -208,6 +212,32 @@ describe('POP3 watcher loop', () => {
 		finish[3]();
 		await until(() => h.watcher.getState().messages.m4?.[1] === 'done', 'all acknowledged');
 		expect(Object.values(h.watcher.getState().messages).map(([, s]) => s)).toEqual(['done', 'done', 'done', 'done']);
+	});
+
+	it('a run refused as a duplicate (untouched): acknowledged, never delivered again, never DELE, counted', async () => {
+		pop3.messages = [1, 2].map((n) => ({ uidl: `m${n}`, raw: `Subject: ${n}\r\n\r\nbody\r\n` }));
+		const h = watch({
+			deleteAfterFetch: true,
+			deleteAfterDays: 1,
+			followUpDelayMs: 0,
+			deliver: async ([m]) => (m.uidl === 'm1' ? { untouched: ['m1'] } : undefined),
+		});
+		await h.watcher.start();
+		await until(() => pop3.deles.includes('m2'), 'the DELE of the run that succeeded');
+		expect(h.watcher.getState().messages).toEqual({ m1: [expect.any(Number), 'untouched'], m2: [expect.any(Number), 'done-delete'] });
+		h.watcher.fetchNow();
+		await until(() => h.fetched() >= 3, 'one more poll');
+		expect(pop3.deles.filter((u) => u === 'm1')).toEqual([]);
+		expect(h.delivered.map((m) => m.uidl)).toEqual(['m1', 'm2']);
+		expect(h.watcher.getStats()).toMatchObject({ delivered: 2, acknowledged: 2, untouched: 1 });
+	});
+
+	it('untouched from an earlier activation, first seen long ago: not deleted after N days, not delivered', async () => {
+		const h = watch({ state: { version: 2, activatedAt: 1, messages: { m1: [1, 'untouched'] } }, deleteAfterFetch: true, deleteAfterDays: 1 });
+		await h.watcher.start();
+		await until(() => h.fetched() === 1, 'a poll');
+		expect(pop3.deles).toEqual([]);
+		expect(h.delivered).toEqual([]);
 	});
 
 	it('a login function that fails, and callbacks that throw, are reported, never unhandled', async () => {

@@ -4,7 +4,9 @@ import type { MailboxError } from '../../lib/errors';
 /**
  * A run's outcome from n8n's done promise: the failure's message, or undefined for success.
  * No run at all (undefined) means n8n refused the execution as a duplicate of one that already
- * happened: the message was processed before, so it counts as done.
+ * started (runMessage then returns false): the message is not delivered again, and the triggers
+ * leave it untouched on the server (no mark, move or delete), because that earlier run may have
+ * been cut off by a crash.
  */
 export function runFailed(run: IRun | undefined): string | undefined {
 	if (!run) return undefined;

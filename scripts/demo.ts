@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: a local n8n with this package loaded, a local mail server with sample mail, the
- * example workflows and a ready credential. Prints the URL and login, runs until Ctrl-C.
+ * example workflows (new mail, folders, connection check, catch-all router) and ready credentials. Prints the URL and login, runs until Ctrl-C.
  *
  *   DEMO_PORT       n8n's port (default 5678, or a free one if that is taken)
  *   DEMO_MESSAGES   sample messages in alice's INBOX (default 300)
@@ -49,6 +49,10 @@ async function main(): Promise<void> {
 	await servers.writeMaildir('alice', 'INBOX', generateMessages({ seed: 42, count: messageCount, to: 'alice@example.test' }));
 	await servers.writeMaildir('alice', 'Archive', generateMessages({ seed: 7, count: 25, to: 'alice@example.test' }));
 	say(`demo: ${messageCount} sample messages in alice's INBOX, 25 in Archive`);
+	// the company's catch-all mailbox: mail for every address of its domains, as the mail server delivered it
+	const catchAllRecipients = ['info@firma.test', 'Kontakt@firma.test', 'anna.weber@firma.test', 'a.weber+rechnung@firma.test', 'sys.admin@firma.test', 'anna.weber@alt-firma.test', 'vertrieb@firma.test', 'niemand@firma.test'];
+	await servers.writeMaildir('catchall', 'INBOX', generateMessages({ seed: 99, count: 40, attachPct: 5, catchAll: { mailbox: 'catchall@firma.test', recipients: catchAllRecipients } }));
+	say(`demo: 40 messages in the catch-all mailbox for ${catchAllRecipients.length} addresses`);
 
 	say('demo: preparing n8n (the first run installs Node 24 and n8n 2.41.1 into the cache, about 5 minutes) ...');
 	const install = ensureN8n();
@@ -63,7 +67,13 @@ async function main(): Promise<void> {
 		type: 'mailboxImapApi',
 		data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'alice', password: 'alice-pw', allowSelfSigned: false },
 	};
-	await n8n.importCredentials([credential]);
+	const catchAllCredential = {
+		id: 'mbxDemoImapCatchAll',
+		name: 'Demo catch-all mailbox (catchall)',
+		type: 'mailboxImapApi',
+		data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'catchall', password: 'catchall-pw', allowSelfSigned: false },
+	};
+	await n8n.importCredentials([credential, catchAllCredential]);
 	const workflowsDir = path.join(root, 'examples', 'workflows');
 	const workflowIds: string[] = [];
 	for (const file of fs.readdirSync(workflowsDir).filter((f) => f.endsWith('.json')).sort()) {
@@ -77,6 +87,8 @@ async function main(): Promise<void> {
 
 	// The trigger example is published (active), so it receives the mail that arrives below.
 	await n8n.publish('mbxDemoNewMail');
+	// The router example is published too: it distributes the catch-all's mail into Inboxes/* at once.
+	await n8n.publish('mbxDemoRouteCatchAll');
 	await n8n.start();
 	const login = await n8n.setupOwner();
 	const url = `http://127.0.0.1:${port}`;
@@ -86,6 +98,7 @@ async function main(): Promise<void> {
 	say(`  workflows:  ${workflowIds.map((id) => `${url}/workflow/${id}`).join('\n              ')}`);
 	say(`  credential: "${credential.name}" (Mailbox IMAP; press Test in the credential dialog)`);
 	say(`  mailbox:    IMAPS 127.0.0.1:${servers.ports.imaps}, IMAP/STARTTLS 127.0.0.1:${servers.ports.imap}, users alice/alice-pw, bob/bob-pw`);
+	say(`  catch-all:  user catchall/catchall-pw; the published router workflow files its mail into Inboxes/Info, Inboxes/Anna Weber, Inboxes/Sysadmin, Inboxes/Vertrieb (see its executions; unknown addresses stay in INBOX)`);
 	say(`  mail state: ${servers.stateDir}`);
 	const every = Number(process.env.DEMO_NEW_MAIL_SECONDS ?? 30);
 	if (every > 0) {

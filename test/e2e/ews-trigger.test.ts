@@ -108,10 +108,7 @@ describe('Mailbox EWS Trigger in real n8n', () => {
 	it('starts the workflow once per new message in the shared mailbox, parsed, marked read after the run', async () => {
 		ews.addMessage(SHARED, 'inbox', message(1)); // there before the first activation: not received
 		await n8n.start();
-		await waitFor('the trigger to activate', async () => {
-			const { staticData } = await n8n.executions(WORKFLOW_ID);
-			return staticData && JSON.stringify(staticData).includes('watch') ? true : undefined;
-		});
+		await n8n.waitForTriggerState(WORKFLOW_ID, 'watch');
 		for (const n of [2, 3, 4]) ews.addMessage(SHARED, 'inbox', message(n));
 		const runs = await waitFor('three executions', async () => {
 			const done = await successful();

@@ -99,10 +99,7 @@ describe('Mailbox IMAP Trigger in real n8n', () => {
 	it('receives each new message once, parsed with its attachment, and marks it read only after the run', async () => {
 		await n8n.start();
 		// the trigger is active once its state (UIDVALIDITY and cursor of INBOX) is saved
-		await waitFor('the trigger to activate', async () => {
-			const { staticData } = await n8n.executions(WORKFLOW_ID);
-			return staticData && JSON.stringify(staticData).includes('INBOX') ? true : undefined;
-		});
+		await n8n.waitForTriggerState(WORKFLOW_ID, 'INBOX');
 		for (const n of [3, 4, 5]) await append(n);
 		const runs = await waitFor('three executions', async () => {
 			const done = await successful();

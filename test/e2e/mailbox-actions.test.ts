@@ -148,10 +148,7 @@ describe('Mailbox actions in real n8n', () => {
 
 	it('IMAP trigger -> Mailbox: Mark as Spam moves the marked message into Junk and the antispam learns it', async () => {
 		await n8n.start();
-		await waitFor('the trigger to activate', async () => {
-			const { staticData } = await n8n.executions(SPAM_WORKFLOW);
-			return staticData && JSON.stringify(staticData).includes('INBOX') ? true : undefined;
-		});
+		await n8n.waitForTriggerState(SPAM_WORKFLOW, 'INBOX');
 		await imap.append('INBOX', message('harmless-1', 'Rechnung November'), []);
 		await imap.append('INBOX', message('spam-1', `${MARKER} Sie haben gewonnen`), []);
 		const runs = await waitFor('two executions', async () => {

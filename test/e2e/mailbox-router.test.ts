@@ -109,10 +109,7 @@ describe('Mailbox Router in real n8n', () => {
 
 	it('delivers each catch-all message into its person\'s or list\'s folder once and keeps only the unknown recipient\'s mail', async () => {
 		await n8n.start();
-		await waitFor('the trigger to activate', async () => {
-			const { staticData } = await n8n.executions(WORKFLOW_ID);
-			return staticData && JSON.stringify(staticData).includes('INBOX') ? true : undefined;
-		});
+		await n8n.waitForTriggerState(WORKFLOW_ID, 'INBOX');
 		for (const m of messages) await imap.append('INBOX', m.raw, []);
 		const runs = await waitFor(`${messages.length} executions`, async () => {
 			const done = await successful();

@@ -545,6 +545,14 @@ export class N8n {
 	 * `output` holds the JSON of the items each node produced (for a run that crashed before its
 	 * first node ran: the items waiting on its stack, i.e. what the trigger emitted).
 	 */
+	/** Waits until a published trigger has saved its first state (static data containing `marker`, e.g. a folder name). */
+	async waitForTriggerState(workflowId: string, marker: string): Promise<void> {
+		await waitFor('the trigger to activate', async () => {
+			const { staticData } = await this.executions(workflowId);
+			return staticData && JSON.stringify(staticData).includes(marker) ? true : undefined;
+		});
+	}
+
 	async executions(workflowId: string): Promise<{ executions: StoredExecution[]; staticData: Record<string, unknown> | null; triggerStatus: Record<string, unknown>[] }> {
 		const script = `
 			const { DatabaseSync } = require('node:sqlite');

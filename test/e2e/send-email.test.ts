@@ -191,10 +191,7 @@ describe('Mailbox Send Email in real n8n', () => {
 
 	it('replies to a received message: threads, carries the attachment, BCC in the envelope only, copy in Sent', async () => {
 		await n8n.start();
-		await waitFor('the trigger to activate', async () => {
-			const { staticData } = await n8n.executions(REPLY_WORKFLOW);
-			return staticData && JSON.stringify(staticData).includes('INBOX') ? true : undefined;
-		});
+		await n8n.waitForTriggerState(REPLY_WORKFLOW, 'INBOX');
 		await imap.append('INBOX', QUESTION, []);
 		const [reply] = await servers.waitForMail(1, 60_000);
 

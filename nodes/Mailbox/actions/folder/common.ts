@@ -24,4 +24,17 @@ export function folderPathProperty(operation: string, description: string, place
 	};
 }
 
+/** Folder → Create's choice for a path that already exists (IMAP and EWS alike). */
+export const ifExistsOption: INodeProperties = {
+	displayName: 'If the Folder Exists',
+	name: 'ifExists',
+	type: 'options',
+	default: 'error',
+	options: [
+		{ name: 'Fail', value: 'error', description: 'Stop with an error naming the folder' },
+		{ name: 'Return It', value: 'return', description: 'Output the existing folder with created = false and change nothing' },
+	],
+	description: 'What to do when a folder with this path already exists',
+};
+
 export const FOLDER_PATH = { field: 'folderPath', label: 'Folder Path' };

@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { createFolder } from '../../../../lib/imap/folders';
 import type { SessionOf } from '../types';
-import { FOLDER_PATH, folderPathProperty, pathSeparatorOption } from './common';
+import { FOLDER_PATH, folderPathProperty, ifExistsOption, pathSeparatorOption } from './common';
 
 export const description: INodeProperties[] = [
 	folderPathProperty('create', 'The folder to create, levels separated by "/" (e.g. "Projects/2026/Q1"); missing parent folders are created too'),
@@ -13,17 +13,7 @@ export const description: INodeProperties[] = [
 		default: {},
 		displayOptions: { show: { resource: ['folder'], operation: ['create'] } },
 		options: [
-			{
-				displayName: 'If the Folder Exists',
-				name: 'ifExists',
-				type: 'options',
-				default: 'error',
-				options: [
-					{ name: 'Fail', value: 'error', description: 'Stop with an error naming the folder' },
-					{ name: 'Return It', value: 'return', description: 'Output the existing folder with created = false and change nothing' },
-				],
-				description: 'What to do when a folder with this path already exists',
-			},
+			ifExistsOption,
 			pathSeparatorOption,
 			{
 				displayName: 'Subscribe',

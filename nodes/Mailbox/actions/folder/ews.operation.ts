@@ -2,7 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import { createEwsFolder, listEwsFolders } from '../../../../lib/ews/actions';
 import { ewsOnly } from '../access';
 import type { EwsSessionOf } from '../types';
-import { FOLDER_PATH, pathSeparatorOption } from './common';
+import { FOLDER_PATH, ifExistsOption, pathSeparatorOption } from './common';
 
 /** Folder → List and Create with Access Via: EWS. */
 export const description: INodeProperties[] = [
@@ -31,17 +31,7 @@ export const description: INodeProperties[] = [
 		default: {},
 		displayOptions: { show: { resource: ['folder'], operation: ['create'] } },
 		options: [
-			{
-				displayName: 'If the Folder Exists',
-				name: 'ifExists',
-				type: 'options',
-				default: 'error',
-				options: [
-					{ name: 'Fail', value: 'error', description: 'Stop with an error naming the folder' },
-					{ name: 'Return It', value: 'return', description: 'Output the existing folder with created = false and change nothing' },
-				],
-				description: 'What to do when a folder with this path already exists',
-			},
+			ifExistsOption,
 			{
 				...pathSeparatorOption,
 				description: 'The character that separates the levels in the path entered here ("Projects/2026/Q1")',

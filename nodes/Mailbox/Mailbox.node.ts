@@ -46,10 +46,8 @@ export class Mailbox implements INodeType {
 				],
 				default: 'folder',
 			},
-			// n8n's loader expects every resource and operation list to have at least one entry
-			...Object.values(resources)
-				.filter((resource) => (resource.operation.options?.length ?? 0) > 0)
-				.flatMap((resource) => [resource.operation, ...resource.properties]),
+			// every resource has operations: n8n's loader fails on an empty list (the descriptions unit test checks it)
+			...Object.values(resources).flatMap((resource) => [resource.operation, ...resource.properties]),
 		],
 	};
 

@@ -1,6 +1,7 @@
 import {
 	NodeConnectionTypes,
 	NodeOperationError,
+	type ICredentialDataDecryptedObject,
 	type IDataObject,
 	type IExecuteFunctions,
 	type INodeExecutionData,
@@ -260,6 +261,13 @@ const str = (value: unknown): string => (typeof value === 'string' ? value : val
 export type ServerSource = 'node' | 'credential' | 'provider' | 'instance default' | 'local mail server';
 
 /** The SMTP server and login of the chosen Authentication, and where the server came from. */
+/** Where the credential's SMTP server comes from: its Host, a provider, the instance default, or this machine. */
+function credentialServerSource(data: ICredentialDataDecryptedObject): ServerSource {
+	if (str(data.host).trim() || !data.server || data.server === 'custom') return 'credential';
+	if (data.server !== 'instance') return 'provider';
+	return hasInstanceServer('smtp') ? 'instance default' : 'local mail server';
+}
+
 async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: ResolvedServer; login: Login | undefined; source: ServerSource; renewToken?: () => Promise<string> }> {
 	const authentication = ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
 	const logger = n8nLogger(ctx.logger);
@@ -267,17 +275,7 @@ async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: Resolve
 		const data = await ctx.getCredentials(SMTP_CREDENTIAL, 0);
 		const override = str(ctx.getNodeParameter('serverOverride', 0, '')).trim();
 		const { settings, login } = smtpSettingsFromCredential(override ? { ...data, server: 'custom', host: override, port: 0, security: str(ctx.getNodeParameter('serverOverrideSecurity', 0, 'starttls')) } : data);
-		const source: ServerSource = override
-			? 'node'
-			: str(data.host).trim()
-				? 'credential'
-				: data.server === 'instance'
-					? hasInstanceServer('smtp')
-						? 'instance default'
-						: 'local mail server'
-					: data.server && data.server !== 'custom'
-						? 'provider'
-						: 'credential';
+		const source = override ? 'node' : credentialServerSource(data);
 		return { server: resolveServer('smtp', settings), login: login ? checkLogin(login) : undefined, source };
 	}
 	const settings: ServerSettings = { host: str(ctx.getNodeParameter('smtpHost', 0, 'smtp.office365.com:587')) || 'smtp.office365.com:587', security: 'starttls' };

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startMailServers, type MailServers } from '../test/servers';
 import { generateMessages } from '../test/servers/mailgen';
+import { installPrerequisites } from '../test/setup/prerequisites';
 import { printTable, round, writeResults, type Benchmark, type BenchEntry } from './frame';
 import { imapFetchParse } from './imap-fetch-parse';
 import { imapMove } from './imap-move';
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);
 	const seed = Number(process.env.BENCH_SEED ?? 42);
 	const only = process.env.BENCH_ONLY;
+	installPrerequisites((line) => process.stdout.write(`${line}\n`));
 	const servers = await startMailServers();
 	try {
 		const t0 = Date.now();

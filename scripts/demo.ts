@@ -14,7 +14,8 @@ import { ImapFlow } from 'imapflow';
 import { startMailServers } from '../test/servers';
 import { generateMessage, generateMessages } from '../test/servers/mailgen';
 import { freePort } from '../test/servers/ports';
-import { ensureN8n, N8n, packPackage } from '../test/e2e/n8n';
+import { checkN8n, N8n, packPackage } from '../test/e2e/n8n';
+import { installPrerequisites } from '../test/setup/prerequisites';
 
 const root = path.resolve(__dirname, '..');
 
@@ -32,6 +33,8 @@ function say(line: string): void {
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.DEMO_MESSAGES ?? 300);
+	say('demo: checking what the demo needs (the first run installs Dovecot, Node 24 and n8n 2.41.1 into the cache, about 5 minutes) ...');
+	installPrerequisites(say);
 	say('demo: starting the mail server (Dovecot, SMTP, OAuth2 endpoint) ...');
 	const servers = await startMailServers();
 	let n8n: N8n | undefined;
@@ -54,8 +57,8 @@ async function main(): Promise<void> {
 	await servers.writeMaildir('catchall', 'INBOX', generateMessages({ seed: 99, count: 40, attachPct: 5, catchAll: { mailbox: 'catchall@firma.test', recipients: catchAllRecipients } }));
 	say(`demo: 40 messages in the catch-all mailbox for ${catchAllRecipients.length} addresses`);
 
-	say('demo: preparing n8n (the first run installs Node 24 and n8n 2.41.1 into the cache, about 5 minutes) ...');
-	const install = ensureN8n();
+	say('demo: preparing n8n ...');
+	const install = checkN8n();
 	const tarball = packPackage(root, workDir);
 	const wanted = Number(process.env.DEMO_PORT ?? 5678);
 	const port = (await portIsFree(wanted)) && (await portIsFree(wanted + 1)) ? wanted : await freePort();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: build, lint and type-check, then the three test layers in order (unit, integration
-// against real servers, end-to-end in real n8n). Every layer runs even if an earlier one failed;
+// `npm test`: the setup step (installs what the tests need from outside npm: Debian packages, Node
+// 24 and n8n in the cache; seconds when all is there), build, lint and type-check, then the three
+// test layers in order (unit, integration against real servers, end-to-end in real n8n). Every layer runs even if an earlier one failed;
 // the last line is the total: "N passed, N failed".
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -18,7 +19,7 @@ const run = (script) => {
 	return result.status === 0;
 };
 
-for (const step of ['build', 'lint', 'typecheck']) if (!run(step)) process.exit(1);
+for (const step of ['test:setup', 'build', 'lint', 'typecheck']) if (!run(step)) process.exit(1);
 let ok = true;
 for (const layer of ['test:unit', 'test:integration', 'test:e2e']) ok = run(layer) && ok;
 

@@ -39,7 +39,11 @@ export abstract class LineClient<R extends LineReader> {
 	protected readonly logger: Logger;
 	protected readonly secrets: ReadonlyArray<string | undefined>;
 	private queue: Promise<unknown> = Promise.resolve();
-	private readonly onData = (chunk: Buffer) => this.reader.push(chunk);
+	private received = 0;
+	private readonly onData = (chunk: Buffer) => {
+		this.received += chunk.length;
+		this.reader.push(chunk);
+	};
 	private readonly onError = (error: Error) => this.reader.fail(error);
 	private readonly onClose = () => {
 		this.closed = true;
@@ -69,6 +73,11 @@ export abstract class LineClient<R extends LineReader> {
 	/** The TLS socket when the connection is encrypted. */
 	get tlsSocket(): TLSSocket | undefined {
 		return 'encrypted' in this.socket && (this.socket as TLSSocket).encrypted ? (this.socket as TLSSocket) : undefined;
+	}
+
+	/** Bytes received from the server so far (after STARTTLS/STLS or over TLS: decrypted bytes). */
+	get bytesReceived(): number {
+		return this.received;
 	}
 
 	get isClosed(): boolean {

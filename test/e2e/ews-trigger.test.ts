@@ -10,9 +10,8 @@ import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { EwsServer } from '../servers/ews';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
-jest.setTimeout(15 * 60_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const WORKFLOW_ID = 'mbxE2eEwsTrigger';
@@ -64,7 +63,7 @@ describe('Mailbox EWS Trigger in real n8n', () => {
 		// the app's tokens act as "alice", who may impersonate the shared mailbox
 		ews = await EwsServer.start({ tls, tokenUser: (token) => servers.oauth.tokenUser(token), mailboxes: ['alice@contoso.test', SHARED], access: { alice: [SHARED] } });
 
-		const install = ensureN8n();
+		const install = checkN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-ews-'));
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
 		await n8n.importCredentials([

@@ -21,9 +21,8 @@ import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { Forwarder } from '../servers/dovecot-admin';
 import { generateMessages, MALFORMED_INDEX, type GeneratedMessage } from '../servers/mailgen';
-import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
-jest.setTimeout(15 * 60_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const TRIGGER = 'New mail';
@@ -148,7 +147,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		await bob.mailboxCreate('Retry');
 		forwarder = await Forwarder.start(servers.ports.imaps);
 
-		const install = ensureN8n();
+		const install = checkN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-reliability-'));
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
 		const credential = (id: string, user: string, port: number) => ({ id, name: `${user} (IMAP)`, type: 'mailboxImapApi', data: { host: '127.0.0.1', port, security: 'tls', user, password: servers.users[user] } });

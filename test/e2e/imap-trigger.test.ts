@@ -8,9 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
-import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
-jest.setTimeout(15 * 60_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const WORKFLOW_ID = 'mbxE2eImapTrigger';
@@ -61,7 +60,7 @@ describe('Mailbox IMAP Trigger in real n8n', () => {
 		await append(1);
 		await append(2);
 
-		const install = ensureN8n();
+		const install = checkN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-trigger-'));
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
 		await n8n.importCredentials([

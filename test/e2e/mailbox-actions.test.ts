@@ -11,9 +11,8 @@ import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { messageIdsIn } from './imap-folder';
-import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
-jest.setTimeout(15 * 60_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const SPAM_WORKFLOW = 'mbxE2eMarkSpam';
@@ -53,7 +52,7 @@ describe('Mailbox actions in real n8n', () => {
 		imap = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user: 'alice', pass: 'alice-pw' }, logger: false });
 		await imap.connect();
 
-		const install = ensureN8n();
+		const install = checkN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-actions-'));
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
 		await n8n.importCredentials([

@@ -11,9 +11,8 @@ import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { generateMessage } from '../servers/mailgen';
 import { messageIdsIn } from './imap-folder';
-import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
-jest.setTimeout(15 * 60_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const WORKFLOW_ID = 'mbxE2eRouter';
@@ -45,7 +44,7 @@ describe('Mailbox Router in real n8n', () => {
 		imap = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user: 'catchall', pass: 'catchall-pw' }, logger: false });
 		await imap.connect();
 
-		const install = ensureN8n();
+		const install = checkN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-router-'));
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
 		const credentials = { mailboxImapApi: { id: 'mbxE2eRouterCred', name: 'catch-all (IMAP)' } };

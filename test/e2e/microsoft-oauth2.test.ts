@@ -11,9 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { ensureN8n, N8n, packPackage } from './n8n';
+import { checkN8n, N8n, packPackage } from './n8n';
 
-jest.setTimeout(15 * 60_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const CLIENT_ID = 'delegated-mail-app';
@@ -48,7 +47,7 @@ describe('Microsoft 365 delegated OAuth2 in real n8n', () => {
 			(token) => servers.oauth.tokenUser(token),
 		).start();
 		authority.registerDelegated({ tenant: 'contoso', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, user: 'alice' });
-		const install = ensureN8n();
+		const install = checkN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-oauth2-'));
 		// n8n trusts the authority's and Dovecot's test certificate like a company CA
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });

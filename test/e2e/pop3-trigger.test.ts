@@ -10,9 +10,8 @@ import { resolveServer } from '../../lib/connection/options';
 import { withPop3 } from '../../lib/pop3/connect';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { ensureN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
-jest.setTimeout(15 * 60_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const WORKFLOW_ID = 'mbxE2ePop3Trigger';
@@ -63,7 +62,7 @@ describe('Mailbox POP3 Trigger in real n8n', () => {
 			servers.oauth.issueToken(user, lifetime),
 		).start();
 		authority.register({ tenant: 'contoso', clientId: 'pop3-app', clientSecret: 'Pop3-App-Secret-1', user: 'alice' });
-		const install = ensureN8n();
+		const install = checkN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-pop3-'));
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
 		await n8n.importCredentials([

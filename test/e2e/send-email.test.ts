@@ -13,9 +13,8 @@ import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { ensureN8n, N8n, packPackage, waitFor } from './n8n';
+import { checkN8n, N8n, packPackage, waitFor } from './n8n';
 
-jest.setTimeout(15 * 60_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const REPLY_WORKFLOW = 'mbxE2eSendReply';
@@ -83,7 +82,7 @@ describe('Mailbox Send Email in real n8n', () => {
 		).start();
 		authority.register({ tenant: 'contoso', clientId: 'smtp-app', clientSecret: 'Smtp-App-Secret-1', user: 'alice' });
 
-		const install = ensureN8n();
+		const install = checkN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-send-'));
 		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
 		await n8n.importCredentials([

@@ -27,7 +27,6 @@ const OTHER = 'other@contoso.test';
 const SECRET = 'Ews-App-Secret~7';
 
 describe('EWS client core against the local EWS endpoint', () => {
-	jest.setTimeout(60_000);
 	let dir: string;
 	let certPath: string;
 	let ca: Buffer;

@@ -58,7 +58,6 @@ interface Harness {
 }
 
 describe('EWS watcher against the local EWS endpoint', () => {
-	jest.setTimeout(60_000);
 	let dir: string;
 	let ca: Buffer;
 	let server: EwsServer;
@@ -418,7 +417,6 @@ function triggerContext(options: { params: Record<string, unknown>; credentials:
 }
 
 describe('Mailbox EWS Trigger node against the local EWS endpoint', () => {
-	jest.setTimeout(60_000);
 	let dir: string;
 	let server: EwsServer;
 	const node = new MailboxEwsTrigger();

@@ -12,7 +12,6 @@ function countIds(ids: string[]): Map<string, number> {
 }
 
 describe('IMAP watcher reliability against a real Dovecot', () => {
-	jest.setTimeout(60_000);
 	let servers: MailServers;
 	const running: Harness[] = [];
 	const start = async (h: Harness) => {

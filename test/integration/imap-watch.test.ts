@@ -30,7 +30,6 @@ const BOUNCE = Buffer.from(
 );
 
 describe('IMAP watcher against a real Dovecot', () => {
-	jest.setTimeout(60_000);
 	let servers: MailServers;
 	const running: Harness[] = [];
 	const start = async (h: Harness) => {

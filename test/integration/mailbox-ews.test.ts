@@ -43,7 +43,6 @@ const SHARED = 'shared@contoso.test';
 const OTHER = 'other@contoso.test';
 
 describe('Mailbox node, Access Via: EWS', () => {
-	jest.setTimeout(60_000);
 	let dir: string;
 	let oauth: OAuthServer;
 	let server: EwsServer;

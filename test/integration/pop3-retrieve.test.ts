@@ -1,6 +1,7 @@
 /**
  * Retrieving mail with the POP3 client from the real Dovecot: every byte as seeded, over POP3S
- * too (where TLS records split the terminator across reads), dot-stuffed lines restored, UIDL,
+ * too, also when a read ends inside the terminator or a dot-stuffed line (cut there on purpose by a
+ * relay), dot-stuffed lines restored, UIDL,
  * LIST, TOP, streamed RETR, and DELE removing mail only when QUIT ends the session.
  */
 import fs from 'node:fs';
@@ -8,6 +9,7 @@ import { resolveServer, type ResolvedServer, type Security } from '../../lib/con
 import { connectPop3, withPop3 } from '../../lib/pop3/connect';
 import { generateMessages, type GeneratedMessage } from '../servers/mailgen';
 import { startMailServers, type MailServers } from '../servers';
+import { CuttingRelay } from '../servers/cutting-relay';
 
 const TERMINATOR = Buffer.from('\r\n.\r\n');
 
@@ -38,27 +40,40 @@ describe('POP3 retrieval against a real Dovecot', () => {
 
 	it('retrieves every message of a real maildrop over POP3S byte-identical to what was seeded', async () => {
 		expect(Math.max(...seeded.map((m) => m.raw.length))).toBeGreaterThan(512 * 1024);
-		// Where a TLS read ends depends on timing; over a few hundred messages some read ends inside
-		// "\r\n.\r\n" (the case a reader that looks at whole chunks hangs on). Up to three passes
-		// make sure this run met it; each pass checks every byte.
-		let split = 0;
-		for (let pass = 0; pass < 3 && split === 0; pass++) {
-			const chunks: Buffer[] = [];
-			const mismatches = await withPop3(server('tls'), { user: 'alice', password: 'alice-pw' }, async ({ client }) => {
-				client.tlsSocket!.on('data', (chunk: Buffer) => chunks.push(chunk));
-				expect(await client.stat()).toEqual({ count: seeded.length, size: seeded.reduce((sum, m) => sum + m.raw.length, 0) });
-				const wrong: number[] = [];
-				for (let i = 0; i < seeded.length; i++) if (!(await client.retr(i + 1)).equals(seeded[i].raw)) wrong.push(i + 1);
-				return wrong;
+		const mismatches = await withPop3(server('tls'), { user: 'alice', password: 'alice-pw' }, async ({ client }) => {
+			expect(await client.stat()).toEqual({ count: seeded.length, size: seeded.reduce((sum, m) => sum + m.raw.length, 0) });
+			const wrong: number[] = [];
+			for (let i = 0; i < seeded.length; i++) if (!(await client.retr(i + 1)).equals(seeded[i].raw)) wrong.push(i + 1);
+			return wrong;
+		});
+		expect(mismatches).toEqual([]);
+	});
+
+	// Where a read ends is up to the kernel; a relay makes it end inside the pattern on purpose.
+	it.each([
+		['the terminator "\\r\\n.\\r\\n"', TERMINATOR, 'alice', [1, 2, 3, 4, 5, 6, 7, 8]],
+		['a dot-stuffed line "\\r\\n.."', Buffer.from('\r\n..'), 'bob', [1, 2]],
+	])('a read that ends inside %s, at every position, still gives every byte', async (_name, pattern, user, messages) => {
+		const relay = await CuttingRelay.start(servers.ports.pop3, pattern);
+		try {
+			const viaRelay = resolveServer('pop3', { host: '127.0.0.1', port: relay.port, security: 'none', timeoutMs: 10_000 });
+			const expected = user === 'alice' ? seeded.map((m) => m.raw) : [DOTS, SMALL];
+			await withPop3(viaRelay, { user, password: `${user}-pw` }, async ({ client }) => {
+				relay.arm(async (offset) => {
+					while (client.bytesReceived < offset) {
+						if (client.isClosed) throw new Error('the client closed the connection');
+						await new Promise((resolve) => setTimeout(resolve, 1));
+					}
+					expect(client.bytesReceived).toBe(offset);
+				});
+				for (const msg of messages) expect((await client.retr(msg)).equals(expected[msg - 1])).toBe(true);
 			});
-			expect(mismatches).toEqual([]);
-			for (let i = 1; i < chunks.length; i++) {
-				const at = Buffer.concat([chunks[i - 1].subarray(-4), chunks[i].subarray(0, 4)]).indexOf(TERMINATOR);
-				if (at >= 0 && at < 4) split++;
-			}
+			// every position inside the pattern was met, each at a read's end
+			expect(new Set(relay.cuts.map((c) => c.inside))).toEqual(new Set(Array.from({ length: pattern.length - 1 }, (_, i) => i + 1)));
+		} finally {
+			await relay.stop();
 		}
-		expect(split).toBeGreaterThan(0);
-	}, 60_000);
+	});
 
 	it('streams messages over plain POP3 with the same bytes', async () => {
 		await withPop3(server('none'), { user: 'alice', password: 'alice-pw' }, async ({ client }) => {

@@ -42,7 +42,6 @@ interface Harness {
 }
 
 describe('POP3 watcher against a real Dovecot', () => {
-	jest.setTimeout(60_000);
 	let servers: MailServers;
 	let ca: string;
 	const running: Pop3Watcher[] = [];

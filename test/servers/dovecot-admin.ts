@@ -8,6 +8,7 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import type { MailServers } from './index';
 import { LOOPBACK } from './ports';
+import { closeWhenFileEnds } from './lifetime';
 
 const run = promisify(execFile);
 
@@ -45,6 +46,7 @@ export class Forwarder {
 			client.on('close', () => upstream.destroy());
 			upstream.on('close', () => client.destroy());
 		});
+		closeWhenFileEnds('loopback forwarder', server);
 		await new Promise<void>((resolve, reject) => {
 			server.once('error', reject);
 			server.listen(this.port, LOOPBACK, () => resolve());

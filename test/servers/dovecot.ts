@@ -12,95 +12,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { dovecotConf, learnScript, learnSieve, oauth2PassdbConf, passwdFile, type DovecotPorts } from './dovecot-config';
 import { maildirFolderPath, writeMaildirFolder, type MaildirMessage } from './maildir';
+import { stopWhenFileEnds } from './lifetime';
 import { freePorts, LOOPBACK, waitForPort } from './ports';
 import { makeSelfSignedCertificate, type CertificateFiles } from './tls';
+import { checkMailServerPrerequisites, MAIL_USER, run } from '../setup/prerequisites';
 
 export type { DovecotPorts } from './dovecot-config';
 export type { MaildirMessage } from './maildir';
 
 export const HOST = LOOPBACK;
-const MAIL_USER = 'vmail';
-const PACKAGES = ['dovecot-core', 'dovecot-imapd', 'dovecot-pop3d', 'dovecot-sieve', 'dovecot-managesieved', 'openssl'];
-/** A file each package brings that we need; a missing one means: install. */
-const NEEDED_FILES: ReadonlyArray<readonly [file: string, pkg: string]> = [
-	['/usr/sbin/dovecot', 'dovecot-core'],
-	['/usr/bin/doveconf', 'dovecot-core'],
-	['/usr/lib/dovecot/imap', 'dovecot-imapd'],
-	['/usr/lib/dovecot/imap-login', 'dovecot-imapd'],
-	['/usr/lib/dovecot/pop3', 'dovecot-pop3d'],
-	['/usr/lib/dovecot/pop3-login', 'dovecot-pop3d'],
-	['/usr/bin/sievec', 'dovecot-sieve'],
-	['/usr/lib/dovecot/modules/lib95_imap_sieve_plugin.so', 'dovecot-sieve'],
-	['/usr/lib/dovecot/modules/sieve/lib90_sieve_imapsieve_plugin.so', 'dovecot-sieve'],
-	['/usr/lib/dovecot/modules/sieve/lib90_sieve_extprograms_plugin.so', 'dovecot-sieve'],
-	['/usr/lib/dovecot/managesieve', 'dovecot-managesieved'],
-	['/usr/lib/dovecot/managesieve-login', 'dovecot-managesieved'],
-	['/usr/lib/dovecot/dovecot-lda', 'dovecot-core'],
-	['/usr/bin/openssl', 'openssl'],
-];
-
-let ensured = false;
-
-function run(command: string, args: string[], env?: NodeJS.ProcessEnv): void {
-	try {
-		execFileSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
-	} catch (error) {
-		const e = error as { stdout?: Buffer; stderr?: Buffer };
-		const output = `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`.trim().split('\n').slice(-30).join('\n');
-		throw new Error(`${command} ${args.join(' ')} failed:\n${output || String(error)}`);
-	}
-}
-
-function userExists(name: string): boolean {
-	try {
-		execFileSync('id', ['-u', name], { stdio: 'ignore' });
-		return true;
-	} catch {
-		return false;
-	}
-}
-
-/**
- * Installs Dovecot (core, imapd, pop3d, sieve, managesieved) and openssl with apt-get when a part
- * is missing, without starting the system's Dovecot, and creates the system user vmail. Needs
- * root. Only checks files when all is installed (milliseconds); the first install takes a
- * minute or so.
- */
-export function ensureDovecot(): void {
-	if (ensured) return;
-	if (process.getuid?.() !== 0) {
-		throw new Error('The test mail servers need root: Dovecot is installed with apt-get when missing, binds its ports and drops privileges itself. Run the tests as root (e.g. in the CI container or with sudo).');
-	}
-	const missing = [...new Set(NEEDED_FILES.filter(([file]) => !fs.existsSync(file)).map(([, pkg]) => pkg))];
-	if (missing.length) {
-		if (!fs.existsSync('/usr/bin/apt-get')) throw new Error(`Dovecot 2.3 parts are missing (${missing.join(', ')}) and there is no apt-get to install them; install ${PACKAGES.join(' ')} by hand.`);
-		// policy-rc.d exiting 101 keeps the package scripts from starting the system-wide Dovecot.
-		const policy = '/usr/sbin/policy-rc.d';
-		const previous = fs.existsSync(policy) ? { text: fs.readFileSync(policy), mode: fs.statSync(policy).mode & 0o7777 } : undefined;
-		fs.writeFileSync(policy, '#!/bin/sh\n# written by n8n-nodes-mailbox test/servers/dovecot.ts while installing Dovecot\nexit 101\n', { mode: 0o755 });
-		fs.chmodSync(policy, 0o755);
-		try {
-			const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-			run('apt-get', ['update', '-qq'], env);
-			run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...PACKAGES], env);
-		} finally {
-			if (previous) {
-				fs.writeFileSync(policy, previous.text);
-				fs.chmodSync(policy, previous.mode);
-			} else {
-				fs.rmSync(policy, { force: true });
-			}
-		}
-		const stillMissing = NEEDED_FILES.filter(([file]) => !fs.existsSync(file)).map(([file]) => file);
-		if (stillMissing.length) throw new Error(`apt-get installed ${PACKAGES.join(' ')} but these files are still missing: ${stillMissing.join(', ')}`);
-	}
-	if (!userExists(MAIL_USER)) run('useradd', ['--system', '--user-group', '--home-dir', '/nonexistent', '--no-create-home', '--shell', '/usr/sbin/nologin', MAIL_USER]);
-	for (const user of ['dovecot', 'dovenull']) {
-		if (!userExists(user)) throw new Error(`system user ${user} is missing; the dovecot-core package creates it (reinstall it)`);
-	}
-	ensured = true;
-}
-
 function idOf(flag: '-u' | '-g', user: string): number {
 	return Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
 }
@@ -151,6 +71,7 @@ export class Dovecot {
 	readonly host = HOST;
 	private process?: ChildProcess;
 	private exited?: Promise<void>;
+	private untrack: () => void = () => undefined;
 	private readonly killOnExit = () => {
 		if (this.process?.pid && this.process.exitCode === null) this.process.kill('SIGTERM');
 	};
@@ -177,26 +98,31 @@ export class Dovecot {
 		return this.process?.pid;
 	}
 
-	/** Installs Dovecot if needed, writes the config into a new state dir, starts it, waits for every port. */
+	/** Checks that Dovecot is installed, writes the config into a new state dir, starts it, waits for every port. */
 	static async start(options: DovecotOptions): Promise<Dovecot> {
-		ensureDovecot();
+		checkMailServerPrerequisites(); // installed by the setup step, never by a test
 		const passwd = passwdFile(options.users, options.sharedMailboxes);
 		// Under /tmp explicitly: dovenull, dovecot and vmail must be able to enter every parent.
 		const stateDir = fs.mkdtempSync('/tmp/mailbox-dovecot-');
 		fs.chmodSync(stateDir, 0o755); // mkdtemp makes 0700
 		try {
-			const [imap, imaps, pop3, pop3s, sieve] = await freePorts(5);
 			const cert = options.certificate ?? makeSelfSignedCertificate(path.join(stateDir, 'tls'));
 			const owner = { uid: idOf('-u', MAIL_USER), gid: idOf('-g', MAIL_USER) };
-			const dovecot = new Dovecot(stateDir, { imap, imaps, pop3, pop3s, sieve }, { ...options.users }, cert.certPath, cert.keyPath, owner);
-			dovecot.writeFiles(options, passwd);
-			try {
-				await dovecot.launch();
-			} catch (error) {
-				await dovecot.stop({ keepState: true });
-				throw error;
+			// The ports were free a moment ago; another process may take one before Dovecot binds it.
+			// Then Dovecot exits at once naming the port, and new ports are tried.
+			for (let attempt = 1; ; attempt++) {
+				const [imap, imaps, pop3, pop3s, sieve] = await freePorts(5);
+				const dovecot = new Dovecot(stateDir, { imap, imaps, pop3, pop3s, sieve }, { ...options.users }, cert.certPath, cert.keyPath, owner);
+				dovecot.writeFiles(options, passwd);
+				try {
+					await dovecot.launch();
+					return dovecot;
+				} catch (error) {
+					await dovecot.stop({ keepState: true });
+					if (attempt < 3 && /Address already in use/i.test((error as Error).message)) continue;
+					throw error;
+				}
 			}
-			return dovecot;
 		} catch (error) {
 			fs.rmSync(stateDir, { recursive: true, force: true, maxRetries: 3 });
 			throw error;
@@ -266,6 +192,7 @@ export class Dovecot {
 		this.process = child;
 		this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
 		process.once('exit', this.killOnExit);
+		this.untrack = stopWhenFileEnds(`Dovecot (${this.stateDir})`, () => this.stop());
 		let starting = true;
 		const died = this.exited.then(() => {
 			if (starting) throw new Error(`Dovecot exited while starting: ${stderr.trim() || this.logTail()}`);
@@ -351,6 +278,7 @@ export class Dovecot {
 		const child = this.process;
 		this.process = undefined;
 		process.removeListener('exit', this.killOnExit);
+		this.untrack();
 		if (child?.pid && child.exitCode === null && child.signalCode === null) {
 			const master = child.pid;
 			// On TERM the master waits up to 5 s for its processes to notice it is going, then 1 s more

@@ -46,7 +46,8 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import iconv from 'iconv-lite';
-import { LOOPBACK } from './ports';
+import { listenOnLoopback, LOOPBACK } from './ports';
+import { closeWhenFileEnds } from './lifetime';
 
 // --- namespaces -------------------------------------------------------------------------------
 
@@ -485,13 +486,8 @@ export class EwsServer {
 			});
 		});
 		holder.instance = new EwsServer(server, options);
-		await new Promise<void>((resolve, reject) => {
-			server.once('error', reject);
-			server.listen(0, LOOPBACK, () => {
-				server.off('error', reject);
-				resolve();
-			});
-		});
+		closeWhenFileEnds('EWS test server', server);
+		await listenOnLoopback(server);
 		return holder.instance;
 	}
 

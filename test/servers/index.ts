@@ -2,7 +2,7 @@
  * All test servers together: Dovecot (IMAP, POP3, ManageSieve), the SMTP capture server and the
  * OAuth2 endpoint, on free 127.0.0.1 ports, with all state in one temp folder under /tmp.
  *
- *   const servers = await startMailServers();   // needs root; installs Dovecot if missing
+ *   const servers = await startMailServers();   // needs root and Dovecot (npm run test:setup)
  *   ...servers.ports.imaps, servers.certPath, servers.users...
  *   await servers.stop();                       // ends everything, removes the state dir
  */
@@ -12,7 +12,7 @@ import { Dovecot, HOST, type MaildirMessage } from './dovecot';
 import { OAuthServer, type OAuthClient, type OAuthRequest } from './oauth';
 import { SmtpCapture, type ReceivedMessage } from './smtp';
 
-export { ensureDovecot, startDovecot, Dovecot } from './dovecot';
+export { startDovecot, Dovecot } from './dovecot';
 export type { DovecotOptions, DovecotPorts, MaildirMessage } from './dovecot';
 export { OAuthServer } from './oauth';
 export type { OAuthClient, OAuthRequest, OAuthServerOptions } from './oauth';

@@ -15,7 +15,9 @@
  */
 import crypto from 'node:crypto';
 import https from 'node:https';
-import { freePort } from './ports';
+import type { AddressInfo } from 'node:net';
+import { closeWhenFileEnds } from './lifetime';
+import { listenOnLoopback } from './ports';
 
 export interface AppRegistration {
 	tenant: string;
@@ -100,9 +102,11 @@ export class MicrosoftAuthority {
 	}
 
 	async start(): Promise<this> {
-		this.port = await freePort();
-		this.server = https.createServer({ key: this.tls.key, cert: this.tls.cert }, (req, res) => void this.handle(req, res));
-		await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
+		const server = https.createServer({ key: this.tls.key, cert: this.tls.cert }, (req, res) => void this.handle(req, res));
+		this.server = server;
+		closeWhenFileEnds('Microsoft sign-in test server', server);
+		await listenOnLoopback(server);
+		this.port = (server.address() as AddressInfo).port;
 		return this;
 	}
 

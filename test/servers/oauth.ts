@@ -13,7 +13,8 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { LOOPBACK } from './ports';
+import { listenOnLoopback, LOOPBACK } from './ports';
+import { closeWhenFileEnds } from './lifetime';
 
 export interface OAuthClient {
 	tenant: string;
@@ -107,13 +108,8 @@ export class OAuthServer {
 		};
 		const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler);
 		holder.instance = new OAuthServer(server, options);
-		await new Promise<void>((resolve, reject) => {
-			server.once('error', reject);
-			server.listen(0, LOOPBACK, () => {
-				server.off('error', reject);
-				resolve();
-			});
-		});
+		closeWhenFileEnds('OAuth2 test server', server);
+		await listenOnLoopback(server);
 		return holder.instance;
 	}
 

@@ -20,6 +20,17 @@ export function freePort(): Promise<number> {
 	});
 }
 
+/** Listens on a port the kernel picks on 127.0.0.1 (read it from server.address()); rejects if listening fails. */
+export function listenOnLoopback(server: net.Server): Promise<void> {
+	return new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, LOOPBACK, () => {
+			server.off('error', reject);
+			resolve();
+		});
+	});
+}
+
 /** `count` distinct free ports. */
 export async function freePorts(count: number): Promise<number[]> {
 	const ports = new Set<number>();

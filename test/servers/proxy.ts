@@ -4,7 +4,8 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { freePort } from './ports';
+import { closeWhenFileEnds } from './lifetime';
+import { listenOnLoopback } from './ports';
 
 export interface ProxyAuth {
 	user: string;
@@ -28,8 +29,9 @@ abstract class TestProxy {
 			this.sockets.add(socket);
 			socket.on('close', () => this.sockets.delete(socket));
 		});
-		this.port = await freePort();
-		await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
+		closeWhenFileEnds('test proxy', this.server);
+		await listenOnLoopback(this.server);
+		this.port = (this.server.address() as net.AddressInfo).port;
 		return this;
 	}
 

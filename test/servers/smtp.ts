@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import { LOOPBACK } from './ports';
+import { closeWhenFileEnds } from './lifetime';
 
 export interface ReceivedMessage {
 	/** 1, 2, 3… in arrival order. */
@@ -156,6 +157,7 @@ export class SmtpCapture {
 			return server;
 		};
 		const servers = [make(false), make(true)];
+		for (const server of servers) closeWhenFileEnds('SMTP capture server', server.server);
 		holder.instance = new SmtpCapture(servers, options.outDir);
 		try {
 			await Promise.all(

@@ -25,13 +25,16 @@ export interface TestMailServers {
 /** Registers beforeAll (start) and afterAll (stop) in the calling describe block. */
 export function useMailServers(options: MailServersOptions = {}): TestMailServers {
 	let servers: MailServers | undefined;
+	let starting: Promise<MailServers> | undefined;
 	let ca: string | undefined;
 	beforeAll(async () => {
-		servers = await startMailServers(options);
+		starting = startMailServers(options);
+		servers = await starting;
 		ca = fs.readFileSync(servers.certPath, 'utf8');
 	});
 	afterAll(async () => {
-		await servers?.stop();
+		// also when beforeAll gave up waiting: the servers it started are stopped once they are up
+		await (servers ?? (await starting?.catch(() => undefined)))?.stop();
 	});
 	const get = () => {
 		if (!servers || ca === undefined) throw new Error('the mail servers are not running (use them in tests and hooks)');

@@ -17,7 +17,7 @@ import { MailboxError } from '../../lib/errors';
 import { EwsServer } from '../servers/ews';
 import { MicrosoftAuthority } from '../servers/microsoft';
 import { OAuthServer } from '../servers/oauth';
-import { freePort } from '../servers/ports';
+import { closedPort } from '../servers/ports';
 import { makeSelfSignedCertificate } from '../servers/tls';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -233,7 +233,7 @@ describe('EWS client core against the local EWS endpoint', () => {
 	it('names the EWS URL for a wrong path, a closed port and a bad setting', async () => {
 		const wrongPath = await connect({ auth: password(), url: server.url.replace('/EWS/Exchange.asmx', '/ews/nothing') });
 		expect(await failure(wrongPath.resolveFolder('inbox'))).toMatchObject({ code: 'CONFIG', field: 'url', causeCode: 'HTTP_404' });
-		const closed = await connect({ auth: password(), url: `https://127.0.0.1:${await freePort()}/EWS/Exchange.asmx` });
+		const closed = await connect({ auth: password(), url: `https://127.0.0.1:${await closedPort()}/EWS/Exchange.asmx` });
 		expect(await failure(closed.resolveFolder('inbox'))).toMatchObject({ code: 'CONNECTION_REFUSED', field: 'url' });
 		expect(await failure(connectEws({ url: 'http://mail.example.com/EWS/Exchange.asmx', auth: password() }))).toMatchObject({ code: 'CONFIG', field: 'url' });
 		expect(await failure(connectEws({ auth: password(), mailbox: 'not an address' }))).toMatchObject({ code: 'CONFIG', field: 'mailbox' });
@@ -265,6 +265,8 @@ describe('EWS client core against the local EWS endpoint', () => {
 				cwd: root,
 				env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath },
 				encoding: 'utf8',
+				timeout: 90_000, // a hang ends as a failure, not as a child left running
+				killSignal: 'SIGKILL',
 			});
 			return JSON.parse(stdout) as AppRun;
 		};

@@ -5,7 +5,7 @@ import { checkImapConnection } from '../../lib/connection/check';
 import { resolveServer, type ServerSettings } from '../../lib/connection/options';
 import { withImap } from '../../lib/imap/connect';
 import { listFolders } from '../../lib/imap/folders';
-import { freePort } from '../servers/ports';
+import { closedPort, listenOnLoopback } from '../servers/ports';
 import { startMailServers, type MailServers } from '../servers';
 
 const PASSWORD = 'alice-pw';
@@ -81,10 +81,10 @@ describe('IMAP connection check against a real Dovecot', () => {
 		expect(old.message).toMatch(/does not accept exactly TLSv1\.1.*TLS Version/);
 
 		// A server that speaks only TLS 1.3, against a client that insists on exactly 1.2.
-		const port = await freePort();
 		const only13 = tls.createServer({ key: fs.readFileSync(servers.dovecot.keyPath), cert: ca, minVersion: 'TLSv1.3' }, (socket) => socket.end('* OK ready\r\n'));
 		only13.on('tlsClientError', () => undefined);
-		await new Promise<void>((resolve) => only13.listen(port, '127.0.0.1', resolve));
+		await listenOnLoopback(only13);
+		const { port } = only13.address() as net.AddressInfo;
 		try {
 			const exact12 = await check({ port, tlsVersion: '1.2' });
 			expect(exact12.error).toMatchObject({ code: 'TLS', field: 'tlsVersion' });
@@ -105,7 +105,7 @@ describe('IMAP connection check against a real Dovecot', () => {
 	});
 
 	it('names a closed port as a refused connection', async () => {
-		const closed = await freePort();
+		const closed = await closedPort();
 		const result = await check({ port: closed });
 		expect(result.error?.code).toBe('CONNECTION_REFUSED');
 		expect(result.message).toContain(`Connection refused by 127.0.0.1:${closed}`);
@@ -129,9 +129,9 @@ describe('IMAP connection check against a real Dovecot', () => {
 	});
 
 	it('names a server that is not IMAP', async () => {
-		const port = await freePort();
 		const fake = net.createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.2\r\n'));
-		await new Promise<void>((resolve) => fake.listen(port, '127.0.0.1', resolve));
+		await listenOnLoopback(fake);
+		const { port } = fake.address() as net.AddressInfo;
 		try {
 			const result = await check({ port, security: 'none', timeoutMs: 1500 });
 			expect(result.ok).toBe(false);

@@ -35,6 +35,8 @@ describe('Microsoft 365 app tokens via MSAL', () => {
 			cwd: root,
 			env: { ...process.env, NODE_EXTRA_CA_CERTS: servers.certPath },
 			encoding: 'utf8',
+			timeout: 90_000, // a hang ends as a failure, not as a child left running
+			killSignal: 'SIGKILL',
 		});
 		return JSON.parse(stdout) as TokenResult[];
 	};

@@ -16,7 +16,7 @@ import type { ManageSieveClient } from '../../lib/sieve/managesieve';
 import { getOutOfOffice, OUT_OF_OFFICE_SCRIPT } from '../../lib/sieve/out-of-office';
 import { parseVacationScript } from '../../lib/sieve/vacation';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
-import { freePort } from '../servers/ports';
+import { closedPort } from '../servers/ports';
 import { executeContext } from './helpers/execute-context';
 import { useMailServers } from './helpers/mail-servers';
 
@@ -60,8 +60,8 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 		const lines = [`From: Sender ${messageNo} <${from}>`, `To: ${user}@mailbox.test`, `Subject: ${subject}`, `Message-ID: ${messageId}`, 'Date: Mon, 02 Mar 2026 09:00:00 +0000', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', 'Hello, a question.', ''];
 		const before = env.servers.received.length;
 		await env.servers.dovecot.deliver(user, lines.join('\r\n'), { from, submissionPort: env.servers.ports.smtp });
-		// dovecot-lda has submitted any reply before it exits; a short pause catches a late one.
-		await new Promise((resolve) => setTimeout(resolve, 150));
+		// dovecot-lda submits a reply over SMTP and waits for the server's answer before it exits, and
+		// the capture server stores the message before it answers: every reply is in `received` now.
 		const replies = await Promise.all(env.servers.received.slice(before).map(async (r) => ({ envelope: r, mail: await simpleParser(r.raw) })));
 		return { messageId, replies };
 	}
@@ -196,7 +196,7 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 	});
 
 	it('says clearly when the server offers no ManageSieve on the port', async () => {
-		const closed = await freePort();
+		const closed = await closedPort();
 		const refused = await nodeError('get', 'alice', { options: { sievePort: closed } });
 		expect(refused.message).toMatch(new RegExp(`127\\.0\\.0\\.1 offers no ManageSieve on port ${closed}: the connection was refused`));
 		expect(refused.description).toMatch(/ManageSieve Port/);

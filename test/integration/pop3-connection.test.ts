@@ -9,7 +9,7 @@ import type { Login, ProxySettings, ServerSettings } from '../../lib/connection/
 import { checkPop3Connection } from '../../lib/pop3/check';
 import type { Pop3LoginMethod } from '../../lib/pop3/connect';
 import { startMailServers, type MailServers } from '../servers';
-import { freePort } from '../servers/ports';
+import { closedPort, listenOnLoopback } from '../servers/ports';
 import { HttpConnectProxy, Socks5Proxy } from '../servers/proxy';
 
 const PASSWORD = 'alice-pw';
@@ -49,8 +49,8 @@ class Pop3Relay {
 	}
 
 	async listen(): Promise<this> {
-		this.port = await freePort();
-		await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
+		await listenOnLoopback(this.server);
+		this.port = (this.server.address() as net.AddressInfo).port;
 		return this;
 	}
 
@@ -127,9 +127,7 @@ describe('POP3 connection check against a real Dovecot', () => {
 			expect(result.message).toContain(`logged in as "alice" with ${mechanism};`);
 			if (security === 'starttls') expect(result.steps.find((s) => s.step === 'capabilities')?.detail).not.toContain('STLS');
 		}
-		const log = fs.readFileSync(servers.info().dovecotLogPath, 'utf8');
-		expect(log).toMatch(/pop3-login: Info: Login: user=<alice>, method=APOP/);
-		expect(log).toMatch(/pop3-login: Info: Login: user=<alice>, method=XOAUTH2/);
+		await servers.dovecotLogMatching([/pop3-login: Info: Login: user=<alice>, method=APOP/, /pop3-login: Info: Login: user=<alice>, method=XOAUTH2/]);
 	});
 
 	it('names a wrong password, with USER/PASS and with APOP (a wrong digest)', async () => {
@@ -177,7 +175,7 @@ describe('POP3 connection check against a real Dovecot', () => {
 	});
 
 	it('names a closed port, TLS spoken to a plain port and plain spoken to a TLS port, each differently', async () => {
-		const closed = await freePort();
+		const closed = await closedPort();
 		const refused = await check({ port: closed });
 		expect(refused.error).toMatchObject({ code: 'CONNECTION_REFUSED', field: 'port', step: 'connect' });
 		expect(refused.message).toContain(`Connection refused by 127.0.0.1:${closed}: no POP3 server is listening on that port. Check Port and Security: the usual ports are 995 for SSL/TLS and 110 for STARTTLS.`);
@@ -186,9 +184,7 @@ describe('POP3 connection check against a real Dovecot', () => {
 		expect(tlsOnPlain.error).toMatchObject({ code: 'TLS', field: 'security', step: 'tls' });
 		expect(tlsOnPlain.message).toMatch(/does not speak TLS on port \d+\. Choose STARTTLS for a plain port such as 110, or the SSL\/TLS port 995\./);
 
-		const started = Date.now();
 		const plainOnTls = await check({ port: servers.ports.pop3s, security: 'none', timeoutMs: 1500 });
-		expect(Date.now() - started).toBeLessThan(5000);
 		expect(plainOnTls.error).toMatchObject({ code: 'TIMEOUT', field: 'security', step: 'greeting' });
 		expect(plainOnTls.steps).toEqual([{ step: 'connect', ok: false, detail: plainOnTls.message }]);
 		expect(plainOnTls.message).toMatch(/accepted the connection but sent no greeting in time\. The port may expect TLS from the start: choose SSL\/TLS \(port 995\)/);
@@ -219,9 +215,9 @@ describe('POP3 connection check against a real Dovecot', () => {
 	});
 
 	it('names a server that is not POP3', async () => {
-		const port = await freePort();
 		const fake = net.createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.2\r\n'));
-		await new Promise<void>((resolve) => fake.listen(port, '127.0.0.1', resolve));
+		await listenOnLoopback(fake);
+		const { port } = fake.address() as net.AddressInfo;
 		try {
 			const result = await check({ port, security: 'none', timeoutMs: 1500 });
 			expect(result.error).toMatchObject({ code: 'PROTOCOL', field: 'port' });
@@ -277,12 +273,12 @@ describe('POP3 connection check against a real Dovecot', () => {
 				expect(refused.message).toMatch(/proxy 127\.0\.0\.1:\d+ refused the proxy login for "proxy-user".*Check Proxy User and Proxy Password/);
 				expect(refused.message).not.toContain('wrong-proxy-pw');
 			}
-			const closed = await freePort();
+			const closed = await closedPort();
 			const unreachable = await via({ type: 'http', host: '127.0.0.1', port: closed });
 			expect(unreachable.error).toMatchObject({ code: 'PROXY', field: 'proxyHost' });
 			expect(unreachable.message).toContain(`The HTTP CONNECT proxy 127.0.0.1:${closed} cannot be reached (ECONNREFUSED)`);
 
-			const deadTarget = await freePort();
+			const deadTarget = await closedPort();
 			for (const [type, port] of [['socks5', socksOpen.port], ['http', httpAuth.port]] as const) {
 				const noTunnel = await via({ type, host: '127.0.0.1', port, ...PROXY_AUTH }, { port: deadTarget });
 				expect(noTunnel.error).toMatchObject({ code: 'PROXY', step: 'proxy' });

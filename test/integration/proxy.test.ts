@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { checkImapConnection } from '../../lib/connection/check';
 import type { ProxySettings, ServerSettings } from '../../lib/connection/options';
 import { startMailServers, type MailServers } from '../servers';
-import { freePort } from '../servers/ports';
+import { closedPort } from '../servers/ports';
 import { HttpConnectProxy, Socks5Proxy } from '../servers/proxy';
 
 describe('IMAP through a proxy', () => {
@@ -60,12 +60,12 @@ describe('IMAP through a proxy', () => {
 			expect(refused.message).toMatch(/proxy 127\.0\.0\.1:\d+ refused the proxy login for "proxy-user".*Check Proxy User and Proxy Password/);
 			expect(refused.message).not.toContain('wrong-proxy-pw');
 		}
-		const closed = await freePort();
+		const closed = await closedPort();
 		const unreachable = await check({ type: 'socks5', host: '127.0.0.1', port: closed });
 		expect(unreachable.error).toMatchObject({ code: 'PROXY', field: 'proxyHost' });
 		expect(unreachable.message).toContain(`The SOCKS5 proxy 127.0.0.1:${closed} cannot be reached (ECONNREFUSED)`);
 
-		const deadTarget = await freePort();
+		const deadTarget = await closedPort();
 		const noTunnel = await check({ type: 'socks5', host: '127.0.0.1', port: socksOpen.port }, { port: deadTarget });
 		expect(noTunnel.error).toMatchObject({ code: 'PROXY', step: 'proxy' });
 		expect(noTunnel.message).toContain(`did not open a tunnel to 127.0.0.1:${deadTarget}`);

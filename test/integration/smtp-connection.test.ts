@@ -13,7 +13,7 @@ import type { Logger } from '../../lib/logger';
 import { checkSmtpConnection } from '../../lib/smtp/check';
 import { sendSmtpMessage } from '../../lib/smtp/transport';
 import { OAuthServer } from '../servers/oauth';
-import { freePort } from '../servers/ports';
+import { closedPort } from '../servers/ports';
 import { SmtpCapture, type SmtpCaptureOptions } from '../servers/smtp';
 import { makeSelfSignedCertificate } from '../servers/tls';
 
@@ -150,7 +150,7 @@ describe('SMTP connection check and transport against the SMTP capture server', 
 		});
 
 		it('closed port', async () => {
-			const port = await freePort();
+			const port = await closedPort();
 			const result = await check({ port });
 			expect(result.error).toMatchObject({ code: 'CONNECTION_REFUSED', field: 'port', step: 'connect' });
 			expect(result.steps).toEqual([{ step: 'connect', ok: false, detail: result.message }]);

@@ -10,7 +10,7 @@ import { resolveServer, type ProxySettings, type ServerSettings } from '../../li
 import { MailboxError } from '../../lib/errors';
 import { checkSmtpConnection } from '../../lib/smtp/check';
 import { sendSmtpMessage } from '../../lib/smtp/transport';
-import { freePort } from '../servers/ports';
+import { closedPort } from '../servers/ports';
 import { HttpConnectProxy, Socks5Proxy } from '../servers/proxy';
 import { SmtpCapture } from '../servers/smtp';
 import { makeSelfSignedCertificate } from '../servers/tls';
@@ -99,13 +99,13 @@ describe('SMTP through a proxy', () => {
 			expect(refused.steps).toEqual([{ step: 'proxy', ok: false, detail: refused.message }]);
 			expect(refused.message).toMatch(/proxy 127\.0\.0\.1:\d+ refused the proxy login for "proxy-user".*Check Proxy User and Proxy Password/);
 		}
-		const closed = await freePort();
+		const closed = await closedPort();
 		for (const type of ['socks5', 'http'] as const) {
 			const unreachable = await check({ type, host: '127.0.0.1', port: closed });
 			expect(unreachable.error).toMatchObject({ code: 'PROXY', step: 'proxy', field: 'proxyHost' });
 			expect(unreachable.message).toContain(`proxy 127.0.0.1:${closed} cannot be reached (ECONNREFUSED)`);
 		}
-		const deadTarget = await freePort();
+		const deadTarget = await closedPort();
 		for (const proxy of [{ type: 'socks5' as const, host: '127.0.0.1', port: socksOpen.port }, { type: 'http' as const, host: '127.0.0.1', port: httpOpen.port }]) {
 			const noTunnel = await check(proxy, { port: deadTarget });
 			expect(noTunnel.error).toMatchObject({ code: 'PROXY', step: 'proxy' });

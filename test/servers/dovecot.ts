@@ -265,6 +265,22 @@ export class Dovecot {
 		});
 	}
 
+	/**
+	 * Dovecot's log once it matches every pattern. Dovecot's log process writes what the other
+	 * processes send it, a little after they did: a line about a login may come after the client's
+	 * logout. Fails after `timeoutMs` (a bound on a hang), naming the patterns missing.
+	 */
+	async logMatching(patterns: RegExp[], timeoutMs = 30_000): Promise<string> {
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			const log = fs.existsSync(this.logPath) ? await fs.promises.readFile(this.logPath, 'utf8') : '';
+			const missing = patterns.filter((p) => !p.test(log));
+			if (!missing.length) return log;
+			if (Date.now() > deadline) throw new Error(`Dovecot's log has no line matching ${missing.join(', ')} after ${timeoutMs} ms:\n${log.split('\n').slice(-20).join('\n')}`);
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
+	}
+
 	/** The learn log's lines: `<time> spam|ham user=<u> mailbox=<m> cause=COPY message-id=<id>`. */
 	async learnLog(): Promise<string[]> {
 		return (await fs.promises.readFile(this.learnLogPath, 'utf8')).split('\n').filter(Boolean);

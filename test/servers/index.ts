@@ -138,6 +138,10 @@ export class MailServers {
 	writeMaildir(user: string, folder: string, messages: Iterable<MaildirMessage>): Promise<number> {
 		return this.dovecot.writeMaildir(user, folder, messages);
 	}
+	/** Dovecot's log once it matches every pattern (see Dovecot.logMatching). */
+	dovecotLogMatching(patterns: RegExp[], timeoutMs?: number): Promise<string> {
+		return this.dovecot.logMatching(patterns, timeoutMs);
+	}
 	/** Lines of the IMAPSieve learn log: `<time> spam|ham user=… mailbox=… cause=… message-id=…`. */
 	learnLog(): Promise<string[]> {
 		return this.dovecot.learnLog();

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import net from 'node:net';
 
 /** The only address the test servers use. */
@@ -50,6 +51,26 @@ function accepts(port: number, host: string): Promise<boolean> {
 		socket.once('timeout', () => done(false));
 		socket.once('error', () => done(false));
 	});
+}
+
+/**
+ * A port on 127.0.0.1 that refuses connections, for tests of "nothing listens there": below the
+ * kernel's ephemeral range, so no port-0 listener (every test server) and no outgoing connection
+ * can take it meanwhile; checked to refuse before it is returned.
+ */
+export async function closedPort(): Promise<number> {
+	let low = 32768;
+	try {
+		low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+	} catch {
+		// not Linux: the usual range
+	}
+	const from = Math.max(1024, low - 8000);
+	for (let i = 0; i < 50; i++) {
+		const port = from + Math.floor(Math.random() * (low - from));
+		if (!(await accepts(port, LOOPBACK))) return port;
+	}
+	throw new Error(`no closed port found below ${low}`);
 }
 
 /** Resolves when host:port accepts a TCP connection; rejects after `timeoutMs`. */

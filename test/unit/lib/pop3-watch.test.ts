@@ -54,15 +54,21 @@ class ScriptedPop3 {
 	private serve(socket: net.Socket): void {
 		this.sessions++;
 		this.open++;
-		this.maxOpen = Math.max(this.maxOpen, this.open);
+		// Counted once this turn of the event loop has seen everything that arrived with the new
+		// connection: a client that closed the old one first sent its FIN before this SYN, so the old
+		// session's 'end' has been handled by then, however late this process got to run.
+		setImmediate(() => {
+			this.maxOpen = Math.max(this.maxOpen, this.open);
+		});
 		this.sockets.add(socket);
 		socket.on('error', () => undefined);
-		// a session ends with QUIT or when the connection closes, whichever comes first
+		// a session ends with QUIT or when the client ends the connection, whichever comes first
 		let ended = false;
 		const end = () => {
 			if (!ended) this.open--;
 			ended = true;
 		};
+		socket.on('end', end);
 		socket.on('close', () => {
 			end();
 			this.sockets.delete(socket);

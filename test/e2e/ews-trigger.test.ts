@@ -10,7 +10,7 @@ import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { EwsServer } from '../servers/ews';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 
 const root = path.resolve(__dirname, '..', '..');
@@ -145,9 +145,19 @@ describe('Mailbox EWS Trigger in real n8n', () => {
 			const done = await successful();
 			return done.length >= 4 ? done : undefined;
 		});
-		await new Promise((r) => setTimeout(r, 15_000)); // a few more polls
-		const all = receivedIds(await successful());
-		expect(all).toEqual(['<ews-e2e-2@example.test>', '<ews-e2e-3@example.test>', '<ews-e2e-4@example.test>', '<ews-e2e-5@example.test>']);
+		// A few more polls, counted at the EWS server: polls run one after another, each hands what
+		// it found to the trigger before it ends, and the next starts a poll interval later. Once the
+		// second SyncFolderItems from now has arrived, a whole poll ran after the fourth run and
+		// what it found was handed over; then every run started so far has to end.
+		const syncs = () => ews.requests.filter((r) => r.operation === 'SyncFolderItems').length;
+		const syncsBefore = syncs();
+		await waitFor('two more polls', async () => (syncs() >= syncsBefore + 2 ? true : undefined), undefined, () => `${syncs() - syncsBefore} more SyncFolderItems`);
+		const all = await waitFor('no run unfinished', async () => {
+			const { executions } = await n8n.executions(WORKFLOW_ID);
+			return executions.every(isFinished) ? executions.filter((e) => e.mode === 'trigger' && e.status === 'success') : undefined;
+		});
+		expect(receivedIds(all)).toEqual(['<ews-e2e-2@example.test>', '<ews-e2e-3@example.test>', '<ews-e2e-4@example.test>', '<ews-e2e-5@example.test>']);
+		expect(all).toHaveLength(4);
 		expect(runs.length).toBeGreaterThanOrEqual(4);
 	});
 });

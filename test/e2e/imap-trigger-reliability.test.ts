@@ -21,7 +21,7 @@ import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { Forwarder } from '../servers/dovecot-admin';
 import { generateMessages, MALFORMED_INDEX, type GeneratedMessage } from '../servers/mailgen';
-import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 
 const root = path.resolve(__dirname, '..', '..');
@@ -200,13 +200,27 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 				last = `${settled} of ${BACKLOG} with a successful or crashed run, ${unseen} unseen (${unexpected} not at the kill)`;
 				return settled >= BACKLOG && unexpected === 0 ? true : undefined;
 			},
-			180_000,
+			540_000,
 			() => last,
 		);
-		// give a late duplicate the chance to show up
-		await new Promise((r) => setTimeout(r, 3000));
+		// A late duplicate would come from the trigger's catch-up after the restart, which hands
+		// INBOX's messages to n8n in UID order: its run would start before the run of a message
+		// appended now. Once that one succeeded and no run since the restart is unfinished, every
+		// run is stored. (Executions stored before the kill are left as the kill left them.)
+		const sentinelId = '<backlog-sentinel@example.test>';
+		await alice.append('INBOX', plainMessage('backlog-sentinel', 'after the backlog'), []);
+		const storedAtKill = new Set(atKill.executions.map((e) => e.id));
+		await waitFor('the run of the message appended after the backlog, and no run unfinished', async () => {
+			const { byId, executions: now } = await runsByMessage(WF.backlog);
+			return byId.get(sentinelId)?.success === 1 && now.filter((e) => !storedAtKill.has(e.id)).every(isFinished) ? true : undefined;
+		});
 
-		const { executions, byId } = await runsByMessage(WF.backlog);
+		const all = await runsByMessage(WF.backlog);
+		expect(all.byId.get(sentinelId)).toEqual({ success: 1, other: [] });
+		// from here on: the backlog only
+		const isSentinelRun = (e: StoredExecution) => messageItems(e).some((item) => String(item.messageId) === sentinelId);
+		const executions = all.executions.filter((e) => !isSentinelRun(e));
+		const byId = new Map([...all.byId].filter(([id]) => id !== sentinelId));
 		const expectedIds = generated.map((g) => g.messageId).sort();
 		expect([...byId.keys()].sort()).toEqual(expectedIds);
 		// No message ran twice. A run the kill cut off is 'crashed' in n8n; the message's next delivery
@@ -222,6 +236,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 			expect({ id, inRunAtKill: inRunAtKill(id, executions) }).toEqual({ id, inRunAtKill: true });
 		}
 		const flags = await flagsOf(alice, 'INBOX');
+		flags.delete(sentinelId);
 		expect(flags.size).toBe(BACKLOG);
 		// marked read only after a successful run; left unread only at the crash boundary
 		for (const [id, f] of flags) {
@@ -341,7 +356,17 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		await forwarder.up();
 		await waitFor('a recovered status', async () => ((await statuses()).some((s) => s.status === 'recovered') ? true : undefined));
 		await waitFor('the message from the outage', async () => ((await runsByMessage(WF.outage)).byId.get(id('outage-during'))?.success === 1 ? true : undefined));
-		await new Promise((r) => setTimeout(r, 3000));
+		// Until a late status or duplicate would have shown: the trigger hands INBOX's messages to
+		// n8n in UID order, so a duplicate's run would start before the run of a message appended
+		// now, and that run comes from a fetch after the recovery. Once it succeeded, the three are
+		// marked read (after their runs) and no run is unfinished, everything is stored.
+		await catchall.append('INBOX', plainMessage('outage-after', 'after'), []);
+		await waitFor('the message appended after the outage to run, all three to be marked read, and no run unfinished', async () => {
+			const { byId, executions } = await runsByMessage(WF.outage);
+			if (byId.get(id('outage-after'))?.success !== 1 || !executions.every(isFinished)) return undefined;
+			const flags = await flagsOf(catchall, 'INBOX');
+			return flags.size === 3 && [...flags.values()].every((f) => f.has('\\Seen')) ? true : undefined;
+		});
 
 		const all = await statuses();
 		const order = all.map((s) => (s.status === 'failing' ? (s.update ? 'updated' : 'failing') : s.status));
@@ -358,9 +383,9 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		expect(all.every((s) => s.execution === 'success')).toBe(true);
 
 		const { byId } = await runsByMessage(WF.outage);
-		expect(Object.fromEntries(byId)).toEqual({ [id('outage-before')]: { success: 1, other: [] }, [id('outage-during')]: { success: 1, other: [] } });
+		expect(Object.fromEntries(byId)).toEqual({ [id('outage-before')]: { success: 1, other: [] }, [id('outage-during')]: { success: 1, other: [] }, [id('outage-after')]: { success: 1, other: [] } });
 		const flags = await flagsOf(catchall, 'INBOX');
-		expect([...flags.values()].every((f) => f.has('\\Seen'))).toBe(true);
+		expect(Object.fromEntries([...flags].map(([k, f]) => [k, f.has('\\Seen')]))).toEqual({ [id('outage-before')]: true, [id('outage-during')]: true, [id('outage-after')]: true });
 		expect(n8n.running).toBe(true);
 		const { triggerStatus } = await n8n.executions(WF.outage);
 		expect(triggerStatus.filter((t) => t.errorMessage)).toEqual([]);

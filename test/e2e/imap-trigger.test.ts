@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
-import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { withImap } from './imap-folder';
+import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 
 const root = path.resolve(__dirname, '..', '..');
@@ -44,18 +44,27 @@ describe('Mailbox IMAP Trigger in real n8n', () => {
 	let servers: MailServers;
 	let n8n: N8n;
 	let workDir: string;
-	let imap: ImapFlow;
 
 	const append = async (n: number) => {
-		await imap.append('INBOX', message(n), []);
+		await withImap(servers, 'alice', (imap) => imap.append('INBOX', message(n), []));
 	};
+	/** Message-ID -> whether it is \Seen, for every message in INBOX. */
+	const seenInInbox = () =>
+		withImap(servers, 'alice', async (imap) => {
+			const seen: Record<string, boolean> = {};
+			const lock = await imap.getMailboxLock('INBOX');
+			try {
+				for await (const m of imap.fetch('1:*', { envelope: true, flags: true })) seen[m.envelope?.messageId ?? ''] = m.flags?.has('\\Seen') ?? false;
+			} finally {
+				lock.release();
+			}
+			return seen;
+		});
 	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
 	const receivedIds = (executions: StoredExecution[]) => executions.flatMap((e) => (e.output[TRIGGER] ?? []).map((item) => item.messageId as string)).filter(Boolean);
 
 	beforeAll(async () => {
 		servers = await startMailServers();
-		imap = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user: 'alice', pass: 'alice-pw' }, logger: false });
-		await imap.connect();
 		// mail that is there before the first activation: "only mail arriving from now on" leaves it
 		await append(1);
 		await append(2);
@@ -89,7 +98,6 @@ describe('Mailbox IMAP Trigger in real n8n', () => {
 	});
 
 	afterAll(async () => {
-		await imap?.logout().catch(() => undefined);
 		await n8n?.destroy();
 		await servers?.stop();
 		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
@@ -115,9 +123,19 @@ describe('Mailbox IMAP Trigger in real n8n', () => {
 		});
 		expect(typeof first.uid).toBe('number');
 
-		await imap.mailboxOpen('INBOX');
-		const seen: Record<string, boolean> = {};
-		for await (const m of imap.fetch('1:*', { envelope: true, flags: true })) seen[m.envelope?.messageId ?? ''] = m.flags?.has('\\Seen') ?? false;
+		// the trigger marks a message read after its run succeeded: wait for all three, then check the whole folder
+		const received = ['<trigger-3@example.test>', '<trigger-4@example.test>', '<trigger-5@example.test>'];
+		let last = '';
+		const seen = await waitFor(
+			'the three received messages to be marked read',
+			async () => {
+				const now = await seenInInbox();
+				last = JSON.stringify(now);
+				return received.every((id) => now[id]) ? now : undefined;
+			},
+			undefined,
+			() => last,
+		);
 		// the two messages from before the activation were neither received nor touched
 		expect(seen).toEqual({
 			'<trigger-1@example.test>': false,
@@ -133,15 +151,21 @@ describe('Mailbox IMAP Trigger in real n8n', () => {
 		await append(6); // arrives while n8n is down
 		await n8n.start();
 		await append(7);
-		const runs = await waitFor('five executions', async () => {
+		await waitFor('five executions', async () => {
 			const done = await successful();
 			return done.length >= 5 ? done : undefined;
 		});
-		// give a duplicate the chance to show up
-		await new Promise((r) => setTimeout(r, 3000));
-		const all = receivedIds(await successful());
-		expect(all.sort()).toEqual([3, 4, 5, 6, 7].map((n) => `<trigger-${n}@example.test>`));
-		expect(runs.length).toBeGreaterThanOrEqual(5);
+		// A duplicate would come from the trigger's catch-up after the restart. The trigger hands a
+		// folder's messages to n8n in UID order, so a duplicate's run would start before the run of
+		// a message appended now: once that one succeeded and no run is unfinished, all are stored.
+		await append(8);
+		const runs = await waitFor('the run of the message appended last, and no run unfinished', async () => {
+			const { executions } = await n8n.executions(WORKFLOW_ID);
+			const done = executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+			return receivedIds(done).includes('<trigger-8@example.test>') && executions.every(isFinished) ? done : undefined;
+		});
+		expect(receivedIds(runs).sort()).toEqual([3, 4, 5, 6, 7, 8].map((n) => `<trigger-${n}@example.test>`));
+		expect(runs).toHaveLength(6);
 		expect(n8n.logs()).not.toMatch(/Unhandled|TypeError/);
 	});
 });

@@ -8,9 +8,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
-import { messageIdsIn } from './imap-folder';
+import { messageIdsIn, withImap } from './imap-folder';
 import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 
@@ -41,16 +40,14 @@ describe('Mailbox actions in real n8n', () => {
 	let servers: MailServers;
 	let n8n: N8n;
 	let workDir: string;
-	let imap: ImapFlow;
 	const credentials = { mailboxImapApi: { id: 'mbxE2eActionsCred', name: 'alice (IMAP)' } };
 
 	const successful = async (workflowId: string): Promise<StoredExecution[]> => (await n8n.executions(workflowId)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
-
+	/** The Message-IDs in one of alice's folders (a connection of its own: see withImap). */
+	const idsIn = (folder: string) => withImap(servers, 'alice', (imap) => messageIdsIn(imap, folder));
 
 	beforeAll(async () => {
 		servers = await startMailServers();
-		imap = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user: 'alice', pass: 'alice-pw' }, logger: false });
-		await imap.connect();
 
 		const install = checkN8n();
 		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-actions-'));
@@ -139,7 +136,6 @@ describe('Mailbox actions in real n8n', () => {
 	});
 
 	afterAll(async () => {
-		await imap?.logout().catch(() => undefined);
 		await n8n?.destroy();
 		await servers?.stop();
 		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
@@ -148,8 +144,10 @@ describe('Mailbox actions in real n8n', () => {
 	it('IMAP trigger -> Mailbox: Mark as Spam moves the marked message into Junk and the antispam learns it', async () => {
 		await n8n.start();
 		await n8n.waitForTriggerState(SPAM_WORKFLOW, 'INBOX');
-		await imap.append('INBOX', message('harmless-1', 'Rechnung November'), []);
-		await imap.append('INBOX', message('spam-1', `${MARKER} Sie haben gewonnen`), []);
+		await withImap(servers, 'alice', async (imap) => {
+			await imap.append('INBOX', message('harmless-1', 'Rechnung November'), []);
+			await imap.append('INBOX', message('spam-1', `${MARKER} Sie haben gewonnen`), []);
+		});
 		const runs = await waitFor('two executions', async () => {
 			const done = await successful(SPAM_WORKFLOW);
 			return done.length >= 2 ? done : undefined;
@@ -158,8 +156,8 @@ describe('Mailbox actions in real n8n', () => {
 		expect(acted).toHaveLength(1);
 		expect(JSON.stringify(acted[0])).toContain('Junk');
 
-		expect(await messageIdsIn(imap, 'INBOX')).toEqual(['<harmless-1@example.test>']);
-		expect(await messageIdsIn(imap, 'Junk')).toEqual(['<spam-1@example.test>']);
+		expect(await idsIn('INBOX')).toEqual(['<harmless-1@example.test>']);
+		expect(await idsIn('Junk')).toEqual(['<spam-1@example.test>']);
 		const learned = await waitFor('the learn log line', async () => {
 			const lines = await servers.learnLog();
 			return lines.length > 0 ? lines : undefined;
@@ -174,8 +172,8 @@ describe('Mailbox actions in real n8n', () => {
 		expect(run.error).toBeUndefined();
 		expect(run.output['Find in Junk']).toHaveLength(1);
 		expect(run.output['Not spam']).toHaveLength(1);
-		expect(await messageIdsIn(imap, 'Junk')).toEqual([]);
-		expect(await messageIdsIn(imap, 'INBOX')).toEqual(['<harmless-1@example.test>', '<spam-1@example.test>']);
+		expect(await idsIn('Junk')).toEqual([]);
+		expect(await idsIn('INBOX')).toEqual(['<harmless-1@example.test>', '<spam-1@example.test>']);
 		const lines = await waitFor('the ham line', async () => {
 			const all = await servers.learnLog();
 			return all.length >= 2 ? all : undefined;

@@ -9,8 +9,13 @@
  *   `n8n start` for the REST API (owner setup, credential Test, the editor's type files).
  *
  * Every process is started from here and stopped from here: `stop()`/`destroy()` (the tests'
- * afterAll), a kill of the process tree on a timeout, and a last-resort SIGKILL of whatever is
- * still running when this process exits.
+ * afterAll) and a kill of the process tree on a timeout. Under jest, whatever a test file left
+ * running is stopped when the file ends (registered with test/servers/lifetime.ts, stopped by
+ * test/environment.js). Outside jest (the demo) a last-resort SIGKILL on this process's exit
+ * kills what is still running.
+ *
+ * Every deadline here is a bound on a hang, generous enough for a machine with both cores busy;
+ * none of them measures speed.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,12 +37,15 @@ export interface CliResult {
 	ms: number;
 }
 
+/** The bound on one HTTP request to n8n (or to a test server on its behalf): a hang, not slowness. */
+export const REQUEST_TIMEOUT_MS = 120_000;
+
 /**
  * Polls `probe` every 500 ms until it gives a value; after `timeoutMs` it fails naming what was
  * awaited (and, with `describeLast`, the last state seen). For conditions in a real n8n, which has
- * no event to wait on: no timing is asserted.
+ * no event to wait on: no timing is asserted, and the default bound (5 min) only ends a hang.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, describeLast?: () => string): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 300_000, describeLast?: () => string): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const value = await probe();
@@ -55,6 +63,11 @@ export interface StoredExecution {
 	startedAt: string;
 	error?: string;
 	output: Record<string, Record<string, unknown>[]>;
+}
+
+/** Whether n8n is done with an execution (not 'new', 'running' or 'waiting'). */
+export function isFinished(execution: StoredExecution): boolean {
+	return !['new', 'running', 'waiting'].includes(execution.status);
 }
 
 export interface RunResult {
@@ -113,15 +126,17 @@ export interface CreateOptions {
 
 /**
  * Processes started here and not yet seen to exit. They stay in our process group, so a Ctrl-C
- * in the terminal reaches n8n and its task runner directly; if this process exits while any of
- * them still runs, they and their descendants are killed.
+ * in the terminal reaches n8n and its task runner directly. Under jest each is also registered
+ * with test/servers/lifetime.ts, so test/environment.js stops it when its test file ends; the
+ * exit handler below matters outside jest (the demo): if this process exits while any of them
+ * still runs, they and their descendants are killed.
  */
 const live = new Map<ChildProcess, () => void>();
 process.once('exit', () => {
 	for (const child of live.keys()) if (child.pid !== undefined) killAll([child.pid, ...descendants(child.pid)], 'SIGKILL');
 });
 
-/** Registers a process just started: killed with its descendants when the test file ends (test/servers/lifetime.ts) or this process exits. */
+/** Registers a process just started: killed with its descendants when the test file ends (under jest: test/servers/lifetime.ts) or, outside jest, when this process exits. */
 function keep(child: ChildProcess, name: string): void {
 	live.set(child, stopWhenFileEnds(name, async () => {
 		if (child.pid !== undefined) await killTree(child.pid);
@@ -354,7 +369,7 @@ export class N8n {
 	}
 
 	/** Runs the n8n CLI on this instance's state (n8n must not be started for imports to count). */
-	async cli(args: string[], timeoutMs = 180_000): Promise<CliResult> {
+	async cli(args: string[], timeoutMs = 600_000): Promise<CliResult> {
 		const result = await runProcess(this.install.node, [this.install.n8nBin, ...args], { cwd: this.stateDir, env: this.env, timeoutMs });
 		this.timings.push({ step: `n8n ${args[0]}`, ms: result.ms });
 		fs.appendFileSync(this.cliLogFile, `$ n8n ${args.join(' ')}  (exit ${result.code ?? result.signal}, ${result.ms} ms)\n${result.stdout}${result.stderr}\n`);
@@ -467,7 +482,7 @@ export class N8n {
 			process.stdout.write(JSON.stringify({ nodes, credentials }));`;
 		const dir = path.join(this.nodesDir, 'node_modules', packageName);
 		const env = { ...this.env, NODE_PATH: path.join(this.install.home, 'n8n', 'node_modules') };
-		const result = await runProcess(this.install.node, ['-e', script, dir], { cwd: this.stateDir, env, timeoutMs: 60_000 });
+		const result = await runProcess(this.install.node, ['-e', script, dir], { cwd: this.stateDir, env, timeoutMs: 180_000 });
 		if (result.code !== 0) throw new Error(`reading the types of ${dir} failed:\n${tail(result.stdout + result.stderr)}`);
 		return JSON.parse(result.stdout) as { nodes: { type: string; version: number | number[]; usableAsTool: boolean }[]; credentials: string[] };
 	}
@@ -518,13 +533,13 @@ export class N8n {
 			process.stdout.write(JSON.stringify({ executions, staticData: wf && wf.staticData ? JSON.parse(wf.staticData) : null, triggerStatus }));`;
 		const env = { ...this.env, NODE_PATH: path.join(this.install.home, 'n8n', 'node_modules'), NODE_NO_WARNINGS: '1' };
 		const dbPath = path.join(this.stateDir, '.n8n', 'database.sqlite');
-		const result = await runProcess(this.install.node, ['-e', script, dbPath, workflowId], { cwd: this.stateDir, env, timeoutMs: 60_000 });
+		const result = await runProcess(this.install.node, ['-e', script, dbPath, workflowId], { cwd: this.stateDir, env, timeoutMs: 180_000 });
 		if (result.code !== 0) throw new Error(`reading the executions of ${workflowId} failed:\n${tail(result.stdout + result.stderr)}`);
 		return JSON.parse(result.stdout) as { executions: StoredExecution[]; staticData: Record<string, unknown> | null; triggerStatus: Record<string, unknown>[] };
 	}
 
 	/** `n8n start` in the background, its output appended to logFile; resolves when n8n is ready. */
-	async start(timeoutMs = 180_000): Promise<void> {
+	async start(timeoutMs = 600_000): Promise<void> {
 		if (this.server) throw new Error('n8n is already started');
 		const started = Date.now();
 		const log = fs.openSync(this.logFile, 'a');
@@ -542,7 +557,7 @@ export class N8n {
 				await this.stop();
 				throw new Error(`n8n start exited early:\n${tail(this.logs())}`);
 			}
-			const ready = await fetch(`${this.url}/healthz/readiness`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+			const ready = await fetch(`${this.url}/healthz/readiness`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.ok, () => false);
 			if (ready) break;
 			if (Date.now() > deadline) {
 				await this.stop();
@@ -554,8 +569,9 @@ export class N8n {
 	}
 
 	/**
-	 * SIGTERM to n8n, which stops its task runner and exits; SIGKILL after 20 s. Anything it
-	 * started that is still running afterwards is killed too.
+	 * SIGTERM to n8n, which stops its task runner and exits (n8n bounds its own graceful shutdown
+	 * at 30 s); SIGKILL if it is still there after 90 s. Anything it started that is still running
+	 * afterwards is killed too.
 	 */
 	async stop(): Promise<void> {
 		const child = this.server;
@@ -567,7 +583,7 @@ export class N8n {
 			// once n8n is gone its children are re-parented and can no longer be found from it
 			const children = descendants(child.pid);
 			child.kill('SIGTERM');
-			const timer = setTimeout(() => void killTree(child.pid!), 20_000);
+			const timer = setTimeout(() => void killTree(child.pid!), 90_000);
 			await this.serverExit;
 			clearTimeout(timer);
 			const left = children.filter(alive);
@@ -635,6 +651,7 @@ export class N8n {
 	/** Creates the owner account (first start only) and keeps its session cookie. */
 	async setupOwner(owner = { email: 'owner@mailbox.test', firstName: 'Mailbox', lastName: 'Owner', password: 'Mailbox-demo-1' }): Promise<{ email: string; password: string }> {
 		const res = await fetch(`${this.url}/rest/owner/setup`, {
+			signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
 			method: 'POST',
 			headers: { 'content-type': 'application/json', 'browser-id': this.browserId },
 			body: JSON.stringify(owner),
@@ -655,6 +672,7 @@ export class N8n {
 	/** An authenticated call to n8n's internal REST API (after setupOwner); JSON when it parses. */
 	async rest(method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: unknown }> {
 		const res = await fetch(`${this.url}${urlPath}`, {
+			signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
 			method,
 			headers: { ...this.authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
 			body: body === undefined ? undefined : JSON.stringify(body),
@@ -677,13 +695,13 @@ export class N8n {
 	 * n8n set), and n8n exchanges the code and stores the token. Returns the callback's answer.
 	 */
 	async connectOAuth2(credentialId: string, signIn: (authorizationUrl: string) => Promise<string>): Promise<{ status: number; body: string }> {
-		const auth = await fetch(`${this.url}/rest/oauth2-credential/auth?id=${encodeURIComponent(credentialId)}`, { headers: this.authHeaders() });
+		const auth = await fetch(`${this.url}/rest/oauth2-credential/auth?id=${encodeURIComponent(credentialId)}`, { headers: this.authHeaders(), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 		const text = await auth.text();
 		if (!auth.ok) throw new Error(`GET /rest/oauth2-credential/auth: HTTP ${auth.status} ${text}`);
 		const authorizationUrl = (JSON.parse(text) as { data: string }).data;
 		const cookies = [this.authHeaders().cookie, ...auth.headers.getSetCookie().map((c) => c.split(';')[0])].join('; ');
 		const callback = await signIn(authorizationUrl);
-		const res = await fetch(callback, { headers: { ...this.authHeaders(), cookie: cookies }, redirect: 'manual' });
+		const res = await fetch(callback, { headers: { ...this.authHeaders(), cookie: cookies }, redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 		return { status: res.status, body: await res.text() };
 	}
 
@@ -705,7 +723,7 @@ export class N8n {
 	 */
 	async nodeTypes(): Promise<{ nodes: NodeTypeInfo[]; credentials: CredentialTypeInfo[] }> {
 		const get = async <T>(file: string): Promise<T[]> => {
-			const res = await fetch(`${this.url}/types/${file}`, { headers: this.authHeaders() });
+			const res = await fetch(`${this.url}/types/${file}`, { headers: this.authHeaders(), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 			if (!res.ok) throw new Error(`GET /types/${file}: HTTP ${res.status}`);
 			return (await res.json()) as T[];
 		};
@@ -764,7 +782,7 @@ async function installPackage(tarball: string, nodesDir: string, env: NodeJS.Pro
 	const modules = path.join(nodesDir, 'node_modules');
 	fs.mkdirSync(modules, { recursive: true });
 	const unpack = fs.mkdtempSync(path.join(nodesDir, '.unpack-'));
-	const run = async (command: string, args: string[], cwd: string, timeoutMs = 60_000) => {
+	const run = async (command: string, args: string[], cwd: string, timeoutMs = 180_000) => {
 		const result = await runProcess(command, args, { cwd, env, timeoutMs });
 		if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} failed in ${cwd} (exit ${result.code ?? result.signal}):\n${tail(result.stdout + result.stderr)}`);
 	};

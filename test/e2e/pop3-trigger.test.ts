@@ -10,7 +10,7 @@ import { resolveServer } from '../../lib/connection/options';
 import { withPop3 } from '../../lib/pop3/connect';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 
 const root = path.resolve(__dirname, '..', '..');
@@ -160,8 +160,18 @@ describe('Mailbox POP3 Trigger in real n8n', () => {
 			const done = await successful();
 			return done.length >= 3 ? done : undefined;
 		});
-		await new Promise((r) => setTimeout(r, 8000)); // at least one more poll: a duplicate would show
-		expect(received(await successful()).map((i) => i.subject).sort()).toEqual(['Lieferschein 2', 'Lieferschein 3', 'Lieferschein 4']);
+		// More polls, until a duplicate would have shown: a message added now is received by a poll
+		// that starts after the fourth run (a poll hands over the maildrop's messages in order, so a
+		// duplicate of 4 comes no later), and once it and 4 are deleted, no poll can find 4 again.
+		// Then every run started so far has to end.
+		await add(5);
+		await waitFor('the message added last to be received', async () => (received(await successful()).some((i) => i.subject === 'Lieferschein 5') ? true : undefined));
 		expect(await waitFor('the deletion', async () => ((await onServer()).length === 1 ? onServer() : undefined))).toEqual(['Lieferschein 1']);
+		const all = await waitFor('no run unfinished', async () => {
+			const { executions } = await n8n.executions(WORKFLOW_ID);
+			return executions.every(isFinished) ? executions.filter((e) => e.mode === 'trigger' && e.status === 'success') : undefined;
+		});
+		expect(received(all).map((i) => i.subject).sort()).toEqual(['Lieferschein 2', 'Lieferschein 3', 'Lieferschein 4', 'Lieferschein 5']);
+		expect(all).toHaveLength(4);
 	});
 });

@@ -9,10 +9,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
+import { withImap } from './imap-folder';
 import { checkN8n, N8n, packPackage, waitFor } from './n8n';
 
 
@@ -52,7 +52,6 @@ describe('Mailbox Send Email in real n8n', () => {
 	let servers: MailServers;
 	let n8n: N8n;
 	let workDir: string;
-	let imap: ImapFlow;
 	let authority: MicrosoftAuthority;
 
 	const credentials = { mailboxSmtpApi: { id: 'mbxE2eSendSmtp', name: 'alice (SMTP)' }, mailboxImapApi: { id: 'mbxE2eSendImap', name: 'alice (IMAP)' } };
@@ -73,8 +72,6 @@ describe('Mailbox Send Email in real n8n', () => {
 
 	beforeAll(async () => {
 		servers = await startMailServers();
-		imap = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user: 'alice', pass: 'alice-pw' }, logger: false });
-		await imap.connect();
 
 		// A Microsoft-style sign-in authority whose app tokens the SMTP capture server accepts for XOAUTH2 as alice.
 		authority = await new MicrosoftAuthority({ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) }, (user, lifetime) =>
@@ -181,7 +178,6 @@ describe('Mailbox Send Email in real n8n', () => {
 	});
 
 	afterAll(async () => {
-		await imap?.logout().catch(() => undefined);
 		await n8n?.destroy();
 		await authority?.stop();
 		await servers?.stop();
@@ -191,8 +187,8 @@ describe('Mailbox Send Email in real n8n', () => {
 	it('replies to a received message: threads, carries the attachment, BCC in the envelope only, copy in Sent', async () => {
 		await n8n.start();
 		await n8n.waitForTriggerState(REPLY_WORKFLOW, 'INBOX');
-		await imap.append('INBOX', QUESTION, []);
-		const [reply] = await servers.waitForMail(1, 60_000);
+		await withImap(servers, 'alice', (imap) => imap.append('INBOX', QUESTION, []));
+		const [reply] = await servers.waitForMail(1, 300_000);
 
 		expect(reply.mailFrom).toBe('alice@example.test');
 		expect(reply.rcptTo).toEqual(['anfragen@example.test', 'archiv@example.test']);
@@ -224,7 +220,7 @@ describe('Mailbox Send Email in real n8n', () => {
 			sentCopy: { folder: 'Sent' },
 		});
 
-		const copy = await (async () => {
+		const copy = await withImap(servers, 'alice', async (imap) => {
 			const lock = await imap.getMailboxLock('Sent');
 			try {
 				const uids = (await imap.search({ header: { 'message-id': String(parsed.messageId) } }, { uid: true })) || [];
@@ -232,7 +228,7 @@ describe('Mailbox Send Email in real n8n', () => {
 			} finally {
 				lock.release();
 			}
-		})();
+		});
 		expect(copy && copy.source?.equals(reply.raw)).toBe(true);
 		expect(copy && copy.flags?.has('\\Seen')).toBe(true);
 	});
@@ -251,7 +247,8 @@ describe('Mailbox Send Email in real n8n', () => {
 		const result = await n8n.execute(APP_WORKFLOW);
 		expect(result.error).toBeUndefined();
 		expect(result.status).toBe('success');
-		const [mail] = (await servers.waitForMail(before + 1)).slice(before);
+		// the run has ended, so the mail is there already: the bound only ends a hang
+		const [mail] = (await servers.waitForMail(before + 1, 120_000)).slice(before);
 		expect(mail).toMatchObject({ authUser: 'alice', authMethod: 'XOAUTH2', secure: true, mailFrom: 'alice@example.test', rcptTo: ['bob@example.test'] });
 		const parsed = await simpleParser(mail.raw);
 		expect(parsed.subject).toBe('Sent with an app token');

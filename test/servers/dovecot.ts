@@ -197,12 +197,15 @@ export class Dovecot {
 		const died = this.exited.then(() => {
 			if (starting) throw new Error(`Dovecot exited while starting: ${stderr.trim() || this.logTail()}`);
 		});
+		// once Dovecot is up or has died, the other port probes stop too (they would keep the process busy)
+		const probing = new AbortController();
 		try {
-			await Promise.race([Promise.all(Object.values(this.ports).map((port) => waitForPort(port, 20_000))), died]);
+			await Promise.race([Promise.all(Object.values(this.ports).map((port) => waitForPort(port, 60_000, HOST, probing.signal))), died]);
 		} catch (error) {
 			throw new Error(`${(error as Error).message}\n--- ${this.logPath} ---\n${this.logTail()}`);
 		} finally {
 			starting = false;
+			probing.abort();
 		}
 	}
 

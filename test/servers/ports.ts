@@ -73,10 +73,11 @@ export async function closedPort(): Promise<number> {
 	throw new Error(`no closed port found below ${low}`);
 }
 
-/** Resolves when host:port accepts a TCP connection; rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs = 15_000, host = LOOPBACK): Promise<void> {
+/** Resolves when host:port accepts a TCP connection; rejects after `timeoutMs`, or soon after `signal` aborts. */
+export async function waitForPort(port: number, timeoutMs = 15_000, host = LOOPBACK, signal?: AbortSignal): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	while (!(await accepts(port, host))) {
+		if (signal?.aborted) throw new Error(`stopped waiting for ${host}:${port}`);
 		if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
 		await new Promise((resolve) => setTimeout(resolve, 25));
 	}

@@ -34,8 +34,8 @@ export function stopWhenFileEnds(name: string, stop: Stop): () => void {
 
 /**
  * Registers an in-process server (net, http, https, tls) from the moment it is created: if it is
- * still open when the file ends, it is closed and its connections ended. Its 'close' event
- * unregisters it.
+ * still open when the file ends, it is closed (once it listens, if it does not yet) and its
+ * connections ended. Its 'close' event unregisters it.
  */
 export function closeWhenFileEnds(name: string, server: net.Server): void {
 	if (!registry) return;
@@ -44,9 +44,16 @@ export function closeWhenFileEnds(name: string, server: net.Server): void {
 		sockets.add(socket);
 		socket.once('close', () => sockets.delete(socket));
 	});
-	const untrack = stopWhenFileEnds(name, () => new Promise<void>((resolve) => {
-		server.close(() => resolve());
+	const close = () => {
+		server.close();
 		for (const socket of sockets) socket.destroy();
+	};
+	// A server still on its way to listening is closed once it listens (or is done when listening fails).
+	const untrack = stopWhenFileEnds(name, () => new Promise<void>((resolve) => {
+		server.once('close', () => resolve());
+		if (server.listening) return close();
+		server.once('listening', close);
+		server.once('error', () => resolve());
 	}));
 	server.once('close', untrack);
 }

@@ -26,7 +26,7 @@ function message(id: string, body = 'Hello.'): Buffer {
 	return Buffer.from(`From: Sender <sender@example.test>\r\nTo: someone@example.test\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.test>\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\n\r\n${body}\r\n`);
 }
 
-async function until(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+async function until(condition: () => boolean, timeoutMs = 60_000, what = 'condition'): Promise<void> {
 	const end = Date.now() + timeoutMs;
 	while (!condition()) {
 		if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -109,7 +109,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 			poll: async () => {
 				const target = fetched + 1;
 				watcher.fetchNow();
-				await until(() => fetched >= target, 10_000, 'a poll');
+				await until(() => fetched >= target, 60_000, 'a poll');
 			},
 			subjects: () => runs.map((r) => /^Subject: (.*)$/m.exec(r.message.source.toString())?.[1] ?? '?'),
 		};
@@ -151,7 +151,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		server.addMessage(mbx, 'inbox', message('new-1'));
 		const before = server.requests.length;
 		await h.poll();
-		await until(() => h.runs.length === 1, 5000, 'the delivery');
+		await until(() => h.runs.length === 1, 60_000, 'the delivery');
 		const sync = server.requests.slice(before).find((r) => r.operation === 'SyncFolderItems')!;
 		expect(sync.body).toContain(`<m:SyncState>${saved.syncState}</m:SyncState>`);
 		const [run] = h.runs;
@@ -254,7 +254,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		expect(h.runs[1].message.attempt).toBe(2);
 		expect(server.folderItems(read, 'inbox')[0].isRead).toBe(false);
 		h.runs[1].resolve(true);
-		await until(() => server.folderItems(read, 'inbox')[0].isRead, 5000, 'marked read');
+		await until(() => server.folderItems(read, 'inbox')[0].isRead, 60_000, 'marked read');
 		await until(() => Object.keys(h.state()!.folders.inbox.pending).length === 0);
 		const update = server.requests.filter((r) => r.operation === 'UpdateItem' && r.mailbox === read);
 		expect(update).toHaveLength(1);
@@ -269,7 +269,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		await until(() => m.runs.length === 1);
 		expect(server.folderItems(moved, 'Done')).toHaveLength(0);
 		m.runs[0].resolve(true);
-		await until(() => server.folderItems(moved, 'Done').length === 1, 5000, 'moved');
+		await until(() => server.folderItems(moved, 'Done').length === 1, 60_000, 'moved');
 		expect(server.folderItems(moved, 'inbox')).toHaveLength(0);
 
 		const deleted = newMailbox();
@@ -286,7 +286,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		await d.poll();
 		await until(() => d.runs.length === 2);
 		d.runs[1].resolve(true);
-		await until(() => server.folderItems(deleted, 'deleteditems').length === 1, 5000, 'deleted');
+		await until(() => server.folderItems(deleted, 'deleteditems').length === 1, 60_000, 'deleted');
 		expect(server.folderItems(deleted, 'inbox').map((i) => i.subject)).toEqual(['to-delete']);
 	});
 
@@ -316,11 +316,11 @@ describe('EWS watcher against the local EWS endpoint', () => {
 
 		server.busy(100, 10);
 		h.watcher.fetchNow();
-		await until(() => h.events.some((e) => e.type === 'failing'), 15_000, 'failing');
+		await until(() => h.events.some((e) => e.type === 'failing'), 60_000, 'failing');
 		const failing = h.events.find((e) => e.type === 'failing')!;
 		expect(failing).toMatchObject({ error: { code: 'SERVER', causeCode: 'ErrorServerBusy' } });
 		server.busy(0, 0);
-		await until(() => h.events.some((e) => e.type === 'recovered'), 15_000, 'recovered');
+		await until(() => h.events.some((e) => e.type === 'recovered'), 60_000, 'recovered');
 	});
 
 	it('a message taken in and deleted before it was delivered again is dropped, not an error', async () => {
@@ -461,7 +461,7 @@ describe('Mailbox EWS Trigger node against the local EWS endpoint', () => {
 		const response = await node.trigger.call(ctx);
 		try {
 			server.addMessage(MBX, 'inbox', message('node-1'));
-			await until(() => emitted.length === 1, 15_000, 'the emit');
+			await until(() => emitted.length === 1, 60_000, 'the emit');
 			const [{ data, key }] = emitted;
 			expect(key).toBe(`mailbox-ews:wf-1:ews-node:${MBX}/inbox/<node-1@example.test>`);
 			const item = data[0][0];
@@ -469,7 +469,7 @@ describe('Mailbox EWS Trigger node against the local EWS endpoint', () => {
 			expect(item.json.itemId).toEqual(expect.any(String));
 			expect(item.json.changeKey).toEqual(expect.any(String));
 			expect(item.binary?.raw?.mimeType).toBe('message/rfc822');
-			await until(() => server.folderItems(MBX, 'inbox').every((i) => i.isRead), 15_000, 'marked read');
+			await until(() => server.folderItems(MBX, 'inbox').every((i) => i.isRead), 60_000, 'marked read');
 			expect((staticData.watch as { folders: Record<string, unknown> }).folders.inbox).toBeDefined();
 		} finally {
 			await response.closeFunction?.();

@@ -13,7 +13,7 @@ export function imapServer(servers: MailServers, port = servers.ports.imaps): Re
 }
 
 /** Waits until `check` is true; fails with `what` after `ms` (a safety net, not a timing assertion). */
-export async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+export async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
 	const deadline = Date.now() + ms;
 	while (!check()) {
 		if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);

@@ -195,13 +195,13 @@ export class SmtpCapture {
 	}
 
 	/** Resolves with the first `count` messages once that many have arrived in total. */
-	async waitFor(count: number, timeoutMs = 10_000): Promise<ReceivedMessage[]> {
+	async waitFor(count: number, timeoutMs = 60_000): Promise<ReceivedMessage[]> {
 		await this.until(() => this.messages.length >= count, timeoutMs, () => `${this.messages.length} of ${count} messages`);
 		return this.messages.slice(0, count);
 	}
 
 	/** Resolves with the first message (already received or still to come) that `match` accepts. */
-	async waitForMessage(match: (message: ReceivedMessage) => boolean, timeoutMs = 10_000): Promise<ReceivedMessage> {
+	async waitForMessage(match: (message: ReceivedMessage) => boolean, timeoutMs = 60_000): Promise<ReceivedMessage> {
 		let found: ReceivedMessage | undefined;
 		await this.until(() => (found = this.messages.find(match)) !== undefined, timeoutMs, () => `no matching message among ${this.messages.length}`);
 		return found as ReceivedMessage;

@@ -8,7 +8,7 @@ import { resolveServer } from '../../../lib/connection/options';
 import { MailboxError } from '../../../lib/errors';
 import { Pop3Watcher, type Pop3WatchedMessage, type Pop3WatcherOptions, type Pop3WatchEvent } from '../../../lib/pop3/watch';
 
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
 	const deadline = Date.now() + ms;
 	while (!check()) {
 		if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);

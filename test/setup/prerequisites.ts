@@ -88,8 +88,10 @@ function aptInstall(packages: string[]): void {
 	fs.chmodSync(policy, 0o755);
 	try {
 		const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-		run('apt-get', ['update', '-qq'], env);
-		run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...packages], env);
+		// A fresh machine may be running apt itself (unattended upgrades at boot): wait for its lock.
+		const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+		run('apt-get', [...lock, 'update', '-qq'], env);
+		run('apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...packages], env);
 	} finally {
 		if (previous) {
 			fs.writeFileSync(policy, previous.text);
@@ -164,7 +166,11 @@ export function installPrerequisites(say: (line: string) => void = () => undefin
 		if (!missing.length) return 'present';
 		if (process.getuid?.() !== 0) throw new Error(`${missing.join(', ')} missing; installing them with apt-get needs root: run the setup as root.`);
 		say(`setup: installing ${missing.join(', ')} with apt-get ...`);
-		aptInstall(missing);
+		// one install at a time (the demo and a test run started together)
+		withLockSync(path.join(os.tmpdir(), 'n8n-nodes-mailbox-apt.lock'), () => {
+			const still = missingDebianPackages();
+			if (still.length) aptInstall(still);
+		});
 		return `installed ${missing.join(', ')}`;
 	});
 	step(`system user ${MAIL_USER}`, () => {

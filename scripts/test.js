@@ -10,8 +10,10 @@ const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const summary = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-test-')), 'summary.jsonl');
-const env = { ...process.env, MAILBOX_TEST_SUMMARY: summary };
+// One folder for this run: the layers' counts, and what the e2e layer installs once and reuses.
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-test-'));
+const summary = path.join(runDir, 'summary.jsonl');
+const env = { ...process.env, MAILBOX_TEST_SUMMARY: summary, MAILBOX_TEST_RUN_DIR: runDir };
 const run = (script) => {
 	const t0 = Date.now();
 	const result = spawnSync('npm', ['run', '--silent', script], { cwd: root, env, stdio: 'inherit' });
@@ -24,7 +26,7 @@ let ok = true;
 for (const layer of ['test:unit', 'test:integration', 'test:e2e']) ok = run(layer) && ok;
 
 const counts = fs.existsSync(summary) ? fs.readFileSync(summary, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-fs.rmSync(path.dirname(summary), { recursive: true, force: true });
+fs.rmSync(runDir, { recursive: true, force: true });
 const total = (key) => counts.reduce((n, c) => n + c[key], 0);
 for (const c of counts) process.stdout.write(`${c.layer}: ${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}\n`);
 if (counts.length < 3) ok = false;

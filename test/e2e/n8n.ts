@@ -18,6 +18,7 @@
  * none of them measures speed.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -781,6 +782,43 @@ function npmEnvironment(): NodeJS.ProcessEnv {
 async function installPackage(tarball: string, nodesDir: string, env: NodeJS.ProcessEnv): Promise<{ name: string; version: string }> {
 	const modules = path.join(nodesDir, 'node_modules');
 	fs.mkdirSync(modules, { recursive: true });
+	// Within one `npm test` run the same tarball is installed once and copied to the other n8n
+	// instances: the same files, without a registry round per test file.
+	const runDir = process.env.MAILBOX_TEST_RUN_DIR;
+	if (runDir && fs.existsSync(runDir)) {
+		const hash = crypto.createHash('sha256').update(fs.readFileSync(tarball)).digest('hex').slice(0, 16);
+		const cached = path.join(runDir, 'installed-packages', hash);
+		if (!fs.existsSync(path.join(cached, 'package.json'))) {
+			fs.mkdirSync(path.dirname(cached), { recursive: true });
+			const building = fs.mkdtempSync(`${cached}.building-`);
+			await installFresh(tarball, building, env);
+			try {
+				fs.renameSync(building, cached);
+			} catch {
+				fs.rmSync(building, { recursive: true, force: true }); // another jest worker was first
+			}
+		}
+		const ledger = JSON.parse(fs.readFileSync(path.join(cached, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+		const [name, version] = Object.entries(ledger.dependencies)[0];
+		fs.cpSync(path.join(cached, 'node_modules', name), path.join(modules, name), { recursive: true, verbatimSymlinks: true });
+		recordInLedger(nodesDir, name, version);
+		return { name, version };
+	}
+	return installFresh(tarball, nodesDir, env);
+}
+
+function recordInLedger(nodesDir: string, name: string, version: string): void {
+	const ledgerFile = path.join(nodesDir, 'package.json');
+	const ledger = fs.existsSync(ledgerFile)
+		? (JSON.parse(fs.readFileSync(ledgerFile, 'utf8')) as { dependencies?: Record<string, string> })
+		: { name: 'installed-nodes', private: true, dependencies: {} };
+	ledger.dependencies = { ...ledger.dependencies, [name]: version };
+	fs.writeFileSync(ledgerFile, JSON.stringify(ledger, null, 2), 'utf-8');
+}
+
+async function installFresh(tarball: string, nodesDir: string, env: NodeJS.ProcessEnv): Promise<{ name: string; version: string }> {
+	const modules = path.join(nodesDir, 'node_modules');
+	fs.mkdirSync(modules, { recursive: true });
 	const unpack = fs.mkdtempSync(path.join(nodesDir, '.unpack-'));
 	const run = async (command: string, args: string[], cwd: string, timeoutMs = 180_000) => {
 		const result = await runProcess(command, args, { cwd, env, timeoutMs });
@@ -805,11 +843,6 @@ async function installPackage(tarball: string, nodesDir: string, env: NodeJS.Pro
 		fs.rmSync(path.join(packageDir, 'node_modules'), { recursive: true, force: true });
 		await run('npm', npmArgs, packageDir, 240_000);
 	}
-	const ledgerFile = path.join(nodesDir, 'package.json');
-	const ledger = fs.existsSync(ledgerFile)
-		? (JSON.parse(fs.readFileSync(ledgerFile, 'utf8')) as { dependencies?: Record<string, string> })
-		: { name: 'installed-nodes', private: true, dependencies: {} };
-	ledger.dependencies = { ...ledger.dependencies, [packageJson.name]: packageJson.version };
-	fs.writeFileSync(ledgerFile, JSON.stringify(ledger, null, 2), 'utf-8');
+	recordInLedger(nodesDir, packageJson.name, packageJson.version);
 	return { name: packageJson.name, version: packageJson.version };
 }

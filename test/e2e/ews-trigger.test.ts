@@ -141,7 +141,7 @@ describe('Mailbox EWS Trigger in real n8n', () => {
 		await n8n.stop();
 		ews.addMessage(SHARED, 'inbox', message(5));
 		await n8n.start();
-		const runs = await waitFor('four executions', async () => {
+		await waitFor('four executions', async () => {
 			const done = await successful();
 			return done.length >= 4 ? done : undefined;
 		});
@@ -158,6 +158,5 @@ describe('Mailbox EWS Trigger in real n8n', () => {
 		});
 		expect(receivedIds(all)).toEqual(['<ews-e2e-2@example.test>', '<ews-e2e-3@example.test>', '<ews-e2e-4@example.test>', '<ews-e2e-5@example.test>']);
 		expect(all).toHaveLength(4);
-		expect(runs.length).toBeGreaterThanOrEqual(4);
 	});
 });

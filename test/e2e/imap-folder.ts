@@ -31,7 +31,9 @@ export async function withImap<T>(servers: MailServers, user: string, fn: (imap:
 /**
  * The Message-IDs in a folder, sorted, as the server has them now: the folder's state is read
  * after a NOOP, so moves and expunges by other connections (n8n's) are seen. A missing or empty
- * folder gives [].
+ * folder gives []. A flag change by another connection can arrive during the FETCH as an
+ * unsolicited response with the flags only (imapflow yields it too): it is not a message and is
+ * left out.
  */
 export async function messageIdsIn(imap: ImapFlow, folder: string): Promise<string[]> {
 	if (!(await imap.list()).some((f) => f.path === folder)) return [];
@@ -41,7 +43,9 @@ export async function messageIdsIn(imap: ImapFlow, folder: string): Promise<stri
 	try {
 		await imap.noop();
 		const ids: string[] = [];
-		for await (const m of imap.fetch('1:*', { envelope: true })) ids.push(m.envelope?.messageId ?? '');
+		for await (const m of imap.fetch('1:*', { envelope: true })) {
+			if (m.envelope) ids.push(m.envelope.messageId ?? '');
+		}
 		return ids.sort();
 	} finally {
 		lock.release();

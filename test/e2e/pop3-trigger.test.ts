@@ -160,10 +160,10 @@ describe('Mailbox POP3 Trigger in real n8n', () => {
 			const done = await successful();
 			return done.length >= 3 ? done : undefined;
 		});
-		// More polls, until a duplicate would have shown: a message added now is received by a poll
-		// that starts after the fourth run (a poll hands over the maildrop's messages in order, so a
-		// duplicate of 4 comes no later), and once it and 4 are deleted, no poll can find 4 again.
-		// Then every run started so far has to end.
+		// More polls, until a duplicate would have shown: message 5, added now, is received by a poll
+		// that starts after the run of 4 (a poll hands over the maildrop's messages in order, so a
+		// duplicate of 4 in that poll comes before it), and once 4 and 5 are deleted, no poll can
+		// find 4 again. Then every run started so far has to end.
 		await add(5);
 		await waitFor('the message added last to be received', async () => (received(await successful()).some((i) => i.subject === 'Lieferschein 5') ? true : undefined));
 		expect(await waitFor('the deletion', async () => ((await onServer()).length === 1 ? onServer() : undefined))).toEqual(['Lieferschein 1']);

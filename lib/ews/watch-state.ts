@@ -14,7 +14,14 @@
  * delivered twice.
  */
 
-export const EWS_STATE_VERSION = 1;
+import { asFingerprint, fingerprint } from '../delivery/keys';
+
+/**
+ * Version 2: Message-IDs and recent keys are kept as fingerprints (a sender chooses a Message-ID,
+ * of any length); the state is bound to the account; runs are keyed by item id, and the messages a
+ * version 1 state left pending keep the Message-ID key they were delivered with (`l`).
+ */
+export const EWS_STATE_VERSION = 2;
 
 /** Finished message keys remembered per folder. */
 export const MAX_RECENT = 1000;
@@ -27,8 +34,10 @@ export type EwsPendingStatus = 'new' | 'act';
 
 export interface EwsPendingEntry {
 	s: EwsPendingStatus;
-	/** The Message-ID (InternetMessageId), if the message has one. */
+	/** The fingerprint of the Message-ID (InternetMessageId), if the message has one. */
 	m?: string;
+	/** Taken in by version 1: the Message-ID (else item id) its run's key was made of. */
+	l?: string;
 	/** When Exchange received it (ms). */
 	r?: number;
 	/** Size in bytes, as Exchange reports it. */
@@ -60,6 +69,8 @@ export interface EwsFolderState {
 
 export interface EwsWatchState {
 	version: typeof EWS_STATE_VERSION;
+	/** The account the state belongs to (a fingerprint of the endpoint and mailbox). */
+	account?: string;
 	/** Folder key (the configured path, lower case) -> its state. */
 	folders: Record<string, EwsFolderState>;
 }
@@ -79,9 +90,14 @@ export function emptyFolderState(): EwsFolderState {
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** Accepts what the node loaded from static data; anything unusable is dropped, never thrown on. */
-export function loadEwsState(raw: unknown): EwsWatchState {
+export function loadEwsState(raw: unknown, account?: string): EwsWatchState {
 	const state = emptyEwsState();
+	if (account) state.account = account;
 	if (!raw || typeof raw !== 'object') return state;
+	const savedAccount = (raw as { account?: unknown }).account;
+	if (account && typeof savedAccount === 'string' && savedAccount !== account) return state;
+	// version 1 (and hand-made states without a version) kept whole Message-IDs
+	const v1 = (raw as { version?: unknown }).version !== EWS_STATE_VERSION;
 	const folders = (raw as { folders?: unknown }).folders;
 	if (!folders || typeof folders !== 'object') return state;
 	for (const [key, value] of Object.entries(folders as Record<string, unknown>)) {
@@ -99,13 +115,15 @@ export function loadEwsState(raw: unknown): EwsWatchState {
 				const e = entry as Record<string, unknown>;
 				if (e.s !== 'new' && e.s !== 'act') continue;
 				const out: EwsPendingEntry = { s: e.s };
-				if (typeof e.m === 'string' && e.m) out.m = e.m;
+				if (typeof e.m === 'string' && e.m) out.m = asFingerprint(e.m);
+				if (v1) out.l = typeof e.m === 'string' && e.m ? e.m : id;
+				else if (typeof e.l === 'string' && e.l) out.l = e.l;
 				if (finite(e.r)) out.r = e.r;
 				if (finite(e.z)) out.z = e.z;
 				folder.pending[id] = out;
 			}
 		}
-		if (Array.isArray(f.recent)) folder.recent = f.recent.filter((k): k is string => typeof k === 'string' && k.length > 0).slice(-MAX_RECENT);
+		if (Array.isArray(f.recent)) folder.recent = f.recent.filter((k): k is string => typeof k === 'string' && k.length > 0).slice(-MAX_RECENT).map(v1 ? recentKeyOf : asFingerprint);
 		state.folders[key] = folder;
 	}
 	return state;
@@ -116,21 +134,31 @@ export function cloneEwsState(state: EwsWatchState): EwsWatchState {
 	return JSON.parse(JSON.stringify(state)) as EwsWatchState;
 }
 
-/** The key a finished message is remembered by: its Message-ID, else its item id. */
+/** The key a finished message is remembered by: the fingerprint of its Message-ID, else of its item id. */
 export function messageKey(itemId: string, messageId: string | undefined): string {
-	return messageId ? `m:${messageId}` : `i:${itemId}`;
+	return messageId ? fingerprint(messageId) : fingerprint(`i:${itemId}`);
+}
+
+/** A recent key saved by version 1 ("m:<Message-ID>", "i:<item id>") as version 2 keeps it. */
+function recentKeyOf(saved: string): string {
+	if (saved.startsWith('m:')) return fingerprint(saved.slice(2));
+	if (saved.startsWith('i:')) return fingerprint(saved);
+	return asFingerprint(saved);
 }
 
 /** Records a finished message: out of `pending`, into `recent` (bounded). */
 export function finish(folder: EwsFolderState, itemId: string): void {
 	const entry = folder.pending[itemId];
 	delete folder.pending[itemId];
-	remember(folder, itemId, entry?.m);
+	rememberKey(folder, entry?.m ?? fingerprint(`i:${itemId}`));
 }
 
 /** Adds a message's key to `recent` (bounded), e.g. one known at first activation that a reset soon after must not deliver. */
 export function remember(folder: EwsFolderState, itemId: string, messageId: string | undefined): void {
-	const key = messageKey(itemId, messageId);
+	rememberKey(folder, messageKey(itemId, messageId));
+}
+
+function rememberKey(folder: EwsFolderState, key: string): void {
 	const at = folder.recent.indexOf(key);
 	if (at >= 0) folder.recent.splice(at, 1);
 	folder.recent.push(key);
@@ -142,8 +170,9 @@ export function isKnown(folder: EwsFolderState, itemId: string, messageId: strin
 	if (itemId in folder.pending) return true;
 	if (folder.recent.includes(messageKey(itemId, undefined))) return true;
 	if (!messageId) return false;
-	if (folder.recent.includes(messageKey(itemId, messageId))) return true;
-	return Object.values(folder.pending).some((e) => e.m === messageId);
+	const key = fingerprint(messageId);
+	if (folder.recent.includes(key)) return true;
+	return Object.values(folder.pending).some((e) => e.m === key);
 }
 
 export type FirstActivation = 'new' | 'unread' | 'all';

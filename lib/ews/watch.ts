@@ -21,7 +21,13 @@
 import { SyncFolderItemsScope, ChangeType, type ItemChange } from 'ews-javascript-api';
 import { MailboxError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
-import { Backoff, guard, Sleeper, systemClock, type BackoffOptions, type Clock } from '../imap/watch/clock';
+import { systemClock, type BackoffOptions, type Clock } from '../delivery/clock';
+import { Dispatcher, type Deliver, type DeliveryEvent, type Settlement } from '../delivery/dispatcher';
+import type { HealthEvent } from '../delivery/health';
+import { fingerprint } from '../delivery/keys';
+import { RunLedger, type LedgerState, type RetryPolicy } from '../delivery/ledger';
+import { Reconnect, Stream } from '../delivery/stream';
+import { Window } from '../delivery/window';
 import type { EwsClient, EwsFolderRef } from './client';
 import { deleteMessages, getMessage, itemInfo, markRead, moveMessages, SYNC_PROPERTIES, type EwsMessage } from './items';
 import {
@@ -33,6 +39,7 @@ import {
 	remember,
 	RESYNC_MARGIN_MS,
 	type EwsFolderState,
+	type EwsPendingEntry,
 	type EwsWatchState,
 	type FirstActivation,
 } from './watch-state';
@@ -46,18 +53,19 @@ export interface EwsWatchedMessage extends EwsMessage {
 	/** The folder as configured ("Inbox", "Inbox/Projects"). */
 	folder: string;
 	folderId: string;
-	/** 1 on the first delivery in this process, 2 on the retry after a failed run, ... */
+	/** 1 on the first run, 2 on the first retry after a failed run, ... (kept across restarts). */
 	attempt: number;
-	/** Deterministic per mailbox, folder and message (Message-ID, else item id), for a deduplication key. */
+	/** Deterministic per mailbox, folder and item id: the variable part of the run's key. */
 	key: string;
 }
 
 export type EwsWatchEvent =
-	| { type: 'failing' | 'updated'; error: MailboxError; message: string; firstFailureAt: Date; lastFailureAt: Date; count: number }
-	| { type: 'recovered'; firstFailureAt: Date; lastFailureAt: Date; recoveredAt: Date; count: number }
+	| HealthEvent
 	| { type: 'fetched'; startedAt: Date; durationMs: number; delivered: number; skipped: number }
 	| { type: 'skipped'; folder: string; itemId: string; size: number; reason: 'oversized' }
-	| { type: 'deliveryFailed'; folder: string; itemId: string; error: string; retry: boolean }
+	| DeliveryEvent<EwsWatchedMessage>
+	/** The saved state belonged to another account: every folder starts as on first activation. */
+	| { type: 'accountChanged' }
 	/** The folder is synced from scratch: Exchange refused the saved sync state, or the folder was recreated. */
 	| { type: 'syncReset'; folder: string; reason: 'invalidSyncState' | 'folderRecreated' }
 	/** A message taken in was moved or deleted before it could be delivered or acted on. */
@@ -88,6 +96,12 @@ export interface EwsWatcherOptions {
 	folders?: string[];
 	/** What the node persisted before (anything: unusable parts are dropped). */
 	state?: unknown;
+	/** The account the state belongs to (see accountId); a state of another account is not used. */
+	account?: string;
+	/** The run ledger persisted before (or an earlier release's failed runs). */
+	runs?: unknown;
+	/** Before every run's deduplication key. */
+	keyPrefix?: string;
 	/** What a folder the trigger has not synced before starts with (default 'new'). */
 	firstActivation?: FirstActivation;
 	/** Time between polls (default 1 min). */
@@ -99,10 +113,12 @@ export interface EwsWatcherOptions {
 	deleteMode?: 'trash' | 'hard';
 	/** Messages larger than this (bytes, Exchange's size) are skipped and reported; 0 = no limit. */
 	maxSizeBytes?: number;
-	/** A failed run: deliver again on the next poll (default true), or skip the message. */
-	retryFailed?: boolean;
+	/** Failed runs: retried (default), how often, how soon. */
+	retry?: RetryPolicy;
 	/** Runs going at most (default 100); further changes wait for a later poll. */
 	maxInFlight?: number;
+	/** Bytes of the messages in flight at most (default 16 MiB, by Exchange's size, before GetItem); the rest waits for a later poll. */
+	maxInFlightBytes?: number;
 	/** MaxChangesReturned per SyncFolderItems (1..512, default 100). */
 	pageSize?: number;
 	/** Delay of the poll after acknowledgements (default 1 s; coalesced). */
@@ -110,9 +126,10 @@ export interface EwsWatcherOptions {
 	/** A poll running longer is abandoned (default 30 min). */
 	stuckAfterMs?: number;
 	backoff?: BackoffOptions;
-	/** Resolves true when the run succeeded, false when n8n refused it as a duplicate; rejects when it failed. */
-	deliver: (message: EwsWatchedMessage) => Promise<boolean>;
+	deliver: Deliver<EwsWatchedMessage>;
 	onState?: (state: EwsWatchState) => void;
+	/** The run ledger to persist, at once after every change. */
+	onLedger?: (state: LedgerState) => void;
 	onEvent?: (event: EwsWatchEvent) => void;
 	logger?: Logger;
 	clock?: Clock;
@@ -126,16 +143,11 @@ export interface EwsStartResult {
 interface Settings {
 	folders: string[];
 	firstActivation: FirstActivation;
-	pollIntervalMs: number;
 	afterProcessing: EwsAfterProcessing;
 	moveTo?: string;
 	deleteMode: 'trash' | 'hard';
 	maxSizeBytes: number;
-	retryFailed: boolean;
-	maxInFlight: number;
 	pageSize: number;
-	followUpDelayMs: number;
-	stuckAfterMs: number;
 	logger: Logger;
 	clock: Clock;
 }
@@ -145,8 +157,9 @@ export function folderKey(path: string): string {
 	return path.trim().replace(/^\/+|\/+$/g, '').toLowerCase();
 }
 
+const positive = (value: number | undefined, fallback: number) => (typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : fallback);
+
 function defaults(options: EwsWatcherOptions): Settings {
-	const positive = (value: number | undefined, fallback: number) => (typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : fallback);
 	const seen = new Set<string>();
 	const folders: string[] = [];
 	for (const f of options.folders?.length ? options.folders : ['Inbox']) {
@@ -158,27 +171,14 @@ function defaults(options: EwsWatcherOptions): Settings {
 	return {
 		folders,
 		firstActivation: options.firstActivation ?? 'new',
-		pollIntervalMs: positive(options.pollIntervalMs, 60_000),
 		afterProcessing: options.afterProcessing ?? 'none',
 		moveTo: options.moveTo?.trim() || undefined,
 		deleteMode: options.deleteMode ?? 'trash',
 		maxSizeBytes: positive(options.maxSizeBytes, 0),
-		retryFailed: options.retryFailed ?? true,
-		maxInFlight: Math.floor(positive(options.maxInFlight, 100)),
 		pageSize: Math.min(512, Math.floor(positive(options.pageSize, 100))),
-		followUpDelayMs: typeof options.followUpDelayMs === 'number' && options.followUpDelayMs >= 0 ? options.followUpDelayMs : 1_000,
-		stuckAfterMs: positive(options.stuckAfterMs, 30 * 60_000),
 		logger: options.logger ?? silentLogger,
 		clock: options.clock ?? systemClock,
 	};
-}
-
-class Deferred<T> {
-	promise: Promise<T>;
-	resolve!: (value: T) => void;
-	constructor() {
-		this.promise = new Promise<T>((resolve) => (this.resolve = resolve));
-	}
 }
 
 interface PollCounters {
@@ -188,37 +188,62 @@ interface PollCounters {
 
 /**
  * The engine of the EWS trigger. Create it with the persisted state, `start()` it, persist what
- * `onState` reports, `stop()` it. Never throws from its background work: failures are reported
- * through `onEvent` (failing / updated / recovered) and retried with backoff.
+ * `onState` and `onLedger` report, `stop()` it. Never throws from its background work.
  */
 export class EwsWatcher {
 	private readonly stats: EwsWatchStats = { polls: 0, delivered: 0, acknowledged: 0, failed: 0, skipped: 0, oversized: 0, resets: 0, inFlight: 0, failing: false };
 	private readonly s: Settings;
 	private readonly state: EwsWatchState;
-	private readonly sleeper: Sleeper;
-	private readonly backoff: Backoff;
-	/** "folderKey\nitemId" of messages delivered and not yet acknowledged. */
+	private readonly accountChanged: boolean;
+	private readonly stream: Stream;
+	private readonly window: Window;
+	private readonly dispatcher: Dispatcher<EwsWatchedMessage>;
+	/** "folderKey\nitemId" of messages delivered and not settled. */
 	private readonly inflight = new Set<string>();
-	private readonly attempts = new Map<string, number>();
 	private client?: EwsClient;
-	private loop?: Promise<void>;
-	private running = false;
-	private stopped = false;
-	private pollRequested = true;
-	private nextDelay = 0;
-	private pollToken = 0;
+	private started = false;
 	private backlog = false;
-	private followUpTimer?: unknown;
-	private failure?: { error: MailboxError; first: Date; last: Date; count: number };
 	private stateScheduled = false;
-	private readonly firstAttempt = new Deferred<MailboxError | undefined>();
-	private firstAttemptDone = false;
 
 	constructor(private readonly options: EwsWatcherOptions) {
 		this.s = defaults(options);
-		this.state = loadEwsState(options.state);
-		this.sleeper = new Sleeper(this.s.clock);
-		this.backoff = new Backoff(options.backoff ?? {}, this.s.clock);
+		const saved = options.state as { account?: unknown } | undefined;
+		this.accountChanged = !!(options.account && saved && typeof saved.account === 'string' && saved.account !== options.account);
+		this.state = loadEwsState(options.state, options.account);
+		this.window = new Window(Math.floor(positive(options.maxInFlight, 100)), Math.floor(positive(options.maxInFlightBytes, 16 * 1024 * 1024)));
+		this.stream = new Stream({
+			name: `Mailbox "${options.mailbox}" (EWS)`,
+			clock: this.s.clock,
+			logger: this.s.logger,
+			backoff: options.backoff,
+			intervalMs: positive(options.pollIntervalMs, 60_000),
+			followUpDelayMs: typeof options.followUpDelayMs === 'number' && options.followUpDelayMs >= 0 ? options.followUpDelayMs : 1_000,
+			stuckAfterMs: positive(options.stuckAfterMs, 30 * 60_000),
+			pass: (signal) => this.poll(signal),
+			toError: (error) => {
+				// the next poll starts with a new client: a new token, new connections
+				this.client?.close();
+				this.client = undefined;
+				return error instanceof MailboxError ? error : new MailboxError('PROTOCOL', `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
+			},
+			report: (event) => {
+				this.emit(event);
+				if (event.type === 'recovered' && (this.backlog || this.actionsDue())) this.stream.followUp();
+			},
+		});
+		this.dispatcher = new Dispatcher<EwsWatchedMessage>({
+			keyPrefix: options.keyPrefix ?? 'mailbox-ews',
+			deliver: options.deliver,
+			ledger: new RunLedger(options.runs, options.retry),
+			window: this.window,
+			clock: this.s.clock,
+			logger: this.s.logger,
+			onLedger: options.onLedger,
+			onEvent: (event) => {
+				this.flushState(true);
+				this.emit(event);
+			},
+		});
 	}
 
 	private get log(): Logger {
@@ -236,39 +261,32 @@ export class EwsWatcher {
 	 * keeps retrying with backoff). Never rejects.
 	 */
 	async start(): Promise<EwsStartResult> {
-		if (this.running || this.stopped) return {};
+		if (this.started) return {};
 		if (this.s.afterProcessing === 'move' && !this.s.moveTo) {
 			return { error: new MailboxError('CONFIG', 'Move To is empty.', { field: 'moveTo', step: 'config', hint: 'Enter the folder the messages go to after the workflow succeeded, e.g. Archive or Inbox/Done.' }) };
 		}
-		this.running = true;
-		this.loop = this.run().catch((error: unknown) => {
-			this.log.error(`mailbox watcher: EWS "${this.options.mailbox}" stopped unexpectedly: ${String(error)}`);
-		});
-		const error = await this.firstAttempt.promise;
-		if (this.stateScheduled) this.flushState();
+		this.started = true;
+		if (this.accountChanged) {
+			this.log.warn(`mailbox watcher: EWS "${this.options.mailbox}": the saved state belongs to another account; every folder starts as on first activation`);
+			this.emit({ type: 'accountChanged' });
+		}
+		const error = await this.stream.start();
+		this.flushState(true);
 		return error ? { error } : {};
 	}
 
-	/** Stops polling. Acknowledgements of runs still going update the state (and call onState) when they arrive. */
+	/** Stops polling. Settlements of runs still going update the state (and call onState) when they arrive. */
 	async stop(): Promise<void> {
-		this.stopped = true;
-		this.running = false;
-		this.pollToken++;
-		if (this.followUpTimer !== undefined) this.s.clock.clearTimeout(this.followUpTimer);
-		this.followUpTimer = undefined;
-		this.sleeper.wake();
-		await this.loop;
+		this.window.close();
+		await this.stream.stop();
 		this.client?.close();
 		this.client = undefined;
-		this.settleFirstAttempt(undefined);
-		this.flushState();
+		this.flushState(true);
 	}
 
 	/** Poll now (after the poll running now, if one is). */
 	fetchNow(): void {
-		if (this.stopped) return;
-		this.pollRequested = true;
-		this.sleeper.wake();
+		this.stream.request();
 	}
 
 	getState(): EwsWatchState {
@@ -276,43 +294,16 @@ export class EwsWatcher {
 	}
 
 	getStats(): EwsWatchStats {
-		return { ...this.stats, inFlight: this.inflight.size, failing: !!this.failure };
+		return { ...this.stats, inFlight: this.inflight.size, failing: this.stream.health.failing };
 	}
 
-	private async run(): Promise<void> {
-		while (!this.stopped) {
-			if (!this.pollRequested) await this.sleeper.sleep(this.nextDelay);
-			if (this.stopped) break;
-			this.pollRequested = false;
-			if (this.followUpTimer !== undefined) this.s.clock.clearTimeout(this.followUpTimer);
-			this.followUpTimer = undefined;
-			const token = ++this.pollToken;
-			try {
-				await guard(
-					this.poll(token),
-					this.s.stuckAfterMs,
-					() => {
-						this.pollToken++;
-					},
-					() => new MailboxError('TIMEOUT', `Fetching the mailbox "${this.options.mailbox}" by EWS took longer than ${Math.round(this.s.stuckAfterMs / 1000)} s and was abandoned.`, { step: 'command', causeCode: 'STUCK' }),
-					this.s.clock,
-				);
-				this.recordSuccess();
-				this.nextDelay = this.s.pollIntervalMs;
-			} catch (error) {
-				if (this.stopped) break;
-				// the next poll starts with a new client: a new token, new connections
-				this.client?.close();
-				this.client = undefined;
-				this.recordFailure(error instanceof MailboxError ? error : new MailboxError('PROTOCOL', `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`));
-				this.nextDelay = this.backoff.next();
-			}
-		}
+	private actionsDue(): boolean {
+		return Object.values(this.state.folders).some((fs) => Object.values(fs.pending).some((e) => e.s === 'act'));
 	}
 
-	/** Throws when the poll with `token` was stopped or abandoned. */
-	private check(token: number): void {
-		if (this.stopped || token !== this.pollToken) throw new MailboxError('CONNECTION_CLOSED', 'The poll was stopped.', { step: 'command', causeCode: 'STOPPED' });
+	/** Throws when the poll was stopped or abandoned. */
+	private check(signal: AbortSignal): void {
+		if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Reconnect('stopped');
 	}
 
 	private folderState(key: string): EwsFolderState {
@@ -324,31 +315,31 @@ export class EwsWatcher {
 		return folder;
 	}
 
-	private async poll(token: number): Promise<void> {
+	private async poll(signal: AbortSignal): Promise<void> {
 		const startedAt = this.s.clock.now();
 		this.client ??= await this.options.connect();
 		const client = this.client;
-		this.check(token);
+		this.check(signal);
 		const counters: PollCounters = { delivered: 0, skipped: 0 };
 		this.backlog = false;
 		for (const path of this.s.folders) {
-			this.check(token);
+			this.check(signal);
 			const key = folderKey(path);
 			const fs = this.folderState(key);
 			const ref = await client.resolveFolder(path);
-			if (fs.folderId && fs.folderId !== ref.id) {
-				this.reset(path, fs, 'folderRecreated');
-			}
+			if (fs.folderId && fs.folderId !== ref.id) this.reset(path, fs, 'folderRecreated');
 			if (fs.folderId !== ref.id) {
 				fs.folderId = ref.id;
 				this.stateChanged();
 			}
-			await this.act(client, path, fs, token);
-			await this.redeliver(client, path, ref, fs, token, counters);
-			await this.sync(client, path, ref, fs, token, counters);
+			await this.act(client, path, fs, signal);
+			await this.redeliver(client, path, ref, fs, signal, counters);
+			await this.sync(client, path, ref, fs, signal, counters);
 		}
-		this.settleFirstAttempt(undefined);
-		if (this.stateScheduled) this.flushState();
+		this.stream.health.settle();
+		this.flushState(true);
+		const retryAt = this.dispatcher.nextRetryAt();
+		if (retryAt !== undefined) this.stream.at(retryAt);
 		const durationMs = this.s.clock.now() - startedAt;
 		this.stats.polls++;
 		this.stats.lastPollAt = new Date(startedAt);
@@ -368,12 +359,12 @@ export class EwsWatcher {
 	}
 
 	/** The after-processing actions of messages whose runs succeeded. */
-	private async act(client: EwsClient, path: string, fs: EwsFolderState, token: number): Promise<void> {
+	private async act(client: EwsClient, path: string, fs: EwsFolderState, signal: AbortSignal): Promise<void> {
 		const ids = Object.keys(fs.pending).filter((id) => fs.pending[id].s === 'act');
 		if (!ids.length) return;
 		const target = this.s.afterProcessing === 'move' ? await client.resolveFolder(this.s.moveTo!) : undefined;
 		for (const id of ids) {
-			this.check(token);
+			this.check(signal);
 			try {
 				if (this.s.afterProcessing === 'markRead') await markRead(client, [id]);
 				else if (this.s.afterProcessing === 'move') await moveMessages(client, [id], target!);
@@ -394,30 +385,31 @@ export class EwsWatcher {
 	}
 
 	/** Pending messages not in flight: a failed run to retry, or taken in before a restart. */
-	private async redeliver(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, token: number, counters: PollCounters): Promise<void> {
+	private async redeliver(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, signal: AbortSignal, counters: PollCounters): Promise<void> {
 		const key = folderKey(path);
 		for (const id of Object.keys(fs.pending)) {
 			const entry = fs.pending[id];
 			if (!entry || entry.s !== 'new' || this.inflight.has(`${key}\n${id}`)) continue;
-			if (this.inflight.size >= this.s.maxInFlight) {
+			if (!this.dispatcher.isDue(this.keyOf(path, id, entry))) continue;
+			if (this.window.inFlight.count >= this.window.maxCount) {
 				this.backlog = true;
 				return;
 			}
-			this.check(token);
-			await this.fetchAndDispatch(client, path, ref, fs, { itemId: id, size: entry.z }, token, counters);
+			this.check(signal);
+			await this.fetchAndDispatch(client, path, ref, fs, { itemId: id, size: entry.z }, signal, counters);
 		}
 	}
 
-	private async sync(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, token: number, counters: PollCounters): Promise<void> {
+	private async sync(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, signal: AbortSignal, counters: PollCounters): Promise<void> {
 		const key = folderKey(path);
 		for (;;) {
-			this.check(token);
+			this.check(signal);
 			const firstActivation = fs.activatedAt === undefined ? this.s.firstActivation : undefined;
 			const delivering = firstActivation !== 'new';
-			const room = this.s.maxInFlight - this.inflight.size;
+			const room = this.window.maxCount - this.window.inFlight.count;
 			if (delivering && room <= 0) {
 				this.backlog = true;
-				this.log.debug(`mailbox watcher: EWS "${this.options.mailbox}": ${this.s.maxInFlight} runs still going; further changes wait`);
+				this.log.debug(`mailbox watcher: EWS "${this.options.mailbox}": ${this.window.maxCount} runs still going; further changes wait`);
 				return;
 			}
 			const max = delivering ? Math.max(1, Math.min(this.s.pageSize, room)) : 512;
@@ -433,7 +425,7 @@ export class EwsWatcher {
 				}
 				throw e;
 			}
-			this.check(token);
+			this.check(signal);
 			const now = this.s.clock.now();
 			const fresh: Array<{ itemId: string; size?: number }> = [];
 			for (const change of changes.GetEnumerator() as ItemChange[]) {
@@ -441,7 +433,7 @@ export class EwsWatcher {
 					const info = itemInfo(change.Item);
 					const decision = decideCreate(fs, { itemId: info.itemId, messageId: info.messageId, isRead: info.isRead, received: info.received?.getTime() }, { firstActivation, resyncSince: fs.resyncSince });
 					if (decision === 'deliver') {
-						fs.pending[info.itemId] = { s: 'new', ...(info.messageId ? { m: info.messageId } : {}), ...(info.received ? { r: info.received.getTime() } : {}), ...(info.size !== undefined ? { z: info.size } : {}) };
+						fs.pending[info.itemId] = { s: 'new', ...(info.messageId ? { m: fingerprint(info.messageId) } : {}), ...(info.received ? { r: info.received.getTime() } : {}), ...(info.size !== undefined ? { z: info.size } : {}) };
 						fresh.push({ itemId: info.itemId, size: info.size });
 					} else if (firstActivation && (info.received === undefined || info.received.getTime() >= now - RESYNC_MARGIN_MS)) {
 						// known at first activation and recent: a reset soon after must not deliver it
@@ -470,15 +462,15 @@ export class EwsWatcher {
 			this.stateChanged();
 			this.flushState();
 			for (const item of fresh) {
-				this.check(token);
-				await this.fetchAndDispatch(client, path, ref, fs, item, token, counters);
+				this.check(signal);
+				await this.fetchAndDispatch(client, path, ref, fs, item, signal, counters);
 			}
 			if (done) return;
 		}
 	}
 
-	/** Reads a pending message (size checked first) and hands it to deliver() without waiting for its run. */
-	private async fetchAndDispatch(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, item: { itemId: string; size?: number }, token: number, counters: PollCounters): Promise<void> {
+	/** Reads a pending message (size checked first; room in the window first) and hands it to its run without waiting for it. */
+	private async fetchAndDispatch(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, item: { itemId: string; size?: number }, signal: AbortSignal, counters: PollCounters): Promise<void> {
 		const limit = this.s.maxSizeBytes;
 		if (limit && item.size !== undefined && item.size > limit) {
 			this.stats.oversized++;
@@ -490,12 +482,19 @@ export class EwsWatcher {
 			this.emit({ type: 'skipped', folder: path, itemId: item.itemId, size: item.size, reason: 'oversized' });
 			return;
 		}
+		const bytes = item.size ?? 0;
+		if (!this.window.tryReserve(1, bytes)) {
+			this.backlog = true;
+			return;
+		}
 		let message: EwsMessage;
 		try {
 			message = await getMessage(client, item.itemId);
+			this.check(signal);
 		} catch (error) {
-			const e = client.toMailboxError(error, 'GetItem');
-			if (e.causeCode === 'ErrorItemNotFound') {
+			this.window.release(1, bytes);
+			const e = error instanceof MailboxError || error instanceof Reconnect ? error : client.toMailboxError(error, 'GetItem');
+			if (e instanceof MailboxError && e.causeCode === 'ErrorItemNotFound') {
 				delete fs.pending[item.itemId];
 				this.stateChanged();
 				this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} was moved or deleted before it could be delivered`);
@@ -504,116 +503,40 @@ export class EwsWatcher {
 			}
 			throw e;
 		}
-		this.check(token);
-		const key = folderKey(path);
-		const attempt = (this.attempts.get(`${key}\n${item.itemId}`) ?? 0) + 1;
-		this.attempts.set(`${key}\n${item.itemId}`, attempt);
-		this.dispatch(path, fs, {
-			...message,
-			mailbox: this.options.mailbox,
-			folder: path,
-			folderId: ref.id,
-			attempt,
-			key: `${this.options.mailbox}/${key}/${message.messageId ?? fs.pending[item.itemId]?.m ?? item.itemId}`,
-		});
-		counters.delivered++;
-	}
-
-	private dispatch(path: string, fs: EwsFolderState, message: EwsWatchedMessage): void {
-		const id = `${folderKey(path)}\n${message.itemId}`;
-		this.inflight.add(id);
+		const key = this.keyOf(path, item.itemId, fs.pending[item.itemId]);
+		const watched: EwsWatchedMessage = { ...message, mailbox: this.options.mailbox, folder: path, folderId: ref.id, attempt: this.dispatcher.attemptOf(key), key };
+		this.inflight.add(`${folderKey(path)}\n${item.itemId}`);
 		this.stats.delivered++;
-		let done: Promise<boolean>;
-		try {
-			done = Promise.resolve(this.options.deliver(message));
-		} catch (error) {
-			done = Promise.reject(error);
-		}
-		done
-			.then(
-				(ran) => this.acknowledged(path, fs, message, ran),
-				(error: unknown) => this.failed(path, fs, message, error),
-			)
-			.catch((error: unknown) => this.log.error(`mailbox watcher: recording the outcome of message ${message.itemId} failed: ${String(error)}`));
+		counters.delivered++;
+		this.dispatcher.send(watched, bytes, (settlement) => this.settled(path, fs, watched, settlement));
 	}
 
-	private acknowledged(path: string, fs: EwsFolderState, message: EwsWatchedMessage, ran: boolean): void {
-		const id = `${folderKey(path)}\n${message.itemId}`;
-		this.inflight.delete(id);
-		this.attempts.delete(id);
-		this.stats.acknowledged++;
+	/** The run's key: mailbox, folder and item id (messages taken in by version 1: the Message-ID key they were delivered with). */
+	private keyOf(path: string, itemId: string, entry: EwsPendingEntry | undefined): string {
+		return `${this.options.mailbox}/${folderKey(path)}/${entry?.l ?? `i:${itemId}`}`;
+	}
+
+	private settled(path: string, fs: EwsFolderState, message: EwsWatchedMessage, settlement: Settlement): void {
+		this.inflight.delete(`${folderKey(path)}\n${message.itemId}`);
+		if (settlement === 'done' || settlement === 'untouched') this.stats.acknowledged++;
+		else this.stats.failed++;
 		const entry = fs.pending[message.itemId];
-		if (!entry) return;
-		// A run n8n refused as a duplicate happened before a restart: whether it finished cannot be
-		// told, so the message is left as it is (no action), as the IMAP trigger does.
-		if (ran && this.s.afterProcessing !== 'none') {
-			entry.s = 'act';
-			this.stateChanged();
-			this.scheduleFollowUp();
-		} else {
+		if (entry && settlement !== 'retry') {
+			// a run refused as a duplicate, waiting, or failed for good: left as it is (no action)
+			if (settlement === 'done' && this.s.afterProcessing !== 'none') {
+				entry.s = 'act';
+				this.stateChanged();
+				this.stream.followUp();
+				return;
+			}
 			finish(fs, message.itemId);
 			this.stateChanged();
-			if (this.backlog) this.scheduleFollowUp();
 		}
-	}
-
-	private failed(path: string, fs: EwsFolderState, message: EwsWatchedMessage, error: unknown): void {
-		const id = `${folderKey(path)}\n${message.itemId}`;
-		this.inflight.delete(id);
-		this.stats.failed++;
-		const retry = this.s.retryFailed;
-		if (!retry) {
-			this.attempts.delete(id);
-			if (fs.pending[message.itemId]) {
-				finish(fs, message.itemId);
-				this.stateChanged();
-			}
+		if (settlement === 'retry') {
+			const at = this.dispatcher.nextRetryAt();
+			if (at !== undefined) this.stream.at(at);
 		}
-		const text = error instanceof Error ? error.message : String(error);
-		this.log.warn(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": the run for message ${message.itemId} failed (${text}); ${retry ? 'delivered again on the next poll' : 'skipped'}`);
-		this.emit({ type: 'deliveryFailed', folder: path, itemId: message.itemId, error: text, retry });
-		if (this.backlog) this.scheduleFollowUp();
-	}
-
-	private scheduleFollowUp(): void {
-		if (this.stopped || !this.running || this.failure || this.followUpTimer !== undefined) return;
-		this.followUpTimer = this.s.clock.setTimeout(() => {
-			this.followUpTimer = undefined;
-			this.fetchNow();
-		}, this.s.followUpDelayMs);
-	}
-
-	private settleFirstAttempt(error: MailboxError | undefined): void {
-		if (this.firstAttemptDone) return;
-		this.firstAttemptDone = true;
-		this.firstAttempt.resolve(error);
-	}
-
-	private recordFailure(error: MailboxError): void {
-		const now = new Date(this.s.clock.now());
-		const message = `Mailbox "${this.options.mailbox}" cannot be fetched by EWS: ${error.fullMessage}`;
-		this.log.warn(`mailbox watcher: ${message}`);
-		this.settleFirstAttempt(error);
-		if (!this.failure) {
-			this.failure = { error, first: now, last: now, count: 1 };
-			this.emit({ type: 'failing', error, message, firstFailureAt: now, lastFailureAt: now, count: 1 });
-		} else {
-			const f = (this.failure = { ...this.failure, error, last: now, count: this.failure.count + 1 });
-			this.emit({ type: 'updated', error, message, firstFailureAt: f.first, lastFailureAt: f.last, count: f.count });
-		}
-	}
-
-	private recordSuccess(): void {
-		this.backoff.reset();
-		this.settleFirstAttempt(undefined);
-		const f = this.failure;
-		if (!f) return;
-		this.failure = undefined;
-		const recoveredAt = new Date(this.s.clock.now());
-		this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" is fetched again after ${f.count} failed attempt(s)`);
-		this.emit({ type: 'recovered', firstFailureAt: f.first, lastFailureAt: f.last, recoveredAt, count: f.count });
-		const actionsDue = Object.values(this.state.folders).some((fs) => Object.values(fs.pending).some((e) => e.s === 'act'));
-		if (this.backlog || actionsDue) this.scheduleFollowUp();
+		if (this.backlog) this.stream.followUp();
 	}
 
 	private stateChanged(): void {
@@ -622,9 +545,9 @@ export class EwsWatcher {
 		setImmediate(() => this.flushState());
 	}
 
-	/** Reports the state now (coalesced changes of this tick included). */
-	private flushState(): void {
-		if (!this.stateScheduled) return;
+	/** Reports the state (coalesced changes of this tick included); `now`: also without changes. */
+	private flushState(now = false): void {
+		if (!this.stateScheduled && !now) return;
 		this.stateScheduled = false;
 		if (!this.options.onState) return;
 		try {

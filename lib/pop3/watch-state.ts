@@ -44,6 +44,8 @@ export type Pop3MessageEntry = [firstSeen: number, status: Pop3MessageStatus];
 
 export interface Pop3WatchState {
 	version: typeof POP3_STATE_VERSION;
+	/** The account the state belongs to (a fingerprint of host and user); another account's state is not used. */
+	account?: string;
 	/** When the first poll recorded the maildrop (ms); absent until then (first activation pending). */
 	activatedAt?: number;
 	/** UIDL -> entry, for every message on the server at the last poll. */
@@ -80,7 +82,12 @@ export function loadPop3State(raw: unknown): Pop3WatchState {
 		state.messages[uidl] = [firstSeen, status as Pop3MessageStatus];
 	}
 	// Entries without an activation time can only come from a hand-edited state: keep them, as activated.
-	if (state.activatedAt === undefined && Object.keys(state.messages).length) state.activatedAt = Math.min(...Object.values(state.messages).map((e) => e[0]));
+	if (state.activatedAt === undefined && Object.keys(state.messages).length) {
+		let first = Infinity;
+		for (const [seen] of Object.values(state.messages)) if (seen < first) first = seen;
+		state.activatedAt = first;
+	}
+	if (typeof (raw as { account?: unknown }).account === 'string') state.account = (raw as { account: string }).account;
 	return state;
 }
 

@@ -1,6 +1,5 @@
 import {
 	NodeConnectionTypes,
-	type IDataObject,
 	type INodeExecutionData,
 	type INodeProperties,
 	type INodeType,
@@ -17,7 +16,8 @@ import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions } from '../shared/message-item';
-import { runMessage, statusItem, type FailedRunsData } from '../shared/trigger-runs';
+import { accountId } from '../../lib/delivery/message';
+import { accountChangedItem, deliveryOptions, emitRun, persisted, reportFailure, retryPolicyOf, runStatusItem, statusItem, type RetryOptions, type TriggerStaticData } from '../shared/trigger-runs';
 import { ewsSettingsOf, parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
 
 const properties: INodeProperties[] = [
@@ -118,7 +118,9 @@ const properties: INodeProperties[] = [
 		options: [
 			attachmentsPrefixOption,
 			downloadAttachmentsOption,
+			deliveryOptions[0],
 			includeRawOption,
+			deliveryOptions[1],
 			{
 				displayName: 'Max Message Size (MB)',
 				name: 'maxSizeMb',
@@ -127,6 +129,7 @@ const properties: INodeProperties[] = [
 				typeOptions: { minValue: 0 },
 				description: 'Larger messages (by Exchange\'s size) are not downloaded: skipped and reported on Mailbox Status; 0 means no limit',
 			},
+			deliveryOptions[2],
 			{
 				displayName: 'Retry Failed Runs',
 				name: 'retryFailed',
@@ -146,18 +149,12 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions {
+interface TriggerOptions extends RetryOptions {
 	attachmentsPrefix?: string;
 	downloadAttachments?: boolean;
 	includeRaw?: boolean;
 	maxSizeMb?: number;
-	retryFailed?: boolean;
 	stuckMinutes?: number;
-}
-
-interface TriggerStaticData extends FailedRunsData {
-	/** The watcher's state: per folder the sync state and the messages not finished. */
-	watch?: IDataObject;
 }
 
 /** The Mailbox Status output's item for a watcher event, if it gets one. */
@@ -173,6 +170,11 @@ export function ewsStatusItem(event: EwsWatchEvent, mailbox: string, folder: str
 		syncResets: stats.resets,
 	};
 	if (event.type === 'failing' || event.type === 'updated' || event.type === 'recovered') return statusItem(event, mailbox, folder, statistics);
+	if (event.type === 'runFailed' || event.type === 'runWaiting' || event.type === 'duplicate') {
+		const m = event.message;
+		return runStatusItem(event, mailbox, m.folder, { itemId: m.itemId, messageId: m.messageId ?? null }, statistics);
+	}
+	if (event.type === 'accountChanged') return accountChangedItem(mailbox, folder);
 	if (event.type === 'skipped') {
 		return { json: { mailbox, folder: event.folder, statistics, status: 'skipped', title: 'A message over the size limit was not received', itemId: event.itemId, size: event.size, reason: event.reason } };
 	}
@@ -211,7 +213,8 @@ export class MailboxEwsTrigger implements INodeType {
 		name: 'mailboxEwsTrigger',
 		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
 		group: ['trigger'],
-		version: 1,
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{$parameter["mailbox"] || "Exchange"}}',
 		description: 'Starts the workflow for every new message in Exchange or Microsoft 365 folders (Exchange Web Services), exactly once',
 		eventTriggerDescription: 'Waiting for new mail',
@@ -277,37 +280,30 @@ export class MailboxEwsTrigger implements INodeType {
 
 		const staticData = this.getWorkflowStaticData('node') as TriggerStaticData;
 		const workflowId = this.getWorkflow().id ?? 'manual';
-		const retryFailed = options.retryFailed !== false;
 		const afterProcessing = this.getNodeParameter('afterProcessing', 'none') as EwsAfterProcessing;
 
 		const watcher: EwsWatcher = new EwsWatcher({
 			connect,
 			mailbox,
 			folders,
-			state: staticData.watch,
+			...persisted(staticData),
+			account: accountId('ews', authentication, choice.ewsUrl, mailbox),
+			keyPrefix: `mailbox-ews:${workflowId}:${node.id}`,
 			firstActivation: this.getNodeParameter('firstActivation', 'new') as FirstActivation,
 			pollIntervalMs: Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 1)) * 60_000),
 			afterProcessing,
 			moveTo: afterProcessing === 'move' ? String(this.getNodeParameter('moveTo', '')) : undefined,
 			deleteMode: afterProcessing === 'delete' ? (this.getNodeParameter('deleteMode', 'trash') as 'trash' | 'hard') : undefined,
 			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
-			retryFailed,
+			retry: retryPolicyOf(options, node.typeVersion),
 			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
-			onState: (state) => {
-				staticData.watch = state as unknown as IDataObject;
-			},
 			onEvent: (event) => {
+				reportFailure(this, options, event);
 				const item = ewsStatusItem(event, mailbox, folders[0], watcher.getStats());
 				if (item) this.emit([[], [item]]);
 			},
-			deliver: async (message) =>
-				// false: n8n refused the run as a duplicate of one before a restart
-				runMessage(this, staticData, await toItem(this, message, itemOptions), message, {
-					keyPrefix: `mailbox-ews:${workflowId}:${node.id}`,
-					retryFailed,
-					describe: `message ${message.messageId ?? message.itemId} in ${message.folder}`,
-				}),
+			deliver: async ([message], run) => emitRun(this, [await toItem(this, message, itemOptions)], run.key),
 		});
 
 		const started = await watcher.start();

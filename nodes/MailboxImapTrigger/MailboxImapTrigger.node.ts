@@ -1,6 +1,5 @@
 import {
 	NodeConnectionTypes,
-	type IDataObject,
 	type ILoadOptionsFunctions,
 	type INodeExecutionData,
 	type INodeProperties,
@@ -15,11 +14,12 @@ import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
 import { MailboxError } from '../../lib/errors';
 import { withImap } from '../../lib/imap/connect';
 import { listFolders } from '../../lib/imap/folders';
-import { ImapWatcher, type AfterProcessing, type FirstActivation, type ResetPoint, type WatchEvent, type WatchedMessage } from '../../lib/imap/watch';
+import { ImapWatcher, type AfterProcessing, type FirstActivation, type ResetPoint, type WatchedMessage } from '../../lib/imap/watch';
 import { parseMessage } from '../../lib/message/parse';
 import { imapConnectionOf, type Authentication } from '../shared/credentials';
 import { credentialTests } from '../shared/credential-tests';
-import { runMessage, type FailedRunsData } from '../shared/trigger-runs';
+import { accountId } from '../../lib/delivery/message';
+import { accountChangedItem, deliveryOptions, emitRun, persisted, reportFailure, retryPolicyOf, runStatusItem, type RetryOptions, type TriggerStaticData as SharedStaticData } from '../shared/trigger-runs';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
@@ -122,6 +122,7 @@ const properties: INodeProperties[] = [
 				default: false,
 				description: 'Whether to download each message before checking its size, for servers that report wrong sizes',
 			},
+			deliveryOptions[0],
 			includeRawOption,
 			{
 				displayName: 'Match by Message-ID After UIDVALIDITY Change',
@@ -130,6 +131,7 @@ const properties: INodeProperties[] = [
 				default: true,
 				description: 'Whether, when the server renumbers a folder, messages already received are recognised by Message-ID instead of being received again',
 			},
+			deliveryOptions[1],
 			{
 				displayName: 'Max Message Size (MB)',
 				name: 'maxSizeMb',
@@ -156,6 +158,7 @@ const properties: INodeProperties[] = [
 				placeholder: '2026-11-01 or uid:1234',
 				description: 'To receive mail again: a date (mail received since then) or "uid:N" (from UID N on). Applied once when the workflow is next activated; change it to reload again.',
 			},
+			deliveryOptions[2],
 			{
 				displayName: 'Retry Failed Runs',
 				name: 'retryFailed',
@@ -175,7 +178,7 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions {
+interface TriggerOptions extends RetryOptions {
 	attachmentsPrefix?: string;
 	downloadAttachments?: boolean;
 	excludeFolders?: string;
@@ -185,14 +188,11 @@ interface TriggerOptions {
 	maxSizeMb?: number;
 	oversized?: 'headers' | 'skip';
 	reloadFrom?: string;
-	retryFailed?: boolean;
 	stuckMinutes?: number;
 }
 
 /** What the trigger keeps in the workflow's static data (saved by n8n with every emit). */
-interface TriggerStaticData extends FailedRunsData {
-	/** The watcher's state: per folder UIDVALIDITY and what was acknowledged. */
-	watch?: IDataObject;
+interface TriggerStaticData extends SharedStaticData {
 	/** Part of every deduplication key; raised by a reload, so reloaded mail is not refused as a duplicate. */
 	generation?: number;
 	/** The Reload From value last applied. */
@@ -273,7 +273,8 @@ export class MailboxImapTrigger implements INodeType {
 		name: 'mailboxImapTrigger',
 		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
 		group: ['trigger'],
-		version: 1,
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{$parameter["watch"] === "all" ? "all folders" : ($parameter["folders"] || []).join(", ")}}',
 		description: 'Starts the workflow for every new message in an IMAP mailbox, exactly once, by push (IDLE) or polling',
 		eventTriggerDescription: 'Waiting for new mail',
@@ -356,22 +357,19 @@ export class MailboxImapTrigger implements INodeType {
 		const generation = staticData.generation ?? 0;
 
 		const pollIntervalMs = Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 15)) * 60_000);
-		const retryFailed = options.retryFailed !== false;
-
-		const emitStatus = (event: WatchEvent) => {
-			const item = folderStatusItem(event, mailboxName ?? first.login.user, watcher.getStats()[event.folder]);
-			if (item) this.emit([[], [item]]);
-		};
+		const mailbox = mailboxName ?? first.login.user;
 
 		const watcher: ImapWatcher = new ImapWatcher({
 			server: first.server,
 			login: async () => (await connection()).login,
 			folders,
-			state: staticData.watch,
+			...persisted(staticData),
+			account: accountId('imap', first.server.host, String(first.server.port), first.login.user, mailboxName),
+			keyPrefix: `mailbox-imap:${workflowId}:${node.id}:g${generation}`,
 			firstActivation: this.getNodeParameter('firstActivation', 'new') as FirstActivation,
 			afterProcessing: this.getNodeParameter('afterProcessing', 'none') as AfterProcessing,
 			moveTo: this.getNodeParameter('afterProcessing', 'none') === 'move' ? String(this.getNodeParameter('moveTo', '')) : undefined,
-			retryFailed,
+			retry: retryPolicyOf(options, node.typeVersion),
 			matchByMessageId: options.matchByMessageId !== false,
 			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
 			oversized: options.oversized ?? 'headers',
@@ -383,32 +381,20 @@ export class MailboxImapTrigger implements INodeType {
 			maxIdleMs: Math.min(pollIntervalMs, 5 * 60_000),
 			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
-			onState: (state) => {
-				staticData.watch = state as unknown as IDataObject;
-			},
 			onEvent: (event) => {
-				if (event.type === 'failing' || event.type === 'updated' || event.type === 'recovered' || event.type === 'uidValidityChanged' || (event.type === 'skipped' && event.reason === 'oversized')) {
-					emitStatus(event);
+				reportFailure(this, options, event);
+				let item: INodeExecutionData | undefined;
+				if (event.type === 'runFailed' || event.type === 'runWaiting' || event.type === 'duplicate') {
+					const m = event.message;
+					item = runStatusItem(event, mailbox, m.folder, { uid: m.uid, messageId: m.messageId ?? null }, null);
+				} else if (event.type === 'accountChanged') {
+					item = accountChangedItem(mailbox, event.folder);
+				} else if (event.type !== 'skipped' || event.reason === 'oversized') {
+					item = folderStatusItem(event, mailbox, watcher.getStats()[event.folder]);
 				}
+				if (item) this.emit([[], [item]]);
 			},
-			deliver: async (messages) => {
-				const untouched: number[] = [];
-				for (const message of messages) {
-					const ran = await runMessage(this, staticData, await toItem(message), message, {
-						keyPrefix: `mailbox-imap:${workflowId}:${node.id}:g${generation}`,
-						retryFailed,
-						describe: `message ${message.uid} in ${message.folder}`,
-					});
-					if (!ran) {
-						// Refused as a duplicate: an earlier run (before a restart) had this message, but
-						// whether it succeeded or was cut off is not known here. It is not run again, and
-						// it is left as it is on the server (not marked, moved or deleted).
-						untouched.push(message.uid);
-						logger.info(`Message ${message.uid} in ${message.folder} was already handed to a run before a restart; left as it is on the server`);
-					}
-				}
-				return { untouched };
-			},
+			deliver: async ([message], run) => emitRun(this, [await toItem(message)], run.key),
 		});
 
 		if (applyReload && reload) for (const folder of folders) watcher.reset(folder, reload as ResetPoint);

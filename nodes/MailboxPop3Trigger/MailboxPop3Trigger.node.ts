@@ -1,6 +1,5 @@
 import {
 	NodeConnectionTypes,
-	type IDataObject,
 	type INodeExecutionData,
 	type INodeProperties,
 	type INodeType,
@@ -19,7 +18,8 @@ import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
 import { pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
-import { runMessage, statusItem, type FailedRunsData } from '../shared/trigger-runs';
+import { accountId } from '../../lib/delivery/message';
+import { accountChangedItem, deliveryOptions, emitRun, persisted, reportFailure, retryPolicyOf, runStatusItem, statusItem, type RetryOptions, type TriggerStaticData } from '../shared/trigger-runs';
 
 const properties: INodeProperties[] = [
 	{
@@ -85,6 +85,8 @@ const properties: INodeProperties[] = [
 				description: 'Whether to download each message before checking its size, for servers that report wrong sizes',
 			},
 			includeRawOption,
+			deliveryOptions[0],
+			deliveryOptions[1],
 			{
 				displayName: 'Max Message Size (MB)',
 				name: 'maxSizeMb',
@@ -103,6 +105,7 @@ const properties: INodeProperties[] = [
 					{ name: 'Skip (Reported on Mailbox Status)', value: 'skip' },
 				],
 			},
+			deliveryOptions[2],
 			{
 				displayName: 'Retry Failed Runs',
 				name: 'retryFailed',
@@ -122,20 +125,14 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions {
+interface TriggerOptions extends RetryOptions {
 	attachmentsPrefix?: string;
 	downloadAttachments?: boolean;
 	fetchUnchecked?: boolean;
 	includeRaw?: boolean;
 	maxSizeMb?: number;
 	oversized?: 'headers' | 'skip';
-	retryFailed?: boolean;
 	stuckMinutes?: number;
-}
-
-interface TriggerStaticData extends FailedRunsData {
-	/** The poller's state: per UIDL when it was first seen and what became of it. */
-	watch?: IDataObject;
 }
 
 function pop3StatusItem(event: Pop3WatchEvent, mailbox: string, stats: Pop3WatchStats): INodeExecutionData | undefined {
@@ -155,6 +152,8 @@ function pop3StatusItem(event: Pop3WatchEvent, mailbox: string, stats: Pop3Watch
 		return { json: { mailbox, folder: 'INBOX', statistics, status: 'skipped', title: 'A message over the size limit was not received', uidl: event.uidl, size: event.size, reason: event.reason } };
 	}
 	if (event.type === 'failing' || event.type === 'updated' || event.type === 'recovered') return statusItem(event, mailbox, 'INBOX', statistics);
+	if (event.type === 'runFailed' || event.type === 'runWaiting' || event.type === 'duplicate') return runStatusItem(event, mailbox, 'INBOX', { uidl: event.message.uidl }, statistics);
+	if (event.type === 'accountChanged') return accountChangedItem(mailbox, 'INBOX');
 	return undefined;
 }
 
@@ -164,7 +163,8 @@ export class MailboxPop3Trigger implements INodeType {
 		name: 'mailboxPop3Trigger',
 		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
 		group: ['trigger'],
-		version: 1,
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{"every " + $parameter["pollMinutes"] + " min"}}',
 		description: 'Starts the workflow for every new message in a POP3 mailbox, exactly once; APOP, delete after fetch or after N days',
 		eventTriggerDescription: 'Waiting for new mail',
@@ -241,14 +241,14 @@ export class MailboxPop3Trigger implements INodeType {
 
 		const staticData = this.getWorkflowStaticData('node') as TriggerStaticData;
 		const workflowId = this.getWorkflow().id ?? 'manual';
-		const retryFailed = options.retryFailed !== false;
-
 		const watcher: Pop3Watcher = new Pop3Watcher({
 			server,
 			login: authentication === 'password' ? login : async () => (await connection()).login,
 			loginMethod,
 			name: mailbox,
-			state: staticData.watch,
+			...persisted(staticData),
+			account: accountId('pop3', server.host, String(server.port), login.user),
+			keyPrefix: `mailbox-pop3:${workflowId}:${node.id}`,
 			firstActivation: this.getNodeParameter('firstActivation', 'new') as 'new' | 'all',
 			pollIntervalMs: Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 15)) * 60_000),
 			deleteAfterFetch: this.getNodeParameter('deleteAfterFetch', false) === true,
@@ -256,31 +256,15 @@ export class MailboxPop3Trigger implements INodeType {
 			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
 			oversized: options.oversized ?? 'headers',
 			fetchUnchecked: options.fetchUnchecked === true,
-			retryFailed,
+			retry: retryPolicyOf(options, node.typeVersion),
 			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
-			onState: (state) => {
-				staticData.watch = state as unknown as IDataObject;
-			},
 			onEvent: (event) => {
+				reportFailure(this, options, event);
 				const item = pop3StatusItem(event, mailbox, watcher.getStats());
 				if (item) this.emit([[], [item]]);
 			},
-			deliver: async (messages) => {
-				const untouched: string[] = [];
-				for (const message of messages) {
-					const ran = await runMessage(this, staticData, await toItem(message), message, {
-						keyPrefix: `mailbox-pop3:${workflowId}:${node.id}`,
-						retryFailed,
-						describe: `message ${message.uidl}`,
-					});
-					// Refused as a duplicate: a run before a restart had this message, but whether it
-					// finished or was cut off (crashed) is not known. It is not run again, and it is
-					// never deleted from the server by the trigger.
-					if (!ran) untouched.push(message.uidl);
-				}
-				return { untouched };
-			},
+			deliver: async ([message], run) => emitRun(this, [await toItem(message)], run.key),
 		});
 
 		const started = await watcher.start();

@@ -1,28 +1,104 @@
-import { NodeOperationError, type IDataObject, type INodeExecutionData, type IRun, type ITriggerFunctions } from 'n8n-workflow';
-import type { MailboxError } from '../../lib/errors';
+import { NodeOperationError, type IDataObject, type INodeExecutionData, type INodeProperties, type IRun, type ITriggerFunctions } from 'n8n-workflow';
+import type { DeliveryEvent } from '../../lib/delivery/dispatcher';
+import type { HealthEvent } from '../../lib/delivery/health';
+import type { LedgerState, RetryPolicy } from '../../lib/delivery/ledger';
+import { outcomeOf, type RunOutcome } from '../../lib/delivery/outcome';
 
 /**
- * A run's outcome from n8n's done promise: the failure's message, or undefined for success.
- * No run at all (undefined) means n8n refused the execution as a duplicate of one that already
- * started (runMessage then returns false): the message is not delivered again, and the triggers
- * leave it untouched on the server (no mark, move or delete), because that earlier run may have
- * been cut off by a crash.
+ * The trigger layer the IMAP, POP3 and EWS triggers share: how a run is started and told apart
+ * (done, duplicate, waiting, failed), what is kept in static data, the retry options, and the
+ * Mailbox Status items for health and run events.
  */
-export function runFailed(run: IRun | undefined): string | undefined {
-	if (!run) return undefined;
-	const error = run.data?.resultData?.error;
-	if (run.status === 'error' || run.status === 'crashed' || error) return error?.message ?? `the run ended with status "${run.status}"`;
-	return undefined;
+
+/** What a trigger keeps in the workflow's static data (n8n saves it with every emit, never on shutdown). */
+export interface TriggerStaticData extends IDataObject {
+	/** The source's state (cursor, pending messages, bound to the account). */
+	watch?: IDataObject;
+	/** The run ledger: failed runs, their attempts and retry times. */
+	runs?: IDataObject;
+	/** The run ledger of earlier releases (message key -> attempt); read once, then replaced by `runs`. */
+	failedRuns?: IDataObject;
 }
 
-export type HealthEvent =
-	| { type: 'failing' | 'updated'; error: MailboxError; message: string; firstFailureAt: Date; lastFailureAt: Date; count: number }
-	| { type: 'recovered'; firstFailureAt: Date; lastFailureAt: Date; recoveredAt: Date; count: number };
+/**
+ * Emits the run's items on the Messages output under its deduplication key and resolves with
+ * what became of the run. n8n refuses a key it has seen (no run: `duplicate`).
+ */
+export async function emitRun(ctx: ITriggerFunctions, items: INodeExecutionData[], key: string): Promise<RunOutcome> {
+	const done = ctx.helpers.createDeferredPromise<IRun>();
+	ctx.emit([items, []], undefined, done, key);
+	return outcomeOf(await done.promise);
+}
+
+/** The watcher options that keep state and ledger in static data. */
+export function persisted(staticData: TriggerStaticData): { state: unknown; runs: unknown; onState: (state: object) => void; onLedger: (state: LedgerState) => void } {
+	return {
+		state: staticData.watch,
+		runs: staticData.runs ?? staticData.failedRuns,
+		onState: (state) => {
+			staticData.watch = state as IDataObject;
+		},
+		onLedger: (state) => {
+			// a new object, so n8n sees the change and saves it with the next emit
+			staticData.runs = state as unknown as IDataObject;
+			if (staticData.failedRuns) delete staticData.failedRuns;
+		},
+	};
+}
+
+export interface RetryOptions {
+	retryFailed?: boolean;
+	maxAttempts?: number;
+	retryMinutes?: number;
+	reportFailures?: boolean;
+}
+
+/** Options every trigger offers beside its Retry Failed Runs. */
+export const deliveryOptions: INodeProperties[] = [
+	{
+		displayName: 'First Retry After (Minutes)',
+		name: 'retryMinutes',
+		type: 'number',
+		default: 1,
+		typeOptions: { minValue: 0 },
+		description: 'How long a message whose run failed waits before it is run again; the wait doubles with every further failure, up to one hour',
+	},
+	{
+		displayName: 'Max Attempts',
+		name: 'maxAttempts',
+		type: 'number',
+		default: 5,
+		typeOptions: { minValue: 0 },
+		description: 'Runs of one message at most, the first included; then it is reported on Mailbox Status and left as it is on the server. 0 means no limit. Without this option: 5 (version 1 of the node: no limit).',
+	},
+	{
+		displayName: 'Report Failures as Workflow Errors',
+		name: 'reportFailures',
+		type: 'boolean',
+		default: false,
+		description: "Whether a mailbox that cannot be fetched is also recorded as a failed execution, so that the workflow's Error Workflow runs (once when it starts to fail)",
+	},
+];
+
+export function retryPolicyOf(options: RetryOptions, typeVersion: number): RetryPolicy {
+	return {
+		retryFailed: options.retryFailed !== false,
+		maxAttempts: typeof options.maxAttempts === 'number' ? options.maxAttempts : typeVersion >= 1.1 ? 5 : 0,
+		retryDelayMs: (typeof options.retryMinutes === 'number' ? options.retryMinutes : 1) * 60_000,
+	};
+}
+
+/** With "Report Failures as Workflow Errors": a failed execution (and the Error Workflow) when fetching starts to fail. */
+export function reportFailure(ctx: ITriggerFunctions, options: RetryOptions, event: { type: string }): void {
+	const message = (event as { message?: unknown }).message;
+	if (!options.reportFailures || event.type !== 'failing' || typeof message !== 'string') return;
+	ctx.saveFailedExecution(new NodeOperationError(ctx.getNode(), message));
+}
 
 /**
  * The Mailbox Status output's item for a health event (H2): "cannot be fetched" once when fetching
  * starts to fail, updates while it keeps failing, "fetched again" when it works; with the
- * statistics of the mailbox or folder (H4). The same shape for the IMAP and POP3 triggers.
+ * statistics of the mailbox or folder (H4).
  */
 export function statusItem(event: HealthEvent, mailbox: string, folder: string, statistics: IDataObject | null): INodeExecutionData {
 	const base = { mailbox, folder, statistics };
@@ -55,55 +131,31 @@ export function statusItem(event: HealthEvent, mailbox: string, folder: string, 
 	};
 }
 
-/** At most this many messages with failed runs are remembered (the oldest are dropped). */
-const MAX_FAILED_RUNS = 1000;
-
-/** The part of a trigger's static data that remembers failed runs. */
-export interface FailedRunsData extends IDataObject {
-	/** Message key -> the attempt whose run failed last. */
-	failedRuns?: IDataObject;
-}
-
-function recordAttempt(staticData: FailedRunsData, messageKey: string, attempt: number | undefined): void {
-	const failed = { ...((staticData.failedRuns as Record<string, number> | undefined) ?? {}) };
-	if (attempt === undefined && !(messageKey in failed)) return;
-	delete failed[messageKey]; // re-inserted as the newest
-	if (attempt !== undefined) {
-		failed[messageKey] = attempt;
-		const keys = Object.keys(failed);
-		for (const old of keys.slice(0, Math.max(0, keys.length - MAX_FAILED_RUNS))) delete failed[old];
-	}
-	// a new object, so n8n sees the change and saves it with the next emit
-	staticData.failedRuns = failed;
-}
-
 /**
- * Emits one message's item on the trigger's first output and waits for the run n8n started
- * with it. The deduplication key is `keyPrefix:messageKey`, plus `:retryN` for the Nth attempt:
- * deterministic, so a second n8n instance, or this one after a restart before the acknowledgement
- * was saved, is refused as a duplicate. Attempts of failed runs are kept in static data (saved by
- * n8n with each emit, not on shutdown), so a retry after a restart gets a key of its own.
- * Returns false when n8n refused the run as a duplicate of an earlier one; throws when it failed.
+ * The Mailbox Status item for a run event: a failed run (retried, skipped or given up) and a run
+ * that waits at a Wait node. Emitting it also makes n8n save the run ledger, so a retry after a
+ * restart gets a key of its own. A run refused as a duplicate gets no item (it is logged).
  */
-export async function runMessage(
-	ctx: ITriggerFunctions,
-	staticData: FailedRunsData,
-	item: INodeExecutionData,
-	message: { key: string; attempt: number },
-	options: { keyPrefix: string; retryFailed: boolean; describe: string },
-): Promise<boolean> {
-	const failedBefore = Number((staticData.failedRuns as Record<string, number> | undefined)?.[message.key] ?? 0);
-	const attempt = Math.max(message.attempt, failedBefore + 1);
-	const key = `${options.keyPrefix}:${message.key}${attempt > 1 ? `:retry${attempt}` : ''}`;
-	if (attempt > 1) recordAttempt(staticData, message.key, attempt);
-	const done = ctx.helpers.createDeferredPromise<IRun>();
-	ctx.emit([[item], []], undefined, done, key);
-	const run = await done.promise;
-	const failure = runFailed(run);
-	if (failure) {
-		if (options.retryFailed) recordAttempt(staticData, message.key, attempt);
-		throw new NodeOperationError(ctx.getNode(), `The workflow run for ${options.describe} failed: ${failure}`);
+export function runStatusItem(event: DeliveryEvent<{ key: string; attempt: number }>, mailbox: string, folder: string, message: IDataObject, statistics: IDataObject | null): INodeExecutionData | undefined {
+	const base = { mailbox, folder, statistics };
+	if (event.type === 'runFailed') {
+		const next = event.settlement === 'retry' ? 'retry' : event.settlement === 'gaveUp' ? 'givenUp' : 'skipped';
+		return {
+			json: {
+				...base,
+				status: 'runFailed',
+				title: event.settlement === 'gaveUp' ? `A message was given up after ${event.message.attempt} failed runs; it is left as it is` : 'The workflow run for a message failed',
+				run: { ...message, attempt: event.message.attempt, error: event.error, next, retryAt: event.retryAt?.toISOString() ?? null },
+			},
+		};
 	}
-	recordAttempt(staticData, message.key, undefined);
-	return run !== undefined;
+	if (event.type === 'runWaiting') {
+		return { json: { ...base, status: 'runWaiting', title: 'The run for a message waits (Wait node); the message is not delivered again and left as it is', run: { ...message, attempt: event.message.attempt } } };
+	}
+	return undefined;
+}
+
+/** The Mailbox Status item when the saved state belonged to another account (host, user or mailbox changed). */
+export function accountChangedItem(mailbox: string, folder: string): INodeExecutionData {
+	return { json: { mailbox, folder, statistics: null, status: 'accountChanged', title: `The trigger now reads '${mailbox}': it starts as on first activation` } };
 }

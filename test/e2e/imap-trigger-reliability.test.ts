@@ -162,7 +162,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		await n8n.importWorkflow(triggerWorkflow(WF.backlog, ref(CRED.alice, 'alice'), { firstActivation: 'all' }, 'noOp'));
 		await n8n.importWorkflow(triggerWorkflow(WF.noRetry, ref(CRED.bob, 'bob'), { options: { retryFailed: false } }, 'failing'));
 		// pollMinutes is also the re-check interval with push: a failed run is retried within it
-		await n8n.importWorkflow(triggerWorkflow(WF.retry, ref(CRED.bob, 'bob'), { folders: ['Retry'], pollMinutes: 0.1, options: { retryFailed: true } }, 'failing'));
+		await n8n.importWorkflow(triggerWorkflow(WF.retry, ref(CRED.bob, 'bob'), { folders: ['Retry'], pollMinutes: 0.1, options: { retryFailed: true, retryMinutes: 0.05 } }, 'failing'));
 		await n8n.importWorkflow(triggerWorkflow(WF.outage, ref(CRED.catchall, 'catchall'), {}, 'noOp', true));
 		for (const id of Object.values(WF)) await n8n.publish(id);
 	});

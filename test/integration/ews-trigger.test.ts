@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import type { IDataObject, INodeExecutionData, IRun, ITriggerFunctions } from 'n8n-workflow';
 import os from 'node:os';
 import path from 'node:path';
+import { deliveryKey, fingerprint } from '../../lib/delivery/keys';
 import { connectEws, type EwsClient } from '../../lib/ews/client';
 import { deleteMessages } from '../../lib/ews/items';
 import { EwsWatcher, newestMessage, type EwsWatchedMessage, type EwsWatcherOptions, type EwsWatchEvent } from '../../lib/ews/watch';
@@ -85,12 +86,15 @@ describe('EWS watcher against the local EWS endpoint', () => {
 			pollIntervalMs: 10 * 60_000,
 			followUpDelayMs: 10,
 			backoff: { initialMs: 50, maxMs: 200, jitter: false },
+			// a failed run is retried on the next poll (the node's default waits a minute first)
+			retry: { retryDelayMs: 0, ...options.retry },
 			...options,
-			deliver: (m) => {
+			deliver: ([m]) => {
 				const run = new Run(m);
 				runs.push(run);
 				if (autoAck === true) run.resolve(true);
-				return run.promise;
+				// false: n8n refused the run as a duplicate
+				return run.promise.then((ran) => (ran ? undefined : { kind: 'duplicate' as const }));
 			},
 			onState: (state) => {
 				saved = state;
@@ -155,7 +159,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		const sync = server.requests.slice(before).find((r) => r.operation === 'SyncFolderItems')!;
 		expect(sync.body).toContain(`<m:SyncState>${saved.syncState}</m:SyncState>`);
 		const [run] = h.runs;
-		expect(run.message).toMatchObject({ mailbox: mbx, folder: 'Inbox', messageId: '<new-1@example.test>', isRead: false, attempt: 1, key: `${mbx}/inbox/<new-1@example.test>` });
+		expect(run.message).toMatchObject({ mailbox: mbx, folder: 'Inbox', messageId: '<new-1@example.test>', isRead: false, attempt: 1, key: `${mbx}/inbox/i:${run.message.itemId}` });
 		expect(run.message.source.equals(message('new-1'))).toBe(true);
 		await h.poll();
 		expect(h.subjects()).toEqual(['new-1']);
@@ -181,7 +185,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 			['Inbox', '<in-inbox@example.test>'],
 			['Inbox/Projects', '<in-projects@example.test>'],
 		]);
-		expect(all.runs[1].message.key).toBe(`${b}/inbox/projects/<in-projects@example.test>`);
+		expect(all.runs[1].message.key).toBe(`${b}/inbox/projects/i:${all.runs[1].message.itemId}`);
 	});
 
 	it('exactly once across a restart: a run under way is delivered again with the same key, acknowledged ones are not, new mail once', async () => {
@@ -197,7 +201,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		// n8n stops with the second run still going; the state saved is the last reported
 		await first.watcher.stop();
 		const saved = first.state()!;
-		expect(Object.values(saved.folders.inbox.pending)).toEqual([expect.objectContaining({ s: 'new', m: '<under-way@example.test>' })]);
+		expect(Object.values(saved.folders.inbox.pending)).toEqual([expect.objectContaining({ s: 'new', m: fingerprint('<under-way@example.test>') })]);
 
 		server.addMessage(mbx, 'inbox', message('after-restart'));
 		const second = watch(mbx, { state: JSON.parse(JSON.stringify(saved)) as unknown }, 'manual');
@@ -222,7 +226,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		server.addMessage(mbx, 'inbox', message('one'));
 		server.addMessage(mbx, 'inbox', message('two'));
 		await h.poll();
-		await until(() => h.state()!.folders.inbox.recent.includes('m:<two@example.test>'));
+		await until(() => h.state()!.folders.inbox.recent.includes(fingerprint('<two@example.test>')));
 		server.resetSyncStates();
 		server.addMessage(mbx, 'inbox', message('three'));
 		const before = server.requests.length;
@@ -247,7 +251,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		await h.poll();
 		expect(server.folderItems(read, 'inbox')[0].isRead).toBe(false);
 		h.runs[0].reject(new Error('the workflow failed'));
-		await until(() => h.events.some((e) => e.type === 'deliveryFailed'));
+		await until(() => h.events.some((e) => e.type === 'runFailed'));
 		expect(server.folderItems(read, 'inbox')[0].isRead).toBe(false);
 		await h.poll();
 		await until(() => h.runs.length === 2);
@@ -292,7 +296,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 
 	it('Retry Failed Runs off: a failed message is skipped and left as it is', async () => {
 		const mbx = newMailbox();
-		const h = watch(mbx, { retryFailed: false, afterProcessing: 'markRead' }, 'manual');
+		const h = watch(mbx, { retry: { retryFailed: false }, afterProcessing: 'markRead' }, 'manual');
 		await h.watcher.start();
 		server.addMessage(mbx, 'inbox', message('fails'));
 		await h.poll();
@@ -463,8 +467,10 @@ describe('Mailbox EWS Trigger node against the local EWS endpoint', () => {
 			server.addMessage(MBX, 'inbox', message('node-1'));
 			await until(() => emitted.length === 1, 60_000, 'the emit');
 			const [{ data, key }] = emitted;
-			expect(key).toBe(`mailbox-ews:wf-1:ews-node:${MBX}/inbox/<node-1@example.test>`);
 			const item = data[0][0];
+			// the key is made of mailbox, folder and item id (a sender cannot choose it), at most 255 characters
+			expect(key).toBe(deliveryKey('mailbox-ews:wf-1:ews-node', `${MBX}/inbox/i:${String(item.json.itemId)}`, 1));
+			expect(key!.length).toBeLessThanOrEqual(255);
 			expect(item.json).toMatchObject({ subject: 'node-1', messageId: '<node-1@example.test>', mailbox: MBX, folder: 'Inbox', isRead: false, flags: [], uid: null, uidl: null });
 			expect(item.json.itemId).toEqual(expect.any(String));
 			expect(item.json.changeKey).toEqual(expect.any(String));

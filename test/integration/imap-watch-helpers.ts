@@ -40,10 +40,12 @@ export function watch(servers: MailServers, options: Partial<ImapWatcherOptions>
 		maxIdleMs: 10 * 60_000,
 		pollIntervalMs: 10 * 60_000,
 		backoff: { initialMs: 100, maxMs: 1_000 },
+		// a failed run is retried on the next fetch (the node's default waits a minute first)
+		retry: { retryDelayMs: 0, ...options.retry },
 		...options,
-		deliver: async (messages) => {
+		deliver: async (messages, run) => {
 			delivered.push(...messages);
-			if (deliver) await deliver(messages);
+			if (deliver) return deliver(messages, run);
 		},
 		onState: (state) => {
 			saved = state;

@@ -80,7 +80,7 @@ describe('IMAP watcher against a real Dovecot', () => {
 	it("first activation 'all' delivers everything in UID order, the malformed message raw, and counts bounces", async () => {
 		const generated = [...generateMessages({ seed: 3, count: 40 })];
 		await servers.writeMaildir('alice', 'All', [...generated, { raw: BOUNCE }]);
-		const h = await start(watch(servers, { folders: ['All'], firstActivation: 'all', fetchBatchSize: 7, deliveryBatchSize: 3 }));
+		const h = await start(watch(servers, { folders: ['All'], firstActivation: 'all', fetchBatchSize: 7 }));
 		await until(() => h.delivered.length === 41, 'every message');
 		expect(h.delivered.map((m) => m.uid)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
 		expect(h.delivered.slice(0, 40).map((m) => m.messageId)).toEqual(generated.map((m) => m.messageId));
@@ -135,12 +135,14 @@ describe('IMAP watcher against a real Dovecot', () => {
 			}),
 		);
 		await append(servers, 'Retry', simpleMessage('retry-1'));
-		await until(() => h.events.some((e) => e.type === 'deliveryFailed'), 'the failed run');
-		expect(h.events.find((e) => e.type === 'deliveryFailed')).toMatchObject({ uids: [1], retry: true });
+		await until(() => h.events.some((e) => e.type === 'runFailed'), 'the failed run');
+		const failed = h.events.find((e) => e.type === 'runFailed');
+		expect(failed).toMatchObject({ type: 'runFailed', folder: 'Retry', settlement: 'retry', error: 'workflow failed', message: { uid: 1, attempt: 1 } });
 		const flags = await flagsOf(servers, 'Retry');
 		expect([...flags.keys()]).toEqual([1]);
 		expect(flags.get(1)).not.toContain('\\Seen');
-		expect(h.state()?.folders.Retry.lastUid).toBe(0);
+		// still to deliver: the cursor passed it, the message waits in pending for its retry
+		await until(() => h.state()?.folders.Retry.pending === '1', 'the failed message pending');
 		fail = false;
 		h.watcher.fetchNow('Retry');
 		await until(() => h.delivered.length === 2, 'the second delivery');
@@ -156,7 +158,7 @@ describe('IMAP watcher against a real Dovecot', () => {
 			watch(servers, {
 				folders: ['NoRetry'],
 				afterProcessing: 'markRead',
-				retryFailed: false,
+				retry: { retryFailed: false },
 				deliver: async (messages) => {
 					if (messages[0].messageId === '<bad@example.test>') throw new Error('workflow failed');
 				},

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import { resolveServer, type ResolvedServer } from '../../lib/connection/options';
-import { systemClock, type Clock } from '../../lib/imap/watch/clock';
+import { systemClock, type Clock } from '../../lib/delivery/clock';
 import type { Logger } from '../../lib/logger';
 import { withPop3 } from '../../lib/pop3/connect';
 import { Pop3Watcher, type Pop3WatchedMessage, type Pop3WatcherOptions, type Pop3WatchEvent } from '../../lib/pop3/watch';
@@ -69,10 +69,12 @@ describe('POP3 watcher against a real Dovecot', () => {
 			pollIntervalMs: 10 * 60_000,
 			followUpDelayMs: 10,
 			backoff: { initialMs: 50, maxMs: 200, jitter: false },
+			// a failed run is retried on the next poll (the node's default waits a minute first)
+			retry: { retryDelayMs: 0, ...options.retry },
 			...options,
-			deliver: (messages) => {
+			deliver: (messages, run) => {
 				delivered.push(...messages);
-				return deliver ? deliver(messages) : Promise.resolve();
+				return deliver ? deliver(messages, run) : Promise.resolve();
 			},
 			onState: (state) => {
 				saved = state;
@@ -186,8 +188,8 @@ describe('POP3 watcher against a real Dovecot', () => {
 			},
 		});
 		await h.watcher.start();
-		await until(() => h.events.some((e) => e.type === 'deliveryFailed'), 'the failed run');
-		expect(h.events.find((e) => e.type === 'deliveryFailed')).toMatchObject({ uidls: [h.delivered[0].uidl], error: 'the workflow failed', retry: true });
+		await until(() => h.events.some((e) => e.type === 'runFailed'), 'the failed run');
+		expect(h.events.find((e) => e.type === 'runFailed')).toMatchObject({ message: { uidl: h.delivered[0].uidl, attempt: 1 }, error: 'the workflow failed', settlement: 'retry' });
 		expect(Object.values(h.watcher.getState().messages)[0][1]).toBe('new');
 		await h.poll();
 		await until(() => Object.values(h.state()!.messages)[0][1] === 'done', 'the retry acknowledged');
@@ -201,7 +203,7 @@ describe('POP3 watcher against a real Dovecot', () => {
 		await write('noretry', message('noretry-1'), message('noretry-2'));
 		const h = watch('noretry', {
 			firstActivation: 'all',
-			retryFailed: false,
+			retry: { retryFailed: false },
 			deliver: ([m]) => {
 				if (m.msgNo === 1) throw new Error('thrown at once');
 				return Promise.reject(new Error('rejected'));
@@ -209,9 +211,9 @@ describe('POP3 watcher against a real Dovecot', () => {
 		});
 		await h.watcher.start();
 		await until(() => Object.values(h.state()?.messages ?? {}).every(([, s]) => s === 'skipped'), 'both skipped');
-		expect(h.events.filter((e) => e.type === 'deliveryFailed').map((e) => e.type === 'deliveryFailed' && [e.error, e.retry])).toEqual([
-			['thrown at once', false],
-			['rejected', false],
+		expect(h.events.filter((e) => e.type === 'runFailed').map((e) => e.type === 'runFailed' && [e.error, e.settlement])).toEqual([
+			['thrown at once', 'skipped'],
+			['rejected', 'skipped'],
 		]);
 		await h.poll();
 		expect(h.delivered).toHaveLength(2);
@@ -226,7 +228,7 @@ describe('POP3 watcher against a real Dovecot', () => {
 		const h = watch('dele', {
 			firstActivation: 'all',
 			deleteAfterFetch: true,
-			retryFailed: false,
+			retry: { retryFailed: false },
 			deliver: async ([m]) => {
 				if (m.msgNo === 2) throw new Error('the workflow failed');
 				if (m.msgNo === 3) await new Promise<void>((resolve) => (release = resolve));
@@ -279,7 +281,7 @@ describe('POP3 watcher against a real Dovecot', () => {
 			deleteAfterDays: 1,
 			clock,
 			// the run of the first message is refused as a duplicate of one cut off before a restart
-			deliver: async ([m]) => (m.msgNo === 1 ? { untouched: [m.uidl] } : undefined),
+			deliver: async ([m]) => (m.msgNo === 1 ? { kind: 'duplicate' as const } : undefined),
 		};
 		const h = watch('dup', options);
 		await h.watcher.start();

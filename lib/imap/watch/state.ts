@@ -1,235 +1,281 @@
 /**
- * The watcher's persisted state: plain JSON, small, one entry per folder. Pure functions only;
- * the watcher applies them and reports the new state after every change.
+ * The IMAP trigger's persisted state: plain JSON, small, one entry per folder, bound to the
+ * account. In memory each folder is a FolderCursor whose operations are constant or linear in
+ * what is in flight, whatever the size of the folder; the watcher writes it out after changes.
  *
  * Per folder the meaning is:
- * - every UID at or below `lastUid` is done (acknowledged by a successful run, or deliberately
- *   skipped), except the UIDs listed in `pending`, which still have to be delivered (the unseen
- *   backlog of a first activation, a reset by date, the candidates after a UIDVALIDITY change);
- * - `done` lists UIDs above `lastUid` that are done already (acknowledged out of order, while an
- *   earlier one is still being processed or failed and waits for its retry); as soon as the UIDs
- *   right after `lastUid` are done, `lastUid` moves up over them;
- * - a UID that was delivered and not acknowledged is in none of these, so it is delivered again
- *   after a restart: the state holds acknowledgements only.
+ * - every UID at or below `lastUid` is settled (its run succeeded, was refused as a duplicate,
+ *   waits, failed for the last time, or the message was skipped on purpose or is not one to
+ *   deliver), except the UIDs in `pending`: failed runs waiting for their retry (and, in states
+ *   saved by version 1, the backlog of a first activation);
+ * - `done` lists UIDs above `lastUid` settled already (out of order, while an earlier one is in
+ *   flight): at most about as many as run at once;
+ * - between `lastUid` and `filterTo` only messages that match `filter` are to deliver: `unseen`
+ *   (first activation "unread mail"), `since:MS` (reload from a date), `match:MS` (after a
+ *   UIDVALIDITY change: received at or after MS and not recently delivered by Message-ID);
+ *   above `filterTo`, every message is new mail;
+ * - a UID delivered and not settled is in none of these, so it is delivered again after a
+ *   restart, with the same deduplication key: the state holds settlements only.
+ *
+ * Version 1 (before the delivery core) kept the whole backlog as a UID set and whole Message-IDs;
+ * it loads: its backlog as `pending`, its Message-ID matching as a `match` filter, its IDs as
+ * fingerprints.
  */
-import { above, addUid, atOrBelow, formatUidSet, hasUid, parseUidSet, rangesOf, removeUid } from './uid-set';
+import { asFingerprint } from '../../delivery/keys';
+import { formatUidSet, parseUidSet, rangesOf } from './uid-set';
 
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
+
+export type FirstActivation = 'new' | 'unseen' | 'all';
 
 export interface FolderState {
 	/** UIDVALIDITY the UIDs below belong to (decimal string: it can exceed 2^53 in theory). */
 	uidValidity: string;
-	/** Every UID up to here is done, except those in `pending`. */
 	lastUid: number;
-	/** UID set (IMAP syntax) of UIDs above `lastUid` that are done already. */
+	/** UID set (IMAP syntax) above `lastUid` settled already. */
 	done?: string;
-	/** UID set of UIDs at or below `lastUid` still to deliver. */
+	/** UID set at or below `lastUid` still to deliver. */
 	pending?: string;
-	/** UID set of acknowledged messages whose after-processing action (mark read, move, delete) is still to do. */
+	/** Up to this UID only messages matching `filter` are delivered. */
+	filterTo?: number;
+	filter?: string;
+	/** UID set of messages whose after-processing action (mark read, move, delete) is still to do. */
 	actions?: string;
-	/** Recently acknowledged messages, newest last: [Message-ID (or date/size key), INTERNALDATE in ms]. */
+	/** Recently delivered messages, newest last: [fingerprint of the Message-ID (or date/size), INTERNALDATE in ms]. */
 	recent?: Array<[string, number]>;
-	/**
-	 * Set after a UIDVALIDITY change handled by Message-ID: the `pending` candidates whose key is
-	 * in `recent`, or whose INTERNALDATE is before this time (ms), are not delivered again.
-	 */
-	matchSince?: number;
 }
 
 export interface WatchState {
 	version: typeof STATE_VERSION;
+	/** The account the state belongs to (a fingerprint of host, user and mailbox). */
+	account?: string;
 	folders: Record<string, FolderState>;
 }
 
-export type FirstActivation = 'new' | 'unseen' | 'all';
-
-export function emptyState(): WatchState {
-	return { version: STATE_VERSION, folders: {} };
+export function emptyState(account?: string): WatchState {
+	return { version: STATE_VERSION, ...(account ? { account } : {}), folders: {} };
 }
 
-/** Accepts what the node loaded from static data; anything unusable is dropped, never thrown on. */
-export function loadState(raw: unknown): WatchState {
-	const state = emptyState();
-	if (!raw || typeof raw !== 'object') return state;
-	const folders = (raw as { folders?: unknown }).folders;
-	if (!folders || typeof folders !== 'object') return state;
-	for (const [name, value] of Object.entries(folders as Record<string, unknown>)) {
-		if (!value || typeof value !== 'object') continue;
-		const f = value as Partial<FolderState>;
-		if (typeof f.uidValidity !== 'string' || typeof f.lastUid !== 'number' || !Number.isInteger(f.lastUid) || f.lastUid < 0) continue;
-		const clean: FolderState = { uidValidity: f.uidValidity, lastUid: f.lastUid };
-		for (const key of ['done', 'pending', 'actions'] as const) {
-			if (typeof f[key] === 'string' && f[key]) clean[key] = formatUidSet(parseUidSet(f[key]));
-		}
-		if (Array.isArray(f.recent)) {
-			clean.recent = f.recent.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number');
-		}
-		if (typeof f.matchSince === 'number') clean.matchSince = f.matchSince;
-		state.folders[name] = clean;
-	}
-	return state;
+export type Filter = { kind: 'unseen' } | { kind: 'since'; at: number } | { kind: 'match'; at: number };
+
+function parseFilter(text: unknown): Filter | undefined {
+	if (text === 'unseen') return { kind: 'unseen' };
+	const m = typeof text === 'string' ? /^(since|match):(\d+)$/.exec(text) : null;
+	return m ? { kind: m[1] as 'since' | 'match', at: Number(m[2]) } : undefined;
 }
 
-export function cloneState(state: WatchState): WatchState {
-	return JSON.parse(JSON.stringify(state)) as WatchState;
+function formatFilter(filter: Filter): string {
+	return filter.kind === 'unseen' ? 'unseen' : `${filter.kind}:${filter.at}`;
 }
 
-/**
- * The state of a folder seen for the first time (or again after a UIDVALIDITY change without
- * Message-ID matching): 'new' starts at UIDNEXT-1, 'all' at 0, 'unseen' at UIDNEXT-1 with the
- * unseen messages as `pending`.
- */
-export function initialFolderState(uidValidity: string, uidNext: number, mode: FirstActivation, unseen: readonly number[] = []): FolderState {
-	const top = Math.max(0, uidNext - 1);
-	if (mode === 'all') return { uidValidity, lastUid: 0 };
-	const state: FolderState = { uidValidity, lastUid: top };
-	if (mode === 'unseen') {
-		const pending = formatUidSet(atOrBelow(rangesOf(unseen), top));
-		if (pending) state.pending = pending;
-	}
-	return state;
-}
+const uid = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
-/** Done: acknowledged, or skipped on purpose. */
-export function isDone(state: FolderState, uid: number): boolean {
-	if (uid <= state.lastUid) return !hasUid(parseUidSet(state.pending), uid);
-	return hasUid(parseUidSet(state.done), uid);
-}
+/** UIDs a loaded set may hold at most; the rest of a corrupt or hand-made state is dropped, never thrown on. */
+const MAX_LOADED = 1_000_000;
 
-function setField(state: FolderState, key: 'done' | 'pending' | 'actions', value: string): void {
-	if (value) state[key] = value;
-	else delete state[key];
-}
-
-/** Moves `lastUid` up over the done UIDs right after it. */
-function compact(state: FolderState): void {
-	let done = parseUidSet(state.done);
-	while (done.length && done[0][0] <= state.lastUid + 1) {
-		state.lastUid = Math.max(state.lastUid, done[0][1]);
-		done = done.slice(1);
-	}
-	setField(state, 'done', formatUidSet(above(done, state.lastUid)));
-}
-
-/** Records that `uid` is done. Returns false when it was done already. */
-export function markDone(state: FolderState, uid: number): boolean {
-	if (isDone(state, uid)) return false;
-	if (uid <= state.lastUid) {
-		setField(state, 'pending', formatUidSet(removeUid(parseUidSet(state.pending), uid)));
-		if (!state.pending) delete state.matchSince;
-	} else {
-		setField(state, 'done', formatUidSet(addUid(parseUidSet(state.done), uid)));
-		compact(state);
-	}
-	return true;
-}
-
-/**
- * After a search: `existing` are all UIDs above `lastUid` the folder holds (ascending or not),
- * found after the folder was opened with `uidNext`. UIDs that don't exist (expunged, or never
- * used) are passed over, up to the first UID still to deliver.
- */
-export function skipGaps(state: FolderState, existing: readonly number[], uidNext: number): boolean {
-	let target = Math.max(uidNext - 1, ...existing, 0);
-	for (const uid of [...existing].sort((a, b) => a - b)) {
-		if (uid > state.lastUid && !isDone(state, uid)) {
-			target = uid - 1;
-			break;
+function setOf(text: unknown, above = 0): Set<number> {
+	const out = new Set<number>();
+	if (typeof text !== 'string') return out;
+	for (const [a, b] of parseUidSet(text)) {
+		for (let u = Math.max(a, above + 1); u <= b; u++) {
+			if (out.size >= MAX_LOADED) return out;
+			out.add(u);
 		}
 	}
-	if (target <= state.lastUid) return false;
-	state.lastUid = target;
-	compact(state);
-	return true;
+	return out;
 }
 
-/** Keeps only the pending UIDs that still exist. */
-export function prunePending(state: FolderState, existing: readonly number[]): boolean {
-	const before = state.pending ?? '';
-	const keep = new Set(existing);
-	const kept = rangesOf([...expand(parseUidSet(state.pending))].filter((u) => keep.has(u)));
-	setField(state, 'pending', formatUidSet(kept));
-	if (!state.pending) delete state.matchSince;
-	return (state.pending ?? '') !== before;
+/** `lastUid` moved over the settled ranges right after it, at the range level (a wide range costs nothing). */
+function absorb(lastUid: number, done: unknown): number {
+	if (typeof done !== 'string') return lastUid;
+	for (const [a, b] of parseUidSet(done)) {
+		if (a > lastUid + 1) break;
+		lastUid = Math.max(lastUid, b);
+	}
+	return lastUid;
 }
 
-export function* expand(ranges: Array<[number, number]>): Generator<number> {
-	for (const [a, b] of ranges) for (let u = a; u <= b; u++) yield u;
+function smallest(set: Iterable<number>): number | undefined {
+	let min: number | undefined;
+	for (const u of set) if (min === undefined || u < min) min = u;
+	return min;
 }
 
-export function pendingUids(state: FolderState): number[] {
-	return [...expand(parseUidSet(state.pending))];
-}
-
-export function addAction(state: FolderState, uid: number): void {
-	setField(state, 'actions', formatUidSet(addUid(parseUidSet(state.actions), uid)));
-}
-
-export function clearActions(state: FolderState, uids: readonly number[]): void {
-	let ranges = parseUidSet(state.actions);
-	for (const uid of uids) ranges = removeUid(ranges, uid);
-	setField(state, 'actions', formatUidSet(ranges));
-}
-
-/** The key a message is recognised by after a UIDVALIDITY change. */
+/** The key a message is recognised by after a UIDVALIDITY change: the fingerprint of its Message-ID, else of its date and size. */
 export function messageKey(messageId: string | undefined, internalDate: Date | undefined, size: number): string {
-	if (messageId && messageId.trim()) return messageId.trim();
-	return `${internalDate ? internalDate.getTime() : 0}/${size}`;
+	return asFingerprint(messageId && messageId.trim() ? messageId.trim() : `${internalDate ? internalDate.getTime() : 0}/${size}`);
 }
 
-export function addRecent(state: FolderState, key: string, internalDate: number, limit: number): void {
-	if (limit <= 0) return;
-	const recent = state.recent ?? [];
-	recent.push([key, internalDate]);
-	if (recent.length > limit) recent.splice(0, recent.length - limit);
-	state.recent = recent;
-}
+export class FolderCursor {
+	lastUid: number;
+	readonly done: Set<number>;
+	readonly pending: Set<number>;
+	readonly actions: Set<number>;
+	filterTo: number;
+	filter?: Filter;
+	recent: Array<[string, number]>;
+	private recentKeys?: Set<string>;
 
-/**
- * The state after the folder's UIDVALIDITY changed. With `matchByMessageId` and a non-empty recent
- * list: everything from UIDNEXT-1 on is new, and the older messages with an INTERNALDATE at or
- * after the oldest recent one (found by `candidates`) are pending; those whose key is recent are
- * skipped when fetched. Otherwise: the first-activation state for `mode`.
- */
-export function afterUidValidityChange(
-	previous: FolderState,
-	uidValidity: string,
-	uidNext: number,
-	options: { matchByMessageId: boolean; mode: FirstActivation; candidates: readonly number[]; unseen: readonly number[] },
-): FolderState {
-	const recent = previous.recent ?? [];
-	if (options.matchByMessageId && recent.length) {
-		const state: FolderState = { uidValidity, lastUid: Math.max(0, uidNext - 1), recent: [...recent] };
-		const pending = formatUidSet(atOrBelow(rangesOf(options.candidates), state.lastUid));
-		if (pending) {
-			state.pending = pending;
-			state.matchSince = Math.min(...recent.map((r) => r[1]));
+	constructor(
+		readonly uidValidity: string,
+		state: Partial<FolderState> = {},
+	) {
+		this.lastUid = absorb(uid(state.lastUid) ? state.lastUid : 0, state.done);
+		this.done = setOf(state.done, this.lastUid);
+		this.pending = setOf(state.pending);
+		this.actions = setOf(state.actions);
+		this.filter = parseFilter(state.filter);
+		this.filterTo = this.filter && uid(state.filterTo) ? state.filterTo : 0;
+		this.recent = Array.isArray(state.recent)
+			? state.recent.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number').map(([k, t]) => [asFingerprint(k), t])
+			: [];
+		this.dropFilterIfPassed();
+	}
+
+	/** A folder seen for the first time: 'new' from UIDNEXT on, 'all' from UID 1, 'unseen' the unseen below UIDNEXT, then new. */
+	static initial(uidValidity: string, uidNext: number, mode: FirstActivation, recent: Array<[string, number]> = []): FolderCursor {
+		const top = Math.max(0, uidNext - 1);
+		if (mode === 'new') return new FolderCursor(uidValidity, { lastUid: top, recent });
+		if (mode === 'all' || top === 0) return new FolderCursor(uidValidity, { lastUid: 0, recent });
+		return new FolderCursor(uidValidity, { lastUid: 0, filterTo: top, filter: 'unseen', recent });
+	}
+
+	/**
+	 * After a UIDVALIDITY change, with recently delivered messages to match: everything below
+	 * UIDNEXT received at or after the oldest of them is compared by Message-ID.
+	 */
+	static matching(uidValidity: string, uidNext: number, recent: Array<[string, number]>): FolderCursor {
+		let oldest = Infinity;
+		for (const [, t] of recent) if (t < oldest) oldest = t;
+		const top = Math.max(0, uidNext - 1);
+		return new FolderCursor(uidValidity, { lastUid: 0, filterTo: top, filter: `match:${Number.isFinite(oldest) ? oldest : 0}`, recent });
+	}
+
+	/** A reload: every message from `fromUid` on again; or, with `since`, those received since then. */
+	reloaded(point: { fromUid: number } | { since: Date; top: number }): FolderCursor {
+		const next =
+			'fromUid' in point
+				? new FolderCursor(this.uidValidity, { lastUid: Math.max(0, Math.floor(point.fromUid) - 1) })
+				: new FolderCursor(this.uidValidity, { lastUid: 0, filterTo: point.top, filter: `since:${point.since.getTime()}` });
+		for (const u of this.pending) if (u <= next.lastUid) next.pending.add(u);
+		for (const u of this.actions) next.actions.add(u);
+		next.recent = this.recent;
+		return next;
+	}
+
+	toState(): FolderState {
+		const out: FolderState = { uidValidity: this.uidValidity, lastUid: this.lastUid };
+		if (this.done.size) out.done = formatUidSet(rangesOf(this.done));
+		if (this.pending.size) out.pending = formatUidSet(rangesOf(this.pending));
+		if (this.filter) {
+			out.filterTo = this.filterTo;
+			out.filter = formatFilter(this.filter);
 		}
-		return state;
+		if (this.actions.size) out.actions = formatUidSet(rangesOf(this.actions));
+		if (this.recent.length) out.recent = this.recent.map(([k, t]) => [k, t]);
+		return out;
 	}
-	const state = initialFolderState(uidValidity, uidNext, options.mode, options.unseen);
-	if (recent.length) state.recent = [...recent];
+
+	/** Still to deliver (as far as the state knows: the filter is applied when the folder is searched). */
+	isOpen(u: number): boolean {
+		return u <= this.lastUid ? this.pending.has(u) : !this.done.has(u);
+	}
+
+	/** Settled: delivered and its run is over, or skipped on purpose. False when it was settled before. */
+	settle(u: number): boolean {
+		if (u <= this.lastUid) return this.pending.delete(u);
+		if (this.done.has(u)) return false;
+		this.done.add(u);
+		return true;
+	}
+
+	/**
+	 * Moves `lastUid` up to `to`: every UID up to there is settled or not one to deliver, except
+	 * those `waiting` says wait for a retry, which go to `pending`. The caller makes sure none in
+	 * between is in flight.
+	 */
+	advance(to: number, waiting: Iterable<number>): boolean {
+		if (to <= this.lastUid) return false;
+		for (const u of waiting) if (u > this.lastUid && u <= to && !this.done.has(u)) this.pending.add(u);
+		for (const u of this.done) if (u <= to) this.done.delete(u);
+		this.lastUid = to;
+		// the UIDs right after `to` settled already
+		while (this.done.delete(this.lastUid + 1)) this.lastUid++;
+		this.dropFilterIfPassed();
+		return true;
+	}
+
+	/** The smallest UID above `lastUid` settled already, if any (advancing stops before unsettled ones only). */
+	firstDone(): number | undefined {
+		return smallest(this.done);
+	}
+
+	/** Keeps only the pending UIDs that still exist; true when some were gone. */
+	prunePending(existing: Iterable<number>): boolean {
+		const keep = new Set(existing);
+		let changed = false;
+		for (const u of this.pending) {
+			if (!keep.has(u)) {
+				this.pending.delete(u);
+				changed = true;
+			}
+		}
+		return changed;
+	}
+
+	isRecent(key: string): boolean {
+		this.recentKeys ??= new Set(this.recent.map(([k]) => k));
+		return this.recentKeys.has(key);
+	}
+
+	addRecent(key: string, internalDate: number, limit: number): void {
+		if (limit <= 0) return;
+		this.recent.push([key, internalDate]);
+		this.recentKeys?.add(key);
+		if (this.recent.length > limit) {
+			this.recent.splice(0, this.recent.length - limit);
+			this.recentKeys = undefined;
+		}
+	}
+
+	private dropFilterIfPassed(): void {
+		if (this.filter && this.lastUid >= this.filterTo) {
+			this.filter = undefined;
+			this.filterTo = 0;
+		}
+	}
+}
+
+/** Loads what the node saved (version 1 or 2; anything unusable is dropped, never thrown on); another account's state is not loaded. */
+export function loadState(raw: unknown, account?: string): { folders: Map<string, FolderCursor>; accountChanged: boolean } {
+	const folders = new Map<string, FolderCursor>();
+	if (!raw || typeof raw !== 'object') return { folders, accountChanged: false };
+	const r = raw as { version?: unknown; account?: unknown; folders?: unknown };
+	if (account && typeof r.account === 'string' && r.account !== account) return { folders, accountChanged: true };
+	if (!r.folders || typeof r.folders !== 'object') return { folders, accountChanged: false };
+	for (const [name, value] of Object.entries(r.folders as Record<string, unknown>)) {
+		if (!value || typeof value !== 'object') continue;
+		const f = value as Partial<FolderState> & { matchSince?: unknown };
+		if (typeof f.uidValidity !== 'string' || !uid(f.lastUid)) continue;
+		if (r.version !== 1) {
+			folders.set(name, new FolderCursor(f.uidValidity, f));
+			continue;
+		}
+		// version 1
+		const pending = setOf(f.pending);
+		if (typeof f.matchSince === 'number' && pending.size) {
+			// the candidates after a UIDVALIDITY change: compared by Message-ID again from the first one on
+			const first = smallest(pending)!;
+			folders.set(name, new FolderCursor(f.uidValidity, { lastUid: first - 1, filterTo: f.lastUid, filter: `match:${f.matchSince}`, done: f.done, actions: f.actions, recent: f.recent }));
+		} else {
+			folders.set(name, new FolderCursor(f.uidValidity, { lastUid: f.lastUid, done: f.done, pending: f.pending, actions: f.actions, recent: f.recent }));
+		}
+	}
+	return { folders, accountChanged: false };
+}
+
+export function saveState(folders: Map<string, FolderCursor>, account?: string): WatchState {
+	const state = emptyState(account);
+	for (const [name, cursor] of folders) state.folders[name] = cursor.toState();
 	return state;
-}
-
-/** Reset to re-deliver everything from `fromUid` on (a user "reloading mail"). */
-export function resetFromUid(state: FolderState, fromUid: number): FolderState {
-	const next: FolderState = { uidValidity: state.uidValidity, lastUid: Math.max(0, Math.floor(fromUid) - 1) };
-	const pending = formatUidSet(atOrBelow(parseUidSet(state.pending), next.lastUid));
-	if (pending) next.pending = pending;
-	if (state.actions) next.actions = state.actions;
-	if (state.recent) next.recent = [...state.recent];
-	return next;
-}
-
-/** Reset so that exactly these UIDs are delivered again (e.g. those found by a date). */
-export function redeliver(state: FolderState, uids: readonly number[]): void {
-	let pending = parseUidSet(state.pending);
-	let done = parseUidSet(state.done);
-	for (const uid of uids) {
-		if (uid <= state.lastUid) pending = addUid(pending, uid);
-		else done = removeUid(done, uid);
-	}
-	setField(state, 'pending', formatUidSet(pending));
-	setField(state, 'done', formatUidSet(done));
 }

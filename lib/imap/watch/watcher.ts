@@ -1,49 +1,32 @@
 /**
- * Watches IMAP folders and hands every new message to `deliver` exactly once, acknowledged.
+ * The IMAP source of the delivery core: watches IMAP folders and hands every new message to
+ * `deliver` exactly once; acts on it (mark read, move, delete) only after its run succeeded.
  *
- * One connection per folder: each folder has its own loop (connect, SELECT, catch up, then IDLE
- * or poll), its own lock (commands of a folder never overlap: one fetch at a time), its own
- * backoff and its own health. IDLE on every folder keeps the latency of each at the server's
- * notification delay; the price is one connection per folder (servers allow 10-20 per user).
+ * One stream per folder, on one connection each: connect, SELECT, catch up, then IDLE (or poll);
+ * commands of a folder never overlap (one fetch at a time). The delivery core gives the rest: the
+ * loop with backoff and health, the run ledger (attempts, retries with their delay, the limit),
+ * the window that bounds messages and bytes in flight (reserved before a message is downloaded),
+ * and the settlement of every run.
  *
- * The node layer creates the watcher with the state it persisted, calls start() on activation
- * and stop() on deactivation, and persists every state `onState` reports.
+ * The node layer creates the watcher with the state it persisted, calls start() on activation and
+ * stop() on deactivation, and persists every state `onState` (and ledger `onLedger`) reports.
  */
 import { ImapFlow, type FetchMessageObject, type MessageStructureObject } from 'imapflow';
 import { MailboxError } from '../../errors';
 import type { ResolvedServer } from '../../connection/options';
 import { silentLogger, type Logger } from '../../logger';
 import { fromImapError, imapOptions, type ImapLogin } from '../connect';
-import { Backoff, guard, Sleeper, systemClock, type BackoffOptions, type Clock } from './clock';
-import {
-	addAction,
-	addRecent,
-	afterUidValidityChange,
-	clearActions,
-	cloneState,
-	initialFolderState,
-	isDone,
-	loadState,
-	markDone,
-	messageKey,
-	pendingUids,
-	prunePending,
-	redeliver,
-	resetFromUid,
-	skipGaps,
-	type FirstActivation,
-	type FolderState,
-	type WatchState,
-} from './state';
-import { expand } from './state';
-import { parseUidSet, uidSetOf } from './uid-set';
+import { guard, Sleeper, systemClock, type BackoffOptions, type Clock } from '../../delivery/clock';
+import { Dispatcher, type Deliver, type DeliveryEvent, type Settlement } from '../../delivery/dispatcher';
+import type { HealthEvent } from '../../delivery/health';
+import { RunLedger, type LedgerState, type RetryPolicy } from '../../delivery/ledger';
+import { limitDownloaded } from '../../delivery/message';
+import { Reconnect, Stream } from '../../delivery/stream';
+import { Window } from '../../delivery/window';
+import { FolderCursor, loadState, messageKey, saveState, type FirstActivation, type WatchState } from './state';
+import { uidSetOf } from './uid-set';
 
 export type AfterProcessing = 'none' | 'markRead' | 'move' | 'delete';
-
-/** What a delivery may report besides success: UIDs to count as done without touching them on the server. */
-export interface DeliveryOutcome {
-	untouched?: number[];
-}
 
 /** What `deliver` gets for each message. */
 export interface WatchedMessage {
@@ -64,27 +47,19 @@ export interface WatchedMessage {
 	headers?: Buffer;
 	/** A delivery status report (multipart/report; report-type=delivery-status). */
 	bounce: boolean;
-	/** 1 on the first delivery in this process, 2 on the retry after a failed run, ... */
+	/** 1 on the first run, 2 on the first retry after a failed run, ... (kept across restarts). */
 	attempt: number;
-	/** Deterministic per message: folder, UIDVALIDITY and UID, e.g. for a deduplication key. */
+	/** Deterministic per message: folder, UIDVALIDITY and UID (the variable part of the run's key). */
 	key: string;
 }
 
 export type WatchEvent =
-	| {
-			type: 'failing' | 'updated';
-			folder: string;
-			error: MailboxError;
-			message: string;
-			firstFailureAt: Date;
-			lastFailureAt: Date;
-			count: number;
-	  }
-	| { type: 'recovered'; folder: string; firstFailureAt: Date; lastFailureAt: Date; recoveredAt: Date; count: number }
+	| ({ folder: string } & HealthEvent)
 	| { type: 'uidValidityChanged'; folder: string; previous: string; current: string; handling: 'matchByMessageId' | 'firstActivation' }
 	| { type: 'fetched'; folder: string; startedAt: Date; durationMs: number; delivered: number; skipped: number }
 	| { type: 'skipped'; folder: string; uid: number; messageId?: string; size: number; reason: 'oversized' | 'alreadyDelivered' }
-	| { type: 'deliveryFailed'; folder: string; uids: number[]; error: string; retry: boolean }
+	| ({ folder: string } & DeliveryEvent<WatchedMessage>)
+	| { type: 'accountChanged'; folder: string }
 	| { type: 'connected'; folder: string; push: boolean };
 
 export interface FolderStats {
@@ -115,14 +90,20 @@ export interface ImapWatcherOptions {
 	folders?: string[];
 	/** What the node persisted before (anything: unusable parts are dropped). */
 	state?: unknown;
+	/** The account the state belongs to (see accountId); a state of another account is not used. */
+	account?: string;
+	/** The run ledger persisted before (or an earlier release's failed runs). */
+	runs?: unknown;
+	/** Before every run's deduplication key. */
+	keyPrefix?: string;
 	/** For folders without state; default 'new'. */
 	firstActivation?: FirstActivation;
 	/** Done on the server only after the run succeeded; default 'none'. */
 	afterProcessing?: AfterProcessing;
 	/** Target folder of 'move'. */
 	moveTo?: string;
-	/** A failed run: deliver again on the next fetch (default true), or skip the message. */
-	retryFailed?: boolean;
+	/** Failed runs: retried (default), how often, how soon. */
+	retry?: RetryPolicy;
 	/** After a UIDVALIDITY change: recognise recently delivered messages by Message-ID (default true). */
 	matchByMessageId?: boolean;
 	/** How many recent Message-IDs each folder keeps (default 500). */
@@ -139,16 +120,13 @@ export interface ImapWatcherOptions {
 	pollIntervalMs?: number;
 	/** IDLE is ended, the folder re-checked and IDLE restarted after this long (default 5 min). */
 	maxIdleMs?: number;
-	/** UIDs per FETCH (default 100). */
+	/** UIDs per FETCH of metadata (default 100). */
 	fetchBatchSize?: number;
-	/** Messages per `deliver` call (default 1). */
-	deliveryBatchSize?: number;
-	/** Messages delivered and not yet acknowledged, at most (default 100); more waits. */
+	/** Messages in flight (delivered, run not settled) at most, over all folders (default 100). */
 	maxInFlight?: number;
 	/**
-	 * Bytes of the messages delivered and not yet acknowledged, at most (default 16 MiB); more waits.
-	 * With nothing in flight a message is delivered whatever its size. Keeps memory independent of
-	 * how many large messages a backlog holds.
+	 * Bytes of the messages in flight at most, over all folders, downloads included (default 16 MiB).
+	 * With nothing in flight a message is delivered whatever its size.
 	 */
 	maxInFlightBytes?: number;
 	/** An IMAP step of a fetch running longer than this is abandoned: the connection is dropped (default 30 min). */
@@ -156,15 +134,12 @@ export interface ImapWatcherOptions {
 	/** Short commands (SELECT, SEARCH, NOOP, STORE) without an answer in this time drop the connection (default 60 s). */
 	responseTimeoutMs?: number;
 	backoff?: BackoffOptions;
-	/** Resolves when the run that got the messages succeeded, rejects when it failed. */
-	/**
-	 * Resolves when the run that got the messages succeeded (optionally naming UIDs whose run is
-	 * not known to have succeeded, e.g. refused as a duplicate of an earlier run: they count as
-	 * done but their after-processing action is not done), rejects when it failed.
-	 */
-	deliver: (messages: WatchedMessage[]) => Promise<void | DeliveryOutcome>;
+	/** Starts the run of the messages; resolves with its outcome (void: success), rejects when it failed. */
+	deliver: Deliver<WatchedMessage>;
 	/** The state to persist, after every change (coalesced). */
 	onState?: (state: WatchState) => void;
+	/** The run ledger to persist, at once after every change. */
+	onLedger?: (state: LedgerState) => void;
 	onEvent?: (event: WatchEvent) => void;
 	logger?: Logger;
 	clock?: Clock;
@@ -176,11 +151,27 @@ export interface StartResult {
 	error?: MailboxError;
 }
 
-type Settings = Required<Omit<ImapWatcherOptions, 'state' | 'onState' | 'onEvent' | 'moveTo' | 'backoff' | 'login' | 'server'>> & {
-	moveTo?: string;
-};
-
 const MIN = 60_000;
+
+interface Settings {
+	folders: string[];
+	firstActivation: FirstActivation;
+	afterProcessing: AfterProcessing;
+	moveTo?: string;
+	matchByMessageId: boolean;
+	recentLimit: number;
+	maxSizeBytes: number;
+	oversized: 'headers' | 'skip';
+	fetchUnchecked: boolean;
+	mode: 'idle' | 'poll';
+	pollIntervalMs: number;
+	maxIdleMs: number;
+	fetchBatchSize: number;
+	stuckAfterMs: number;
+	responseTimeoutMs: number;
+	logger: Logger;
+	clock: Clock;
+}
 
 function defaults(options: ImapWatcherOptions): Settings {
 	const positive = (value: number | undefined, fallback: number) => (typeof value === 'number' && value > 0 ? value : fallback);
@@ -189,7 +180,6 @@ function defaults(options: ImapWatcherOptions): Settings {
 		firstActivation: options.firstActivation ?? 'new',
 		afterProcessing: options.afterProcessing ?? 'none',
 		moveTo: options.moveTo,
-		retryFailed: options.retryFailed ?? true,
 		matchByMessageId: options.matchByMessageId ?? true,
 		recentLimit: options.recentLimit ?? 500,
 		maxSizeBytes: options.maxSizeBytes && options.maxSizeBytes > 0 ? options.maxSizeBytes : 0,
@@ -199,12 +189,8 @@ function defaults(options: ImapWatcherOptions): Settings {
 		pollIntervalMs: positive(options.pollIntervalMs, MIN),
 		maxIdleMs: positive(options.maxIdleMs, 5 * MIN),
 		fetchBatchSize: Math.floor(positive(options.fetchBatchSize, 100)),
-		deliveryBatchSize: Math.floor(positive(options.deliveryBatchSize, 1)),
-		maxInFlight: Math.floor(positive(options.maxInFlight, 100)),
-		maxInFlightBytes: Math.floor(positive(options.maxInFlightBytes, 16 * 1024 * 1024)),
 		stuckAfterMs: positive(options.stuckAfterMs, 30 * MIN),
 		responseTimeoutMs: positive(options.responseTimeoutMs, MIN),
-		deliver: options.deliver,
 		logger: options.logger ?? silentLogger,
 		clock: options.clock ?? systemClock,
 	};
@@ -216,74 +202,72 @@ export function isDeliveryStatusReport(structure: MessageStructureObject | undef
 	return structure.type?.toLowerCase() === 'multipart/report' && String(structure.parameters?.['report-type'] ?? '').toLowerCase() === 'delivery-status';
 }
 
-/** The header block of a raw message, with the blank line that ends it. */
-export function headerBlock(source: Buffer): Buffer {
-	const crlf = source.indexOf('\r\n\r\n');
-	const lf = source.indexOf('\n\n');
-	if (crlf !== -1 && (lf === -1 || crlf < lf)) return source.subarray(0, crlf + 4);
-	if (lf !== -1) return source.subarray(0, lf + 2);
-	return source;
-}
-
-class Deferred<T> {
-	promise: Promise<T>;
-	resolve!: (value: T) => void;
-	constructor() {
-		this.promise = new Promise<T>((resolve) => (this.resolve = resolve));
-	}
-}
-
-/** Raised to leave a session quietly (abandoned by hand, connection closed while waiting). */
-class Reconnect extends Error {}
-
-interface Fetched {
+interface Meta {
 	uid: number;
 	flags: string[];
 	size: number;
 	internalDate?: Date;
 	messageId?: string;
 	bounce: boolean;
-	oversized: boolean;
-	source?: Buffer;
-	headers?: Buffer;
 }
+
+function metaOf(msg: FetchMessageObject): Meta {
+	return {
+		uid: msg.uid,
+		flags: msg.flags ? [...msg.flags] : [],
+		size: msg.size ?? 0,
+		internalDate: msg.internalDate ? new Date(msg.internalDate) : undefined,
+		messageId: msg.envelope?.messageId || undefined,
+		bounce: isDeliveryStatusReport(msg.bodyStructure),
+	};
+}
+
+const SEARCH_DAY = 24 * 60 * MIN;
 
 class FolderWatcher {
 	stats: FolderStats = { fetches: 0, delivered: 0, acknowledged: 0, failed: 0, skipped: 0, oversized: 0, bounces: 0, connects: 0, failing: false, push: false };
+	readonly stream: Stream;
 	private client?: ImapFlow;
-	private stopped = false;
 	private fetchRequested = true;
 	private flushRequested = false;
 	private idling = false;
 	private resetRequest?: ResetPoint;
-	/** Delivered, not yet acknowledged: uid -> key, for the current UIDVALIDITY. */
+	/** Delivered, not settled: uid -> the message's recent key, for the current UIDVALIDITY. */
 	private readonly inflight = new Map<number, string>();
-	/** Bytes of every delivery not yet settled (also those of an earlier UIDVALIDITY). */
-	private inflightBytes = 0;
 	/** Keys of deliveries of an earlier UIDVALIDITY still in flight. */
 	private readonly staleKeys = new Set<string>();
-	private readonly attempts = new Map<number, number>();
-	private windowWaiters: Array<() => void> = [];
-	private readonly pollSleeper: Sleeper;
-	private readonly backoffSleeper: Sleeper;
-	private readonly backoff: Backoff;
-	private failure?: { error: MailboxError; first: Date; last: Date; count: number };
+	/** UIDs whose failed run waits for its retry (above lastUid: they go to `pending` when the cursor passes them). */
+	private readonly waiting = new Set<number>();
+	/** The next candidate above the cursor not yet handled by the running fetch (Infinity: none running). */
+	private frontier = Infinity;
+	/** The highest UID the last search looked at. */
+	private examined = 0;
+	private readonly sleeper: Sleeper;
 	private uidNext = 0;
-	private loop?: Promise<void>;
 	private idleTimer?: unknown;
 	private breakTimer?: unknown;
-	private readonly firstAttempt = new Deferred<MailboxError | undefined>();
-	private firstAttemptDone = false;
-	private abandoned = false;
 
 	constructor(
 		private readonly owner: ImapWatcher,
 		readonly folder: string,
 	) {
-		const clock = owner.settings.clock;
-		this.pollSleeper = new Sleeper(clock);
-		this.backoffSleeper = new Sleeper(clock);
-		this.backoff = new Backoff(owner.backoffOptions, clock);
+		const s = owner.settings;
+		this.sleeper = new Sleeper(s.clock);
+		this.stream = new Stream({
+			name: `Mailbox folder "${folder}"`,
+			clock: s.clock,
+			logger: s.logger,
+			backoff: owner.backoffOptions,
+			intervalMs: 0,
+			followUpDelayMs: 0,
+			stuckAfterMs: 0,
+			pass: (signal) => this.pass(signal),
+			toError: (error) => (error instanceof MailboxError ? error : fromImapError(error, owner.server)),
+			report: (event) => {
+				this.stats.failing = event.type !== 'recovered';
+				owner.emit({ ...event, folder });
+			},
+		});
 	}
 
 	private get s(): Settings {
@@ -292,39 +276,27 @@ class FolderWatcher {
 	private get log(): Logger {
 		return this.s.logger;
 	}
-	private get state(): FolderState | undefined {
-		return this.owner.state.folders[this.folder];
+	private get cursor(): FolderCursor | undefined {
+		return this.owner.cursors.get(this.folder);
 	}
 
 	start(): Promise<MailboxError | undefined> {
-		this.loop = this.run().catch((error: unknown) => {
-			// run() handles every error itself; this is the last guard against an unhandled rejection
-			this.log.error(`mailbox watcher: folder "${this.folder}" stopped unexpectedly: ${String(error)}`);
-		});
-		return this.firstAttempt.promise;
+		return this.stream.start();
 	}
 
 	async stop(): Promise<void> {
-		this.stopped = true;
-		this.pollSleeper.wake();
-		this.backoffSleeper.wake();
-		this.releaseWindow();
-		this.clearIdleTimer();
+		this.clearTimers();
 		const client = this.client;
-		if (client) {
-			if (this.idling) {
-				await guard(client.logout(), 2_000, () => client.close(), () => new Error('logout timed out'), this.s.clock).catch(() => client.close());
-			} else {
-				client.close();
-			}
+		if (client && this.idling) {
+			await guard(client.logout(), 2_000, () => client.close(), () => new Error('logout timed out'), this.s.clock).catch(() => client.close());
 		}
-		await this.loop;
-		this.settleFirstAttempt(undefined);
+		this.sleeper.wake();
+		await this.stream.stop();
 	}
 
-	/** Ask for a fetch (new mail, manual), an action flush, or a re-check. */
+	/** Ask for a fetch (new mail, manual, a retry due), or an action flush. */
 	request(kind: 'fetch' | 'flush'): void {
-		if (this.stopped) return;
+		if (this.stream.isStopped) return;
 		if (kind === 'fetch') this.fetchRequested = true;
 		else this.flushRequested = true;
 		this.breakWait();
@@ -335,13 +307,9 @@ class FolderWatcher {
 		this.request('fetch');
 	}
 
-	/** Drops the connection of whatever runs now; the next fetch starts on a new connection at once. */
 	abandon(): void {
-		const client = this.client;
-		if (!client) return;
-		this.abandoned = true;
-		client.close();
-		this.pollSleeper.wake();
+		this.stream.abandon();
+		this.sleeper.wake();
 	}
 
 	private breakWait(): void {
@@ -359,75 +327,43 @@ class FolderWatcher {
 				}, this.s.responseTimeoutMs);
 			}
 		}
-		this.pollSleeper.wake();
+		this.sleeper.wake();
 	}
 
-	private settleFirstAttempt(error: MailboxError | undefined): void {
-		if (this.firstAttemptDone) return;
-		this.firstAttemptDone = true;
-		this.firstAttempt.resolve(error);
+	private clearTimers(): void {
+		if (this.idleTimer !== undefined) this.s.clock.clearTimeout(this.idleTimer);
+		if (this.breakTimer !== undefined) this.s.clock.clearTimeout(this.breakTimer);
+		this.idleTimer = undefined;
+		this.breakTimer = undefined;
 	}
 
-	private toError(error: unknown): MailboxError {
-		return fromImapError(error, this.owner.server);
-	}
-
-	private async run(): Promise<void> {
-		while (!this.stopped) {
-			let client: ImapFlow | undefined;
-			let sessionStart = this.s.clock.now();
-			let quiet = false;
-			try {
-				client = await this.connect();
-				sessionStart = this.s.clock.now();
-				await this.session(client);
-			} catch (error) {
-				if (this.stopped) break;
-				if (error instanceof Reconnect || this.abandoned) {
-					// abandoned by hand, or a connection that lived long and closed while waiting: not a failure
-					quiet = true;
-					this.log.info(`mailbox watcher: folder "${this.folder}": reconnecting (${error instanceof Error ? error.message : 'abandoned'})`);
-				} else {
-					this.recordFailure(this.toError(error));
-				}
-			} finally {
-				this.clearIdleTimer();
-				this.idling = false;
-				this.client = undefined;
-				client?.close();
-			}
-			if (this.stopped) break;
-			if (quiet && this.abandoned) {
-				this.abandoned = false;
-				continue;
-			}
-			// a session that closed after running a good while reconnects at once, once
-			const longLived = this.s.clock.now() - sessionStart > MIN;
-			if (quiet && longLived) continue;
-			const delay = this.backoff.next();
-			this.log.debug(`mailbox watcher: folder "${this.folder}": next attempt in ${delay} ms`);
-			await this.backoffSleeper.sleep(delay);
-		}
-	}
-
-	private async connect(): Promise<ImapFlow> {
+	private async pass(signal: AbortSignal): Promise<void> {
 		const login = typeof this.owner.login === 'function' ? await this.owner.login() : this.owner.login;
 		const client = new ImapFlow(imapOptions(this.owner.server, login, this.log));
+		const drop = () => client.close();
+		signal.addEventListener('abort', drop);
 		client.on('error', (err: unknown) => this.log.warn(`mailbox watcher: folder "${this.folder}": connection error: ${fromImapError(err, this.owner.server, login).message}`));
-		client.on('exists', (data: { path?: string; count?: number; prevCount?: number }) => {
-			if (this.client !== client) return;
-			if ((data.count ?? 0) > (data.prevCount ?? 0)) this.request('fetch');
+		client.on('exists', (data: { count?: number; prevCount?: number }) => {
+			if (this.client === client && (data.count ?? 0) > (data.prevCount ?? 0)) this.request('fetch');
 		});
 		client.on('close', () => {
-			if (this.client === client) this.pollSleeper.wake();
+			if (this.client === client) this.sleeper.wake();
 		});
 		try {
-			await client.connect();
-		} catch (error) {
+			try {
+				await client.connect();
+			} catch (error) {
+				throw fromImapError(error, this.owner.server, login);
+			}
+			if (signal.aborted) throw new Reconnect('stopped');
+			await this.session(client, signal);
+		} finally {
+			signal.removeEventListener('abort', drop);
+			this.clearTimers();
+			this.idling = false;
+			this.client = undefined;
 			client.close();
-			throw fromImapError(error, this.owner.server, login);
 		}
-		return client;
 	}
 
 	/** Short commands: an answer within responseTimeoutMs, else the connection is dropped. */
@@ -454,37 +390,36 @@ class FolderWatcher {
 		);
 	}
 
-	private async session(client: ImapFlow): Promise<void> {
+	private async session(client: ImapFlow, signal: AbortSignal): Promise<void> {
 		this.client = client;
 		this.stats.connects++;
 		const mailbox = await this.quick(client, client.mailboxOpen(this.folder), 'Opening the folder');
 		this.uidNext = Number(mailbox.uidNext ?? 0);
-		await this.checkState(client, String(mailbox.uidValidity));
+		await this.checkState(String(mailbox.uidValidity));
 		const push = this.s.mode === 'idle' && client.capabilities.has('IDLE');
 		this.stats.push = push;
 		this.owner.emit({ type: 'connected', folder: this.folder, push });
-		this.settleFirstAttempt(undefined);
+		this.stream.health.settle();
 		this.log.info(`mailbox watcher: folder "${this.folder}" opened, ${push ? 'waiting for new mail by IDLE' : `polling every ${Math.round(this.s.pollIntervalMs / 1000)} s`}`);
 		// a backlog fires no event: catch up explicitly after every (re)connect
 		this.fetchRequested = true;
-		while (!this.stopped) {
+		while (!signal.aborted) {
 			if (!client.usable) throw new MailboxError('CONNECTION_CLOSED', `The server closed the connection of folder "${this.folder}".`, { step: 'command' });
-			if (this.state?.actions) await this.flushActions(client);
+			if (this.cursor?.actions.size) await this.flushActions(client);
 			this.flushRequested = false;
 			if (this.resetRequest) await this.applyReset(client);
 			if (this.fetchRequested) {
 				this.fetchRequested = false;
-				await this.cycle(client);
-				this.recordSuccess();
+				await this.cycle(client, signal);
+				this.stream.health.succeeded();
 				continue;
 			}
-			if (this.stopped) break;
+			if (signal.aborted) break;
 			if (push) {
-				await this.idle(client);
+				await this.idle(client, signal);
 			} else {
-				const longWait = this.s.pollIntervalMs;
-				await this.pollSleeper.sleep(longWait);
-				if (!this.fetchRequested && !this.flushRequested && !this.stopped) {
+				await this.sleeper.sleep(this.s.pollIntervalMs);
+				if (!this.fetchRequested && !this.flushRequested && !signal.aborted) {
 					if (!client.usable) throw new Reconnect('the connection closed between two polls');
 					this.fetchRequested = true;
 				}
@@ -492,15 +427,9 @@ class FolderWatcher {
 		}
 	}
 
-	private clearIdleTimer(): void {
-		if (this.idleTimer !== undefined) this.s.clock.clearTimeout(this.idleTimer);
-		if (this.breakTimer !== undefined) this.s.clock.clearTimeout(this.breakTimer);
-		this.idleTimer = undefined;
-		this.breakTimer = undefined;
-	}
-
 	/** IDLE until new mail, a request, or maxIdleMs (then a re-check, which also proves the connection alive). */
-	private async idle(client: ImapFlow): Promise<void> {
+	private async idle(client: ImapFlow, signal: AbortSignal): Promise<void> {
+		if (this.fetchRequested || this.flushRequested) return;
 		let timedOut = false;
 		this.idleTimer = this.s.clock.setTimeout(() => {
 			timedOut = true;
@@ -512,9 +441,9 @@ class FolderWatcher {
 			result = await client.idle();
 		} finally {
 			this.idling = false;
-			this.clearIdleTimer();
+			this.clearTimers();
 		}
-		if (this.stopped) return;
+		if (signal.aborted) return;
 		if (!client.usable) throw new MailboxError('CONNECTION_CLOSED', `The connection of folder "${this.folder}" closed while waiting for new mail.`, { step: 'command' });
 		if (result === false) throw new MailboxError('PROTOCOL', `The server refused IDLE on folder "${this.folder}".`, { step: 'command' });
 		if (timedOut) this.log.debug(`mailbox watcher: folder "${this.folder}": re-checking after ${Math.round(this.s.maxIdleMs / 1000)} s of IDLE`);
@@ -525,60 +454,58 @@ class FolderWatcher {
 		return Array.isArray(found) ? found : [];
 	}
 
-	private async checkState(client: ImapFlow, uidValidity: string): Promise<void> {
-		const previous = this.state;
+	private async checkState(uidValidity: string): Promise<void> {
+		const previous = this.cursor;
 		const mode = this.s.firstActivation;
 		if (!previous) {
-			const unseen = mode === 'unseen' ? await this.search(client, { seen: false }, 'Searching unseen mail') : [];
-			this.owner.setFolderState(this.folder, initialFolderState(uidValidity, this.uidNext, mode, unseen));
-			this.log.info(`mailbox watcher: folder "${this.folder}" starts with ${mode === 'new' ? 'new mail only' : mode === 'unseen' ? `${unseen.length} unseen messages, then new mail` : 'every message'}`);
+			this.owner.setCursor(this.folder, FolderCursor.initial(uidValidity, this.uidNext, mode));
+			this.log.info(`mailbox watcher: folder "${this.folder}" starts with ${mode === 'new' ? 'new mail only' : mode === 'unseen' ? 'its unseen messages, then new mail' : 'every message'}`);
 			return;
 		}
 		if (previous.uidValidity === uidValidity) return;
-		const matching = this.s.matchByMessageId && !!previous.recent?.length;
-		let candidates: number[] = [];
-		if (matching) {
-			const oldest = Math.min(...(previous.recent ?? []).map((r) => r[1]));
-			// SEARCH SINCE is by day in the server's time zone: one day earlier, the exact time is checked per message
-			candidates = await this.search(client, { since: new Date(oldest - 24 * 60 * MIN) }, 'Searching messages after the UIDVALIDITY change');
-		}
-		const unseen = !matching && mode === 'unseen' ? await this.search(client, { seen: false }, 'Searching unseen mail') : [];
+		const matching = this.s.matchByMessageId && previous.recent.length > 0;
 		for (const key of this.inflight.values()) this.staleKeys.add(key);
 		this.inflight.clear();
-		this.attempts.clear();
-		this.owner.setFolderState(this.folder, afterUidValidityChange(previous, uidValidity, this.uidNext, { matchByMessageId: this.s.matchByMessageId, mode, candidates, unseen }));
-		const handling = matching ? 'matchByMessageId' : 'firstActivation';
+		this.waiting.clear();
+		this.owner.setCursor(this.folder, matching ? FolderCursor.matching(uidValidity, this.uidNext, previous.recent) : FolderCursor.initial(uidValidity, this.uidNext, mode, previous.recent));
 		this.log.warn(`mailbox watcher: folder "${this.folder}": UIDVALIDITY changed from ${previous.uidValidity} to ${uidValidity}; ${matching ? 'recently delivered messages are recognised by Message-ID' : `starting again as on first activation (${mode})`}`);
-		this.owner.emit({ type: 'uidValidityChanged', folder: this.folder, previous: previous.uidValidity, current: uidValidity, handling });
+		this.owner.emit({ type: 'uidValidityChanged', folder: this.folder, previous: previous.uidValidity, current: uidValidity, handling: matching ? 'matchByMessageId' : 'firstActivation' });
 	}
 
 	private async applyReset(client: ImapFlow): Promise<void> {
 		const point = this.resetRequest;
 		this.resetRequest = undefined;
-		const state = this.state;
-		if (!point || !state) return;
-		if ('fromUid' in point) {
-			this.owner.setFolderState(this.folder, resetFromUid(state, point.fromUid));
-		} else if ('since' in point) {
-			const uids = await this.search(client, { since: point.since }, 'Searching messages to deliver again');
-			redeliver(state, uids);
-			this.owner.stateChanged();
+		const cursor = this.cursor;
+		if (!point || !cursor) return;
+		let next: FolderCursor;
+		if ('mode' in point) {
+			next = FolderCursor.initial(cursor.uidValidity, this.uidNext, point.mode, cursor.recent);
+			for (const u of cursor.actions) next.actions.add(u);
 		} else {
-			const unseen = point.mode === 'unseen' ? await this.search(client, { seen: false }, 'Searching unseen mail') : [];
-			const next = initialFolderState(state.uidValidity, this.uidNext, point.mode, unseen);
-			if (state.actions) next.actions = state.actions;
-			if (state.recent) next.recent = state.recent;
-			this.owner.setFolderState(this.folder, next);
+			next = cursor.reloaded('fromUid' in point ? point : { since: point.since, top: Math.max(0, this.uidNext - 1) });
 		}
+		this.waiting.clear();
+		this.owner.setCursor(this.folder, next);
 		this.fetchRequested = true;
+		void client;
 	}
 
 	private async flushActions(client: ImapFlow): Promise<void> {
-		const state = this.state;
-		if (!state?.actions) return;
-		const uids = [...expand(parseUidSet(state.actions))];
+		const cursor = this.cursor;
+		if (!cursor?.actions.size) return;
+		const uids = [...cursor.actions];
 		const set = uidSetOf(uids);
 		const action = this.s.afterProcessing;
+		if (action === 'delete' || (action === 'move' && !client.capabilities.has('MOVE'))) {
+			// without UIDPLUS, EXPUNGE would also remove messages other clients marked \Deleted
+			if (!client.capabilities.has('UIDPLUS')) {
+				throw new MailboxError(
+					'CONFIG',
+					`The server of folder "${this.folder}" offers neither ${action === 'move' ? 'MOVE nor ' : ''}UIDPLUS, so ${action === 'move' ? 'moving' : 'deleting'} a message would also expunge messages other mail clients marked as deleted. Nothing was ${action === 'move' ? 'moved' : 'deleted'}.`,
+					{ field: 'afterProcessing', step: 'command', hint: 'Choose "Mark as Read", or "Move to a Folder" on a server that offers MOVE; the messages are left as they are.' },
+				);
+			}
+		}
 		if (action === 'markRead') {
 			await this.quick(client, client.messageFlagsAdd(set, ['\\Seen'], { uid: true }), 'Marking messages as read');
 		} else if (action === 'move') {
@@ -586,86 +513,110 @@ class FolderWatcher {
 			const moved = await this.quick(client, client.messageMove(set, this.s.moveTo, { uid: true }), 'Moving messages');
 			if (moved === false) throw new MailboxError('SERVER', `Moving messages from "${this.folder}" to "${this.s.moveTo}" failed. Check that the folder "${this.s.moveTo}" exists.`, { field: 'moveTo', step: 'command' });
 		} else if (action === 'delete') {
-			// \Deleted, then UID EXPUNGE of exactly these messages where the server has UIDPLUS
 			await this.quick(client, client.messageDelete(set, { uid: true }), 'Deleting messages');
 		}
-		const current = this.state;
-		if (current && current.uidValidity === state.uidValidity) {
-			clearActions(current, uids);
+		const current = this.cursor;
+		if (current && current.uidValidity === cursor.uidValidity) {
+			for (const u of uids) current.actions.delete(u);
 			this.owner.stateChanged();
 		}
 	}
 
-	private async cycle(client: ImapFlow): Promise<void> {
-		const state = this.state;
-		if (!state) return;
+	private keyOf(uidValidity: string, uid: number): string {
+		return `${this.folder}/${uidValidity}/${uid}`;
+	}
+
+	/** Moves the cursor over what is settled, up to the first message in flight or not yet handled. */
+	private advance(): void {
+		const cursor = this.cursor;
+		if (!cursor) return;
+		let limit = Math.min(this.frontier - 1, this.examined);
+		for (const u of this.inflight.keys()) if (u > cursor.lastUid && u - 1 < limit) limit = u - 1;
+		if (cursor.advance(limit, this.waiting)) {
+			for (const u of this.waiting) if (u <= cursor.lastUid) this.waiting.delete(u);
+			this.owner.stateChanged();
+		}
+	}
+
+	private async list(client: ImapFlow, cursor: FolderCursor): Promise<number[]> {
+		const found: number[] = [];
+		let from = cursor.lastUid + 1;
+		if (cursor.filter) {
+			const range = `${from}:${cursor.filterTo}`;
+			const f = cursor.filter;
+			// SEARCH SINCE is by day in the server's time zone: for matching one day earlier, the exact time is checked per message
+			const query = f.kind === 'unseen' ? { uid: range, seen: false } : { uid: range, since: new Date(f.kind === 'match' ? f.at - SEARCH_DAY : f.at) };
+			for (const u of await this.search(client, query, 'Searching the backlog')) if (u >= from && u <= cursor.filterTo) found.push(u);
+			from = cursor.filterTo + 1;
+			this.examined = Math.max(this.examined, cursor.filterTo);
+		}
+		for (const u of await this.search(client, { uid: `${from}:*` }, 'Searching new mail')) {
+			if (u >= from) found.push(u);
+			if (u > this.examined) this.examined = u;
+		}
+		if (this.uidNext - 1 > this.examined) this.examined = this.uidNext - 1;
+		if (cursor.pending.size) {
+			const existing = await this.search(client, { uid: uidSetOf(cursor.pending) }, 'Searching pending mail');
+			if (cursor.prunePending(existing)) this.owner.stateChanged();
+			for (const u of cursor.pending) found.push(u);
+		}
+		return [...new Set(found)].sort((a, b) => a - b);
+	}
+
+	private async cycle(client: ImapFlow, signal: AbortSignal): Promise<void> {
+		const cursor = this.cursor;
+		if (!cursor) return;
 		const startedAt = this.s.clock.now();
 		let delivered = 0;
 		let skipped = 0;
-		const tail = (await this.search(client, { uid: `${state.lastUid + 1}:*` }, 'Searching new mail')).filter((u) => u > state.lastUid);
-		let pending: number[] = [];
-		if (state.pending) {
-			const found = await this.search(client, { uid: state.pending }, 'Searching pending mail');
-			if (prunePending(state, found)) this.owner.stateChanged();
-			pending = pendingUids(state);
+		this.examined = cursor.lastUid;
+		const candidates: number[] = [];
+		for (const u of await this.list(client, cursor)) {
+			if (!cursor.isOpen(u) || this.inflight.has(u)) continue;
+			if (!this.owner.dispatcher.isDue(this.keyOf(cursor.uidValidity, u))) this.waiting.add(u);
+			else candidates.push(u);
 		}
-		const candidates = [...new Set([...pending, ...tail])].filter((u) => !isDone(state, u) && !this.inflight.has(u)).sort((a, b) => a - b);
-		const recentKeys = state.matchSince !== undefined ? new Set((state.recent ?? []).map((r) => r[0])) : undefined;
-		const pendingSet = parseUidSet(state.pending);
-		for (let i = 0; i < candidates.length && !this.stopped; i += this.s.fetchBatchSize) {
-			const chunk = candidates.slice(i, i + this.s.fetchBatchSize);
-			const fetched = await this.fetchChunk(client, chunk);
-			let batch: WatchedMessage[] = [];
-			for (const m of fetched) {
-				if (this.stopped || this.state !== state) break;
-				const key = messageKey(m.messageId, m.internalDate, m.size);
-				if (recentKeys && state.matchSince !== undefined && m.uid <= state.lastUid && pendingSet.some(([a, b]) => m.uid >= a && m.uid <= b)) {
-					const before = (m.internalDate?.getTime() ?? 0) < state.matchSince;
-					if (before || recentKeys.has(key) || this.staleKeys.has(key)) {
-						markDone(state, m.uid);
-						this.owner.stateChanged();
+		const retryAt = this.owner.dispatcher.nextRetryAt();
+		if (retryAt !== undefined) this.stream.at(retryAt);
+		const current = () => !signal.aborted && this.cursor === cursor;
+		try {
+			for (let i = 0; i < candidates.length && current(); i += this.s.fetchBatchSize) {
+				const chunk = candidates.slice(i, i + this.s.fetchBatchSize);
+				this.frontier = chunk[0];
+				const meta = (await this.slow(client, client.fetchAll(uidSetOf(chunk), { uid: true, flags: true, size: true, internalDate: true, envelope: true, bodyStructure: true }, { uid: true }), 'Fetching message sizes'))
+					.map(metaOf)
+					.sort((a, b) => a.uid - b.uid);
+				let next = 0;
+				while (next < meta.length && current()) {
+					const m = meta[next];
+					this.frontier = m.uid;
+					if (this.skipMatched(cursor, m) || this.skipOversized(cursor, m)) {
 						skipped++;
-						if (!before) this.owner.emit({ type: 'skipped', folder: this.folder, uid: m.uid, messageId: m.messageId, size: m.size, reason: 'alreadyDelivered' });
+						next++;
+						this.frontier = meta[next]?.uid ?? chunk[chunk.length - 1] + 1;
+						this.advance();
 						continue;
 					}
-				}
-				if (m.oversized) {
-					this.stats.oversized++;
-					if (this.s.oversized === 'skip') {
-						markDone(state, m.uid);
-						this.owner.stateChanged();
-						skipped++;
-						this.stats.skipped++;
-						this.owner.emit({ type: 'skipped', folder: this.folder, uid: m.uid, messageId: m.messageId, size: m.size, reason: 'oversized' });
-						continue;
+					// room in the window first, then download: what is fetched ahead is bounded too
+					const group: Meta[] = [];
+					const bytes = (x: Meta) => (this.isOversized(x) ? 0 : x.size);
+					if (!(await this.owner.window.reserve(1, bytes(m)))) return;
+					group.push(m);
+					while (next + group.length < meta.length) {
+						const n = meta[next + group.length];
+						if (this.isOversized(n) || cursor.filter?.kind === 'match' || !this.owner.window.tryReserve(1, bytes(n))) break;
+						group.push(n);
 					}
-				}
-				if (m.bounce) this.stats.bounces++;
-				const attempt = (this.attempts.get(m.uid) ?? 0) + 1;
-				this.attempts.set(m.uid, attempt);
-				batch.push({
-					folder: this.folder,
-					uid: m.uid,
-					uidValidity: state.uidValidity,
-					flags: m.flags,
-					size: m.size,
-					internalDate: m.internalDate,
-					messageId: m.messageId,
-					oversized: m.oversized,
-					source: m.source,
-					headers: m.headers,
-					bounce: m.bounce,
-					attempt,
-					key: `${this.folder}/${state.uidValidity}/${m.uid}`,
-				});
-				if (batch.length >= this.s.deliveryBatchSize) {
-					delivered += await this.dispatch(batch);
-					batch = [];
+					next += group.length;
+					delivered += await this.download(client, cursor, group, bytes, current);
+					this.frontier = meta[next]?.uid ?? chunk[chunk.length - 1] + 1;
+					this.advance();
 				}
 			}
-			if (batch.length) delivered += await this.dispatch(batch);
+		} finally {
+			this.frontier = Infinity;
 		}
-		if (this.state === state && !this.stopped && skipGaps(state, tail, this.uidNext)) this.owner.stateChanged();
+		if (current()) this.advance();
 		const durationMs = this.s.clock.now() - startedAt;
 		this.stats.fetches++;
 		this.stats.lastFetchAt = new Date(startedAt);
@@ -673,215 +624,184 @@ class FolderWatcher {
 		this.owner.emit({ type: 'fetched', folder: this.folder, startedAt: new Date(startedAt), durationMs, delivered, skipped });
 	}
 
-	private toFetched(msg: FetchMessageObject): Fetched {
-		return {
-			uid: msg.uid,
-			flags: msg.flags ? [...msg.flags] : [],
-			size: msg.size ?? msg.source?.length ?? 0,
-			internalDate: msg.internalDate ? new Date(msg.internalDate) : undefined,
-			messageId: msg.envelope?.messageId || undefined,
-			bounce: isDeliveryStatusReport(msg.bodyStructure),
-			oversized: false,
-		};
+	private isOversized(m: Meta): boolean {
+		return !!this.s.maxSizeBytes && !this.s.fetchUnchecked && m.size > this.s.maxSizeBytes;
 	}
 
-	/** Metadata first, then bodies of the messages within the limit (or all at once without a limit / unchecked). */
-	private async fetchChunk(client: ImapFlow, uids: number[]): Promise<Fetched[]> {
-		const meta = { uid: true, flags: true, size: true, internalDate: true, envelope: true, bodyStructure: true } as const;
-		const limit = this.s.maxSizeBytes;
-		const range = uidSetOf(uids);
-		const out: Fetched[] = [];
-		if (!limit || this.s.fetchUnchecked) {
-			const list = await this.slow(client, client.fetchAll(range, { ...meta, source: true }, { uid: true }), 'Fetching messages');
-			for (const msg of list) {
-				const item = this.toFetched(msg);
-				const source = msg.source ?? Buffer.alloc(0);
-				if (limit && source.length > limit) {
-					item.oversized = true;
-					item.size = source.length;
-					if (this.s.oversized === 'headers') item.headers = Buffer.from(headerBlock(source));
-				} else {
-					item.source = source;
-				}
-				out.push(item);
-			}
-		} else {
-			const list = await this.slow(client, client.fetchAll(range, meta, { uid: true }), 'Fetching message sizes');
-			const small = list.filter((m) => (m.size ?? 0) <= limit).map((m) => m.uid);
-			const big = list.filter((m) => (m.size ?? 0) > limit).map((m) => m.uid);
-			const sources = new Map<number, Buffer>();
-			const headers = new Map<number, Buffer>();
-			if (small.length) {
-				for (const m of await this.slow(client, client.fetchAll(uidSetOf(small), { uid: true, source: true }, { uid: true }), 'Fetching messages')) {
+	/** After a UIDVALIDITY change: received before the recent ones, or recently delivered by Message-ID. */
+	private skipMatched(cursor: FolderCursor, m: Meta): boolean {
+		const f = cursor.filter;
+		if (f?.kind !== 'match' || m.uid > cursor.filterTo) return false;
+		const key = messageKey(m.messageId, m.internalDate, m.size);
+		const before = (m.internalDate?.getTime() ?? 0) < f.at;
+		if (!before && !cursor.isRecent(key) && !this.staleKeys.has(key)) return false;
+		cursor.settle(m.uid);
+		this.owner.stateChanged();
+		if (!before) this.owner.emit({ type: 'skipped', folder: this.folder, uid: m.uid, messageId: m.messageId, size: m.size, reason: 'alreadyDelivered' });
+		return true;
+	}
+
+	private skipOversized(cursor: FolderCursor, m: Meta): boolean {
+		if (!this.isOversized(m) || this.s.oversized !== 'skip') return false;
+		this.stats.oversized++;
+		this.stats.skipped++;
+		cursor.settle(m.uid);
+		this.owner.stateChanged();
+		this.owner.emit({ type: 'skipped', folder: this.folder, uid: m.uid, messageId: m.messageId, size: m.size, reason: 'oversized' });
+		return true;
+	}
+
+	/** Downloads a group (room reserved) and hands each message to its run; returns how many. */
+	private async download(client: ImapFlow, cursor: FolderCursor, group: Meta[], bytes: (m: Meta) => number, current: () => boolean): Promise<number> {
+		const window = this.owner.window;
+		const whole = group.filter((m) => !this.isOversized(m));
+		const big = group.filter((m) => this.isOversized(m));
+		const sources = new Map<number, Buffer>();
+		const headers = new Map<number, Buffer>();
+		let fetched = false;
+		try {
+			if (whole.length) {
+				for (const m of await this.slow(client, client.fetchAll(uidSetOf(whole.map((x) => x.uid)), { uid: true, source: true }, { uid: true }), 'Fetching messages')) {
 					if (m.source) sources.set(m.uid, m.source);
 				}
 			}
 			if (big.length && this.s.oversized === 'headers') {
-				for (const m of await this.slow(client, client.fetchAll(uidSetOf(big), { uid: true, headers: true }, { uid: true }), 'Fetching headers')) {
+				for (const m of await this.slow(client, client.fetchAll(uidSetOf(big.map((x) => x.uid)), { uid: true, headers: true }, { uid: true }), 'Fetching headers')) {
 					if (m.headers) headers.set(m.uid, m.headers);
 				}
 			}
-			for (const msg of list) {
-				const item = this.toFetched(msg);
-				if ((msg.size ?? 0) > limit) {
-					item.oversized = true;
-					item.headers = headers.get(msg.uid);
-				} else {
-					item.source = sources.get(msg.uid);
-					// gone between the two FETCHes (expunged): left for the next fetch, which won't find it
-					if (!item.source) continue;
-				}
-				out.push(item);
-			}
-		}
-		return out.sort((a, b) => a.uid - b.uid);
-	}
-
-	private releaseWindow(): void {
-		const waiters = this.windowWaiters;
-		this.windowWaiters = [];
-		for (const wake of waiters) wake();
-	}
-
-	private async waitForWindow(size: number, bytes: number): Promise<void> {
-		const full = () =>
-			(this.inflight.size > 0 && this.inflight.size + size > this.s.maxInFlight) || (this.inflightBytes > 0 && this.inflightBytes + bytes > this.s.maxInFlightBytes);
-		while (!this.stopped && full()) {
-			await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
-		}
-	}
-
-	/** Hands a batch to deliver() without waiting for the run; returns how many were handed over. */
-	private async dispatch(batch: WatchedMessage[]): Promise<number> {
-		const bytes = batch.reduce((sum, m) => sum + (m.source?.length ?? m.headers?.length ?? 0), 0);
-		await this.waitForWindow(batch.length, bytes);
-		if (this.stopped) return 0;
-		for (const m of batch) this.inflight.set(m.uid, messageKey(m.messageId, m.internalDate, m.size));
-		this.inflightBytes += bytes;
-		this.stats.delivered += batch.length;
-		let done: Promise<void | DeliveryOutcome>;
-		try {
-			done = Promise.resolve(this.s.deliver(batch));
-		} catch (error) {
-			done = Promise.reject(error);
-		}
-		done.then(
-			(outcome) => {
-				this.inflightBytes -= bytes;
-				this.acknowledged(batch, outcome ? outcome.untouched : undefined);
-			},
-			(error: unknown) => {
-				this.inflightBytes -= bytes;
-				this.failed(batch, error);
-			},
-		);
-		return batch.length;
-	}
-
-	private acknowledged(batch: WatchedMessage[], untouched: readonly number[] = []): void {
-		try {
-			const state = this.state;
-			for (const m of batch) {
-				const key = messageKey(m.messageId, m.internalDate, m.size);
-				this.staleKeys.delete(key);
-				this.stats.acknowledged++;
-				if (!state) continue;
-				if (state.uidValidity === m.uidValidity) {
-					this.inflight.delete(m.uid);
-					this.attempts.delete(m.uid);
-					markDone(state, m.uid);
-					if (this.s.afterProcessing !== 'none' && !untouched.includes(m.uid)) addAction(state, m.uid);
-				}
-				addRecent(state, key, m.internalDate?.getTime() ?? 0, this.s.recentLimit);
-			}
-			this.owner.stateChanged();
-			if (this.s.afterProcessing !== 'none') this.request('flush');
+			fetched = true;
 		} finally {
-			this.releaseWindow();
+			// failed: the room goes back (the session ends; the messages are fetched again later)
+			if (!fetched) for (const m of group) window.release(1, bytes(m));
 		}
-	}
-
-	private failed(batch: WatchedMessage[], error: unknown): void {
-		try {
-			const state = this.state;
-			const retry = this.s.retryFailed;
-			for (const m of batch) {
-				const key = messageKey(m.messageId, m.internalDate, m.size);
-				this.staleKeys.delete(key);
-				this.stats.failed++;
-				if (!state || state.uidValidity !== m.uidValidity) continue;
-				this.inflight.delete(m.uid);
-				if (!retry) {
-					this.attempts.delete(m.uid);
-					markDone(state, m.uid);
+		let count = 0;
+		for (const m of group) {
+			const source = sources.get(m.uid);
+			let item: Pick<WatchedMessage, 'oversized' | 'source' | 'headers' | 'size'>;
+			if (this.isOversized(m)) item = { oversized: true, source: undefined, headers: headers.get(m.uid), size: m.size };
+			else if (!source) {
+				// gone between the two FETCHes (expunged): left for the next fetch, which won't find it
+				window.release(1, bytes(m));
+				continue;
+			} else item = limitDownloaded(source, this.s.maxSizeBytes, this.s.oversized);
+			if (!current()) {
+				window.release(1, bytes(m));
+				continue;
+			}
+			if (item.oversized) {
+				this.stats.oversized++;
+				if (this.s.oversized === 'skip') {
+					window.release(1, bytes(m));
+					this.stats.skipped++;
+					cursor.settle(m.uid);
+					this.owner.stateChanged();
+					this.owner.emit({ type: 'skipped', folder: this.folder, uid: m.uid, messageId: m.messageId, size: item.size, reason: 'oversized' });
+					continue;
 				}
 			}
-			if (!retry) this.owner.stateChanged();
-			const message = error instanceof Error ? error.message : String(error);
-			this.log.warn(`mailbox watcher: folder "${this.folder}": the run for UID ${batch.map((m) => m.uid).join(', ')} failed (${message}); ${retry ? 'delivered again on the next fetch' : 'skipped'}`);
-			this.owner.emit({ type: 'deliveryFailed', folder: this.folder, uids: batch.map((m) => m.uid), error: message, retry });
-		} finally {
-			this.releaseWindow();
+			if (m.bounce) this.stats.bounces++;
+			const key = this.keyOf(cursor.uidValidity, m.uid);
+			const message: WatchedMessage = {
+				folder: this.folder,
+				uid: m.uid,
+				uidValidity: cursor.uidValidity,
+				flags: m.flags,
+				internalDate: m.internalDate,
+				messageId: m.messageId,
+				bounce: m.bounce,
+				attempt: this.owner.dispatcher.attemptOf(key),
+				key,
+				...item,
+				size: item.oversized ? item.size : m.size || item.size,
+			};
+			this.inflight.set(m.uid, messageKey(m.messageId, m.internalDate, m.size));
+			this.stats.delivered++;
+			count++;
+			this.owner.dispatcher.send(message, bytes(m), (settlement) => this.settled(message, settlement));
 		}
+		return count;
 	}
 
-	private recordFailure(error: MailboxError): void {
-		const now = new Date(this.s.clock.now());
-		this.log.warn(`mailbox watcher: folder "${this.folder}" cannot be fetched: ${error.fullMessage}`);
-		this.settleFirstAttempt(error);
-		if (!this.failure) {
-			this.failure = { error, first: now, last: now, count: 1 };
-			this.stats.failing = true;
-			this.owner.emit({ type: 'failing', folder: this.folder, error, message: `Mailbox folder "${this.folder}" cannot be fetched: ${error.fullMessage}`, firstFailureAt: now, lastFailureAt: now, count: 1 });
-		} else {
-			this.failure = { ...this.failure, error, last: now, count: this.failure.count + 1 };
-			const f = this.failure;
-			this.owner.emit({ type: 'updated', folder: this.folder, error, message: `Mailbox folder "${this.folder}" cannot be fetched: ${error.fullMessage}`, firstFailureAt: f.first, lastFailureAt: f.last, count: f.count });
+	private settled(m: WatchedMessage, settlement: Settlement): void {
+		const recentKey = messageKey(m.messageId, m.internalDate, m.size);
+		this.staleKeys.delete(recentKey);
+		if (settlement === 'retry') this.stats.failed++;
+		else if (settlement === 'skipped' || settlement === 'gaveUp') this.stats.failed++;
+		else this.stats.acknowledged++;
+		const cursor = this.cursor;
+		if (!cursor) return;
+		if (cursor.uidValidity === m.uidValidity) {
+			this.inflight.delete(m.uid);
+			if (settlement === 'retry') {
+				this.waiting.add(m.uid);
+				const at = this.owner.dispatcher.nextRetryAt();
+				if (at !== undefined) this.stream.at(at);
+			} else {
+				cursor.settle(m.uid);
+				if (settlement === 'done' && this.s.afterProcessing !== 'none') {
+					cursor.actions.add(m.uid);
+					this.request('flush');
+				}
+			}
+			this.advance();
 		}
-	}
-
-	private recordSuccess(): void {
-		this.backoff.reset();
-		this.settleFirstAttempt(undefined);
-		const f = this.failure;
-		if (!f) return;
-		this.failure = undefined;
-		this.stats.failing = false;
-		const recoveredAt = new Date(this.s.clock.now());
-		this.log.info(`mailbox watcher: folder "${this.folder}" is fetched again after ${f.count} failed attempts`);
-		this.owner.emit({ type: 'recovered', folder: this.folder, firstFailureAt: f.first, lastFailureAt: f.last, recoveredAt, count: f.count });
+		if (settlement === 'done' || settlement === 'untouched') cursor.addRecent(recentKey, m.internalDate?.getTime() ?? 0, this.s.recentLimit);
+		this.owner.stateChanged();
 	}
 }
 
 /**
  * The engine of the IMAP trigger. Create it with the persisted state, `start()` it, persist what
- * `onState` reports, `stop()` it. Never throws from its background work: failures are reported
- * through `onEvent` (failing / updated / recovered) and retried with backoff.
+ * `onState` and `onLedger` report, `stop()` it. Never throws from its background work: failures
+ * are reported through `onEvent` (failing / updated / recovered) and retried with backoff.
  */
 export class ImapWatcher {
 	readonly settings: Settings;
 	readonly server: ResolvedServer;
 	readonly login: ImapLogin | (() => Promise<ImapLogin>);
 	readonly backoffOptions: BackoffOptions;
-	/** Live state; read it with getState(). */
-	readonly state: WatchState;
+	readonly cursors: Map<string, FolderCursor>;
+	readonly window: Window;
+	readonly dispatcher: Dispatcher<WatchedMessage>;
+	private readonly account?: string;
 	private readonly folders = new Map<string, FolderWatcher>();
 	private readonly onState?: (state: WatchState) => void;
 	private readonly onEvent?: (event: WatchEvent) => void;
 	private stateScheduled = false;
 	private running = false;
+	private readonly accountChanged: boolean;
 
 	constructor(options: ImapWatcherOptions) {
 		this.settings = defaults(options);
 		this.server = options.server;
 		this.login = options.login;
 		this.backoffOptions = options.backoff ?? {};
-		this.state = loadState(options.state);
+		this.account = options.account;
+		const loaded = loadState(options.state, options.account);
+		this.cursors = loaded.folders;
+		this.accountChanged = loaded.accountChanged;
 		this.onState = options.onState;
 		this.onEvent = options.onEvent;
 		if (this.settings.afterProcessing === 'move' && !this.settings.moveTo) {
 			throw new MailboxError('CONFIG', 'After processing is "move", but no target folder is set.', { field: 'moveTo', step: 'config', hint: 'Choose the folder processed mail is moved to.' });
 		}
+		const positive = (value: number | undefined, fallback: number) => Math.floor(typeof value === 'number' && value > 0 ? value : fallback);
+		this.window = new Window(positive(options.maxInFlight, 100), positive(options.maxInFlightBytes, 16 * 1024 * 1024));
+		this.dispatcher = new Dispatcher<WatchedMessage>({
+			keyPrefix: options.keyPrefix ?? 'mailbox-imap',
+			deliver: options.deliver,
+			ledger: new RunLedger(options.runs, options.retry),
+			window: this.window,
+			clock: this.settings.clock,
+			logger: this.settings.logger,
+			onLedger: options.onLedger,
+			onEvent: (event) => {
+				// the state of this settlement goes out with the event (an emit saves both)
+				this.flushState(true);
+				this.emit({ ...event, folder: event.message.folder });
+			},
+		});
 		for (const folder of this.settings.folders) this.folders.set(folder, new FolderWatcher(this, folder));
 	}
 
@@ -893,22 +813,27 @@ export class ImapWatcher {
 	async start(): Promise<StartResult[]> {
 		if (this.running) return [...this.folders.keys()].map((folder) => ({ folder }));
 		this.running = true;
+		if (this.accountChanged) {
+			this.settings.logger.warn('mailbox watcher: the saved state belongs to another account (host, user or mailbox changed); every folder starts as on first activation');
+			for (const folder of this.folders.keys()) this.emit({ type: 'accountChanged', folder });
+		}
 		const results = await Promise.all([...this.folders.values()].map(async (f) => ({ folder: f.folder, error: await f.start() })));
 		// the first cursors are reported before start() returns
-		if (this.stateScheduled) this.flushState();
+		this.flushState(true);
 		return results.map((r) => (r.error ? r : { folder: r.folder }));
 	}
 
-	/** Stops every folder: connections closed, nothing more delivered. Acknowledgements arriving later still update the state. */
+	/** Stops every folder: connections closed, nothing more delivered. Settlements arriving later still update the state. */
 	async stop(): Promise<void> {
 		this.running = false;
+		this.window.close();
 		await Promise.all([...this.folders.values()].map((f) => f.stop()));
-		this.flushState();
+		this.flushState(true);
 	}
 
 	/** A copy of the state, for persisting. */
 	getState(): WatchState {
-		return cloneState(this.state);
+		return saveState(this.cursors, this.account);
 	}
 
 	getStats(): Record<string, FolderStats> {
@@ -939,8 +864,8 @@ export class ImapWatcher {
 	}
 
 	/** @internal */
-	setFolderState(folder: string, state: FolderState): void {
-		this.state.folders[folder] = state;
+	setCursor(folder: string, cursor: FolderCursor): void {
+		this.cursors.set(folder, cursor);
 		this.stateChanged();
 	}
 
@@ -951,8 +876,8 @@ export class ImapWatcher {
 		setImmediate(() => this.flushState());
 	}
 
-	private flushState(): void {
-		if (!this.stateScheduled && this.running) return;
+	private flushState(now = false): void {
+		if (!this.stateScheduled && !now) return;
 		this.stateScheduled = false;
 		if (!this.onState) return;
 		try {

@@ -6,6 +6,7 @@
 import { distinguishedFolder, splitFolderPath } from '../../../lib/ews/client';
 import { diagnosticsReason, fromEwsResponseCode, permissionHint } from '../../../lib/ews/errors';
 import { soapOperation, throttleHint } from '../../../lib/ews/transport';
+import { fingerprint } from '../../../lib/delivery/keys';
 import { folderKey } from '../../../lib/ews/watch';
 import { decideCreate, emptyFolderState, finish, isKnown, loadEwsState, MAX_RECENT, RESYNC_MARGIN_MS } from '../../../lib/ews/watch-state';
 
@@ -21,7 +22,13 @@ describe('EWS watch state', () => {
 			},
 		});
 		expect(Object.keys(state.folders)).toEqual(['inbox']);
-		expect(state.folders.inbox).toEqual({ folderId: 'F1', syncState: 'S', activatedAt: 5, lastSyncAt: 6, pending: { a: { s: 'new', m: '<a@x>', r: 1, z: 2 } }, recent: ['m:<x@y>'] });
+		// a version 1 state: Message-IDs become fingerprints; the pending message keeps the key it was delivered with
+		expect(state.folders.inbox).toEqual({ folderId: 'F1', syncState: 'S', activatedAt: 5, lastSyncAt: 6, pending: { a: { s: 'new', m: fingerprint('<a@x>'), l: '<a@x>', r: 1, z: 2 } }, recent: [fingerprint('<x@y>')] });
+		// version 2 loads as saved
+		const saved = { version: 2, account: 'acct', folders: { inbox: { pending: { b: { s: 'act', m: fingerprint('<b@x>'), l: '<b@x>' } }, recent: [fingerprint('<x@y>')] } } };
+		expect(loadEwsState(saved, 'acct').folders.inbox).toEqual({ pending: { b: { s: 'act', m: fingerprint('<b@x>'), l: '<b@x>' } }, recent: [fingerprint('<x@y>')] });
+		// another account's state is not used
+		expect(loadEwsState(saved, 'other')).toEqual({ version: 2, account: 'other', folders: {} });
 		// a sync state without activation: the first activation is still under way
 		expect(loadEwsState({ folders: { inbox: { syncState: 'S', pending: {}, recent: [] } } }).folders.inbox.activatedAt).toBeUndefined();
 	});
@@ -36,7 +43,7 @@ describe('EWS watch state', () => {
 		const since = item.received + RESYNC_MARGIN_MS + 1;
 		expect(decideCreate(f, item, { resyncSince: since })).toBe('known');
 		expect(decideCreate(f, item, { resyncSince: since - 2 })).toBe('deliver');
-		f.pending.i1 = { s: 'new', m: '<1@x>' };
+		f.pending.i1 = { s: 'new', m: fingerprint('<1@x>') };
 		finish(f, 'i1');
 		expect(decideCreate(f, { ...item, itemId: 'moved-id' }, { resyncSince: since - 2 })).toBe('known');
 		expect(decideCreate(f, { itemId: 'i2' }, {})).toBe('deliver');
@@ -48,15 +55,15 @@ describe('EWS watch state', () => {
 	it('keeps at most MAX_RECENT finished keys, newest last, without duplicates', () => {
 		const f = emptyFolderState();
 		for (let i = 0; i < MAX_RECENT + 10; i++) {
-			f.pending[`i${i}`] = { s: 'act', m: `<${i}@x>` };
+			f.pending[`i${i}`] = { s: 'act', m: fingerprint(`<${i}@x>`) };
 			finish(f, `i${i}`);
 		}
 		expect(f.recent).toHaveLength(MAX_RECENT);
-		expect(f.recent.at(-1)).toBe(`m:<${MAX_RECENT + 9}@x>`);
+		expect(f.recent.at(-1)).toBe(fingerprint(`<${MAX_RECENT + 9}@x>`));
 		expect(f.pending).toEqual({});
-		f.pending.again = { s: 'new', m: `<${MAX_RECENT + 9}@x>` };
+		f.pending.again = { s: 'new', m: fingerprint(`<${MAX_RECENT + 9}@x>`) };
 		finish(f, 'again');
-		expect(f.recent.filter((k) => k === `m:<${MAX_RECENT + 9}@x>`)).toHaveLength(1);
+		expect(f.recent.filter((k) => k === fingerprint(`<${MAX_RECENT + 9}@x>`))).toHaveLength(1);
 	});
 });
 

@@ -1,16 +1,5 @@
-import {
-	addRecent,
-	afterUidValidityChange,
-	initialFolderState,
-	isDone,
-	loadState,
-	markDone,
-	prunePending,
-	redeliver,
-	resetFromUid,
-	skipGaps,
-	type FolderState,
-} from '../../../lib/imap/watch/state';
+import { fingerprint } from '../../../lib/delivery/keys';
+import { emptyState, FolderCursor, loadState, messageKey, saveState, STATE_VERSION, type FolderState } from '../../../lib/imap/watch/state';
 import { addUid, formatUidSet, hasUid, parseUidSet, rangesOf, removeUid, uidSetOf } from '../../../lib/imap/watch/uid-set';
 
 describe('UID sets', () => {
@@ -32,88 +21,349 @@ describe('UID sets', () => {
 	});
 });
 
-describe('watcher folder state', () => {
-	it("first activation: 'new' at UIDNEXT-1, 'all' at 0, 'unseen' with the unseen UIDs pending", () => {
-		expect(initialFolderState('7', 11, 'new')).toEqual({ uidValidity: '7', lastUid: 10 });
-		expect(initialFolderState('7', 11, 'all')).toEqual({ uidValidity: '7', lastUid: 0 });
-		expect(initialFolderState('7', 11, 'unseen', [2, 3, 4, 9])).toEqual({ uidValidity: '7', lastUid: 10, pending: '2:4,9' });
-		expect(initialFolderState('7', 1, 'new')).toEqual({ uidValidity: '7', lastUid: 0 });
+const sorted = (set: Iterable<number>) => [...set].sort((a, b) => a - b);
+
+describe('FolderCursor', () => {
+	it("first activation: 'new' from UIDNEXT on, 'all' from UID 1, 'unseen' filtered up to UIDNEXT-1", () => {
+		expect(FolderCursor.initial('7', 11, 'new').toState()).toEqual({ uidValidity: '7', lastUid: 10 });
+		expect(FolderCursor.initial('7', 11, 'all').toState()).toEqual({ uidValidity: '7', lastUid: 0 });
+		const unseen = FolderCursor.initial('7', 11, 'unseen');
+		expect(unseen.lastUid).toBe(0);
+		expect(unseen.filterTo).toBe(10);
+		expect(unseen.filter).toEqual({ kind: 'unseen' });
+		expect(unseen.toState()).toEqual({ uidValidity: '7', lastUid: 0, filterTo: 10, filter: 'unseen' });
+		// an empty folder: nothing to filter
+		expect(FolderCursor.initial('7', 1, 'unseen').toState()).toEqual({ uidValidity: '7', lastUid: 0 });
+		expect(FolderCursor.initial('7', 1, 'new').toState()).toEqual({ uidValidity: '7', lastUid: 0 });
+		expect(FolderCursor.initial('7', 0, 'new').lastUid).toBe(0);
 	});
 
-	it('advances the cursor only over acknowledged UIDs; out-of-order acknowledgements wait in done', () => {
-		const s: FolderState = { uidValidity: '1', lastUid: 10 };
-		expect(markDone(s, 12)).toBe(true);
-		expect(markDone(s, 13)).toBe(true);
-		expect(s).toEqual({ uidValidity: '1', lastUid: 10, done: '12:13' });
-		expect(isDone(s, 11)).toBe(false);
-		expect(isDone(s, 12)).toBe(true);
-		expect(markDone(s, 12)).toBe(false);
-		markDone(s, 11);
-		expect(s).toEqual({ uidValidity: '1', lastUid: 13 });
+	it('settles out of order in done; advance moves lastUid and absorbs done', () => {
+		const c = new FolderCursor('1', { lastUid: 10 });
+		expect(c.settle(12)).toBe(true);
+		expect(c.settle(13)).toBe(true);
+		expect(c.settle(15)).toBe(true);
+		expect(c.settle(12)).toBe(false);
+		expect(c.toState()).toEqual({ uidValidity: '1', lastUid: 10, done: '12:13,15' });
+		expect(c.firstDone()).toBe(12);
+		expect(c.isOpen(11)).toBe(true);
+		expect(c.isOpen(12)).toBe(false);
+		// 11 settled (or not one to deliver): up to 11, then over 12 and 13, which were settled already
+		expect(c.advance(11, [])).toBe(true);
+		expect(c.lastUid).toBe(13);
+		expect(sorted(c.done)).toEqual([15]);
+		expect(c.advance(13, [])).toBe(false);
+		expect(c.advance(12, [])).toBe(false);
+		// passing over 15 too
+		expect(c.advance(20, [])).toBe(true);
+		expect(c.toState()).toEqual({ uidValidity: '1', lastUid: 20 });
+		expect(c.firstDone()).toBeUndefined();
 	});
 
-	it('passes over UIDs that do not exist, never over one still to deliver', () => {
-		const s: FolderState = { uidValidity: '1', lastUid: 10, done: '15' };
-		// 11-14 expunged; 15 done; 20 exists and is not done; UIDNEXT 21
-		expect(skipGaps(s, [15, 20], 21)).toBe(true);
-		expect(s).toEqual({ uidValidity: '1', lastUid: 19 });
-		expect(skipGaps(s, [20], 21)).toBe(false);
-		markDone(s, 20);
-		expect(s.lastUid).toBe(20);
-		// nothing above: up to UIDNEXT-1
-		expect(skipGaps(s, [], 31)).toBe(true);
-		expect(s.lastUid).toBe(30);
+	it('waiting UIDs an advance passes over go to pending; settling them takes them out', () => {
+		const c = new FolderCursor('1', { lastUid: 10 });
+		c.settle(14);
+		// 12 and 14 wait for a retry; 14 is done, 30 is above the target, 5 below lastUid
+		expect(c.advance(20, [12, 14, 30, 5])).toBe(true);
+		expect(c.lastUid).toBe(20);
+		expect(sorted(c.pending)).toEqual([12]);
+		expect(c.done.size).toBe(0);
+		expect(c.isOpen(12)).toBe(true);
+		expect(c.isOpen(13)).toBe(false);
+		expect(c.isOpen(21)).toBe(true);
+		expect(c.toState()).toEqual({ uidValidity: '1', lastUid: 20, pending: '12' });
+		expect(c.settle(12)).toBe(true);
+		expect(c.settle(12)).toBe(false);
+		expect(c.settle(13)).toBe(false);
+		expect(c.isOpen(12)).toBe(false);
+		expect(c.toState()).toEqual({ uidValidity: '1', lastUid: 20 });
 	});
 
-	it('pending UIDs below the cursor are delivered, pruned when gone, done when acknowledged', () => {
-		const s: FolderState = { uidValidity: '1', lastUid: 10, pending: '2:4,9' };
-		expect(isDone(s, 3)).toBe(false);
-		expect(isDone(s, 5)).toBe(true);
-		expect(prunePending(s, [2, 3, 9, 40])).toBe(true);
-		expect(s.pending).toBe('2:3,9');
-		markDone(s, 2);
-		markDone(s, 3);
-		markDone(s, 9);
-		expect(s).toEqual({ uidValidity: '1', lastUid: 10 });
+	it('prunePending keeps only the pending UIDs that still exist', () => {
+		const c = new FolderCursor('1', { lastUid: 10, pending: '2:4,9' });
+		expect(sorted(c.pending)).toEqual([2, 3, 4, 9]);
+		expect(c.prunePending([2, 3, 9, 40])).toBe(true);
+		expect(c.toState().pending).toBe('2:3,9');
+		expect(c.prunePending([1, 2, 3, 9])).toBe(false);
+		expect(c.prunePending([])).toBe(true);
+		expect(c.pending.size).toBe(0);
 	});
 
-	it('keeps a bounded list of recent Message-IDs', () => {
-		const s: FolderState = { uidValidity: '1', lastUid: 0 };
-		for (let i = 0; i < 5; i++) addRecent(s, `<m${i}>`, i, 3);
-		expect(s.recent).toEqual([
-			['<m2>', 2],
-			['<m3>', 3],
-			['<m4>', 4],
+	it('drops the filter once lastUid reaches filterTo', () => {
+		const c = FolderCursor.initial('1', 11, 'unseen');
+		c.advance(5, []);
+		expect(c.filter).toEqual({ kind: 'unseen' });
+		expect(c.filterTo).toBe(10);
+		c.advance(9, []);
+		expect(c.filter).toBeDefined();
+		c.advance(10, []);
+		expect(c.filter).toBeUndefined();
+		expect(c.filterTo).toBe(0);
+		expect(c.toState()).toEqual({ uidValidity: '1', lastUid: 10 });
+		// a loaded state past its filter drops it at once
+		expect(new FolderCursor('1', { lastUid: 12, filterTo: 10, filter: 'since:5' }).filter).toBeUndefined();
+		// and keeps it below
+		expect(new FolderCursor('1', { lastUid: 2, filterTo: 10, filter: 'since:5' }).filter).toEqual({ kind: 'since', at: 5 });
+		// an unknown filter is dropped
+		expect(new FolderCursor('1', { lastUid: 2, filterTo: 10, filter: 'bogus' }).toState()).toEqual({ uidValidity: '1', lastUid: 2 });
+	});
+
+	it('matching() filters by Message-ID from the oldest recent delivery up to UIDNEXT-1', () => {
+		const recent: Array<[string, number]> = [
+			[fingerprint('<b@x>'), 2_000],
+			[fingerprint('<a@x>'), 1_000],
+			[fingerprint('<c@x>'), 3_000],
+		];
+		const c = FolderCursor.matching('2', 21, recent);
+		expect(c.uidValidity).toBe('2');
+		expect(c.lastUid).toBe(0);
+		expect(c.filterTo).toBe(20);
+		expect(c.filter).toEqual({ kind: 'match', at: 1_000 });
+		expect(c.recent).toEqual(recent);
+		expect(c.isRecent(fingerprint('<a@x>'))).toBe(true);
+		expect(c.isRecent(fingerprint('<z@x>'))).toBe(false);
+		expect(c.toState()).toEqual({ uidValidity: '2', lastUid: 0, filterTo: 20, filter: 'match:1000', recent });
+		expect(FolderCursor.matching('2', 21, []).filter).toEqual({ kind: 'match', at: 0 });
+	});
+
+	it('reloaded({fromUid}) delivers again from that UID on, keeping pending below, actions and recent', () => {
+		const recent: Array<[string, number]> = [[fingerprint('<x@y>'), 1]];
+		const c = new FolderCursor('1', { lastUid: 20, done: '22', pending: '3,15', actions: '19', recent });
+		const r = c.reloaded({ fromUid: 10 });
+		expect(r.toState()).toEqual({ uidValidity: '1', lastUid: 9, pending: '3', actions: '19', recent });
+		expect(r.isOpen(15)).toBe(true);
+		expect(r.isOpen(22)).toBe(true);
+		expect(r.isOpen(5)).toBe(false);
+		expect(c.reloaded({ fromUid: 1 }).lastUid).toBe(0);
+		expect(c.reloaded({ fromUid: 0 }).lastUid).toBe(0);
+	});
+
+	it('reloaded({since, top}) delivers what was received since then, up to top', () => {
+		const c = new FolderCursor('1', { lastUid: 20, done: '22', pending: '3', actions: '19' });
+		const r = c.reloaded({ since: new Date(5_000), top: 30 });
+		expect(r.lastUid).toBe(0);
+		expect(r.filterTo).toBe(30);
+		expect(r.filter).toEqual({ kind: 'since', at: 5_000 });
+		expect(r.toState()).toEqual({ uidValidity: '1', lastUid: 0, filterTo: 30, filter: 'since:5000', actions: '19' });
+		expect(r.done.size).toBe(0);
+		expect(r.pending.size).toBe(0);
+	});
+
+	it('round-trips through toState and the constructor', () => {
+		const c = FolderCursor.initial('99', 101, 'unseen');
+		c.advance(40, [7, 33]);
+		c.settle(45);
+		c.settle(47);
+		c.actions.add(12);
+		c.actions.add(13);
+		c.addRecent(messageKey('<m@x>', undefined, 0), 123, 10);
+		const state = c.toState();
+		expect(state).toEqual({
+			uidValidity: '99',
+			lastUid: 40,
+			done: '45,47',
+			pending: '7,33',
+			filterTo: 100,
+			filter: 'unseen',
+			actions: '12:13',
+			recent: [[fingerprint('<m@x>'), 123]],
+		});
+		const again = new FolderCursor(state.uidValidity, JSON.parse(JSON.stringify(state)) as FolderState);
+		expect(again.toState()).toEqual(state);
+		expect(again.isRecent(fingerprint('<m@x>'))).toBe(true);
+	});
+
+	it('keeps recent keys as fingerprints, bounded by the limit', () => {
+		const c = new FolderCursor('1', { lastUid: 0 });
+		for (let i = 0; i < 5; i++) c.addRecent(messageKey(`<m${i}@x>`, undefined, 0), i, 3);
+		expect(c.recent).toEqual([
+			[fingerprint('<m2@x>'), 2],
+			[fingerprint('<m3@x>'), 3],
+			[fingerprint('<m4@x>'), 4],
+		]);
+		for (const [k] of c.recent) expect(k).toMatch(/^[A-Za-z0-9_-]{16}$/);
+		expect(c.isRecent(fingerprint('<m1@x>'))).toBe(false);
+		expect(c.isRecent(fingerprint('<m4@x>'))).toBe(true);
+		// after a lookup the list stays right as it grows and drops
+		c.addRecent(messageKey('<m5@x>', undefined, 0), 5, 3);
+		expect(c.isRecent(fingerprint('<m5@x>'))).toBe(true);
+		expect(c.isRecent(fingerprint('<m2@x>'))).toBe(false);
+		c.addRecent('ignored', 6, 0);
+		expect(c.recent).toHaveLength(3);
+		// loaded Message-IDs become fingerprints; fingerprints stay as they are
+		const loaded = new FolderCursor('1', { lastUid: 0, recent: [['<old@x>', 1], [fingerprint('<new@x>'), 2], ['bad' as unknown as string, 'x' as unknown as number]] });
+		expect(loaded.recent).toEqual([
+			[fingerprint('<old@x>'), 1],
+			[fingerprint('<new@x>'), 2],
 		]);
 	});
 
-	it('after a UIDVALIDITY change: Message-ID matching keeps the recent list and makes the candidates pending', () => {
-		const previous: FolderState = { uidValidity: '1', lastUid: 50, recent: [['<a>', 1000], ['<b>', 2000]] };
-		expect(afterUidValidityChange(previous, '2', 21, { matchByMessageId: true, mode: 'new', candidates: [5, 6, 7, 30], unseen: [] })).toEqual({
-			uidValidity: '2',
-			lastUid: 20,
-			recent: previous.recent,
-			pending: '5:7',
-			matchSince: 1000,
-		});
-		expect(afterUidValidityChange(previous, '2', 21, { matchByMessageId: false, mode: 'all', candidates: [], unseen: [] })).toEqual({ uidValidity: '2', lastUid: 0, recent: previous.recent });
-		// nothing delivered recently: nothing to match against, so the first-activation mode
-		expect(afterUidValidityChange({ uidValidity: '1', lastUid: 3 }, '2', 21, { matchByMessageId: true, mode: 'new', candidates: [1], unseen: [] })).toEqual({ uidValidity: '2', lastUid: 20 });
+	it('messageKey fingerprints the Message-ID, else the date and size', () => {
+		expect(messageKey(' <a@b> ', undefined, 0)).toBe(fingerprint('<a@b>'));
+		expect(messageKey(undefined, new Date(1_000), 42)).toBe(fingerprint('1000/42'));
+		expect(messageKey('  ', undefined, 42)).toBe(fingerprint('0/42'));
 	});
+});
 
-	it('reset from a UID or for found UIDs', () => {
-		const s: FolderState = { uidValidity: '1', lastUid: 20, done: '22', pending: '3,15', actions: '19', recent: [['<x>', 1]] };
-		expect(resetFromUid(s, 10)).toEqual({ uidValidity: '1', lastUid: 9, pending: '3', actions: '19', recent: [['<x>', 1]] });
-		const t: FolderState = { uidValidity: '1', lastUid: 20, done: '22:23' };
-		redeliver(t, [5, 6, 23]);
-		expect(t).toEqual({ uidValidity: '1', lastUid: 20, done: '22', pending: '5:6' });
-	});
-
-	it('loads what the node persisted and drops what it cannot use', () => {
-		expect(loadState(undefined)).toEqual({ version: 1, folders: {} });
-		expect(loadState({ folders: { INBOX: { uidValidity: '3', lastUid: 5, done: '8,7', bogus: 1 }, Bad: { lastUid: 'x' }, Worse: null } })).toEqual({
+describe('loadState / saveState', () => {
+	it('loads version 1: plain pending stays pending', () => {
+		const { folders, accountChanged } = loadState({
 			version: 1,
-			folders: { INBOX: { uidValidity: '3', lastUid: 5, done: '7:8' } },
+			folders: { INBOX: { uidValidity: '3', lastUid: 10, pending: '2:4,9', done: '12', actions: '5' } },
 		});
+		expect(accountChanged).toBe(false);
+		const c = folders.get('INBOX')!;
+		expect(c.toState()).toEqual({ uidValidity: '3', lastUid: 10, pending: '2:4,9', done: '12', actions: '5' });
+		expect(c.isOpen(3)).toBe(true);
+		expect(c.isOpen(5)).toBe(false);
+	});
+
+	it('loads version 1 Message-ID matching as a match filter from the first candidate on', () => {
+		const { folders } = loadState({
+			version: 1,
+			folders: {
+				INBOX: { uidValidity: '4', lastUid: 50, pending: '7,5:6,30', matchSince: 1_000, done: '52', recent: [['<a@x>', 1_000], ['<b@x>', 2_000]] },
+			},
+		});
+		const c = folders.get('INBOX')!;
+		expect(c.lastUid).toBe(4);
+		expect(c.filterTo).toBe(50);
+		expect(c.filter).toEqual({ kind: 'match', at: 1_000 });
+		expect(c.pending.size).toBe(0);
+		expect(sorted(c.done)).toEqual([52]);
+		expect(c.recent).toEqual([
+			[fingerprint('<a@x>'), 1_000],
+			[fingerprint('<b@x>'), 2_000],
+		]);
+		expect(c.isRecent(messageKey('<a@x>', undefined, 0))).toBe(true);
+		expect(c.toState()).toEqual({
+			uidValidity: '4',
+			lastUid: 4,
+			done: '52',
+			filterTo: 50,
+			filter: 'match:1000',
+			recent: [
+				[fingerprint('<a@x>'), 1_000],
+				[fingerprint('<b@x>'), 2_000],
+			],
+		});
+	});
+
+	it('a version 1 matchSince without candidates is plain', () => {
+		const { folders } = loadState({ version: 1, folders: { INBOX: { uidValidity: '4', lastUid: 50, matchSince: 1_000 } } });
+		expect(folders.get('INBOX')!.toState()).toEqual({ uidValidity: '4', lastUid: 50 });
+	});
+
+	it("does not load another account's state", () => {
+		const raw = saveState(new Map([['INBOX', new FolderCursor('1', { lastUid: 5 })]]), 'account-A');
+		expect(loadState(raw, 'account-B')).toEqual({ folders: new Map(), accountChanged: true });
+		const same = loadState(raw, 'account-A');
+		expect(same.accountChanged).toBe(false);
+		expect(same.folders.get('INBOX')!.lastUid).toBe(5);
+		// a state without an account (saved before accounts were recorded) loads
+		const noAccount = loadState({ version: 1, folders: { INBOX: { uidValidity: '1', lastUid: 6 } } }, 'account-B');
+		expect(noAccount.accountChanged).toBe(false);
+		expect(noAccount.folders.get('INBOX')!.lastUid).toBe(6);
+		// and without an account to compare with, any state loads
+		expect(loadState(raw).folders.get('INBOX')!.lastUid).toBe(5);
+	});
+
+	it('saves version 2 and loads it back', () => {
+		const folders = new Map<string, FolderCursor>();
+		const inbox = FolderCursor.initial('11', 21, 'unseen');
+		inbox.advance(8, [3]);
+		inbox.settle(10);
+		folders.set('INBOX', inbox);
+		folders.set('Archive', new FolderCursor('12', { lastUid: 100 }));
+		const saved = saveState(folders, 'acc');
+		expect(saved).toEqual({
+			version: STATE_VERSION,
+			account: 'acc',
+			folders: {
+				INBOX: { uidValidity: '11', lastUid: 8, pending: '3', done: '10', filterTo: 20, filter: 'unseen' },
+				Archive: { uidValidity: '12', lastUid: 100 },
+			},
+		});
+		expect(STATE_VERSION).toBe(2);
+		const loaded = loadState(JSON.parse(JSON.stringify(saved)), 'acc');
+		expect([...loaded.folders.keys()]).toEqual(['INBOX', 'Archive']);
+		expect(saveState(loaded.folders, 'acc')).toEqual(saved);
+		expect(saveState(new Map())).toEqual(emptyState());
+		expect(emptyState()).toEqual({ version: 2, folders: {} });
+	});
+
+	it('drops what it cannot use, never throws', () => {
+		expect(loadState(undefined).folders.size).toBe(0);
+		expect(loadState('x').folders.size).toBe(0);
+		expect(loadState({ version: 2 }).folders.size).toBe(0);
+		const { folders } = loadState({
+			version: 2,
+			folders: { INBOX: { uidValidity: '3', lastUid: 5, done: '8,7', bogus: 1 }, Bad: { lastUid: 'x' }, Worse: null, Neg: { uidValidity: '1', lastUid: -1 } },
+		});
+		expect([...folders.keys()]).toEqual(['INBOX']);
+		expect(folders.get('INBOX')!.toState()).toEqual({ uidValidity: '3', lastUid: 5, done: '7:8' });
+	});
+});
+
+describe('a large folder', () => {
+	it('a saved range of millions of UIDs loads at once: settled ranges after lastUid are absorbed, a corrupt wide set is cut, never thrown on', () => {
+		const { folders } = loadState({ version: 2, folders: { INBOX: { uidValidity: '1', lastUid: 5, done: '6:20000000,20000005' } } });
+		const c = folders.get('INBOX')!;
+		expect(c.lastUid).toBe(20_000_000);
+		expect([...c.done]).toEqual([20_000_005]);
+		const wide = new FolderCursor('1', { lastUid: 5, done: '10:20000000' });
+		expect(wide.lastUid).toBe(5);
+		expect(wide.done.size).toBe(1_000_000);
+	});
+
+	it('handles 200,000 UIDs settled out of order in chunks', () => {
+		const top = 200_000;
+		const chunk = 1_000;
+		// odd UIDs do not exist; every 20,000th UID fails and waits for a retry
+		const waits = (u: number) => u % 20_000 === 0;
+		const c = FolderCursor.initial('1', top + 1, 'all');
+		expect(c.lastUid).toBe(0);
+
+		// chunks in a scrambled order, UIDs within a chunk backwards: everything lands in done first
+		const starts: number[] = [];
+		for (let s = 1; s <= top; s += chunk) starts.push(s);
+		const order = starts.map((s, i) => ({ s, k: (i * 7919) % starts.length })).sort((a, b) => a.k - b.k);
+		let settled = 0;
+		for (const { s } of order) {
+			for (let u = s + chunk - 1; u >= s; u--) if (u % 2 === 0 && !waits(u) && c.settle(u)) settled++;
+		}
+		expect(settled).toBe(top / 2 - 10);
+		expect(c.done.size).toBe(top / 2 - 10);
+		expect(c.lastUid).toBe(0);
+
+		// the saved state of that many scattered UIDs loads back
+		const state = c.toState();
+		const again = new FolderCursor('1', state);
+		expect(again.done.size).toBe(top / 2 - 10);
+
+		// advancing chunk by chunk, the waiting UIDs passed over become pending
+		const waiting = new Set<number>();
+		for (let u = 20_000; u <= top; u += 20_000) waiting.add(u);
+		for (let s = 1; s <= top; s += chunk) expect(again.advance(s + chunk - 1, waiting)).toBe(true);
+		expect(again.lastUid).toBe(top);
+		expect(again.done.size).toBe(0);
+		expect(sorted(again.pending)).toEqual(sorted(waiting));
+		expect(again.toState()).toEqual({ uidValidity: '1', lastUid: top, pending: sorted(waiting).join(',') });
+
+		// the same in one step on the first cursor
+		expect(c.advance(top, waiting)).toBe(true);
+		expect(c.lastUid).toBe(top);
+		expect(c.done.size).toBe(0);
+		expect(c.pending.size).toBe(10);
+
+		// interleaved: settle a chunk, advance over it
+		const d = FolderCursor.initial('1', top + 1, 'all');
+		for (let s = 1; s <= top; s += chunk) {
+			for (let u = s + chunk - 1; u >= s; u--) if (u % 2 === 0 && !waits(u)) d.settle(u);
+			d.advance(s + chunk - 1, waiting);
+		}
+		expect(d.toState()).toEqual({ uidValidity: '1', lastUid: top, pending: sorted(waiting).join(',') });
+		for (const u of waiting) expect(d.settle(u)).toBe(true);
+		expect(d.toState()).toEqual({ uidValidity: '1', lastUid: top });
 	});
 });

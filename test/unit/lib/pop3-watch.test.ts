@@ -130,9 +130,9 @@ describe('POP3 watcher loop', () => {
 			pollIntervalMs: 10 * 60_000,
 			backoff: { initialMs: 20, maxMs: 50, jitter: false },
 			...options,
-			deliver: async (messages) => {
+			deliver: async (messages, run) => {
 				delivered.push(...messages);
-				return options.deliver?.(messages);
+				return options.deliver?.(messages, run);
 			},
 			onEvent: (event) => {
 				events.push(event);
@@ -226,7 +226,7 @@ describe('POP3 watcher loop', () => {
 			deleteAfterFetch: true,
 			deleteAfterDays: 1,
 			followUpDelayMs: 0,
-			deliver: async ([m]) => (m.uidl === 'm1' ? { untouched: ['m1'] } : undefined),
+			deliver: async ([m]) => (m.uidl === 'm1' ? { kind: 'duplicate' as const } : undefined),
 		});
 		await h.watcher.start();
 		await until(() => pop3.deles.includes('m2'), 'the DELE of the run that succeeded');

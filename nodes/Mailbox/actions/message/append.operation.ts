@@ -1,7 +1,7 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { configError } from '../../../../lib/errors';
-import { headerBlock } from '../../../../lib/imap/watch/watcher';
+import { headerBlock } from '../../../../lib/delivery/message';
 import { appendMessage, foldersOf, resolveFolder } from '../../../../lib/imap/messages';
 import type { SessionOf } from '../types';
 import { FLAG_OPTIONS, flagsOf, show } from './common';

@@ -1,4 +1,4 @@
-import { Backoff, guard, Sleeper, type Clock } from '../../../lib/imap/watch/clock';
+import { Backoff, guard, Sleeper, type Clock } from '../../../lib/delivery/clock';
 
 /** A clock that moves only when told to. */
 class FakeClock implements Clock {

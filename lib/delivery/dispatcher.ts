@@ -1,0 +1,155 @@
+/**
+ * Hands messages to runs and settles what became of each run, the same way for every source:
+ * the attempt and the deduplication key come from the run ledger, the window bounds what is in
+ * flight, and the run's outcome becomes one of five settlements the source applies:
+ *
+ * - `done`: the run succeeded; the source records it and does its after-processing action;
+ * - `untouched`: n8n refused the run as a duplicate (a run before a restart, whose end is not
+ *   known), or the run waits at a Wait node: recorded as delivered, never acted on;
+ * - `retry`: the run failed; the message stays to deliver, not before the ledger's retry time;
+ * - `skipped`: the run failed and failed runs are not retried: recorded, never acted on;
+ * - `gaveUp`: the run failed for the last allowed time: recorded, never acted on, reported.
+ *
+ * Events are reported after the ledger was handed to `onLedger`, so a trigger that reports them
+ * (an n8n emit saves static data) saves the attempt with them.
+ */
+import type { Clock } from './clock';
+import { deliveryKey } from './keys';
+import type { LedgerState, RunLedger } from './ledger';
+import type { RunOutcome } from './outcome';
+import type { Window } from './window';
+import type { Logger } from '../logger';
+
+export interface DeliveryMessage {
+	/** The message's key within the trigger (folder/UIDVALIDITY/UID, user@host/UIDL, ...): the variable part of the run's key. */
+	key: string;
+	/** 1 on the first run, 2 on the first retry, ... */
+	attempt: number;
+}
+
+export type Settlement = 'done' | 'untouched' | 'retry' | 'skipped' | 'gaveUp';
+
+export interface Run {
+	/** The deduplication key of the run (at most 255 characters). */
+	key: string;
+	attempt: number;
+}
+
+/**
+ * What a source's `deliver` does: start the run and resolve with its outcome (or void: it
+ * succeeded); a rejection is a failed run.
+ */
+export type Deliver<M> = (messages: M[], run: Run) => Promise<RunOutcome | void>;
+
+export type DeliveryEvent<M> =
+	| { type: 'runFailed'; message: M; error: string; settlement: 'retry' | 'skipped' | 'gaveUp'; retryAt?: Date }
+	| { type: 'runWaiting'; message: M }
+	| { type: 'duplicate'; message: M };
+
+export interface DispatcherOptions<M> {
+	/** Before every run's key: the trigger, workflow and node (and a reload's generation). */
+	keyPrefix: string;
+	deliver: Deliver<M>;
+	ledger: RunLedger;
+	window: Window;
+	clock: Clock;
+	logger: Logger;
+	/** The ledger after every change, at once (before any event about it). */
+	onLedger?: (state: LedgerState) => void;
+	onEvent?: (event: DeliveryEvent<M>) => void;
+}
+
+export class Dispatcher<M extends DeliveryMessage> {
+	private running = 0;
+
+	constructor(private readonly o: DispatcherOptions<M>) {}
+
+	/** Runs started and not settled. */
+	get inFlight(): number {
+		return this.running;
+	}
+
+	attemptOf(key: string): number {
+		return this.o.ledger.attemptOf(key);
+	}
+
+	/** Whether a message may run now: not waiting for a retry delay. */
+	isDue(key: string): boolean {
+		return this.o.ledger.isDue(key, this.o.clock.now());
+	}
+
+	/** When the next waiting retry is due (ms), if one waits. */
+	nextRetryAt(): number | undefined {
+		return this.o.ledger.nextDue(this.o.clock.now());
+	}
+
+	/**
+	 * Starts the run of `message` (room for its `bytes` was reserved in the window by the caller and
+	 * is released when it settles) and calls `settle` with the settlement; never throws.
+	 */
+	send(message: M, bytes: number, settle: (settlement: Settlement) => void): void {
+		const run: Run = { key: deliveryKey(this.o.keyPrefix, message.key, message.attempt), attempt: message.attempt };
+		this.running++;
+		let done: Promise<RunOutcome | void>;
+		try {
+			done = Promise.resolve(this.o.deliver([message], run));
+		} catch (error) {
+			done = Promise.reject(error);
+		}
+		done
+			.then(
+				(outcome) => outcome ?? ({ kind: 'done' } as RunOutcome),
+				(error: unknown): RunOutcome => ({ kind: 'failed', error: error instanceof Error ? error.message : String(error) }),
+			)
+			.then((outcome) => {
+				this.running--;
+				this.o.window.release(1, bytes);
+				const settlement = this.settlement(message, outcome);
+				try {
+					settle(settlement);
+				} catch (error) {
+					this.o.logger.error(`mailbox watcher: recording the outcome of ${message.key} failed: ${String(error)}`);
+				}
+				this.report(message, outcome, settlement);
+			})
+			.catch((error: unknown) => this.o.logger.error(`mailbox watcher: settling the run of ${message.key} failed: ${String(error)}`));
+	}
+
+	private settlement(message: M, outcome: RunOutcome): Settlement {
+		const ledger = this.o.ledger;
+		let settlement: Settlement;
+		let changed: boolean;
+		if (outcome.kind === 'failed') {
+			const verdict = ledger.failed(message.key, message.attempt, this.o.clock.now());
+			settlement = verdict.verdict === 'skip' ? 'skipped' : verdict.verdict;
+			changed = true;
+		} else {
+			changed = ledger.forget(message.key);
+			settlement = outcome.kind === 'done' ? 'done' : 'untouched';
+		}
+		if (changed) this.o.onLedger?.(ledger.toJSON());
+		return settlement;
+	}
+
+	private report(message: M, outcome: RunOutcome, settlement: Settlement): void {
+		const emit = (event: DeliveryEvent<M>) => {
+			try {
+				this.o.onEvent?.(event);
+			} catch (error) {
+				this.o.logger.error(`mailbox watcher: the event handler failed: ${String(error)}`);
+			}
+		};
+		if (outcome.kind === 'failed') {
+			const retryAt = settlement === 'retry' ? this.o.ledger.nextDueOf(message.key) : undefined;
+			const then = settlement === 'retry' ? `run again${retryAt ? ` from ${new Date(retryAt).toISOString()}` : ''}` : settlement === 'gaveUp' ? 'given up after this attempt; left as it is' : 'skipped; left as it is';
+			this.o.logger.warn(`mailbox watcher: the run for ${message.key} (attempt ${message.attempt}) failed (${outcome.error}); ${then}`);
+			emit({ type: 'runFailed', message, error: outcome.error, settlement: settlement as 'retry' | 'skipped' | 'gaveUp', ...(retryAt ? { retryAt: new Date(retryAt) } : {}) });
+		} else if (outcome.kind === 'waiting') {
+			this.o.logger.info(`mailbox watcher: the run for ${message.key} waits (Wait node); the message is not delivered again and left as it is`);
+			emit({ type: 'runWaiting', message });
+		} else if (outcome.kind === 'duplicate') {
+			this.o.logger.info(`mailbox watcher: ${message.key} was already handed to a run before a restart; it is not delivered again and left as it is`);
+			emit({ type: 'duplicate', message });
+		}
+	}
+}

@@ -1,0 +1,13 @@
+export { Backoff, guard, Sleeper, systemClock } from './clock';
+export type { BackoffOptions, Clock } from './clock';
+export { Dispatcher } from './dispatcher';
+export type { Deliver, DeliveryEvent, DeliveryMessage, Run, Settlement } from './dispatcher';
+export { Health, isPermanent } from './health';
+export type { HealthEvent } from './health';
+export { asFingerprint, deliveryKey, fingerprint, MAX_KEY_LENGTH } from './keys';
+export { RunLedger } from './ledger';
+export type { LedgerState, RetryPolicy } from './ledger';
+export { accountId, headerBlock, limitDownloaded } from './message';
+export { outcomeOf } from './outcome';
+export type { RunOutcome, RunRecord } from './outcome';
+export { Window } from './window';

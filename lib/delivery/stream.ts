@@ -180,7 +180,6 @@ export class Stream {
 				this.nextDelay = this.health.failed(this.o.toError(error));
 				this.o.logger.debug(`mailbox watcher: ${this.o.name}: next attempt in ${this.nextDelay} ms`);
 			} finally {
-				if (!controller.signal.aborted) controller.abort(new Reconnect('pass ended'));
 				this.controller = undefined;
 				this.passes++;
 			}

@@ -20,14 +20,11 @@
  */
 import { SyncFolderItemsScope, ChangeType, type ItemChange } from 'ews-javascript-api';
 import { MailboxError } from '../errors';
-import { silentLogger, type Logger } from '../logger';
-import { systemClock, type BackoffOptions, type Clock } from '../delivery/clock';
-import { Dispatcher, type Deliver, type DeliveryEvent, type Settlement } from '../delivery/dispatcher';
+import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
 import { fingerprint } from '../delivery/keys';
-import { RunLedger, type LedgerState, type RetryPolicy } from '../delivery/ledger';
 import { Reconnect, Stream } from '../delivery/stream';
-import { Window } from '../delivery/window';
+import { DeliveryWatcher, positive, type WatcherOptions } from '../delivery/watcher';
 import type { EwsClient, EwsFolderRef } from './client';
 import { deleteMessages, getMessage, itemInfo, markRead, moveMessages, SYNC_PROPERTIES, type EwsMessage } from './items';
 import {
@@ -87,21 +84,13 @@ export interface EwsWatchStats {
 	failing: boolean;
 }
 
-export interface EwsWatcherOptions {
+export interface EwsWatcherOptions extends WatcherOptions<EwsWatchedMessage, EwsWatchEvent, EwsWatchState> {
 	/** A client; called again after a poll failed (a new token, a new connection). */
 	connect: () => Promise<EwsClient>;
 	/** The mailbox's name in messages and keys (its address). */
 	mailbox: string;
 	/** Folder paths or distinguished names (default Inbox). */
 	folders?: string[];
-	/** What the node persisted before (anything: unusable parts are dropped). */
-	state?: unknown;
-	/** The account the state belongs to (see accountId); a state of another account is not used. */
-	account?: string;
-	/** The run ledger persisted before (or an earlier release's failed runs). */
-	runs?: unknown;
-	/** Before every run's deduplication key. */
-	keyPrefix?: string;
 	/** What a folder the trigger has not synced before starts with (default 'new'). */
 	firstActivation?: FirstActivation;
 	/** Time between polls (default 1 min). */
@@ -111,28 +100,10 @@ export interface EwsWatcherOptions {
 	moveTo?: string;
 	/** `delete`: to Deleted Items (default) or permanently. */
 	deleteMode?: 'trash' | 'hard';
-	/** Messages larger than this (bytes, Exchange's size) are skipped and reported; 0 = no limit. */
-	maxSizeBytes?: number;
-	/** Failed runs: retried (default), how often, how soon. */
-	retry?: RetryPolicy;
-	/** Runs going at most (default 100); further changes wait for a later poll. */
-	maxInFlight?: number;
-	/** Bytes of the messages in flight at most (default 16 MiB, by Exchange's size, before GetItem); the rest waits for a later poll. */
-	maxInFlightBytes?: number;
 	/** MaxChangesReturned per SyncFolderItems (1..512, default 100). */
 	pageSize?: number;
-	/** Delay of the poll after acknowledgements (default 1 s; coalesced). */
+	/** Delay of the poll after settlements (default 1 s; coalesced). */
 	followUpDelayMs?: number;
-	/** A poll running longer is abandoned (default 30 min). */
-	stuckAfterMs?: number;
-	backoff?: BackoffOptions;
-	deliver: Deliver<EwsWatchedMessage>;
-	onState?: (state: EwsWatchState) => void;
-	/** The run ledger to persist, at once after every change. */
-	onLedger?: (state: LedgerState) => void;
-	onEvent?: (event: EwsWatchEvent) => void;
-	logger?: Logger;
-	clock?: Clock;
 }
 
 export interface EwsStartResult {
@@ -148,16 +119,12 @@ interface Settings {
 	deleteMode: 'trash' | 'hard';
 	maxSizeBytes: number;
 	pageSize: number;
-	logger: Logger;
-	clock: Clock;
 }
 
 /** The key of a folder in the state: the configured path, lower case, without surrounding slashes and spaces. */
 export function folderKey(path: string): string {
 	return path.trim().replace(/^\/+|\/+$/g, '').toLowerCase();
 }
-
-const positive = (value: number | undefined, fallback: number) => (typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : fallback);
 
 function defaults(options: EwsWatcherOptions): Settings {
 	const seen = new Set<string>();
@@ -176,8 +143,6 @@ function defaults(options: EwsWatcherOptions): Settings {
 		deleteMode: options.deleteMode ?? 'trash',
 		maxSizeBytes: positive(options.maxSizeBytes, 0),
 		pageSize: Math.min(512, Math.floor(positive(options.pageSize, 100))),
-		logger: options.logger ?? silentLogger,
-		clock: options.clock ?? systemClock,
 	};
 }
 
@@ -190,31 +155,25 @@ interface PollCounters {
  * The engine of the EWS trigger. Create it with the persisted state, `start()` it, persist what
  * `onState` and `onLedger` report, `stop()` it. Never throws from its background work.
  */
-export class EwsWatcher {
+export class EwsWatcher extends DeliveryWatcher<EwsWatchedMessage, EwsWatchEvent, EwsWatchState> {
 	private readonly stats: EwsWatchStats = { polls: 0, delivered: 0, acknowledged: 0, failed: 0, skipped: 0, oversized: 0, resets: 0, inFlight: 0, failing: false };
 	private readonly s: Settings;
 	private readonly state: EwsWatchState;
-	private readonly accountChanged: boolean;
 	private readonly stream: Stream;
-	private readonly window: Window;
-	private readonly dispatcher: Dispatcher<EwsWatchedMessage>;
 	/** "folderKey\nitemId" of messages delivered and not settled. */
 	private readonly inflight = new Set<string>();
 	private client?: EwsClient;
 	private started = false;
 	private backlog = false;
-	private stateScheduled = false;
 
 	constructor(private readonly options: EwsWatcherOptions) {
+		super(options, 'mailbox-ews');
 		this.s = defaults(options);
-		const saved = options.state as { account?: unknown } | undefined;
-		this.accountChanged = !!(options.account && saved && typeof saved.account === 'string' && saved.account !== options.account);
 		this.state = loadEwsState(options.state, options.account);
-		this.window = new Window(Math.floor(positive(options.maxInFlight, 100)), Math.floor(positive(options.maxInFlightBytes, 16 * 1024 * 1024)));
 		this.stream = new Stream({
 			name: `Mailbox "${options.mailbox}" (EWS)`,
-			clock: this.s.clock,
-			logger: this.s.logger,
+			clock: this.clock,
+			logger: this.log,
 			backoff: options.backoff,
 			intervalMs: positive(options.pollIntervalMs, 60_000),
 			followUpDelayMs: typeof options.followUpDelayMs === 'number' && options.followUpDelayMs >= 0 ? options.followUpDelayMs : 1_000,
@@ -231,23 +190,6 @@ export class EwsWatcher {
 				if (event.type === 'recovered' && (this.backlog || this.actionsDue())) this.stream.followUp();
 			},
 		});
-		this.dispatcher = new Dispatcher<EwsWatchedMessage>({
-			keyPrefix: options.keyPrefix ?? 'mailbox-ews',
-			deliver: options.deliver,
-			ledger: new RunLedger(options.runs, options.retry),
-			window: this.window,
-			clock: this.s.clock,
-			logger: this.s.logger,
-			onLedger: options.onLedger,
-			onEvent: (event) => {
-				this.flushState(true);
-				this.emit(event);
-			},
-		});
-	}
-
-	private get log(): Logger {
-		return this.s.logger;
 	}
 
 	/** The folders watched, as configured (Inbox first unless configured otherwise). */
@@ -266,22 +208,20 @@ export class EwsWatcher {
 			return { error: new MailboxError('CONFIG', 'Move To is empty.', { field: 'moveTo', step: 'config', hint: 'Enter the folder the messages go to after the workflow succeeded, e.g. Archive or Inbox/Done.' }) };
 		}
 		this.started = true;
-		if (this.accountChanged) {
-			this.log.warn(`mailbox watcher: EWS "${this.options.mailbox}": the saved state belongs to another account; every folder starts as on first activation`);
-			this.emit({ type: 'accountChanged' });
-		}
-		const error = await this.stream.start();
-		this.flushState(true);
+		const [error] = await this.begin([this.stream], () => this.emit({ type: 'accountChanged' }));
 		return error ? { error } : {};
 	}
 
 	/** Stops polling. Settlements of runs still going update the state (and call onState) when they arrive. */
 	async stop(): Promise<void> {
-		this.window.close();
-		await this.stream.stop();
+		await this.end([this.stream]);
 		this.client?.close();
 		this.client = undefined;
-		this.flushState(true);
+	}
+
+	/** Releases a stuck poll: its requests are abandoned and the next poll starts at once on a new client. */
+	abandon(): void {
+		this.stream.abandon();
 	}
 
 	/** Poll now (after the poll running now, if one is). */
@@ -316,9 +256,14 @@ export class EwsWatcher {
 	}
 
 	private async poll(signal: AbortSignal): Promise<void> {
-		const startedAt = this.s.clock.now();
+		const startedAt = this.clock.now();
 		this.client ??= await this.options.connect();
 		const client = this.client;
+		// stopped, abandoned or stuck: the requests under way end with the client
+		signal.addEventListener('abort', () => {
+			client.close();
+			if (this.client === client) this.client = undefined;
+		});
 		this.check(signal);
 		const counters: PollCounters = { delivered: 0, skipped: 0 };
 		this.backlog = false;
@@ -338,9 +283,8 @@ export class EwsWatcher {
 		}
 		this.stream.health.settle();
 		this.flushState(true);
-		const retryAt = this.dispatcher.nextRetryAt();
-		if (retryAt !== undefined) this.stream.at(retryAt);
-		const durationMs = this.s.clock.now() - startedAt;
+		this.retryWhenDue((at) => this.stream.at(at));
+		const durationMs = this.clock.now() - startedAt;
 		this.stats.polls++;
 		this.stats.lastPollAt = new Date(startedAt);
 		this.stats.lastPollMs = durationMs;
@@ -349,7 +293,7 @@ export class EwsWatcher {
 
 	/** Starts a sync from scratch for the folder, remembering the last good sync to tell old mail from new. */
 	private reset(path: string, fs: EwsFolderState, reason: 'invalidSyncState' | 'folderRecreated'): void {
-		const since = fs.resyncSince ?? fs.lastSyncAt ?? fs.activatedAt ?? this.s.clock.now();
+		const since = fs.resyncSince ?? fs.lastSyncAt ?? fs.activatedAt ?? this.clock.now();
 		fs.syncState = undefined;
 		if (fs.activatedAt !== undefined) fs.resyncSince = since;
 		this.stats.resets++;
@@ -426,7 +370,7 @@ export class EwsWatcher {
 				throw e;
 			}
 			this.check(signal);
-			const now = this.s.clock.now();
+			const now = this.clock.now();
 			const fresh: Array<{ itemId: string; size?: number }> = [];
 			for (const change of changes.GetEnumerator() as ItemChange[]) {
 				if (change.ChangeType === ChangeType.Create && change.Item) {
@@ -532,38 +476,8 @@ export class EwsWatcher {
 			finish(fs, message.itemId);
 			this.stateChanged();
 		}
-		if (settlement === 'retry') {
-			const at = this.dispatcher.nextRetryAt();
-			if (at !== undefined) this.stream.at(at);
-		}
+		if (settlement === 'retry') this.retryWhenDue((at) => this.stream.at(at));
 		if (this.backlog) this.stream.followUp();
-	}
-
-	private stateChanged(): void {
-		if (this.stateScheduled) return;
-		this.stateScheduled = true;
-		setImmediate(() => this.flushState());
-	}
-
-	/** Reports the state (coalesced changes of this tick included); `now`: also without changes. */
-	private flushState(now = false): void {
-		if (!this.stateScheduled && !now) return;
-		this.stateScheduled = false;
-		if (!this.options.onState) return;
-		try {
-			this.options.onState(this.getState());
-		} catch (error) {
-			this.log.error(`mailbox watcher: saving the state failed: ${String(error)}`);
-		}
-	}
-
-	private emit(event: EwsWatchEvent): void {
-		if (!this.options.onEvent) return;
-		try {
-			this.options.onEvent(event);
-		} catch (error) {
-			this.log.error(`mailbox watcher: the event handler failed: ${String(error)}`);
-		}
 	}
 }
 

@@ -14,14 +14,11 @@
  */
 import { MailboxError } from '../errors';
 import { secretsOf, type Login, type ResolvedServer } from '../connection/options';
-import { silentLogger, type Logger } from '../logger';
-import { systemClock, type BackoffOptions, type Clock } from '../delivery/clock';
-import { Dispatcher, type Deliver, type DeliveryEvent, type Settlement } from '../delivery/dispatcher';
+import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
-import { RunLedger, type LedgerState, type RetryPolicy } from '../delivery/ledger';
 import { limitDownloaded } from '../delivery/message';
 import { Reconnect, Stream } from '../delivery/stream';
-import { Window } from '../delivery/window';
+import { DeliveryWatcher, positive, type WatcherOptions } from '../delivery/watcher';
 import type { Pop3Client } from './client';
 import { withPop3, type Pop3LoginMethod } from './connect';
 import { fromPop3Error } from './errors';
@@ -82,7 +79,7 @@ export interface Pop3WatchStats {
 	failing: boolean;
 }
 
-export interface Pop3WatcherOptions {
+export interface Pop3WatcherOptions extends WatcherOptions<Pop3WatchedMessage, Pop3WatchEvent, Pop3WatchState> {
 	server: ResolvedServer;
 	/** A login, or a function giving one for each session (renewed OAuth2 tokens). */
 	login: Login | (() => Promise<Login>);
@@ -90,14 +87,6 @@ export interface Pop3WatcherOptions {
 	loginMethod?: Pop3LoginMethod;
 	/** The mailbox as named in health messages ("Mailbox NAME cannot be fetched"); default user@host. */
 	name?: string;
-	/** What the node persisted before (anything: unusable parts are dropped). */
-	state?: unknown;
-	/** The account the state belongs to (see accountId); a state of another account is not used. */
-	account?: string;
-	/** The run ledger persisted before (or an earlier release's failed runs). */
-	runs?: unknown;
-	/** Before every run's deduplication key. */
-	keyPrefix?: string;
 	/** Messages on the server at the first poll: recorded as known, not delivered ('new', default), or delivered ('all'). */
 	firstActivation?: Pop3FirstActivation;
 	/** Time between polls (default 15 min). */
@@ -106,32 +95,12 @@ export interface Pop3WatcherOptions {
 	deleteAfterFetch?: boolean;
 	/** DELE messages whose run succeeded once they were first seen this many days ago; 0 = never (default). */
 	deleteAfterDays?: number;
-	/** Messages larger than this (bytes, by LIST) are oversized; 0 = no limit (default). */
-	maxSizeBytes?: number;
-	/** Oversized: delivered with headers only (TOP n 0) and `oversized: true` (default), or skipped (reported as an event). */
+	/** Oversized (by LIST): delivered with headers only (TOP n 0) and `oversized: true` (default), or skipped (reported as an event). */
 	oversized?: 'headers' | 'skip';
 	/** Download first (RETR), check the size after (for servers whose LIST sizes are wrong). */
 	fetchUnchecked?: boolean;
-	/** Failed runs: retried (default), how often, how soon. */
-	retry?: RetryPolicy;
-	/** Messages in flight at most (default 100); the rest waits for a later poll. */
-	maxInFlight?: number;
-	/** Bytes in flight at most (default 16 MiB; by LIST size, before RETR); the rest waits for a later poll. */
-	maxInFlightBytes?: number;
 	/** After settlements that make a deletion due or free room, a poll this much later (default 1 s; coalesced). */
 	followUpDelayMs?: number;
-	/** A poll (session) running longer than this is abandoned: the connection is dropped (default 30 min). */
-	stuckAfterMs?: number;
-	backoff?: BackoffOptions;
-	deliver: Deliver<Pop3WatchedMessage>;
-	/** The state to persist, after every change (coalesced). */
-	onState?: (state: Pop3WatchState) => void;
-	/** The run ledger to persist, at once after every change. */
-	onLedger?: (state: LedgerState) => void;
-	onEvent?: (event: Pop3WatchEvent) => void;
-	logger?: Logger;
-	/** Time and timers; inject one to test "days". */
-	clock?: Clock;
 }
 
 export interface Pop3StartResult {
@@ -153,60 +122,34 @@ interface Counters {
  * The engine of the POP3 trigger. Create it with the persisted state, `start()` it, persist what
  * `onState` and `onLedger` report, `stop()` it. Never throws from its background work.
  */
-export class Pop3Watcher {
+export class Pop3Watcher extends DeliveryWatcher<Pop3WatchedMessage, Pop3WatchEvent, Pop3WatchState> {
 	private readonly stats: Pop3WatchStats = { polls: 0, messages: 0, delivered: 0, acknowledged: 0, untouched: 0, failed: 0, skipped: 0, oversized: 0, deleted: 0, inFlight: 0, failing: false };
-	private readonly o: Pop3WatcherOptions;
-	private readonly log: Logger;
-	private readonly clock: Clock;
 	private readonly state: Pop3WatchState;
-	private readonly accountChanged: boolean;
 	private readonly stream: Stream;
-	private readonly window: Window;
-	private readonly dispatcher: Dispatcher<Pop3WatchedMessage>;
 	/** Delivered, not settled. */
 	private readonly inflight = new Set<string>();
 	/** Messages were left for a later poll: the window was full. */
 	private backlog = false;
-	private stateScheduled = false;
 	private started = false;
 
-	constructor(options: Pop3WatcherOptions) {
-		this.o = options;
-		this.log = options.logger ?? silentLogger;
-		this.clock = options.clock ?? systemClock;
-		const saved = options.state as { account?: unknown } | undefined;
-		this.accountChanged = !!(options.account && saved && typeof saved.account === 'string' && saved.account !== options.account);
-		this.state = loadPop3State(this.accountChanged ? undefined : options.state);
-		if (options.account) this.state.account = options.account;
-		const positive = (value: number | undefined, fallback: number) => (typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : fallback);
-		this.window = new Window(Math.floor(positive(options.maxInFlight, 100)), Math.floor(positive(options.maxInFlightBytes, 16 * 1024 * 1024)));
+	constructor(private readonly o: Pop3WatcherOptions) {
+		super(o, 'mailbox-pop3');
+		this.state = loadPop3State(this.accountChanged ? undefined : o.state);
+		if (o.account) this.state.account = o.account;
 		this.stream = new Stream({
 			name: `Mailbox ${this.label()}`,
 			clock: this.clock,
 			logger: this.log,
-			backoff: options.backoff,
-			intervalMs: positive(options.pollIntervalMs, 15 * MIN),
-			followUpDelayMs: typeof options.followUpDelayMs === 'number' && options.followUpDelayMs >= 0 ? options.followUpDelayMs : 1_000,
-			stuckAfterMs: positive(options.stuckAfterMs, 30 * MIN),
+			backoff: o.backoff,
+			intervalMs: positive(o.pollIntervalMs, 15 * MIN),
+			followUpDelayMs: typeof o.followUpDelayMs === 'number' && o.followUpDelayMs >= 0 ? o.followUpDelayMs : 1_000,
+			stuckAfterMs: positive(o.stuckAfterMs, 30 * MIN),
 			pass: (signal) => this.poll(signal),
-			toError: (error) => (error instanceof MailboxError ? error : fromPop3Error(error, options.server, { secrets: typeof options.login === 'function' ? [] : secretsOf(options.login) })),
+			toError: (error) => (error instanceof MailboxError ? error : fromPop3Error(error, o.server, { secrets: typeof o.login === 'function' ? [] : secretsOf(o.login) })),
 			report: (event) => {
 				this.emit(event);
 				// settlements that came while failing found no follow-up scheduled
 				if (event.type === 'recovered' && (this.backlog || this.deletionsWaiting())) this.stream.followUp();
-			},
-		});
-		this.dispatcher = new Dispatcher<Pop3WatchedMessage>({
-			keyPrefix: options.keyPrefix ?? 'mailbox-pop3',
-			deliver: options.deliver,
-			ledger: new RunLedger(options.runs, options.retry),
-			window: this.window,
-			clock: this.clock,
-			logger: this.log,
-			onLedger: options.onLedger,
-			onEvent: (event) => {
-				this.flushState(true);
-				this.emit(event);
 			},
 		});
 	}
@@ -219,12 +162,7 @@ export class Pop3Watcher {
 	async start(): Promise<Pop3StartResult> {
 		if (this.started) return {};
 		this.started = true;
-		if (this.accountChanged) {
-			this.log.warn(`mailbox watcher: POP3 ${this.label()}: the saved state belongs to another account; starting as on first activation (nothing on the server is deleted that this trigger did not deliver)`);
-			this.emit({ type: 'accountChanged' });
-		}
-		const error = await this.stream.start();
-		this.flushState(true);
+		const [error] = await this.begin([this.stream], () => this.emit({ type: 'accountChanged' }));
 		return error ? { error } : {};
 	}
 
@@ -234,9 +172,7 @@ export class Pop3Watcher {
 	 * update the state (and call onState) when they arrive.
 	 */
 	async stop(): Promise<void> {
-		this.window.close();
-		await this.stream.stop();
-		this.flushState(true);
+		await this.end([this.stream]);
 	}
 
 	/** Poll now (a manual fetch); after the poll running now, if one is. */
@@ -378,8 +314,7 @@ export class Pop3Watcher {
 			counters.delivered++;
 			this.dispatcher.send(message, bytes, (settlement) => this.settled(message, settlement));
 		}
-		const retryAt = this.dispatcher.nextRetryAt();
-		if (retryAt !== undefined) this.stream.at(retryAt);
+		this.retryWhenDue((at) => this.stream.at(at));
 		this.check(signal);
 	}
 
@@ -396,37 +331,7 @@ export class Pop3Watcher {
 		}
 		// false: gone from the server meanwhile (the entry was pruned); nothing to record
 		if (status && setStatus(this.state, message.uidl, status)) this.stateChanged();
-		if (settlement === 'retry') {
-			const at = this.dispatcher.nextRetryAt();
-			if (at !== undefined) this.stream.at(at);
-		}
+		if (settlement === 'retry') this.retryWhenDue((at) => this.stream.at(at));
 		if (status === 'done-delete' || this.backlog) this.stream.followUp();
-	}
-
-	/** Reports the state soon (changes of one tick are coalesced). */
-	private stateChanged(): void {
-		if (this.stateScheduled) return;
-		this.stateScheduled = true;
-		setImmediate(() => this.flushState());
-	}
-
-	private flushState(now = false): void {
-		if (!this.stateScheduled && !now) return;
-		this.stateScheduled = false;
-		if (!this.o.onState) return;
-		try {
-			this.o.onState(this.getState());
-		} catch (error) {
-			this.log.error(`mailbox watcher: saving the state failed: ${String(error)}`);
-		}
-	}
-
-	private emit(event: Pop3WatchEvent): void {
-		if (!this.o.onEvent) return;
-		try {
-			this.o.onEvent(event);
-		} catch (error) {
-			this.log.error(`mailbox watcher: the event handler failed: ${String(error)}`);
-		}
 	}
 }

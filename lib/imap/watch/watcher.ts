@@ -17,12 +17,11 @@ import type { ResolvedServer } from '../../connection/options';
 import { silentLogger, type Logger } from '../../logger';
 import { fromImapError, imapOptions, type ImapLogin } from '../connect';
 import { guard, Sleeper, systemClock, type BackoffOptions, type Clock } from '../../delivery/clock';
-import { Dispatcher, type Deliver, type DeliveryEvent, type Settlement } from '../../delivery/dispatcher';
+import type { DeliveryEvent, Settlement } from '../../delivery/dispatcher';
 import type { HealthEvent } from '../../delivery/health';
-import { RunLedger, type LedgerState, type RetryPolicy } from '../../delivery/ledger';
 import { limitDownloaded } from '../../delivery/message';
 import { Reconnect, Stream } from '../../delivery/stream';
-import { Window } from '../../delivery/window';
+import { DeliveryWatcher, positive, type WatcherOptions } from '../../delivery/watcher';
 import { FolderCursor, loadState, messageKey, saveState, type FirstActivation, type WatchState } from './state';
 import { uidSetOf } from './uid-set';
 
@@ -82,34 +81,22 @@ export interface FolderStats {
 
 export type ResetPoint = { fromUid: number } | { since: Date } | { mode: FirstActivation };
 
-export interface ImapWatcherOptions {
+export interface ImapWatcherOptions extends WatcherOptions<WatchedMessage, WatchEvent, WatchState> {
 	server: ResolvedServer;
 	/** A login, or a function giving one for each connection (renewed OAuth2 tokens). */
 	login: ImapLogin | (() => Promise<ImapLogin>);
 	/** Folder paths; default ['INBOX']. */
 	folders?: string[];
-	/** What the node persisted before (anything: unusable parts are dropped). */
-	state?: unknown;
-	/** The account the state belongs to (see accountId); a state of another account is not used. */
-	account?: string;
-	/** The run ledger persisted before (or an earlier release's failed runs). */
-	runs?: unknown;
-	/** Before every run's deduplication key. */
-	keyPrefix?: string;
 	/** For folders without state; default 'new'. */
 	firstActivation?: FirstActivation;
 	/** Done on the server only after the run succeeded; default 'none'. */
 	afterProcessing?: AfterProcessing;
 	/** Target folder of 'move'. */
 	moveTo?: string;
-	/** Failed runs: retried (default), how often, how soon. */
-	retry?: RetryPolicy;
 	/** After a UIDVALIDITY change: recognise recently delivered messages by Message-ID (default true). */
 	matchByMessageId?: boolean;
 	/** How many recent Message-IDs each folder keeps (default 500). */
 	recentLimit?: number;
-	/** Messages larger than this (bytes) are oversized; 0 = no limit (default). */
-	maxSizeBytes?: number;
 	/** Oversized: delivered with headers only and `oversized: true` (default), or skipped (reported as an event). */
 	oversized?: 'headers' | 'skip';
 	/** Download first, check the size after (for servers whose RFC822.SIZE is wrong). */
@@ -122,27 +109,8 @@ export interface ImapWatcherOptions {
 	maxIdleMs?: number;
 	/** UIDs per FETCH of metadata (default 100). */
 	fetchBatchSize?: number;
-	/** Messages in flight (delivered, run not settled) at most, over all folders (default 100). */
-	maxInFlight?: number;
-	/**
-	 * Bytes of the messages in flight at most, over all folders, downloads included (default 16 MiB).
-	 * With nothing in flight a message is delivered whatever its size.
-	 */
-	maxInFlightBytes?: number;
-	/** An IMAP step of a fetch running longer than this is abandoned: the connection is dropped (default 30 min). */
-	stuckAfterMs?: number;
 	/** Short commands (SELECT, SEARCH, NOOP, STORE) without an answer in this time drop the connection (default 60 s). */
 	responseTimeoutMs?: number;
-	backoff?: BackoffOptions;
-	/** Starts the run of the messages; resolves with its outcome (void: success), rejects when it failed. */
-	deliver: Deliver<WatchedMessage>;
-	/** The state to persist, after every change (coalesced). */
-	onState?: (state: WatchState) => void;
-	/** The run ledger to persist, at once after every change. */
-	onLedger?: (state: LedgerState) => void;
-	onEvent?: (event: WatchEvent) => void;
-	logger?: Logger;
-	clock?: Clock;
 }
 
 export interface StartResult {
@@ -174,7 +142,6 @@ interface Settings {
 }
 
 function defaults(options: ImapWatcherOptions): Settings {
-	const positive = (value: number | undefined, fallback: number) => (typeof value === 'number' && value > 0 ? value : fallback);
 	return {
 		folders: options.folders?.length ? [...new Set(options.folders)] : ['INBOX'],
 		firstActivation: options.firstActivation ?? 'new',
@@ -278,10 +245,6 @@ class FolderWatcher {
 	}
 	private get cursor(): FolderCursor | undefined {
 		return this.owner.cursors.get(this.folder);
-	}
-
-	start(): Promise<MailboxError | undefined> {
-		return this.stream.start();
 	}
 
 	async stop(): Promise<void> {
@@ -576,8 +539,7 @@ class FolderWatcher {
 			if (!this.owner.dispatcher.isDue(this.keyOf(cursor.uidValidity, u))) this.waiting.add(u);
 			else candidates.push(u);
 		}
-		const retryAt = this.owner.dispatcher.nextRetryAt();
-		if (retryAt !== undefined) this.stream.at(retryAt);
+		this.owner.retryAt(this.stream);
 		const current = () => !signal.aborted && this.cursor === cursor;
 		try {
 			for (let i = 0; i < candidates.length && current(); i += this.s.fetchBatchSize) {
@@ -735,8 +697,7 @@ class FolderWatcher {
 			this.inflight.delete(m.uid);
 			if (settlement === 'retry') {
 				this.waiting.add(m.uid);
-				const at = this.owner.dispatcher.nextRetryAt();
-				if (at !== undefined) this.stream.at(at);
+				this.owner.retryAt(this.stream);
 			} else {
 				cursor.settle(m.uid);
 				if (settlement === 'done' && this.s.afterProcessing !== 'none') {
@@ -756,53 +717,32 @@ class FolderWatcher {
  * `onState` and `onLedger` report, `stop()` it. Never throws from its background work: failures
  * are reported through `onEvent` (failing / updated / recovered) and retried with backoff.
  */
-export class ImapWatcher {
+export class ImapWatcher extends DeliveryWatcher<WatchedMessage, WatchEvent, WatchState> {
 	readonly settings: Settings;
 	readonly server: ResolvedServer;
 	readonly login: ImapLogin | (() => Promise<ImapLogin>);
 	readonly backoffOptions: BackoffOptions;
 	readonly cursors: Map<string, FolderCursor>;
-	readonly window: Window;
-	readonly dispatcher: Dispatcher<WatchedMessage>;
 	private readonly account?: string;
 	private readonly folders = new Map<string, FolderWatcher>();
-	private readonly onState?: (state: WatchState) => void;
-	private readonly onEvent?: (event: WatchEvent) => void;
-	private stateScheduled = false;
 	private running = false;
-	private readonly accountChanged: boolean;
 
 	constructor(options: ImapWatcherOptions) {
+		super(options, 'mailbox-imap');
 		this.settings = defaults(options);
 		this.server = options.server;
 		this.login = options.login;
 		this.backoffOptions = options.backoff ?? {};
 		this.account = options.account;
-		const loaded = loadState(options.state, options.account);
-		this.cursors = loaded.folders;
-		this.accountChanged = loaded.accountChanged;
-		this.onState = options.onState;
-		this.onEvent = options.onEvent;
+		this.cursors = loadState(options.state, options.account).folders;
 		if (this.settings.afterProcessing === 'move' && !this.settings.moveTo) {
 			throw new MailboxError('CONFIG', 'After processing is "move", but no target folder is set.', { field: 'moveTo', step: 'config', hint: 'Choose the folder processed mail is moved to.' });
 		}
-		const positive = (value: number | undefined, fallback: number) => Math.floor(typeof value === 'number' && value > 0 ? value : fallback);
-		this.window = new Window(positive(options.maxInFlight, 100), positive(options.maxInFlightBytes, 16 * 1024 * 1024));
-		this.dispatcher = new Dispatcher<WatchedMessage>({
-			keyPrefix: options.keyPrefix ?? 'mailbox-imap',
-			deliver: options.deliver,
-			ledger: new RunLedger(options.runs, options.retry),
-			window: this.window,
-			clock: this.settings.clock,
-			logger: this.settings.logger,
-			onLedger: options.onLedger,
-			onEvent: (event) => {
-				// the state of this settlement goes out with the event (an emit saves both)
-				this.flushState(true);
-				this.emit({ ...event, folder: event.message.folder });
-			},
-		});
 		for (const folder of this.settings.folders) this.folders.set(folder, new FolderWatcher(this, folder));
+	}
+
+	protected deliveryEvent(event: DeliveryEvent<WatchedMessage>): WatchEvent {
+		return { ...event, folder: event.message.folder };
 	}
 
 	/**
@@ -813,22 +753,18 @@ export class ImapWatcher {
 	async start(): Promise<StartResult[]> {
 		if (this.running) return [...this.folders.keys()].map((folder) => ({ folder }));
 		this.running = true;
-		if (this.accountChanged) {
-			this.settings.logger.warn('mailbox watcher: the saved state belongs to another account (host, user or mailbox changed); every folder starts as on first activation');
-			for (const folder of this.folders.keys()) this.emit({ type: 'accountChanged', folder });
-		}
-		const results = await Promise.all([...this.folders.values()].map(async (f) => ({ folder: f.folder, error: await f.start() })));
-		// the first cursors are reported before start() returns
-		this.flushState(true);
-		return results.map((r) => (r.error ? r : { folder: r.folder }));
+		const folders = [...this.folders.values()];
+		const errors = await this.begin(
+			folders.map((f) => f.stream),
+			() => folders.forEach((f) => this.emit({ type: 'accountChanged', folder: f.folder })),
+		);
+		return folders.map((f, i) => (errors[i] ? { folder: f.folder, error: errors[i] } : { folder: f.folder }));
 	}
 
 	/** Stops every folder: connections closed, nothing more delivered. Settlements arriving later still update the state. */
 	async stop(): Promise<void> {
 		this.running = false;
-		this.window.close();
-		await Promise.all([...this.folders.values()].map((f) => f.stop()));
-		this.flushState(true);
+		await this.end([...this.folders.values()]);
 	}
 
 	/** A copy of the state, for persisting. */
@@ -863,37 +799,14 @@ export class ImapWatcher {
 		return f ? [f] : [];
 	}
 
+	/** @internal A fetch of the folder when the next retry is due. */
+	retryAt(stream: Stream): void {
+		this.retryWhenDue((at) => stream.at(at));
+	}
+
 	/** @internal */
 	setCursor(folder: string, cursor: FolderCursor): void {
 		this.cursors.set(folder, cursor);
 		this.stateChanged();
-	}
-
-	/** @internal Reports the state soon (changes of one tick are coalesced). */
-	stateChanged(): void {
-		if (this.stateScheduled) return;
-		this.stateScheduled = true;
-		setImmediate(() => this.flushState());
-	}
-
-	private flushState(now = false): void {
-		if (!this.stateScheduled && !now) return;
-		this.stateScheduled = false;
-		if (!this.onState) return;
-		try {
-			this.onState(this.getState());
-		} catch (error) {
-			this.settings.logger.error(`mailbox watcher: saving the state failed: ${String(error)}`);
-		}
-	}
-
-	/** @internal */
-	emit(event: WatchEvent): void {
-		if (!this.onEvent) return;
-		try {
-			this.onEvent(event);
-		} catch (error) {
-			this.settings.logger.error(`mailbox watcher: the event handler failed: ${String(error)}`);
-		}
 	}
 }

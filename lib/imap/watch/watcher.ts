@@ -213,6 +213,8 @@ class FolderWatcher {
 	private uidNext = 0;
 	private idleTimer?: unknown;
 	private breakTimer?: unknown;
+	private retryTimer?: unknown;
+	private retryTimerAt = Infinity;
 
 	constructor(
 		private readonly owner: ImapWatcher,
@@ -249,6 +251,7 @@ class FolderWatcher {
 
 	async stop(): Promise<void> {
 		this.clearTimers();
+		if (this.retryTimer !== undefined) this.s.clock.clearTimeout(this.retryTimer);
 		const client = this.client;
 		if (client && this.idling) {
 			await guard(client.logout(), 2_000, () => client.close(), () => new Error('logout timed out'), this.s.clock).catch(() => client.close());
@@ -291,6 +294,19 @@ class FolderWatcher {
 			}
 		}
 		this.sleeper.wake();
+	}
+
+	/** A fetch when the next failed run's retry is due (the ledger knows when). */
+	private retryLater(): void {
+		const at = this.owner.dispatcher.nextRetryAt();
+		if (at === undefined || at >= this.retryTimerAt) return;
+		if (this.retryTimer !== undefined) this.s.clock.clearTimeout(this.retryTimer);
+		this.retryTimerAt = at;
+		this.retryTimer = this.s.clock.setTimeout(() => {
+			this.retryTimer = undefined;
+			this.retryTimerAt = Infinity;
+			this.request('fetch');
+		}, Math.max(0, at - this.s.clock.now()));
 	}
 
 	private clearTimers(): void {
@@ -539,7 +555,7 @@ class FolderWatcher {
 			if (!this.owner.dispatcher.isDue(this.keyOf(cursor.uidValidity, u))) this.waiting.add(u);
 			else candidates.push(u);
 		}
-		this.owner.retryAt(this.stream);
+		this.retryLater();
 		const current = () => !signal.aborted && this.cursor === cursor;
 		try {
 			for (let i = 0; i < candidates.length && current(); i += this.s.fetchBatchSize) {
@@ -697,7 +713,7 @@ class FolderWatcher {
 			this.inflight.delete(m.uid);
 			if (settlement === 'retry') {
 				this.waiting.add(m.uid);
-				this.owner.retryAt(this.stream);
+				this.retryLater();
 			} else {
 				cursor.settle(m.uid);
 				if (settlement === 'done' && this.s.afterProcessing !== 'none') {
@@ -797,11 +813,6 @@ export class ImapWatcher extends DeliveryWatcher<WatchedMessage, WatchEvent, Wat
 		if (folder === undefined) return [...this.folders.values()];
 		const f = this.folders.get(folder);
 		return f ? [f] : [];
-	}
-
-	/** @internal A fetch of the folder when the next retry is due. */
-	retryAt(stream: Stream): void {
-		this.retryWhenDue((at) => stream.at(at));
 	}
 
 	/** @internal */

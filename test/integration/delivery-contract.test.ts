@@ -12,7 +12,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SyncFolderItemsScope } from 'ews-javascript-api';
 import { connectEws, type EwsClient } from '../../lib/ews/client';
+import { SYNC_PROPERTIES } from '../../lib/ews/items';
 import { EwsWatcher, type EwsWatchedMessage } from '../../lib/ews/watch';
 import { ImapWatcher, type WatchedMessage } from '../../lib/imap/watch';
 import { resolveServer } from '../../lib/connection/options';
@@ -60,6 +62,13 @@ interface Box {
 	/** Message-IDs the trigger acted on (IMAP and EWS: marked read; POP3: deleted). */
 	acted(): Promise<Set<string>>;
 	watcher(common: Common): Watcher;
+	/**
+	 * The state the previous release (before the delivery core) saved for the first three of `ids`
+	 * (all in the mailbox): the first delivered and acknowledged, the second handed to a run that
+	 * had not ended, the third still to deliver after a failed run; the deduplication key the
+	 * second one's run had, and the key the third was known by in the failed runs.
+	 */
+	legacy(ids: string[], keyPrefix: string): Promise<{ state: unknown; inFlightKey: string; failedKey: string }>;
 }
 
 interface Source {
@@ -110,6 +119,12 @@ class N8n {
 		private readonly box: Box,
 		private readonly base: Omit<Common, 'state' | 'runs' | 'deliver' | 'onState' | 'onLedger' | 'onEvent'>,
 	) {}
+
+	/** Static data and executions an earlier release left (an upgrade). */
+	preset(saved: { state?: unknown; runs?: unknown }, keys: string[]): void {
+		this.saved = saved;
+		for (const key of keys) this.keys.add(key);
+	}
 
 	private save(): void {
 		this.saved = JSON.parse(JSON.stringify(this.live)) as typeof this.saved;
@@ -184,6 +199,17 @@ class N8n {
 	}
 }
 
+/** POP3 state version 2 (the previous release) with its key of a message: "user@host/UIDL". */
+function pop3Legacy(ids: string[], prefix: string, account: string, listing: Array<{ uidl: string; id: string }>): { state: unknown; inFlightKey: string; failedKey: string } {
+	const uidl = (id: string) => listing.find((l) => l.id === id)!.uidl;
+	const now = Date.now();
+	return {
+		state: { version: 2, activatedAt: now - 60_000, messages: { [uidl(ids[0])]: [now - 1_000, 'done-delete'], [uidl(ids[1])]: [now - 1_000, 'new'], [uidl(ids[2])]: [now - 1_000, 'new'] } },
+		inFlightKey: `${prefix}:${account}/${uidl(ids[1])}`,
+		failedKey: `${account}/${uidl(ids[2])}`,
+	};
+}
+
 const counter = () => {
 	let n = 0;
 	return () => ++n;
@@ -221,6 +247,7 @@ SOURCES.push({
 				}
 			},
 			acted: async () => new Set([...uidls].filter(([uidl]) => !server.messages.some((m) => m.uidl === uidl)).map(([, id]) => id)),
+			legacy: async (ids, prefix) => pop3Legacy(ids, prefix, 'u@127.0.0.1', [...uidls].map(([uidl, id]) => ({ uidl, id }))),
 			watcher: (c) =>
 				new Pop3Watcher({
 					...c,
@@ -256,6 +283,20 @@ SOURCES.push({
 					}
 					return out;
 				}),
+			legacy: async (ids, prefix) => {
+				const { uidValidity, uids } = await imap(servers!, async (client) => {
+					const box = await client.mailboxOpen(folder, { readOnly: true });
+					const found = new Map<string, number>();
+					for (const m of await client.fetchAll('1:*', { uid: true, envelope: true })) found.set(idFrom(m.envelope?.messageId), m.uid);
+					return { uidValidity: String(box.uidValidity), uids: ids.map((id) => found.get(id)!) };
+				});
+				// version 1: every UID up to lastUid done, Message-IDs kept whole
+				return {
+					state: { version: 1, folders: { [folder]: { uidValidity, lastUid: uids[0], recent: [[`<${ids[0]}@example.test>`, Date.now()]] } } },
+					inFlightKey: `${prefix}:${folder}/${uidValidity}/${uids[1]}`,
+					failedKey: `${folder}/${uidValidity}/${uids[2]}`,
+				};
+			},
 			watcher: (c) =>
 				new ImapWatcher({
 					...c,
@@ -296,6 +337,14 @@ SOURCES.push({
 				});
 				return new Set(added.filter((id) => !present.has(id)));
 			},
+			legacy: async (ids, prefix) => {
+				const listing = await withPop3(server, login, async ({ client }) => {
+					const out: Array<{ uidl: string; id: string }> = [];
+					for (const { msg, uid } of await client.uidl()) out.push({ uidl: uid, id: idFrom(/^Message-ID: (.+)$/im.exec((await client.retr(msg)).toString())?.[1]) });
+					return out;
+				});
+				return pop3Legacy(ids, prefix, `${user}@127.0.0.1`, listing);
+			},
 			watcher: (c) =>
 				new Pop3Watcher({
 					...c,
@@ -322,6 +371,33 @@ SOURCES.push({
 				added.push(...ids);
 			},
 			acted: async () => new Set(ews!.folderItems(mailbox, 'inbox').filter((i) => i.isRead).map((i) => i.subject)),
+			legacy: async (ids, prefix) => {
+				// the sync position after the first two messages, as version 1 kept it
+				const client = await connectEws({ url: ews!.url, ca: ewsCa, auth: { type: 'password', user: 'svc', password: 'svc-pw' }, mailbox });
+				ewsClients.push(client);
+				const ref = await client.resolveFolder('Inbox');
+				const items = ews!.folderItems(mailbox, 'inbox');
+				const itemOf = (id: string) => items.find((i) => i.subject === id)!.itemId;
+				const changes = await client.call('SyncFolderItems', (service) => service.SyncFolderItems(client.folderIdOf(ref), SYNC_PROPERTIES, [], 512, SyncFolderItemsScope.NormalItems, ''));
+				const now = Date.now();
+				return {
+					state: {
+						version: 1,
+						folders: {
+							inbox: {
+								folderId: ref.id,
+								syncState: changes.SyncState,
+								activatedAt: now - 60_000,
+								lastSyncAt: now,
+								pending: { [itemOf(ids[1])]: { s: 'new', m: `<${ids[1]}@example.test>`, r: now }, [itemOf(ids[2])]: { s: 'new', m: `<${ids[2]}@example.test>`, r: now } },
+								recent: [`m:<${ids[0]}@example.test>`],
+							},
+						},
+					},
+					inFlightKey: `${prefix}:${mailbox}/inbox/<${ids[1]}@example.test>`,
+					failedKey: `${mailbox}/inbox/<${ids[2]}@example.test>`,
+				};
+			},
 			watcher: (c) =>
 				new EwsWatcher({
 					...c,
@@ -490,6 +566,28 @@ describe.each(SOURCES.map((s) => [s.name, s] as const))('delivery contract: %s',
 		expect(n8n.emits.every((e) => e.key.length <= 255)).toBe(true);
 		expect(new Set(n8n.emits.filter((e) => e.outcome !== 'duplicate').map((e) => e.key)).size).toBe(2);
 		expect(n8n.emits.find((e) => e.id === ids[1] && e.outcome === 'duplicate')!.key).toBe(n8n.started(ids[1])[0].key);
+	});
+
+	it('a state saved by the previous release loads: the message it left in flight is not run twice, a failed run keeps its attempts, the rest arrives once', async () => {
+		const box = await source.box();
+		const ids = [1, 2, 3, 4].map((i) => `upgrade-${boxes + 1}-${i}`);
+		boxes++;
+		await box.add(ids.slice(0, 3));
+		// the previous release saved no account: the state is taken as this account's
+		n8n = new N8n(box, BASE);
+		const legacy = await box.legacy(ids, BASE.keyPrefix);
+		// the previous release's failed runs: the third message's run had failed once
+		n8n.preset({ state: legacy.state, runs: { [legacy.failedKey]: 1 } }, [legacy.inFlightKey]);
+		await n8n.start();
+		await box.add([ids[3]]);
+		await eventually(() => n8n!.started(ids[2]).length === 1 && n8n!.started(ids[3]).length === 1, 'the messages after the upgrade');
+		await eventually(() => n8n!.emits.some((e) => e.id === ids[1]), 'the message left in flight handed over again');
+		// the one in flight before the upgrade: refused with the key it had (no second run), left as it is
+		expect(n8n.emits.filter((e) => e.id === ids[1])).toEqual([{ id: ids[1], key: legacy.inFlightKey, attempt: 1, outcome: 'duplicate' }]);
+		expect(n8n.emits.some((e) => e.id === ids[0])).toBe(false);
+		expect(n8n.started(ids[2])[0]).toMatchObject({ attempt: 2, key: expect.stringMatching(/:retry2$/) });
+		await eventually(async () => (await box.acted()).has(ids[3]), 'the new mail acted on');
+		expect(await acted(box, ids[1])).toBe(false);
 	});
 
 	it("another account's saved state is not used: the trigger starts by its first-activation rule and acts on nothing it did not deliver", async () => {

@@ -33,6 +33,8 @@ export interface ConfigInput {
 	debug: boolean;
 	/** Shared-mailbox logins ("account\\shared") exist: user names may contain a backslash. */
 	sharedLogins?: boolean;
+	/** The capabilities IMAP announces after login instead of Dovecot's own (a server without UIDPLUS). */
+	imapCapability?: string;
 }
 
 export const SPECIAL_USE_FOLDERS: ReadonlyArray<readonly [name: string, use: string]> = [
@@ -150,7 +152,7 @@ service anvil {
 `
 }
 protocol imap {
-  mail_plugins = $mail_plugins imap_sieve
+  mail_plugins = $mail_plugins imap_sieve${c.imapCapability ? `\n  imap_capability = ${c.imapCapability}` : ''}
 }
 protocol pop3 {
   pop3_uidl_format = %08Xu%08Xv

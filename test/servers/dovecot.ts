@@ -65,6 +65,8 @@ export interface DovecotOptions {
 	certificate?: CertificateFiles;
 	/** account -> mailboxes it may open with the login "account\\mailbox" and its own password. */
 	sharedMailboxes?: Record<string, readonly string[]>;
+	/** The capabilities IMAP announces after login instead of Dovecot's own. */
+	imapCapability?: string;
 }
 
 export class Dovecot {
@@ -169,6 +171,7 @@ export class Dovecot {
 				authPenalty: options.authPenalty ?? false,
 				sharedLogins: Object.values(options.sharedMailboxes ?? {}).some((m) => m.length > 0),
 				debug: options.debug ?? false,
+				imapCapability: options.imapCapability,
 			}),
 		);
 		try {

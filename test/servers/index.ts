@@ -40,6 +40,8 @@ export interface MailServersOptions {
 	 * "account\\mailbox" with the account's password opens that mailbox.
 	 */
 	sharedMailboxes?: Record<string, readonly string[]>;
+	/** The capabilities Dovecot's IMAP announces after login instead of its own (e.g. a server without UIDPLUS). */
+	imapCapability?: string;
 }
 
 export interface MailServerPorts {
@@ -90,7 +92,7 @@ export class MailServers {
 		const oauth = await OAuthServer.start({ users: Object.keys(users), clients: options.oauthClients ?? [{ ...DEFAULT_OAUTH_CLIENT, user: Object.keys(users)[0] ?? DEFAULT_OAUTH_CLIENT.user }] });
 		let dovecot: Dovecot | undefined;
 		try {
-			dovecot = await Dovecot.start({ users, introspectionUrl: oauth.introspectionUrl, authPenalty: options.authPenalty, debug: options.debug, sharedMailboxes: options.sharedMailboxes });
+			dovecot = await Dovecot.start({ users, introspectionUrl: oauth.introspectionUrl, authPenalty: options.authPenalty, debug: options.debug, sharedMailboxes: options.sharedMailboxes, imapCapability: options.imapCapability });
 			const smtp = await SmtpCapture.start({
 				users,
 				tokenUser: (token) => oauth.tokenUser(token),

@@ -374,6 +374,7 @@ class FolderWatcher {
 		this.stats.connects++;
 		const mailbox = await this.quick(client, client.mailboxOpen(this.folder), 'Opening the folder');
 		this.uidNext = Number(mailbox.uidNext ?? 0);
+		this.checkExpunge(client);
 		await this.checkState(String(mailbox.uidValidity));
 		const push = this.s.mode === 'idle' && client.capabilities.has('IDLE');
 		this.stats.push = push;
@@ -469,22 +470,25 @@ class FolderWatcher {
 		void client;
 	}
 
+	/** Without UIDPLUS, EXPUNGE would also remove messages other clients marked \\Deleted: refused before anything is delivered. */
+	private checkExpunge(client: ImapFlow): void {
+		const action = this.s.afterProcessing;
+		const expunges = action === 'delete' || (action === 'move' && !client.capabilities.has('MOVE'));
+		if (!expunges || client.capabilities.has('UIDPLUS')) return;
+		const verb = action === 'move' ? 'moving' : 'deleting';
+		throw new MailboxError('CONFIG', `The server offers neither ${action === 'move' ? 'MOVE nor ' : ''}UIDPLUS, so ${verb} a message in folder "${this.folder}" would also expunge the messages other mail clients marked as deleted.`, {
+			field: 'afterProcessing',
+			step: 'command',
+			hint: 'Choose "Mark as Read", or "Move to a Folder" on a server that offers MOVE.',
+		});
+	}
+
 	private async flushActions(client: ImapFlow): Promise<void> {
 		const cursor = this.cursor;
 		if (!cursor?.actions.size) return;
 		const uids = [...cursor.actions];
 		const set = uidSetOf(uids);
 		const action = this.s.afterProcessing;
-		if (action === 'delete' || (action === 'move' && !client.capabilities.has('MOVE'))) {
-			// without UIDPLUS, EXPUNGE would also remove messages other clients marked \Deleted
-			if (!client.capabilities.has('UIDPLUS')) {
-				throw new MailboxError(
-					'CONFIG',
-					`The server of folder "${this.folder}" offers neither ${action === 'move' ? 'MOVE nor ' : ''}UIDPLUS, so ${action === 'move' ? 'moving' : 'deleting'} a message would also expunge messages other mail clients marked as deleted. Nothing was ${action === 'move' ? 'moved' : 'deleted'}.`,
-					{ field: 'afterProcessing', step: 'command', hint: 'Choose "Mark as Read", or "Move to a Folder" on a server that offers MOVE; the messages are left as they are.' },
-				);
-			}
-		}
 		if (action === 'markRead') {
 			await this.quick(client, client.messageFlagsAdd(set, ['\\Seen'], { uid: true }), 'Marking messages as read');
 		} else if (action === 'move') {

@@ -1,7 +1,9 @@
 import { generateMessages } from '../servers/mailgen';
 import { startMailServers, type MailServers } from '../servers';
-import { Forwarder, kickUser } from '../servers/dovecot-admin';
+import { Forwarder, kickUser, sessionsOf } from '../servers/dovecot-admin';
 import type { WatchedMessage, WatchState } from '../../lib/imap/watch';
+import type { ImapFlow } from 'imapflow';
+import { withImap } from '../../lib/imap/connect';
 import { append, imap, imapServer, simpleMessage, until, watch, type Harness } from './imap-watch-helpers';
 
 /** Every acknowledged Message-ID, in order. */
@@ -166,6 +168,55 @@ describe('IMAP watcher reliability against a real Dovecot', () => {
 			const updates = health.filter((e) => e.type === 'updated');
 			expect(updates[updates.length - 1]).toMatchObject({ error: expect.objectContaining({ code: 'CONNECTION_REFUSED' }), message: expect.stringMatching(/^Mailbox folder "Down" cannot be fetched: Connection refused/) });
 			expect(h.watcher.getStats().Down.failing).toBe(false);
+		} finally {
+			await forwarder.down();
+		}
+	});
+
+	it('one connection per folder: after each of five drops the server counts exactly one session per watched folder again, none left over', async () => {
+		// bob's mailbox, so that the other tests' connections are not counted
+		const bob = { user: 'bob', password: servers.users.bob };
+		const withBob = <T>(work: (client: ImapFlow) => Promise<T>): Promise<T> => withImap(imapServer(servers), bob, work);
+		await withBob((c) => Promise.all([c.mailboxCreate('Soak A'), c.mailboxCreate('Soak B')]));
+		const h = await start(watch(servers, { folders: ['Soak A', 'Soak B'], login: bob, backoff: { initialMs: 20, maxMs: 100, jitter: false } }));
+		const connects = () => h.watcher.getStats()['Soak A'].connects + h.watcher.getStats()['Soak B'].connects;
+		// a session the server ended may be counted until its process is gone: wait for the count to settle
+		let sessions = -1;
+		const settled = async () => {
+			sessions = await sessionsOf(servers, 'bob', 'imap');
+			return sessions;
+		};
+		const untilTwo = async (what: string) => {
+			for (const deadline = Date.now() + 60_000; (await settled()) !== 2; ) {
+				if (Date.now() > deadline) throw new Error(`${what}: the server counts ${sessions} sessions of the trigger, not 2`);
+				await new Promise((resolve) => setTimeout(resolve, 50));
+			}
+		};
+		await untilTwo('after the start');
+		for (let drop = 1; drop <= 5; drop++) {
+			const before = connects();
+			await kickUser(servers, 'bob');
+			await until(() => connects() >= before + 2, `both folders connected again after drop ${drop}`);
+			await untilTwo(`after drop ${drop}`);
+		}
+		expect(connects()).toBeGreaterThanOrEqual(12);
+		await withBob((c) => c.append('Soak B', simpleMessage('after-soak')));
+		await until(() => h.delivered.some((m) => m.messageId === '<after-soak@example.test>'), 'mail after the drops');
+		expect(h.delivered).toHaveLength(1);
+	});
+
+	it('a connection that dies silently during IDLE (no FIN, no RST) is noticed at the IDLE renewal and replaced; mail from meanwhile arrives', async () => {
+		await imap(servers, (c) => c.mailboxCreate('Silent'));
+		const forwarder = await Forwarder.start(servers.ports.imaps);
+		try {
+			const h = await start(watch(servers, { folders: ['Silent'], server: imapServer(servers, forwarder.port), maxIdleMs: 1_000, responseTimeoutMs: 1_000, backoff: { initialMs: 50, maxMs: 200, jitter: false } }));
+			await append(servers, 'Silent', simpleMessage('before-silence'));
+			await until(() => h.delivered.length === 1, 'the first message');
+			forwarder.stall();
+			await append(servers, 'Silent', simpleMessage('during-silence'));
+			await until(() => h.delivered.length === 2, 'the message sent while the connection was silently dead');
+			expect(h.delivered.map((m) => m.messageId)).toEqual(['<before-silence@example.test>', '<during-silence@example.test>']);
+			expect(h.watcher.getStats().Silent.connects).toBeGreaterThanOrEqual(2);
 		} finally {
 			await forwarder.down();
 		}

@@ -18,10 +18,21 @@ export async function kickUser(servers: MailServers, user: string): Promise<stri
 	return `${stdout}${stderr}`.trim();
 }
 
-/** A TCP forwarder on 127.0.0.1 to `targetPort`; `down()` closes it and every connection, `up()` listens again on the same port. */
+/** The user's sessions Dovecot counts now, per protocol (doveadm who, one line per connection). */
+export async function sessionsOf(servers: MailServers, user: string, protocol: 'imap' | 'pop3'): Promise<number> {
+	const { stdout } = await run('doveadm', ['-c', servers.info().dovecotConfigPath, 'who', '-1', user]);
+	return stdout.split('\n').filter((line) => line.split(/\s+/)[0] === user && line.split(/\s+/).includes(protocol)).length;
+}
+
+/**
+ * A TCP forwarder on 127.0.0.1 to `targetPort`; `down()` closes it and every connection, `up()`
+ * listens again on the same port, `stall()` stops passing bytes on the connections open now
+ * without closing them (a connection that died silently: no FIN, no RST).
+ */
 export class Forwarder {
 	private server?: net.Server;
 	private readonly sockets = new Set<net.Socket>();
+	private readonly pairs = new Set<[net.Socket, net.Socket]>();
 	port = 0;
 
 	constructor(private readonly targetPort: number) {}
@@ -43,7 +54,12 @@ export class Forwarder {
 			}
 			client.pipe(upstream);
 			upstream.pipe(client);
-			client.on('close', () => upstream.destroy());
+			const pair: [net.Socket, net.Socket] = [client, upstream];
+			this.pairs.add(pair);
+			client.on('close', () => {
+				upstream.destroy();
+				this.pairs.delete(pair);
+			});
 			upstream.on('close', () => client.destroy());
 		});
 		closeWhenFileEnds('loopback forwarder', server);
@@ -53,6 +69,17 @@ export class Forwarder {
 		});
 		this.port = (server.address() as net.AddressInfo).port;
 		this.server = server;
+	}
+
+	/** The connections open now pass nothing more and stay open; new ones work. */
+	stall(): void {
+		for (const [client, upstream] of this.pairs) {
+			client.unpipe(upstream);
+			upstream.unpipe(client);
+			client.pause();
+			upstream.pause();
+		}
+		this.pairs.clear();
 	}
 
 	async down(): Promise<void> {

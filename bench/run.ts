@@ -12,6 +12,7 @@ import { startMailServers, type MailServers } from '../test/servers';
 import { generateMessages } from '../test/servers/mailgen';
 import { installPrerequisites } from '../test/setup/prerequisites';
 import { printTable, round, writeResults, type Benchmark, type BenchEntry } from './frame';
+import { imapBacklog } from './imap-backlog';
 import { imapFetchParse } from './imap-fetch-parse';
 import { imapMove } from './imap-move';
 import { imapTrigger } from './imap-trigger';
@@ -29,7 +30,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench, imapBacklog];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

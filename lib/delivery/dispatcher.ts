@@ -78,6 +78,11 @@ export class Dispatcher<M extends DeliveryMessage> {
 		return this.o.ledger.isDue(key, this.o.clock.now());
 	}
 
+	/** The message left the mailbox: nothing is kept of its failed runs. */
+	forget(key: string): void {
+		if (this.o.ledger.forget(key)) this.o.onLedger?.(this.o.ledger.toJSON());
+	}
+
 	/** When the next waiting retry is due (ms), if one waits. */
 	nextRetryAt(): number | undefined {
 		return this.o.ledger.nextDue(this.o.clock.now());

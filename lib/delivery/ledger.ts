@@ -5,8 +5,10 @@
  * emit saves the attempt: after a restart the retry gets a key of its own (`:retryN`) instead of
  * being refused as a duplicate of the failed run.
  *
- * Messages are known by the fingerprint of their key; at most MAX_ENTRIES are kept (the oldest
- * failure is dropped first: its message is then retried as attempt 1 of a new series, never lost).
+ * Messages are known by the fingerprint of their key; at most MAX_ENTRIES messages wait for a
+ * retry at once: a failure beyond that is given up at once (reported, the message left as it is),
+ * because dropping another message's attempts would give its retry the key of its first run.
+ * Entries of messages that left the mailbox are forgotten.
  */
 import { asFingerprint, fingerprint } from './keys';
 
@@ -88,6 +90,9 @@ export class RunLedger {
 			this.entries.delete(id);
 			return { verdict: 'gaveUp', attempt };
 		}
+		// full: evicting another message's attempts would give its retry the key of its first run, which
+		// n8n refuses; this failure is given up instead (reported) and the message left as it is
+		if (!this.entries.has(id) && this.entries.size >= MAX_ENTRIES) return { verdict: 'gaveUp', attempt };
 		const delay = Math.min(this.policy.maxRetryDelayMs, this.policy.retryDelayMs * Math.pow(2, Math.max(0, attempt - 1)));
 		const retryAt = now + delay;
 		this.set(id, [attempt, retryAt]);

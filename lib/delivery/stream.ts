@@ -17,6 +17,25 @@ import { Health, type HealthEvent } from './health';
  */
 export class Reconnect extends Error {}
 
+/** `work`, or a rejection as soon as `signal` aborts (a login or connect that never answers must not hold a stop). */
+export function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+	if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Reconnect('stopped'));
+	return new Promise<T>((resolve, reject) => {
+		const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Reconnect('stopped'));
+		signal.addEventListener('abort', onAbort, { once: true });
+		work.then(
+			(value) => {
+				signal.removeEventListener('abort', onAbort);
+				resolve(value);
+			},
+			(error: unknown) => {
+				signal.removeEventListener('abort', onAbort);
+				reject(error);
+			},
+		);
+	});
+}
+
 export interface StreamOptions {
 	/** How the stream is named in messages: `Mailbox "a@b"`, `Mailbox folder "INBOX"`. */
 	name: string;
@@ -46,7 +65,8 @@ export class Stream {
 	private abandonedByHand = false;
 	private controller?: AbortController;
 	private followUpTimer?: unknown;
-	private timers = new Set<unknown>();
+	private atTimer?: unknown;
+	private atTime = Infinity;
 	private loop?: Promise<void>;
 	/** Passes that ended (well or not). */
 	passes = 0;
@@ -70,8 +90,8 @@ export class Stream {
 
 	async stop(): Promise<void> {
 		this.stopped = true;
-		for (const t of [...this.timers, this.followUpTimer]) if (t !== undefined) this.o.clock.clearTimeout(t);
-		this.timers.clear();
+		for (const t of [this.atTimer, this.followUpTimer]) if (t !== undefined) this.o.clock.clearTimeout(t);
+		this.atTimer = undefined;
 		this.followUpTimer = undefined;
 		this.controller?.abort(new Reconnect('stopped'));
 		this.sleeper.wake();
@@ -107,14 +127,16 @@ export class Stream {
 		}, this.o.followUpDelayMs);
 	}
 
-	/** A pass at `at` (ms): a retry that becomes due. */
+	/** A pass at `at` (ms): a retry that becomes due. Only the earliest such pass is kept. */
 	at(at: number): void {
-		if (this.stopped) return;
-		const timer = this.o.clock.setTimeout(() => {
-			this.timers.delete(timer);
+		if (this.stopped || at >= this.atTime) return;
+		if (this.atTimer !== undefined) this.o.clock.clearTimeout(this.atTimer);
+		this.atTime = at;
+		this.atTimer = this.o.clock.setTimeout(() => {
+			this.atTimer = undefined;
+			this.atTime = Infinity;
 			this.request();
 		}, Math.max(0, at - this.o.clock.now()));
-		this.timers.add(timer);
 	}
 
 	/** Cancels the running pass (its connection is dropped); the next starts at once. */

@@ -23,7 +23,7 @@ import { MailboxError } from '../errors';
 import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
 import { fingerprint } from '../delivery/keys';
-import { Reconnect, Stream } from '../delivery/stream';
+import { abortable, Reconnect, Stream } from '../delivery/stream';
 import { DeliveryWatcher, positive, type WatcherOptions } from '../delivery/watcher';
 import type { EwsClient, EwsFolderRef } from './client';
 import { deleteMessages, getMessage, itemInfo, markRead, moveMessages, SYNC_PROPERTIES, type EwsMessage } from './items';
@@ -257,7 +257,12 @@ export class EwsWatcher extends DeliveryWatcher<EwsWatchedMessage, EwsWatchEvent
 
 	private async poll(signal: AbortSignal): Promise<void> {
 		const startedAt = this.clock.now();
-		this.client ??= await this.options.connect();
+		if (!this.client) {
+			const connecting = this.options.connect();
+			// a client that arrives after the poll was given up is closed at once
+			void connecting.then((c) => signal.aborted && c.close(), () => undefined);
+			this.client = await abortable(connecting, signal);
+		}
 		const client = this.client;
 		// stopped, abandoned or stuck: the requests under way end with the client
 		signal.addEventListener('abort', () => {
@@ -351,7 +356,8 @@ export class EwsWatcher extends DeliveryWatcher<EwsWatchedMessage, EwsWatchEvent
 			const firstActivation = fs.activatedAt === undefined ? this.s.firstActivation : undefined;
 			const delivering = firstActivation !== 'new';
 			const room = this.window.maxCount - this.window.inFlight.count;
-			if (delivering && room <= 0) {
+			// the window is full (by count, or by bytes: a message taken in earlier found no room)
+			if (delivering && (room <= 0 || this.backlog)) {
 				this.backlog = true;
 				this.log.debug(`mailbox watcher: EWS "${this.options.mailbox}": ${this.window.maxCount} runs still going; further changes wait`);
 				return;
@@ -387,6 +393,7 @@ export class EwsWatcher extends DeliveryWatcher<EwsWatchedMessage, EwsWatchEvent
 					const id = change.ItemId?.UniqueId;
 					// gone before it was delivered: nothing to deliver any more
 					if (id && fs.pending[id]?.s === 'new' && !this.inflight.has(`${key}\n${id}`)) {
+						this.dispatcher.forget(this.keyOf(path, id, fs.pending[id]));
 						delete fs.pending[id];
 						this.emit({ type: 'gone', folder: path, itemId: id });
 					}
@@ -409,7 +416,8 @@ export class EwsWatcher extends DeliveryWatcher<EwsWatchedMessage, EwsWatchEvent
 				this.check(signal);
 				await this.fetchAndDispatch(client, path, ref, fs, item, signal, counters);
 			}
-			if (done) return;
+			// the window is full (by count or bytes): further changes wait for a later poll
+			if (done || this.backlog) return;
 		}
 	}
 
@@ -439,6 +447,7 @@ export class EwsWatcher extends DeliveryWatcher<EwsWatchedMessage, EwsWatchEvent
 			this.window.release(1, bytes);
 			const e = error instanceof MailboxError || error instanceof Reconnect ? error : client.toMailboxError(error, 'GetItem');
 			if (e instanceof MailboxError && e.causeCode === 'ErrorItemNotFound') {
+				this.dispatcher.forget(this.keyOf(path, item.itemId, fs.pending[item.itemId]));
 				delete fs.pending[item.itemId];
 				this.stateChanged();
 				this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} was moved or deleted before it could be delivered`);

@@ -17,7 +17,7 @@ import { secretsOf, type Login, type ResolvedServer } from '../connection/option
 import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
 import { limitDownloaded } from '../delivery/message';
-import { Reconnect, Stream } from '../delivery/stream';
+import { abortable, Reconnect, Stream } from '../delivery/stream';
 import { DeliveryWatcher, positive, type WatcherOptions } from '../delivery/watcher';
 import type { Pop3Client } from './client';
 import { withPop3, type Pop3LoginMethod } from './connect';
@@ -206,7 +206,7 @@ export class Pop3Watcher extends DeliveryWatcher<Pop3WatchedMessage, Pop3WatchEv
 
 	private async poll(signal: AbortSignal): Promise<void> {
 		const startedAt = this.clock.now();
-		const login = typeof this.o.login === 'function' ? await this.o.login() : this.o.login;
+		const login = typeof this.o.login === 'function' ? await abortable(this.o.login(), signal) : this.o.login;
 		const counters: Counters = { messages: 0, delivered: 0, skipped: 0, deleting: [] };
 		await withPop3(
 			this.o.server,
@@ -255,6 +255,7 @@ export class Pop3Watcher extends DeliveryWatcher<Pop3WatchedMessage, Pop3WatchEv
 		const firstActivation = this.o.firstActivation ?? 'new';
 		const seen = observe(this.state, uidls, now, firstActivation);
 		if (seen.changed) this.stateChanged();
+		for (const uidl of seen.pruned) this.dispatcher.forget(`${login.user}@${this.o.server.host}/${uidl}`);
 		if (seen.firstActivation) {
 			this.log.info(`mailbox watcher: POP3 ${this.label(login)} starts with ${firstActivation === 'new' ? `new mail only (${uidls.length} message(s) on the server are left alone)` : `every message (${uidls.length})`}`);
 		}

@@ -29,7 +29,7 @@ const TRIGGER = 'New mail';
 const BACKLOG = 300;
 const FAIL_MARK = '[fail]';
 
-const WF = { backlog: 'mbxRelBacklog', noRetry: 'mbxRelNoRetry', retry: 'mbxRelRetry', outage: 'mbxRelOutage' } as const;
+const WF = { backlog: 'mbxRelBacklog', noRetry: 'mbxRelNoRetry', retry: 'mbxRelRetry', outage: 'mbxRelOutage', wait: 'mbxRelWait' } as const;
 const CRED = { alice: 'mbxRelAlice', bob: 'mbxRelBob', catchall: 'mbxRelCatchall' } as const;
 
 /** Fails the run for a message whose subject carries FAIL_MARK, unless the message is \Flagged. */
@@ -45,7 +45,14 @@ const FAILING_CODE = [
 let nodeCounter = 0;
 const nodeId = () => `7e5a0c2d-4b1f-4c8e-9a6d-${String(++nodeCounter).padStart(12, '0')}`;
 
-function triggerWorkflow(id: string, credential: { id: string; name: string }, parameters: Record<string, unknown>, next: 'noOp' | 'failing', statusNode = false): object {
+const NEXT = {
+	noOp: { type: 'n8n-nodes-base.noOp', typeVersion: 1, parameters: {} },
+	failing: { type: 'n8n-nodes-base.code', typeVersion: 2, parameters: { mode: 'runOnceForAllItems', language: 'javaScript', jsCode: FAILING_CODE } },
+	// an hour: n8n puts the execution into status "waiting" and ends the run
+	wait: { type: 'n8n-nodes-base.wait', typeVersion: 1.1, parameters: { resume: 'timeInterval', amount: 1, unit: 'hours' } },
+} as const;
+
+function triggerWorkflow(id: string, credential: { id: string; name: string }, parameters: Record<string, unknown>, next: keyof typeof NEXT, statusNode = false): object {
 	const nodes: object[] = [
 		{
 			id: nodeId(),
@@ -56,9 +63,7 @@ function triggerWorkflow(id: string, credential: { id: string; name: string }, p
 			parameters: { authentication: 'password', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'markRead', mode: 'idle', pollMinutes: 15, options: {}, ...parameters },
 			credentials: { mailboxImapApi: credential },
 		},
-		next === 'noOp'
-			? { id: nodeId(), name: 'Process', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} }
-			: { id: nodeId(), name: 'Process', type: 'n8n-nodes-base.code', typeVersion: 2, position: [300, 0], parameters: { mode: 'runOnceForAllItems', language: 'javaScript', jsCode: FAILING_CODE } },
+		{ id: nodeId(), name: 'Process', position: [300, 0], ...NEXT[next] },
 	];
 	if (statusNode) nodes.push({ id: nodeId(), name: 'Status', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 200], parameters: {} });
 	return {
@@ -151,6 +156,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		await servers.writeMaildir('alice', 'INBOX', generated.map((g) => ({ raw: g.raw, date: g.date, flags: [] })));
 		const bob = await connect('bob');
 		await bob.mailboxCreate('Retry');
+		await bob.mailboxCreate('Waits');
 		forwarder = await Forwarder.start(servers.ports.imaps);
 
 		const install = checkN8n();
@@ -164,6 +170,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		// pollMinutes is also the re-check interval with push: a failed run is retried within it
 		await n8n.importWorkflow(triggerWorkflow(WF.retry, ref(CRED.bob, 'bob'), { folders: ['Retry'], pollMinutes: 0.1, options: { retryFailed: true, retryMinutes: 0.05 } }, 'failing'));
 		await n8n.importWorkflow(triggerWorkflow(WF.outage, ref(CRED.catchall, 'catchall'), {}, 'noOp', true));
+		await n8n.importWorkflow(triggerWorkflow(WF.wait, ref(CRED.bob, 'bob'), { folders: ['Waits'] }, 'wait', true));
 		for (const id of Object.values(WF)) await n8n.publish(id);
 	});
 
@@ -340,6 +347,27 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		const { byId } = await runsByMessage(WF.retry);
 		expect(byId.get(id('retry-ok'))).toEqual({ success: 1, other: [] });
 		expect(byId.get(id('retry-fail'))!.success).toBe(1);
+	});
+
+	it('a run that waits at a Wait node: reported on Mailbox Status, not marked read, not delivered again', async () => {
+		await activated(WF.wait, 'Waits');
+		const bob = await connect('bob');
+		const id = (name: string) => `<${name}@example.test>`;
+		await bob.append('Waits', plainMessage('waits-1', 'waits'), []);
+		await waitFor('the run to wait and the waiting run reported', async () => {
+			const { executions } = await n8n.executions(WF.wait);
+			const waiting = executions.some((e) => e.status === 'waiting' && messageItems(e).some((item) => item.messageId === id('waits-1')));
+			const reported = executions.some((e) => statusItems(e).some((item) => item.status === 'runWaiting' && (item.run as { messageId?: string } | undefined)?.messageId === id('waits-1')));
+			return waiting && reported ? true : undefined;
+		});
+		// another message after it: once its run waits too, the trigger has fetched again since
+		await bob.append('Waits', plainMessage('waits-2', 'waits too'), []);
+		await waitFor('the second run to wait', async () => ((await runsByMessage(WF.wait)).byId.get(id('waits-2'))?.other.includes('waiting') ? true : undefined));
+		const { byId } = await runsByMessage(WF.wait);
+		expect(byId.get(id('waits-1'))).toEqual({ success: 0, other: ['waiting'] });
+		const flags = await flagsOf(bob, 'Waits');
+		expect(flags.get(id('waits-1'))?.has('\\Seen')).toBe(false);
+		expect(flags.get(id('waits-2'))?.has('\\Seen')).toBe(false);
 	});
 
 	it('the server down for a while: failing once, recovered once, n8n keeps running, mail from meanwhile received once', async () => {

@@ -294,6 +294,22 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		expect(server.folderItems(deleted, 'inbox').map((i) => i.subject)).toEqual(['to-delete']);
 	});
 
+	it('a backlog larger than the window by bytes: a poll takes in no more pages than the window has room for; all arrive once', async () => {
+		const mbx = newMailbox();
+		for (let i = 1; i <= 20; i++) server.addMessage(mbx, 'inbox', message(`bytes-${i}`));
+		// room for one message at a time by bytes (the count would allow 100)
+		const h = watch(mbx, { firstActivation: 'all', pageSize: 5, maxInFlightBytes: 1 }, 'manual');
+		await h.watcher.start();
+		// the first poll stopped paging once the window was full: the state holds a page, not the folder
+		expect(Object.keys(h.state()!.folders.inbox.pending).length).toBeLessThanOrEqual(5);
+		for (let done = 0; done < 20; done++) {
+			await until(() => h.runs.length > done, 60_000, `run ${done + 1}`);
+			h.runs[done].resolve(true);
+		}
+		await until(() => Object.keys(h.state()!.folders.inbox.pending).length === 0 && !!h.state()!.folders.inbox.activatedAt, 60_000, 'all settled');
+		expect(h.subjects()).toEqual(Array.from({ length: 20 }, (_, i) => `bytes-${i + 1}`));
+	});
+
 	it('Retry Failed Runs off: a failed message is skipped and left as it is', async () => {
 		const mbx = newMailbox();
 		const h = watch(mbx, { retry: { retryFailed: false }, afterProcessing: 'markRead' }, 'manual');

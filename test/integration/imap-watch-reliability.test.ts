@@ -114,6 +114,38 @@ describe('IMAP watcher reliability against a real Dovecot', () => {
 		expect([...counts.values()].every((n) => n === 1)).toBe(true);
 	});
 
+	it('a connection dropped while runs are under way and the window is full: the rest of the backlog still arrives, once each', async () => {
+		const generated = [...generateMessages({ seed: 14, count: 30, attachPct: 0 })];
+		await servers.writeMaildir('alice', 'Inflight', generated);
+		const held: Array<() => void> = [];
+		let kicked = false;
+		const h = await start(
+			watch(servers, {
+				folders: ['Inflight'],
+				firstActivation: 'all',
+				maxInFlight: 3,
+				backoff: { initialMs: 500, maxMs: 1_000, jitter: false },
+				deliver: async (messages) => {
+					// the first three runs go on until the connection was dropped
+					if (messages[0].uid <= 3 && !kicked) await new Promise<void>((release) => held.push(release));
+				},
+			}),
+		);
+		await until(() => held.length === 3, 'three runs under way, the window full');
+		await kickUser(servers, 'alice');
+		kicked = true;
+		// one run ends: the fetch goes on, finds the connection gone and ends; the other two runs end
+		// right after that, before the trigger has reconnected
+		held[0]();
+		await until(() => h.events.some((e) => e.type === 'failing'), 'the dropped connection noticed');
+		held[1]();
+		held[2]();
+		await until(() => h.delivered.length >= 30 && h.state()?.folders.Inflight.lastUid === 30, 'the whole backlog');
+		const counts = countIds(h.delivered.map((m) => m.messageId ?? ''));
+		expect(counts.size).toBe(30);
+		expect([...counts.values()].every((n) => n === 1)).toBe(true);
+	});
+
 	it('UIDVALIDITY change (folder recreated): reported once; by Message-ID only the new mail is delivered', async () => {
 		const old = [...generateMessages({ seed: 13, count: 10 })];
 		await servers.writeMaildir('alice', 'Valid', old);

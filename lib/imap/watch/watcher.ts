@@ -20,7 +20,7 @@ import { guard, Sleeper, systemClock, type BackoffOptions, type Clock } from '..
 import type { DeliveryEvent, Settlement } from '../../delivery/dispatcher';
 import type { HealthEvent } from '../../delivery/health';
 import { limitDownloaded } from '../../delivery/message';
-import { Reconnect, Stream } from '../../delivery/stream';
+import { abortable, Reconnect, Stream } from '../../delivery/stream';
 import { DeliveryWatcher, positive, type WatcherOptions } from '../../delivery/watcher';
 import { FolderCursor, loadState, messageKey, saveState, type FirstActivation, type WatchState } from './state';
 import { uidSetOf } from './uid-set';
@@ -317,7 +317,7 @@ class FolderWatcher {
 	}
 
 	private async pass(signal: AbortSignal): Promise<void> {
-		const login = typeof this.owner.login === 'function' ? await this.owner.login() : this.owner.login;
+		const login = typeof this.owner.login === 'function' ? await abortable(this.owner.login(), signal) : this.owner.login;
 		const client = new ImapFlow(imapOptions(this.owner.server, login, this.log));
 		const drop = () => client.close();
 		signal.addEventListener('abort', drop);
@@ -447,7 +447,9 @@ class FolderWatcher {
 		for (const key of this.inflight.values()) this.staleKeys.add(key);
 		this.inflight.clear();
 		this.waiting.clear();
-		this.owner.setCursor(this.folder, matching ? FolderCursor.matching(uidValidity, this.uidNext, previous.recent) : FolderCursor.initial(uidValidity, this.uidNext, mode, previous.recent));
+		const next = matching ? FolderCursor.matching(uidValidity, this.uidNext, previous.recent) : FolderCursor.initial(uidValidity, this.uidNext, mode, previous.recent);
+		this.examined = next.lastUid;
+		this.owner.setCursor(this.folder, next);
 		this.log.warn(`mailbox watcher: folder "${this.folder}": UIDVALIDITY changed from ${previous.uidValidity} to ${uidValidity}; ${matching ? 'recently delivered messages are recognised by Message-ID' : `starting again as on first activation (${mode})`}`);
 		this.owner.emit({ type: 'uidValidityChanged', folder: this.folder, previous: previous.uidValidity, current: uidValidity, handling: matching ? 'matchByMessageId' : 'firstActivation' });
 	}
@@ -465,6 +467,7 @@ class FolderWatcher {
 			next = cursor.reloaded('fromUid' in point ? point : { since: point.since, top: Math.max(0, this.uidNext - 1) });
 		}
 		this.waiting.clear();
+		this.examined = next.lastUid;
 		this.owner.setCursor(this.folder, next);
 		this.fetchRequested = true;
 		void client;
@@ -540,7 +543,11 @@ class FolderWatcher {
 		if (this.uidNext - 1 > this.examined) this.examined = this.uidNext - 1;
 		if (cursor.pending.size) {
 			const existing = await this.search(client, { uid: uidSetOf(cursor.pending) }, 'Searching pending mail');
-			if (cursor.prunePending(existing)) this.owner.stateChanged();
+			const before = [...cursor.pending];
+			if (cursor.prunePending(existing)) {
+				for (const u of before) if (!cursor.pending.has(u)) this.owner.dispatcher.forget(this.keyOf(cursor.uidValidity, u));
+				this.owner.stateChanged();
+			}
 			for (const u of cursor.pending) found.push(u);
 		}
 		return [...new Set(found)].sort((a, b) => a - b);
@@ -553,6 +560,8 @@ class FolderWatcher {
 		let delivered = 0;
 		let skipped = 0;
 		this.examined = cursor.lastUid;
+		// nothing is handed over yet: settlements of earlier runs may not pass what this fetch finds
+		this.frontier = cursor.lastUid + 1;
 		const candidates: number[] = [];
 		for (const u of await this.list(client, cursor)) {
 			if (!cursor.isOpen(u) || this.inflight.has(u)) continue;
@@ -561,6 +570,7 @@ class FolderWatcher {
 		}
 		this.retryLater();
 		const current = () => !signal.aborted && this.cursor === cursor;
+		let completed = false;
 		try {
 			for (let i = 0; i < candidates.length && current(); i += this.s.fetchBatchSize) {
 				const chunk = candidates.slice(i, i + this.s.fetchBatchSize);
@@ -595,7 +605,10 @@ class FolderWatcher {
 					this.advance();
 				}
 			}
+			completed = current();
 		} finally {
+			// cut short (a dropped connection, stop): settlements may move the cursor only up to what was handed over
+			if (!completed) this.examined = Math.min(this.examined, this.frontier - 1);
 			this.frontier = Infinity;
 		}
 		if (current()) this.advance();

@@ -257,19 +257,23 @@ describe('RunLedger', () => {
 		expect(new RunLedger('nonsense', policy).size).toBe(0);
 	});
 
-	it(`keeps at most ${MAX_ENTRIES} entries, dropping the oldest failure`, () => {
+	it(`keeps at most ${MAX_ENTRIES} messages waiting for a retry: a failure beyond is given up, none is dropped`, () => {
 		const l = new RunLedger(undefined, policy);
-		for (let i = 0; i <= MAX_ENTRIES; i++) l.failed(`m${i}`, 1, 0);
+		for (let i = 0; i < MAX_ENTRIES; i++) expect(l.failed(`m${i}`, 1, 0).verdict).toBe('retry');
+		// full: another message's failure is given up at once (its retry would otherwise push out m0,
+		// whose retry would then get the key of its first run, which n8n refuses)
+		expect(l.failed('one-too-many', 1, 0)).toEqual({ verdict: 'gaveUp', attempt: 1 });
 		expect(l.size).toBe(MAX_ENTRIES);
-		expect(l.attemptOf('m0')).toBe(1);
-		expect(l.attemptOf('m1')).toBe(2);
-		expect(l.attemptOf(`m${MAX_ENTRIES}`)).toBe(2);
-		// a new failure of an old entry makes it the newest
-		l.failed('m1', 2, 0);
-		l.failed('new', 1, 0);
+		expect(l.attemptOf('m0')).toBe(2);
+		expect(l.attemptOf('one-too-many')).toBe(1);
+		// a message already waiting goes on counting
+		expect(l.failed('m1', 2, 0).verdict).toBe('retry');
 		expect(l.attemptOf('m1')).toBe(3);
-		expect(l.attemptOf('m2')).toBe(1);
+		// a message that left the mailbox makes room
+		expect(l.forget('m2')).toBe(true);
+		expect(l.failed('now-room', 1, 0).verdict).toBe('retry');
 
+		// a saved ledger larger than the bound (an earlier release) keeps the newest
 		const raw: Record<string, number> = {};
 		for (let i = 0; i < MAX_ENTRIES + 5; i++) raw[`k${i}`] = 1;
 		const loaded = new RunLedger(raw, policy);

@@ -604,6 +604,8 @@ class FolderWatcher {
 					this.frontier = meta[next]?.uid ?? chunk[chunk.length - 1] + 1;
 					this.advance();
 				}
+				// a long backlog: what succeeded so far is marked, moved or deleted now, not at its end
+				if (current() && cursor.actions.size) await this.flushActions(client);
 			}
 			completed = current();
 		} finally {

@@ -150,3 +150,30 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 		}
 	}
 }
+
+/** A watcher of one stream (a POP3 maildrop, an Exchange mailbox): started once, fetched on request, a stuck poll abandoned. */
+export abstract class StreamWatcher<M extends DeliveryMessage, E, S> extends DeliveryWatcher<M, E, S> {
+	protected abstract readonly stream: Stream;
+	private started = false;
+
+	/**
+	 * Starts polling; the first poll runs at once. Resolves when it has worked (the fetching goes on
+	 * in the background), or failed (then `error` is set and polling goes on with backoff). Never rejects.
+	 */
+	protected async startStream(accountChanged: () => void): Promise<{ error?: MailboxError }> {
+		if (this.started) return {};
+		this.started = true;
+		const [error] = await this.begin([this.stream], accountChanged);
+		return error ? { error } : {};
+	}
+
+	/** Poll now (a manual fetch), after the poll running now, if one is. */
+	fetchNow(): void {
+		this.stream.request();
+	}
+
+	/** Releases a stuck poll: its connection is dropped and the next poll starts at once. */
+	abandon(): void {
+		this.stream.abandon();
+	}
+}

@@ -24,7 +24,7 @@ import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
 import { fingerprint } from '../delivery/keys';
 import { abortable, Reconnect, Stream } from '../delivery/stream';
-import { DeliveryWatcher, positive, type WatcherOptions } from '../delivery/watcher';
+import { positive, StreamWatcher, type WatcherOptions } from '../delivery/watcher';
 import type { EwsClient, EwsFolderRef } from './client';
 import { deleteMessages, getMessage, itemInfo, markRead, moveMessages, SYNC_PROPERTIES, type EwsMessage } from './items';
 import {
@@ -155,15 +155,14 @@ interface PollCounters {
  * The engine of the EWS trigger. Create it with the persisted state, `start()` it, persist what
  * `onState` and `onLedger` report, `stop()` it. Never throws from its background work.
  */
-export class EwsWatcher extends DeliveryWatcher<EwsWatchedMessage, EwsWatchEvent, EwsWatchState> {
+export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, EwsWatchState> {
 	private readonly stats: EwsWatchStats = { polls: 0, delivered: 0, acknowledged: 0, failed: 0, skipped: 0, oversized: 0, resets: 0, inFlight: 0, failing: false };
 	private readonly s: Settings;
 	private readonly state: EwsWatchState;
-	private readonly stream: Stream;
+	protected readonly stream: Stream;
 	/** "folderKey\nitemId" of messages delivered and not settled. */
 	private readonly inflight = new Set<string>();
 	private client?: EwsClient;
-	private started = false;
 	private backlog = false;
 
 	constructor(private readonly options: EwsWatcherOptions) {
@@ -203,13 +202,10 @@ export class EwsWatcher extends DeliveryWatcher<EwsWatchedMessage, EwsWatchEvent
 	 * keeps retrying with backoff). Never rejects.
 	 */
 	async start(): Promise<EwsStartResult> {
-		if (this.started) return {};
 		if (this.s.afterProcessing === 'move' && !this.s.moveTo) {
 			return { error: new MailboxError('CONFIG', 'Move To is empty.', { field: 'moveTo', step: 'config', hint: 'Enter the folder the messages go to after the workflow succeeded, e.g. Archive or Inbox/Done.' }) };
 		}
-		this.started = true;
-		const [error] = await this.begin([this.stream], () => this.emit({ type: 'accountChanged' }));
-		return error ? { error } : {};
+		return this.startStream(() => this.emit({ type: 'accountChanged' }));
 	}
 
 	/** Stops polling. Settlements of runs still going update the state (and call onState) when they arrive. */
@@ -217,16 +213,6 @@ export class EwsWatcher extends DeliveryWatcher<EwsWatchedMessage, EwsWatchEvent
 		await this.end([this.stream]);
 		this.client?.close();
 		this.client = undefined;
-	}
-
-	/** Releases a stuck poll: its requests are abandoned and the next poll starts at once on a new client. */
-	abandon(): void {
-		this.stream.abandon();
-	}
-
-	/** Poll now (after the poll running now, if one is). */
-	fetchNow(): void {
-		this.stream.request();
 	}
 
 	getState(): EwsWatchState {

@@ -18,7 +18,7 @@ import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
 import { limitDownloaded } from '../delivery/message';
 import { abortable, Reconnect, Stream } from '../delivery/stream';
-import { DeliveryWatcher, positive, type WatcherOptions } from '../delivery/watcher';
+import { positive, StreamWatcher, type WatcherOptions } from '../delivery/watcher';
 import type { Pop3Client } from './client';
 import { withPop3, type Pop3LoginMethod } from './connect';
 import { fromPop3Error } from './errors';
@@ -122,15 +122,14 @@ interface Counters {
  * The engine of the POP3 trigger. Create it with the persisted state, `start()` it, persist what
  * `onState` and `onLedger` report, `stop()` it. Never throws from its background work.
  */
-export class Pop3Watcher extends DeliveryWatcher<Pop3WatchedMessage, Pop3WatchEvent, Pop3WatchState> {
+export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEvent, Pop3WatchState> {
 	private readonly stats: Pop3WatchStats = { polls: 0, messages: 0, delivered: 0, acknowledged: 0, untouched: 0, failed: 0, skipped: 0, oversized: 0, deleted: 0, inFlight: 0, failing: false };
 	private readonly state: Pop3WatchState;
-	private readonly stream: Stream;
+	protected readonly stream: Stream;
 	/** Delivered, not settled. */
 	private readonly inflight = new Set<string>();
 	/** Messages were left for a later poll: the window was full. */
 	private backlog = false;
-	private started = false;
 
 	constructor(private readonly o: Pop3WatcherOptions) {
 		super(o, 'mailbox-pop3');
@@ -159,11 +158,8 @@ export class Pop3Watcher extends DeliveryWatcher<Pop3WatchedMessage, Pop3WatchEv
 	 * maildrop and recorded it in the state (the fetching goes on in the background), or failed
 	 * (then `error` is set and the watcher keeps retrying with backoff). Never rejects.
 	 */
-	async start(): Promise<Pop3StartResult> {
-		if (this.started) return {};
-		this.started = true;
-		const [error] = await this.begin([this.stream], () => this.emit({ type: 'accountChanged' }));
-		return error ? { error } : {};
+	start(): Promise<Pop3StartResult> {
+		return this.startStream(() => this.emit({ type: 'accountChanged' }));
 	}
 
 	/**
@@ -173,16 +169,6 @@ export class Pop3Watcher extends DeliveryWatcher<Pop3WatchedMessage, Pop3WatchEv
 	 */
 	async stop(): Promise<void> {
 		await this.end([this.stream]);
-	}
-
-	/** Poll now (a manual fetch); after the poll running now, if one is. */
-	fetchNow(): void {
-		this.stream.request();
-	}
-
-	/** Releases a stuck poll: its connection is dropped (no QUIT) and the next poll starts at once. */
-	abandon(): void {
-		this.stream.abandon();
 	}
 
 	/** A copy of the state, for persisting. */

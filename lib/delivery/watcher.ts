@@ -43,6 +43,22 @@ export interface WatcherOptions<M, E, S> {
 	clock?: Clock;
 }
 
+/** What every source counts, in one vocabulary (a fetch: an IMAP catch-up, a POP3 session, an EWS poll). */
+export interface DeliveryStats {
+	/** Completed fetches. */
+	fetches: number;
+	lastFetchAt?: Date;
+	/** Duration of the last completed fetch (runs of the workflow are not waited for). */
+	lastFetchMs?: number;
+	delivered: number;
+	/** Runs settled as done or untouched. */
+	acknowledged: number;
+	failed: number;
+	skipped: number;
+	oversized: number;
+	failing: boolean;
+}
+
 /** A positive number, else the fallback. */
 export function positive(value: number | undefined, fallback: number): number {
 	return typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : fallback;

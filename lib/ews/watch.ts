@@ -24,7 +24,7 @@ import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
 import { fingerprint } from '../delivery/keys';
 import { abortable, Reconnect, Stream } from '../delivery/stream';
-import { positive, StreamWatcher, type WatcherOptions } from '../delivery/watcher';
+import { positive, StreamWatcher, type DeliveryStats, type WatcherOptions } from '../delivery/watcher';
 import type { EwsClient, EwsFolderRef } from './client';
 import { deleteMessages, getMessage, itemInfo, markRead, moveMessages, SYNC_PROPERTIES, type EwsMessage } from './items';
 import {
@@ -69,19 +69,11 @@ export type EwsWatchEvent =
 	| { type: 'gone'; folder: string; itemId: string }
 	| { type: 'actionFailed'; folder: string; itemId: string; error: MailboxError };
 
-export interface EwsWatchStats {
-	polls: number;
-	lastPollAt?: Date;
-	lastPollMs?: number;
-	delivered: number;
-	acknowledged: number;
-	failed: number;
-	skipped: number;
-	oversized: number;
+export interface EwsWatchStats extends DeliveryStats {
+	/** Folders synced again from scratch. */
 	resets: number;
 	/** Delivered, run not finished yet. */
 	inFlight: number;
-	failing: boolean;
 }
 
 export interface EwsWatcherOptions extends WatcherOptions<EwsWatchedMessage, EwsWatchEvent, EwsWatchState> {
@@ -156,7 +148,7 @@ interface PollCounters {
  * `onState` and `onLedger` report, `stop()` it. Never throws from its background work.
  */
 export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, EwsWatchState> {
-	private readonly stats: EwsWatchStats = { polls: 0, delivered: 0, acknowledged: 0, failed: 0, skipped: 0, oversized: 0, resets: 0, inFlight: 0, failing: false };
+	private readonly stats: EwsWatchStats = { fetches: 0, delivered: 0, acknowledged: 0, failed: 0, skipped: 0, oversized: 0, resets: 0, inFlight: 0, failing: false };
 	private readonly s: Settings;
 	private readonly state: EwsWatchState;
 	protected readonly stream: Stream;
@@ -276,9 +268,9 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		this.flushState(true);
 		this.retryWhenDue((at) => this.stream.at(at));
 		const durationMs = this.clock.now() - startedAt;
-		this.stats.polls++;
-		this.stats.lastPollAt = new Date(startedAt);
-		this.stats.lastPollMs = durationMs;
+		this.stats.fetches++;
+		this.stats.lastFetchAt = new Date(startedAt);
+		this.stats.lastFetchMs = durationMs;
 		this.emit({ type: 'fetched', startedAt: new Date(startedAt), durationMs, delivered: counters.delivered, skipped: counters.skipped });
 	}
 

@@ -18,7 +18,7 @@ import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
 import { limitDownloaded } from '../delivery/message';
 import { abortable, Reconnect, Stream } from '../delivery/stream';
-import { positive, StreamWatcher, type WatcherOptions } from '../delivery/watcher';
+import { positive, StreamWatcher, type DeliveryStats, type WatcherOptions } from '../delivery/watcher';
 import type { Pop3Client } from './client';
 import { withPop3, type Pop3LoginMethod } from './connect';
 import { fromPop3Error } from './errors';
@@ -57,26 +57,14 @@ export type Pop3WatchEvent =
 	/** Messages removed from the server: DELE committed by QUIT. */
 	| { type: 'deleted'; uidls: string[] };
 
-export interface Pop3WatchStats {
-	/** Sessions that ended with QUIT. */
-	polls: number;
-	lastPollAt?: Date;
-	/** Duration of the last completed session (runs of the workflow are not waited for). */
-	lastPollMs?: number;
+export interface Pop3WatchStats extends DeliveryStats {
 	/** Messages on the server at the start of the last session. */
 	messages: number;
-	delivered: number;
-	/** Runs settled as done or untouched. */
-	acknowledged: number;
 	/** Settled untouched (run refused as a duplicate, or waiting): left on the server. */
 	untouched: number;
-	failed: number;
-	skipped: number;
-	oversized: number;
 	deleted: number;
 	/** Delivered, run not finished yet. */
 	inFlight: number;
-	failing: boolean;
 }
 
 export interface Pop3WatcherOptions extends WatcherOptions<Pop3WatchedMessage, Pop3WatchEvent, Pop3WatchState> {
@@ -123,7 +111,7 @@ interface Counters {
  * `onState` and `onLedger` report, `stop()` it. Never throws from its background work.
  */
 export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEvent, Pop3WatchState> {
-	private readonly stats: Pop3WatchStats = { polls: 0, messages: 0, delivered: 0, acknowledged: 0, untouched: 0, failed: 0, skipped: 0, oversized: 0, deleted: 0, inFlight: 0, failing: false };
+	private readonly stats: Pop3WatchStats = { fetches: 0, messages: 0, delivered: 0, acknowledged: 0, untouched: 0, failed: 0, skipped: 0, oversized: 0, deleted: 0, inFlight: 0, failing: false };
 	private readonly state: Pop3WatchState;
 	protected readonly stream: Stream;
 	/** Delivered, not settled. */
@@ -216,9 +204,9 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 			this.emit({ type: 'deleted', uidls: counters.deleting });
 		}
 		const durationMs = this.clock.now() - startedAt;
-		this.stats.polls++;
-		this.stats.lastPollAt = new Date(startedAt);
-		this.stats.lastPollMs = durationMs;
+		this.stats.fetches++;
+		this.stats.lastFetchAt = new Date(startedAt);
+		this.stats.lastFetchMs = durationMs;
 		this.emit({ type: 'fetched', startedAt: new Date(startedAt), durationMs, messages: counters.messages, delivered: counters.delivered, skipped: counters.skipped, deleted: counters.deleting.length });
 	}
 

@@ -160,8 +160,8 @@ interface TriggerOptions extends RetryOptions {
 /** The Mailbox Status output's item for a watcher event, if it gets one. */
 export function ewsStatusItem(event: EwsWatchEvent, mailbox: string, folder: string, stats: EwsWatchStats): INodeExecutionData | undefined {
 	const statistics = {
-		lastFetchAt: stats.lastPollAt?.toISOString() ?? null,
-		lastFetchMs: stats.lastPollMs ?? null,
+		lastFetchAt: stats.lastFetchAt?.toISOString() ?? null,
+		lastFetchMs: stats.lastFetchMs ?? null,
 		delivered: stats.delivered,
 		acknowledged: stats.acknowledged,
 		failedRuns: stats.failed,

@@ -137,8 +137,8 @@ interface TriggerOptions extends RetryOptions {
 
 function pop3StatusItem(event: Pop3WatchEvent, mailbox: string, stats: Pop3WatchStats): INodeExecutionData | undefined {
 	const statistics = {
-		lastFetchAt: stats.lastPollAt?.toISOString() ?? null,
-		lastFetchMs: stats.lastPollMs ?? null,
+		lastFetchAt: stats.lastFetchAt?.toISOString() ?? null,
+		lastFetchMs: stats.lastFetchMs ?? null,
 		messagesOnServer: stats.messages,
 		delivered: stats.delivered,
 		acknowledged: stats.acknowledged,

@@ -21,7 +21,7 @@ import type { DeliveryEvent, Settlement } from '../../delivery/dispatcher';
 import type { HealthEvent } from '../../delivery/health';
 import { limitDownloaded } from '../../delivery/message';
 import { abortable, Reconnect, Stream } from '../../delivery/stream';
-import { DeliveryWatcher, positive, type WatcherOptions } from '../../delivery/watcher';
+import { DeliveryWatcher, positive, type DeliveryStats, type WatcherOptions } from '../../delivery/watcher';
 import { FolderCursor, loadState, messageKey, saveState, type FirstActivation, type WatchState } from './state';
 import { uidSetOf } from './uid-set';
 
@@ -61,20 +61,9 @@ export type WatchEvent =
 	| { type: 'accountChanged'; folder: string }
 	| { type: 'connected'; folder: string; push: boolean };
 
-export interface FolderStats {
-	/** Completed fetches (catch-up runs). */
-	fetches: number;
-	lastFetchAt?: Date;
-	/** Duration of the last completed fetch (the IMAP part; runs of the workflow are not waited for). */
-	lastFetchMs?: number;
-	delivered: number;
-	acknowledged: number;
-	failed: number;
-	skipped: number;
-	oversized: number;
+export interface FolderStats extends DeliveryStats {
 	bounces: number;
 	connects: number;
-	failing: boolean;
 	/** Push by IDLE (false: polling). */
 	push: boolean;
 }

@@ -106,18 +106,6 @@ export class Stream {
 		this.sleeper.wake();
 	}
 
-	/** Ends the wait of the running pass (IMAP IDLE) or the sleep between passes: the pass handles the request. */
-	get wanted(): boolean {
-		return this.requested;
-	}
-
-	/** Takes the request, if there is one (a pass that handles requests itself). */
-	take(): boolean {
-		const r = this.requested;
-		this.requested = false;
-		return r;
-	}
-
 	/** A pass soon (coalesced); not while failing: the backoff decides then. */
 	followUp(): void {
 		if (this.stopped || this.health.failing || this.followUpTimer !== undefined) return;
@@ -144,16 +132,6 @@ export class Stream {
 		if (!this.controller || this.controller.signal.aborted) return;
 		this.abandonedByHand = true;
 		this.controller.abort(new Reconnect('abandoned'));
-	}
-
-	/** Sleeps until a request (or `ms`); for passes that wait inside (IMAP polling). */
-	sleep(ms: number): Promise<void> {
-		return this.requested || this.stopped ? Promise.resolve() : this.sleeper.sleep(ms);
-	}
-
-	/** Ends a `sleep` early. */
-	wake(): void {
-		this.sleeper.wake();
 	}
 
 	private async run(): Promise<void> {

@@ -376,7 +376,7 @@ class FolderWatcher {
 			if (!client.usable) throw new MailboxError('CONNECTION_CLOSED', `The server closed the connection of folder "${this.folder}".`, { step: 'command' });
 			if (this.cursor?.actions.size) await this.flushActions(client);
 			this.flushRequested = false;
-			if (this.resetRequest) await this.applyReset(client);
+			if (this.resetRequest) this.applyReset();
 			if (this.fetchRequested) {
 				this.fetchRequested = false;
 				await this.cycle(client, signal);
@@ -443,7 +443,7 @@ class FolderWatcher {
 		this.owner.emit({ type: 'uidValidityChanged', folder: this.folder, previous: previous.uidValidity, current: uidValidity, handling: matching ? 'matchByMessageId' : 'firstActivation' });
 	}
 
-	private async applyReset(client: ImapFlow): Promise<void> {
+	private applyReset(): void {
 		const point = this.resetRequest;
 		this.resetRequest = undefined;
 		const cursor = this.cursor;
@@ -459,7 +459,6 @@ class FolderWatcher {
 		this.examined = next.lastUid;
 		this.owner.setCursor(this.folder, next);
 		this.fetchRequested = true;
-		void client;
 	}
 
 	/** Without UIDPLUS, EXPUNGE would also remove messages other clients marked \\Deleted: refused before anything is delivered. */

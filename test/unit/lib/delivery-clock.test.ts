@@ -1,38 +1,6 @@
-import { Backoff, guard, Sleeper, type Clock } from '../../../lib/delivery/clock';
+import { Backoff, guard, Sleeper } from '../../../lib/delivery/clock';
+import { FakeClock } from './fake-clock';
 
-/** A clock that moves only when told to. */
-class FakeClock implements Clock {
-	time = 0;
-	private timers: Array<{ at: number; fn: () => void; id: number }> = [];
-	private nextId = 1;
-	constructor(private readonly rand = 0.5) {}
-	now(): number {
-		return this.time;
-	}
-	setTimeout(fn: () => void, ms: number): unknown {
-		const id = this.nextId++;
-		this.timers.push({ at: this.time + ms, fn, id });
-		return id;
-	}
-	clearTimeout(handle: unknown): void {
-		this.timers = this.timers.filter((t) => t.id !== handle);
-	}
-	random(): number {
-		return this.rand;
-	}
-	advance(ms: number): void {
-		this.time += ms;
-		for (;;) {
-			const due = this.timers.filter((t) => t.at <= this.time).sort((a, b) => a.at - b.at)[0];
-			if (!due) break;
-			this.timers = this.timers.filter((t) => t !== due);
-			due.fn();
-		}
-	}
-	get pending(): number {
-		return this.timers.length;
-	}
-}
 
 describe('watcher backoff', () => {
 	it('grows exponentially up to the cap and starts over after a success', () => {
@@ -42,9 +10,9 @@ describe('watcher backoff', () => {
 		expect(b.next()).toBe(1_000);
 	});
 	it('with jitter stays between half and the full delay, never zero', () => {
-		expect(new Backoff({ initialMs: 1_000 }, new FakeClock(0)).next()).toBe(500);
-		expect(new Backoff({ initialMs: 1_000 }, new FakeClock(0.999999)).next()).toBe(1_000);
-		expect(new Backoff({ initialMs: 0 }, new FakeClock(0)).next()).toBeGreaterThan(0);
+		expect(new Backoff({ initialMs: 1_000 }, new FakeClock({ random: 0 })).next()).toBe(500);
+		expect(new Backoff({ initialMs: 1_000 }, new FakeClock({ random: 0.999999 })).next()).toBe(1_000);
+		expect(new Backoff({ initialMs: 0 }, new FakeClock({ random: 0 })).next()).toBeGreaterThan(0);
 	});
 });
 

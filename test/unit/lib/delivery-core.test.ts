@@ -1,4 +1,5 @@
-import { systemClock, type Clock } from '../../../lib/delivery/clock';
+import { systemClock } from '../../../lib/delivery/clock';
+import { FakeClock } from './fake-clock';
 import { Dispatcher, type DeliveryEvent, type Run, type Settlement } from '../../../lib/delivery/dispatcher';
 import { Health, isPermanent, type HealthEvent } from '../../../lib/delivery/health';
 import { asFingerprint, deliveryKey, fingerprint, MAX_KEY_LENGTH } from '../../../lib/delivery/keys';
@@ -10,41 +11,6 @@ import { Window } from '../../../lib/delivery/window';
 import { MailboxError, type MailboxErrorCode } from '../../../lib/errors';
 import { silentLogger } from '../../../lib/logger';
 
-/** A clock that moves only when told to. */
-class FakeClock implements Clock {
-	time = 0;
-	private timers: Array<{ at: number; fn: () => void; id: number }> = [];
-	private nextId = 1;
-	constructor(
-		start = 0,
-		private readonly rand = 0.5,
-	) {
-		this.time = start;
-	}
-	now(): number {
-		return this.time;
-	}
-	setTimeout(fn: () => void, ms: number): unknown {
-		const id = this.nextId++;
-		this.timers.push({ at: this.time + ms, fn, id });
-		return id;
-	}
-	clearTimeout(handle: unknown): void {
-		this.timers = this.timers.filter((t) => t.id !== handle);
-	}
-	random(): number {
-		return this.rand;
-	}
-	advance(ms: number): void {
-		this.time += ms;
-		for (;;) {
-			const due = this.timers.filter((t) => t.at <= this.time).sort((a, b) => a.at - b.at)[0];
-			if (!due) break;
-			this.timers = this.timers.filter((t) => t !== due);
-			due.fn();
-		}
-	}
-}
 
 /** Lets pending promise callbacks and short timers run. */
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -347,7 +313,7 @@ describe('Health', () => {
 	const error = (code: MailboxErrorCode, message = `${code} went wrong`) => new MailboxError(code, message);
 
 	function health(backoff = { initialMs: 100, maxMs: 10_000, jitter: false }) {
-		const clock = new FakeClock(1_000_000);
+		const clock = new FakeClock({ start: 1_000_000 });
 		const events: HealthEvent[] = [];
 		const h = new Health('Mailbox "a@b"', clock, silentLogger, (e) => events.push(e), backoff);
 		return { h, clock, events };
@@ -430,7 +396,7 @@ describe('Dispatcher', () => {
 	}
 
 	function setup(deliver: (messages: Msg[], run: Run) => Promise<RunOutcome | void>, policy: RetryPolicy = { maxAttempts: 3, retryDelayMs: 1_000, maxRetryDelayMs: 60_000 }) {
-		const clock = new FakeClock(1_000_000);
+		const clock = new FakeClock({ start: 1_000_000 });
 		const ledger = new RunLedger(undefined, policy);
 		const window = new Window(10, 1_000_000);
 		const log: string[] = [];

@@ -19,7 +19,7 @@ import { parseMessage } from '../../lib/message/parse';
 import { imapConnectionOf, type Authentication } from '../shared/credentials';
 import { credentialTests } from '../shared/credential-tests';
 import { accountId } from '../../lib/delivery/message';
-import { accountChangedItem, deliveryOptions, emitRun, persisted, reportFailure, retryPolicyOf, runStatusItem, type RetryOptions, type TriggerStaticData as SharedStaticData } from '../shared/trigger-runs';
+import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runStatusItem, type RetryOptions, type TriggerStaticData as SharedStaticData } from '../shared/trigger-runs';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
@@ -401,8 +401,8 @@ export class MailboxImapTrigger implements INodeType {
 
 		const started = await watcher.start();
 		const failed = started.filter((s) => s.error);
-		if (failed.length === started.length && failed[0]?.error) {
-			// Nothing could be reached at all: a clear activation error instead of a deaf trigger.
+		if (failed.length === started.length && failed[0]?.error && failsActivation(this, failed[0].error)) {
+			// nothing could be reached at all, and it needs the user: a clear activation error
 			await watcher.stop();
 			throw toNodeError(node, failed[0].error);
 		}

@@ -19,7 +19,7 @@ import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, i
 import { pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
 import { accountId } from '../../lib/delivery/message';
-import { accountChangedItem, deliveryOptions, emitRun, persisted, reportFailure, retryPolicyOf, runStatusItem, statusItem, type RetryOptions, type TriggerStaticData } from '../shared/trigger-runs';
+import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runStatusItem, statusItem, type RetryOptions, type TriggerStaticData } from '../shared/trigger-runs';
 
 const properties: INodeProperties[] = [
 	{
@@ -268,7 +268,7 @@ export class MailboxPop3Trigger implements INodeType {
 		});
 
 		const started = await watcher.start();
-		if (started.error) {
+		if (started.error && failsActivation(this, started.error)) {
 			await watcher.stop();
 			throw toNodeError(node, started.error);
 		}

@@ -1,8 +1,9 @@
 import { NodeOperationError, type IDataObject, type INodeExecutionData, type INodeProperties, type IRun, type ITriggerFunctions } from 'n8n-workflow';
 import type { DeliveryEvent } from '../../lib/delivery/dispatcher';
-import type { HealthEvent } from '../../lib/delivery/health';
+import { isPermanent, type HealthEvent } from '../../lib/delivery/health';
 import type { LedgerState, RetryPolicy } from '../../lib/delivery/ledger';
 import { outcomeOf, type RunOutcome } from '../../lib/delivery/outcome';
+import type { MailboxError } from '../../lib/errors';
 
 /**
  * The trigger layer the IMAP, POP3 and EWS triggers share: how a run is started and told apart
@@ -86,6 +87,18 @@ export function retryPolicyOf(options: RetryOptions, typeVersion: number): Retry
 		maxAttempts: typeof options.maxAttempts === 'number' ? options.maxAttempts : typeVersion >= 1.1 ? 5 : 0,
 		retryDelayMs: (typeof options.retryMinutes === 'number' ? options.retryMinutes : 1) * 60_000,
 	};
+}
+
+/**
+ * Whether the first attempt's failure fails the activation. Someone who switches the workflow on
+ * sees any error at once. At start-up, on a new leader or a re-publication only a failure that
+ * needs the user does (wrong password, certificate, setting, folder): n8n tries a failed
+ * activation a few times within seconds and then leaves the trigger off, so a server down for a
+ * minute during a restart would silence it for good. Instead the trigger stays on, keeps trying
+ * and reports on Mailbox Status.
+ */
+export function failsActivation(ctx: ITriggerFunctions, error: MailboxError): boolean {
+	return ctx.getActivationMode() === 'activate' || isPermanent(error);
 }
 
 /** With "Report Failures as Workflow Errors": a failed execution (and the Error Workflow) when fetching starts to fail. */

@@ -3,13 +3,15 @@
  * while n8n is killed (SIGKILL, no shutdown) in the middle of it, the mail server's connections
  * are cut (doveadm kick: IMAP in the middle of a fetch, POP3 in the middle of a session before
  * QUIT), Exchange forgets its sync states (ErrorInvalidSyncStateData) and the IMAP server is
- * unreachable for a while. Afterwards, for every source: no message lost (each has an execution),
+ * unreachable for a while, with n8n restarted in the middle of it (the IMAP trigger's activation
+ * fails to connect, yet it stays on, says so on Mailbox Status and delivers afterwards). Afterwards, for every source: no message lost (each has an execution),
  * none run twice (at most one each), nothing acted on (marked read, deleted) without a run that
  * succeeded; the messages left untouched (a run cut off by a kill, or one whose settlement came
  * after the last emit before it) are counted and printed.
  *
  * `npm test` runs a short version; `npm run faults` the full one (FAULTS_FULL=1: 10,000 messages
- * for IMAP and POP3, 2,000 for EWS, three kills, five cuts, five minutes without the IMAP server).
+ * for IMAP and POP3, 2,000 for EWS, three kills, five cuts, five minutes without the IMAP server;
+ * the short one has 40 s without it, longer than n8n re-tries a failed activation).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +26,7 @@ import { MicrosoftAuthority } from '../servers/microsoft';
 import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 const FULL = process.env.FAULTS_FULL === '1';
-const SCALE = FULL ? { imap: 10_000, pop3: 10_000, ews: 2_000, kills: 3, cuts: 5, outageMs: 5 * 60_000 } : { imap: 150, pop3: 150, ews: 50, kills: 1, cuts: 2, outageMs: 5_000 };
+const SCALE = FULL ? { imap: 10_000, pop3: 10_000, ews: 2_000, kills: 3, cuts: 5, outageMs: 5 * 60_000 } : { imap: 150, pop3: 150, ews: 50, kills: 1, cuts: 2, outageMs: 40_000 };
 const WAIT_MS = FULL ? 3 * 60 * 60_000 : 600_000;
 
 const root = path.resolve(__dirname, '..', '..');
@@ -189,8 +191,13 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 			await n8n.kill();
 			await n8n.start();
 		}
-		// the IMAP server unreachable for a while
+		// the IMAP server unreachable for a while, and n8n restarted in the middle of it (stopped, as
+		// for an update: n8n 2.41 itself can fail to start after a kill right after a start, in its
+		// crash recovery); longer than n8n re-tries a failed activation, so a trigger that failed its
+		// activation would stay off
 		await forwarder.down();
+		await n8n.stop();
+		await n8n.start();
 		await new Promise((resolve) => setTimeout(resolve, SCALE.outageMs));
 		await forwarder.up();
 
@@ -229,6 +236,10 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 			WAIT_MS,
 		);
 
+		// the IMAP trigger said so on Mailbox Status: it could not fetch, then fetched again
+		const statuses = (await n8n.executions(WF.imap)).executions.flatMap((e) => (e.output[TRIGGER] ?? []).map((i) => i.status)).filter((s) => typeof s === 'string');
+		expect(statuses).toEqual(expect.arrayContaining(['failing', 'recovered']));
+
 		const lines: string[] = [];
 		for (const source of Object.keys(WF) as Source[]) {
 			const { byId } = await runs(source);
@@ -244,10 +255,10 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 			expect({ source, twice }).toEqual({ source, twice: [] });
 			expect({ source, actedWithoutSuccess }).toEqual({ source, actedWithoutSuccess: [] });
 			// untouched: runs cut off by a kill, and runs that succeeded after the last emit before one
-			expect(untouched.length).toBeLessThanOrEqual(crashed.length + SCALE.kills * 100);
+			expect(untouched.length).toBeLessThanOrEqual(crashed.length + (SCALE.kills + 1) * 100);
 			lines.push(`${source}: ${ids.length} messages, 0 lost, 0 run twice; ${crashed.length} runs cut off by the kills, ${untouched.length} messages left untouched on the server`);
 		}
-		console.log(`fault suite (${FULL ? 'full' : 'short'}; ${SCALE.kills} kills, ${SCALE.cuts} cuts of IMAP and POP3, an EWS sync reset, ${SCALE.outageMs / 1000} s without the IMAP server):\n${lines.join('\n')}`);
+		console.log(`fault suite (${FULL ? 'full' : 'short'}; ${SCALE.kills} kills, a restart, ${SCALE.cuts} cuts of IMAP and POP3, an EWS sync reset, ${SCALE.outageMs / 1000} s without the IMAP server):\n${lines.join('\n')}`);
 		expect(n8n.logs()).not.toMatch(/Unhandled|TypeError/);
 	}, FULL ? 4 * 60 * 60_000 : undefined);
 });

@@ -5,7 +5,7 @@
  */
 import type { INodeExecutionData, IRun, ITriggerFunctions } from 'n8n-workflow';
 import { MailboxError } from '../../../lib/errors';
-import { emitRun, persisted, reportFailure, retryPolicyOf, runStatusItem, type TriggerStaticData } from '../../../nodes/shared/trigger-runs';
+import { emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runStatusItem, type TriggerStaticData } from '../../../nodes/shared/trigger-runs';
 
 function context(run: Partial<IRun> | undefined) {
 	const emitted: Array<{ data: INodeExecutionData[][]; key?: string }> = [];
@@ -79,5 +79,20 @@ describe('trigger runs', () => {
 		reportFailure(ctx, { reportFailures: true }, { ...event, type: 'updated' });
 		reportFailure(ctx, { reportFailures: true }, { type: 'runFailed', message: { key: 'k' } } as unknown as { type: string });
 		expect(failed.map((e) => e.message)).toEqual(['Mailbox "a" cannot be fetched: no']);
+	});
+
+	it('activation fails at once when someone switches the workflow on; at start-up only for what needs the user', () => {
+		const ctxIn = (mode: string) => ({ getActivationMode: () => mode }) as unknown as ITriggerFunctions;
+		const refused = new MailboxError('CONNECTION_REFUSED', 'connection refused');
+		const wrongPassword = new MailboxError('AUTH', 'no');
+		expect(failsActivation(ctxIn('activate'), refused)).toBe(true);
+		expect(failsActivation(ctxIn('activate'), wrongPassword)).toBe(true);
+		for (const mode of ['init', 'update', 'leadershipChange']) {
+			// a server down during a restart: the trigger stays on and keeps trying (n8n would give up re-activating it)
+			expect(failsActivation(ctxIn(mode), refused)).toBe(false);
+			expect(failsActivation(ctxIn(mode), new MailboxError('TIMEOUT', 'slow'))).toBe(false);
+			expect(failsActivation(ctxIn(mode), wrongPassword)).toBe(true);
+			expect(failsActivation(ctxIn(mode), new MailboxError('CONFIG', 'no UIDPLUS', { field: 'afterProcessing' }))).toBe(true);
+		}
 	});
 });

@@ -407,6 +407,7 @@ function triggerContext(options: { params: Record<string, unknown>; credentials:
 	const ctx = {
 		getNode: () => node,
 		getMode: () => options.mode ?? 'trigger',
+		getActivationMode: () => 'init',
 		getWorkflow: () => ({ id: 'wf-1' }),
 		getWorkflowStaticData: () => staticData,
 		getNodeParameter: (name: string, fallback?: unknown) => options.params[name] ?? fallback,

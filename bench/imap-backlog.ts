@@ -10,7 +10,7 @@
 import { ImapFlow } from 'imapflow';
 import { resolveServer } from '../lib/connection/options';
 import { ImapWatcher } from '../lib/imap/watch';
-import { uidSetOf } from '../lib/imap/watch/uid-set';
+import { uidSetOf } from '../lib/imap/uid-set';
 import { entry, measurePeakRss, round, type Benchmark, type BenchEntry } from './frame';
 import type { BenchContext } from './run';
 

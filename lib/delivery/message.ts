@@ -1,5 +1,18 @@
 /** What every source does with a downloaded message the same way. */
+import type { DeliveryMessage } from './dispatcher';
 import { fingerprint } from './keys';
+
+/** What every source's message carries beside its own fields. */
+export interface Delivered extends DeliveryMessage {
+	/** Over the size limit: `headers` instead of `source`. */
+	oversized: boolean;
+	/** The raw message as stored on the server, byte for byte; absent when oversized. */
+	source?: Buffer;
+	/** The raw header block; only when oversized. */
+	headers?: Buffer;
+	/** Its size on the server (with "fetch unchecked": the downloaded size). */
+	size?: number;
+}
 
 /** The header block of a raw message, with the blank line that ends it. */
 export function headerBlock(source: Buffer): Buffer {

@@ -115,15 +115,15 @@ export class Stream {
 		}, this.o.followUpDelayMs);
 	}
 
-	/** A pass at `at` (ms): a retry that becomes due. Only the earliest such pass is kept. */
-	at(at: number): void {
+	/** A pass (or `then`) at `at` (ms): a retry that becomes due. Only the earliest is kept. */
+	at(at: number, then: () => void = () => this.request()): void {
 		if (this.stopped || at >= this.atTime) return;
 		if (this.atTimer !== undefined) this.o.clock.clearTimeout(this.atTimer);
 		this.atTime = at;
 		this.atTimer = this.o.clock.setTimeout(() => {
 			this.atTimer = undefined;
 			this.atTime = Infinity;
-			this.request();
+			then();
 		}, Math.max(0, at - this.o.clock.now()));
 	}
 

@@ -4,12 +4,13 @@
  * event an n8n emit saves it with), events that never throw into the source, and the account a
  * saved state belongs to. The IMAP, POP3 and EWS watchers extend it with their loop and state.
  */
-import type { MailboxError } from '../errors';
+import { MailboxError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import { systemClock, type BackoffOptions, type Clock } from './clock';
-import { Dispatcher, type Deliver, type DeliveryEvent, type DeliveryMessage } from './dispatcher';
+import { Dispatcher, type Deliver, type DeliveryEvent, type DeliveryMessage, type Settlement } from './dispatcher';
+import type { HealthEvent } from './health';
 import { RunLedger, type LedgerState, type RetryPolicy } from './ledger';
-import type { Stream } from './stream';
+import { Stream, type StreamOptions } from './stream';
 import { Window } from './window';
 
 export interface WatcherOptions<M, E, S> {
@@ -29,6 +30,14 @@ export interface WatcherOptions<M, E, S> {
 	maxInFlightBytes?: number;
 	/** Messages larger than this (bytes) are oversized; 0 = no limit (default). */
 	maxSizeBytes?: number;
+	/** Oversized: delivered with headers only and `oversized: true` (default), or skipped (reported as an event). */
+	oversized?: 'headers' | 'skip';
+	/** Download first, check the size after (for servers whose listed sizes are wrong). */
+	fetchUnchecked?: boolean;
+	/** Time between polls (IMAP without IDLE, POP3, EWS). */
+	pollIntervalMs?: number;
+	/** A poll this much later after settlements that make an action due or free room (default 1 s; coalesced). */
+	followUpDelayMs?: number;
 	/** A fetch running longer than this is abandoned: its connection is dropped (default 30 min). */
 	stuckAfterMs?: number;
 	backoff?: BackoffOptions;
@@ -57,6 +66,11 @@ export interface DeliveryStats {
 	skipped: number;
 	oversized: number;
 	failing: boolean;
+}
+
+/** What `start()` resolves with: the first attempt's failure (the watcher keeps retrying with backoff). */
+export interface StartResult {
+	error?: MailboxError;
 }
 
 /** A positive number, else the fallback. */
@@ -106,6 +120,60 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 	/** A copy of the state, for persisting. */
 	abstract getState(): S;
 
+	/** The size limit (0: none), and whether a message of `size` listed bytes is over it before download. */
+	get maxSize(): number {
+		return positive(this.watcherOptions.maxSizeBytes, 0);
+	}
+	overByListing(size: number): boolean {
+		return !!this.maxSize && !this.watcherOptions.fetchUnchecked && size > this.maxSize;
+	}
+
+	/** A fetch ended: counted in `stats`; its start and duration for the source's event. */
+	fetched(stats: DeliveryStats, startedAt: number): { startedAt: Date; durationMs: number } {
+		stats.fetches++;
+		stats.lastFetchAt = new Date(startedAt);
+		stats.lastFetchMs = this.clock.now() - startedAt;
+		return { startedAt: stats.lastFetchAt, durationMs: stats.lastFetchMs };
+	}
+
+	/**
+	 * An oversized message: counted; unless oversized mail is skipped, false (it goes on with its
+	 * headers). Skipped: `record` marks it in the state, the source reports it; true.
+	 */
+	skipOversized(stats: DeliveryStats, what: string, size: number, record: () => void): boolean {
+		stats.oversized++;
+		if (this.watcherOptions.oversized !== 'skip') return false;
+		stats.skipped++;
+		record();
+		this.stateChanged();
+		this.log.info(`mailbox watcher: ${what} (${size} bytes) is over the size limit of ${this.maxSize} bytes and was skipped`);
+		return true;
+	}
+
+	/**
+	 * `download` with room for `count` messages of `bytes` reserved in the window: the room goes
+	 * back when it fails or `current()` says the fetch was stopped meanwhile (then undefined).
+	 */
+	async reserved<T>(count: number, bytes: number, download: () => Promise<T>, current: () => boolean): Promise<T | undefined> {
+		let result: T | undefined;
+		try {
+			result = await download();
+		} finally {
+			if (result === undefined || !current()) this.window.release(count, bytes);
+		}
+		return current() ? result : undefined;
+	}
+
+	/** Hands a message to its run (counted in `stats`); `settled` applies what became of the run to the source's state. */
+	send(stats: DeliveryStats, message: M, bytes: number, settled: (settlement: Settlement) => void): void {
+		stats.delivered++;
+		this.dispatcher.send(message, bytes, (settlement) => {
+			if (settlement === 'done' || settlement === 'untouched') stats.acknowledged++;
+			else stats.failed++;
+			settled(settlement);
+		});
+	}
+
 	/** The watcher's event for a run event (IMAP adds the folder). */
 	protected deliveryEvent(event: DeliveryEvent<M>): E {
 		return event as unknown as E;
@@ -132,10 +200,10 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 		this.flushState(true);
 	}
 
-	/** Schedules a retry's fetch when one waits. */
-	protected retryWhenDue(at: (time: number) => void): void {
+	/** Schedules a retry's fetch on `stream` when one waits (`then`: instead of a pass). */
+	retryWhenDue(stream: Stream, then?: () => void): void {
 		const next = this.dispatcher.nextRetryAt();
-		if (next !== undefined) at(next);
+		if (next !== undefined) stream.at(next, then);
 	}
 
 	/** Reports the state soon (changes of one tick are coalesced). */
@@ -173,10 +241,32 @@ export abstract class StreamWatcher<M extends DeliveryMessage, E, S> extends Del
 	private started = false;
 
 	/**
+	 * The stream of polls: at the polling interval (`intervalMs` by default), a follow-up after
+	 * settlements, and at once after a recovery when `pending()` says work waits.
+	 */
+	protected newStream(o: WatcherOptions<M, E, S>, s: Pick<StreamOptions, 'name' | 'pass' | 'toError'> & { intervalMs: number; pending: () => boolean }): Stream {
+		const stream: Stream = new Stream({
+			...s,
+			clock: this.clock,
+			logger: this.log,
+			backoff: o.backoff,
+			intervalMs: positive(o.pollIntervalMs, s.intervalMs),
+			followUpDelayMs: typeof o.followUpDelayMs === 'number' && o.followUpDelayMs >= 0 ? o.followUpDelayMs : 1_000,
+			stuckAfterMs: positive(o.stuckAfterMs, 30 * 60_000),
+			report: (event: HealthEvent) => {
+				this.emit(event as E);
+				// settlements that came while failing found no follow-up scheduled
+				if (event.type === 'recovered' && s.pending()) stream.followUp();
+			},
+		});
+		return stream;
+	}
+
+	/**
 	 * Starts polling; the first poll runs at once. Resolves when it has worked (the fetching goes on
 	 * in the background), or failed (then `error` is set and polling goes on with backoff). Never rejects.
 	 */
-	protected async startStream(accountChanged: () => void): Promise<{ error?: MailboxError }> {
+	protected async startStream(accountChanged: () => void): Promise<StartResult> {
 		if (this.started) return {};
 		this.started = true;
 		const [error] = await this.begin([this.stream], accountChanged);

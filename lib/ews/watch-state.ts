@@ -203,14 +203,3 @@ export function decideCreate(
 	}
 	return item.itemId in folder.pending ? 'known' : 'deliver';
 }
-
-/** Counts for logs and statistics. */
-export function countPending(folder: EwsFolderState): { toDeliver: number; toAct: number } {
-	let toDeliver = 0;
-	let toAct = 0;
-	for (const e of Object.values(folder.pending)) {
-		if (e.s === 'new') toDeliver++;
-		else toAct++;
-	}
-	return { toDeliver, toAct };
-}

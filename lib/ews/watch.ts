@@ -23,8 +23,9 @@ import { MailboxError } from '../errors';
 import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
 import { fingerprint } from '../delivery/keys';
-import { abortable, Reconnect, Stream } from '../delivery/stream';
-import { positive, StreamWatcher, type DeliveryStats, type WatcherOptions } from '../delivery/watcher';
+import type { Delivered } from '../delivery/message';
+import { abortable, Reconnect, type Stream } from '../delivery/stream';
+import { positive, StreamWatcher, type DeliveryStats, type StartResult, type WatcherOptions } from '../delivery/watcher';
 import type { EwsClient, EwsFolderRef } from './client';
 import { deleteMessages, getMessage, itemInfo, markRead, moveMessages, SYNC_PROPERTIES, type EwsMessage } from './items';
 import {
@@ -43,17 +44,14 @@ import {
 
 export type EwsAfterProcessing = 'none' | 'markRead' | 'move' | 'delete';
 
-/** What `deliver` gets for each message. */
-export interface EwsWatchedMessage extends EwsMessage {
+/** What `deliver` gets for each message (`key`: mailbox, folder and item id). */
+export interface EwsWatchedMessage extends EwsMessage, Delivered {
 	/** The mailbox as named in the options. */
 	mailbox: string;
 	/** The folder as configured ("Inbox", "Inbox/Projects"). */
 	folder: string;
 	folderId: string;
-	/** 1 on the first run, 2 on the first retry after a failed run, ... (kept across restarts). */
-	attempt: number;
-	/** Deterministic per mailbox, folder and item id: the variable part of the run's key. */
-	key: string;
+	source: Buffer;
 }
 
 export type EwsWatchEvent =
@@ -85,8 +83,6 @@ export interface EwsWatcherOptions extends WatcherOptions<EwsWatchedMessage, Ews
 	folders?: string[];
 	/** What a folder the trigger has not synced before starts with (default 'new'). */
 	firstActivation?: FirstActivation;
-	/** Time between polls (default 1 min). */
-	pollIntervalMs?: number;
 	afterProcessing?: EwsAfterProcessing;
 	/** The folder for `move` (path or distinguished name). */
 	moveTo?: string;
@@ -94,23 +90,6 @@ export interface EwsWatcherOptions extends WatcherOptions<EwsWatchedMessage, Ews
 	deleteMode?: 'trash' | 'hard';
 	/** MaxChangesReturned per SyncFolderItems (1..512, default 100). */
 	pageSize?: number;
-	/** Delay of the poll after settlements (default 1 s; coalesced). */
-	followUpDelayMs?: number;
-}
-
-export interface EwsStartResult {
-	/** Set when the first poll failed; the watcher keeps retrying with backoff. */
-	error?: MailboxError;
-}
-
-interface Settings {
-	folders: string[];
-	firstActivation: FirstActivation;
-	afterProcessing: EwsAfterProcessing;
-	moveTo?: string;
-	deleteMode: 'trash' | 'hard';
-	maxSizeBytes: number;
-	pageSize: number;
 }
 
 /** The key of a folder in the state: the configured path, lower case, without surrounding slashes and spaces. */
@@ -118,7 +97,7 @@ export function folderKey(path: string): string {
 	return path.trim().replace(/^\/+|\/+$/g, '').toLowerCase();
 }
 
-function defaults(options: EwsWatcherOptions): Settings {
+function defaults(options: EwsWatcherOptions) {
 	const seen = new Set<string>();
 	const folders: string[] = [];
 	for (const f of options.folders?.length ? options.folders : ['Inbox']) {
@@ -133,7 +112,6 @@ function defaults(options: EwsWatcherOptions): Settings {
 		afterProcessing: options.afterProcessing ?? 'none',
 		moveTo: options.moveTo?.trim() || undefined,
 		deleteMode: options.deleteMode ?? 'trash',
-		maxSizeBytes: positive(options.maxSizeBytes, 0),
 		pageSize: Math.min(512, Math.floor(positive(options.pageSize, 100))),
 	};
 }
@@ -149,7 +127,7 @@ interface PollCounters {
  */
 export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, EwsWatchState> {
 	private readonly stats: EwsWatchStats = { fetches: 0, delivered: 0, acknowledged: 0, failed: 0, skipped: 0, oversized: 0, resets: 0, inFlight: 0, failing: false };
-	private readonly s: Settings;
+	private readonly s: ReturnType<typeof defaults>;
 	private readonly state: EwsWatchState;
 	protected readonly stream: Stream;
 	/** "folderKey\nitemId" of messages delivered and not settled. */
@@ -161,14 +139,9 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		super(options, 'mailbox-ews');
 		this.s = defaults(options);
 		this.state = loadEwsState(options.state, options.account);
-		this.stream = new Stream({
+		this.stream = this.newStream(options, {
 			name: `Mailbox "${options.mailbox}" (EWS)`,
-			clock: this.clock,
-			logger: this.log,
-			backoff: options.backoff,
-			intervalMs: positive(options.pollIntervalMs, 60_000),
-			followUpDelayMs: typeof options.followUpDelayMs === 'number' && options.followUpDelayMs >= 0 ? options.followUpDelayMs : 1_000,
-			stuckAfterMs: positive(options.stuckAfterMs, 30 * 60_000),
+			intervalMs: 60_000,
 			pass: (signal) => this.poll(signal),
 			toError: (error) => {
 				// the next poll starts with a new client: a new token, new connections
@@ -176,10 +149,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 				this.client = undefined;
 				return error instanceof MailboxError ? error : new MailboxError('PROTOCOL', `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
 			},
-			report: (event) => {
-				this.emit(event);
-				if (event.type === 'recovered' && (this.backlog || this.actionsDue())) this.stream.followUp();
-			},
+			pending: () => this.backlog || this.actionsDue(),
 		});
 	}
 
@@ -193,7 +163,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 	 * folder (deliveries go on in the background), or failed (then `error` is set and the watcher
 	 * keeps retrying with backoff). Never rejects.
 	 */
-	async start(): Promise<EwsStartResult> {
+	async start(): Promise<StartResult> {
 		if (this.s.afterProcessing === 'move' && !this.s.moveTo) {
 			return { error: new MailboxError('CONFIG', 'Move To is empty.', { field: 'moveTo', step: 'config', hint: 'Enter the folder the messages go to after the workflow succeeded, e.g. Archive or Inbox/Done.' }) };
 		}
@@ -219,11 +189,6 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		return Object.values(this.state.folders).some((fs) => Object.values(fs.pending).some((e) => e.s === 'act'));
 	}
 
-	/** Throws when the poll was stopped or abandoned. */
-	private check(signal: AbortSignal): void {
-		if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Reconnect('stopped');
-	}
-
 	private folderState(key: string): EwsFolderState {
 		let folder = this.state.folders[key];
 		if (!folder) {
@@ -247,11 +212,11 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 			client.close();
 			if (this.client === client) this.client = undefined;
 		});
-		this.check(signal);
+		signal.throwIfAborted();
 		const counters: PollCounters = { delivered: 0, skipped: 0 };
 		this.backlog = false;
 		for (const path of this.s.folders) {
-			this.check(signal);
+			signal.throwIfAborted();
 			const key = folderKey(path);
 			const fs = this.folderState(key);
 			const ref = await client.resolveFolder(path);
@@ -266,12 +231,8 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		}
 		this.stream.health.settle();
 		this.flushState(true);
-		this.retryWhenDue((at) => this.stream.at(at));
-		const durationMs = this.clock.now() - startedAt;
-		this.stats.fetches++;
-		this.stats.lastFetchAt = new Date(startedAt);
-		this.stats.lastFetchMs = durationMs;
-		this.emit({ type: 'fetched', startedAt: new Date(startedAt), durationMs, delivered: counters.delivered, skipped: counters.skipped });
+		this.retryWhenDue(this.stream);
+		this.emit({ type: 'fetched', ...this.fetched(this.stats, startedAt), delivered: counters.delivered, skipped: counters.skipped });
 	}
 
 	/** Starts a sync from scratch for the folder, remembering the last good sync to tell old mail from new. */
@@ -291,7 +252,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		if (!ids.length) return;
 		const target = this.s.afterProcessing === 'move' ? await client.resolveFolder(this.s.moveTo!) : undefined;
 		for (const id of ids) {
-			this.check(signal);
+			signal.throwIfAborted();
 			try {
 				if (this.s.afterProcessing === 'markRead') await markRead(client, [id]);
 				else if (this.s.afterProcessing === 'move') await moveMessages(client, [id], target!);
@@ -322,7 +283,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 				this.backlog = true;
 				return;
 			}
-			this.check(signal);
+			signal.throwIfAborted();
 			await this.fetchAndDispatch(client, path, ref, fs, { itemId: id, size: entry.z }, signal, counters);
 		}
 	}
@@ -330,7 +291,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 	private async sync(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, signal: AbortSignal, counters: PollCounters): Promise<void> {
 		const key = folderKey(path);
 		for (;;) {
-			this.check(signal);
+			signal.throwIfAborted();
 			const firstActivation = fs.activatedAt === undefined ? this.s.firstActivation : undefined;
 			const delivering = firstActivation !== 'new';
 			const room = this.window.maxCount - this.window.inFlight.count;
@@ -353,7 +314,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 				}
 				throw e;
 			}
-			this.check(signal);
+			signal.throwIfAborted();
 			const now = this.clock.now();
 			const fresh: Array<{ itemId: string; size?: number }> = [];
 			for (const change of changes.GetEnumerator() as ItemChange[]) {
@@ -391,7 +352,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 			this.stateChanged();
 			this.flushState();
 			for (const item of fresh) {
-				this.check(signal);
+				signal.throwIfAborted();
 				await this.fetchAndDispatch(client, path, ref, fs, item, signal, counters);
 			}
 			// the window is full (by count or bytes): further changes wait for a later poll
@@ -401,14 +362,14 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 
 	/** Reads a pending message (size checked first; room in the window first) and hands it to its run without waiting for it. */
 	private async fetchAndDispatch(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, item: { itemId: string; size?: number }, signal: AbortSignal, counters: PollCounters): Promise<void> {
-		const limit = this.s.maxSizeBytes;
-		if (limit && item.size !== undefined && item.size > limit) {
+		// (Exchange gives no header block without the whole MIME content: oversized mail is skipped)
+		if (this.maxSize && item.size !== undefined && item.size > this.maxSize) {
 			this.stats.oversized++;
 			this.stats.skipped++;
 			counters.skipped++;
 			finish(fs, item.itemId);
 			this.stateChanged();
-			this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} (${item.size} bytes) is over the size limit of ${limit} bytes and was skipped`);
+			this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} (${item.size} bytes) is over the size limit of ${this.maxSize} bytes and was skipped`);
 			this.emit({ type: 'skipped', folder: path, itemId: item.itemId, size: item.size, reason: 'oversized' });
 			return;
 		}
@@ -420,7 +381,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		let message: EwsMessage;
 		try {
 			message = await getMessage(client, item.itemId);
-			this.check(signal);
+			signal.throwIfAborted();
 		} catch (error) {
 			this.window.release(1, bytes);
 			const e = error instanceof MailboxError || error instanceof Reconnect ? error : client.toMailboxError(error, 'GetItem');
@@ -435,11 +396,10 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 			throw e;
 		}
 		const key = this.keyOf(path, item.itemId, fs.pending[item.itemId]);
-		const watched: EwsWatchedMessage = { ...message, mailbox: this.options.mailbox, folder: path, folderId: ref.id, attempt: this.dispatcher.attemptOf(key), key };
+		const watched: EwsWatchedMessage = { ...message, mailbox: this.options.mailbox, folder: path, folderId: ref.id, attempt: this.dispatcher.attemptOf(key), key, oversized: false };
 		this.inflight.add(`${folderKey(path)}\n${item.itemId}`);
-		this.stats.delivered++;
 		counters.delivered++;
-		this.dispatcher.send(watched, bytes, (settlement) => this.settled(path, fs, watched, settlement));
+		this.send(this.stats, watched, bytes, (settlement) => this.settled(path, fs, watched, settlement));
 	}
 
 	/** The run's key: mailbox, folder and item id (messages taken in by version 1: the Message-ID key they were delivered with). */
@@ -449,8 +409,6 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 
 	private settled(path: string, fs: EwsFolderState, message: EwsWatchedMessage, settlement: Settlement): void {
 		this.inflight.delete(`${folderKey(path)}\n${message.itemId}`);
-		if (settlement === 'done' || settlement === 'untouched') this.stats.acknowledged++;
-		else this.stats.failed++;
 		const entry = fs.pending[message.itemId];
 		if (entry && settlement !== 'retry') {
 			// a run refused as a duplicate, waiting, or failed for good: left as it is (no action)
@@ -463,7 +421,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 			finish(fs, message.itemId);
 			this.stateChanged();
 		}
-		if (settlement === 'retry') this.retryWhenDue((at) => this.stream.at(at));
+		if (settlement === 'retry') this.retryWhenDue(this.stream);
 		if (this.backlog) this.stream.followUp();
 	}
 }

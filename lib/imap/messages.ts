@@ -12,7 +12,8 @@
 import type { FetchMessageObject, ImapFlow, MailboxObject, SearchObject } from 'imapflow';
 import { MailboxError, configError } from '../errors';
 import { listFolders, type FolderInfo, type SpecialUse } from './folders';
-import { rangesOf, formatUidSet } from './watch/uid-set';
+import { expungesWholeFolder, othersMarkedDeleted } from './expunge';
+import { rangesOf, formatUidSet } from './uid-set';
 
 /** Keeps a UID MOVE/COPY/STORE command line well under the 8 KB many servers accept. */
 export const DEFAULT_MAX_SET_CHARS = 7000;
@@ -349,16 +350,21 @@ async function apply(
 	}
 
 	const expungeHere = action.type === 'delete' && (action.permanently || (action.trash !== undefined && action.trash === folder));
-	if (action.type === 'delete' && expungeHere) {
-		if (!client.capabilities.has('UIDPLUS')) {
+	const removal = expungeHere ? 'delete' : action.type === 'copy' ? undefined : 'move';
+	if (removal && expungesWholeFolder(client.capabilities, removal)) {
+		const others = await othersMarkedDeleted(client, uids);
+		if (others) {
+			const verb = removal === 'delete' ? 'deleting' : 'moving';
 			fail(
-				new MailboxError('SERVER', `The server has no UID EXPUNGE (UIDPLUS), so deleting permanently would also remove every other message marked \\Deleted in folder "${folder}"; nothing was deleted.`, {
-					field: 'deletePermanently',
-					hint: 'Turn off "Delete Permanently" to move the messages to Trash instead.',
+				new MailboxError('SERVER', `The server cannot expunge single messages (no UIDPLUS${removal === 'move' ? ', no MOVE' : ''}), and ${others} other message(s) in folder "${folder}" are marked as deleted: ${verb} would remove them too, so nothing was done.`, {
+					field: removal === 'delete' ? 'deletePermanently' : undefined,
+					hint: 'Undelete or expunge those messages in the mail client that marked them, then run again.',
 				}),
 			);
 			return;
 		}
+	}
+	if (action.type === 'delete' && expungeHere) {
 		for (const set of uidSetChunks(uids, maxSetChars)) {
 			const ok = await client.messageDelete(set, { uid: true });
 			if (!ok) fail(new MailboxError('SERVER', `The server refused to delete UIDs ${abbreviate(set)} in folder "${folder}".`), new Set(expand(set)));

@@ -10,8 +10,9 @@
  */
 import type { ImapFlow } from 'imapflow';
 import { configError, MailboxError } from '../errors';
+import { expungesWholeFolder, othersMarkedDeleted } from './expunge';
 import { hierarchyOf, listFolders, locateFolder, type FolderInfo, type PathField, type SpecialUse } from './folders';
-import { uidSetOf } from './watch/uid-set';
+import { uidSetOf } from './uid-set';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -203,17 +204,12 @@ export async function applyRetention(client: ImapFlow, rule: RetentionRule, opti
 	}
 }
 
-/**
- * Without UIDPLUS, imapflow can only EXPUNGE the whole folder, which would also remove messages
- * another client marked \Deleted (and expects to be able to undelete). Refuse in that case.
- */
+/** A removal that would expunge the whole folder is refused while other messages there are marked \Deleted. */
 async function guardPlainExpunge(client: ImapFlow, folder: string, ours: number[], moving: boolean): Promise<void> {
-	if (client.capabilities.has('UIDPLUS') || (moving && client.capabilities.has('MOVE'))) return;
-	const marked = await client.search({ deleted: true }, { uid: true });
-	const mine = new Set(ours);
-	const others = !marked ? [] : marked.filter((uid) => !mine.has(uid));
-	if (others.length === 0) return;
-	throw new MailboxError('SERVER', `Retention in "${folder}": the server cannot expunge single messages (no UIDPLUS), and ${others.length} other message(s) there are marked as deleted; expunging would remove them too.`, {
+	if (!expungesWholeFolder(client.capabilities, moving ? 'move' : 'delete')) return;
+	const others = await othersMarkedDeleted(client, ours);
+	if (others === 0) return;
+	throw new MailboxError('SERVER', `Retention in "${folder}": the server cannot expunge single messages (no UIDPLUS), and ${others} other message(s) there are marked as deleted; expunging would remove them too.`, {
 		step: 'command',
 		hint: 'Undelete or expunge those messages in the mail client that marked them, then run again.',
 	});

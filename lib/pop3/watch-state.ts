@@ -192,10 +192,3 @@ export function acknowledgedStatus(oversized: boolean, deleteAfterFetch: boolean
 	if (oversized) return 'headers';
 	return deleteAfterFetch ? 'done-delete' : 'done';
 }
-
-/** Counts per status, for logs and statistics. */
-export function countStatuses(state: Pop3WatchState): Record<Pop3MessageStatus, number> {
-	const counts: Record<Pop3MessageStatus, number> = { new: 0, known: 0, done: 0, 'done-delete': 0, headers: 0, skipped: 0, untouched: 0 };
-	for (const [, status] of Object.values(state.messages)) counts[status]++;
-	return counts;
-}

@@ -16,34 +16,24 @@ import { MailboxError } from '../errors';
 import { secretsOf, type Login, type ResolvedServer } from '../connection/options';
 import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
 import type { HealthEvent } from '../delivery/health';
-import { limitDownloaded } from '../delivery/message';
-import { abortable, Reconnect, Stream } from '../delivery/stream';
-import { positive, StreamWatcher, type DeliveryStats, type WatcherOptions } from '../delivery/watcher';
+import { limitDownloaded, type Delivered } from '../delivery/message';
+import { abortable, type Stream } from '../delivery/stream';
+import { StreamWatcher, type DeliveryStats, type StartResult, type WatcherOptions } from '../delivery/watcher';
 import type { Pop3Client } from './client';
 import { withPop3, type Pop3LoginMethod } from './connect';
 import { fromPop3Error } from './errors';
 import { acknowledgedStatus, clonePop3State, dueForDeletion, loadPop3State, observe, setStatus, toDeliver, type Pop3FirstActivation, type Pop3WatchState } from './watch-state';
 
-/** What `deliver` gets for each message. */
-export interface Pop3WatchedMessage {
+/** What `deliver` gets for each message (`key`: "user@host/UIDL"; `headers`: TOP n 0). */
+export interface Pop3WatchedMessage extends Delivered {
 	/** The server's unique id of the message (stable across sessions). */
 	uidl: string;
 	/** Its message number in the session that fetched it (not valid in any other session). */
 	msgNo: number;
 	/** Size by LIST (with "fetch unchecked": the downloaded size). */
 	size: number;
-	/** Over the size limit: `headers` instead of `source`. */
-	oversized: boolean;
-	/** The raw message as stored on the server (RETR), byte for byte; absent when oversized. */
-	source?: Buffer;
-	/** The raw header block (TOP n 0); only when oversized. */
-	headers?: Buffer;
 	/** When the trigger first saw the message on the server. */
 	firstSeen: Date;
-	/** 1 on the first run, 2 on the first retry after a failed run, ... (kept across restarts). */
-	attempt: number;
-	/** Deterministic per mailbox and message ("user@host/UIDL"): the variable part of the run's key. */
-	key: string;
 }
 
 export type Pop3WatchEvent =
@@ -77,26 +67,11 @@ export interface Pop3WatcherOptions extends WatcherOptions<Pop3WatchedMessage, P
 	name?: string;
 	/** Messages on the server at the first poll: recorded as known, not delivered ('new', default), or delivered ('all'). */
 	firstActivation?: Pop3FirstActivation;
-	/** Time between polls (default 15 min). */
-	pollIntervalMs?: number;
 	/** DELE each message whose run succeeded (on a later session, committed by QUIT); only messages settled while this is on. */
 	deleteAfterFetch?: boolean;
 	/** DELE messages whose run succeeded once they were first seen this many days ago; 0 = never (default). */
 	deleteAfterDays?: number;
-	/** Oversized (by LIST): delivered with headers only (TOP n 0) and `oversized: true` (default), or skipped (reported as an event). */
-	oversized?: 'headers' | 'skip';
-	/** Download first (RETR), check the size after (for servers whose LIST sizes are wrong). */
-	fetchUnchecked?: boolean;
-	/** After settlements that make a deletion due or free room, a poll this much later (default 1 s; coalesced). */
-	followUpDelayMs?: number;
 }
-
-export interface Pop3StartResult {
-	/** Set when the first session failed; the watcher keeps retrying with backoff. */
-	error?: MailboxError;
-}
-
-const MIN = 60_000;
 
 interface Counters {
 	messages: number;
@@ -123,21 +98,12 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 		super(o, 'mailbox-pop3');
 		this.state = loadPop3State(this.accountChanged ? undefined : o.state);
 		if (o.account) this.state.account = o.account;
-		this.stream = new Stream({
+		this.stream = this.newStream(o, {
 			name: `Mailbox ${this.label()}`,
-			clock: this.clock,
-			logger: this.log,
-			backoff: o.backoff,
-			intervalMs: positive(o.pollIntervalMs, 15 * MIN),
-			followUpDelayMs: typeof o.followUpDelayMs === 'number' && o.followUpDelayMs >= 0 ? o.followUpDelayMs : 1_000,
-			stuckAfterMs: positive(o.stuckAfterMs, 30 * MIN),
+			intervalMs: 15 * 60_000,
 			pass: (signal) => this.poll(signal),
 			toError: (error) => (error instanceof MailboxError ? error : fromPop3Error(error, o.server, { secrets: typeof o.login === 'function' ? [] : secretsOf(o.login) })),
-			report: (event) => {
-				this.emit(event);
-				// settlements that came while failing found no follow-up scheduled
-				if (event.type === 'recovered' && (this.backlog || this.deletionsWaiting())) this.stream.followUp();
-			},
+			pending: () => this.backlog || this.deletionsWaiting(),
 		});
 	}
 
@@ -146,7 +112,7 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 	 * maildrop and recorded it in the state (the fetching goes on in the background), or failed
 	 * (then `error` is set and the watcher keeps retrying with backoff). Never rejects.
 	 */
-	start(): Promise<Pop3StartResult> {
+	start(): Promise<StartResult> {
 		return this.startStream(() => this.emit({ type: 'accountChanged' }));
 	}
 
@@ -203,24 +169,15 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 			this.log.info(`mailbox watcher: POP3 ${this.label(login)}: deleted ${counters.deleting.length} message(s) from the server`);
 			this.emit({ type: 'deleted', uidls: counters.deleting });
 		}
-		const durationMs = this.clock.now() - startedAt;
-		this.stats.fetches++;
-		this.stats.lastFetchAt = new Date(startedAt);
-		this.stats.lastFetchMs = durationMs;
-		this.emit({ type: 'fetched', startedAt: new Date(startedAt), durationMs, messages: counters.messages, delivered: counters.delivered, skipped: counters.skipped, deleted: counters.deleting.length });
-	}
-
-	/** Throws when the poll was stopped or abandoned, so that its session ends without QUIT. */
-	private check(signal: AbortSignal): void {
-		if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Reconnect('stopped');
+		this.emit({ type: 'fetched', ...this.fetched(this.stats, startedAt), messages: counters.messages, delivered: counters.delivered, skipped: counters.skipped, deleted: counters.deleting.length });
 	}
 
 	private async session(client: Pop3Client, login: Login, signal: AbortSignal, counters: Counters): Promise<void> {
-		this.check(signal);
+		signal.throwIfAborted();
 		// UIDL before any DELE of this session: it lists messages marked deleted no more.
 		const listing = await client.uidl();
 		const sizes = new Map((await client.list()).map((e) => [e.msg, e.size]));
-		this.check(signal);
+		signal.throwIfAborted();
 		const msgOf = new Map<string, number>();
 		for (const { msg, uid } of listing) if (!msgOf.has(uid)) msgOf.set(uid, msg);
 		const uidls = [...msgOf.keys()];
@@ -238,75 +195,53 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 
 		const due = dueForDeletion(this.state, uidls, { deleteAfterFetch: !!this.o.deleteAfterFetch, deleteAfterDays: this.o.deleteAfterDays ?? 0 }, now);
 		for (const uidl of due) {
-			this.check(signal);
+			signal.throwIfAborted();
 			await client.dele(msgOf.get(uidl)!);
 			counters.deleting.push(uidl);
 		}
 
 		const keyBase = `${login.user}@${this.o.server.host}/`;
 		this.backlog = false;
-		const limit = this.o.maxSizeBytes && this.o.maxSizeBytes > 0 ? this.o.maxSizeBytes : 0;
-		const mode = this.o.oversized ?? 'headers';
 		for (const uidl of toDeliver(this.state, uidls)) {
-			this.check(signal);
+			signal.throwIfAborted();
 			const key = keyBase + uidl;
-			if (this.inflight.has(uidl)) continue;
-			if (!this.dispatcher.isDue(key)) continue;
+			if (this.inflight.has(uidl) || !this.dispatcher.isDue(key)) continue;
 			const msgNo = msgOf.get(uidl)!;
 			const listed = sizes.get(msgNo) ?? 0;
-			const overByList = !!limit && !this.o.fetchUnchecked && listed > limit;
-			const bytes = overByList ? 0 : listed;
+			const over = this.overByListing(listed);
+			const bytes = over ? 0 : listed;
 			if (!this.window.tryReserve(1, bytes)) {
 				this.backlog = true;
 				this.log.debug(`mailbox watcher: POP3 ${this.label(login)}: the window is full (runs still going); the other new messages wait`);
 				break;
 			}
-			let item: { oversized: boolean; source?: Buffer; headers?: Buffer; size: number } | undefined;
-			try {
-				if (overByList) item = { oversized: true, source: undefined, size: listed, ...(mode === 'headers' ? { headers: await client.top(msgNo, 0) } : {}) };
-				else item = limitDownloaded(await client.retr(msgNo), limit, mode);
-				this.check(signal);
-			} finally {
-				// failed: the room goes back (the session ends without QUIT; the message is fetched again later)
-				if (!item || signal.aborted) this.window.release(1, bytes);
+			const headersOnly = this.o.oversized !== 'skip';
+			// failed or stopped: the room goes back (the session ends without QUIT; the message is fetched again later)
+			const item = await this.reserved(1, bytes, async () => (over ? { oversized: true, source: undefined, size: listed, headers: headersOnly ? await client.top(msgNo, 0) : undefined } : limitDownloaded(await client.retr(msgNo), this.maxSize, headersOnly ? 'headers' : 'skip')), () => !signal.aborted);
+			signal.throwIfAborted();
+			if (item!.oversized && this.skipOversized(this.stats, `POP3 ${this.label(login)}: message ${uidl}`, item!.size, () => setStatus(this.state, uidl, 'skipped'))) {
+				this.window.release(1, bytes);
+				counters.skipped++;
+				this.emit({ type: 'skipped', uidl, msgNo, size: item!.size, reason: 'oversized' });
+				continue;
 			}
-			if (item.oversized) {
-				this.stats.oversized++;
-				if (mode === 'skip') {
-					this.window.release(1, bytes);
-					setStatus(this.state, uidl, 'skipped');
-					this.stateChanged();
-					counters.skipped++;
-					this.stats.skipped++;
-					this.log.info(`mailbox watcher: POP3 ${this.label(login)}: message ${uidl} (${item.size} bytes) is over the size limit of ${limit} bytes and was skipped`);
-					this.emit({ type: 'skipped', uidl, msgNo, size: item.size, reason: 'oversized' });
-					continue;
-				}
-			}
-			const message: Pop3WatchedMessage = { uidl, msgNo, firstSeen: new Date(this.state.messages[uidl]?.[0] ?? now), attempt: this.dispatcher.attemptOf(key), key, ...item };
+			const message: Pop3WatchedMessage = { uidl, msgNo, firstSeen: new Date(this.state.messages[uidl]?.[0] ?? now), attempt: this.dispatcher.attemptOf(key), key, ...item! };
 			this.inflight.add(uidl);
-			this.stats.delivered++;
 			counters.delivered++;
-			this.dispatcher.send(message, bytes, (settlement) => this.settled(message, settlement));
+			this.send(this.stats, message, bytes, (settlement) => this.settled(message, settlement));
 		}
-		this.retryWhenDue((at) => this.stream.at(at));
-		this.check(signal);
+		this.retryWhenDue(this.stream);
+		signal.throwIfAborted();
 	}
 
 	private settled(message: Pop3WatchedMessage, settlement: Settlement): void {
 		this.inflight.delete(message.uidl);
-		let status: Parameters<typeof setStatus>[2] | undefined;
-		if (settlement === 'done' || settlement === 'untouched') {
-			this.stats.acknowledged++;
-			if (settlement === 'untouched') this.stats.untouched++;
-			status = acknowledgedStatus(message.oversized, !!this.o.deleteAfterFetch, settlement === 'done');
-		} else {
-			this.stats.failed++;
-			if (settlement !== 'retry') status = 'skipped';
-		}
+		if (settlement === 'untouched') this.stats.untouched++;
+		const acknowledged = settlement === 'done' || settlement === 'untouched';
+		const status = acknowledged ? acknowledgedStatus(message.oversized, !!this.o.deleteAfterFetch, settlement === 'done') : settlement !== 'retry' ? 'skipped' : undefined;
 		// false: gone from the server meanwhile (the entry was pruned); nothing to record
 		if (status && setStatus(this.state, message.uidl, status)) this.stateChanged();
-		if (settlement === 'retry') this.retryWhenDue((at) => this.stream.at(at));
+		if (settlement === 'retry') this.retryWhenDue(this.stream);
 		if (status === 'done-delete' || this.backlog) this.stream.followUp();
 	}
 }

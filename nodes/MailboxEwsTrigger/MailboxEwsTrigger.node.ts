@@ -272,7 +272,7 @@ export class MailboxEwsTrigger implements INodeType {
 				if (!newest) {
 					throw toNodeError(node, new MailboxError('NOT_FOUND', `The folder "${folders[0]}" of ${mailbox} has no messages to show.`, { hint: 'Send a message to it and test again, or activate the workflow to wait for new mail.' }));
 				}
-				this.emit([[await toItem(this, { ...newest, mailbox, folder: folders[0], attempt: 1, key: '' }, itemOptions)], []]);
+				this.emit([[await toItem(this, { ...newest, mailbox, folder: folders[0], attempt: 1, key: '', oversized: false }, itemOptions)], []]);
 			};
 			return { manualTriggerFunction, closeFunction: async () => client.close() };
 		}

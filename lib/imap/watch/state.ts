@@ -22,7 +22,7 @@
  * fingerprints.
  */
 import { asFingerprint } from '../../delivery/keys';
-import { formatUidSet, parseUidSet, rangesOf } from './uid-set';
+import { formatUidSet, parseUidSet, rangesOf } from '../uid-set';
 
 export const STATE_VERSION = 2;
 

@@ -19,16 +19,17 @@ import { fromImapError, imapOptions, type ImapLogin } from '../connect';
 import { guard, Sleeper, systemClock, type BackoffOptions, type Clock } from '../../delivery/clock';
 import type { DeliveryEvent, Settlement } from '../../delivery/dispatcher';
 import type { HealthEvent } from '../../delivery/health';
-import { limitDownloaded } from '../../delivery/message';
+import { limitDownloaded, type Delivered } from '../../delivery/message';
 import { abortable, Reconnect, Stream } from '../../delivery/stream';
-import { DeliveryWatcher, positive, type DeliveryStats, type WatcherOptions } from '../../delivery/watcher';
+import { DeliveryWatcher, positive, type DeliveryStats, type StartResult as Started, type WatcherOptions } from '../../delivery/watcher';
 import { FolderCursor, loadState, messageKey, saveState, type FirstActivation, type WatchState } from './state';
-import { uidSetOf } from './uid-set';
+import { expungesWholeFolder } from '../expunge';
+import { uidSetOf } from '../uid-set';
 
 export type AfterProcessing = 'none' | 'markRead' | 'move' | 'delete';
 
-/** What `deliver` gets for each message. */
-export interface WatchedMessage {
+/** What `deliver` gets for each message (`key`: folder, UIDVALIDITY and UID). */
+export interface WatchedMessage extends Delivered {
 	folder: string;
 	uid: number;
 	uidValidity: string;
@@ -38,18 +39,8 @@ export interface WatchedMessage {
 	internalDate?: Date;
 	/** From the envelope, with the angle brackets. */
 	messageId?: string;
-	/** Over the size limit: `headers` instead of `source`. */
-	oversized: boolean;
-	/** The raw message; absent when oversized. */
-	source?: Buffer;
-	/** The raw header block; only when oversized. */
-	headers?: Buffer;
 	/** A delivery status report (multipart/report; report-type=delivery-status). */
 	bounce: boolean;
-	/** 1 on the first run, 2 on the first retry after a failed run, ... (kept across restarts). */
-	attempt: number;
-	/** Deterministic per message: folder, UIDVALIDITY and UID (the variable part of the run's key). */
-	key: string;
 }
 
 export type WatchEvent =
@@ -86,14 +77,8 @@ export interface ImapWatcherOptions extends WatcherOptions<WatchedMessage, Watch
 	matchByMessageId?: boolean;
 	/** How many recent Message-IDs each folder keeps (default 500). */
 	recentLimit?: number;
-	/** Oversized: delivered with headers only and `oversized: true` (default), or skipped (reported as an event). */
-	oversized?: 'headers' | 'skip';
-	/** Download first, check the size after (for servers whose RFC822.SIZE is wrong). */
-	fetchUnchecked?: boolean;
-	/** 'idle' (default; polls when the server has no IDLE) or 'poll'. */
+	/** 'idle' (default; polls when the server has no IDLE) or 'poll' (every `pollIntervalMs`, default 60 s). */
 	mode?: 'idle' | 'poll';
-	/** Polling interval (default 60 s). */
-	pollIntervalMs?: number;
 	/** IDLE is ended, the folder re-checked and IDLE restarted after this long (default 5 min). */
 	maxIdleMs?: number;
 	/** UIDs per FETCH of metadata (default 100). */
@@ -102,35 +87,15 @@ export interface ImapWatcherOptions extends WatcherOptions<WatchedMessage, Watch
 	responseTimeoutMs?: number;
 }
 
-export interface StartResult {
+export interface StartResult extends Started {
 	folder: string;
-	/** Set when the first connection of the folder failed; the watcher keeps retrying. */
-	error?: MailboxError;
 }
 
 const MIN = 60_000;
 
-interface Settings {
-	folders: string[];
-	firstActivation: FirstActivation;
-	afterProcessing: AfterProcessing;
-	moveTo?: string;
-	matchByMessageId: boolean;
-	recentLimit: number;
-	maxSizeBytes: number;
-	oversized: 'headers' | 'skip';
-	fetchUnchecked: boolean;
-	mode: 'idle' | 'poll';
-	pollIntervalMs: number;
-	maxIdleMs: number;
-	fetchBatchSize: number;
-	stuckAfterMs: number;
-	responseTimeoutMs: number;
-	logger: Logger;
-	clock: Clock;
-}
+type Settings = ReturnType<typeof defaults>;
 
-function defaults(options: ImapWatcherOptions): Settings {
+function defaults(options: ImapWatcherOptions) {
 	return {
 		folders: options.folders?.length ? [...new Set(options.folders)] : ['INBOX'],
 		firstActivation: options.firstActivation ?? 'new',
@@ -138,17 +103,15 @@ function defaults(options: ImapWatcherOptions): Settings {
 		moveTo: options.moveTo,
 		matchByMessageId: options.matchByMessageId ?? true,
 		recentLimit: options.recentLimit ?? 500,
-		maxSizeBytes: options.maxSizeBytes && options.maxSizeBytes > 0 ? options.maxSizeBytes : 0,
 		oversized: options.oversized ?? 'headers',
-		fetchUnchecked: options.fetchUnchecked ?? false,
 		mode: options.mode ?? 'idle',
 		pollIntervalMs: positive(options.pollIntervalMs, MIN),
 		maxIdleMs: positive(options.maxIdleMs, 5 * MIN),
 		fetchBatchSize: Math.floor(positive(options.fetchBatchSize, 100)),
 		stuckAfterMs: positive(options.stuckAfterMs, 30 * MIN),
 		responseTimeoutMs: positive(options.responseTimeoutMs, MIN),
-		logger: options.logger ?? silentLogger,
-		clock: options.clock ?? systemClock,
+		logger: (options.logger ?? silentLogger) as Logger,
+		clock: (options.clock ?? systemClock) as Clock,
 	};
 }
 
@@ -202,8 +165,6 @@ class FolderWatcher {
 	private uidNext = 0;
 	private idleTimer?: unknown;
 	private breakTimer?: unknown;
-	private retryTimer?: unknown;
-	private retryTimerAt = Infinity;
 
 	constructor(
 		private readonly owner: ImapWatcher,
@@ -240,7 +201,6 @@ class FolderWatcher {
 
 	async stop(): Promise<void> {
 		this.clearTimers();
-		if (this.retryTimer !== undefined) this.s.clock.clearTimeout(this.retryTimer);
 		const client = this.client;
 		if (client && this.idling) {
 			await guard(client.logout(), 2_000, () => client.close(), () => new Error('logout timed out'), this.s.clock).catch(() => client.close());
@@ -287,15 +247,7 @@ class FolderWatcher {
 
 	/** A fetch when the next failed run's retry is due (the ledger knows when). */
 	private retryLater(): void {
-		const at = this.owner.dispatcher.nextRetryAt();
-		if (at === undefined || at >= this.retryTimerAt) return;
-		if (this.retryTimer !== undefined) this.s.clock.clearTimeout(this.retryTimer);
-		this.retryTimerAt = at;
-		this.retryTimer = this.s.clock.setTimeout(() => {
-			this.retryTimer = undefined;
-			this.retryTimerAt = Infinity;
-			this.request('fetch');
-		}, Math.max(0, at - this.s.clock.now()));
+		this.owner.retryWhenDue(this.stream, () => this.request('fetch'));
 	}
 
 	private clearTimers(): void {
@@ -464,8 +416,7 @@ class FolderWatcher {
 	/** Without UIDPLUS, EXPUNGE would also remove messages other clients marked \\Deleted: refused before anything is delivered. */
 	private checkExpunge(client: ImapFlow): void {
 		const action = this.s.afterProcessing;
-		const expunges = action === 'delete' || (action === 'move' && !client.capabilities.has('MOVE'));
-		if (!expunges || client.capabilities.has('UIDPLUS')) return;
+		if ((action !== 'delete' && action !== 'move') || !expungesWholeFolder(client.capabilities, action)) return;
 		const verb = action === 'move' ? 'moving' : 'deleting';
 		throw new MailboxError('CONFIG', `The server offers neither ${action === 'move' ? 'MOVE nor ' : ''}UIDPLUS, so ${verb} a message in folder "${this.folder}" would also expunge the messages other mail clients marked as deleted.`, {
 			field: 'afterProcessing',
@@ -570,7 +521,7 @@ class FolderWatcher {
 				while (next < meta.length && current()) {
 					const m = meta[next];
 					this.frontier = m.uid;
-					if (this.skipMatched(cursor, m) || this.skipOversized(cursor, m)) {
+					if (this.skipMatched(cursor, m) || (this.isOversized(m) && this.skipOversized(cursor, m))) {
 						skipped++;
 						next++;
 						this.frontier = meta[next]?.uid ?? chunk[chunk.length - 1] + 1;
@@ -602,15 +553,11 @@ class FolderWatcher {
 			this.frontier = Infinity;
 		}
 		if (current()) this.advance();
-		const durationMs = this.s.clock.now() - startedAt;
-		this.stats.fetches++;
-		this.stats.lastFetchAt = new Date(startedAt);
-		this.stats.lastFetchMs = durationMs;
-		this.owner.emit({ type: 'fetched', folder: this.folder, startedAt: new Date(startedAt), durationMs, delivered, skipped });
+		this.owner.emit({ type: 'fetched', folder: this.folder, ...this.owner.fetched(this.stats, startedAt), delivered, skipped });
 	}
 
 	private isOversized(m: Meta): boolean {
-		return !!this.s.maxSizeBytes && !this.s.fetchUnchecked && m.size > this.s.maxSizeBytes;
+		return this.owner.overByListing(m.size);
 	}
 
 	/** After a UIDVALIDITY change: received before the recent ones, or recently delivered by Message-ID. */
@@ -626,13 +573,10 @@ class FolderWatcher {
 		return true;
 	}
 
-	private skipOversized(cursor: FolderCursor, m: Meta): boolean {
-		if (!this.isOversized(m) || this.s.oversized !== 'skip') return false;
-		this.stats.oversized++;
-		this.stats.skipped++;
-		cursor.settle(m.uid);
-		this.owner.stateChanged();
-		this.owner.emit({ type: 'skipped', folder: this.folder, uid: m.uid, messageId: m.messageId, size: m.size, reason: 'oversized' });
+	/** Oversized and skipped (by its listed size, or after download): settled, reported. */
+	private skipOversized(cursor: FolderCursor, m: Meta, size = m.size): boolean {
+		if (!this.owner.skipOversized(this.stats, `folder "${this.folder}": message ${m.uid}`, size, () => cursor.settle(m.uid))) return false;
+		this.owner.emit({ type: 'skipped', folder: this.folder, uid: m.uid, messageId: m.messageId, size, reason: 'oversized' });
 		return true;
 	}
 
@@ -643,23 +587,22 @@ class FolderWatcher {
 		const big = group.filter((m) => this.isOversized(m));
 		const sources = new Map<number, Buffer>();
 		const headers = new Map<number, Buffer>();
-		let fetched = false;
-		try {
-			if (whole.length) {
-				for (const m of await this.slow(client, client.fetchAll(uidSetOf(whole.map((x) => x.uid)), { uid: true, source: true }, { uid: true }), 'Fetching messages')) {
-					if (m.source) sources.set(m.uid, m.source);
+		// failed or cut short: the room goes back (the messages are fetched again later)
+		const fetched = await this.owner.reserved(
+			group.length,
+			group.reduce((sum, m) => sum + bytes(m), 0),
+			async () => {
+				if (whole.length) {
+					for (const m of await this.slow(client, client.fetchAll(uidSetOf(whole.map((x) => x.uid)), { uid: true, source: true }, { uid: true }), 'Fetching messages')) if (m.source) sources.set(m.uid, m.source);
 				}
-			}
-			if (big.length && this.s.oversized === 'headers') {
-				for (const m of await this.slow(client, client.fetchAll(uidSetOf(big.map((x) => x.uid)), { uid: true, headers: true }, { uid: true }), 'Fetching headers')) {
-					if (m.headers) headers.set(m.uid, m.headers);
+				if (big.length && this.s.oversized === 'headers') {
+					for (const m of await this.slow(client, client.fetchAll(uidSetOf(big.map((x) => x.uid)), { uid: true, headers: true }, { uid: true }), 'Fetching headers')) if (m.headers) headers.set(m.uid, m.headers);
 				}
-			}
-			fetched = true;
-		} finally {
-			// failed: the room goes back (the session ends; the messages are fetched again later)
-			if (!fetched) for (const m of group) window.release(1, bytes(m));
-		}
+				return true;
+			},
+			current,
+		);
+		if (!fetched) return 0;
 		let count = 0;
 		for (const m of group) {
 			const source = sources.get(m.uid);
@@ -669,21 +612,10 @@ class FolderWatcher {
 				// gone between the two FETCHes (expunged): left for the next fetch, which won't find it
 				window.release(1, bytes(m));
 				continue;
-			} else item = limitDownloaded(source, this.s.maxSizeBytes, this.s.oversized);
-			if (!current()) {
+			} else item = limitDownloaded(source, this.owner.maxSize, this.s.oversized);
+			if (item.oversized && !this.isOversized(m) && this.skipOversized(cursor, m, item.size)) {
 				window.release(1, bytes(m));
 				continue;
-			}
-			if (item.oversized) {
-				this.stats.oversized++;
-				if (this.s.oversized === 'skip') {
-					window.release(1, bytes(m));
-					this.stats.skipped++;
-					cursor.settle(m.uid);
-					this.owner.stateChanged();
-					this.owner.emit({ type: 'skipped', folder: this.folder, uid: m.uid, messageId: m.messageId, size: item.size, reason: 'oversized' });
-					continue;
-				}
 			}
 			if (m.bounce) this.stats.bounces++;
 			const key = this.keyOf(cursor.uidValidity, m.uid);
@@ -701,9 +633,8 @@ class FolderWatcher {
 				size: item.oversized ? item.size : m.size || item.size,
 			};
 			this.inflight.set(m.uid, messageKey(m.messageId, m.internalDate, m.size));
-			this.stats.delivered++;
 			count++;
-			this.owner.dispatcher.send(message, bytes(m), (settlement) => this.settled(message, settlement));
+			this.owner.send(this.stats, message, bytes(m), (settlement) => this.settled(message, settlement));
 		}
 		return count;
 	}
@@ -711,9 +642,6 @@ class FolderWatcher {
 	private settled(m: WatchedMessage, settlement: Settlement): void {
 		const recentKey = messageKey(m.messageId, m.internalDate, m.size);
 		this.staleKeys.delete(recentKey);
-		if (settlement === 'retry') this.stats.failed++;
-		else if (settlement === 'skipped' || settlement === 'gaveUp') this.stats.failed++;
-		else this.stats.acknowledged++;
 		const cursor = this.cursor;
 		if (!cursor) return;
 		if (cursor.uidValidity === m.uidValidity) {

@@ -1,23 +1,12 @@
 import { fingerprint } from '../../../lib/delivery/keys';
 import { emptyState, FolderCursor, loadState, messageKey, saveState, STATE_VERSION, type FolderState } from '../../../lib/imap/watch/state';
-import { addUid, formatUidSet, hasUid, parseUidSet, rangesOf, removeUid, uidSetOf } from '../../../lib/imap/watch/uid-set';
+import { formatUidSet, parseUidSet, rangesOf, uidSetOf } from '../../../lib/imap/uid-set';
 
 describe('UID sets', () => {
 	it('parse, normalise and format the IMAP way', () => {
 		expect(formatUidSet(parseUidSet('9:12,1:3,4,7,x,0'))).toBe('1:4,7,9:12');
 		expect(uidSetOf([5, 3, 4, 4, 10])).toBe('3:5,10');
 		expect(rangesOf([])).toEqual([]);
-	});
-	it('add, remove and look up', () => {
-		let r = parseUidSet('1:3,7');
-		r = addUid(r, 4);
-		r = addUid(r, 6);
-		expect(formatUidSet(r)).toBe('1:4,6:7');
-		r = addUid(r, 5);
-		expect(formatUidSet(r)).toBe('1:7');
-		r = removeUid(r, 4);
-		expect(formatUidSet(r)).toBe('1:3,5:7');
-		expect([3, 4, 5, 8].map((u) => hasUid(r, u))).toEqual([true, false, true, false]);
 	});
 });
 

@@ -169,6 +169,7 @@ export class EwsTransport {
 		const defaultWaitMs = throttle.defaultWaitMs ?? 5_000;
 		const waits: number[] = [];
 		let renewed = false;
+		let resent = false;
 		const started = Date.now();
 		const log = this.options.logger;
 		for (;;) {
@@ -184,6 +185,12 @@ export class EwsTransport {
 			try {
 				raw = await this.send(request, headers);
 			} catch (error) {
+				// a kept-alive connection the server closed as this request went out: sent again once, on a new one
+				if (!resent && (error as { reusedSocket?: boolean }).reusedSocket && ['ECONNRESET', 'EPIPE'].includes((error as { code?: string }).code ?? '')) {
+					resent = true;
+					log?.debug(`ews: the kept-alive connection was closed as ${operation} was sent; sending it again on a new one`);
+					continue;
+				}
 				throw this.reject(error instanceof MailboxError ? error : fromEwsNetworkError(error, this.options.context));
 			}
 			if (raw.tls) this.lastTls = raw.tls;
@@ -254,7 +261,7 @@ export class EwsTransport {
 				stream.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), tls }));
 			});
 			req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' })));
-			req.on('error', reject);
+			req.on('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
 			req.end(body);
 		});
 	}

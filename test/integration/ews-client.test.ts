@@ -220,6 +220,17 @@ describe('EWS client core against the local EWS endpoint', () => {
 		server.busy(0, 0);
 	});
 
+	it('a kept-alive connection closed by the server as a request goes out: the request is sent again once, on a new connection', async () => {
+		const client = await connect({ auth: password() });
+		await client.resolveFolder('inbox');
+		const requests = since();
+		server.dropReused(1);
+		const projects = await client.resolveFolder('Inbox/Projects');
+		expect(projects).toMatchObject({ displayName: 'Projects' });
+		expect(server.droppedRequests).toBe(1);
+		expect(requests().map((r) => r.status)).toEqual([200]);
+	});
+
 	it('verifies the certificate unless told otherwise', async () => {
 		const strict = await connectEws({ url: server.url, auth: password() });
 		clients.push(strict);

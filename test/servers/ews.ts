@@ -480,7 +480,16 @@ export class EwsServer {
 	static async start(options: EwsServerOptions): Promise<EwsServer> {
 		const holder: { instance?: EwsServer } = {};
 		const server = https.createServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => {
-			holder.instance?.handle(req, res).catch((error: unknown) => {
+			const instance = holder.instance;
+			// a kept-alive connection closed by the server as the client sends on it (IIS ends idle ones)
+			const served = (instance?.served.get(req.socket) ?? 0) + 1;
+			instance?.served.set(req.socket, served);
+			if (instance && served > 1 && instance.dropReusedLeft > 0) {
+				instance.dropReusedLeft--;
+				instance.droppedRequests++;
+				return void req.socket.destroy();
+			}
+			instance?.handle(req, res).catch((error: unknown) => {
 				if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/xml; charset=utf-8' });
 				res.end(faultXml('ErrorInternalServerError', `An internal server error occurred. ${String(error)}`));
 			});
@@ -539,6 +548,17 @@ export class EwsServer {
 	busy(count: number, backOffMs: number): void {
 		this.busyLeft = count;
 		this.busyBackOff = backOffMs;
+	}
+
+	/** Requests per connection, to tell a kept-alive connection's later requests. */
+	readonly served = new WeakMap<object, number>();
+	dropReusedLeft = 0;
+	/** Requests dropped by dropReused (not answered, not in `requests`). */
+	droppedRequests = 0;
+
+	/** The next `count` requests that come on a kept-alive connection find it closed (no answer, the connection reset). */
+	dropReused(count: number): void {
+		this.dropReusedLeft = count;
 	}
 
 	/** Every SyncState given out so far becomes invalid (ErrorInvalidSyncStateData). */

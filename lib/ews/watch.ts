@@ -425,28 +425,3 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		if (this.backlog) this.stream.followUp();
 	}
 }
-
-/**
- * The newest message of a folder (by the time Exchange received it), for the editor's "Test step";
- * nothing is changed. Found by syncing the folder's items from scratch (ids and times only), at
- * most `maxPages` pages of 512.
- */
-export async function newestMessage(client: EwsClient, path: string, maxPages = 20): Promise<(EwsMessage & { folderId: string }) | undefined> {
-	const ref = await client.resolveFolder(path);
-	let syncState = '';
-	let newest: { itemId: string; received: number } | undefined;
-	for (let page = 0; page < maxPages; page++) {
-		const state = syncState;
-		const changes = await client.call('SyncFolderItems', (service) => service.SyncFolderItems(client.folderIdOf(ref), SYNC_PROPERTIES, [], 512, SyncFolderItemsScope.NormalItems, state));
-		for (const change of changes.GetEnumerator() as ItemChange[]) {
-			if (change.ChangeType !== ChangeType.Create || !change.Item) continue;
-			const info = itemInfo(change.Item);
-			const received = info.received?.getTime() ?? 0;
-			if (!newest || received >= newest.received) newest = { itemId: info.itemId, received };
-		}
-		syncState = changes.SyncState;
-		if (!changes.MoreChangesAvailable) break;
-	}
-	if (!newest) return undefined;
-	return { ...(await getMessage(client, newest.itemId)), folderId: ref.id };
-}

@@ -8,7 +8,8 @@ import {
 	type ITriggerResponse,
 } from 'n8n-workflow';
 import { connectEws } from '../../lib/ews/client';
-import { EwsWatcher, newestMessage, type EwsAfterProcessing, type EwsWatchedMessage, type EwsWatchEvent, type EwsWatchStats } from '../../lib/ews/watch';
+import { newestMessage } from '../../lib/ews/items';
+import { EwsWatcher, type EwsAfterProcessing, type EwsWatchedMessage, type EwsWatchEvent, type EwsWatchStats } from '../../lib/ews/watch';
 import type { FirstActivation } from '../../lib/ews/watch-state';
 import { MailboxError } from '../../lib/errors';
 import { parseMessage } from '../../lib/message/parse';

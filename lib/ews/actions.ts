@@ -36,6 +36,7 @@ import {
 } from 'ews-javascript-api';
 import { configError, MailboxError } from '../errors';
 import { distinguishedFolder, splitFolderPath, type EwsClient, type EwsFolderRef } from './client';
+import { read } from './items';
 
 // --- folders ------------------------------------------------------------------------------------
 
@@ -68,15 +69,6 @@ export interface EwsFolderInfo {
 	childFolderCount: number | null;
 }
 
-/** A property that may not have been loaded or may be empty (ews-javascript-api throws for unloaded ones). */
-function read<T>(get: () => T): T | undefined {
-	try {
-		const value = get();
-		return value === null ? undefined : value;
-	} catch {
-		return undefined;
-	}
-}
 
 function escapeName(name: string): string {
 	return name.replace(/\//g, '\\/');

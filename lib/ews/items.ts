@@ -41,8 +41,8 @@ export const SYNC_PROPERTIES = new PropertySet(BasePropertySet.IdOnly, [ItemSche
 
 const MESSAGE_PROPERTIES = new PropertySet(BasePropertySet.IdOnly, [ItemSchema.MimeContent, ItemSchema.DateTimeReceived, ItemSchema.Size, EmailMessageSchema.IsRead, EmailMessageSchema.InternetMessageId]);
 
-/** A property of an item that may not have been loaded (ews-javascript-api throws for those). */
-function read<T>(get: () => T): T | undefined {
+/** A property that may not have been loaded or may be empty (ews-javascript-api throws for unloaded ones). */
+export function read<T>(get: () => T): T | undefined {
 	try {
 		const value = get();
 		return value === null ? undefined : value;

@@ -177,6 +177,32 @@ describe('IMAP watcher reliability against a real Dovecot', () => {
 		expect(third.events.filter((e) => e.type === 'uidValidityChanged')).toEqual([expect.objectContaining({ handling: 'firstActivation' })]);
 	});
 
+	it('runs under way across a UIDVALIDITY change: each message is decided when its run ends (failed: delivered again; succeeded: not)', async () => {
+		const [a, b] = [simpleMessage('across-a'), simpleMessage('across-b')];
+		await servers.writeMaildir('alice', 'Across', [{ raw: a }, { raw: b }]);
+		const held: Array<(ok: boolean) => void> = [];
+		const h = await start(
+			watch(servers, {
+				folders: ['Across'],
+				firstActivation: 'all',
+				deliver: () => (held.length < 2 ? new Promise<void>((resolve, reject) => held.push((ok) => (ok ? resolve() : reject(new Error('the run failed'))))) : Promise.resolve()),
+			}),
+		);
+		await until(() => held.length === 2, 'both runs under way');
+		// the folder is recreated with the same messages while the runs go on
+		await imap(servers, (c) => c.mailboxDelete('Across'));
+		await servers.writeMaildir('alice', 'Across', [{ raw: a }, { raw: b }]);
+		h.watcher.abandon();
+		await until(() => h.events.some((e) => e.type === 'uidValidityChanged'), 'the change noticed');
+		held[0](false);
+		held[1](true);
+		await until(() => h.delivered.length === 3, 'the message whose run failed, again');
+		await append(servers, 'Across', simpleMessage('across-c'));
+		await until(() => h.delivered.length === 4, 'mail after it');
+		expect(h.delivered.map((m) => m.messageId)).toEqual(['<across-a@example.test>', '<across-b@example.test>', '<across-a@example.test>', '<across-c@example.test>']);
+		expect(h.delivered[2].uidValidity).not.toBe(h.delivered[0].uidValidity);
+	});
+
 	it('server down for a while: failing once, updated while it stays down, recovered, mail from meanwhile delivered', async () => {
 		await imap(servers, (c) => c.mailboxCreate('Down'));
 		const forwarder = await Forwarder.start(servers.ports.imaps);

@@ -155,6 +155,8 @@ class FolderWatcher {
 	private readonly inflight = new Map<number, string>();
 	/** Keys of deliveries of an earlier UIDVALIDITY still in flight. */
 	private readonly staleKeys = new Set<string>();
+	/** UIDs of the current UIDVALIDITY whose message's run under the earlier one is still going: uid -> its recent key. */
+	private readonly deferred = new Map<number, string>();
 	/** UIDs whose failed run waits for its retry (above lastUid: they go to `pending` when the cursor passes them). */
 	private readonly waiting = new Set<number>();
 	/** The next candidate above the cursor not yet handled by the running fetch (Infinity: none running). */
@@ -384,10 +386,12 @@ class FolderWatcher {
 			return;
 		}
 		if (previous.uidValidity === uidValidity) return;
-		const matching = this.s.matchByMessageId && previous.recent.length > 0;
 		for (const key of this.inflight.values()) this.staleKeys.add(key);
+		// recently delivered messages, or runs still going, are matched by Message-ID
+		const matching = this.s.matchByMessageId && (previous.recent.length > 0 || this.staleKeys.size > 0);
 		this.inflight.clear();
 		this.waiting.clear();
+		this.deferred.clear();
 		const next = matching ? FolderCursor.matching(uidValidity, this.uidNext, previous.recent) : FolderCursor.initial(uidValidity, this.uidNext, mode, previous.recent);
 		this.examined = next.lastUid;
 		this.owner.setCursor(this.folder, next);
@@ -408,6 +412,7 @@ class FolderWatcher {
 			next = cursor.reloaded('fromUid' in point ? point : { since: point.since, top: Math.max(0, this.uidNext - 1) });
 		}
 		this.waiting.clear();
+		this.deferred.clear();
 		this.examined = next.lastUid;
 		this.owner.setCursor(this.folder, next);
 		this.fetchRequested = true;
@@ -535,7 +540,7 @@ class FolderWatcher {
 					group.push(m);
 					while (next + group.length < meta.length) {
 						const n = meta[next + group.length];
-						if (this.isOversized(n) || cursor.filter?.kind === 'match' || !this.owner.window.tryReserve(1, bytes(n))) break;
+						if (this.isOversized(n) || cursor.filter?.kind === 'match' || this.deferred.has(n.uid) || !this.owner.window.tryReserve(1, bytes(n))) break;
 						group.push(n);
 					}
 					next += group.length;
@@ -560,13 +565,23 @@ class FolderWatcher {
 		return this.owner.overByListing(m.size);
 	}
 
-	/** After a UIDVALIDITY change: received before the recent ones, or recently delivered by Message-ID. */
+	/**
+	 * After a UIDVALIDITY change: received before the recent ones, or recently delivered by
+	 * Message-ID. One whose run under the earlier UIDVALIDITY still goes waits for its end.
+	 */
 	private skipMatched(cursor: FolderCursor, m: Meta): boolean {
 		const f = cursor.filter;
-		if (f?.kind !== 'match' || m.uid > cursor.filterTo) return false;
-		const key = messageKey(m.messageId, m.internalDate, m.size);
-		const before = (m.internalDate?.getTime() ?? 0) < f.at;
-		if (!before && !cursor.isRecent(key) && !this.staleKeys.has(key)) return false;
+		const deferred = this.deferred.get(m.uid);
+		if (deferred === undefined && (f?.kind !== 'match' || m.uid > cursor.filterTo)) return false;
+		const key = deferred ?? messageKey(m.messageId, m.internalDate, m.size);
+		const before = deferred === undefined && (m.internalDate?.getTime() ?? 0) < (f?.kind === 'match' ? f.at : 0);
+		if (!before && this.staleKeys.has(key)) {
+			this.deferred.set(m.uid, key);
+			this.waiting.add(m.uid);
+			return true;
+		}
+		this.deferred.delete(m.uid);
+		if (!before && !cursor.isRecent(key)) return false;
 		cursor.settle(m.uid);
 		this.owner.stateChanged();
 		if (!before) this.owner.emit({ type: 'skipped', folder: this.folder, uid: m.uid, messageId: m.messageId, size: m.size, reason: 'alreadyDelivered' });
@@ -644,6 +659,8 @@ class FolderWatcher {
 		this.staleKeys.delete(recentKey);
 		const cursor = this.cursor;
 		if (!cursor) return;
+		// a message that waited for this run (under the earlier UIDVALIDITY) is decided now
+		if ([...this.deferred.values()].includes(recentKey)) this.request('fetch');
 		if (cursor.uidValidity === m.uidValidity) {
 			this.inflight.delete(m.uid);
 			if (settlement === 'retry') {

@@ -1,3 +1,4 @@
+import { systemClock } from '../../lib/delivery/clock';
 import { generateMessage, generateMessages, MALFORMED_INDEX } from '../servers/mailgen';
 import { startMailServers, type MailServers } from '../servers';
 import type { WatchedMessage } from '../../lib/imap/watch';
@@ -269,5 +270,35 @@ describe('IMAP watcher against a real Dovecot', () => {
 		await until(() => h.delivered.length === 23, 'all ten again');
 		expect(h.delivered.slice(13).map((m) => m.uid)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 	});
-});
 
+	it('a reload from a date keeps the retry of an older message whose run failed', async () => {
+		await servers.writeMaildir('alice', 'Reload', generateMessages({ seed: 6, count: 1 }));
+		let fail = true;
+		// the retry is due an hour later: the clock is moved forward instead of waiting
+		let shift = 0;
+		const clock = { ...systemClock, now: () => Date.now() + shift };
+		const h = await start(
+			watch(servers, {
+				folders: ['Reload'],
+				firstActivation: 'all',
+				clock,
+				retry: { retryDelayMs: 60 * 60_000 },
+				deliver: async () => {
+					if (fail) throw new Error('the run failed');
+				},
+			}),
+		);
+		await until(() => h.events.some((e) => e.type === 'runFailed'), 'the failed run');
+		fail = false;
+		// new mail, then a reload from a date after the old message (generated before 2026)
+		await append(servers, 'Reload', simpleMessage('reload-new'));
+		await until(() => h.delivered.length === 2, 'the new message');
+		h.watcher.reset('Reload', { since: new Date(Date.now() - 60 * 60_000) });
+		await until(() => h.delivered.length === 3 && h.state()?.folders.Reload.lastUid === 2, 'the reload');
+		expect(h.state()?.folders.Reload.pending).toBe('1');
+		shift = 2 * 60 * 60_000;
+		h.watcher.fetchNow('Reload');
+		await until(() => h.delivered.length === 4 && !h.state()?.folders.Reload.pending, 'the retry');
+		expect(h.delivered.map((m) => m.uid)).toEqual([1, 2, 2, 1]);
+	});
+});

@@ -7,7 +7,8 @@
  * - every UID at or below `lastUid` is settled (its run succeeded, was refused as a duplicate,
  *   waits, failed for the last time, or the message was skipped on purpose or is not one to
  *   deliver), except the UIDs in `pending`: failed runs waiting for their retry (and, in states
- *   saved by version 1, the backlog of a first activation);
+ *   saved by version 1, the backlog of a first activation); after a reload by date `pending` may
+ *   also hold UIDs above `lastUid` (retries received before that date), open whatever the filter;
  * - `done` lists UIDs above `lastUid` settled already (out of order, while an earlier one is in
  *   flight): at most about as many as run at once;
  * - between `lastUid` and `filterTo` only messages that match `filter` are to deliver: `unseen`
@@ -157,7 +158,8 @@ export class FolderCursor {
 			'fromUid' in point
 				? new FolderCursor(this.uidValidity, { lastUid: Math.max(0, Math.floor(point.fromUid) - 1) })
 				: new FolderCursor(this.uidValidity, { lastUid: 0, filterTo: point.top, filter: `since:${point.since.getTime()}` });
-		for (const u of this.pending) if (u <= next.lastUid) next.pending.add(u);
+		// failed runs waiting for their retry stay, also those received before a reload's date
+		for (const u of this.pending) if (u <= next.lastUid || 'since' in point) next.pending.add(u);
 		for (const u of this.actions) next.actions.add(u);
 		next.recent = this.recent;
 		return next;
@@ -184,6 +186,7 @@ export class FolderCursor {
 	/** Settled: delivered and its run is over, or skipped on purpose. False when it was settled before. */
 	settle(u: number): boolean {
 		if (u <= this.lastUid) return this.pending.delete(u);
+		this.pending.delete(u);
 		if (this.done.has(u)) return false;
 		this.done.add(u);
 		return true;

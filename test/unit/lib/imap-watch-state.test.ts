@@ -127,15 +127,20 @@ describe('FolderCursor', () => {
 		expect(c.reloaded({ fromUid: 0 }).lastUid).toBe(0);
 	});
 
-	it('reloaded({since, top}) delivers what was received since then, up to top', () => {
+	it('reloaded({since, top}) delivers what was received since then, up to top; a retry that waits stays, whatever its date', () => {
 		const c = new FolderCursor('1', { lastUid: 20, done: '22', pending: '3', actions: '19' });
 		const r = c.reloaded({ since: new Date(5_000), top: 30 });
 		expect(r.lastUid).toBe(0);
 		expect(r.filterTo).toBe(30);
 		expect(r.filter).toEqual({ kind: 'since', at: 5_000 });
-		expect(r.toState()).toEqual({ uidValidity: '1', lastUid: 0, filterTo: 30, filter: 'since:5000', actions: '19' });
+		expect(r.toState()).toEqual({ uidValidity: '1', lastUid: 0, filterTo: 30, filter: 'since:5000', pending: '3', actions: '19' });
 		expect(r.done.size).toBe(0);
-		expect(r.pending.size).toBe(0);
+		expect(r.isOpen(3)).toBe(true);
+		// once its run is settled it stays settled when the cursor moves over it
+		expect(r.settle(3)).toBe(true);
+		r.advance(10, []);
+		expect(r.isOpen(3)).toBe(false);
+		expect(r.toState()).toEqual({ uidValidity: '1', lastUid: 10, filterTo: 30, filter: 'since:5000', actions: '19' });
 	});
 
 	it('round-trips through toState and the constructor', () => {

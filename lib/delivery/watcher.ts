@@ -4,7 +4,7 @@
  * event an n8n emit saves it with), events that never throw into the source, and the account a
  * saved state belongs to. The IMAP, POP3 and EWS watchers extend it with their loop and state.
  */
-import { MailboxError } from '../errors';
+import type { MailboxError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import { systemClock, type BackoffOptions, type Clock } from './clock';
 import { Dispatcher, type Deliver, type DeliveryEvent, type DeliveryMessage, type Settlement } from './dispatcher';

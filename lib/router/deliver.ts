@@ -1,5 +1,6 @@
 import type { ImapFlow } from 'imapflow';
 import { MailboxError } from '../errors';
+import { expungesWholeFolder, othersMarkedDeleted } from '../imap/expunge';
 import { headersFromRaw } from './route';
 
 /**
@@ -199,6 +200,16 @@ export class Deliverer {
 				}
 				if (uids.length === 0) uids = await this.find(this.master, raw, identity);
 				if (uids.length === 0) return { status: 'notFound', reason: `the message is no longer in "${ref.folder}" of the master mailbox (removed before)` };
+				if (expungesWholeFolder(this.master.capabilities, destination ? 'move' : 'delete')) {
+					const others = await othersMarkedDeleted(this.master, uids);
+					if (others) {
+						const error = new MailboxError('SERVER', `The master mailbox's server cannot expunge single messages (no UIDPLUS), and ${others} other message(s) in "${ref.folder}" are marked as deleted: removing this one would remove them too, so it stays.`, {
+							field: 'afterDelivery',
+							hint: 'Undelete or expunge those messages in the mail client that marked them; the next run removes this one.',
+						});
+						return { status: 'failed', reason: 'the copies were delivered, but the message stays in the master mailbox: removing it would expunge other deleted mail', error };
+					}
+				}
 				if (destination) {
 					await this.master.messageMove(uids, destination, { uid: true });
 					return { status: 'moved', reason: `moved to "${destination}" after every copy was delivered`, uid: uids[0] };

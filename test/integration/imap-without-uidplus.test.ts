@@ -6,6 +6,7 @@
  * refuse while another client's message is marked \Deleted, and work when none is.
  */
 import { runBulk, type MessageAddress } from '../../lib/imap/messages';
+import { Deliverer } from '../../lib/router/deliver';
 import { startMailServers, type MailServers } from '../servers';
 import { append, flagsOf, imap, simpleMessage, until, watch, type Harness } from './imap-watch-helpers';
 
@@ -115,5 +116,17 @@ describe('Mailbox actions on a server without UIDPLUS and MOVE', () => {
 		expect(await bulk(targets.slice(1), { type: 'delete', permanently: true })).toEqual([expect.objectContaining({ ok: true, deleted: 'permanently' })]);
 		expect((await flagsOf(servers, 'Plain')).size).toBe(0);
 		expect((await flagsOf(servers, 'Plain Done')).size).toBe(1);
+	});
+
+	it('the Router leaves a delivered message in the master mailbox while another client has a message marked \\Deleted there', async () => {
+		await imap(servers, (c) => c.mailboxCreate('Master'));
+		await append(servers, 'Master', simpleMessage('master-other'), ['\\Deleted']);
+		await append(servers, 'Master', simpleMessage('master-routed'));
+		const [ref] = await addressesOf('Master', ['master-routed']);
+		const raw = simpleMessage('master-routed');
+		const result = await imap(servers, (client) => new Deliverer(client).deliverMessage(raw, [['Routed', 'Sales']], { ref: { folder: 'Master', uid: ref.uid, uidValidity: ref.uidValidity }, action: { action: 'delete' }, removable: true }));
+		expect(result.copies.map((c) => c.status)).toEqual(['appended']);
+		expect(result.master).toMatchObject({ status: 'failed', error: { code: 'SERVER', field: 'afterDelivery', message: expect.stringContaining('1 other message(s) in "Master" are marked as deleted') } });
+		expect([...(await flagsOf(servers, 'Master')).values()]).toEqual([['\\Deleted'], []]);
 	});
 });

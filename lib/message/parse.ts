@@ -12,6 +12,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { parseDeliveryStatus, type BounceReport } from './bounce';
 import { decodeWords, fixEightBit, type Warn } from './decode';
 import { cleanFilename, generatedName } from './filename';
+import { findEmails } from './emails';
 import { htmlToText } from './html';
 
 export type { BounceRecipient, BounceReport } from './bounce';
@@ -287,7 +288,6 @@ function headerBlock(source: Buffer | Readable, maxBytes: number, warn: Warn): P
 
 const SINGLE = new Set(['from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'in-reply-to', 'references', 'content-type', 'content-transfer-encoding', 'mime-version']);
 const GARBLED_ADDRESS = /["<>\s()]/;
-const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*/g;
 
 /** Header name -> its values with raw 8-bit bytes decoded (encoded-words still in place), in order. */
 function headerValues(lines: HeaderLines, warn: Warn): Map<string, string[]> {
@@ -320,10 +320,10 @@ function addressText(list: MailAddress[]): string {
 function recoverAddresses(value: string): MailAddress[] {
 	const out: MailAddress[] = [];
 	let last = 0;
-	for (const m of value.matchAll(EMAIL)) {
+	for (const m of findEmails(value)) {
 		const before = value.slice(last, m.index).split(/[,;]/).pop() ?? '';
-		out.push({ address: m[0], name: before.replace(/["<>()]/g, ' ').replace(/\s+/g, ' ').trim() });
-		last = (m.index ?? 0) + m[0].length;
+		out.push({ address: m.address, name: before.replace(/["<>()]/g, ' ').replace(/\s+/g, ' ').trim() });
+		last = m.index + m.address.length;
 	}
 	return out;
 }

@@ -15,7 +15,7 @@ import { redact, type MailboxError } from '../errors';
 import { LineClient, type LineClientOptions } from '../connection/line-client';
 import type { ResolvedServer } from '../connection/options';
 import { CLOSED_BY_SERVER, fromPop3Error, Pop3CommandError } from './errors';
-import { Pop3ResponseReader, type Pop3Status } from './reader';
+import { Pop3ProtocolError, Pop3ResponseReader, type Pop3Status } from './reader';
 
 export interface Pop3Response {
 	status: Pop3Status;
@@ -46,7 +46,14 @@ interface Exchange {
 	multiline?: boolean;
 	/** Streams the body instead of collecting it. */
 	sink?: (chunk: Buffer) => void;
+	/** A collected body larger than this fails the connection (a server, or whoever sits before STLS, flooding it). */
+	limit?: number;
 }
+
+/** Collected answers at most: capabilities are a few lines; a listing holds a line per message. */
+const CAPA_LIMIT = 64 * 1024;
+const LISTING_LIMIT = 128 * 1024 * 1024;
+const HEADERS_LIMIT = 16 * 1024 * 1024;
 
 /** The APOP timestamp ("<...>") of a greeting, if it has one. */
 export function apopTimestamp(greeting: string): string | undefined {
@@ -97,13 +104,22 @@ export class Pop3Client extends LineClient<Pop3ResponseReader> {
 		return new Promise<Pop3Response>((resolve, reject) => {
 			let status: Pop3Status | undefined;
 			const parts: Buffer[] = [];
+			let size = 0;
 			this.reader.expect({
 				multiline: ex.multiline ?? false,
 				onStatus: (s) => {
 					status = s;
 					if (ex.line !== undefined) this.logger.debug(`pop3: S: ${s.continuation ? '+' : s.ok ? '+OK' : '-ERR'}${s.code ? ` [${s.code}]` : ''} ${redact(s.text, this.secrets)}`.trimEnd());
 				},
-				onBody: (chunk) => (ex.sink ? ex.sink(chunk) : parts.push(chunk)),
+				onBody: (chunk) => {
+					if (ex.sink) return ex.sink(chunk);
+					size += chunk.length;
+					if (ex.limit && size > ex.limit) {
+						this.reader.fail(new Pop3ProtocolError(`an answer to ${ex.logAs.split(' ')[0]} longer than ${ex.limit} bytes`, parts[0]?.subarray(0, 80).toString('latin1') ?? '', true));
+						return;
+					}
+					parts.push(chunk);
+				},
 				onEnd: () => {
 					if (!status?.ok) reject(new Pop3CommandError(ex.logAs.split(' ')[0], status!));
 					else resolve({ status, body: ex.multiline && !ex.sink ? Buffer.concat(parts) : undefined });
@@ -118,8 +134,8 @@ export class Pop3Client extends LineClient<Pop3ResponseReader> {
 	}
 
 	/** A data command: queued, errors mapped to MailboxError. */
-	private async command(line: string, multiline = false): Promise<Pop3Response> {
-		return this.enqueue(() => this.exchange({ line, logAs: line, multiline })).catch((error: unknown) => {
+	private async command(line: string, multiline = false, limit?: number): Promise<Pop3Response> {
+		return this.enqueue(() => this.exchange({ line, logAs: line, multiline, limit })).catch((error: unknown) => {
 			throw this.mapError(error);
 		});
 	}
@@ -127,7 +143,7 @@ export class Pop3Client extends LineClient<Pop3ResponseReader> {
 	/** RFC 2449 capabilities, one entry per line ("TOP", "SASL PLAIN LOGIN"...); undefined if CAPA is refused. */
 	async capa(): Promise<string[] | undefined> {
 		try {
-			const { body } = await this.enqueue(() => this.exchange({ line: 'CAPA', logAs: 'CAPA', multiline: true }));
+			const { body } = await this.enqueue(() => this.exchange({ line: 'CAPA', logAs: 'CAPA', multiline: true, limit: CAPA_LIMIT }));
 			return body!
 				.toString('utf8')
 				.split(/\r?\n/)
@@ -199,7 +215,7 @@ export class Pop3Client extends LineClient<Pop3ResponseReader> {
 
 	/** Sizes of all messages not marked deleted. */
 	async list(): Promise<Pop3ListEntry[]> {
-		const { body } = await this.command('LIST', true);
+		const { body } = await this.command('LIST', true, LISTING_LIMIT);
 		return parseListing(body!).map(([msg, size]) => ({ msg, size: Number(size) }));
 	}
 
@@ -212,7 +228,7 @@ export class Pop3Client extends LineClient<Pop3ResponseReader> {
 
 	/** Unique ids of all messages not marked deleted. */
 	async uidl(): Promise<Pop3UidlEntry[]> {
-		const { body } = await this.command('UIDL', true);
+		const { body } = await this.command('UIDL', true, LISTING_LIMIT);
 		return parseListing(body!).map(([msg, uid]) => ({ msg, uid }));
 	}
 
@@ -225,7 +241,7 @@ export class Pop3Client extends LineClient<Pop3ResponseReader> {
 	/** The header and the first `lines` body lines of a message. */
 	async top(msg: number, lines = 0): Promise<Buffer> {
 		if (!Number.isInteger(lines) || lines < 0) throw new RangeError(`TOP needs a line count >= 0, got ${lines}`);
-		return (await this.command(`TOP ${messageNumber(msg)} ${lines}`, true)).body!;
+		return (await this.command(`TOP ${messageNumber(msg)} ${lines}`, true, lines === 0 ? HEADERS_LIMIT : undefined)).body!;
 	}
 
 	/** The whole message as stored (CRLF line ends), dot-unstuffed. */

@@ -77,6 +77,13 @@ export function fromPop3Error(error: unknown, server: ResolvedServer, context: P
 		if (context.mechanism) return loginError(server, context, said, details.causeCode);
 		return new MailboxError('SERVER', `${where} refused ${error.command}: ${said || '-ERR'}.`, { ...details, step: 'command' });
 	}
+	if (error instanceof Pop3ProtocolError && error.tooLong) {
+		return new MailboxError('PROTOCOL', `${where} sent ${error.message}, which no POP3 server does ("${redact(error.received, secrets)}"); the connection was given up.`, {
+			step: 'command',
+			causeCode: 'TOO_LARGE',
+			hint: 'Check that Host and Port name your POP3 server, and that nothing between (a proxy, a firewall) alters the connection.',
+		});
+	}
 	if (error instanceof Pop3ProtocolError) {
 		return new MailboxError('PROTOCOL', `${where} did not answer like a POP3 server ("${redact(error.received, secrets)}").`, {
 			field: 'port',

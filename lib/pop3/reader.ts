@@ -57,6 +57,8 @@ export class Pop3ProtocolError extends Error {
 		message: string,
 		/** The start of what the server sent instead. */
 		readonly received: string,
+		/** An answer longer than any POP3 server sends (not another protocol). */
+		readonly tooLong = false,
 	) {
 		super(message);
 		this.name = 'Pop3ProtocolError';
@@ -121,7 +123,7 @@ export class Pop3ResponseReader {
 		const handler = this.handlers[0];
 		const end = data.indexOf(LF);
 		if (end < 0) {
-			if (data.length > MAX_STATUS_LINE) this.fail(new Pop3ProtocolError('the server sent a line too long for a POP3 status line', data.subarray(0, 80).toString('latin1')));
+			if (data.length > MAX_STATUS_LINE) this.fail(new Pop3ProtocolError(`a status line longer than ${MAX_STATUS_LINE} bytes`, data.subarray(0, 80).toString('latin1'), true));
 			this.buffer = Buffer.from(data);
 			return Buffer.alloc(0);
 		}

@@ -66,6 +66,10 @@ export interface SieveResponseHandler {
 const MAX_LINE = 64 * 1024;
 /** The largest literal accepted: scripts are small (servers limit them to a few hundred KiB). */
 export const MAX_LITERAL = 16 * 1024 * 1024;
+/** Literals on one line at most: ManageSieve's answers carry one or two (GETSCRIPT, a NO's reason). */
+const MAX_LITERALS_PER_LINE = 8;
+/** What one line may span, its literals included; more unread bytes than this are not ManageSieve. */
+export const MAX_BUFFERED = MAX_LITERAL + 2 * MAX_LINE;
 const CR = 0x0d;
 const LF = 0x0a;
 const SP = 0x20;
@@ -96,6 +100,7 @@ type Parsed = { tokens: SieveToken[]; next: number } | { need: number } | { erro
 export function parseLine(data: Buffer, start = 0): Parsed {
 	const stack: SieveToken[][] = [[]];
 	let i = start;
+	let literals = 0;
 	const push = (token: SieveToken) => stack[stack.length - 1].push(token);
 	while (i < data.length) {
 		const byte = data[i];
@@ -162,6 +167,7 @@ export function parseLine(data: Buffer, start = 0): Parsed {
 			if (!match) return { error: 'a malformed literal' };
 			const size = Number(match[1]);
 			if (size > MAX_LITERAL) return { error: `a literal of ${size} bytes (more than ${MAX_LITERAL})` };
+			if (++literals > MAX_LITERALS_PER_LINE) return { error: `more than ${MAX_LITERALS_PER_LINE} literals on one line` };
 			let body = close + 1;
 			if (body >= data.length) return { need: body + 2 + size };
 			if (data[body] === CR) {
@@ -216,8 +222,13 @@ export function statusOf(tokens: SieveToken[]): SieveStatus | undefined {
 export class SieveResponseReader {
 	private readonly handlers: SieveResponseHandler[] = [];
 	private buffer: Buffer = Buffer.alloc(0);
+	/** Chunks come in while a literal is on its way: joined once it is complete (not at every read). */
+	private chunks: Buffer[] = [];
+	private chunkBytes = 0;
 	/** Bytes the buffer must hold before a parse can succeed (a literal on its way). */
 	private needed = 0;
+	/** The line so far is incomplete outside a literal: only a line end can complete it. */
+	private awaitLineEnd = false;
 	private failed?: Error;
 	private processing = false;
 
@@ -228,15 +239,32 @@ export class SieveResponseReader {
 			return;
 		}
 		this.handlers.push(handler);
-		if (this.buffer.length) this.process();
+		if (this.buffer.length || this.chunkBytes) this.flush();
 	}
 
 	/** Feeds bytes from the socket. */
 	push(chunk: Buffer): void {
 		if (this.failed || !chunk.length) return;
-		this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : Buffer.from(chunk);
-		if (this.buffer.length < this.needed) return;
+		this.chunks.push(Buffer.from(chunk));
+		this.chunkBytes += chunk.length;
+		const total = this.buffer.length + this.chunkBytes;
+		if (total > MAX_BUFFERED) {
+			// no answer line is that long: a server (or whoever sits before STARTTLS) flooding us
+			this.fail(new SieveProtocolError(`the server sent more than ${MAX_BUFFERED} bytes without ending an answer`, this.peek()));
+			this.discard();
+			return;
+		}
+		// parsing again at every read would make a long line cost its length squared
+		if (total < this.needed || (this.awaitLineEnd && !chunk.includes(LF))) return;
+		this.buffer = Buffer.concat([this.buffer, ...this.chunks]);
+		this.chunks = [];
+		this.chunkBytes = 0;
 		this.process();
+	}
+
+	/** The start of what is buffered, for an error message. */
+	private peek(): string {
+		return Buffer.concat([this.buffer.subarray(0, 80), ...this.chunks.slice(0, 2)]).subarray(0, 80).toString('latin1').split(/\r?\n/)[0];
 	}
 
 	/** True when an answer is awaited. */
@@ -246,10 +274,23 @@ export class SieveResponseReader {
 
 	/** Drops bytes nobody asked for yet, e.g. before a TLS upgrade (they came unencrypted). */
 	discard(): number {
-		const dropped = this.buffer.length;
+		const dropped = this.buffer.length + this.chunkBytes;
 		this.buffer = Buffer.alloc(0);
+		this.chunks = [];
+		this.chunkBytes = 0;
 		this.needed = 0;
+		this.awaitLineEnd = false;
 		return dropped;
+	}
+
+	/** Joins what came in and parses it. */
+	private flush(): void {
+		if (this.chunkBytes) {
+			this.buffer = Buffer.concat([this.buffer, ...this.chunks]);
+			this.chunks = [];
+			this.chunkBytes = 0;
+		}
+		this.process();
 	}
 
 	/** Fails every awaited answer and all later ones (the connection is gone). */
@@ -269,6 +310,7 @@ export class SieveResponseReader {
 				const parsed = parseLine(this.buffer);
 				if ('need' in parsed) {
 					this.needed = parsed.need;
+					this.awaitLineEnd = parsed.need <= this.buffer.length + 1;
 					return;
 				}
 				if ('error' in parsed) {
@@ -279,6 +321,7 @@ export class SieveResponseReader {
 				// Consumed before any handler runs.
 				this.buffer = parsed.next >= this.buffer.length ? Buffer.alloc(0) : Buffer.from(this.buffer.subarray(parsed.next));
 				this.needed = 0;
+				this.awaitLineEnd = false;
 				const handler = this.handlers[0];
 				const status = statusOf(parsed.tokens);
 				if (status) {
@@ -296,7 +339,10 @@ export class SieveResponseReader {
 			}
 		} finally {
 			this.processing = false;
-			if (!this.handlers.length) this.needed = 0;
+			if (!this.handlers.length) {
+				this.needed = 0;
+				this.awaitLineEnd = false;
+			}
 		}
 	}
 }

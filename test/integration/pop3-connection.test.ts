@@ -214,6 +214,39 @@ describe('POP3 connection check against a real Dovecot', () => {
 		expect(viaStls.error).toMatchObject({ code: 'TLS_CERTIFICATE', step: 'tls' });
 	});
 
+	it('gives up on an endless answer to CAPA (read before STLS) instead of growing without end', async () => {
+		const LIMIT = 64 * 1024 * 1024;
+		let sent = 0;
+		let closed!: () => void;
+		const gone = new Promise<void>((resolve) => (closed = resolve));
+		const flood = net.createServer((socket) => {
+			socket.on('error', () => undefined);
+			socket.on('close', closed);
+			socket.write('+OK flood ready\r\n');
+			socket.once('data', () => {
+				socket.write('+OK capabilities follow\r\n');
+				const chunk = Buffer.alloc(64 * 1024, 'X');
+				const more = () => {
+					while (!socket.destroyed && sent < LIMIT) {
+						sent += chunk.length;
+						if (!socket.write(chunk)) return void socket.once('drain', more);
+					}
+				};
+				more();
+			});
+		});
+		await listenOnLoopback(flood);
+		try {
+			const result = await check({ port: (flood.address() as net.AddressInfo).port, security: 'starttls', timeoutMs: 30_000 });
+			expect(result.error).toMatchObject({ code: 'PROTOCOL', causeCode: 'TOO_LARGE' });
+			expect(result.error?.message).toContain('an answer to CAPA longer than 65536 bytes');
+			await gone;
+			expect(sent).toBeLessThan(LIMIT);
+		} finally {
+			flood.close();
+		}
+	});
+
 	it('names a server that is not POP3', async () => {
 		const fake = net.createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.2\r\n'));
 		await listenOnLoopback(fake);

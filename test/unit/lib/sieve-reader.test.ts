@@ -2,7 +2,7 @@
  * The ManageSieve response reader must give the same answers however the bytes are split into
  * reads: a literal's length line, its octets, a quoted string with escapes, a response code.
  */
-import { parseLine, SieveResponseReader, statusOf, type SieveStatus, type SieveToken } from '../../../lib/sieve/reader';
+import { MAX_BUFFERED, parseLine, SieveResponseReader, statusOf, type SieveStatus, type SieveToken } from '../../../lib/sieve/reader';
 
 interface Answer {
 	data: SieveToken[][];
@@ -123,6 +123,39 @@ describe('ManageSieve response reader', () => {
 		expect(texts).toEqual(['one', 'two']);
 		expect(parseLine(Buffer.from('{99999999999}\r\n'))).toEqual({ error: expect.stringMatching(/malformed literal|more than/) });
 		expect(parseLine(Buffer.from('{20000000}\r\n'))).toEqual({ error: expect.stringMatching(/more than/) });
+	});
+
+	it('refuses a line of endless literals and a flood nobody asked for, holding no more than one answer can take', () => {
+		// literals on one line: ManageSieve answers carry one or two
+		const literals = Buffer.from(`"x" ${'{3}\r\nabc '.repeat(20)}\r\n`);
+		const errors: string[] = [];
+		const reader = new SieveResponseReader();
+		reader.expect({ onData: () => undefined, onStatus: () => undefined, onError: (e) => errors.push(e.message) });
+		for (let i = 0; i < literals.length; i += 7) reader.push(literals.subarray(i, i + 7));
+		expect(errors).toEqual([expect.stringMatching(/did not answer like a ManageSieve server \(more than 8 literals on one line\)/)]);
+
+		// bytes without a line end before anyone asks (e.g. before STARTTLS): refused past the limit
+		const flood = new SieveResponseReader();
+		const chunk = Buffer.alloc(1024 * 1024, 'A');
+		let pushed = 0;
+		while (pushed <= MAX_BUFFERED) {
+			flood.push(chunk);
+			pushed += chunk.length;
+		}
+		const later: string[] = [];
+		flood.expect({ onData: () => undefined, onStatus: () => undefined, onError: (e) => later.push(e.message) });
+		expect(later).toEqual([expect.stringMatching(/more than \d+ bytes without ending an answer/)]);
+		// nothing of it is held any more
+		expect(flood.discard()).toBe(0);
+
+		// a literal as large as allowed, arriving in small reads, still comes whole
+		const script = 'x'.repeat(3 * 1024 * 1024);
+		const big = Buffer.from(`{${script.length}}\r\n${script}\r\nOK "done"\r\n`);
+		const got: string[] = [];
+		const whole = new SieveResponseReader();
+		whole.expect({ onData: (tokens) => got.push(tokens[0].kind === 'string' ? tokens[0].value : ''), onStatus: (st) => got.push(st.text), onError: (e) => got.push(e.message) });
+		for (let i = 0; i < big.length; i += 1500) whole.push(big.subarray(i, i + 1500));
+		expect(got.map((g) => g.length)).toEqual([script.length, 4]);
 	});
 
 	it('reads status words case-insensitively; a data line is no status', () => {

@@ -71,10 +71,22 @@ export function generatedName(contentType: string, position: number): string {
 	return `attachment-${position}.${ext}`;
 }
 
-/** A file name safe to hand on: the last part of a path only, without control characters or surrounding blanks and dots. */
+/**
+ * Bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE and its kin): in a file name they show
+ * "invoice\u202Efdp.exe" as "invoiceexe.pdf", disguising what it is.
+ */
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Whether a file name holds bidirectional controls (removed by cleanFilename). */
+export function hasBidiControls(name: string): boolean {
+	return /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(name);
+}
+
+/** A file name safe to hand on: the last part of a path only, without control characters (bidirectional ones too) or surrounding blanks and dots. */
 export function cleanFilename(name: string): string {
 	return (
 		(name.split(/[/\\]/).pop() ?? '')
+			.replace(BIDI_CONTROLS, '')
 			// eslint-disable-next-line no-control-regex
 			.replace(/[\u0000-\u001f\u007f]+/g, ' ')
 			.replace(/\s+/g, ' ')

@@ -11,7 +11,7 @@ import { MailParser, type AttachmentStream, type HeaderLines, type Headers, type
 import addressparser from 'nodemailer/lib/addressparser';
 import { parseDeliveryStatus, type BounceReport } from './bounce';
 import { decodeWords, fixEightBit, type Warn } from './decode';
-import { cleanFilename, generatedName } from './filename';
+import { cleanFilename, generatedName, hasBidiControls } from './filename';
 import { findEmails } from './emails';
 import { htmlToText } from './html';
 
@@ -398,7 +398,9 @@ function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: st
 	let bounce: BounceReport | null = null;
 	raw.attachments.forEach((entry, k) => {
 		const a = entry.info;
-		let filename = a.filename ? cleanFilename(decodeWords(a.filename, (m) => warn(`attachment ${k + 1} file name: ${m}`))) : '';
+		const given = a.filename ? decodeWords(a.filename, (m) => warn(`attachment ${k + 1} file name: ${m}`)) : '';
+		if (hasBidiControls(given)) warn(`attachment ${k + 1}: the file name had right-to-left controls, which can disguise its extension; they were removed`);
+		let filename = given ? cleanFilename(given) : '';
 		if (filename.includes('\ufffd')) warn(`attachment ${k + 1}: the file name has bytes that could not be decoded`);
 		if (!filename) filename = generatedName(a.contentType, k + 1);
 		const inline = a.contentDisposition === 'inline' || (a.contentDisposition !== 'attachment' && a.related === true);

@@ -222,6 +222,16 @@ describe('parseMessage options and special messages', () => {
 		expect(json.attachments.map((a) => a.filename)).toEqual(['attachment-1.pdf', 'image-2.jpg', 'message-3.eml', 'pass wd']);
 	});
 
+	it('removes right-to-left controls from file names (they disguise "invoice<RLO>fdp.exe" as "invoiceexe.pdf") and says so', async () => {
+		const raw = mail(
+			['From: a@example.test', 'Subject: invoice', 'Content-Type: multipart/mixed; boundary="b"'],
+			`--b\nContent-Type: text/plain\n\nsee file\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename*=utf-8''invoice%E2%80%AEfdp.exe\nContent-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--b--\n`,
+		);
+		const { json } = await parseMessage(raw);
+		expect(json.attachments.map((a) => a.filename)).toEqual(['invoicefdp.exe']);
+		expect(json.parseWarnings).toContain('attachment 1: the file name had right-to-left controls, which can disguise its extension; they were removed');
+	});
+
 	it('recognises a bounce (multipart/report; report-type=delivery-status) with the failed recipients and their status', async () => {
 		const raw = mail(
 			['From: Mail Delivery System <MAILER-DAEMON@mx.example.test>', 'To: alice@example.test', 'Subject: Undelivered Mail Returned to Sender', 'Date: Mon, 3 Feb 2025 10:00:00 +0100', 'Content-Type: multipart/report; report-type=delivery-status; boundary="rep"'],

@@ -176,8 +176,12 @@ function tokenize(text: string): Token[] {
 	return tokens;
 }
 
+/** Nesting of parentheses, NOT and OR at most: deeper is no search a person writes, and would exhaust the stack. */
+const MAX_DEPTH = 100;
+
 class RawParser {
 	private i = 0;
+	private depth = 0;
 	constructor(private readonly tokens: Token[]) {}
 
 	parseAll(): SearchObject {
@@ -231,6 +235,17 @@ class RawParser {
 	}
 
 	private key(): Criterion {
+		const token = this.tokens[this.i];
+		if (this.depth >= MAX_DEPTH) rawError(`the search is nested more than ${MAX_DEPTH} levels deep at position ${token.pos + 1} (parentheses, NOT, OR)`);
+		this.depth++;
+		try {
+			return this.keyAt();
+		} finally {
+			this.depth--;
+		}
+	}
+
+	private keyAt(): Criterion {
 		const token = this.tokens[this.i++];
 		if (token.kind === 'open') {
 			const keys: Criterion[] = [];

@@ -56,6 +56,19 @@ describe('raw IMAP search', () => {
 		expect(imap(parseRawSearch('NOT (HEADER X-A 1 HEADER X-B 2)'))).toBe('NOT NOT OR NOT HEADER X-A 1 NOT HEADER X-B 2');
 	});
 
+	it('takes nesting up to 100 levels; deeper is refused naming the field, not a stack overflow', () => {
+		expect(imap(parseRawSearch('NOT '.repeat(99) + 'SEEN'))).toBe('NOT '.repeat(99) + 'SEEN');
+		for (const [raw, message] of [
+			['NOT '.repeat(20_000) + 'SEEN', /nested more than 100 levels deep at position 401/],
+			['('.repeat(20_000) + 'SEEN' + ')'.repeat(20_000), /nested more than 100 levels deep at position 101/],
+			['OR SEEN '.repeat(20_000) + 'SEEN', /nested more than 100 levels deep/],
+		] as const) {
+			const error = configErrorOf(() => parseRawSearch(raw));
+			expect(error).toMatchObject({ code: 'CONFIG', field: 'rawSearch' });
+			expect(error.message).toMatch(message);
+		}
+	});
+
 	it.each([
 		['FROM', /FROM at position 1 needs a value/],
 		['SINCE 2026-01-01', /SINCE at position 1 needs a date such as 1-Jan-2026, not "2026-01-01"/],

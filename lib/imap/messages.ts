@@ -14,6 +14,7 @@ import { MailboxError, configError } from '../errors';
 import { listFolders, type FolderInfo, type SpecialUse } from './folders';
 import { expungesWholeFolder, othersMarkedDeleted } from './expunge';
 import { rangesOf, formatUidSet } from './uid-set';
+import { usesAge } from './search';
 
 /** Keeps a UID MOVE/COPY/STORE command line well under the 8 KB many servers accept. */
 export const DEFAULT_MAX_SET_CHARS = 7000;
@@ -468,6 +469,10 @@ export interface SearchResult {
 
 /** UID SEARCH in `folder` (opened read-only); newest first means highest UID first (latest to arrive in the folder). */
 export async function searchFolder(client: ImapFlow, folder: string, query: SearchObject, options: { limit?: number; order?: 'newestFirst' | 'oldestFirst' } = {}): Promise<SearchResult> {
+	if (usesAge(query) && !client.capabilities.has('WITHIN')) {
+		// BEFORE/SINCE instead would count whole days: a Search then Delete would take younger mail
+		throw configError('rawSearch', 'Raw IMAP Search: this server does not support WITHIN (RFC 5032), so OLDER and YOUNGER could only be rounded to whole days; nothing was searched.', 'Use BEFORE or SINCE with a date (d-Mon-yyyy), or the Received Before/After filters.');
+	}
 	const mailbox = await openFolder(client, folder);
 	const found = await client.search(query, { uid: true });
 	if (!Array.isArray(found)) throw new MailboxError('SERVER', `The server refused the search in folder "${folder}".`, { field: 'rawSearch', hint: 'Check the search criteria; a server may not support every search key (e.g. X-GM-RAW is Gmail only).' });

@@ -176,6 +176,16 @@ function tokenize(text: string): Token[] {
 	return tokens;
 }
 
+/** A time from OLDER/YOUNGER (seconds, RFC 5032): exact only on servers with WITHIN, whole days elsewhere. */
+export class AgeLimit extends Date {}
+
+/** Whether the search holds OLDER or YOUNGER (see searchFolder: refused on servers without WITHIN). */
+export function usesAge(query: unknown, depth = 0): boolean {
+	if (query instanceof AgeLimit) return true;
+	if (!query || typeof query !== 'object' || query instanceof Date || depth > 200) return false;
+	return Object.values(query as Record<string, unknown>).some((v) => usesAge(v, depth + 1));
+}
+
 /** Nesting of parentheses, NOT and OR at most: deeper is no search a person writes, and would exhaust the stack. */
 const MAX_DEPTH = 100;
 
@@ -304,9 +314,9 @@ class RawParser {
 			case 'SMALLER':
 				return { smaller: this.number(token) };
 			case 'OLDER':
-				return { before: new Date(Date.now() - this.number(token) * 1000) };
+				return { before: new AgeLimit(Date.now() - this.number(token) * 1000) };
 			case 'YOUNGER':
-				return { since: new Date(Date.now() - this.number(token) * 1000) };
+				return { since: new AgeLimit(Date.now() - this.number(token) * 1000) };
 			case 'MODSEQ':
 				return { modseq: BigInt(this.number(token)) };
 			case 'KEYWORD':

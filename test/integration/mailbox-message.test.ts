@@ -159,6 +159,14 @@ describe('Mailbox node: Message resource', () => {
 			expect(ids(await search(filters))).toEqual(expected);
 		});
 
+		it('OLDER and YOUNGER (seconds) are exact on a server with WITHIN, not whole days', async () => {
+			const secondsSince = (iso: string) => Math.floor((Date.now() - Date.parse(iso)) / 1000);
+			// s4 came in at 09:00 on 15 Feb: younger than one second after that is s5 only (SINCE that day would add s4)
+			expect(ids(await search({ rawSearch: `YOUNGER ${secondsSince('2026-02-15T09:00:01Z')}` }))).toEqual(['s5']);
+			// older than one second after s2 (10 Jan, 09:00) is s2 and s1 (BEFORE that day would leave out s2)
+			expect(ids(await search({ rawSearch: `OLDER ${secondsSince('2026-01-10T09:00:01Z')}` }))).toEqual(['s2', 's1']);
+		});
+
 		it('limit, sort, and the headers-only item', async () => {
 			const newest = await run('search', { folder: 'SearchBox', filters: {}, returnAll: false, limit: 2, output: 'headers' });
 			expect(ids(newest)).toEqual(['s5', 's4']);

@@ -5,7 +5,8 @@
  * and move (with MOVE) work. The Mailbox node's delete and move (on a server without MOVE either)
  * refuse while another client's message is marked \Deleted, and work when none is.
  */
-import { runBulk, type MessageAddress } from '../../lib/imap/messages';
+import { runBulk, searchFolder, type MessageAddress } from '../../lib/imap/messages';
+import { parseRawSearch } from '../../lib/imap/search';
 import { Deliverer } from '../../lib/router/deliver';
 import { startMailServers, type MailServers } from '../servers';
 import { append, flagsOf, imap, simpleMessage, until, watch, type Harness } from './imap-watch-helpers';
@@ -116,6 +117,16 @@ describe('Mailbox actions on a server without UIDPLUS and MOVE', () => {
 		expect(await bulk(targets.slice(1), { type: 'delete', permanently: true })).toEqual([expect.objectContaining({ ok: true, deleted: 'permanently' })]);
 		expect((await flagsOf(servers, 'Plain')).size).toBe(0);
 		expect((await flagsOf(servers, 'Plain Done')).size).toBe(1);
+	});
+
+	it('a raw search with OLDER or YOUNGER is refused on a server without WITHIN (it would count whole days), naming the field', async () => {
+		expect(await imap(servers, async (client) => client.capabilities.has('WITHIN'))).toBe(false);
+		for (const raw of ['OLDER 3600', 'FROM x NOT (YOUNGER 60)']) {
+			const error = await imap(servers, (client) => searchFolder(client, 'INBOX', parseRawSearch(raw))).catch((e: unknown) => e);
+			expect(error).toMatchObject({ code: 'CONFIG', field: 'rawSearch', message: expect.stringContaining('does not support WITHIN') });
+		}
+		// dates as days are what such a server does
+		expect(await imap(servers, (client) => searchFolder(client, 'INBOX', parseRawSearch('BEFORE 1-Jan-2020')))).toMatchObject({ uids: [] });
 	});
 
 	it('the Router leaves a delivered message in the master mailbox while another client has a message marked \\Deleted there', async () => {

@@ -162,7 +162,9 @@ async function connectHttpProxy(server: ResolvedServer): Promise<net.Socket> {
  */
 export function upgradeToTls(socket: net.Socket, server: ResolvedServer, secrets: ReadonlyArray<string | undefined> = []): Promise<tls.TLSSocket> {
 	return new Promise<tls.TLSSocket>((resolve, reject) => {
-		const secure = tls.connect({ ...server.tls, socket });
+		// the certificate is checked against the configured host: a socket through a proxy would
+		// otherwise be checked against the proxy's name (Node takes the socket's own host)
+		const secure = tls.connect({ ...server.tls, host: server.host, socket });
 		const finish = (error?: Error) => {
 			secure.removeListener('secureConnect', onSecure);
 			secure.removeListener('error', finish);

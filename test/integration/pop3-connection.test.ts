@@ -280,6 +280,17 @@ describe('POP3 connection check against a real Dovecot', () => {
 			await Promise.all([socksOpen, socksAuth, httpAuth].map((p) => p?.stop()));
 		});
 
+		it('checks the certificate against the server configured by IP address, not the proxy', async () => {
+			// 127.0.0.2 reaches the same server, whose certificate names localhost and 127.0.0.1 only
+			for (const security of ['tls', 'starttls'] as const) {
+				const port = security === 'tls' ? servers.ports.pop3s : servers.ports.pop3;
+				const other = await via({ type: 'socks5', host: '127.0.0.1', port: socksOpen.port }, { host: '127.0.0.2', security, port });
+				expect({ security, error: other.error?.code }).toEqual({ security, error: 'TLS_CERTIFICATE' });
+				expect((await via({ type: 'socks5', host: '127.0.0.1', port: socksOpen.port }, { host: '127.0.0.2', security, port, allowUnauthorizedCerts: true })).ok).toBe(true);
+			}
+			socksOpen.tunnels.length = 0;
+		});
+
 		it('logs in through SOCKS5 (with and without a proxy login) and HTTP CONNECT, and the proxy carried it', async () => {
 			const open = await via({ type: 'socks5', host: '127.0.0.1', port: socksOpen.port });
 			expect(open.ok).toBe(true);

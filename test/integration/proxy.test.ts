@@ -44,6 +44,14 @@ describe('IMAP through a proxy', () => {
 		expect(socksAuth.tunnels).toEqual([{ target: `127.0.0.1:${servers.ports.imap}`, allowed: true }]);
 	});
 
+	it('checks the certificate against the server configured by IP address, not the proxy', async () => {
+		// 127.0.0.2 reaches the same server, whose certificate names localhost and 127.0.0.1 only
+		const other = await check({ type: 'socks5', host: '127.0.0.1', port: socksOpen.port }, { host: '127.0.0.2' });
+		expect(other.error).toMatchObject({ code: 'TLS_CERTIFICATE' });
+		expect(socksOpen.tunnels.at(-1)).toEqual({ target: `127.0.0.2:${servers.ports.imaps}`, allowed: true });
+		expect((await check({ type: 'socks5', host: '127.0.0.1', port: socksOpen.port }, { host: '127.0.0.2', allowUnauthorizedCerts: true })).ok).toBe(true);
+	});
+
 	it('logs in through HTTP CONNECT with a proxy login', async () => {
 		const result = await check({ type: 'http', host: '127.0.0.1', port: httpAuth.port, ...auth });
 		expect(result.ok).toBe(true);

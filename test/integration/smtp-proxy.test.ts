@@ -55,6 +55,17 @@ describe('SMTP through a proxy', () => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
+	it('checks the certificate against the server configured by IP address, not the proxy', async () => {
+		// 127.0.0.2 reaches the same server, whose certificate names localhost and 127.0.0.1 only
+		for (const security of ['tls', 'starttls'] as const) {
+			const port = security === 'tls' ? smtp.ports.smtps : smtp.ports.smtp;
+			const other = await check({ type: 'socks5', host: '127.0.0.1', port: socksOpen.port }, { host: '127.0.0.2', security, port });
+			expect({ security, error: other.error?.code }).toEqual({ security, error: 'TLS_CERTIFICATE' });
+			expect((await check({ type: 'socks5', host: '127.0.0.1', port: socksOpen.port }, { host: '127.0.0.2', security, port, allowUnauthorizedCerts: true })).ok).toBe(true);
+		}
+		socksOpen.tunnels.length = 0;
+	});
+
 	it('checks through SOCKS5 without and with a proxy login, and the proxy carried the connection', async () => {
 		const open = await check({ type: 'socks5', host: '127.0.0.1', port: socksOpen.port });
 		expect(open.ok).toBe(true);

@@ -139,6 +139,8 @@ export abstract class LineClient<R extends LineReader> {
 		socket.on('close', this.onClose);
 		socket.on('timeout', this.onTimeout);
 		socket.setTimeout(Math.max(this.server.timeoutMs, MIN_COMMAND_TIMEOUT_MS));
+		// a tunnel is handed over paused (its first bytes kept for us): a 'data' listener alone does not resume it
+		if (socket.isPaused()) socket.resume();
 	}
 
 	private detach(socket: net.Socket): void {

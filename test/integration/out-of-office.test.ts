@@ -17,6 +17,7 @@ import { getOutOfOffice, OUT_OF_OFFICE_SCRIPT } from '../../lib/sieve/out-of-off
 import { parseVacationScript } from '../../lib/sieve/vacation';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
 import { closedPort } from '../servers/ports';
+import { HttpConnectProxy } from '../servers/proxy';
 import { executeContext } from './helpers/execute-context';
 import { useMailServers } from './helpers/mail-servers';
 
@@ -67,6 +68,19 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 	}
 
 	const now = () => new Date();
+
+	it('reaches ManageSieve through an HTTP CONNECT proxy with STARTTLS (the server speaks first on the tunnel)', async () => {
+		const proxy = await new HttpConnectProxy().listen();
+		try {
+			const imap = resolveServer('imap', { host: '127.0.0.1', port: env.servers.ports.imaps, security: 'tls', ca: env.ca, proxy: { type: 'http', host: '127.0.0.1', port: proxy.port }, timeoutMs: 15_000 });
+			const server = sieveServerFrom(imap, { port: env.servers.ports.sieve, security: 'starttls' });
+			const scripts = await withManageSieve(server, { user: 'alice', password: USERS.alice }, ({ client, encrypted }) => client.listScripts().then((list) => ({ encrypted, list: Array.isArray(list) })));
+			expect(scripts).toEqual({ encrypted: true, list: true });
+			expect(proxy.tunnels).toEqual([{ target: `127.0.0.1:${env.servers.ports.sieve}`, allowed: true }]);
+		} finally {
+			await proxy.stop();
+		}
+	});
 
 	it('Set writes an active script that reads back to the same settings; Get returns them', async () => {
 		const text = 'Guten Tag,\n\nich bin bis 10. März nicht im Büro.\n.\n"Zitat" \\ Ende\n';

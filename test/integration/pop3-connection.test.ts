@@ -307,6 +307,12 @@ describe('POP3 connection check against a real Dovecot', () => {
 			expect(http.ok).toBe(true);
 			expect(http.message).toContain(`through the HTTP CONNECT proxy 127.0.0.1:${httpAuth.port}`);
 			expect(httpAuth.tunnels).toEqual([{ target: `127.0.0.1:${servers.ports.pop3s}`, allowed: true }]);
+
+			// the server speaks first on a plain connection (STLS, or none): the tunnel must be read at once
+			for (const security of ['starttls', 'none'] as const) {
+				const plain = await via({ type: 'http', host: '127.0.0.1', port: httpAuth.port, ...PROXY_AUTH }, { security, port: servers.ports.pop3, timeoutMs: 15_000 });
+				expect({ security, ok: plain.ok, error: plain.error?.message }).toEqual({ security, ok: true, error: undefined });
+			}
 		});
 
 		it('names the proxy step when the proxy refuses the login, is unreachable, or refuses the tunnel', async () => {

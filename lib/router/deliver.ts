@@ -8,22 +8,36 @@ import { headersFromRaw } from './route';
  * (created when missing), then removed from the master mailbox (deleted or moved), and that only
  * after every copy of the message is in place.
  *
- * Idempotent: before each APPEND the target folder is searched for the message (by Message-ID,
- * confirmed by the fetched envelope; a message without Message-ID by its exact bytes), so a run
- * repeated after a crash between APPEND and removal finds its copies and does not add them again.
- * The master copy is removed only when the UID still holds the same message (same UIDVALIDITY and
- * Message-ID); otherwise it is looked up by Message-ID.
+ * Idempotent: before each APPEND the target folder is searched for the message (by Message-ID
+ * and size, confirmed by the fetched envelope; a message without Message-ID by its exact bytes),
+ * so a run repeated after a crash between APPEND and removal finds its copies and does not add
+ * them again; another message with the same Message-ID is not taken for it. The master copy is
+ * removed only when the UID still holds the same message (same UIDVALIDITY, Message-ID and size);
+ * otherwise one message found by Message-ID and size is removed, by its UID.
  */
 
-/** The message's identity in folders: its Message-ID, or else its size and bytes. */
+/**
+ * The message's identity in folders: its Message-ID and its size (a sender can give another
+ * message the same Message-ID), or without a Message-ID its bytes. Servers report the size with
+ * CRLF line ends, whatever the stored bytes use.
+ */
 export interface MessageIdentity {
 	messageId: string | null;
 	size: number;
+	/** The size with every bare LF counted as CRLF. */
+	crlfSize?: number;
 }
 
 export function identityOf(raw: Buffer): MessageIdentity {
 	const id = headersFromRaw(raw)['message-id']?.[0]?.trim();
-	return { messageId: id || null, size: raw.length };
+	let bareLf = 0;
+	for (let i = raw.indexOf(10); i !== -1; i = raw.indexOf(10, i + 1)) if (i === 0 || raw[i - 1] !== 13) bareLf++;
+	return { messageId: id || null, size: raw.length, crlfSize: raw.length + bareLf };
+}
+
+/** Whether a stored message's size is this one's (any size when it is not known: 0). */
+function sameSize(size: number | undefined, identity: MessageIdentity): boolean {
+	return identity.size <= 0 || size === identity.size || size === identity.crlfSize;
 }
 
 export interface CopyResult {
@@ -109,12 +123,12 @@ export class Deliverer {
 		if (identity.messageId) {
 			const uids = (await client.search({ header: { 'message-id': identity.messageId } }, { uid: true })) || [];
 			if (uids.length === 0) return [];
-			// SEARCH HEADER matches substrings: confirm the exact Message-ID
+			// SEARCH HEADER matches substrings: confirm the exact Message-ID, and the size
 			const found: number[] = [];
-			for await (const m of client.fetch(uids, { envelope: true }, { uid: true })) {
-				if (m.envelope?.messageId?.trim() === identity.messageId) found.push(m.uid);
+			for await (const m of client.fetch(uids, { envelope: true, size: true }, { uid: true })) {
+				if (m.envelope?.messageId?.trim() === identity.messageId && sameSize(m.size, identity)) found.push(m.uid);
 			}
-			return found;
+			return found.sort((a, b) => a - b);
 		}
 		// without a Message-ID: the same size, then the same bytes
 		const uids = (await client.search({ larger: identity.size - 1, smaller: identity.size + 1 }, { uid: true })) || [];
@@ -195,10 +209,11 @@ export class Deliverer {
 				const sameNumbering = !ref.uidValidity || (mailbox && String(mailbox.uidValidity) === String(ref.uidValidity));
 				if (ref.uid && sameNumbering) {
 					const m = await this.master.fetchOne(String(ref.uid), { envelope: true, size: true }, { uid: true });
-					const same = m && (identity.messageId ? m.envelope?.messageId?.trim() === identity.messageId : m.size === identity.size);
+					const same = m && sameSize(m.size, identity) && (!identity.messageId || m.envelope?.messageId?.trim() === identity.messageId);
 					if (same) uids = [ref.uid];
 				}
-				if (uids.length === 0) uids = await this.find(this.master, raw, identity);
+				// one message is removed, by its UID: never every message that looks like it
+				if (uids.length === 0) uids = (await this.find(this.master, raw, identity)).slice(0, 1);
 				if (uids.length === 0) return { status: 'notFound', reason: `the message is no longer in "${ref.folder}" of the master mailbox (removed before)` };
 				if (expungesWholeFolder(this.master.capabilities, destination ? 'move' : 'delete')) {
 					const others = await othersMarkedDeleted(this.master, uids);

@@ -163,6 +163,33 @@ describe('Mailbox Router delivery into Dovecot folders', () => {
 		expect(await folder('Inboxes/Sales')).toEqual(['(no id) Message 2', '(no id) Message 3']);
 	});
 
+	it('another message with the same Message-ID is not taken for it: not in the target, and not in the master mailbox', async () => {
+		await reset();
+		const raw = mail(6, { To: 'sales@firma.example' });
+		// a stranger's message that claims the same Message-ID, already in the target and in the master mailbox
+		const impostor = Buffer.from(raw.toString('utf8').replace('Subject: Message 6', 'Subject: Not message 6, longer'));
+		await servers.writeMaildir('catchall', 'INBOX', [{ raw: impostor }, { raw }, { raw: impostor }]);
+		await withClient(async (client) => {
+			await client.mailboxCreate(['Inboxes', 'Sales']);
+			await client.append('Inboxes/Sales', impostor);
+		});
+		// the item came without a UID (a POP3 trigger's): the master copy is found by Message-ID and size
+		const result = await withClient((client) => new Deliverer(client).deliverMessage(raw, [['Inboxes', 'Sales']], { ref: { folder: 'INBOX' }, action: { action: 'delete' }, removable: true }));
+		expect(result.copies.map((c) => c.status)).toEqual(['appended']);
+		expect(result.master).toMatchObject({ status: 'deleted' });
+		const subjects = async (path: string) =>
+			withClient(async (client) => {
+				const lock = await client.getMailboxLock(path, { readOnly: true });
+				try {
+					return (await client.fetchAll('1:*', { envelope: true })).map((m) => m.envelope?.subject);
+				} finally {
+					lock.release();
+				}
+			});
+		expect(await subjects('Inboxes/Sales')).toEqual(['Not message 6, longer', 'Message 6']);
+		expect(await subjects('INBOX')).toEqual(['Not message 6, longer', 'Not message 6, longer']);
+	});
+
 	it('a copy that cannot be stored leaves the message in the master mailbox, with the server\'s reason', async () => {
 		await reset();
 		const raw = mail(4, { To: 'sales@firma.example' });

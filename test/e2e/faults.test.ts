@@ -192,8 +192,7 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 			await n8n.start();
 		}
 		// the IMAP server unreachable for a while, and n8n restarted in the middle of it (stopped, as
-		// for an update: n8n 2.41 itself can fail to start after a kill right after a start, in its
-		// crash recovery); longer than n8n re-tries a failed activation, so a trigger that failed its
+		// for an update); longer than n8n re-tries a failed activation, so a trigger that failed its
 		// activation would stay off
 		await forwarder.down();
 		await n8n.stop();

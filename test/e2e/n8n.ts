@@ -332,7 +332,10 @@ export class N8n {
 			N8N_TEMPLATES_ENABLED: 'false',
 			N8N_HIRING_BANNER_ENABLED: 'false',
 			N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'true',
-			N8N_DISABLED_MODULES: 'mcp-registry',
+			// insights: after a kill, n8n 2.41's crash recovery amends an execution that never
+			// started (startedAt null) and its insights hook throws on it, so n8n exits at start-up
+			// ("Cannot read properties of null (reading 'getTime')", n8n-io/n8n PR #20560)
+			N8N_DISABLED_MODULES: 'mcp-registry,insights',
 			N8N_PORT: String(port),
 			N8N_RUNNERS_BROKER_PORT: String(brokerPort),
 			N8N_LISTEN_ADDRESS: '127.0.0.1',

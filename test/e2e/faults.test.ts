@@ -258,6 +258,9 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 			lines.push(`${source}: ${ids.length} messages, 0 lost, 0 run twice; ${crashed.length} runs cut off by the kills, ${untouched.length} messages left untouched on the server`);
 		}
 		console.log(`fault suite (${FULL ? 'full' : 'short'}; ${SCALE.kills} kills, a restart, ${SCALE.cuts} cuts of IMAP and POP3, an EWS sync reset, ${SCALE.outageMs / 1000} s without the IMAP server):\n${lines.join('\n')}`);
-		expect(n8n.logs()).not.toMatch(/Unhandled|TypeError/);
+		// n8n's own crash recovery logs a TypeError for an execution that never started (see n8n.ts); any other is a fault
+		const logs = n8n.logs();
+		const errors = [...logs.matchAll(/Unhandled|TypeError/g)].map((m) => logs.slice(m.index, m.index + 3000)).filter((text) => !/execution-recovery\.service/.test(text.split(/\n(?!\s+at )/).slice(0, 3).join('\n')));
+		expect(errors).toEqual([]);
 	}, FULL ? 4 * 60 * 60_000 : undefined);
 });

@@ -79,7 +79,7 @@ const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Whether a file name holds bidirectional controls (removed by cleanFilename). */
 export function hasBidiControls(name: string): boolean {
-	return /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(name);
+	return name.replace(BIDI_CONTROLS, '') !== name;
 }
 
 /** A file name safe to hand on: the last part of a path only, without control characters (bidirectional ones too) or surrounding blanks and dots. */

@@ -660,7 +660,7 @@ class FolderWatcher {
 		const cursor = this.cursor;
 		if (!cursor) return;
 		// a message that waited for this run (under the earlier UIDVALIDITY) is decided now
-		if ([...this.deferred.values()].includes(recentKey)) this.request('fetch');
+		if (this.deferred.size && [...this.deferred.values()].includes(recentKey)) this.request('fetch');
 		if (cursor.uidValidity === m.uidValidity) {
 			this.inflight.delete(m.uid);
 			if (settlement === 'retry') {

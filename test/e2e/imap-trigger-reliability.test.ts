@@ -210,7 +210,13 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 				const settled = [...byId.values()].filter((r) => r.success > 0 || r.other.includes('crashed')).length;
 				// unseen at the end: only messages that were in a run when n8n was killed
 				const unexpected = [...flags.entries()].filter(([id, f]) => !f.has('\\Seen') && !inRunAtKill(id, now)).length;
-				last = `${settled} of ${BACKLOG} with a successful or crashed run, ${unseen} unseen (${unexpected} not at the kill)`;
+				const open = [...new Set([...flags.keys(), ...byId.keys()])].filter((id) => !(byId.get(id)?.success || byId.get(id)?.other.includes('crashed')));
+				const describe = (id: string) => {
+					const runs = now.filter((e) => messageItems(e).some((item) => String(item.messageId) === id)).map((e) => `${e.id} ${e.status}`);
+					const before = atKill.executions.filter((e) => messageItems(e).some((item) => String(item.messageId) === id)).map((e) => `${e.id} ${e.status}`);
+					return `${id} (runs now: ${runs.join(', ') || 'none'}; at the kill: ${before.join(', ') || 'none'}; ${flags.get(id)?.has('\\Seen') ? 'seen' : 'unseen'})`;
+				};
+				last = `${settled} of ${BACKLOG} with a successful or crashed run, ${unseen} unseen (${unexpected} not at the kill); without: ${open.slice(0, 5).map(describe).join('; ') || 'none'}`;
 				return settled >= BACKLOG && unexpected === 0 ? true : undefined;
 			},
 			540_000,

@@ -89,15 +89,19 @@ export class Dispatcher<M extends DeliveryMessage> {
 	}
 
 	/**
-	 * Starts the run of `message` (room for its `bytes` was reserved in the window by the caller and
-	 * is released when it settles) and calls `settle` with the settlement; never throws.
+	 * Starts one run of `messages` (room for them, their `bytes` and the run was reserved in the
+	 * window by the caller and is released when it settles) and calls `settle` for each message
+	 * with its settlement; never throws. The run's key is its first message's key and attempt, or
+	 * `as`: the key a run recorded before a restart had, so that n8n refuses it again.
 	 */
-	send(message: M, bytes: number, settle: (settlement: Settlement) => void): void {
-		const run: Run = { key: deliveryKey(this.o.keyPrefix, message.key, message.attempt), attempt: message.attempt };
+	send(messages: M[], bytes: number, settle: (message: M, settlement: Settlement) => void, as?: { key: string; attempt: number }): void {
+		const head = as ?? messages[0];
+		const run: Run = { key: deliveryKey(this.o.keyPrefix, head.key, head.attempt), attempt: head.attempt };
+		const what = messages.length === 1 ? messages[0].key : `the run of ${messages.length} messages from ${head.key}`;
 		this.running++;
 		let done: Promise<RunOutcome | void>;
 		try {
-			done = Promise.resolve(this.o.deliver([message], run));
+			done = Promise.resolve(this.o.deliver(messages, run));
 		} catch (error) {
 			done = Promise.reject(error);
 		}
@@ -108,32 +112,30 @@ export class Dispatcher<M extends DeliveryMessage> {
 			)
 			.then((outcome) => {
 				this.running--;
-				this.o.window.release(1, bytes);
-				const settlement = this.settlement(message, outcome);
-				try {
-					settle(settlement);
-				} catch (error) {
-					this.o.logger.error(`mailbox watcher: recording the outcome of ${message.key} failed: ${String(error)}`);
-				}
-				this.report(message, outcome, settlement);
+				this.o.window.release(messages.length, bytes, 1);
+				const before = this.o.ledger.size;
+				const settlements = messages.map((message) => this.settlement(message, outcome));
+				if (outcome.kind === 'failed' || this.o.ledger.size !== before) this.o.onLedger?.(this.o.ledger.toJSON());
+				messages.forEach((message, i) => {
+					try {
+						settle(message, settlements[i]);
+					} catch (error) {
+						this.o.logger.error(`mailbox watcher: recording the outcome of ${message.key} failed: ${String(error)}`);
+					}
+				});
+				messages.forEach((message, i) => this.report(message, outcome, settlements[i]));
 			})
-			.catch((error: unknown) => this.o.logger.error(`mailbox watcher: settling the run of ${message.key} failed: ${String(error)}`));
+			.catch((error: unknown) => this.o.logger.error(`mailbox watcher: settling ${what} failed: ${String(error)}`));
 	}
 
 	private settlement(message: M, outcome: RunOutcome): Settlement {
 		const ledger = this.o.ledger;
-		let settlement: Settlement;
-		let changed: boolean;
 		if (outcome.kind === 'failed') {
 			const verdict = ledger.failed(message.key, message.attempt, this.o.clock.now());
-			settlement = verdict.verdict === 'skip' ? 'skipped' : verdict.verdict;
-			changed = true;
-		} else {
-			changed = ledger.forget(message.key);
-			settlement = outcome.kind === 'done' ? 'done' : 'untouched';
+			return verdict.verdict === 'skip' ? 'skipped' : verdict.verdict;
 		}
-		if (changed) this.o.onLedger?.(ledger.toJSON());
-		return settlement;
+		ledger.forget(message.key);
+		return outcome.kind === 'done' ? 'done' : 'untouched';
 	}
 
 	private report(message: M, outcome: RunOutcome, settlement: Settlement): void {

@@ -26,6 +26,10 @@ export interface WatcherOptions<M, E, S> {
 	retry?: RetryPolicy;
 	/** Messages in flight (delivered, run not settled) at most (default 100); more waits. */
 	maxInFlight?: number;
+	/** Runs in flight at most (default: no limit beyond maxInFlight). */
+	maxRuns?: number;
+	/** Messages one run carries at most (default 1). */
+	messagesPerRun?: number;
 	/** Bytes of the messages in flight at most, downloads included (default 16 MiB); with nothing in flight one message fits whatever its size. */
 	maxInFlightBytes?: number;
 	/** Messages larger than this (bytes) are oversized; 0 = no limit (default). */
@@ -100,7 +104,7 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 		this.log = watcherOptions.logger ?? silentLogger;
 		this.clock = watcherOptions.clock ?? systemClock;
 		this.accountChanged = otherAccount(watcherOptions.state, watcherOptions.account);
-		this.window = new Window(Math.floor(positive(watcherOptions.maxInFlight, 100)), Math.floor(positive(watcherOptions.maxInFlightBytes, 16 * 1024 * 1024)));
+		this.window = new Window(Math.floor(positive(watcherOptions.maxInFlight, 100)), Math.floor(positive(watcherOptions.maxInFlightBytes, 16 * 1024 * 1024)), Math.floor(positive(watcherOptions.maxRuns, Infinity)));
 		this.dispatcher = new Dispatcher<M>({
 			keyPrefix: watcherOptions.keyPrefix ?? keyPrefix,
 			deliver: watcherOptions.deliver,
@@ -119,6 +123,11 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 
 	/** A copy of the state, for persisting. */
 	abstract getState(): S;
+
+	/** Messages one run carries at most. */
+	get messagesPerRun(): number {
+		return Math.floor(positive(this.watcherOptions.messagesPerRun, 1));
+	}
 
 	/** The size limit (0: none), and whether a message of `size` listed bytes is over it before download. */
 	get maxSize(): number {
@@ -151,27 +160,39 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 	}
 
 	/**
-	 * `download` with room for `count` messages of `bytes` reserved in the window: the room goes
-	 * back when it fails or `current()` says the fetch was stopped meanwhile (then undefined).
+	 * `download` with room for `count` messages of `bytes` in `runs` runs reserved in the window:
+	 * the room goes back when it fails or `current()` says the fetch was stopped meanwhile (then undefined).
 	 */
-	async reserved<T>(count: number, bytes: number, download: () => Promise<T>, current: () => boolean): Promise<T | undefined> {
+	async reserved<T>(count: number, bytes: number, runs: number, download: () => Promise<T>, current: () => boolean): Promise<T | undefined> {
 		let result: T | undefined;
 		try {
 			result = await download();
 		} finally {
-			if (result === undefined || !current()) this.window.release(count, bytes);
+			if (result === undefined || !current()) this.window.release(count, bytes, runs);
 		}
 		return current() ? result : undefined;
 	}
 
-	/** Hands a message to its run (counted in `stats`); `settled` applies what became of the run to the source's state. */
-	send(stats: DeliveryStats, message: M, bytes: number, settled: (settlement: Settlement) => void): void {
-		stats.delivered++;
-		this.dispatcher.send(message, bytes, (settlement) => {
-			if (settlement === 'done' || settlement === 'untouched') stats.acknowledged++;
-			else stats.failed++;
-			settled(settlement);
-		});
+	/**
+	 * Hands messages to one run (counted in `stats`); `settled` applies what became of the run to
+	 * each message in the source's state. A run of several messages must be recorded in the state
+	 * by the caller before (its members and `as`, the key it gets): the state is reported now, so
+	 * the emit that starts the run saves it, and after a restart the same run is formed again and
+	 * refused by n8n instead of its messages running in other runs.
+	 */
+	send(stats: DeliveryStats, messages: M[], bytes: number, settled: (message: M, settlement: Settlement) => void, as?: { key: string; attempt: number }): void {
+		stats.delivered += messages.length;
+		if (messages.length > 1 || as) this.flushState(true);
+		this.dispatcher.send(
+			messages,
+			bytes,
+			(message, settlement) => {
+				if (settlement === 'done' || settlement === 'untouched') stats.acknowledged++;
+				else stats.failed++;
+				settled(message, settlement);
+			},
+			as,
+		);
 	}
 
 	/** The watcher's event for a run event (IMAP adds the folder). */

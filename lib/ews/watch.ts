@@ -374,7 +374,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 			return;
 		}
 		const bytes = item.size ?? 0;
-		if (!this.window.tryReserve(1, bytes)) {
+		if (!this.window.tryReserve(1, bytes, 1)) {
 			this.backlog = true;
 			return;
 		}
@@ -383,7 +383,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 			message = await getMessage(client, item.itemId);
 			signal.throwIfAborted();
 		} catch (error) {
-			this.window.release(1, bytes);
+			this.window.release(1, bytes, 1);
 			const e = error instanceof MailboxError || error instanceof Reconnect ? error : client.toMailboxError(error, 'GetItem');
 			if (e instanceof MailboxError && e.causeCode === 'ErrorItemNotFound') {
 				this.dispatcher.forget(this.keyOf(path, item.itemId, fs.pending[item.itemId]));
@@ -399,7 +399,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		const watched: EwsWatchedMessage = { ...message, mailbox: this.options.mailbox, folder: path, folderId: ref.id, attempt: this.dispatcher.attemptOf(key), key, oversized: false };
 		this.inflight.add(`${folderKey(path)}\n${item.itemId}`);
 		counters.delivered++;
-		this.send(this.stats, watched, bytes, (settlement) => this.settled(path, fs, watched, settlement));
+		this.send(this.stats, [watched], bytes, (_, settlement) => this.settled(path, fs, watched, settlement));
 	}
 
 	/** The run's key: mailbox, folder and item id (messages taken in by version 1: the Message-ID key they were delivered with). */

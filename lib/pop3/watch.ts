@@ -210,17 +210,17 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 			const listed = sizes.get(msgNo) ?? 0;
 			const over = this.overByListing(listed);
 			const bytes = over ? 0 : listed;
-			if (!this.window.tryReserve(1, bytes)) {
+			if (!this.window.tryReserve(1, bytes, 1)) {
 				this.backlog = true;
 				this.log.debug(`mailbox watcher: POP3 ${this.label(login)}: the window is full (runs still going); the other new messages wait`);
 				break;
 			}
 			const headersOnly = this.o.oversized !== 'skip';
 			// failed or stopped: the room goes back (the session ends without QUIT; the message is fetched again later)
-			const item = await this.reserved(1, bytes, async () => (over ? { oversized: true, source: undefined, size: listed, headers: headersOnly ? await client.top(msgNo, 0) : undefined } : limitDownloaded(await client.retr(msgNo), this.maxSize, headersOnly ? 'headers' : 'skip')), () => !signal.aborted);
+			const item = await this.reserved(1, bytes, 1, async () => (over ? { oversized: true, source: undefined, size: listed, headers: headersOnly ? await client.top(msgNo, 0) : undefined } : limitDownloaded(await client.retr(msgNo), this.maxSize, headersOnly ? 'headers' : 'skip')), () => !signal.aborted);
 			signal.throwIfAborted();
 			if (item!.oversized && this.skipOversized(this.stats, `POP3 ${this.label(login)}: message ${uidl}`, item!.size, () => setStatus(this.state, uidl, 'skipped'))) {
-				this.window.release(1, bytes);
+				this.window.release(1, bytes, 1);
 				counters.skipped++;
 				this.emit({ type: 'skipped', uidl, msgNo, size: item!.size, reason: 'oversized' });
 				continue;
@@ -228,7 +228,7 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 			const message: Pop3WatchedMessage = { uidl, msgNo, firstSeen: new Date(this.state.messages[uidl]?.[0] ?? now), attempt: this.dispatcher.attemptOf(key), key, ...item! };
 			this.inflight.add(uidl);
 			counters.delivered++;
-			this.send(this.stats, message, bytes, (settlement) => this.settled(message, settlement));
+			this.send(this.stats, [message], bytes, (_, settlement) => this.settled(message, settlement));
 		}
 		this.retryWhenDue(this.stream);
 		signal.throwIfAborted();

@@ -19,7 +19,21 @@ import { parseMessage } from '../../lib/message/parse';
 import { imapConnectionOf, type Authentication } from '../shared/credentials';
 import { credentialTests } from '../shared/credential-tests';
 import { accountId } from '../../lib/delivery/message';
-import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runStatusItem, type RetryOptions, type TriggerStaticData as SharedStaticData } from '../shared/trigger-runs';
+import {
+	accountChangedItem,
+	deliveryOptions,
+	emitRun,
+	failsActivation,
+	persisted,
+	reportFailure,
+	retryPolicyOf,
+	runOptions,
+	runShapeOf,
+	runStatusItem,
+	type RetryOptions,
+	type RunOptions,
+	type TriggerStaticData as SharedStaticData,
+} from '../shared/trigger-runs';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
@@ -140,6 +154,7 @@ const properties: INodeProperties[] = [
 				typeOptions: { minValue: 0 },
 				description: 'Larger messages are not downloaded; 0 means no limit',
 			},
+			runOptions[0],
 			{
 				displayName: 'Oversized Messages',
 				name: 'oversized',
@@ -166,6 +181,7 @@ const properties: INodeProperties[] = [
 				default: true,
 				description: 'Whether a message whose workflow run failed is delivered again on the next fetch (otherwise it is skipped and stays untouched on the server)',
 			},
+			runOptions[1],
 			{
 				displayName: 'Stuck Fetch Timeout (Minutes)',
 				name: 'stuckMinutes',
@@ -178,7 +194,7 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions extends RetryOptions {
+interface TriggerOptions extends RetryOptions, RunOptions {
 	attachmentsPrefix?: string;
 	downloadAttachments?: boolean;
 	excludeFolders?: string;
@@ -273,8 +289,8 @@ export class MailboxImapTrigger implements INodeType {
 		name: 'mailboxImapTrigger',
 		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
 		group: ['trigger'],
-		version: [1, 1.1],
-		defaultVersion: 1.1,
+		version: [1, 1.1, 1.2],
+		defaultVersion: 1.2,
 		subtitle: '={{$parameter["watch"] === "all" ? "all folders" : ($parameter["folders"] || []).join(", ")}}',
 		description: 'Starts the workflow for every new message in an IMAP mailbox, exactly once, by push (IDLE) or polling',
 		eventTriggerDescription: 'Waiting for new mail',
@@ -370,6 +386,7 @@ export class MailboxImapTrigger implements INodeType {
 			afterProcessing: this.getNodeParameter('afterProcessing', 'none') as AfterProcessing,
 			moveTo: this.getNodeParameter('afterProcessing', 'none') === 'move' ? String(this.getNodeParameter('moveTo', '')) : undefined,
 			retry: retryPolicyOf(options, node.typeVersion),
+			...runShapeOf(options, node.typeVersion),
 			matchByMessageId: options.matchByMessageId !== false,
 			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
 			oversized: options.oversized ?? 'headers',
@@ -394,7 +411,7 @@ export class MailboxImapTrigger implements INodeType {
 				}
 				if (item) this.emit([[], [item]]);
 			},
-			deliver: async ([message], run) => emitRun(this, [await toItem(message)], run.key),
+			deliver: async (messages, run) => emitRun(this, await Promise.all(messages.map(toItem)), run.key),
 		});
 
 		if (applyReload && reload) for (const folder of folders) watcher.reset(folder, reload as ResetPoint);

@@ -54,6 +54,44 @@ export interface RetryOptions {
 	reportFailures?: boolean;
 }
 
+export interface RunOptions {
+	messagesPerRun?: number;
+	maxRuns?: number;
+}
+
+/** The node version from which runs carry several messages and their number at once is bounded. */
+export const SEVERAL_PER_RUN_VERSION = 1.2;
+
+/** How runs are formed (the options Messages per Run and Runs at Once). */
+export const runOptions: INodeProperties[] = [
+	{
+		displayName: 'Messages per Run',
+		name: 'messagesPerRun',
+		type: 'number',
+		default: 20,
+		typeOptions: { minValue: 1, maxValue: 500 },
+		description:
+			'Messages waiting at once (a backlog) go into one workflow run, up to this many, one item each; a message arriving alone starts a run at once. A failed run leaves all its messages as they are and retries them. 1: a run for every message. Without this option: 20 (node versions before 1.2: 1).',
+	},
+	{
+		displayName: 'Runs at Once',
+		name: 'maxRuns',
+		type: 'number',
+		default: 4,
+		typeOptions: { minValue: 1, maxValue: 100 },
+		description: 'Workflow runs of this trigger under way at most; further mail waits until one ends. Without this option: 4 (node versions before 1.2: up to 100 messages at once).',
+	},
+];
+
+/** Messages per run and runs at once: the options, else the defaults of the node's version. */
+export function runShapeOf(options: RunOptions, typeVersion: number): { messagesPerRun: number; maxRuns?: number } {
+	const several = typeVersion >= SEVERAL_PER_RUN_VERSION;
+	const whole = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) && v >= 1 ? Math.floor(v) : fallback);
+	const messagesPerRun = whole(options.messagesPerRun, several ? 20 : 1);
+	const maxRuns = typeof options.maxRuns === 'number' || several ? whole(options.maxRuns, 4) : undefined;
+	return maxRuns === undefined ? { messagesPerRun } : { messagesPerRun, maxRuns };
+}
+
 /** Options every trigger offers beside its Retry Failed Runs. */
 export const deliveryOptions: INodeProperties[] = [
 	{

@@ -139,7 +139,8 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 		await n8n.importWorkflow(
 			workflow(WF.imap, {
 				type: 'n8n-nodes-mailbox.mailboxImapTrigger',
-				typeVersion: 1.1,
+				// runs of up to 20 messages, 4 at once (the defaults of version 1.2)
+				typeVersion: 1.2,
 				parameters: { authentication: 'password', watch: 'selected', folders: ['INBOX'], firstActivation: 'all', afterProcessing: 'markRead', mode: 'idle', pollMinutes: 0.1, options },
 				credentials: { mailboxImapApi: { id: 'mbxFaultsImapCred', name: 'alice (IMAP, forwarded)' } },
 			}),
@@ -239,6 +240,11 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 		const statuses = (await n8n.executions(WF.imap)).executions.flatMap((e) => (e.output[TRIGGER] ?? []).map((i) => i.status)).filter((s) => typeof s === 'string');
 		expect(statuses).toEqual(expect.arrayContaining(['failing', 'recovered']));
 
+		// the IMAP trigger's runs carried several messages each, one item per message
+		const perRun = (await n8n.executions(WF.imap)).executions.map((e) => (e.output[TRIGGER] ?? []).filter((i) => typeof i.messageId === 'string' && typeof i.status !== 'string').length);
+		expect(Math.max(...perRun)).toBeGreaterThan(1);
+		expect(Math.max(...perRun)).toBeLessThanOrEqual(20);
+
 		const lines: string[] = [];
 		for (const source of Object.keys(WF) as Source[]) {
 			const { byId } = await runs(source);
@@ -255,7 +261,7 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 			expect({ source, actedWithoutSuccess }).toEqual({ source, actedWithoutSuccess: [] });
 			// untouched: runs cut off by a kill, and runs that succeeded after the last emit before one
 			expect(untouched.length).toBeLessThanOrEqual(crashed.length + (SCALE.kills + 1) * 100);
-			lines.push(`${source}: ${ids.length} messages, 0 lost, 0 run twice; ${crashed.length} runs cut off by the kills, ${untouched.length} messages left untouched on the server`);
+			lines.push(`${source}: ${ids.length} messages, 0 lost, 0 run twice; ${crashed.length} messages in runs cut off by the kills, ${untouched.length} messages left untouched on the server`);
 		}
 		console.log(`fault suite (${FULL ? 'full' : 'short'}; ${SCALE.kills} kills, a restart, ${SCALE.cuts} cuts of IMAP and POP3, an EWS sync reset, ${SCALE.outageMs / 1000} s without the IMAP server):\n${lines.join('\n')}`);
 		// n8n's own crash recovery logs a TypeError for an execution that never started (see n8n.ts); any other is a fault

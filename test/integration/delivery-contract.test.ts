@@ -30,7 +30,7 @@ import { makeSelfSignedCertificate } from '../servers/tls';
 import { startMailServers, type MailServers } from '../servers';
 import { append, imap, imapServer, LOGIN } from './imap-watch-helpers';
 
-type Behaviour = 'success' | 'error' | 'waiting' | 'hang';
+type Behaviour = 'success' | 'error' | 'waiting' | 'hang' | 'slow';
 type Message = WatchedMessage | Pop3WatchedMessage | EwsWatchedMessage;
 
 /** What every source's watcher is given here: the rest is the source's own. */
@@ -43,6 +43,8 @@ interface Common {
 	retry: RetryPolicy;
 	firstActivation: 'new' | 'all';
 	maxInFlight?: number;
+	messagesPerRun?: number;
+	maxRuns?: number;
 	deliver: (messages: Message[], run: Run) => Promise<RunOutcome | void>;
 	onState: (state: object) => void;
 	onLedger: (state: object) => void;
@@ -75,6 +77,8 @@ interface Source {
 	name: string;
 	/** New mail reaches the watcher by itself (IMAP IDLE); else by fetchNow. */
 	push: boolean;
+	/** Runs may carry several messages. */
+	severalPerRun?: boolean;
 	box(): Promise<Box>;
 }
 
@@ -95,7 +99,9 @@ function idOf(m: Message): string {
 const STATUS_EVENTS = new Set(['failing', 'updated', 'recovered', 'runFailed', 'runWaiting', 'accountChanged', 'skipped', 'uidValidityChanged', 'syncReset']);
 
 interface Emit {
+	/** The first message of the run, and all of them. */
 	id: string;
+	ids: string[];
 	key: string;
 	attempt: number;
 	outcome: 'duplicate' | Behaviour;
@@ -111,9 +117,12 @@ class N8n {
 	private live: { state?: unknown; runs?: unknown } = {};
 	private generation = 0;
 	private watcher?: Watcher;
-	behaviour: (id: string, attempt: number) => Behaviour = () => 'success';
+	behaviour: (id: string, attempt: number, ids: string[]) => Behaviour = () => 'success';
 	/** The process dies the moment this event is reported (after the emit that saves its static data). */
 	dieOn?: string;
+	/** Runs started and not ended, and the most there were at once. */
+	running = 0;
+	mostRunning = 0;
 
 	constructor(
 		private readonly box: Box,
@@ -142,20 +151,30 @@ class N8n {
 			state: this.saved.state,
 			runs: this.saved.runs,
 			...overrides,
-			deliver: ([m], run) => {
-				const id = idOf(m);
+			deliver: (messages, run) => {
+				const ids = messages.map(idOf);
+				const id = ids[0];
 				if (!alive()) return new Promise<never>(() => undefined);
 				this.save();
 				if (this.keys.has(run.key)) {
-					this.emits.push({ id, key: run.key, attempt: run.attempt, outcome: 'duplicate' });
+					this.emits.push({ id, ids, key: run.key, attempt: run.attempt, outcome: 'duplicate' });
 					return Promise.resolve({ kind: 'duplicate' });
 				}
 				this.keys.add(run.key);
-				const behaviour = this.behaviour(id, run.attempt);
-				this.emits.push({ id, key: run.key, attempt: run.attempt, outcome: behaviour });
+				const behaviour = this.behaviour(id, run.attempt, ids);
+				this.emits.push({ id, ids, key: run.key, attempt: run.attempt, outcome: behaviour });
 				if (behaviour === 'hang') return new Promise<never>(() => undefined);
 				if (behaviour === 'error') return Promise.resolve({ kind: 'failed', error: `the run for ${id} failed` });
 				if (behaviour === 'waiting') return Promise.resolve({ kind: 'waiting' });
+				if (behaviour === 'slow') {
+					this.mostRunning = Math.max(this.mostRunning, ++this.running);
+					return new Promise<RunOutcome>((resolve) =>
+						setTimeout(() => {
+							this.running--;
+							resolve({ kind: 'done' });
+						}, 50),
+					);
+				}
 				return Promise.resolve({ kind: 'done' });
 			},
 			onState: (state) => {
@@ -193,9 +212,9 @@ class N8n {
 		this.watcher?.fetchNow();
 	}
 
-	/** Runs started (not refused) per message. */
+	/** Runs started (not refused) with this message. */
 	started(id: string): Emit[] {
-		return this.emits.filter((e) => e.id === id && e.outcome !== 'duplicate');
+		return this.emits.filter((e) => e.ids.includes(id) && e.outcome !== 'duplicate');
 	}
 }
 
@@ -265,6 +284,7 @@ SOURCES.push({
 SOURCES.push({
 	name: 'Dovecot IMAP',
 	push: true,
+	severalPerRun: true,
 	box: async () => {
 		const folder = `Contract ${++boxes}`;
 		await imap(servers!, (c) => c.mailboxCreate(folder));
@@ -583,12 +603,106 @@ describe.each(SOURCES.map((s) => [s.name, s] as const))('delivery contract: %s',
 		await eventually(() => n8n!.started(ids[2]).length === 1 && n8n!.started(ids[3]).length === 1, 'the messages after the upgrade');
 		await eventually(() => n8n!.emits.some((e) => e.id === ids[1]), 'the message left in flight handed over again');
 		// the one in flight before the upgrade: refused with the key it had (no second run), left as it is
-		expect(n8n.emits.filter((e) => e.id === ids[1])).toEqual([{ id: ids[1], key: legacy.inFlightKey, attempt: 1, outcome: 'duplicate' }]);
+		expect(n8n.emits.filter((e) => e.id === ids[1])).toEqual([{ id: ids[1], ids: [ids[1]], key: legacy.inFlightKey, attempt: 1, outcome: 'duplicate' }]);
 		expect(n8n.emits.some((e) => e.id === ids[0])).toBe(false);
 		expect(n8n.started(ids[2])[0]).toMatchObject({ attempt: 2, key: expect.stringMatching(/:retry2$/) });
 		await eventually(async () => (await box.acted()).has(ids[3]), 'the new mail acted on');
 		expect(await acted(box, ids[1])).toBe(false);
 	});
+
+	if (source.severalPerRun) {
+		describe('runs of several messages', () => {
+			const actedOnAll = async (box: Box, ids: string[]) => {
+				const done = await box.acted();
+				return ids.every((id) => done.has(id));
+			};
+
+			it('a backlog in runs of up to 4 is delivered exactly once across crashes: a run under way at a crash is formed again with the same messages and refused, new mail never joins it, only runs that succeeded are acted on', async () => {
+				const box = await source.box();
+				const ids = Array.from({ length: 14 }, (_, i) => `runs-${boxes + 1}-${i + 1}`);
+				boxes++;
+				await box.add(ids);
+				// one run at a time, so that each crash comes in the middle of the backlog
+				n8n = new N8n(box, { ...BASE, messagesPerRun: 4, maxRuns: 1 });
+				let crashAt = 2;
+				n8n.behaviour = () => (n8n!.emits.filter((e) => e.outcome !== 'duplicate').length + 1 === crashAt ? 'hang' : 'success');
+				await n8n.start();
+				await eventually(() => n8n!.emits.some((e) => e.outcome === 'hang'), 'the run the process dies with');
+				await n8n.crash();
+				// mail arriving meanwhile goes into runs of its own, not into the run formed again
+				const late = [`runs-${boxes}-late-1`, `runs-${boxes}-late-2`];
+				await box.add(late);
+				// Messages per Run changed meanwhile: the runs cut off are formed again as they were all the same
+				crashAt = 4;
+				await n8n.start({ messagesPerRun: 3 });
+				await eventually(() => n8n!.emits.filter((e) => e.outcome === 'hang').length === 2, 'the second run the process dies with');
+				await n8n.crash();
+				crashAt = -1;
+				await n8n.start({ messagesPerRun: 2 });
+				const all = [...ids, ...late];
+				await eventually(() => all.every((id) => n8n!.started(id).length === 1), 'every message run');
+				const hung = n8n.emits.filter((e) => e.outcome === 'hang');
+				await eventually(() => hung.every((run) => n8n!.emits.some((e) => e.outcome === 'duplicate' && e.key === run.key)), 'each run cut off by a crash formed again and refused');
+				const refused = n8n.emits.filter((e) => e.outcome === 'duplicate');
+				await eventually(async () => {
+					const a = await box.acted();
+					return n8n!.emits.filter((e) => e.outcome === 'success').every((e) => e.ids.every((id) => a.has(id) || refused.some((d) => d.ids.includes(id))));
+				}, 'the runs that succeeded acted on (or left untouched, refused as duplicates after a crash)');
+				// nothing lost, nothing run twice, several messages per run
+				for (const id of all) expect({ id, runs: n8n.started(id).length }).toEqual({ id, runs: 1 });
+				const started = n8n.emits.filter((e) => e.outcome !== 'duplicate');
+				expect(started.every((e) => e.ids.length <= 4)).toBe(true);
+				expect(started.some((e) => e.ids.length === 4)).toBe(true);
+				expect(started.filter((e) => e.ids.length > 1).length).toBeGreaterThan(1);
+				// each run cut off by a crash was formed again with its messages and its key, and refused
+				for (const run of hung) expect(refused.filter((e) => e.key === run.key).map((e) => e.ids)).toEqual([run.ids]);
+				for (const run of refused) expect(hung.map((e) => e.key)).toContain(run.key);
+				expect(hung[0].ids.filter((id) => late.includes(id))).toEqual([]);
+				// never acted on without a run that succeeded
+				const done = await box.acted();
+				const succeeded = new Set(started.filter((e) => e.outcome === 'success').flatMap((e) => e.ids));
+				expect([...done].filter((id) => !succeeded.has(id))).toEqual([]);
+				for (const run of hung) for (const id of run.ids) expect({ id, acted: done.has(id) }).toEqual({ id, acted: false });
+			});
+
+			it('a failed run leaves all its messages untouched and retries them, also after a restart', async () => {
+				const box = await source.box();
+				const ids = [1, 2, 3].map((i) => `runs-fail-${boxes + 1}-${i}`);
+				boxes++;
+				await box.add(ids);
+				n8n = new N8n(box, { ...BASE, messagesPerRun: 4 });
+				n8n.behaviour = (_id, attempt) => (attempt === 1 ? 'error' : 'success');
+				// dies right after the failure's status emit: that emit is all that was saved
+				n8n.dieOn = 'runFailed';
+				await n8n.start();
+				await eventually(() => n8n!.events.some((e) => e.type === 'runFailed'), 'the failed run reported');
+				expect(await box.acted()).toEqual(new Set());
+				await n8n.crash();
+				n8n.dieOn = undefined;
+				await n8n.start();
+				await eventually(() => ids.every((id) => n8n!.started(id).length === 2), 'the retries');
+				const [first] = n8n.started(ids[0]);
+				expect(first).toMatchObject({ ids, attempt: 1, outcome: 'error' });
+				for (const id of ids) expect(n8n.started(id)[1]).toMatchObject({ attempt: 2, key: `${first.key}:retry2`, outcome: 'success' });
+				await eventually(() => actedOnAll(box, ids), 'all three acted on after the retry succeeded');
+			});
+
+			it('runs in flight are bounded: no more than Max Runs at once, each with at most Messages per Run', async () => {
+				const box = await source.box();
+				const ids = Array.from({ length: 9 }, (_, i) => `runs-bound-${boxes + 1}-${i + 1}`);
+				boxes++;
+				await box.add(ids);
+				n8n = new N8n(box, { ...BASE, messagesPerRun: 2, maxRuns: 2 });
+				n8n.behaviour = () => 'slow';
+				await n8n.start();
+				await eventually(() => ids.every((id) => n8n!.started(id).length === 1), 'every message run');
+				expect(n8n.mostRunning).toBeLessThanOrEqual(2);
+				expect(n8n.emits.every((e) => e.ids.length <= 2)).toBe(true);
+				expect(n8n.emits.length).toBeLessThan(ids.length);
+				await eventually(() => actedOnAll(box, ids), 'all acted on');
+			});
+		});
+	}
 
 	it("another account's saved state is not used: the trigger starts by its first-activation rule and acts on nothing it did not deliver", async () => {
 		const box = await source.box();

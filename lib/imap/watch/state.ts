@@ -16,7 +16,10 @@
  *   UIDVALIDITY change: received at or after MS and not recently delivered by Message-ID);
  *   above `filterTo`, every message is new mail;
  * - a UID delivered and not settled is in none of these, so it is delivered again after a
- *   restart, with the same deduplication key: the state holds settlements only.
+ *   restart, with the same deduplication key: the state holds settlements, and
+ * - `runs`: the runs of several messages handed to n8n and not settled, each with the UID and
+ *   attempt its key was made of and its members, so that after a restart the same run is
+ *   formed again (and refused by n8n) instead of its messages going into other runs.
  *
  * Version 1 (before the delivery core) kept the whole backlog as a UID set and whole Message-IDs;
  * it loads: its backlog as `pending`, its Message-ID matching as a `match` filter, its IDs as
@@ -44,7 +47,21 @@ export interface FolderState {
 	actions?: string;
 	/** Recently delivered messages, newest last: [fingerprint of the Message-ID (or date/size), INTERNALDATE in ms]. */
 	recent?: Array<[string, number]>;
+	/** Runs of several messages not settled: [UID of the run's key, its attempt, UID set of its members]. */
+	runs?: Array<[number, number, string]>;
 }
+
+/** A run of several messages handed to n8n and not settled yet. */
+export interface RecordedRun {
+	/** The attempt of the message whose key the run's key is (the map's key is its UID). */
+	attempt: number;
+	uids: number[];
+}
+
+/** Members a recorded run may have (a run carries at most a few dozen). */
+const MAX_RUN_MEMBERS = 1000;
+/** Recorded runs a folder keeps at most (runs in flight are bounded by a small number). */
+const MAX_RUNS = 1000;
 
 export interface WatchState {
 	version: typeof STATE_VERSION;
@@ -115,6 +132,8 @@ export class FolderCursor {
 	filterTo: number;
 	filter?: Filter;
 	recent: Array<[string, number]>;
+	/** Runs of several messages not settled: UID of the run's key -> its attempt and members. */
+	readonly runs = new Map<number, RecordedRun>();
 	private recentKeys?: Set<string>;
 
 	constructor(
@@ -130,6 +149,14 @@ export class FolderCursor {
 		this.recent = Array.isArray(state.recent)
 			? state.recent.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number').map(([k, t]) => [asFingerprint(k), t])
 			: [];
+		if (Array.isArray(state.runs)) {
+			for (const entry of state.runs.slice(0, MAX_RUNS)) {
+				if (!Array.isArray(entry) || !uid(entry[0]) || !uid(entry[1]) || typeof entry[2] !== 'string') continue;
+				const uids: number[] = [];
+				for (const [a, b] of parseUidSet(entry[2])) for (let u = a; u <= b && uids.length < MAX_RUN_MEMBERS; u++) uids.push(u);
+				if (uids.length) this.runs.set(entry[0], { attempt: Math.max(1, entry[1]), uids });
+			}
+		}
 		this.dropFilterIfPassed();
 	}
 
@@ -175,6 +202,7 @@ export class FolderCursor {
 		}
 		if (this.actions.size) out.actions = formatUidSet(rangesOf(this.actions));
 		if (this.recent.length) out.recent = this.recent.map(([k, t]) => [k, t]);
+		if (this.runs.size) out.runs = [...this.runs].map(([u, run]) => [u, run.attempt, formatUidSet(rangesOf(run.uids))]);
 		return out;
 	}
 

@@ -516,6 +516,10 @@ class FolderWatcher {
 		const current = () => !signal.aborted && this.cursor === cursor;
 		let completed = false;
 		try {
+			const formed = await this.formRecorded(client, cursor, candidates, current);
+			if (formed === undefined) return;
+			delivered += formed.delivered;
+			if (formed.members.size) candidates.splice(0, candidates.length, ...candidates.filter((u) => !formed.members.has(u)));
 			for (let i = 0; i < candidates.length && current(); i += this.s.fetchBatchSize) {
 				const chunk = candidates.slice(i, i + this.s.fetchBatchSize);
 				this.frontier = chunk[0];
@@ -533,18 +537,19 @@ class FolderWatcher {
 						this.advance();
 						continue;
 					}
-					// room in the window first, then download: what is fetched ahead is bounded too
+					// room in the window first, then download: what is fetched ahead is bounded too. One run
+					// per message, or (several per run) the group is one run
+					const perRun = this.owner.messagesPerRun;
 					const group: Meta[] = [];
-					const bytes = (x: Meta) => (this.isOversized(x) ? 0 : x.size);
-					if (!(await this.owner.window.reserve(1, bytes(m)))) return;
+					if (!(await this.owner.window.reserve(1, this.bytes(m), 1))) return;
 					group.push(m);
-					while (next + group.length < meta.length) {
+					while (next + group.length < meta.length && (perRun === 1 || group.length < perRun)) {
 						const n = meta[next + group.length];
-						if (this.isOversized(n) || cursor.filter?.kind === 'match' || this.deferred.has(n.uid) || !this.owner.window.tryReserve(1, bytes(n))) break;
+						if (this.isOversized(n) || cursor.filter?.kind === 'match' || this.deferred.has(n.uid) || !this.owner.window.tryReserve(1, this.bytes(n), perRun === 1 ? 1 : 0)) break;
 						group.push(n);
 					}
 					next += group.length;
-					delivered += await this.download(client, cursor, group, bytes, current);
+					delivered += await this.download(client, cursor, group, current);
 					this.frontier = meta[next]?.uid ?? chunk[chunk.length - 1] + 1;
 					this.advance();
 				}
@@ -595,9 +600,49 @@ class FolderWatcher {
 		return true;
 	}
 
-	/** Downloads a group (room reserved) and hands each message to its run; returns how many. */
-	private async download(client: ImapFlow, cursor: FolderCursor, group: Meta[], bytes: (m: Meta) => number, current: () => boolean): Promise<number> {
+	private bytes(m: Meta): number {
+		return this.isOversized(m) ? 0 : m.size;
+	}
+
+	/**
+	 * Runs of several messages recorded before (a restart, a dropped connection) are formed again
+	 * first, with the members still there and the key they had, so n8n refuses a run it has seen
+	 * and none of its messages runs in another one. Records of runs whose members are gone or
+	 * settled are dropped. Resolves with the members handed over (undefined: stopped).
+	 */
+	private async formRecorded(client: ImapFlow, cursor: FolderCursor, candidates: number[], current: () => boolean): Promise<{ delivered: number; members: Set<number> } | undefined> {
+		const members = new Set<number>();
+		let delivered = 0;
+		if (!cursor.runs.size) return { delivered, members };
+		const open = new Set(candidates);
+		for (const [first, run] of [...cursor.runs]) {
+			if (!current()) return undefined;
+			const present = run.uids.filter((u) => open.has(u));
+			for (const u of present) members.add(u);
+			if (!present.length) {
+				if (!run.uids.some((u) => this.inflight.has(u))) {
+					cursor.runs.delete(first);
+					this.owner.stateChanged();
+				}
+				continue;
+			}
+			const meta = (await this.slow(client, client.fetchAll(uidSetOf(present), { uid: true, flags: true, size: true, internalDate: true, envelope: true, bodyStructure: true }, { uid: true }), 'Fetching message sizes'))
+				.map(metaOf)
+				.sort((a, b) => a.uid - b.uid);
+			if (!meta.length) continue;
+			if (!(await this.owner.window.reserve(meta.length, meta.reduce((sum, m) => sum + this.bytes(m), 0), 1))) return undefined;
+			delivered += await this.download(client, cursor, meta, current, first);
+		}
+		return { delivered, members };
+	}
+
+	/**
+	 * Downloads a group (room reserved: one run per message, or one run for the group when runs
+	 * carry several messages or `recorded` names the run it forms again) and hands it over; returns how many.
+	 */
+	private async download(client: ImapFlow, cursor: FolderCursor, group: Meta[], current: () => boolean, recorded?: number): Promise<number> {
 		const window = this.owner.window;
+		const single = recorded === undefined && this.owner.messagesPerRun === 1;
 		const whole = group.filter((m) => !this.isOversized(m));
 		const big = group.filter((m) => this.isOversized(m));
 		const sources = new Map<number, Buffer>();
@@ -605,7 +650,8 @@ class FolderWatcher {
 		// failed or cut short: the room goes back (the messages are fetched again later)
 		const fetched = await this.owner.reserved(
 			group.length,
-			group.reduce((sum, m) => sum + bytes(m), 0),
+			group.reduce((sum, m) => sum + this.bytes(m), 0),
+			single ? group.length : 1,
 			async () => {
 				if (whole.length) {
 					for (const m of await this.slow(client, client.fetchAll(uidSetOf(whole.map((x) => x.uid)), { uid: true, source: true }, { uid: true }), 'Fetching messages')) if (m.source) sources.set(m.uid, m.source);
@@ -618,23 +664,24 @@ class FolderWatcher {
 			current,
 		);
 		if (!fetched) return 0;
-		let count = 0;
+		const messages: WatchedMessage[] = [];
+		const sizes: number[] = [];
 		for (const m of group) {
 			const source = sources.get(m.uid);
 			let item: Pick<WatchedMessage, 'oversized' | 'source' | 'headers' | 'size'>;
 			if (this.isOversized(m)) item = { oversized: true, source: undefined, headers: headers.get(m.uid), size: m.size };
 			else if (!source) {
 				// gone between the two FETCHes (expunged): left for the next fetch, which won't find it
-				window.release(1, bytes(m));
+				window.release(1, this.bytes(m), single ? 1 : 0);
 				continue;
 			} else item = limitDownloaded(source, this.owner.maxSize, this.s.oversized);
 			if (item.oversized && !this.isOversized(m) && this.skipOversized(cursor, m, item.size)) {
-				window.release(1, bytes(m));
+				window.release(1, this.bytes(m), single ? 1 : 0);
 				continue;
 			}
 			if (m.bounce) this.stats.bounces++;
 			const key = this.keyOf(cursor.uidValidity, m.uid);
-			const message: WatchedMessage = {
+			messages.push({
 				folder: this.folder,
 				uid: m.uid,
 				uidValidity: cursor.uidValidity,
@@ -646,12 +693,39 @@ class FolderWatcher {
 				key,
 				...item,
 				size: item.oversized ? item.size : m.size || item.size,
-			};
+			});
+			sizes.push(this.bytes(m));
 			this.inflight.set(m.uid, messageKey(m.messageId, m.internalDate, m.size));
-			count++;
-			this.owner.send(this.stats, message, bytes(m), (settlement) => this.settled(message, settlement));
 		}
-		return count;
+		if (single) {
+			messages.forEach((message, i) => this.owner.send(this.stats, [message], sizes[i], (_, settlement) => this.settled(message, settlement)));
+			return messages.length;
+		}
+		if (!messages.length) {
+			window.release(0, 0, 1);
+			if (recorded !== undefined) cursor.runs.delete(recorded);
+			return 0;
+		}
+		// the run is recorded before it starts (send reports the state at once, the emit saves it)
+		const first = recorded ?? messages[0].uid;
+		const run = cursor.runs.get(first) ?? { attempt: messages[0].attempt, uids: [] };
+		run.uids = messages.map((m) => m.uid);
+		cursor.runs.set(first, run);
+		let open = true;
+		this.owner.send(
+			this.stats,
+			messages,
+			sizes.reduce((a, b) => a + b, 0),
+			(message, settlement) => {
+				if (open) {
+					open = false;
+					if (this.cursor === cursor) cursor.runs.delete(first);
+				}
+				this.settled(message, settlement);
+			},
+			{ key: this.keyOf(cursor.uidValidity, first), attempt: run.attempt },
+		);
+		return messages.length;
 	}
 
 	private settled(m: WatchedMessage, settlement: Settlement): void {

@@ -256,7 +256,7 @@ describe('Window', () => {
 		expect(w.tryReserve(1, 10)).toBe(true);
 		expect(w.tryReserve(1, 10)).toBe(true);
 		expect(w.tryReserve(1, 10)).toBe(false);
-		expect(w.inFlight).toEqual({ count: 2, bytes: 20 });
+		expect(w.inFlight).toEqual({ count: 2, bytes: 20, runs: 0 });
 		w.release(1, 10);
 		expect(w.tryReserve(1, 10)).toBe(true);
 	});
@@ -267,7 +267,7 @@ describe('Window', () => {
 		expect(w.tryReserve(1, 50)).toBe(false);
 		expect(w.tryReserve(1, 40)).toBe(true);
 		expect(w.fits(1, 1)).toBe(false);
-		expect(w.inFlight).toEqual({ count: 2, bytes: 100 });
+		expect(w.inFlight).toEqual({ count: 2, bytes: 100, runs: 0 });
 	});
 
 	it('with nothing in flight one message always fits, whatever its size', () => {
@@ -276,7 +276,7 @@ describe('Window', () => {
 		expect(w.tryReserve(1, 10_000)).toBe(true);
 		expect(w.tryReserve(1, 1)).toBe(false);
 		w.release(1, 10_000);
-		expect(w.inFlight).toEqual({ count: 0, bytes: 0 });
+		expect(w.inFlight).toEqual({ count: 0, bytes: 0, runs: 0 });
 	});
 
 	it('reserve waits until room is released', async () => {
@@ -286,11 +286,11 @@ describe('Window', () => {
 		const waiting = w.reserve(1, 50).then((r) => (got = r));
 		await tick();
 		expect(got).toBeUndefined();
-		expect(w.inFlight).toEqual({ count: 1, bytes: 50 });
+		expect(w.inFlight).toEqual({ count: 1, bytes: 50, runs: 0 });
 		w.release(1, 50);
 		await waiting;
 		expect(got).toBe(true);
-		expect(w.inFlight).toEqual({ count: 1, bytes: 50 });
+		expect(w.inFlight).toEqual({ count: 1, bytes: 50, runs: 0 });
 	});
 
 	it('close ends every wait with false and refuses later reservations', async () => {
@@ -305,7 +305,7 @@ describe('Window', () => {
 		w.release(1, 10);
 		await expect(w.reserve(1, 10)).resolves.toBe(false);
 		expect(w.tryReserve(1, 10)).toBe(false);
-		expect(w.inFlight).toEqual({ count: 0, bytes: 0 });
+		expect(w.inFlight).toEqual({ count: 0, bytes: 0, runs: 0 });
 	});
 });
 
@@ -420,9 +420,9 @@ describe('Dispatcher', () => {
 		});
 		/** Reserves room like a source does, sends, and resolves with the settlement. */
 		const send = async (message: Msg, bytes = 100): Promise<Settlement> => {
-			expect(await window.reserve(1, bytes)).toBe(true);
+			expect(await window.reserve(1, bytes, 1)).toBe(true);
 			return new Promise<Settlement>((resolve) =>
-				d.send(message, bytes, (s) => {
+				d.send([message], bytes, (_, s) => {
 					log.push(`settle:${s}`);
 					resolve(s);
 				}),
@@ -440,7 +440,7 @@ describe('Dispatcher', () => {
 		expect(runs).toEqual([{ key: 'wf:node:INBOX/1/1', attempt: 1 }]);
 		expect(events).toEqual([]);
 		expect(ledgers).toEqual([]); // nothing in the ledger changed
-		expect(window.inFlight).toEqual({ count: 0, bytes: 0 });
+		expect(window.inFlight).toEqual({ count: 0, bytes: 0, runs: 0 });
 	});
 
 	it("an explicit 'done' outcome is done", async () => {
@@ -552,24 +552,24 @@ describe('Dispatcher', () => {
 	it('releases the window room once the run is settled', async () => {
 		let finish!: () => void;
 		const { d, window } = setup(() => new Promise<void>((resolve) => (finish = resolve)));
-		expect(await window.reserve(1, 300)).toBe(true);
-		expect(await window.reserve(1, 200)).toBe(true);
+		expect(await window.reserve(1, 300, 1)).toBe(true);
+		expect(await window.reserve(1, 200, 1)).toBe(true);
 		const settled: Settlement[] = [];
-		const atSettlement: Array<{ count: number; bytes: number }> = [];
-		d.send({ key: 'a', attempt: 1 }, 300, (s) => {
+		const atSettlement: Array<{ count: number; bytes: number; runs: number }> = [];
+		d.send([{ key: 'a', attempt: 1 }], 300, (_, s) => {
 			settled.push(s);
 			atSettlement.push(window.inFlight);
 		});
 		await tick();
 		expect(d.inFlight).toBe(1);
-		expect(window.inFlight).toEqual({ count: 2, bytes: 500 });
+		expect(window.inFlight).toEqual({ count: 2, bytes: 500, runs: 2 });
 		finish();
 		await tick();
 		await tick();
 		expect(settled).toEqual(['done']);
-		expect(atSettlement).toEqual([{ count: 1, bytes: 200 }]);
+		expect(atSettlement).toEqual([{ count: 1, bytes: 200, runs: 1 }]);
 		expect(d.inFlight).toBe(0);
-		expect(window.inFlight).toEqual({ count: 1, bytes: 200 });
+		expect(window.inFlight).toEqual({ count: 1, bytes: 200, runs: 1 });
 	});
 
 	it('a throwing settle or event handler does not stop the others', async () => {
@@ -588,7 +588,7 @@ describe('Dispatcher', () => {
 				throw new Error('handler');
 			},
 		});
-		d.send({ key: 'k', attempt: 1 }, 0, () => {
+		d.send([{ key: 'k', attempt: 1 }], 0, () => {
 			throw new Error('settle');
 		});
 		await until(() => errors.length >= 2, 'both errors logged');

@@ -286,6 +286,22 @@ describe('loadState / saveState', () => {
 		expect(emptyState()).toEqual({ version: 2, folders: {} });
 	});
 
+	it('keeps runs of several messages not settled: the UID and attempt of their key and their members; unusable entries are dropped', () => {
+		const cursor = new FolderCursor('5', { lastUid: 10 });
+		cursor.runs.set(11, { attempt: 2, uids: [11, 12, 13, 15] });
+		const saved = saveState(new Map([['INBOX', cursor]]));
+		expect(saved.folders.INBOX).toEqual({ uidValidity: '5', lastUid: 10, runs: [[11, 2, '11:13,15']] });
+		const loaded = loadState(JSON.parse(JSON.stringify(saved))).folders.get('INBOX')!;
+		expect([...loaded.runs]).toEqual([[11, { attempt: 2, uids: [11, 12, 13, 15] }]]);
+		const odd = new FolderCursor('5', { lastUid: 10, runs: [[20, 1, '20:21'], ['x', 1, '1'], [22, 1, 'nothing'], [23, 0, '23'], null] as unknown as FolderState['runs'] });
+		expect([...odd.runs]).toEqual([
+			[20, { attempt: 1, uids: [20, 21] }],
+			[23, { attempt: 1, uids: [23] }],
+		]);
+		const huge = new FolderCursor('5', { lastUid: 0, runs: [[1, 1, '1:100000000']] });
+		expect(huge.runs.get(1)!.uids).toHaveLength(1000);
+	});
+
 	it('drops what it cannot use, never throws', () => {
 		expect(loadState(undefined).folders.size).toBe(0);
 		expect(loadState('x').folders.size).toBe(0);

@@ -5,7 +5,7 @@
  */
 import type { INodeExecutionData, IRun, ITriggerFunctions } from 'n8n-workflow';
 import { MailboxError } from '../../../lib/errors';
-import { emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runStatusItem, type TriggerStaticData } from '../../../nodes/shared/trigger-runs';
+import { emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runShapeOf, runStatusItem, type TriggerStaticData } from '../../../nodes/shared/trigger-runs';
 
 function context(run: Partial<IRun> | undefined) {
 	const emitted: Array<{ data: INodeExecutionData[][]; key?: string }> = [];
@@ -55,6 +55,15 @@ describe('trigger runs', () => {
 		expect(retryPolicyOf({}, 1.1)).toEqual({ retryFailed: true, maxAttempts: 5, retryDelayMs: 60_000 });
 		expect(retryPolicyOf({}, 1)).toEqual({ retryFailed: true, maxAttempts: 0, retryDelayMs: 60_000 });
 		expect(retryPolicyOf({ retryFailed: false, maxAttempts: 2, retryMinutes: 0.5 }, 1)).toEqual({ retryFailed: false, maxAttempts: 2, retryDelayMs: 30_000 });
+	});
+
+	it('runs: from node version 1.2 up to 20 messages per run and 4 runs at once; before, a run per message and no run limit', () => {
+		expect(runShapeOf({}, 1.2)).toEqual({ messagesPerRun: 20, maxRuns: 4 });
+		expect(runShapeOf({}, 1.1)).toEqual({ messagesPerRun: 1 });
+		expect(runShapeOf({}, 1)).toEqual({ messagesPerRun: 1 });
+		expect(runShapeOf({ messagesPerRun: 1 }, 1.2)).toEqual({ messagesPerRun: 1, maxRuns: 4 });
+		expect(runShapeOf({ messagesPerRun: 5.7, maxRuns: 2 }, 1.1)).toEqual({ messagesPerRun: 5, maxRuns: 2 });
+		expect(runShapeOf({ messagesPerRun: 0, maxRuns: -1 }, 1.2)).toEqual({ messagesPerRun: 20, maxRuns: 4 });
 	});
 
 	it('Mailbox Status items for a failed, a given-up and a waiting run; none for a duplicate', () => {

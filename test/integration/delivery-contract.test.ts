@@ -665,6 +665,34 @@ describe.each(SOURCES.map((s) => [s.name, s] as const))('delivery contract: %s',
 				for (const run of hung) for (const id of run.ids) expect({ id, acted: done.has(id) }).toEqual({ id, acted: false });
 			});
 
+			it('switching between one and several messages per run across a crash: the run under way is refused with its messages, none goes down with it', async () => {
+				const box = await source.box();
+				const ids = Array.from({ length: 16 }, (_, i) => `runs-switch-${boxes + 1}-${i + 1}`);
+				boxes++;
+				await box.add(ids);
+				n8n = new N8n(box, { ...BASE, maxInFlight: 1, maxRuns: 1 });
+				let crashAt = 3;
+				n8n.behaviour = () => (n8n!.emits.filter((e) => e.outcome !== 'duplicate').length + 1 === crashAt ? 'hang' : 'success');
+				// a run per message (node versions before 1.2), then up to 4, then one again
+				await n8n.start({ messagesPerRun: 1 });
+				await eventually(() => n8n!.emits.some((e) => e.outcome === 'hang'), 'the run the process dies with');
+				await n8n.crash();
+				// (a window of 2: the first 2 messages go alone, as many as could have been under way, then runs of 2)
+				crashAt = 5;
+				await n8n.start({ messagesPerRun: 4, maxInFlight: 2 });
+				await eventually(() => n8n!.emits.filter((e) => e.outcome === 'hang').length === 2, 'the second run the process dies with');
+				await n8n.crash();
+				crashAt = -1;
+				await n8n.start({ messagesPerRun: 1 });
+				await eventually(() => ids.every((id) => n8n!.started(id).length === 1), 'every message run');
+				const hung = n8n.emits.filter((e) => e.outcome === 'hang');
+				await eventually(() => hung.every((run) => n8n!.emits.some((e) => e.outcome === 'duplicate' && e.key === run.key)), 'each run cut off by a crash formed again and refused');
+				for (const id of ids) expect({ id, runs: n8n.started(id).length }).toEqual({ id, runs: 1 });
+				expect(hung.map((e) => e.ids.length)).toEqual([1, 2]);
+				for (const run of hung) expect(n8n.emits.filter((e) => e.outcome === 'duplicate' && e.key === run.key).map((e) => e.ids)).toEqual([run.ids]);
+				expect(n8n.emits.filter((e) => e.outcome === 'duplicate')).toHaveLength(2);
+			});
+
 			it('a failed run leaves all its messages untouched and retries them, also after a restart', async () => {
 				const box = await source.box();
 				const ids = [1, 2, 3].map((i) => `runs-fail-${boxes + 1}-${i}`);

@@ -19,7 +19,12 @@
  *   restart, with the same deduplication key: the state holds settlements, and
  * - `runs`: the runs of several messages handed to n8n and not settled, each with the UID and
  *   attempt its key was made of and its members, so that after a restart the same run is
- *   formed again (and refused by n8n) instead of its messages going into other runs.
+ *   formed again (and refused by n8n) instead of its messages going into other runs;
+ * - `several`: written by a watcher whose runs carry several messages (every run recorded). A
+ *   state without it was written by one that ran a message per run without recording it; a
+ *   watcher that groups starts by handing `singles` messages alone (recorded), as many as those
+ *   runs could have been under way, so that one of them is refused with the key it had instead
+ *   of taking other messages down with it.
  *
  * Version 1 (before the delivery core) kept the whole backlog as a UID set and whole Message-IDs;
  * it loads: its backlog as `pending`, its Message-ID matching as a `match` filter, its IDs as
@@ -49,6 +54,10 @@ export interface FolderState {
 	recent?: Array<[string, number]>;
 	/** Runs of several messages not settled: [UID of the run's key, its attempt, UID set of its members]. */
 	runs?: Array<[number, number, string]>;
+	/** Written by a watcher whose runs carry several messages. */
+	several?: boolean;
+	/** Messages still to hand over alone after a change from one message per run. */
+	singles?: number;
 }
 
 /** A run of several messages handed to n8n and not settled yet. */
@@ -134,6 +143,8 @@ export class FolderCursor {
 	recent: Array<[string, number]>;
 	/** Runs of several messages not settled: UID of the run's key -> its attempt and members. */
 	readonly runs = new Map<number, RecordedRun>();
+	several: boolean;
+	singles: number;
 	private recentKeys?: Set<string>;
 
 	constructor(
@@ -149,6 +160,8 @@ export class FolderCursor {
 		this.recent = Array.isArray(state.recent)
 			? state.recent.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number').map(([k, t]) => [asFingerprint(k), t])
 			: [];
+		this.several = state.several === true;
+		this.singles = this.several && uid(state.singles) ? state.singles : 0;
 		if (Array.isArray(state.runs)) {
 			for (const entry of state.runs.slice(0, MAX_RUNS)) {
 				if (!Array.isArray(entry) || !uid(entry[0]) || !uid(entry[1]) || typeof entry[2] !== 'string') continue;
@@ -203,7 +216,21 @@ export class FolderCursor {
 		if (this.actions.size) out.actions = formatUidSet(rangesOf(this.actions));
 		if (this.recent.length) out.recent = this.recent.map(([k, t]) => [k, t]);
 		if (this.runs.size) out.runs = [...this.runs].map(([u, run]) => [u, run.attempt, formatUidSet(rangesOf(run.uids))]);
+		if (this.several) out.several = true;
+		if (this.singles) out.singles = this.singles;
 		return out;
+	}
+
+	/**
+	 * The watcher's runs carry several messages (`several`) or one (`window`: how many one-message
+	 * runs could be under way at once). Coming from one message per run, the next `window`
+	 * messages go alone first; going back, recorded runs are still formed again.
+	 */
+	runsCarry(several: boolean, window: number): boolean {
+		if (several === this.several) return false;
+		this.several = several;
+		this.singles = several ? window : 0;
+		return true;
 	}
 
 	/** Still to deliver (as far as the state knows: the filter is applied when the folder is searched). */

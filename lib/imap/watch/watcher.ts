@@ -513,6 +513,7 @@ class FolderWatcher {
 			else candidates.push(u);
 		}
 		this.retryLater();
+		if (cursor.runsCarry(this.owner.messagesPerRun > 1, this.owner.window.maxCount)) this.owner.stateChanged();
 		const current = () => !signal.aborted && this.cursor === cursor;
 		let completed = false;
 		try {
@@ -539,17 +540,17 @@ class FolderWatcher {
 					}
 					// room in the window first, then download: what is fetched ahead is bounded too. One run
 					// per message, or (several per run) the group is one run
-					const perRun = this.owner.messagesPerRun;
+					const perRun = cursor.singles > 0 ? 1 : this.owner.messagesPerRun;
 					const group: Meta[] = [];
 					if (!(await this.owner.window.reserve(1, this.bytes(m), 1))) return;
 					group.push(m);
-					while (next + group.length < meta.length && (perRun === 1 || group.length < perRun)) {
+					while (next + group.length < meta.length && (perRun === 1 ? !cursor.several : group.length < perRun)) {
 						const n = meta[next + group.length];
 						if (this.isOversized(n) || cursor.filter?.kind === 'match' || this.deferred.has(n.uid) || !this.owner.window.tryReserve(1, this.bytes(n), perRun === 1 ? 1 : 0)) break;
 						group.push(n);
 					}
 					next += group.length;
-					delivered += await this.download(client, cursor, group, current);
+					delivered += await this.download(client, cursor, group, current, cursor.several ? 'run' : 'single');
 					this.frontier = meta[next]?.uid ?? chunk[chunk.length - 1] + 1;
 					this.advance();
 				}
@@ -637,12 +638,14 @@ class FolderWatcher {
 	}
 
 	/**
-	 * Downloads a group (room reserved: one run per message, or one run for the group when runs
-	 * carry several messages or `recorded` names the run it forms again) and hands it over; returns how many.
+	 * Downloads a group (room reserved) and hands it over: 'single', a run per message (not
+	 * recorded); 'run', one recorded run; a UID, the recorded run of that key formed again.
+	 * Returns how many were handed over.
 	 */
-	private async download(client: ImapFlow, cursor: FolderCursor, group: Meta[], current: () => boolean, recorded?: number): Promise<number> {
+	private async download(client: ImapFlow, cursor: FolderCursor, group: Meta[], current: () => boolean, as: 'single' | 'run' | number): Promise<number> {
 		const window = this.owner.window;
-		const single = recorded === undefined && this.owner.messagesPerRun === 1;
+		const single = as === 'single';
+		const recorded = typeof as === 'number' ? as : undefined;
 		const whole = group.filter((m) => !this.isOversized(m));
 		const big = group.filter((m) => this.isOversized(m));
 		const sources = new Map<number, Buffer>();
@@ -711,6 +714,7 @@ class FolderWatcher {
 		const run = cursor.runs.get(first) ?? { attempt: messages[0].attempt, uids: [] };
 		run.uids = messages.map((m) => m.uid);
 		cursor.runs.set(first, run);
+		if (recorded === undefined && cursor.singles > 0) cursor.singles--;
 		let open = true;
 		this.owner.send(
 			this.stats,
@@ -841,8 +845,9 @@ export class ImapWatcher extends DeliveryWatcher<WatchedMessage, WatchEvent, Wat
 		return f ? [f] : [];
 	}
 
-	/** @internal */
+	/** @internal A new cursor (first activation, UIDVALIDITY change, reload): no run of it can be under way. */
 	setCursor(folder: string, cursor: FolderCursor): void {
+		cursor.several = this.messagesPerRun > 1;
 		this.cursors.set(folder, cursor);
 		this.stateChanged();
 	}

@@ -302,6 +302,19 @@ describe('loadState / saveState', () => {
 		expect(huge.runs.get(1)!.uids).toHaveLength(1000);
 	});
 
+	it('coming from one message per run, the next messages of the window go alone first; the switch is saved', () => {
+		const cursor = new FolderCursor('5', { lastUid: 10 });
+		expect(cursor.runsCarry(true, 100)).toBe(true);
+		expect(cursor.toState()).toEqual({ uidValidity: '5', lastUid: 10, several: true, singles: 100 });
+		expect(cursor.runsCarry(true, 100)).toBe(false);
+		cursor.singles = 3;
+		expect(new FolderCursor('5', cursor.toState()).singles).toBe(3);
+		expect(cursor.runsCarry(false, 100)).toBe(true);
+		expect(cursor.toState()).toEqual({ uidValidity: '5', lastUid: 10 });
+		// singles without several (hand-made) are ignored
+		expect(new FolderCursor('5', { lastUid: 1, singles: 4 }).singles).toBe(0);
+	});
+
 	it('drops what it cannot use, never throws', () => {
 		expect(loadState(undefined).folders.size).toBe(0);
 		expect(loadState('x').folders.size).toBe(0);

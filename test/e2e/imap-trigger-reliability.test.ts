@@ -197,8 +197,20 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		// as 'crashed' after the restart (the kill is the only crash in this test).
 		const inRunAtKill = (id: string, executions: StoredExecution[]) =>
 			atKill.byId.has(id) || executions.some((e) => e.status === 'crashed' && messageItems(e).some((item) => String(item.messageId) === id));
+		// A run the kill cut off that n8n 2.41 leaves 'running' for good: its start-up recovery skips
+		// an execution whose event log has the workflow's start but no node's yet
+		// (ExecutionRecoveryService.amend returns null), so it is never marked crashed.
+		const runningAtKill = new Set(atKill.executions.filter((e) => e.status === 'running').map((e) => e.id));
+		const stranded = (e: StoredExecution) => runningAtKill.has(e.id) && (e.status === 'running' || e.status === 'unknown');
+		const runsOf = (id: string, executions: StoredExecution[]) => executions.filter((e) => messageItems(e).some((item) => String(item.messageId) === id));
+		/** Ran successfully, or its only run was cut off by the kill (crashed, or stranded as 'running'). */
+		const settledIn = (id: string, executions: StoredExecution[]) => {
+			const runs = runsOf(id, executions);
+			return runs.some((e) => e.status === 'success') || (runs.length > 0 && runs.every((e) => e.status === 'crashed' || stranded(e)));
+		};
 
 		await n8n.start();
+		const restartedAt = Date.now();
 		const alice = await connect('alice');
 		let last = '';
 		await waitFor(
@@ -207,21 +219,22 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 				const { byId, executions: now } = await runsByMessage(WF.backlog);
 				const flags = await flagsOf(alice, 'INBOX');
 				const unseen = [...flags.values()].filter((f) => !f.has('\\Seen')).length;
-				const settled = [...byId.values()].filter((r) => r.success > 0 || r.other.includes('crashed')).length;
+				const settled = [...byId.keys()].filter((id) => settledIn(id, now)).length;
 				// unseen at the end: only messages that were in a run when n8n was killed
 				const unexpected = [...flags.entries()].filter(([id, f]) => !f.has('\\Seen') && !inRunAtKill(id, now)).length;
-				const open = [...new Set([...flags.keys(), ...byId.keys()])].filter((id) => !(byId.get(id)?.success || byId.get(id)?.other.includes('crashed')));
+				const open = [...new Set([...flags.keys(), ...byId.keys()])].filter((id) => !settledIn(id, now));
 				const describe = (id: string) => {
-					const runs = now.filter((e) => messageItems(e).some((item) => String(item.messageId) === id)).map((e) => `${e.id} ${e.status}`);
-					const before = atKill.executions.filter((e) => messageItems(e).some((item) => String(item.messageId) === id)).map((e) => `${e.id} ${e.status}`);
+					const runs = runsOf(id, now).map((e) => `${e.id} ${e.status}`);
+					const before = runsOf(id, atKill.executions).map((e) => `${e.id} ${e.status}`);
 					return `${id} (runs now: ${runs.join(', ') || 'none'}; at the kill: ${before.join(', ') || 'none'}; ${flags.get(id)?.has('\\Seen') ? 'seen' : 'unseen'})`;
 				};
-				last = `${settled} of ${BACKLOG} with a successful or crashed run, ${unseen} unseen (${unexpected} not at the kill); without: ${open.slice(0, 5).map(describe).join('; ') || 'none'}`;
+				last = `${settled} of ${BACKLOG} with a successful run or one cut off, ${unseen} unseen (${unexpected} not at the kill); without: ${open.slice(0, 5).map(describe).join('; ') || 'none'}`;
 				return settled >= BACKLOG && unexpected === 0 ? true : undefined;
 			},
 			540_000,
 			() => last,
 		);
+		const settledAfter = Math.round((Date.now() - restartedAt) / 1000);
 		// A late duplicate would come from the trigger's catch-up after the restart, which hands
 		// INBOX's messages to n8n in UID order: its run would start before the run of a message
 		// appended now. Once that one succeeded (and was marked read: no flag changes under the
@@ -244,7 +257,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		const byId = new Map([...all.byId].filter(([id]) => id !== sentinelId));
 		const expectedIds = generated.map((g) => g.messageId).sort();
 		expect([...byId.keys()].sort()).toEqual(expectedIds);
-		// No message ran twice. A run the kill cut off is 'crashed' in n8n; the message's next delivery
+		// No message ran twice. A run the kill cut off is 'crashed' in n8n (or stranded, see above); the message's next delivery
 		// has the same deduplication key and is refused: the trigger cannot tell a crashed run from a
 		// successful one whose acknowledgement was not saved yet, so it runs neither again and leaves
 		// the message untouched on the server. Each such message is one that was in a run at the kill
@@ -253,7 +266,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		expect(twice).toEqual([]);
 		const cutOff = [...byId.entries()].filter(([, r]) => r.success === 0);
 		for (const [id, r] of cutOff) {
-			expect({ id, runs: r.other }).toEqual({ id, runs: ['crashed'] });
+			expect({ id, runs: r.other.length, cutOff: runsOf(id, executions).every((e) => e.status === 'crashed' || stranded(e)) }).toEqual({ id, runs: 1, cutOff: true });
 			expect({ id, inRunAtKill: inRunAtKill(id, executions) }).toEqual({ id, inRunAtKill: true });
 		}
 		const flags = await flagsOf(alice, 'INBOX');
@@ -287,7 +300,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		}
 		for (const g of charsets) expect(String(items.get(g.messageId)!.text)).not.toContain('\ufffd');
 		expect(n8n.logs()).not.toMatch(/Unhandled|TypeError/);
-		console.log(`backlog: killed after ${before} successful runs (${atKill.executions.length} executions stored); afterwards ${executions.length} executions, statuses ${JSON.stringify(countBy(executions.map((e) => e.status)))}; cut off by the kill: ${cutOff.map(([id]) => id).join(' ') || 'none'}`);
+		console.log(`backlog: killed after ${before} successful runs (${atKill.executions.length} executions stored); afterwards ${executions.length} executions, statuses ${JSON.stringify(countBy(executions.map((e) => e.status)))}; cut off by the kill: ${cutOff.map(([id]) => id).join(' ') || 'none'}; settled ${settledAfter} s after the restart`);
 	});
 
 	it('a failed run leaves its message unread; without "Retry Failed Runs" it is not delivered again', async () => {

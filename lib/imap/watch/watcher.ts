@@ -328,8 +328,9 @@ class FolderWatcher {
 		this.fetchRequested = true;
 		while (!signal.aborted) {
 			if (!client.usable) throw new MailboxError('CONNECTION_CLOSED', `The server closed the connection of folder "${this.folder}".`, { step: 'command' });
-			if (this.cursor?.actions.size) await this.flushActions(client);
+			// a run settling during the flush asks again: its action is flushed on the next turn, not after IDLE times out
 			this.flushRequested = false;
+			if (this.cursor?.actions.size) await this.flushActions(client);
 			if (this.resetRequest) this.applyReset();
 			if (this.fetchRequested) {
 				this.fetchRequested = false;
@@ -338,6 +339,8 @@ class FolderWatcher {
 				continue;
 			}
 			if (signal.aborted) break;
+			// asked to flush meanwhile (the request woke no wait): flushed now
+			if (this.flushRequested) continue;
 			if (push) {
 				await this.idle(client, signal);
 			} else {

@@ -4,7 +4,8 @@
  *
  *   BENCH_MESSAGES  messages in the benchmark mailbox (default 3000)
  *   BENCH_SEED      generator seed (default 42)
- *   BENCH_ONLY      run only the benchmarks whose name contains this text
+ *   BENCH_ONLY      run only the benchmarks whose name contains this text (n8n-triggers: the
+ *                   triggers inside a real n8n, see bench/n8n-triggers.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { imapFetchParse } from './imap-fetch-parse';
 import { imapMove } from './imap-move';
 import { imapTrigger } from './imap-trigger';
 import { messageParse } from './message-parse';
+import { n8nTriggers } from './n8n-triggers';
 import { pop3Retr } from './pop3-retr';
 import { routerBench } from './router';
 import { smtpSend } from './smtp-send';
@@ -30,7 +32,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench, imapBacklog];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

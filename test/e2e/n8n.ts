@@ -618,6 +618,28 @@ export class N8n {
 		this.timings.push({ step: 'n8n kill', ms: Date.now() - started });
 	}
 
+	/** The process id of `n8n start`, while it runs. */
+	get pid(): number | undefined {
+		return this.running ? this.server?.pid : undefined;
+	}
+
+	/** A workflow's executions by status (a count, without reading their data), and the size of its static data (bytes of JSON, under `staticData`). */
+	async executionCounts(workflowId: string): Promise<Record<string, number>> {
+		const script = `
+			const { DatabaseSync } = require('node:sqlite');
+			const [dbPath, workflowId] = process.argv.slice(1);
+			const db = new DatabaseSync(dbPath, { readOnly: true });
+			const out = {};
+			for (const r of db.prepare('SELECT status, count(*) AS n FROM execution_entity WHERE workflowId = ? GROUP BY status').all(workflowId)) out[r.status] = r.n;
+			const wf = db.prepare('SELECT length(staticData) AS n FROM workflow_entity WHERE id = ?').get(workflowId);
+			out.staticData = (wf && wf.n) || 0;
+			process.stdout.write(JSON.stringify(out));`;
+		const env = { ...this.env, NODE_NO_WARNINGS: '1' };
+		const result = await runProcess(this.install.node, ['-e', script, path.join(this.stateDir, '.n8n', 'database.sqlite'), workflowId], { cwd: this.stateDir, env, timeoutMs: 180_000 });
+		if (result.code !== 0) throw new Error(`counting the executions of ${workflowId} failed:\n${tail(result.stdout + result.stderr)}`);
+		return JSON.parse(result.stdout) as Record<string, number>;
+	}
+
 	/** Whether `n8n start` is running. */
 	get running(): boolean {
 		return !!this.server && this.server.exitCode === null && this.server.signalCode === null;

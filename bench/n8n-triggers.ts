@@ -1,0 +1,299 @@
+/**
+ * The triggers inside a real n8n 2.41, where users run them, against n8n's own Email Trigger
+ * (IMAP) and against n8n's floor, all in one run on the same machine and the same generated mail:
+ *
+ * - `n8n Email Trigger (IMAP) 2.2`: n8n's built-in trigger, mark as read, search ALL;
+ * - `floor`: a minimal trigger (a package written here) that emits one tiny item per run, at most
+ *   100 runs under way, so what n8n itself costs per execution shows;
+ * - `IMAP trigger 1.2`: this package's trigger at its defaults (up to 20 messages per run, 4 runs
+ *   at once), mark read, attachments as binary data; without attachments; and with 100 per run;
+ * - `IMAP trigger 1.1`: one message per run, as saved workflows of earlier versions run.
+ *
+ * Each runs alone in a freshly started n8n (the same state folder and SQLite database): the
+ * workflow trigger -> NoOp is published, n8n started, and the clock runs from n8n's readiness until
+ * every message is marked read (the floor: every run ended) and no run is unfinished. Figures: msgs/s,
+ * executions, CPU seconds of the n8n main process per 1,000 messages (from /proc, over the same
+ * span), its peak RSS (VmHWM, start-up included), the growth of the database (with its WAL) and
+ * of the binary data folder, and the workflow's static data at the end (n8n writes all of it with
+ * every emit that changed it).
+ *
+ *   BENCH_N8N_MESSAGES  messages per configuration (default 1000; the issue's figures: 10000)
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { generateMessages } from '../test/servers/mailgen';
+import { checkN8n, N8n, packPackage, waitFor } from '../test/e2e/n8n';
+import { entry, round, type Benchmark, type BenchEntry } from './frame';
+import type { BenchContext } from './run';
+
+const USER = 'bob';
+const PASSWORD = 'bob-pw';
+const TRIGGER = 'Trigger';
+const FLOOR_RUNS_AT_ONCE = 100;
+
+interface Config {
+	name: string;
+	/** The trigger node (type, typeVersion, parameters, credentials); undefined folder: the floor. */
+	trigger: (folder: string, count: number) => object;
+	/** Reads the generated folder (the floor reads nothing). */
+	imap: boolean;
+	/** n8n's trigger: starts with a last UID in its static data. */
+	builtinState?: boolean;
+}
+
+interface Figures {
+	config: string;
+	messages: number;
+	seconds: number;
+	msgsPerSecond: number;
+	executions: number;
+	cpuSecondsPer1000: number;
+	peakRssMiB: number;
+	databaseMiB: number;
+	binaryMiB: number;
+	/** The workflow's static data at the end (n8n writes it whole with every emit that changed it). */
+	staticDataBytes: number;
+}
+
+const CONFIGS: Config[] = [
+	{
+		name: 'n8n Email Trigger (IMAP) 2.2',
+		imap: true,
+		builtinState: true,
+		trigger: (folder) => ({
+			type: 'n8n-nodes-base.emailReadImap',
+			typeVersion: 2.2,
+			parameters: { mailbox: folder, postProcessAction: 'read', options: { customEmailConfig: '["ALL"]' } },
+			credentials: { imap: { id: 'benchImapBuiltin', name: 'bob (n8n IMAP)' } },
+		}),
+	},
+	{
+		name: 'floor (one tiny item per run)',
+		imap: false,
+		trigger: (_folder, count) => ({ type: 'n8n-nodes-bench-floor.benchFloorTrigger', typeVersion: 1, parameters: { runs: count, atOnce: FLOOR_RUNS_AT_ONCE } }),
+	},
+	{
+		name: 'IMAP trigger 1.2 (20 per run, attachments as binary)',
+		imap: true,
+		trigger: (folder) => mailboxTrigger(folder, 1.2, {}),
+	},
+	{
+		name: 'IMAP trigger 1.2 (20 per run, no attachments)',
+		imap: true,
+		trigger: (folder) => mailboxTrigger(folder, 1.2, { downloadAttachments: false }),
+	},
+	{
+		name: 'IMAP trigger 1.2 (100 per run, no attachments)',
+		imap: true,
+		trigger: (folder) => mailboxTrigger(folder, 1.2, { downloadAttachments: false, messagesPerRun: 100 }),
+	},
+	{
+		name: 'IMAP trigger 1.1 (one per run, no attachments)',
+		imap: true,
+		trigger: (folder) => mailboxTrigger(folder, 1.1, { downloadAttachments: false }),
+	},
+];
+
+function mailboxTrigger(folder: string, typeVersion: number, options: object): object {
+	return {
+		type: 'n8n-nodes-mailbox.mailboxImapTrigger',
+		typeVersion,
+		parameters: { authentication: 'password', watch: 'selected', folders: [folder], firstActivation: 'all', afterProcessing: 'markRead', mode: 'idle', pollMinutes: 15, options },
+		credentials: { mailboxImapApi: { id: 'benchImapMailbox', name: 'bob (Mailbox IMAP)' } },
+	};
+}
+
+/**
+ * The floor: a community package of one trigger node that emits `runs` runs of one tiny item
+ * each, at most `atOnce` under way (each waits for its run to end, as the package's triggers do).
+ */
+function floorTarball(dir: string): string {
+	const pkg = path.join(dir, 'floor', 'package');
+	fs.mkdirSync(pkg, { recursive: true });
+	fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'n8n-nodes-bench-floor', version: '1.0.0', main: 'BenchFloorTrigger.node.js', keywords: ['n8n-community-node-package'], n8n: { n8nNodesApiVersion: 1, nodes: ['BenchFloorTrigger.node.js'] } }, null, 2));
+	fs.writeFileSync(
+		path.join(pkg, 'BenchFloorTrigger.node.js'),
+		`'use strict';
+class BenchFloorTrigger {
+	constructor() {
+		this.description = {
+			displayName: 'Bench Floor Trigger', name: 'benchFloorTrigger', group: ['trigger'], version: 1,
+			description: 'Emits tiny runs as fast as n8n takes them', defaults: { name: 'Bench Floor Trigger' },
+			inputs: [], outputs: ['main'],
+			properties: [
+				{ displayName: 'Runs', name: 'runs', type: 'number', default: 1000 },
+				{ displayName: 'At Once', name: 'atOnce', type: 'number', default: 100 },
+			],
+		};
+	}
+	async trigger() {
+		const runs = this.getNodeParameter('runs', 1000);
+		const atOnce = this.getNodeParameter('atOnce', 100);
+		let stopped = false;
+		let next = 0;
+		const one = async () => {
+			while (!stopped && next < runs) {
+				const n = ++next;
+				const done = this.helpers.createDeferredPromise();
+				this.emit([[{ json: { n } }]], undefined, done);
+				await done.promise.catch(() => undefined);
+			}
+		};
+		if (this.getMode() !== 'manual') for (let i = 0; i < atOnce; i++) void one();
+		return { closeFunction: async () => { stopped = true; } };
+	}
+}
+module.exports = { BenchFloorTrigger };
+`,
+	);
+	const tarball = path.join(dir, 'n8n-nodes-bench-floor-1.0.0.tgz');
+	execFileSync('tar', ['-czf', tarball, '-C', path.join(dir, 'floor'), 'package']);
+	return tarball;
+}
+
+/** CPU seconds (user + system) of a process so far. */
+function cpuSeconds(pid: number): number {
+	const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The peak resident set of a process so far, MiB. */
+function peakRssMiB(pid: number): number {
+	const kb = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+	return round(Number(kb ?? 0) / 1024);
+}
+
+/** Bytes of a file or of a folder's files. */
+function sizeOf(target: string): number {
+	if (!fs.existsSync(target)) return 0;
+	const stat = fs.statSync(target);
+	if (!stat.isDirectory()) return stat.size;
+	return fs.readdirSync(target).reduce((sum, name) => sum + sizeOf(path.join(target, name)), 0);
+}
+
+async function unseenIn(ctx: BenchContext, folder: string): Promise<number> {
+	const client = new ImapFlow({ host: '127.0.0.1', port: ctx.servers.ports.imaps, secure: true, tls: { ca: ctx.ca }, auth: { user: USER, pass: PASSWORD }, logger: false });
+	client.on('error', () => undefined);
+	await client.connect();
+	try {
+		const status = await client.status(folder, { unseen: true });
+		if (!status) throw new Error(`STATUS of ${folder} failed`);
+		return status.unseen ?? 0;
+	} finally {
+		await client.logout().catch(() => undefined);
+	}
+}
+
+async function measure(ctx: BenchContext, n8n: N8n, config: Config, index: number, count: number): Promise<Figures> {
+	const folder = `N8nBench${index}x${count}`;
+	if (config.imap) await ctx.servers.writeMaildir(USER, folder, generateMessages({ seed: ctx.seed, count }));
+	const workflowId = `mbxBench${index}x${count}`;
+	await n8n.importWorkflow({
+		id: workflowId,
+		name: `bench ${config.name} ${count}`,
+		active: false,
+		nodes: [
+			{ id: `b3c4d5e6-0000-4000-8000-${String(index * 2 + 1).padStart(12, '0')}`, name: TRIGGER, position: [0, 0], ...config.trigger(folder, count) },
+			{ id: `b3c4d5e6-0000-4000-8000-${String(index * 2 + 2).padStart(12, '0')}`, name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
+		],
+		connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }]] } },
+		settings: { executionOrder: 'v1' },
+		// n8n's trigger reads what waits only once it has a last UID (on a first activation it
+		// waits for new arrivals): as after an earlier activation, from UID 1 on
+		...(config.builtinState ? { staticData: { [`node:${TRIGGER}`]: { lastMessageUid: 1 } } } : {}),
+	});
+	await n8n.publish(workflowId);
+	const database = path.join(n8n.stateDir, '.n8n', 'database.sqlite');
+	const binary = path.join(n8n.stateDir, '.n8n', 'binaryData');
+	const dbBefore = sizeOf(database) + sizeOf(`${database}-wal`);
+	const binaryBefore = sizeOf(binary);
+	await n8n.start();
+	const pid = n8n.pid!;
+	const t0 = Date.now();
+	const cpu0 = cpuSeconds(pid);
+	let executions = 0;
+	let staticDataBytes = 0;
+	let last = '';
+	await waitFor(
+		`${config.name}: ${count} messages processed`,
+		async () => {
+			const { staticData, ...counts } = await n8n.executionCounts(workflowId);
+			staticDataBytes = staticData;
+			executions = Object.values(counts).reduce((a, b) => a + b, 0);
+			const open = (counts.new ?? 0) + (counts.running ?? 0);
+			const left = config.imap ? await unseenIn(ctx, folder) : count - (counts.success ?? 0);
+			last = `${left} left, ${open} runs unfinished, ${JSON.stringify(counts)}`;
+			return left === 0 && open === 0 ? true : undefined;
+		},
+		2 * 60 * 60_000,
+		() => last,
+	);
+	const seconds = (Date.now() - t0) / 1000;
+	const figures: Figures = {
+		config: config.name,
+		messages: count,
+		seconds: round(seconds),
+		msgsPerSecond: round(count / seconds),
+		executions,
+		cpuSecondsPer1000: round(((cpuSeconds(pid) - cpu0) * 1000) / count, 2),
+		peakRssMiB: peakRssMiB(pid),
+		databaseMiB: round((sizeOf(database) + sizeOf(`${database}-wal`) - dbBefore) / 2 ** 20),
+		binaryMiB: round((sizeOf(binary) - binaryBefore) / 2 ** 20),
+		staticDataBytes,
+	};
+	await n8n.stop();
+	await n8n.cliOk(['unpublish:workflow', `--id=${workflowId}`]);
+	process.stdout.write(`bench: n8n ${JSON.stringify(figures)}\n`);
+	return figures;
+}
+
+export const n8nTriggers: Benchmark<BenchContext> = {
+	name: 'n8n-triggers',
+	async run(ctx) {
+		const count = Number(process.env.BENCH_N8N_MESSAGES ?? 1000);
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-bench-n8n-'));
+		let n8n: N8n | undefined;
+		const all: Figures[] = [];
+		try {
+			n8n = await N8n.create({ install: checkN8n(), packageTarball: packPackage(path.resolve(__dirname, '..'), dir), env: { NODE_EXTRA_CA_CERTS: ctx.servers.certPath } });
+			await n8n.installTarball(floorTarball(dir));
+			const server = { host: '127.0.0.1', port: ctx.servers.ports.imaps };
+			await n8n.importCredentials([
+				{ id: 'benchImapBuiltin', name: 'bob (n8n IMAP)', type: 'imap', data: { ...server, user: USER, password: PASSWORD, secure: true, allowUnauthorizedCerts: false } },
+				{ id: 'benchImapMailbox', name: 'bob (Mailbox IMAP)', type: 'mailboxImapApi', data: { ...server, security: 'tls', user: USER, password: PASSWORD } },
+			]);
+			for (const [i, config] of CONFIGS.entries()) all.push(await measure(ctx, n8n, config, i, count));
+		} finally {
+			await n8n?.destroy();
+			fs.rmSync(dir, { recursive: true, force: true });
+		}
+		return entriesOf(all, count);
+	},
+};
+
+function entriesOf(all: Figures[], count: number): BenchEntry[] {
+	const [builtin, floor, v12, v12plain, , v11] = all;
+	const at = `${count} messages in n8n`;
+	const out: BenchEntry[] = [];
+	for (const f of all) {
+		out.push(
+			entry({ name: `${at}: ${f.config}: msgs/s`, value: f.msgsPerSecond, unit: 'msg/s', higherIsBetter: true, ...(f === builtin ? {} : { bound: builtin.msgsPerSecond, boundName: builtin.config }), notes: `${f.executions} executions, ${f.seconds} s` }),
+			entry({ name: `${at}: ${f.config}: n8n CPU per 1,000`, value: f.cpuSecondsPer1000, unit: 's', higherIsBetter: false, ...(f === builtin ? {} : { bound: builtin.cpuSecondsPer1000, boundName: builtin.config }) }),
+			entry({ name: `${at}: ${f.config}: n8n peak RSS`, value: f.peakRssMiB, unit: 'MiB', higherIsBetter: false, ...(f === builtin ? {} : { bound: builtin.peakRssMiB, boundName: builtin.config }) }),
+			entry({ name: `${at}: ${f.config}: database growth`, value: f.databaseMiB, unit: 'MiB', higherIsBetter: false, notes: f.binaryMiB ? `binary data ${f.binaryMiB} MiB` : undefined }),
+			entry({ name: `${at}: ${f.config}: static data saved per emit`, value: f.staticDataBytes, unit: 'B', higherIsBetter: false }),
+		);
+	}
+	// the issue's targets, as ratios in this run
+	out.push(
+		entry({ name: `${at}: IMAP trigger 1.2 msgs/s vs n8n's trigger`, value: v12plain.msgsPerSecond, unit: 'msg/s', higherIsBetter: true, bound: builtin.msgsPerSecond, boundName: builtin.config, target: 2 }),
+		entry({ name: `${at}: IMAP trigger 1.2 peak RSS vs n8n's trigger`, value: v12.peakRssMiB, unit: 'MiB', higherIsBetter: false, bound: builtin.peakRssMiB, boundName: builtin.config, target: 1 }),
+		entry({ name: `${at}: IMAP trigger 1.2 CPU per message vs n8n's trigger`, value: v12plain.cpuSecondsPer1000, unit: 's', higherIsBetter: false, bound: builtin.cpuSecondsPer1000, boundName: builtin.config, target: 1 }),
+		entry({ name: `${at}: IMAP trigger 1.1 (one per run) CPU per message vs the floor`, value: v11.cpuSecondsPer1000, unit: 's', higherIsBetter: false, bound: floor.cpuSecondsPer1000, boundName: floor.config, target: 1.5 }),
+	);
+	return out;
+}

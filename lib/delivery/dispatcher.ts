@@ -56,7 +56,8 @@ export interface DispatcherOptions<M> {
 	logger: Logger;
 	/** The ledger after every change, at once (before any event about it). */
 	onLedger?: (state: LedgerState) => void;
-	onEvent?: (event: DeliveryEvent<M>) => void;
+	/** The events of one settled run (one per message that has one), at once. */
+	onEvents?: (events: Array<DeliveryEvent<M>>) => void;
 }
 
 export class Dispatcher<M extends DeliveryMessage> {
@@ -123,7 +124,14 @@ export class Dispatcher<M extends DeliveryMessage> {
 						this.o.logger.error(`mailbox watcher: recording the outcome of ${message.key} failed: ${String(error)}`);
 					}
 				});
-				messages.forEach((message, i) => this.report(message, outcome, settlements[i]));
+				const events = messages.flatMap((message, i) => this.report(message, outcome, settlements[i]));
+				if (events.length) {
+					try {
+						this.o.onEvents?.(events);
+					} catch (error) {
+						this.o.logger.error(`mailbox watcher: the event handler failed: ${String(error)}`);
+					}
+				}
 			})
 			.catch((error: unknown) => this.o.logger.error(`mailbox watcher: settling ${what} failed: ${String(error)}`));
 	}
@@ -138,25 +146,22 @@ export class Dispatcher<M extends DeliveryMessage> {
 		return outcome.kind === 'done' ? 'done' : 'untouched';
 	}
 
-	private report(message: M, outcome: RunOutcome, settlement: Settlement): void {
-		const emit = (event: DeliveryEvent<M>) => {
-			try {
-				this.o.onEvent?.(event);
-			} catch (error) {
-				this.o.logger.error(`mailbox watcher: the event handler failed: ${String(error)}`);
-			}
-		};
+	/** Logs what became of a message's run; its event, if it has one. */
+	private report(message: M, outcome: RunOutcome, settlement: Settlement): Array<DeliveryEvent<M>> {
 		if (outcome.kind === 'failed') {
 			const retryAt = settlement === 'retry' ? this.o.ledger.nextDueOf(message.key) : undefined;
 			const then = settlement === 'retry' ? `run again${retryAt ? ` from ${new Date(retryAt).toISOString()}` : ''}` : settlement === 'gaveUp' ? 'given up after this attempt; left as it is' : 'skipped; left as it is';
 			this.o.logger.warn(`mailbox watcher: the run for ${message.key} (attempt ${message.attempt}) failed (${outcome.error}); ${then}`);
-			emit({ type: 'runFailed', message, error: outcome.error, settlement: settlement as 'retry' | 'skipped' | 'gaveUp', ...(retryAt ? { retryAt: new Date(retryAt) } : {}) });
-		} else if (outcome.kind === 'waiting') {
-			this.o.logger.info(`mailbox watcher: the run for ${message.key} waits (Wait node); the message is not delivered again and left as it is`);
-			emit({ type: 'runWaiting', message });
-		} else if (outcome.kind === 'duplicate') {
-			this.o.logger.info(`mailbox watcher: ${message.key} was already handed to a run before a restart; it is not delivered again and left as it is`);
-			emit({ type: 'duplicate', message });
+			return [{ type: 'runFailed', message, error: outcome.error, settlement: settlement as 'retry' | 'skipped' | 'gaveUp', ...(retryAt ? { retryAt: new Date(retryAt) } : {}) }];
 		}
+		if (outcome.kind === 'waiting') {
+			this.o.logger.info(`mailbox watcher: the run for ${message.key} waits (Wait node); the message is not delivered again and left as it is`);
+			return [{ type: 'runWaiting', message }];
+		}
+		if (outcome.kind === 'duplicate') {
+			this.o.logger.info(`mailbox watcher: ${message.key} was already handed to a run before a restart; it is not delivered again and left as it is`);
+			return [{ type: 'duplicate', message }];
+		}
+		return [];
 	}
 }

@@ -52,6 +52,8 @@ export interface WatcherOptions<M, E, S> {
 	/** The run ledger to persist, at once after every change. */
 	onLedger?: (state: LedgerState) => void;
 	onEvent?: (event: E) => void;
+	/** The events of a run's messages (failed, waiting, refused), at once; without it each goes to `onEvent`. */
+	onEvents?: (events: E[]) => void;
 	logger?: Logger;
 	clock?: Clock;
 }
@@ -113,10 +115,10 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 			clock: this.clock,
 			logger: this.log,
 			onLedger: watcherOptions.onLedger,
-			onEvent: (event) => {
-				// the state of this settlement goes out with the event (an n8n emit saves both)
+			onEvents: (events) => {
+				// the state of this settlement goes out with the events (an n8n emit saves both)
 				this.flushState(true);
-				this.emit(this.deliveryEvent(event));
+				this.emitRun(events.map((event) => this.deliveryEvent(event)));
 			},
 		});
 	}
@@ -243,6 +245,19 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 			this.watcherOptions.onState(this.getState());
 		} catch (error) {
 			this.log.error(`mailbox watcher: saving the state failed: ${String(error)}`);
+		}
+	}
+
+	/** A run's events: at once to `onEvents`, else one by one. */
+	private emitRun(events: E[]): void {
+		if (!this.watcherOptions.onEvents) {
+			for (const event of events) this.emit(event);
+			return;
+		}
+		try {
+			this.watcherOptions.onEvents(events);
+		} catch (error) {
+			this.log.error(`mailbox watcher: the event handler failed: ${String(error)}`);
 		}
 	}
 

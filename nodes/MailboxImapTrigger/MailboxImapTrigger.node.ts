@@ -398,13 +398,19 @@ export class MailboxImapTrigger implements INodeType {
 			maxIdleMs: Math.min(pollIntervalMs, 5 * 60_000),
 			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
+			// the messages of a run that failed or waits: one item each, in one emit
+			onEvents: (events) => {
+				const items = events.flatMap((event) => {
+					if (event.type !== 'runFailed' && event.type !== 'runWaiting' && event.type !== 'duplicate') return [];
+					const m = event.message;
+					return runStatusItem(event, mailbox, m.folder, { uid: m.uid, messageId: m.messageId ?? null }, null) ?? [];
+				});
+				if (items.length) this.emit([[], items]);
+			},
 			onEvent: (event) => {
 				reportFailure(this, options, event);
 				let item: INodeExecutionData | undefined;
-				if (event.type === 'runFailed' || event.type === 'runWaiting' || event.type === 'duplicate') {
-					const m = event.message;
-					item = runStatusItem(event, mailbox, m.folder, { uid: m.uid, messageId: m.messageId ?? null }, null);
-				} else if (event.type === 'accountChanged') {
+				if (event.type === 'accountChanged') {
 					item = accountChangedItem(mailbox, event.folder);
 				} else if (event.type !== 'skipped' || event.reason === 'oversized') {
 					item = folderStatusItem(event, mailbox, watcher.getStats()[event.folder]);

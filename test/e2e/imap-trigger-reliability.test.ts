@@ -29,7 +29,7 @@ const TRIGGER = 'New mail';
 const BACKLOG = 300;
 const FAIL_MARK = '[fail]';
 
-const WF = { backlog: 'mbxRelBacklog', noRetry: 'mbxRelNoRetry', retry: 'mbxRelRetry', outage: 'mbxRelOutage', wait: 'mbxRelWait' } as const;
+const WF = { backlog: 'mbxRelBacklog', noRetry: 'mbxRelNoRetry', retry: 'mbxRelRetry', outage: 'mbxRelOutage', wait: 'mbxRelWait', runs: 'mbxRelRuns' } as const;
 const CRED = { alice: 'mbxRelAlice', bob: 'mbxRelBob', catchall: 'mbxRelCatchall' } as const;
 
 /** Fails the run for a message whose subject carries FAIL_MARK, unless the message is \Flagged. */
@@ -52,13 +52,13 @@ const NEXT = {
 	wait: { type: 'n8n-nodes-base.wait', typeVersion: 1.1, parameters: { resume: 'timeInterval', amount: 1, unit: 'hours' } },
 } as const;
 
-function triggerWorkflow(id: string, credential: { id: string; name: string }, parameters: Record<string, unknown>, next: keyof typeof NEXT, statusNode = false): object {
+function triggerWorkflow(id: string, credential: { id: string; name: string }, parameters: Record<string, unknown>, next: keyof typeof NEXT, statusNode = false, typeVersion = 1): object {
 	const nodes: object[] = [
 		{
 			id: nodeId(),
 			name: TRIGGER,
 			type: 'n8n-nodes-mailbox.mailboxImapTrigger',
-			typeVersion: 1,
+			typeVersion,
 			position: [0, 0],
 			parameters: { authentication: 'password', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'markRead', mode: 'idle', pollMinutes: 15, options: {}, ...parameters },
 			credentials: { mailboxImapApi: credential },
@@ -157,6 +157,8 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		const bob = await connect('bob');
 		await bob.mailboxCreate('Retry');
 		await bob.mailboxCreate('Waits');
+		// three messages waiting when the version 1.2 trigger starts: one run; one of them makes it fail
+		await servers.writeMaildir('bob', 'Runs', ['runs-1', `runs-2`, 'runs-3'].map((name, i) => ({ raw: Buffer.from(plainMessage(name, i === 1 ? `${FAIL_MARK} run of three` : 'run of three')), flags: [] })));
 		forwarder = await Forwarder.start(servers.ports.imaps);
 
 		const install = checkN8n();
@@ -171,7 +173,9 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		await n8n.importWorkflow(triggerWorkflow(WF.retry, ref(CRED.bob, 'bob'), { folders: ['Retry'], pollMinutes: 0.1, options: { retryFailed: true, retryMinutes: 0.05 } }, 'failing'));
 		await n8n.importWorkflow(triggerWorkflow(WF.outage, ref(CRED.catchall, 'catchall'), {}, 'noOp', true));
 		await n8n.importWorkflow(triggerWorkflow(WF.wait, ref(CRED.bob, 'bob'), { folders: ['Waits'] }, 'wait', true));
-		for (const id of Object.values(WF)) await n8n.publish(id);
+		await n8n.importWorkflow(triggerWorkflow(WF.runs, ref(CRED.bob, 'bob'), { folders: ['Runs'], firstActivation: 'all', pollMinutes: 0.1, options: { retryMinutes: 0.05 } }, 'failing', true, 1.2));
+		// (the run workflow is published by its test, so its retries are not used up before)
+		for (const id of Object.values(WF)) if (id !== WF.runs) await n8n.publish(id);
 	});
 
 	afterAll(async () => {
@@ -445,6 +449,38 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		const { triggerStatus } = await n8n.executions(WF.outage);
 		expect(triggerStatus.filter((t) => t.errorMessage)).toEqual([]);
 		expect(n8n.logs()).not.toMatch(/Unhandled|TypeError/);
+	});
+	it('version 1.2: waiting messages go into one run, one item each; when it fails, all are reported in one Mailbox Status item list, left unread and retried together until a run succeeds', async () => {
+		await n8n.stop();
+		await n8n.publish(WF.runs);
+		await n8n.start();
+		const bob = await connect('bob');
+		const id = (name: string) => `<${name}@example.test>`;
+		const ids = ['runs-1', 'runs-2', 'runs-3'].map(id);
+		const seen = async () => {
+			const flags = await flagsOf(bob, 'Runs');
+			return ids.filter((m) => flags.get(m)?.has('\\Seen'));
+		};
+		await waitFor('the run of three to fail twice', async () => {
+			const { executions } = await n8n.executions(WF.runs);
+			return executions.filter((e) => e.status === 'error').length >= 2 ? true : undefined;
+		});
+		expect(await seen()).toEqual([]);
+		await flag(bob, 'Runs', id('runs-2'));
+		await waitFor('a run of the three to succeed and all to be marked read', async () => {
+			const { executions } = await n8n.executions(WF.runs);
+			return executions.some((e) => e.status === 'success' && messageItems(e).length === 3) && (await seen()).length === 3 ? true : undefined;
+		});
+		const { executions } = await n8n.executions(WF.runs);
+		const runs = executions.filter((e) => messageItems(e).length > 0);
+		// every run carried the three messages, one item each; none ran after the one that succeeded
+		for (const e of runs) expect(messageItems(e).map((item) => String(item.messageId)).sort()).toEqual(ids);
+		expect(runs.filter((e) => e.status === 'success')).toHaveLength(1);
+		expect(runs.at(-1)!.status).toBe('success');
+		// each failed run: one Mailbox Status execution with an item per message
+		const reports = executions.filter((e) => statusItems(e).some((item) => item.status === 'runFailed'));
+		expect(reports.length).toBe(runs.length - 1);
+		for (const e of reports) expect(statusItems(e).map((item) => String((item.run as { messageId?: string }).messageId)).sort()).toEqual(ids);
 	});
 });
 

@@ -413,9 +413,11 @@ describe('Dispatcher', () => {
 				log.push('ledger');
 				ledgers.push(s);
 			},
-			onEvent: (e) => {
-				log.push(`event:${e.type}`);
-				events.push(e);
+			onEvents: (batch) => {
+				for (const e of batch) {
+					log.push(`event:${e.type}`);
+					events.push(e);
+				}
 			},
 		});
 		/** Reserves room like a source does, sends, and resolves with the settlement. */
@@ -572,6 +574,39 @@ describe('Dispatcher', () => {
 		expect(window.inFlight).toEqual({ count: 1, bytes: 200, runs: 1 });
 	});
 
+	it('a run of several messages settles each and reports their events at once, after the ledger', async () => {
+		const clock = new FakeClock();
+		const ledger = new RunLedger(undefined, { retryDelayMs: 1000, maxAttempts: 2 });
+		const window = new Window(10, 1000, 2);
+		const batches: string[][] = [];
+		const keys: string[] = [];
+		const d = new Dispatcher<Msg>({
+			keyPrefix: 'wf:node',
+			deliver: (messages, run) => {
+				keys.push(`${run.key} ${messages.map((m) => m.key).join(',')}`);
+				return Promise.resolve({ kind: 'failed', error: 'boom' });
+			},
+			ledger,
+			window,
+			clock,
+			logger: silentLogger,
+			onLedger: () => batches.push(['ledger']),
+			onEvents: (events) => batches.push(events.map((e) => (e.type === 'runFailed' ? `${e.message.key}:${e.settlement}` : e.type))),
+		});
+		expect(await window.reserve(3, 300, 1)).toBe(true);
+		const settled: string[] = [];
+		d.send([{ key: 'a', attempt: 1 }, { key: 'b', attempt: 2 }, { key: 'c', attempt: 1 }], 300, (m, s) => settled.push(`${m.key}:${s}`));
+		await until(() => settled.length === 3, 'every member settled');
+		expect(keys).toEqual(['wf:node:a a,b,c']);
+		expect(settled).toEqual(['a:retry', 'b:gaveUp', 'c:retry']);
+		expect(batches).toEqual([['ledger'], ['a:retry', 'b:gaveUp', 'c:retry']]);
+		expect(window.inFlight).toEqual({ count: 0, bytes: 0, runs: 0 });
+		// a run formed again under a recorded key
+		d.send([{ key: 'c', attempt: 2 }], 0, () => undefined, { key: 'a', attempt: 1 });
+		await until(() => keys.length === 2, 'the second run');
+		expect(keys[1]).toBe('wf:node:a c');
+	});
+
 	it('a throwing settle or event handler does not stop the others', async () => {
 		const clock = new FakeClock();
 		const ledger = new RunLedger(undefined, { retryDelayMs: 1 });
@@ -584,7 +619,7 @@ describe('Dispatcher', () => {
 			window,
 			clock,
 			logger: { ...silentLogger, error: (m) => errors.push(m) },
-			onEvent: () => {
+			onEvents: () => {
 				throw new Error('handler');
 			},
 		});

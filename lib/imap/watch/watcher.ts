@@ -527,9 +527,7 @@ class FolderWatcher {
 			for (let i = 0; i < candidates.length && current(); i += this.s.fetchBatchSize) {
 				const chunk = candidates.slice(i, i + this.s.fetchBatchSize);
 				this.frontier = chunk[0];
-				const meta = (await this.slow(client, client.fetchAll(uidSetOf(chunk), { uid: true, flags: true, size: true, internalDate: true, envelope: true, bodyStructure: true }, { uid: true }), 'Fetching message sizes'))
-					.map(metaOf)
-					.sort((a, b) => a.uid - b.uid);
+				const meta = await this.fetchMeta(client, chunk);
 				let next = 0;
 				while (next < meta.length && current()) {
 					const m = meta[next];
@@ -604,6 +602,12 @@ class FolderWatcher {
 		return true;
 	}
 
+	/** Flags, size, dates, envelope and structure of these UIDs (those still there), in UID order. */
+	private async fetchMeta(client: ImapFlow, uids: number[]): Promise<Meta[]> {
+		const found = await this.slow(client, client.fetchAll(uidSetOf(uids), { uid: true, flags: true, size: true, internalDate: true, envelope: true, bodyStructure: true }, { uid: true }), 'Fetching message sizes');
+		return found.map(metaOf).sort((a, b) => a.uid - b.uid);
+	}
+
 	private bytes(m: Meta): number {
 		return this.isOversized(m) ? 0 : m.size;
 	}
@@ -630,9 +634,7 @@ class FolderWatcher {
 				}
 				continue;
 			}
-			const meta = (await this.slow(client, client.fetchAll(uidSetOf(present), { uid: true, flags: true, size: true, internalDate: true, envelope: true, bodyStructure: true }, { uid: true }), 'Fetching message sizes'))
-				.map(metaOf)
-				.sort((a, b) => a.uid - b.uid);
+			const meta = await this.fetchMeta(client, present);
 			if (!meta.length) continue;
 			if (!(await this.owner.window.reserve(meta.length, meta.reduce((sum, m) => sum + this.bytes(m), 0), 1))) return undefined;
 			delivered += await this.download(client, cursor, meta, current, first);

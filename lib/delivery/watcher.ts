@@ -24,7 +24,7 @@ export interface WatcherOptions<M, E, S> {
 	keyPrefix?: string;
 	/** Failed runs: retried (default), how often, how soon. */
 	retry?: RetryPolicy;
-	/** Messages in flight (delivered, run not settled) at most (default 100); more waits. */
+	/** Messages in flight (delivered, run not settled) at most (default 100, or what maxRuns full runs carry when that is more); more waits. */
 	maxInFlight?: number;
 	/** Runs in flight at most (default: no limit beyond maxInFlight). */
 	maxRuns?: number;
@@ -106,7 +106,10 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 		this.log = watcherOptions.logger ?? silentLogger;
 		this.clock = watcherOptions.clock ?? systemClock;
 		this.accountChanged = otherAccount(watcherOptions.state, watcherOptions.account);
-		this.window = new Window(Math.floor(positive(watcherOptions.maxInFlight, 100)), Math.floor(positive(watcherOptions.maxInFlightBytes, 16 * 1024 * 1024)), Math.floor(positive(watcherOptions.maxRuns, Infinity)));
+		const maxRuns = Math.floor(positive(watcherOptions.maxRuns, Infinity));
+		// runs at once are filled: a lower bound would cut a backlog into more, smaller runs
+		const fullRuns = Number.isFinite(maxRuns) ? maxRuns * Math.floor(positive(watcherOptions.messagesPerRun, 1)) : 0;
+		this.window = new Window(Math.floor(positive(watcherOptions.maxInFlight, Math.max(100, fullRuns))), Math.floor(positive(watcherOptions.maxInFlightBytes, 16 * 1024 * 1024)), maxRuns);
 		this.dispatcher = new Dispatcher<M>({
 			keyPrefix: watcherOptions.keyPrefix ?? keyPrefix,
 			deliver: watcherOptions.deliver,

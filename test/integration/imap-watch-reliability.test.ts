@@ -83,7 +83,7 @@ describe('IMAP watcher reliability against a real Dovecot', () => {
 		expect(counts.size).toBe(300);
 		expect([...counts.values()].every((n) => n === 1)).toBe(true);
 		expect(new Set(acked)).toEqual(new Set(generated.map((m) => m.messageId)));
-		expect(second.state()?.folders.Restart).toEqual({ uidValidity: saved.folders.Restart.uidValidity, lastUid: 300, recent: expect.any(Array) });
+		expect(second.state()?.folders.Restart).toEqual({ uidValidity: saved.folders.Restart.uidValidity, lastUid: 300, recent: expect.any(String) });
 	});
 
 	it('a connection dropped in the middle of a fetch: reconnects, catches up, nothing lost or repeated', async () => {

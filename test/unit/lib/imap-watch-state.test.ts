@@ -1,5 +1,5 @@
 import { fingerprint } from '../../../lib/delivery/keys';
-import { emptyState, FolderCursor, loadState, messageKey, saveState, STATE_VERSION, type FolderState } from '../../../lib/imap/watch/state';
+import { emptyState, FolderCursor, loadState, formatRecent, messageKey, saveState, STATE_VERSION, type FolderState } from '../../../lib/imap/watch/state';
 import { formatUidSet, parseUidSet, rangesOf, uidSetOf } from '../../../lib/imap/uid-set';
 
 describe('UID sets', () => {
@@ -108,18 +108,19 @@ describe('FolderCursor', () => {
 		expect(c.lastUid).toBe(0);
 		expect(c.filterTo).toBe(20);
 		expect(c.filter).toEqual({ kind: 'match', at: 1_000 });
-		expect(c.recent).toEqual(recent);
+		expect(c.recent).toEqual(recent.map(([k, t]) => [k.slice(0, 10), t]));
 		expect(c.isRecent(fingerprint('<a@x>'))).toBe(true);
 		expect(c.isRecent(fingerprint('<z@x>'))).toBe(false);
-		expect(c.toState()).toEqual({ uidValidity: '2', lastUid: 0, filterTo: 20, filter: 'match:1000', recent });
+		expect(c.toState()).toEqual({ uidValidity: '2', lastUid: 0, filterTo: 20, filter: 'match:1000', recent: formatRecent(recent) });
 		expect(FolderCursor.matching('2', 21, []).filter).toEqual({ kind: 'match', at: 0 });
 	});
 
 	it('reloaded({fromUid}) delivers again from that UID on, keeping pending below, actions and recent', () => {
-		const recent: Array<[string, number]> = [[fingerprint('<x@y>'), 1]];
+		const recent: Array<[string, number]> = [[fingerprint('<x@y>'), 1_000]];
 		const c = new FolderCursor('1', { lastUid: 20, done: '22', pending: '3,15', actions: '19', recent });
 		const r = c.reloaded({ fromUid: 10 });
-		expect(r.toState()).toEqual({ uidValidity: '1', lastUid: 9, pending: '3', actions: '19', recent });
+		expect(r.toState()).toEqual({ uidValidity: '1', lastUid: 9, pending: '3', actions: '19', recent: formatRecent(recent) });
+		expect(r.isRecent(fingerprint('<x@y>'))).toBe(true);
 		expect(r.isOpen(15)).toBe(true);
 		expect(r.isOpen(22)).toBe(true);
 		expect(r.isOpen(5)).toBe(false);
@@ -150,7 +151,7 @@ describe('FolderCursor', () => {
 		c.settle(47);
 		c.actions.add(12);
 		c.actions.add(13);
-		c.addRecent(messageKey('<m@x>', undefined, 0), 123, 10);
+		c.addRecent(messageKey('<m@x>', undefined, 0), 123_000, 10);
 		const state = c.toState();
 		expect(state).toEqual({
 			uidValidity: '99',
@@ -160,7 +161,7 @@ describe('FolderCursor', () => {
 			filterTo: 100,
 			filter: 'unseen',
 			actions: '12:13',
-			recent: [[fingerprint('<m@x>'), 123]],
+			recent: `${fingerprint('<m@x>').slice(0, 10)}${(123).toString(36)}`,
 		});
 		const again = new FolderCursor(state.uidValidity, JSON.parse(JSON.stringify(state)) as FolderState);
 		expect(again.toState()).toEqual(state);
@@ -169,27 +170,42 @@ describe('FolderCursor', () => {
 
 	it('keeps recent keys as fingerprints, bounded by the limit', () => {
 		const c = new FolderCursor('1', { lastUid: 0 });
-		for (let i = 0; i < 5; i++) c.addRecent(messageKey(`<m${i}@x>`, undefined, 0), i, 3);
+		for (let i = 0; i < 5; i++) c.addRecent(messageKey(`<m${i}@x>`, undefined, 0), i * 1000, 3);
 		expect(c.recent).toEqual([
-			[fingerprint('<m2@x>'), 2],
-			[fingerprint('<m3@x>'), 3],
-			[fingerprint('<m4@x>'), 4],
+			[fingerprint('<m2@x>').slice(0, 10), 2000],
+			[fingerprint('<m3@x>').slice(0, 10), 3000],
+			[fingerprint('<m4@x>').slice(0, 10), 4000],
 		]);
-		for (const [k] of c.recent) expect(k).toMatch(/^[A-Za-z0-9_-]{16}$/);
 		expect(c.isRecent(fingerprint('<m1@x>'))).toBe(false);
 		expect(c.isRecent(fingerprint('<m4@x>'))).toBe(true);
 		// after a lookup the list stays right as it grows and drops
-		c.addRecent(messageKey('<m5@x>', undefined, 0), 5, 3);
+		c.addRecent(messageKey('<m5@x>', undefined, 0), 5000, 3);
 		expect(c.isRecent(fingerprint('<m5@x>'))).toBe(true);
 		expect(c.isRecent(fingerprint('<m2@x>'))).toBe(false);
-		c.addRecent('ignored', 6, 0);
+		c.addRecent('ignored', 6000, 0);
 		expect(c.recent).toHaveLength(3);
-		// loaded Message-IDs become fingerprints; fingerprints stay as they are
-		const loaded = new FolderCursor('1', { lastUid: 0, recent: [['<old@x>', 1], [fingerprint('<new@x>'), 2], ['bad' as unknown as string, 'x' as unknown as number]] });
-		expect(loaded.recent).toEqual([
-			[fingerprint('<old@x>'), 1],
-			[fingerprint('<new@x>'), 2],
-		]);
+		// lists saved by earlier releases load: Message-IDs become fingerprints, fingerprints stay
+		const loaded = new FolderCursor('1', { lastUid: 0, recent: [['<old@x>', 1000], [fingerprint('<new@x>'), 2000], ['bad' as unknown as string, 'x' as unknown as number]] });
+		expect(loaded.isRecent(fingerprint('<old@x>'))).toBe(true);
+		expect(loaded.isRecent(fingerprint('<new@x>'))).toBe(true);
+		expect(loaded.recent).toHaveLength(2);
+		expect(loaded.toState().recent).toBe(formatRecent([[fingerprint('<old@x>'), 1000], [fingerprint('<new@x>'), 2000]]));
+	});
+
+	it('saves recent deliveries small: 500 take under 7 KB, and they load back with their dates to the second', () => {
+		const c = new FolderCursor('1', { lastUid: 0 });
+		const start = Date.UTC(2026, 11, 5, 8, 0, 0);
+		// mostly in order, some out of order (a later message with an earlier date)
+		for (let i = 0; i < 600; i++) c.addRecent(messageKey(`<m${i}@example.test>`, undefined, 0), start + (i % 7 === 3 ? -3_600_000 : i * 37_000), 500);
+		const saved = c.toState().recent as string;
+		expect(typeof saved).toBe('string');
+		expect(Buffer.byteLength(JSON.stringify(saved))).toBeLessThan(7 * 1024);
+		const again = new FolderCursor('1', JSON.parse(JSON.stringify(c.toState())) as FolderState);
+		expect(again.recent).toEqual(c.recent);
+		for (let i = 100; i < 600; i++) expect(again.isRecent(messageKey(`<m${i}@example.test>`, undefined, 0))).toBe(true);
+		expect(again.isRecent(messageKey('<m99@example.test>', undefined, 0))).toBe(false);
+		// what is not an entry is dropped, never thrown on
+		expect(new FolderCursor('1', { lastUid: 0, recent: 'x,,ABCDEFGHIJ1z,ABCDEFGHIJ!,' }).recent).toEqual([['ABCDEFGHIJ', 71_000]]);
 	});
 
 	it('messageKey fingerprints the Message-ID, else the date and size', () => {
@@ -226,9 +242,10 @@ describe('loadState / saveState', () => {
 		expect(c.pending.size).toBe(0);
 		expect(sorted(c.done)).toEqual([52]);
 		expect(c.recent).toEqual([
-			[fingerprint('<a@x>'), 1_000],
-			[fingerprint('<b@x>'), 2_000],
+			[fingerprint('<a@x>').slice(0, 10), 1_000],
+			[fingerprint('<b@x>').slice(0, 10), 2_000],
 		]);
+		expect(c.isRecent(fingerprint('<b@x>'))).toBe(true);
 		expect(c.isRecent(messageKey('<a@x>', undefined, 0))).toBe(true);
 		expect(c.toState()).toEqual({
 			uidValidity: '4',
@@ -236,10 +253,10 @@ describe('loadState / saveState', () => {
 			done: '52',
 			filterTo: 50,
 			filter: 'match:1000',
-			recent: [
+			recent: formatRecent([
 				[fingerprint('<a@x>'), 1_000],
 				[fingerprint('<b@x>'), 2_000],
-			],
+			]),
 		});
 	});
 

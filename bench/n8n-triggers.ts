@@ -19,7 +19,8 @@
  *
  *   BENCH_N8N_MESSAGES  messages per configuration (default 1000; the issue's figures: 10000)
  *   BENCH_N8N_ONLY      run only the configurations whose name matches this regular expression (the ratios
- *                       need n8n's trigger and the floor in the same run)
+ *                       need n8n's trigger and the floor in the same run; the latency ones are named
+ *                       "latency <trigger>")
  *   BENCH_N8N_PROFILE   a folder: n8n's main writes a V8 CPU profile there per configuration
  */
 import { execFileSync } from 'node:child_process';
@@ -334,7 +335,7 @@ export const n8nTriggers: Benchmark<BenchContext> = {
 		const count = Number(process.env.BENCH_N8N_MESSAGES ?? 1000);
 		const only = process.env.BENCH_N8N_ONLY;
 		const configs = CONFIGS.map((config, index) => ({ config, index })).filter(({ config }) => !only || new RegExp(only).test(config.name));
-		const latencyConfigs = LATENCY_CONFIGS.map((config, index) => ({ config, index })).filter(({ config }) => !only || new RegExp(only).test(config.name));
+		const latencyConfigs = LATENCY_CONFIGS.map((config, index) => ({ config, index })).filter(({ config }) => !only || new RegExp(only).test(`latency ${config.name}`));
 		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-bench-n8n-'));
 		let n8n: N8n | undefined;
 		let ews: EwsBench | undefined;

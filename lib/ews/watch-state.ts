@@ -27,6 +27,13 @@ export const EWS_STATE_VERSION = 2;
 export const MAX_RECENT = 1000;
 
 /**
+ * Characters of a key that `recent` keeps (60 bits of the fingerprint): n8n writes the whole state
+ * with every run, and 1,000 keys take 10 KB this way instead of 19 KB as a JSON list. A message is
+ * taken for a finished one by a chance match of 60 bits about once in 10^12 comparisons.
+ */
+export const RECENT_KEY_CHARS = 10;
+
+/**
  * - `new`: to deliver (also while its run is going, and after a failed run that is retried)
  * - `act`: the run succeeded; the after-processing action (mark read, move, delete) is still to do
  */
@@ -63,8 +70,11 @@ export interface EwsFolderState {
 	resyncSince?: number;
 	/** Item id -> entry, for messages taken in and not finished. */
 	pending: Record<string, EwsPendingEntry>;
-	/** Keys of finished messages, oldest first, at most MAX_RECENT. */
-	recent: string[];
+	/**
+	 * Keys of finished messages, oldest first, at most MAX_RECENT: their first RECENT_KEY_CHARS
+	 * characters, one after the other in one string (states saved before: a list of keys).
+	 */
+	recent: string;
 }
 
 export interface EwsWatchState {
@@ -84,7 +94,7 @@ export function emptyEwsState(): EwsWatchState {
 }
 
 export function emptyFolderState(): EwsFolderState {
-	return { pending: record(), recent: [] };
+	return { pending: record(), recent: '' };
 }
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -123,7 +133,13 @@ export function loadEwsState(raw: unknown, account?: string): EwsWatchState {
 				folder.pending[id] = out;
 			}
 		}
-		if (Array.isArray(f.recent)) folder.recent = f.recent.filter((k): k is string => typeof k === 'string' && k.length > 0).slice(-MAX_RECENT).map(v1 ? recentKeyOf : asFingerprint);
+		if (typeof f.recent === 'string') {
+			const whole = f.recent.length - (f.recent.length % RECENT_KEY_CHARS);
+			folder.recent = /^[A-Za-z0-9_-]*$/.test(f.recent) ? f.recent.slice(Math.max(0, whole - MAX_RECENT * RECENT_KEY_CHARS), whole) : '';
+		} else if (Array.isArray(f.recent)) {
+			const keys = f.recent.filter((k): k is string => typeof k === 'string' && k.length > 0).slice(-MAX_RECENT);
+			folder.recent = keys.map((k) => (v1 ? recentKeyOf(k) : asFingerprint(k)).slice(0, RECENT_KEY_CHARS)).join('');
+		}
 		state.folders[key] = folder;
 	}
 	return state;
@@ -158,20 +174,32 @@ export function remember(folder: EwsFolderState, itemId: string, messageId: stri
 	rememberKey(folder, messageKey(itemId, messageId));
 }
 
+/** Where a key is in `recent` (a multiple of RECENT_KEY_CHARS), else -1. */
+function recentIndex(recent: string, key: string): number {
+	const short = key.slice(0, RECENT_KEY_CHARS);
+	for (let at = recent.indexOf(short); at >= 0; at = recent.indexOf(short, at + 1)) if (at % RECENT_KEY_CHARS === 0) return at;
+	return -1;
+}
+
+/** Whether a message's key (see messageKey) is among the finished ones. */
+export function isRecent(folder: EwsFolderState, key: string): boolean {
+	return recentIndex(folder.recent, key) >= 0;
+}
+
 function rememberKey(folder: EwsFolderState, key: string): void {
-	const at = folder.recent.indexOf(key);
-	if (at >= 0) folder.recent.splice(at, 1);
-	folder.recent.push(key);
-	if (folder.recent.length > MAX_RECENT) folder.recent.splice(0, folder.recent.length - MAX_RECENT);
+	const at = recentIndex(folder.recent, key);
+	const rest = at >= 0 ? folder.recent.slice(0, at) + folder.recent.slice(at + RECENT_KEY_CHARS) : folder.recent;
+	const all = rest + key.slice(0, RECENT_KEY_CHARS);
+	folder.recent = all.length > MAX_RECENT * RECENT_KEY_CHARS ? all.slice(all.length - MAX_RECENT * RECENT_KEY_CHARS) : all;
 }
 
 /** Whether a message is finished (by Message-ID or item id) or already pending (by item id or Message-ID). */
 export function isKnown(folder: EwsFolderState, itemId: string, messageId: string | undefined): boolean {
 	if (itemId in folder.pending) return true;
-	if (folder.recent.includes(messageKey(itemId, undefined))) return true;
+	if (isRecent(folder, messageKey(itemId, undefined))) return true;
 	if (!messageId) return false;
 	const key = fingerprint(messageId);
-	if (folder.recent.includes(key)) return true;
+	if (isRecent(folder, key)) return true;
 	return Object.values(folder.pending).some((e) => e.m === key);
 }
 

@@ -8,7 +8,7 @@ import { diagnosticsReason, fromEwsResponseCode, permissionHint } from '../../..
 import { soapOperation, throttleHint } from '../../../lib/ews/transport';
 import { fingerprint } from '../../../lib/delivery/keys';
 import { folderKey } from '../../../lib/ews/watch';
-import { decideCreate, emptyFolderState, finish, isKnown, loadEwsState, MAX_RECENT, RESYNC_MARGIN_MS } from '../../../lib/ews/watch-state';
+import { decideCreate, emptyFolderState, finish, isKnown, loadEwsState, MAX_RECENT, RECENT_KEY_CHARS, RESYNC_MARGIN_MS } from '../../../lib/ews/watch-state';
 
 describe('EWS watch state', () => {
 	it('loads anything without throwing and keeps only usable parts', () => {
@@ -23,15 +23,24 @@ describe('EWS watch state', () => {
 		});
 		expect(Object.keys(state.folders)).toEqual(['inbox']);
 		// a version 1 state: Message-IDs become fingerprints; the pending message keeps the key it was delivered with
-		expect(state.folders.inbox).toEqual({ folderId: 'F1', syncState: 'S', activatedAt: 5, lastSyncAt: 6, pending: { a: { s: 'new', m: fingerprint('<a@x>'), l: '<a@x>', r: 1, z: 2 } }, recent: [fingerprint('<x@y>')] });
+		expect(state.folders.inbox).toEqual({ folderId: 'F1', syncState: 'S', activatedAt: 5, lastSyncAt: 6, pending: { a: { s: 'new', m: fingerprint('<a@x>'), l: '<a@x>', r: 1, z: 2 } }, recent: short('<x@y>') });
 		// version 2 loads as saved
-		const saved = { version: 2, account: 'acct', folders: { inbox: { pending: { b: { s: 'act', m: fingerprint('<b@x>'), l: '<b@x>' } }, recent: [fingerprint('<x@y>')] } } };
-		expect(loadEwsState(saved, 'acct').folders.inbox).toEqual({ pending: { b: { s: 'act', m: fingerprint('<b@x>'), l: '<b@x>' } }, recent: [fingerprint('<x@y>')] });
+		const saved = { version: 2, account: 'acct', folders: { inbox: { pending: { b: { s: 'act', m: fingerprint('<b@x>'), l: '<b@x>' } }, recent: short('<x@y>') } } };
+		expect(loadEwsState(saved, 'acct').folders.inbox).toEqual({ pending: { b: { s: 'act', m: fingerprint('<b@x>'), l: '<b@x>' } }, recent: short('<x@y>') });
+		// a version 2 state saved with the list of whole fingerprints
+		const listed = loadEwsState({ version: 2, folders: { inbox: { pending: {}, recent: [fingerprint('<x@y>'), fingerprint('<z@y>')] } } }).folders.inbox;
+		expect(listed.recent).toBe(short('<x@y>') + short('<z@y>'));
+		expect(isKnown(listed, 'some-item', '<z@y>')).toBe(true);
+		// a broken recent string is dropped, a cut one keeps its whole keys
+		expect(loadEwsState({ version: 2, folders: { inbox: { pending: {}, recent: 'not a key list!' } } }).folders.inbox.recent).toBe('');
+		expect(loadEwsState({ version: 2, folders: { inbox: { pending: {}, recent: `${short('<x@y>')}abc` } } }).folders.inbox.recent).toBe(short('<x@y>'));
 		// another account's state is not used
 		expect(loadEwsState(saved, 'other')).toEqual({ version: 2, account: 'other', folders: {} });
 		// a sync state without activation: the first activation is still under way
 		expect(loadEwsState({ folders: { inbox: { syncState: 'S', pending: {}, recent: [] } } }).folders.inbox.activatedAt).toBeUndefined();
 	});
+
+	const short = (messageId: string) => fingerprint(messageId).slice(0, RECENT_KEY_CHARS);
 
 	it('decides per first activation mode, after a reset by time and key, and otherwise by pending', () => {
 		const f = emptyFolderState();
@@ -58,12 +67,21 @@ describe('EWS watch state', () => {
 			f.pending[`i${i}`] = { s: 'act', m: fingerprint(`<${i}@x>`) };
 			finish(f, `i${i}`);
 		}
-		expect(f.recent).toHaveLength(MAX_RECENT);
-		expect(f.recent.at(-1)).toBe(fingerprint(`<${MAX_RECENT + 9}@x>`));
+		expect(f.recent).toHaveLength(MAX_RECENT * RECENT_KEY_CHARS);
+		expect(f.recent.endsWith(short(`<${MAX_RECENT + 9}@x>`))).toBe(true);
+		expect(isKnown(f, 'x', `<${MAX_RECENT + 9}@x>`)).toBe(true);
+		expect(isKnown(f, 'x', '<10@x>')).toBe(true);
+		expect(isKnown(f, 'x', '<9@x>')).toBe(false);
 		expect(f.pending).toEqual({});
-		f.pending.again = { s: 'new', m: fingerprint(`<${MAX_RECENT + 9}@x>`) };
+		// a key finished again moves to the end, once
+		f.pending.again = { s: 'new', m: fingerprint('<500@x>') };
 		finish(f, 'again');
-		expect(f.recent.filter((k) => k === fingerprint(`<${MAX_RECENT + 9}@x>`))).toHaveLength(1);
+		expect(f.recent).toHaveLength(MAX_RECENT * RECENT_KEY_CHARS);
+		expect(f.recent.endsWith(short('<500@x>'))).toBe(true);
+		expect(f.recent.split(short('<500@x>'))).toHaveLength(2);
+		expect(isKnown(f, 'x', '<10@x>')).toBe(true);
+		// what is saved: 1,000 keys in 10 KB
+		expect(JSON.stringify(f.recent).length).toBeLessThanOrEqual(MAX_RECENT * RECENT_KEY_CHARS + 2);
 	});
 });
 

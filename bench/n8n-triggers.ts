@@ -28,6 +28,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
+import { resolveServer } from '../lib/connection/options';
+import { withPop3 } from '../lib/pop3/connect';
 import { EwsServer } from '../test/servers/ews';
 import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/servers/mailgen';
 import { MicrosoftAuthority } from '../test/servers/microsoft';
@@ -46,7 +48,7 @@ interface Config {
 	name: string;
 	/** The trigger node (type, typeVersion, parameters, credentials). */
 	trigger: (folder: string, count: number, ews: EwsBench | undefined) => object;
-	/** Where the generated mail waits: an IMAP folder (done when all are read), the POP3 inbox, an EWS inbox (done when every run succeeded), none (the floor). */
+	/** Where the generated mail waits: an IMAP folder (done when all are read), the POP3 inbox (done when it is empty), an EWS inbox (done when every run succeeded), none (the floor). */
 	source: Source;
 	/** n8n's trigger: starts with a last UID in its static data. */
 	builtinState?: boolean;
@@ -111,6 +113,16 @@ const CONFIGS: Config[] = [
 		trigger: () => ({
 			type: 'n8n-nodes-mailbox.mailboxPop3Trigger',
 			typeVersion: 1.1,
+			parameters: { authentication: 'password', firstActivation: 'all', pollMinutes: 15, deleteAfterFetch: true, deleteAfterDays: 0, options: { downloadAttachments: false } },
+			credentials: { mailboxPop3Api: { id: 'benchPop3', name: 'catchall (POP3)' } },
+		}),
+	},
+	{
+		name: 'POP3 trigger 1.2 (20 per run, delete after fetch, no attachments)',
+		source: 'pop3',
+		trigger: () => ({
+			type: 'n8n-nodes-mailbox.mailboxPop3Trigger',
+			typeVersion: 1.2,
 			parameters: { authentication: 'password', firstActivation: 'all', pollMinutes: 15, deleteAfterFetch: true, deleteAfterDays: 0, options: { downloadAttachments: false } },
 			credentials: { mailboxPop3Api: { id: 'benchPop3', name: 'catchall (POP3)' } },
 		}),
@@ -277,6 +289,8 @@ async function measure(ctx: BenchContext, n8n: N8n, config: Config, index: numbe
 	await n8n.start();
 	const pid = n8n.pid!;
 	const counter = config.source === 'imap' ? await unseenCounter(ctx) : undefined;
+	// POP3 with delete after fetch: done when the maildrop is empty (a session's STAT)
+	const pop3Left = config.source === 'pop3' ? () => withPop3(resolveServer('pop3', { host: '127.0.0.1', port: ctx.servers.ports.pop3s, security: 'tls', ca: ctx.ca }), { user: POP3_USER, password: ctx.servers.users[POP3_USER] }, async ({ client }) => (await client.stat()).count) : undefined;
 	const t0 = Date.now();
 	const cpu0 = cpuSeconds(pid);
 	const machine0 = machineJiffies();
@@ -289,7 +303,7 @@ async function measure(ctx: BenchContext, n8n: N8n, config: Config, index: numbe
 			async () => {
 				// the unread count first (one STATUS); the database only once it is 0, so that the bench
 				// itself takes little of the machine while n8n works
-				const left = counter ? await counter.unseen(folder) : undefined;
+				const left = counter ? await counter.unseen(folder) : pop3Left ? await pop3Left() : undefined;
 				if (left !== undefined && left > 0) {
 					last = `${left} left`;
 					return undefined;

@@ -14,6 +14,13 @@
  * to have finished with it (the earlier one may have been cut off by a crash), the trigger never
  * deletes it.
  *
+ * Runs of several messages (node version 1.2): a run's members and the UIDL and attempt its key
+ * was made of are recorded (`runs`) before it is handed over, so that after a restart the same run
+ * is formed again (and refused by n8n) instead of its messages going into other runs; the record
+ * goes when the run settles. `several` marks a state written by such a watcher; coming from one
+ * message per run (runs not recorded), the next `singles` messages go alone first, so that one
+ * whose run was cut off is refused with the key it had instead of taking other messages with it.
+ *
  * Versions: 1 had no `untouched`; a version 1 state loads unchanged (every one of its statuses
  * means the same in version 2). A version 1 `done-delete` cannot tell whether its run was refused
  * as a duplicate, so it is taken as it was recorded.
@@ -50,7 +57,17 @@ export interface Pop3WatchState {
 	activatedAt?: number;
 	/** UIDL -> entry, for every message on the server at the last poll. */
 	messages: Record<string, Pop3MessageEntry>;
+	/** Runs of several messages handed over and not settled: [UIDL of the run's key, its attempt, the members' UIDLs]. */
+	runs?: Array<[string, number, string[]]>;
+	/** Written by a watcher whose runs carry several messages (every run recorded). */
+	several?: boolean;
+	/** Messages still to hand over alone (recorded) after a change from one message per run. */
+	singles?: number;
 }
+
+/** Recorded runs a state keeps at most, and members per run (runs in flight are bounded by a small number). */
+const MAX_RUNS = 1000;
+const MAX_RUN_MEMBERS = 1000;
 
 export type Pop3FirstActivation = 'new' | 'all';
 
@@ -88,7 +105,55 @@ export function loadPop3State(raw: unknown): Pop3WatchState {
 		state.activatedAt = first;
 	}
 	if (typeof (raw as { account?: unknown }).account === 'string') state.account = (raw as { account: string }).account;
+	const { runs, several, singles } = raw as { runs?: unknown; several?: unknown; singles?: unknown };
+	if (Array.isArray(runs)) {
+		const kept: Array<[string, number, string[]]> = [];
+		for (const entry of runs.slice(0, MAX_RUNS)) {
+			if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !entry[0] || !Number.isInteger(entry[1]) || !Array.isArray(entry[2])) continue;
+			const members = (entry[2] as unknown[]).filter((u): u is string => typeof u === 'string' && u.length > 0).slice(0, MAX_RUN_MEMBERS);
+			if (members.length) kept.push([entry[0], Math.max(1, entry[1] as number), members]);
+		}
+		if (kept.length) state.runs = kept;
+	}
+	if (several === true) {
+		state.several = true;
+		if (Number.isInteger(singles) && (singles as number) > 0) state.singles = singles as number;
+	}
 	return state;
+}
+
+/**
+ * Whether runs carry several messages (`several`) or one; `window`: how many one-message runs
+ * could be under way at once. Coming from one message per run, the next `window` messages go
+ * alone first (see `singles`); a state of a first activation starts as it is. True when changed.
+ */
+export function runsCarry(state: Pop3WatchState, several: boolean, window: number, fresh: boolean): boolean {
+	if (several === !!state.several) return false;
+	if (several) {
+		state.several = true;
+		if (!fresh && window > 0) state.singles = window;
+	} else {
+		delete state.several;
+		delete state.singles;
+	}
+	return true;
+}
+
+/** Records a run of several messages (or a recorded one formed again) before it is handed over. */
+export function recordRun(state: Pop3WatchState, keyUidl: string, attempt: number, members: string[]): void {
+	const runs = (state.runs ??= []);
+	const at = runs.findIndex(([uidl]) => uidl === keyUidl);
+	if (at >= 0) runs[at] = [keyUidl, attempt, members];
+	else runs.push([keyUidl, attempt, members]);
+}
+
+/** Drops a run's record (it settled, or none of its members is left to form it again). */
+export function dropRun(state: Pop3WatchState, keyUidl: string): boolean {
+	const at = state.runs?.findIndex(([uidl]) => uidl === keyUidl) ?? -1;
+	if (at < 0) return false;
+	state.runs!.splice(at, 1);
+	if (!state.runs!.length) delete state.runs;
+	return true;
 }
 
 /** A plain-object copy (JSON), for persisting. */

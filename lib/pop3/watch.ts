@@ -4,7 +4,9 @@
  *
  * Every poll is one POP3 session: log in, UIDL and LIST, record what is on the server (state per
  * UIDL, pruned to the maildrop), DELE what is due for deletion, RETR the new messages in maildrop
- * order while the window has room and hand each to its run without waiting for it, then QUIT. The
+ * order while the window has room and hand them to runs without waiting for them (one message per
+ * run, or up to Messages per Run in one run recorded in the state first: runs recorded before a
+ * restart are formed again first, with the key they had), then QUIT. The
  * session is never held open while workflows run: a settlement is recorded in the state, and a
  * deletion it makes due is done by DELE at the start of a later session (a follow-up, soon) and
  * committed by that session's QUIT. A session cut before QUIT deletes nothing and loses nothing.
@@ -22,7 +24,7 @@ import { StreamWatcher, type DeliveryStats, type StartResult, type WatcherOption
 import type { Pop3Client } from './client';
 import { withPop3, type Pop3LoginMethod } from './connect';
 import { fromPop3Error } from './errors';
-import { acknowledgedStatus, clonePop3State, dueForDeletion, loadPop3State, observe, setStatus, toDeliver, type Pop3FirstActivation, type Pop3WatchState } from './watch-state';
+import { acknowledgedStatus, clonePop3State, dropRun, dueForDeletion, loadPop3State, observe, recordRun, runsCarry, setStatus, toDeliver, type Pop3FirstActivation, type Pop3WatchState } from './watch-state';
 
 /** What `deliver` gets for each message (`key`: "user@host/UIDL"; `headers`: TOP n 0). */
 export interface Pop3WatchedMessage extends Delivered {
@@ -71,6 +73,24 @@ export interface Pop3WatcherOptions extends WatcherOptions<Pop3WatchedMessage, P
 	deleteAfterFetch?: boolean;
 	/** DELE messages whose run succeeded once they were first seen this many days ago; 0 = never (default). */
 	deleteAfterDays?: number;
+}
+
+/** A session's means of fetching messages. */
+interface Fetching {
+	client: Pop3Client;
+	login: Login;
+	keyBase: string;
+	msgOf: Map<string, number>;
+	sizes: Map<number, number>;
+	now: number;
+	counters: Counters;
+	signal: AbortSignal;
+}
+
+/** A message fetched for a run, with the room it takes in the window. */
+interface Fetched {
+	message: Pop3WatchedMessage;
+	bytes: number;
 }
 
 interface Counters {
@@ -193,8 +213,8 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 		this.stream.health.settle();
 		this.flushState(true);
 
-		const due = dueForDeletion(this.state, uidls, { deleteAfterFetch: !!this.o.deleteAfterFetch, deleteAfterDays: this.o.deleteAfterDays ?? 0 }, now);
-		for (const uidl of due) {
+		const deletable = dueForDeletion(this.state, uidls, { deleteAfterFetch: !!this.o.deleteAfterFetch, deleteAfterDays: this.o.deleteAfterDays ?? 0 }, now);
+		for (const uidl of deletable) {
 			signal.throwIfAborted();
 			await client.dele(msgOf.get(uidl)!);
 			counters.deleting.push(uidl);
@@ -202,36 +222,159 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 
 		const keyBase = `${login.user}@${this.o.server.host}/`;
 		this.backlog = false;
-		for (const uidl of toDeliver(this.state, uidls)) {
-			signal.throwIfAborted();
-			const key = keyBase + uidl;
-			if (this.inflight.has(uidl) || !this.dispatcher.isDue(key)) continue;
-			const msgNo = msgOf.get(uidl)!;
-			const listed = sizes.get(msgNo) ?? 0;
-			const over = this.overByListing(listed);
-			const bytes = over ? 0 : listed;
-			if (!this.window.tryReserve(1, bytes, 1)) {
-				this.backlog = true;
-				this.log.debug(`mailbox watcher: POP3 ${this.label(login)}: the window is full (runs still going); the other new messages wait`);
-				break;
-			}
-			const headersOnly = this.o.oversized !== 'skip';
-			// failed or stopped: the room goes back (the session ends without QUIT; the message is fetched again later)
-			const item = await this.reserved(1, bytes, 1, async () => (over ? { oversized: true, source: undefined, size: listed, headers: headersOnly ? await client.top(msgNo, 0) : undefined } : limitDownloaded(await client.retr(msgNo), this.maxSize, headersOnly ? 'headers' : 'skip')), () => !signal.aborted);
-			signal.throwIfAborted();
-			if (item!.oversized && this.skipOversized(this.stats, `POP3 ${this.label(login)}: message ${uidl}`, item!.size, () => setStatus(this.state, uidl, 'skipped'))) {
-				this.window.release(1, bytes, 1);
-				counters.skipped++;
-				this.emit({ type: 'skipped', uidl, msgNo, size: item!.size, reason: 'oversized' });
-				continue;
-			}
-			const message: Pop3WatchedMessage = { uidl, msgNo, firstSeen: new Date(this.state.messages[uidl]?.[0] ?? now), attempt: this.dispatcher.attemptOf(key), key, ...item! };
-			this.inflight.add(uidl);
-			counters.delivered++;
-			this.send(this.stats, [message], bytes, (_, settlement) => this.settled(message, settlement));
-		}
+		if (runsCarry(this.state, this.messagesPerRun > 1, this.window.maxCount, seen.firstActivation)) this.stateChanged();
+		const due = toDeliver(this.state, uidls).filter((uidl) => !this.inflight.has(uidl));
+		const fetching: Fetching = { client, login, keyBase, msgOf, sizes, now, counters, signal };
+		const members = await this.formRecorded(fetching, new Set(due));
+		if (members === undefined) this.backlog = true;
+		else await this.formRuns(fetching, due.filter((uidl) => !members.has(uidl)));
 		this.retryWhenDue(this.stream);
 		signal.throwIfAborted();
+	}
+
+	/**
+	 * Runs of several messages recorded before (a restart, a cut session) are formed again first,
+	 * with the members still to deliver and the key they had, so that n8n refuses a run it has seen
+	 * and none of its messages runs in another one. Records whose members are all settled or gone
+	 * are dropped. Resolves with the members (undefined: the window is full).
+	 */
+	private async formRecorded(f: Fetching, due: Set<string>): Promise<Set<string> | undefined> {
+		const members = new Set<string>();
+		for (const [keyUidl, attempt, uidls] of [...(this.state.runs ?? [])]) {
+			f.signal.throwIfAborted();
+			const present = uidls.filter((uidl) => due.has(uidl));
+			for (const uidl of present) members.add(uidl);
+			if (!present.length) {
+				if (!uidls.some((uidl) => this.inflight.has(uidl)) && dropRun(this.state, keyUidl)) this.stateChanged();
+				continue;
+			}
+			const bytes = present.map((uidl) => this.bytesOf(f, uidl));
+			if (!this.window.tryReserve(present.length, bytes.reduce((a, b) => a + b, 0), 1)) return undefined;
+			const room = { count: present.length, bytes: bytes.reduce((a, b) => a + b, 0) };
+			const group: Fetched[] = [];
+			let fetched = false;
+			try {
+				for (const [i, uidl] of present.entries()) {
+					const one = await this.fetchOne(f, uidl, bytes[i]);
+					if (one) group.push(one);
+					else {
+						room.count--;
+						room.bytes -= bytes[i];
+					}
+				}
+				fetched = true;
+			} finally {
+				// failed or stopped: the room goes back (the run is formed again on a later poll)
+				if (!fetched) this.window.release(room.count, room.bytes, 1);
+			}
+			this.handOver(f, group, room, { uidl: keyUidl, attempt });
+		}
+		return members;
+	}
+
+	/**
+	 * The messages to deliver, in maildrop order: a run per message, or (several per run) up to
+	 * Messages per Run in one recorded run, while the window has room.
+	 */
+	private async formRuns(f: Fetching, order: string[]): Promise<void> {
+		let group: Fetched[] = [];
+		let room: { count: number; bytes: number } | undefined;
+		const close = () => {
+			if (!room) return;
+			this.handOver(f, group, room);
+			group = [];
+			room = undefined;
+		};
+		try {
+			for (const uidl of order) {
+				f.signal.throwIfAborted();
+				if (!this.dispatcher.isDue(f.keyBase + uidl)) continue;
+				const bytes = this.bytesOf(f, uidl);
+				if (!this.window.tryReserve(1, bytes, room ? 0 : 1)) {
+					close();
+					this.backlog = true;
+					this.log.debug(`mailbox watcher: POP3 ${this.label(f.login)}: the window is full (runs still going); the other new messages wait`);
+					break;
+				}
+				room ??= { count: 0, bytes: 0 };
+				room.count++;
+				room.bytes += bytes;
+				const one = await this.fetchOne(f, uidl, bytes);
+				if (!one) {
+					room.count--;
+					room.bytes -= bytes;
+					continue;
+				}
+				group.push(one);
+				if (group.length >= (this.state.several && !this.state.singles ? this.messagesPerRun : 1)) close();
+			}
+			close();
+		} finally {
+			// failed or stopped in the middle of a run: its room goes back (its messages are fetched again later)
+			if (room) this.window.release(room.count, room.bytes, 1);
+		}
+	}
+
+	/** The room a message takes in the window (none when it is over the size limit by its listing). */
+	private bytesOf(f: Fetching, uidl: string): number {
+		const listed = f.sizes.get(f.msgOf.get(uidl)!) ?? 0;
+		return this.overByListing(listed) ? 0 : listed;
+	}
+
+	/** RETR (or TOP for an oversized one) of a message whose room is reserved; undefined when it was skipped (its room goes back). */
+	private async fetchOne(f: Fetching, uidl: string, bytes: number): Promise<Fetched | undefined> {
+		const msgNo = f.msgOf.get(uidl)!;
+		const listed = f.sizes.get(msgNo) ?? 0;
+		const over = this.overByListing(listed);
+		const headersOnly = this.o.oversized !== 'skip';
+		const item = over ? { oversized: true, source: undefined, size: listed, headers: headersOnly ? await f.client.top(msgNo, 0) : undefined } : limitDownloaded(await f.client.retr(msgNo), this.maxSize, headersOnly ? 'headers' : 'skip');
+		f.signal.throwIfAborted();
+		if (item.oversized && this.skipOversized(this.stats, `POP3 ${this.label(f.login)}: message ${uidl}`, item.size, () => setStatus(this.state, uidl, 'skipped'))) {
+			this.window.release(1, bytes, 0);
+			f.counters.skipped++;
+			this.emit({ type: 'skipped', uidl, msgNo, size: item.size, reason: 'oversized' });
+			return undefined;
+		}
+		const key = f.keyBase + uidl;
+		return { message: { uidl, msgNo, firstSeen: new Date(this.state.messages[uidl]?.[0] ?? f.now), attempt: this.dispatcher.attemptOf(key), key, ...item }, bytes };
+	}
+
+	/**
+	 * Hands a group over (its room reserved, one run's included): one message per run (not
+	 * recorded), or one run recorded before it starts; `recorded`: a run recorded before, formed
+	 * again with its key.
+	 */
+	private handOver(f: Fetching, group: Fetched[], room: { count: number; bytes: number }, recorded?: { uidl: string; attempt: number }): void {
+		if (!group.length) {
+			this.window.release(room.count, room.bytes, 1);
+			if (recorded && dropRun(this.state, recorded.uidl)) this.stateChanged();
+			return;
+		}
+		const messages = group.map((g) => g.message);
+		for (const m of messages) this.inflight.add(m.uidl);
+		f.counters.delivered += messages.length;
+		if (!recorded && !this.state.several) {
+			this.send(this.stats, messages, room.bytes, (message, settlement) => this.settled(message, settlement));
+			return;
+		}
+		const head = recorded ?? { uidl: messages[0].uidl, attempt: messages[0].attempt };
+		recordRun(this.state, head.uidl, head.attempt, messages.map((m) => m.uidl));
+		if (!recorded && this.state.singles) this.state.singles--;
+		this.stateChanged();
+		let open = true;
+		this.send(
+			this.stats,
+			messages,
+			room.bytes,
+			(message, settlement) => {
+				if (open) {
+					open = false;
+					dropRun(this.state, head.uidl);
+				}
+				this.settled(message, settlement);
+			},
+			{ key: f.keyBase + head.uidl, attempt: head.attempt },
+		);
 	}
 
 	private settled(message: Pop3WatchedMessage, settlement: Settlement): void {

@@ -19,7 +19,7 @@ import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, i
 import { pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
 import { accountId } from '../../lib/delivery/message';
-import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runStatusItem, statusItem, type RetryOptions, type TriggerStaticData } from '../shared/trigger-runs';
+import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
 
 const properties: INodeProperties[] = [
 	{
@@ -95,6 +95,7 @@ const properties: INodeProperties[] = [
 				typeOptions: { minValue: 0 },
 				description: 'Larger messages are not downloaded (LIST size); 0 means no limit',
 			},
+			runOptions[0],
 			{
 				displayName: 'Oversized Messages',
 				name: 'oversized',
@@ -113,6 +114,7 @@ const properties: INodeProperties[] = [
 				default: true,
 				description: 'Whether a message whose workflow run failed is delivered again on the next poll (otherwise it is skipped and stays on the server)',
 			},
+			runOptions[1],
 			{
 				displayName: 'Stuck Poll Timeout (Minutes)',
 				name: 'stuckMinutes',
@@ -125,7 +127,7 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions extends RetryOptions {
+interface TriggerOptions extends RetryOptions, RunOptions {
 	attachmentsPrefix?: string;
 	downloadAttachments?: boolean;
 	fetchUnchecked?: boolean;
@@ -163,8 +165,8 @@ export class MailboxPop3Trigger implements INodeType {
 		name: 'mailboxPop3Trigger',
 		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
 		group: ['trigger'],
-		version: [1, 1.1],
-		defaultVersion: 1.1,
+		version: [1, 1.1, 1.2],
+		defaultVersion: 1.2,
 		subtitle: '={{"every " + $parameter["pollMinutes"] + " min"}}',
 		description: 'Starts the workflow for every new message in a POP3 mailbox, exactly once; APOP, delete after fetch or after N days',
 		eventTriggerDescription: 'Waiting for new mail',
@@ -257,14 +259,21 @@ export class MailboxPop3Trigger implements INodeType {
 			oversized: options.oversized ?? 'headers',
 			fetchUnchecked: options.fetchUnchecked === true,
 			retry: retryPolicyOf(options, node.typeVersion),
+			...runShapeOf(options, node.typeVersion),
 			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
+			// the messages of a run that failed or waits: one item each, in one emit
+			onEvents: (events) => {
+				const stats = watcher.getStats();
+				const items = events.flatMap((event) => pop3StatusItem(event, mailbox, stats) ?? []);
+				if (items.length) this.emit([[], items]);
+			},
 			onEvent: (event) => {
 				reportFailure(this, options, event);
 				const item = pop3StatusItem(event, mailbox, watcher.getStats());
 				if (item) this.emit([[], [item]]);
 			},
-			deliver: async ([message], run) => emitRun(this, [await toItem(message)], run.key),
+			deliver: async (messages, run) => emitRun(this, await Promise.all(messages.map(toItem)), run.key),
 		});
 
 		const started = await watcher.start();

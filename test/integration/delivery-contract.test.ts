@@ -251,6 +251,7 @@ const EWS_MAILBOXES = Array.from({ length: 12 }, (_, i) => `contract${i + 1}@con
 SOURCES.push({
 	name: 'scripted POP3 server',
 	push: false,
+	severalPerRun: true,
 	box: async () => {
 		const server = scripted!;
 		server.messages = [];
@@ -335,6 +336,7 @@ SOURCES.push({
 SOURCES.push({
 	name: 'Dovecot POP3',
 	push: false,
+	severalPerRun: true,
 	box: async () => {
 		const user = `contract${nextPop3User()}`;
 		const server = resolveServer('pop3', { host: '127.0.0.1', port: servers!.ports.pop3s, security: 'tls', ca: ca.toString(), timeoutMs: 10_000 });

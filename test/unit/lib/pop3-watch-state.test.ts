@@ -1,10 +1,13 @@
 import {
 	acknowledgedStatus,
 	clonePop3State,
+	dropRun,
 	dueForDeletion,
 	emptyPop3State,
 	loadPop3State,
 	observe,
+	recordRun,
+	runsCarry,
 	setStatus,
 	POP3_STATE_VERSION,
 	toDeliver,
@@ -150,5 +153,62 @@ describe('POP3 watch state: loading what the node saved', () => {
 		setStatus(state, 'a', 'done');
 		expect(copy.messages.a).toEqual([1, 'new']);
 		expect(Object.getPrototypeOf(copy.messages)).toBe(Object.prototype);
+	});
+});
+
+describe('POP3 watch state: runs of several messages', () => {
+	it('records a run before it starts, replaces the record of a run formed again, drops it when it settles', () => {
+		const state = stateOf({ a: [1, 'new'], b: [1, 'new'], c: [1, 'new'] });
+		recordRun(state, 'a', 1, ['a', 'b', 'c']);
+		recordRun(state, 'x', 2, ['x']);
+		expect(state.runs).toEqual([
+			['a', 1, ['a', 'b', 'c']],
+			['x', 2, ['x']],
+		]);
+		// formed again after a restart with the members still there
+		recordRun(state, 'a', 1, ['a', 'c']);
+		expect(state.runs![0]).toEqual(['a', 1, ['a', 'c']]);
+		expect(dropRun(state, 'a')).toBe(true);
+		expect(dropRun(state, 'a')).toBe(false);
+		expect(dropRun(state, 'x')).toBe(true);
+		expect(state.runs).toBeUndefined();
+	});
+
+	it('coming from one message per run, the next messages (as many as the window) go alone; a first activation and going back start as they are', () => {
+		const saved = stateOf({ a: [1, 'done'] });
+		expect(runsCarry(saved, true, 100, false)).toBe(true);
+		expect(saved).toMatchObject({ several: true, singles: 100 });
+		expect(runsCarry(saved, true, 100, false)).toBe(false);
+		const fresh = emptyPop3State();
+		expect(runsCarry(fresh, true, 100, true)).toBe(true);
+		expect(fresh.several).toBe(true);
+		expect(fresh.singles).toBeUndefined();
+		expect(runsCarry(saved, false, 100, false)).toBe(true);
+		expect(saved.several).toBeUndefined();
+		expect(saved.singles).toBeUndefined();
+		expect(runsCarry(fresh, false, 100, false)).toBe(true);
+		expect(runsCarry(fresh, false, 100, false)).toBe(false);
+	});
+
+	it('runs, several and singles survive saving and loading; what is unusable is dropped', () => {
+		const state = stateOf({ a: [1, 'new'], b: [1, 'new'] });
+		recordRun(state, 'a', 2, ['a', 'b']);
+		runsCarry(state, true, 7, false);
+		expect(loadPop3State(clonePop3State(state))).toEqual(state);
+		const loaded = loadPop3State({
+			activatedAt: 1,
+			messages: {},
+			runs: [['a', 1, ['a', 'b']], ['', 1, ['c']], ['d', 'x', ['d']], ['e', 0, [3, 'e', '']], ['f', 1, []], 'garbage'],
+			several: 'yes',
+			singles: 5,
+		});
+		expect(loaded.runs).toEqual([
+			['a', 1, ['a', 'b']],
+			['e', 1, ['e']],
+		]);
+		expect(loaded.several).toBeUndefined();
+		expect(loaded.singles).toBeUndefined();
+		expect(loadPop3State({ activatedAt: 1, messages: {}, several: true, singles: -2 })).toMatchObject({ several: true });
+		expect(loadPop3State({ activatedAt: 1, messages: {}, several: true, singles: -2 }).singles).toBeUndefined();
 	});
 });

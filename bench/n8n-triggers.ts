@@ -48,7 +48,7 @@ interface Config {
 	name: string;
 	/** The trigger node (type, typeVersion, parameters, credentials). */
 	trigger: (folder: string, count: number, ews: EwsBench | undefined) => object;
-	/** Where the generated mail waits: an IMAP folder (done when all are read), the POP3 inbox (done when it is empty), an EWS inbox (done when every run succeeded), none (the floor). */
+	/** Where the generated mail waits: an IMAP folder or an EWS inbox (done when all are read), the POP3 inbox (done when it is empty), none (the floor: done when every run succeeded). */
 	source: Source;
 	/** n8n's trigger: starts with a last UID in its static data. */
 	builtinState?: boolean;
@@ -128,19 +128,30 @@ const CONFIGS: Config[] = [
 		}),
 	},
 	{
+		name: 'EWS trigger 1.2 (20 per run, mark read, no attachments)',
+		source: 'ews',
+		trigger: (folder, _count, ews) => ({
+			type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
+			typeVersion: 1.2,
+			parameters: { authentication: 'microsoftApp', mailbox: ewsMailbox(folder), ewsUrl: ews?.server.url, folders: 'Inbox', firstActivation: 'all', afterProcessing: 'markRead', pollMinutes: 15, options: { downloadAttachments: false } },
+			credentials: { mailboxMicrosoftAppApi: { id: 'benchEws', name: 'Microsoft 365 app (EWS)' } },
+		}),
+	},
+	{
 		name: 'EWS trigger 1.1 (one per run, mark read, no attachments)',
 		source: 'ews',
-		trigger: (_folder, _count, ews) => ({
+		trigger: (folder, _count, ews) => ({
 			type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
 			typeVersion: 1.1,
-			parameters: { authentication: 'microsoftApp', mailbox: EWS_MAILBOX, ewsUrl: ews?.server.url, folders: 'Inbox', firstActivation: 'all', afterProcessing: 'markRead', pollMinutes: 15, options: { downloadAttachments: false } },
+			parameters: { authentication: 'microsoftApp', mailbox: ewsMailbox(folder), ewsUrl: ews?.server.url, folders: 'Inbox', firstActivation: 'all', afterProcessing: 'markRead', pollMinutes: 15, options: { downloadAttachments: false } },
 			credentials: { mailboxMicrosoftAppApi: { id: 'benchEws', name: 'Microsoft 365 app (EWS)' } },
 		}),
 	},
 ];
 
 const POP3_USER = 'catchall';
-const EWS_MAILBOX = 'bench@contoso.test';
+/** Each EWS configuration reads a mailbox of its own (named after its folder name). */
+const ewsMailbox = (folder: string) => `${folder.toLowerCase()}@contoso.test`;
 
 /** The local Microsoft sign-in and EWS endpoint the EWS trigger reads from. */
 interface EwsBench {
@@ -148,11 +159,11 @@ interface EwsBench {
 	server: EwsServer;
 }
 
-async function startEws(ctx: BenchContext): Promise<EwsBench> {
+async function startEws(ctx: BenchContext, mailboxes: string[]): Promise<EwsBench> {
 	const tls = { key: fs.readFileSync(ctx.servers.dovecot.keyPath), cert: fs.readFileSync(ctx.servers.certPath) };
 	const authority = await new MicrosoftAuthority(tls, (user, lifetime) => ctx.servers.oauth.issueToken(user, lifetime)).start();
 	authority.register({ tenant: 'contoso', clientId: 'bench-app', clientSecret: 'Bench-App-Secret-1', user: 'alice' });
-	const server = await EwsServer.start({ tls, tokenUser: (token) => ctx.servers.oauth.tokenUser(token), mailboxes: ['alice@contoso.test', EWS_MAILBOX], access: { alice: [EWS_MAILBOX] } });
+	const server = await EwsServer.start({ tls, tokenUser: (token) => ctx.servers.oauth.tokenUser(token), mailboxes: ['alice@contoso.test', ...mailboxes], access: { alice: mailboxes } });
 	return { authority, server };
 }
 
@@ -256,15 +267,18 @@ async function unseenCounter(ctx: BenchContext): Promise<{ unseen: (folder: stri
 	};
 }
 
+/** The folder (IMAP) or mailbox name (EWS) of a configuration. */
+const folderOf = (index: number, count: number) => `N8nBench${index}x${count}`;
+
 async function fill(ctx: BenchContext, config: Config, folder: string, count: number, ews: EwsBench | undefined): Promise<void> {
 	const messages = () => generateMessages({ seed: ctx.seed, count });
 	if (config.source === 'imap') await ctx.servers.writeMaildir(USER, folder, messages());
 	else if (config.source === 'pop3') await ctx.servers.writeMaildir(POP3_USER, 'INBOX', messages());
-	else if (config.source === 'ews') for (const m of messages()) ews!.server.addMessage(EWS_MAILBOX, 'inbox', m.raw);
+	else if (config.source === 'ews') for (const m of messages()) ews!.server.addMessage(ewsMailbox(folder), 'inbox', m.raw);
 }
 
 async function measure(ctx: BenchContext, n8n: N8n, config: Config, index: number, count: number, ews: EwsBench | undefined): Promise<Figures> {
-	const folder = `N8nBench${index}x${count}`;
+	const folder = folderOf(index, count);
 	await fill(ctx, config, folder, count, ews);
 	const workflowId = `mbxBench${index}x${count}`;
 	await n8n.importWorkflow({
@@ -303,7 +317,7 @@ async function measure(ctx: BenchContext, n8n: N8n, config: Config, index: numbe
 			async () => {
 				// the unread count first (one STATUS); the database only once it is 0, so that the bench
 				// itself takes little of the machine while n8n works
-				const left = counter ? await counter.unseen(folder) : pop3Left ? await pop3Left() : undefined;
+				const left = counter ? await counter.unseen(folder) : pop3Left ? await pop3Left() : config.source === 'ews' ? ews!.server.folderItems(ewsMailbox(folder), 'inbox').filter((i) => !i.isRead).length : undefined;
 				if (left !== undefined && left > 0) {
 					last = `${left} left`;
 					return undefined;
@@ -356,7 +370,8 @@ export const n8nTriggers: Benchmark<BenchContext> = {
 		const all: Figures[] = [];
 		const latencies: LatencyFigures[] = [];
 		try {
-			if (configs.some(({ config }) => config.source === 'ews')) ews = await startEws(ctx);
+			const ewsConfigs = configs.filter(({ config }) => config.source === 'ews');
+			if (ewsConfigs.length) ews = await startEws(ctx, ewsConfigs.map(({ index }) => ewsMailbox(folderOf(index, count))));
 			const profile = process.env.BENCH_N8N_PROFILE;
 			const nodeOptions: Record<string, string> = profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profile)}` } : {};
 			n8n = await N8n.create({ install: checkN8n(), packageTarball: packPackage(path.resolve(__dirname, '..'), dir), env: { NODE_EXTRA_CA_CERTS: ctx.servers.certPath, ...nodeOptions } });

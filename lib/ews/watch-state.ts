@@ -49,6 +49,8 @@ export interface EwsPendingEntry {
 	r?: number;
 	/** Size in bytes, as Exchange reports it. */
 	z?: number;
+	/** Handed over in a run of several messages not settled yet: the run's number in the folder's `runs`. */
+	u?: number;
 }
 
 export interface EwsFolderState {
@@ -71,6 +73,12 @@ export interface EwsFolderState {
 	/** Item id -> entry, for messages taken in and not finished. */
 	pending: Record<string, EwsPendingEntry>;
 	/**
+	 * Runs of several messages handed over and not settled: number -> [the run's key, its attempt];
+	 * their members are the pending entries with that number (`u`). After a restart the same run is
+	 * formed again with this key (n8n refuses it) instead of its messages going into other runs.
+	 */
+	runs?: Record<string, [string, number]>;
+	/**
 	 * Keys of finished messages, oldest first, at most MAX_RECENT: their first RECENT_KEY_CHARS
 	 * characters, one after the other in one string (states saved before: a list of keys).
 	 */
@@ -83,6 +91,10 @@ export interface EwsWatchState {
 	account?: string;
 	/** Folder key (the configured path, lower case) -> its state. */
 	folders: Record<string, EwsFolderState>;
+	/** Written by a watcher whose runs carry several messages (every run recorded). */
+	several?: boolean;
+	/** Messages still to hand over alone (recorded) after a change from one message per run. */
+	singles?: number;
 }
 
 function record<T>(): Record<string, T> {
@@ -130,6 +142,7 @@ export function loadEwsState(raw: unknown, account?: string): EwsWatchState {
 				else if (typeof e.l === 'string' && e.l) out.l = e.l;
 				if (finite(e.r)) out.r = e.r;
 				if (finite(e.z)) out.z = e.z;
+				if (Number.isInteger(e.u) && (e.u as number) >= 0) out.u = e.u as number;
 				folder.pending[id] = out;
 			}
 		}
@@ -140,9 +153,45 @@ export function loadEwsState(raw: unknown, account?: string): EwsWatchState {
 			const keys = f.recent.filter((k): k is string => typeof k === 'string' && k.length > 0).slice(-MAX_RECENT);
 			folder.recent = keys.map((k) => (v1 ? recentKeyOf(k) : asFingerprint(k)).slice(0, RECENT_KEY_CHARS)).join('');
 		}
+		if (f.runs && typeof f.runs === 'object') {
+			for (const [n, run] of Object.entries(f.runs as Record<string, unknown>)) {
+				if (!/^\d+$/.test(n) || !Array.isArray(run) || typeof run[0] !== 'string' || !run[0] || !Number.isInteger(run[1])) continue;
+				(folder.runs ??= record())[n] = [run[0], Math.max(1, run[1] as number)];
+			}
+		}
+		// a member of a run that is not recorded goes alone
+		for (const entry of Object.values(folder.pending)) if (entry.u !== undefined && !folder.runs?.[entry.u]) delete entry.u;
 		state.folders[key] = folder;
 	}
+	const { several, singles } = raw as { several?: unknown; singles?: unknown };
+	if (several === true) {
+		state.several = true;
+		if (Number.isInteger(singles) && (singles as number) > 0) state.singles = singles as number;
+	}
 	return state;
+}
+
+/** Records a run of several messages before it is handed over (`n`: see newRunNumber), or a recorded one formed again. */
+export function recordRun(folder: EwsFolderState, n: number, key: string, attempt: number, itemIds: string[]): void {
+	(folder.runs ??= record())[n] = [key, attempt];
+	for (const [id, entry] of Object.entries(folder.pending)) if (entry.u === n && !itemIds.includes(id)) delete entry.u;
+	for (const id of itemIds) if (folder.pending[id]) folder.pending[id].u = n;
+}
+
+/** A number for a new run of the folder. */
+export function newRunNumber(folder: EwsFolderState): number {
+	let n = 0;
+	for (const k of Object.keys(folder.runs ?? {})) n = Math.max(n, Number(k) + 1);
+	return n;
+}
+
+/** Drops a run's record and its members' marks (it settled, or none of its members is left). */
+export function dropRun(folder: EwsFolderState, n: number): void {
+	if (folder.runs) {
+		delete folder.runs[n];
+		if (!Object.keys(folder.runs).length) delete folder.runs;
+	}
+	for (const entry of Object.values(folder.pending)) if (entry.u === n) delete entry.u;
 }
 
 /** A plain-object copy (JSON), for persisting. */

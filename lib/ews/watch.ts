@@ -11,6 +11,9 @@
  * 3. SyncFolderItems from the saved sync state, a page at a time while fewer than `maxInFlight`
  *    runs are going: new messages are recorded as pending together with the new sync state, then
  *    read and handed to `deliver`, without waiting for their runs.
+ * With Messages per Run over 1, messages go into runs of several, each recorded in the folder's
+ * state before it starts (its key, attempt and members); after a restart a recorded run is formed
+ * again first, with the key it had.
  *
  * A run that succeeded leads to the action (soon, on a follow-up poll); a failed run leaves the
  * message pending, to be delivered again on the next poll (or skipped, with retryFailed off).
@@ -31,9 +34,12 @@ import { deleteMessages, getMessage, itemInfo, markRead, moveMessages, SYNC_PROP
 import {
 	cloneEwsState,
 	decideCreate,
+	dropRun,
 	emptyFolderState,
 	finish,
 	loadEwsState,
+	newRunNumber,
+	recordRun,
 	remember,
 	RESYNC_MARGIN_MS,
 	type EwsFolderState,
@@ -114,6 +120,13 @@ function defaults(options: EwsWatcherOptions) {
 		deleteMode: options.deleteMode ?? 'trash',
 		pageSize: Math.min(512, Math.floor(positive(options.pageSize, 100))),
 	};
+}
+
+/** A run of several messages recorded in a folder's state: its number there, key and attempt. */
+interface RecordedRun {
+	n: number;
+	key: string;
+	attempt: number;
 }
 
 interface PollCounters {
@@ -215,6 +228,7 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		signal.throwIfAborted();
 		const counters: PollCounters = { delivered: 0, skipped: 0 };
 		this.backlog = false;
+		this.runsCarry();
 		for (const path of this.s.folders) {
 			signal.throwIfAborted();
 			const key = folderKey(path);
@@ -233,6 +247,26 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		this.flushState(true);
 		this.retryWhenDue(this.stream);
 		this.emit({ type: 'fetched', ...this.fetched(this.stats, startedAt), delivered: counters.delivered, skipped: counters.skipped });
+	}
+
+	/**
+	 * Whether runs carry several messages (Messages per Run) or one: coming from one message per
+	 * run (runs not recorded), the next window's messages go alone first (as many as could have
+	 * been under way), so that one whose run was cut off is refused with the key it had instead of
+	 * taking other messages with it. A state of a first activation starts as it is.
+	 */
+	private runsCarry(): void {
+		const several = this.messagesPerRun > 1;
+		if (several === !!this.state.several) return;
+		if (several) {
+			this.state.several = true;
+			const fresh = Object.values(this.state.folders).every((f) => f.activatedAt === undefined);
+			if (!fresh) this.state.singles = this.window.maxCount;
+		} else {
+			delete this.state.several;
+			delete this.state.singles;
+		}
+		this.stateChanged();
 	}
 
 	/** Starts a sync from scratch for the folder, remembering the last good sync to tell old mail from new. */
@@ -272,20 +306,29 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 		}
 	}
 
-	/** Pending messages not in flight: a failed run to retry, or taken in before a restart. */
+	/**
+	 * Pending messages not in flight: runs of several messages recorded before a restart first
+	 * (formed again with the members left and the key they had, so n8n refuses a run it has seen),
+	 * then failed runs to retry and messages taken in before a restart.
+	 */
 	private async redeliver(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, signal: AbortSignal, counters: PollCounters): Promise<void> {
 		const key = folderKey(path);
-		for (const id of Object.keys(fs.pending)) {
-			const entry = fs.pending[id];
-			if (!entry || entry.s !== 'new' || this.inflight.has(`${key}\n${id}`)) continue;
-			if (!this.dispatcher.isDue(this.keyOf(path, id, entry))) continue;
-			if (this.window.inFlight.count >= this.window.maxCount) {
-				this.backlog = true;
-				return;
+		const open = (id: string) => fs.pending[id]?.s === 'new' && !this.inflight.has(`${key}\n${id}`);
+		const itemOf = (id: string) => ({ itemId: id, size: fs.pending[id].z });
+		for (const [n, [runKey, attempt]] of Object.entries(fs.runs ?? {})) {
+			const members = Object.keys(fs.pending).filter((id) => fs.pending[id].u === Number(n));
+			const present = members.filter(open);
+			if (!present.length) {
+				if (!members.some((id) => this.inflight.has(`${key}\n${id}`))) {
+					dropRun(fs, Number(n));
+					this.stateChanged();
+				}
+				continue;
 			}
-			signal.throwIfAborted();
-			await this.fetchAndDispatch(client, path, ref, fs, { itemId: id, size: entry.z }, signal, counters);
+			if (!(await this.dispatch(client, path, ref, fs, present.map(itemOf), signal, counters, { n: Number(n), key: runKey, attempt }))) return;
 		}
+		const due = Object.keys(fs.pending).filter((id) => open(id) && fs.pending[id].u === undefined && this.dispatcher.isDue(this.keyOf(path, id, fs.pending[id])));
+		await this.dispatch(client, path, ref, fs, due.map(itemOf), signal, counters);
 	}
 
 	private async sync(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, signal: AbortSignal, counters: PollCounters): Promise<void> {
@@ -351,55 +394,138 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 			}
 			this.stateChanged();
 			this.flushState();
-			for (const item of fresh) {
-				signal.throwIfAborted();
-				await this.fetchAndDispatch(client, path, ref, fs, item, signal, counters);
-			}
+			await this.dispatch(client, path, ref, fs, fresh, signal, counters);
 			// the window is full (by count or bytes): further changes wait for a later poll
 			if (done || this.backlog) return;
 		}
 	}
 
-	/** Reads a pending message (size checked first; room in the window first) and hands it to its run without waiting for it. */
-	private async fetchAndDispatch(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, item: { itemId: string; size?: number }, signal: AbortSignal, counters: PollCounters): Promise<void> {
-		// (Exchange gives no header block without the whole MIME content: oversized mail is skipped)
-		if (this.maxSize && item.size !== undefined && item.size > this.maxSize) {
-			this.stats.oversized++;
-			this.stats.skipped++;
-			counters.skipped++;
-			finish(fs, item.itemId);
-			this.stateChanged();
-			this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} (${item.size} bytes) is over the size limit of ${this.maxSize} bytes and was skipped`);
-			this.emit({ type: 'skipped', folder: path, itemId: item.itemId, size: item.size, reason: 'oversized' });
-			return;
-		}
-		const bytes = item.size ?? 0;
-		if (!this.window.tryReserve(1, bytes, 1)) {
-			this.backlog = true;
-			return;
-		}
-		let message: EwsMessage;
-		try {
-			message = await getMessage(client, item.itemId);
-			signal.throwIfAborted();
-		} catch (error) {
-			this.window.release(1, bytes, 1);
-			const e = error instanceof MailboxError || error instanceof Reconnect ? error : client.toMailboxError(error, 'GetItem');
-			if (e instanceof MailboxError && e.causeCode === 'ErrorItemNotFound') {
-				this.dispatcher.forget(this.keyOf(path, item.itemId, fs.pending[item.itemId]));
-				delete fs.pending[item.itemId];
-				this.stateChanged();
-				this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} was moved or deleted before it could be delivered`);
-				this.emit({ type: 'gone', folder: path, itemId: item.itemId });
-				return;
+	/** Messages per run now: one while `singles` are left (or while runs carry one), else Messages per Run. */
+	private perRun(): number {
+		return this.state.several && !this.state.singles ? this.messagesPerRun : 1;
+	}
+
+	/**
+	 * Reads pending messages (size checked first, room in the window first) and hands them over
+	 * without waiting for their runs: a run per message, or (several per run) up to Messages per
+	 * Run in one run recorded first; `recorded`: a run recorded before, formed again with its key.
+	 * False when the window is full (the rest waits for a later poll).
+	 */
+	private async dispatch(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, items: Array<{ itemId: string; size?: number }>, signal: AbortSignal, counters: PollCounters, recorded?: RecordedRun): Promise<boolean> {
+		let group: EwsWatchedMessage[] = [];
+		let room: { count: number; bytes: number } | undefined;
+		const close = () => {
+			if (!room) return;
+			this.handOver(path, fs, group, room, counters, recorded);
+			group = [];
+			room = undefined;
+		};
+		if (recorded) {
+			// a run formed again takes its room whole: it is never cut (its key must not lose members)
+			room = { count: items.length, bytes: items.reduce((sum, i) => sum + (i.size ?? 0), 0) };
+			if (!this.window.tryReserve(room.count, room.bytes, 1)) {
+				this.backlog = true;
+				return false;
 			}
-			throw e;
 		}
-		const key = this.keyOf(path, item.itemId, fs.pending[item.itemId]);
-		const watched: EwsWatchedMessage = { ...message, mailbox: this.options.mailbox, folder: path, folderId: ref.id, attempt: this.dispatcher.attemptOf(key), key, oversized: false };
-		this.inflight.add(`${folderKey(path)}\n${item.itemId}`);
-		counters.delivered++;
-		this.send(this.stats, [watched], bytes, (_, settlement) => this.settled(path, fs, watched, settlement));
+		try {
+			for (const item of items) {
+				signal.throwIfAborted();
+				const bytes = item.size ?? 0;
+				// (Exchange gives no header block without the whole MIME content: oversized mail is skipped)
+				if (this.maxSize && item.size !== undefined && item.size > this.maxSize) {
+					if (recorded && room) {
+						this.window.release(1, bytes, 0);
+						room.count--;
+						room.bytes -= bytes;
+					}
+					this.stats.oversized++;
+					this.stats.skipped++;
+					counters.skipped++;
+					finish(fs, item.itemId);
+					this.stateChanged();
+					this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} (${item.size} bytes) is over the size limit of ${this.maxSize} bytes and was skipped`);
+					this.emit({ type: 'skipped', folder: path, itemId: item.itemId, size: item.size, reason: 'oversized' });
+					continue;
+				}
+				if (!recorded) {
+					if (!this.window.tryReserve(1, bytes, room ? 0 : 1)) {
+						close();
+						this.backlog = true;
+						return false;
+					}
+					room ??= { count: 0, bytes: 0 };
+					room.count++;
+					room.bytes += bytes;
+				}
+				let message: EwsMessage;
+				try {
+					message = await getMessage(client, item.itemId);
+					signal.throwIfAborted();
+				} catch (error) {
+					const e = error instanceof MailboxError || error instanceof Reconnect ? error : client.toMailboxError(error, 'GetItem');
+					if (e instanceof MailboxError && e.causeCode === 'ErrorItemNotFound') {
+						this.window.release(1, bytes, 0);
+						room!.count--;
+						room!.bytes -= bytes;
+						this.dispatcher.forget(this.keyOf(path, item.itemId, fs.pending[item.itemId]));
+						delete fs.pending[item.itemId];
+						this.stateChanged();
+						this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} was moved or deleted before it could be delivered`);
+						this.emit({ type: 'gone', folder: path, itemId: item.itemId });
+						continue;
+					}
+					throw e;
+				}
+				const key = this.keyOf(path, item.itemId, fs.pending[item.itemId]);
+				group.push({ ...message, mailbox: this.options.mailbox, folder: path, folderId: ref.id, attempt: this.dispatcher.attemptOf(key), key, oversized: false });
+				if (!recorded && group.length >= this.perRun()) close();
+			}
+			close();
+			return true;
+		} finally {
+			// failed or stopped in the middle of a run: its room goes back (its messages are read again later)
+			if (room) this.window.release(room.count, room.bytes, 1);
+		}
+	}
+
+	/**
+	 * Hands a group over (its room reserved, one run's included): one message per run (not
+	 * recorded), or one run recorded in the state before it starts.
+	 */
+	private handOver(path: string, fs: EwsFolderState, group: EwsWatchedMessage[], room: { count: number; bytes: number }, counters: PollCounters, recorded?: RecordedRun): void {
+		if (!group.length) {
+			this.window.release(room.count, room.bytes, 1);
+			if (recorded) {
+				dropRun(fs, recorded.n);
+				this.stateChanged();
+			}
+			return;
+		}
+		for (const m of group) this.inflight.add(`${folderKey(path)}\n${m.itemId}`);
+		counters.delivered += group.length;
+		if (!recorded && !this.state.several) {
+			this.send(this.stats, group, room.bytes, (message, settlement) => this.settled(path, fs, message, settlement));
+			return;
+		}
+		const run = recorded ?? { n: newRunNumber(fs), key: group[0].key, attempt: group[0].attempt };
+		recordRun(fs, run.n, run.key, run.attempt, group.map((m) => m.itemId));
+		if (!recorded && this.state.singles) this.state.singles--;
+		this.stateChanged();
+		let open = true;
+		this.send(
+			this.stats,
+			group,
+			room.bytes,
+			(message, settlement) => {
+				if (open) {
+					open = false;
+					dropRun(fs, run.n);
+				}
+				this.settled(path, fs, message, settlement);
+			},
+			{ key: run.key, attempt: run.attempt },
+		);
 	}
 
 	/** The run's key: mailbox, folder and item id (messages taken in by version 1: the Message-ID key they were delivered with). */

@@ -18,7 +18,7 @@ import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions } from '../shared/message-item';
 import { accountId } from '../../lib/delivery/message';
-import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runStatusItem, statusItem, type RetryOptions, type TriggerStaticData } from '../shared/trigger-runs';
+import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
 import { ewsSettingsOf, parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
 
 const properties: INodeProperties[] = [
@@ -130,6 +130,7 @@ const properties: INodeProperties[] = [
 				typeOptions: { minValue: 0 },
 				description: 'Larger messages (by Exchange\'s size) are not downloaded: skipped and reported on Mailbox Status; 0 means no limit',
 			},
+			runOptions[0],
 			deliveryOptions[2],
 			{
 				displayName: 'Retry Failed Runs',
@@ -138,6 +139,7 @@ const properties: INodeProperties[] = [
 				default: true,
 				description: 'Whether a message whose workflow run failed is delivered again on the next poll (otherwise it is skipped and left as it is)',
 			},
+			runOptions[1],
 			{
 				displayName: 'Stuck Poll Timeout (Minutes)',
 				name: 'stuckMinutes',
@@ -150,7 +152,7 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions extends RetryOptions {
+interface TriggerOptions extends RetryOptions, RunOptions {
 	attachmentsPrefix?: string;
 	downloadAttachments?: boolean;
 	includeRaw?: boolean;
@@ -214,8 +216,8 @@ export class MailboxEwsTrigger implements INodeType {
 		name: 'mailboxEwsTrigger',
 		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
 		group: ['trigger'],
-		version: [1, 1.1],
-		defaultVersion: 1.1,
+		version: [1, 1.1, 1.2],
+		defaultVersion: 1.2,
 		subtitle: '={{$parameter["mailbox"] || "Exchange"}}',
 		description: 'Starts the workflow for every new message in Exchange or Microsoft 365 folders (Exchange Web Services), exactly once',
 		eventTriggerDescription: 'Waiting for new mail',
@@ -297,14 +299,21 @@ export class MailboxEwsTrigger implements INodeType {
 			deleteMode: afterProcessing === 'delete' ? (this.getNodeParameter('deleteMode', 'trash') as 'trash' | 'hard') : undefined,
 			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
 			retry: retryPolicyOf(options, node.typeVersion),
+			...runShapeOf(options, node.typeVersion),
 			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
+			// the messages of a run that failed or waits: one item each, in one emit
+			onEvents: (events) => {
+				const stats = watcher.getStats();
+				const items = events.flatMap((event) => ewsStatusItem(event, mailbox, folders[0], stats) ?? []);
+				if (items.length) this.emit([[], items]);
+			},
 			onEvent: (event) => {
 				reportFailure(this, options, event);
 				const item = ewsStatusItem(event, mailbox, folders[0], watcher.getStats());
 				if (item) this.emit([[], [item]]);
 			},
-			deliver: async ([message], run) => emitRun(this, [await toItem(this, message, itemOptions)], run.key),
+			deliver: async (messages, run) => emitRun(this, await Promise.all(messages.map((message) => toItem(this, message, itemOptions))), run.key),
 		});
 
 		const started = await watcher.start();

@@ -384,6 +384,7 @@ SOURCES.push({
 SOURCES.push({
 	name: 'local EWS endpoint',
 	push: false,
+	severalPerRun: true,
 	box: async () => {
 		const mailbox = EWS_MAILBOXES[nextEwsMailbox() - 1];
 		const added: string[] = [];

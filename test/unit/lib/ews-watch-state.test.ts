@@ -8,7 +8,7 @@ import { diagnosticsReason, fromEwsResponseCode, permissionHint } from '../../..
 import { soapOperation, throttleHint } from '../../../lib/ews/transport';
 import { fingerprint } from '../../../lib/delivery/keys';
 import { folderKey } from '../../../lib/ews/watch';
-import { decideCreate, emptyFolderState, finish, isKnown, loadEwsState, MAX_RECENT, RECENT_KEY_CHARS, RESYNC_MARGIN_MS } from '../../../lib/ews/watch-state';
+import { decideCreate, dropRun, emptyFolderState, finish, isKnown, loadEwsState, MAX_RECENT, newRunNumber, RECENT_KEY_CHARS, recordRun, RESYNC_MARGIN_MS } from '../../../lib/ews/watch-state';
 
 describe('EWS watch state', () => {
 	it('loads anything without throwing and keeps only usable parts', () => {
@@ -82,6 +82,39 @@ describe('EWS watch state', () => {
 		expect(isKnown(f, 'x', '<10@x>')).toBe(true);
 		// what is saved: 1,000 keys in 10 KB
 		expect(JSON.stringify(f.recent).length).toBeLessThanOrEqual(MAX_RECENT * RECENT_KEY_CHARS + 2);
+	});
+});
+
+describe('EWS watch state: runs of several messages', () => {
+	it('records a run under a number with its key and attempt, marks its members, drops both when it settles', () => {
+		const f = emptyFolderState();
+		for (const id of ['a', 'b', 'c']) f.pending[id] = { s: 'new' };
+		expect(newRunNumber(f)).toBe(0);
+		recordRun(f, 0, 'box/inbox/i:a', 1, ['a', 'b']);
+		expect(newRunNumber(f)).toBe(1);
+		expect(f.runs).toEqual({ 0: ['box/inbox/i:a', 1] });
+		expect([f.pending.a.u, f.pending.b.u, f.pending.c.u]).toEqual([0, 0, undefined]);
+		// formed again with the members left
+		recordRun(f, 0, 'box/inbox/i:a', 1, ['b']);
+		expect([f.pending.a.u, f.pending.b.u]).toEqual([undefined, 0]);
+		dropRun(f, 0);
+		expect(f.runs).toBeUndefined();
+		expect(f.pending.b.u).toBeUndefined();
+	});
+
+	it('runs, member marks, several and singles survive saving and loading; a mark without its run is dropped', () => {
+		const saved = {
+			version: 2,
+			several: true,
+			singles: 3,
+			folders: { inbox: { pending: { a: { s: 'new', u: 4 }, b: { s: 'new', u: 9 }, c: { s: 'act', u: 'x' } }, runs: { 4: ['box/inbox/i:a', 2], x: ['k', 1], 5: [7, 1] }, recent: '' } },
+		};
+		const state = loadEwsState(saved);
+		expect(state).toMatchObject({ several: true, singles: 3 });
+		expect(state.folders.inbox.runs).toEqual({ 4: ['box/inbox/i:a', 2] });
+		expect(state.folders.inbox.pending).toEqual({ a: { s: 'new', u: 4 }, b: { s: 'new' }, c: { s: 'act' } });
+		expect(loadEwsState(JSON.parse(JSON.stringify(state)))).toEqual(state);
+		expect(loadEwsState({ ...saved, several: 'yes' }).several).toBeUndefined();
 	});
 });
 

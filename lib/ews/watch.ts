@@ -338,8 +338,12 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 			const firstActivation = fs.activatedAt === undefined ? this.s.firstActivation : undefined;
 			const delivering = firstActivation !== 'new';
 			const room = this.window.maxCount - this.window.inFlight.count;
+			// messages whose runs succeeded wait for their action (done at the start of the next poll):
+			// while as many wait as the window holds, no more is taken in, so that the state stays small
+			let acting = 0;
+			for (const id in fs.pending) if (fs.pending[id].s === 'act') acting++;
 			// the window is full (by count, or by bytes: a message taken in earlier found no room)
-			if (delivering && (room <= 0 || this.backlog)) {
+			if (delivering && (room <= 0 || this.backlog || acting >= this.window.maxCount)) {
 				this.backlog = true;
 				this.log.debug(`mailbox watcher: EWS "${this.options.mailbox}": ${this.window.maxCount} runs still going; further changes wait`);
 				return;

@@ -54,6 +54,8 @@ interface Harness {
 	runs: Run[];
 	events: EwsWatchEvent[];
 	state: () => EwsWatchState | undefined;
+	/** The most messages any reported state held waiting for their after-processing action. */
+	mostActing: () => number;
 	/** fetchNow and wait for the next completed poll. */
 	poll: () => Promise<void>;
 	subjects: () => string[];
@@ -80,6 +82,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		const runs: Run[] = [];
 		const events: EwsWatchEvent[] = [];
 		let saved: EwsWatchState | undefined;
+		let mostActing = 0;
 		let fetched = 0;
 		const watcher = new EwsWatcher({
 			connect: connect(mailbox),
@@ -99,6 +102,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 			},
 			onState: (state) => {
 				saved = state;
+				for (const f of Object.values(state.folders)) mostActing = Math.max(mostActing, Object.values(f.pending).filter((e) => e.s === 'act').length);
 			},
 			onEvent: (event) => {
 				events.push(event);
@@ -111,6 +115,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 			runs,
 			events,
 			state: () => saved,
+			mostActing: () => mostActing,
 			poll: async () => {
 				const target = fetched + 1;
 				watcher.fetchNow();
@@ -309,6 +314,17 @@ describe('EWS watcher against the local EWS endpoint', () => {
 		}
 		await until(() => Object.keys(h.state()!.folders.inbox.pending).length === 0 && !!h.state()!.folders.inbox.activatedAt, 60_000, 'all settled');
 		expect(h.subjects()).toEqual(Array.from({ length: 20 }, (_, i) => `bytes-${i + 1}`));
+	});
+
+	it('a backlog whose runs end at once: no more messages wait for their action (mark read) than the window holds, so the state stays small; all arrive once and are read', async () => {
+		const mbx = newMailbox();
+		for (let i = 1; i <= 40; i++) server.addMessage(mbx, 'inbox', message(`acting-${i}`));
+		const h = watch(mbx, { firstActivation: 'all', afterProcessing: 'markRead', maxInFlight: 5 });
+		await h.watcher.start();
+		await until(() => server.folderItems(mbx, 'inbox').every((i) => i.isRead), 60_000, 'all read');
+		expect(h.subjects()).toEqual(Array.from({ length: 40 }, (_, i) => `acting-${i + 1}`));
+		// the window (5) and at most one page taken in before the check
+		expect(h.mostActing()).toBeLessThanOrEqual(10);
 	});
 
 	it('Retry Failed Runs off: a failed message is skipped and left as it is', async () => {

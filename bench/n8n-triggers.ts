@@ -110,42 +110,22 @@ const CONFIGS: Config[] = [
 	{
 		name: 'POP3 trigger 1.1 (one per run, delete after fetch, no attachments)',
 		source: 'pop3',
-		trigger: () => ({
-			type: 'n8n-nodes-mailbox.mailboxPop3Trigger',
-			typeVersion: 1.1,
-			parameters: { authentication: 'password', firstActivation: 'all', pollMinutes: 15, deleteAfterFetch: true, deleteAfterDays: 0, options: { downloadAttachments: false } },
-			credentials: { mailboxPop3Api: { id: 'benchPop3', name: 'catchall (POP3)' } },
-		}),
+		trigger: () => pop3Trigger(1.1),
 	},
 	{
 		name: 'POP3 trigger 1.2 (20 per run, delete after fetch, no attachments)',
 		source: 'pop3',
-		trigger: () => ({
-			type: 'n8n-nodes-mailbox.mailboxPop3Trigger',
-			typeVersion: 1.2,
-			parameters: { authentication: 'password', firstActivation: 'all', pollMinutes: 15, deleteAfterFetch: true, deleteAfterDays: 0, options: { downloadAttachments: false } },
-			credentials: { mailboxPop3Api: { id: 'benchPop3', name: 'catchall (POP3)' } },
-		}),
+		trigger: () => pop3Trigger(1.2),
 	},
 	{
 		name: 'EWS trigger 1.2 (20 per run, mark read, no attachments)',
 		source: 'ews',
-		trigger: (folder, _count, ews) => ({
-			type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
-			typeVersion: 1.2,
-			parameters: { authentication: 'microsoftApp', mailbox: ewsMailbox(folder), ewsUrl: ews?.server.url, folders: 'Inbox', firstActivation: 'all', afterProcessing: 'markRead', pollMinutes: 15, options: { downloadAttachments: false } },
-			credentials: { mailboxMicrosoftAppApi: { id: 'benchEws', name: 'Microsoft 365 app (EWS)' } },
-		}),
+		trigger: (folder, _count, ews) => ewsTrigger(folder, 1.2, ews),
 	},
 	{
 		name: 'EWS trigger 1.1 (one per run, mark read, no attachments)',
 		source: 'ews',
-		trigger: (folder, _count, ews) => ({
-			type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
-			typeVersion: 1.1,
-			parameters: { authentication: 'microsoftApp', mailbox: ewsMailbox(folder), ewsUrl: ews?.server.url, folders: 'Inbox', firstActivation: 'all', afterProcessing: 'markRead', pollMinutes: 15, options: { downloadAttachments: false } },
-			credentials: { mailboxMicrosoftAppApi: { id: 'benchEws', name: 'Microsoft 365 app (EWS)' } },
-		}),
+		trigger: (folder, _count, ews) => ewsTrigger(folder, 1.1, ews),
 	},
 ];
 
@@ -173,6 +153,26 @@ function mailboxTrigger(folder: string, typeVersion: number, options: object, fi
 		typeVersion,
 		parameters: { authentication: 'password', watch: 'selected', folders: [folder], firstActivation, afterProcessing: 'markRead', mode: 'idle', pollMinutes: 15, options },
 		credentials: { mailboxImapApi: { id: 'benchImapMailbox', name: 'bob (Mailbox IMAP)' } },
+	};
+}
+
+/** The POP3 trigger on the bench's POP3 user, delete after fetch, attachments not downloaded. */
+function pop3Trigger(typeVersion: number): object {
+	return {
+		type: 'n8n-nodes-mailbox.mailboxPop3Trigger',
+		typeVersion,
+		parameters: { authentication: 'password', firstActivation: 'all', pollMinutes: 15, deleteAfterFetch: true, deleteAfterDays: 0, options: { downloadAttachments: false } },
+		credentials: { mailboxPop3Api: { id: 'benchPop3', name: 'catchall (POP3)' } },
+	};
+}
+
+/** The EWS trigger on the configuration's mailbox, mark read, attachments not downloaded. */
+function ewsTrigger(folder: string, typeVersion: number, ews: EwsBench | undefined): object {
+	return {
+		type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
+		typeVersion,
+		parameters: { authentication: 'microsoftApp', mailbox: ewsMailbox(folder), ewsUrl: ews?.server.url, folders: 'Inbox', firstActivation: 'all', afterProcessing: 'markRead', pollMinutes: 15, options: { downloadAttachments: false } },
+		credentials: { mailboxMicrosoftAppApi: { id: 'benchEws', name: 'Microsoft 365 app (EWS)' } },
 	};
 }
 

@@ -59,19 +59,28 @@ export function loginForSharedMailbox(login: Login, mailbox: string): Login {
 }
 
 /**
- * Which login to use for the mailbox a node names: its own (empty name, or the account's own
- * address) or one of the credential's shared mailboxes. Any other mailbox is refused: the
- * credential's list is what the admin allowed.
+ * The mailbox a node may open besides the account's own: an empty name or the own address gives
+ * undefined (the own mailbox), one of the credential's shared mailboxes gives its address as the
+ * list spells it, and any other mailbox is refused naming the field: the credential's list is what
+ * the admin allowed, for IMAP logins and for Exchange impersonation or delegate access alike.
  */
-export function loginForMailbox(login: Login, sharedMailboxes: readonly string[], mailbox: string | undefined, field = 'mailbox'): Login {
+export function sharedMailboxFor(own: string, sharedMailboxes: readonly string[], mailbox: string | undefined, field = 'mailbox'): string | undefined {
 	const wanted = (mailbox ?? '').trim();
-	if (!wanted) return login;
-	const own = sharedMailboxIn(login.user) ?? accountOf(login.user);
-	if (wanted.toLowerCase() === own.toLowerCase()) return login;
+	if (!wanted || wanted.toLowerCase() === own.trim().toLowerCase()) return undefined;
 	const listed = sharedMailboxes.find((m) => m.toLowerCase() === wanted.toLowerCase());
 	if (!listed) {
 		const choices = sharedMailboxes.length ? `one of ${sharedMailboxes.join('; ')}` : 'none are listed';
-		throw configError(field, `Mailbox "${wanted}" is not one of the credential's shared mailboxes (${choices}).`, 'Leave Mailbox empty for the account\'s own mailbox, or add the address to Shared Mailboxes in the credential.');
+		throw configError(field, `Mailbox "${wanted}" is not one of the credential's shared mailboxes (${choices}).`, "Leave Mailbox empty for the account's own mailbox, or add the address to Shared Mailboxes in the credential.");
 	}
-	return loginForSharedMailbox(login, listed);
+	return listed;
+}
+
+/**
+ * Which login to use for the mailbox a node names: its own (empty name, or the account's own
+ * address) or one of the credential's shared mailboxes (see sharedMailboxFor).
+ */
+export function loginForMailbox(login: Login, sharedMailboxes: readonly string[], mailbox: string | undefined, field = 'mailbox'): Login {
+	const own = sharedMailboxIn(login.user) ?? accountOf(login.user);
+	const listed = sharedMailboxFor(own, sharedMailboxes, mailbox, field);
+	return listed === undefined ? login : loginForSharedMailbox(login, listed);
 }

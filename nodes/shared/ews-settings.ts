@@ -1,5 +1,6 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { DEFAULT_EWS_URL, EWS_SERVER_VERSIONS, type EwsClientSettings, type EwsServerVersion } from '../../lib/ews/client';
+import { parseSharedMailboxes, sharedMailboxFor } from '../../lib/connection/shared-mailboxes';
 import type { Logger } from '../../lib/logger';
 import { MICROSOFT_APP_CREDENTIAL } from './credentials';
 import { microsoftOAuth2Connection, type OAuth2RefreshContext } from './microsoft-oauth2';
@@ -30,8 +31,13 @@ export function ewsSettingsFromCredential(data: ICredentialDataDecryptedObject, 
 	};
 }
 
-/** The mailboxMicrosoftAppApi credential: the app's token from MSAL, impersonating the mailbox. */
+/**
+ * The mailboxMicrosoftAppApi credential: the app's token from MSAL, impersonating the mailbox: the
+ * credential's own, or one of its Shared Mailboxes named by the node (any other is refused: the app
+ * may reach every mailbox of the tenant, the credential's list is what its owner allowed).
+ */
 export function ewsSettingsFromMicrosoftApp(data: ICredentialDataDecryptedObject, choice: EwsNodeChoice): EwsClientSettings {
+	const own = String(data.mailbox ?? '').trim();
 	return {
 		url: choice.ewsUrl?.trim() || DEFAULT_EWS_URL,
 		auth: {
@@ -43,7 +49,7 @@ export function ewsSettingsFromMicrosoftApp(data: ICredentialDataDecryptedObject
 				authorityHost: String(data.authorityHost ?? ''),
 			},
 		},
-		mailbox: choice.mailbox?.trim() || String(data.mailbox ?? '').trim(),
+		mailbox: sharedMailboxFor(own, parseSharedMailboxes(data.sharedMailboxes as string | undefined), choice.mailbox) ?? own,
 		impersonation: true,
 	};
 }
@@ -59,12 +65,13 @@ export async function ewsSettingsOf(
 ): Promise<EwsClientSettings> {
 	if (choice.authentication === 'password') return { ...ewsSettingsFromCredential(await ctx.getCredentials(EWS_CREDENTIAL), choice.mailbox), logger };
 	if (choice.authentication === 'microsoftApp') return { ...ewsSettingsFromMicrosoftApp(await ctx.getCredentials(MICROSOFT_APP_CREDENTIAL), choice), logger };
-	const { login, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger);
+	const { login, sharedMailboxes, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger);
+	const own = String(login.user ?? '').trim();
 	return {
 		url: choice.ewsUrl?.trim() || DEFAULT_EWS_URL,
 		auth: { type: 'token', accessToken: String(login.accessToken ?? ''), renew: renewToken },
-		// the signed-in user's own mailbox unless another is named (delegate access, Full Access)
-		mailbox: choice.mailbox?.trim() || String(login.user ?? '').trim() || undefined,
+		// the signed-in user's own mailbox unless the node names one of the credential's Shared Mailboxes (delegate access, Full Access)
+		mailbox: sharedMailboxFor(own, sharedMailboxes, choice.mailbox) ?? (own || undefined),
 		impersonation: false,
 		logger,
 	};

@@ -102,7 +102,8 @@ describe('Mailbox node, Access Via: EWS', () => {
 			tokenUser: (token) => oauth.tokenUser(token),
 			users: { alice: 'alice-pw' },
 			mailboxes: [ALICE, SHARED, OTHER],
-			access: { alice: [SHARED], ewsapp: [ALICE, SHARED] },
+			// the app may reach every mailbox of the tenant, as full_access_as_app does; the credential's list is what limits it
+			access: { alice: [SHARED], ewsapp: [ALICE, SHARED, OTHER] },
 		});
 		server.createFolder(ALICE, 'msgfolderroot', 'Archive');
 		server.createFolder(ALICE, 'inbox', 'Projects');
@@ -154,10 +155,45 @@ describe('Mailbox node, Access Via: EWS', () => {
 			expect(get.impersonated).toBeUndefined();
 		});
 
-		it('a mailbox the signed-in user has no Full Access to: the hint names Full Access', async () => {
-			const [result] = await run({ resource: 'connection', operation: 'check', authentication: 'microsoftOAuth2', mailbox: OTHER, options: {} });
+		it('a listed mailbox the signed-in user has no Full Access to: the hint names Full Access', async () => {
+			const oauthCredential = { ...credentials().mailboxMicrosoftOAuth2Api, sharedMailboxes: `${SHARED}; ${OTHER}` };
+			const [result] = await run({ resource: 'connection', operation: 'check', authentication: 'microsoftOAuth2', mailbox: OTHER, options: {} }, { credentials: { ...credentials(), mailboxMicrosoftOAuth2Api: oauthCredential } });
 			expect(result).toMatchObject({ ok: false, errorCode: 'AUTH', field: 'mailbox' });
 			expect(String(result.message)).toContain('Full Access to the mailbox other@contoso.test');
+		});
+	});
+
+	describe("the credential's Shared Mailboxes limit the mailboxes a node reaches", () => {
+		it('app: a mailbox of the tenant that the credential does not list is refused before any request, naming Mailbox and the list', async () => {
+			add(OTHER, 'inbox');
+			const count = server.requests.length;
+			const error = await failure(run({ resource: 'folder', operation: 'list', mailbox: OTHER, options: {} }));
+			expect(error.message).toContain(`Mailbox "${OTHER}" is not one of the credential's shared mailboxes (one of ${SHARED})`);
+			expect(error.description).toContain('add the address to Shared Mailboxes in the credential');
+			expect(server.requests.length).toBe(count);
+		});
+
+		it('app: a listed mailbox and the own one are opened by impersonation', async () => {
+			const requests = since();
+			await run({ resource: 'folder', operation: 'list', mailbox: SHARED, options: {} });
+			await run({ resource: 'folder', operation: 'list', mailbox: ALICE.toUpperCase(), options: {} });
+			const impersonated = new Set(requests().map((r) => r.impersonated));
+			expect([...impersonated].sort()).toEqual([ALICE, SHARED]);
+		});
+
+		it('app: a message action on an unlisted mailbox touches nothing there', async () => {
+			const a = add(OTHER, 'inbox', { subject: 'not yours' });
+			const error = await failure(run({ resource: 'message', operation: 'delete', mailbox: OTHER, options: {} }, { items: items([a.itemId]) }));
+			expect(error.message).toContain(`Mailbox "${OTHER}" is not one of the credential's shared mailboxes`);
+			expect(subjects(OTHER, 'inbox')).toContain('not yours');
+		});
+
+		it('delegated: an unlisted mailbox is refused naming Mailbox; the check says so', async () => {
+			const count = server.requests.length;
+			const [result] = await run({ resource: 'connection', operation: 'check', authentication: 'microsoftOAuth2', mailbox: OTHER, options: {} });
+			expect(result).toMatchObject({ ok: false, field: 'mailbox' });
+			expect(String(result.message)).toContain(`Mailbox "${OTHER}" is not one of the credential's shared mailboxes`);
+			expect(server.requests.length).toBe(count);
 		});
 	});
 

@@ -381,7 +381,7 @@ export const n8nTriggers: Benchmark<BenchContext> = {
 				{ id: 'benchImapBuiltin', name: 'bob (n8n IMAP)', type: 'imap', data: { ...server, user: USER, password: PASSWORD, secure: true, allowUnauthorizedCerts: false } },
 				{ id: 'benchImapMailbox', name: 'bob (Mailbox IMAP)', type: 'mailboxImapApi', data: { ...server, security: 'tls', user: USER, password: PASSWORD } },
 				{ id: 'benchPop3', name: 'catchall (POP3)', type: 'mailboxPop3Api', data: { host: '127.0.0.1', port: ctx.servers.ports.pop3s, security: 'tls', user: POP3_USER, password: ctx.servers.users[POP3_USER], loginMethod: 'password' } },
-				...(ews ? [{ id: 'benchEws', name: 'Microsoft 365 app (EWS)', type: 'mailboxMicrosoftAppApi', data: { tenantId: 'contoso', clientId: 'bench-app', clientSecret: 'Bench-App-Secret-1', mailbox: 'alice@contoso.test', sharedMailboxes: ewsConfigs.map(({ index }) => ewsMailbox(folderOf(index, count))).join('; '), authorityHost: ews.authority.host } }] : []),
+				...(ews ? [{ id: 'benchEws', name: 'Microsoft 365 app (EWS)', type: 'mailboxMicrosoftAppApi', data: { tenantId: 'contoso', clientId: 'bench-app', clientSecret: 'Bench-App-Secret-1', mailbox: 'alice@contoso.test', sharedMailboxes: ewsConfigs.map(({ index }) => ewsMailbox(folderOf(index, count))).join('; '), authorityHost: ews.authority.host, imapHost: '127.0.0.1' } }] : []),
 			]);
 			for (const { config, index } of configs) all.push(await measure(ctx, n8n, config, index, count, ews));
 			for (const { config, index } of latencyConfigs) latencies.push(await latency(ctx, n8n, config, index));

@@ -47,7 +47,7 @@ const properties: INodeProperties[] = [
 		type: 'string',
 		default: 'https://outlook.office365.com/EWS/Exchange.asmx',
 		displayOptions: { show: { authentication: ['microsoftApp', 'microsoftOAuth2'] } },
-		description: 'Exchange Online\'s EWS endpoint; change only for a national cloud (e.g. https://outlook.office365.us/EWS/Exchange.asmx)',
+		description: 'Exchange Online\'s EWS endpoint; change only for a national cloud (e.g. https://outlook.office365.us/EWS/Exchange.asmx). The token goes only to Exchange Online\'s hosts and to the hosts the credential names (IMAP, POP3 or Exchange Host).',
 	},
 	{
 		displayName: 'Folders',

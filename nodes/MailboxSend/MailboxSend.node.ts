@@ -12,17 +12,18 @@ import {
 import type { ImapFlow } from 'imapflow';
 import { checkLogin, resolveServer, type Login, type ResolvedServer, type ServerSettings } from '../../lib/connection/options';
 import { hasInstanceServer } from '../../lib/connection/presets';
+import { checkTokenHost, withinCredential } from '../../lib/connection/scope';
 import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
 import { MailboxError } from '../../lib/errors';
 import { connectImap, fromImapError } from '../../lib/imap/connect';
 import { composeMessage, parseAllowedSenders, type ComposeAttachment, type ComposeInput, type ReplyTarget } from '../../lib/smtp/compose';
 import { saveSentCopy, SmtpSender, type SendResult } from '../../lib/smtp/send';
-import { imapConnectionOf, MICROSOFT_APP_CREDENTIAL, type Authentication } from '../shared/credentials';
+import { imapConnectionOf, MICROSOFT_APP_CREDENTIAL, microsoftCredentialHosts, type Authentication } from '../shared/credentials';
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { getAppToken } from '../../lib/auth/microsoft';
-import { microsoftOAuth2Connection } from '../shared/microsoft-oauth2';
+import { MICROSOFT_DELEGATED_CREDENTIAL, microsoftOAuth2Connection } from '../shared/microsoft-oauth2';
 import { smtpSettingsFromCredential, SMTP_CREDENTIAL } from '../shared/smtp-credentials';
 
 const properties: INodeProperties[] = [
@@ -42,7 +43,7 @@ const properties: INodeProperties[] = [
 		name: 'smtpHost',
 		type: 'string',
 		default: 'smtp.office365.com:587',
-		description: 'Host (and port) of the SMTP server for Microsoft 365 sign-ins; STARTTLS is used. STARTTLS on port 587 often works where SSL/TLS on port 465 is blocked.',
+		description: 'Host (and port) of the SMTP server for Microsoft 365 sign-ins; STARTTLS is used. STARTTLS on port 587 often works where SSL/TLS on port 465 is blocked. The token goes only to Exchange Online\'s hosts and to the hosts the credential names.',
 		displayOptions: { show: { authentication: ['microsoftApp', 'microsoftOAuth2'] } },
 	},
 	{
@@ -179,7 +180,7 @@ const properties: INodeProperties[] = [
 		default: '',
 		placeholder: 'smtp.example.com:587',
 		description:
-			'This node\'s own SMTP server (host, or host:port) with the login of the credential. Leave empty to use the credential\'s server (or the provider or instance default it names; an instance default the n8n admin did not set means this machine\'s mail server, localhost:25). The output says which server was used and where it came from.',
+			'This node\'s own SMTP server (host, or host:port). With the credential\'s login only the credential\'s own host, e.g. another port, at least as protected as the credential asks; without a login any server (the credential\'s "allow self-signed" applies to its own host only). Leave empty to use the credential\'s server (or the provider or instance default it names; an instance default the n8n admin did not set means this machine\'s mail server, localhost:25). The output says which server was used and where it came from.',
 		displayOptions: { show: { authentication: ['password'] } },
 	},
 	{
@@ -274,21 +275,32 @@ async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: Resolve
 	if (authentication === 'password') {
 		const data = await ctx.getCredentials(SMTP_CREDENTIAL, 0);
 		const override = str(ctx.getNodeParameter('serverOverride', 0, '')).trim();
-		const { settings, login } = smtpSettingsFromCredential(override ? { ...data, server: 'custom', host: override, port: 0, security: str(ctx.getNodeParameter('serverOverrideSecurity', 0, 'starttls')) } : data);
-		const source = override ? 'node' : credentialServerSource(data);
-		return { server: resolveServer('smtp', settings), login: login ? checkLogin(login) : undefined, source };
+		const own = smtpSettingsFromCredential(data);
+		const login = own.login ? checkLogin(own.login) : undefined;
+		if (!override) return { server: resolveServer('smtp', own.settings), login, source: credentialServerSource(data) };
+		const chosen = resolveServer('smtp', smtpSettingsFromCredential({ ...data, server: 'custom', host: override, port: 0, security: str(ctx.getNodeParameter('serverOverrideSecurity', 0, 'starttls')) }).settings);
+		// the credential's login and its "allow self-signed" stay with the credential's own server
+		const server = withinCredential({ credential: resolveServer('smtp', own.settings), chosen, carriesLogin: login !== undefined, field: 'serverOverride', label: 'Server' });
+		return { server, login, source: 'node' };
 	}
 	const settings: ServerSettings = { host: str(ctx.getNodeParameter('smtpHost', 0, 'smtp.office365.com:587')) || 'smtp.office365.com:587', security: 'starttls' };
+	const tokenServer = (data: ICredentialDataDecryptedObject): ResolvedServer => {
+		const server = resolveServer('smtp', settings);
+		checkTokenHost(server.host, microsoftCredentialHosts(data), 'smtpHost', 'SMTP Server');
+		return server;
+	};
 	if (authentication === 'microsoftApp') {
 		const data = await ctx.getCredentials(MICROSOFT_APP_CREDENTIAL, 0);
+		const server = tokenServer(data);
 		const app = { tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') };
 		const token = await getAppToken(app, logger);
 		// MSAL renews before expiry; a token the server rejects earlier (revoked) is fetched anew once
 		const renewToken = async () => (await getAppToken(app, logger, { fresh: true })).accessToken;
-		return { server: resolveServer('smtp', settings), login: checkLogin({ user: String(data.mailbox ?? ''), accessToken: token.accessToken }), source: 'node', renewToken };
+		return { server, login: checkLogin({ user: String(data.mailbox ?? ''), accessToken: token.accessToken }), source: 'node', renewToken };
 	}
+	const server = tokenServer(await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL, 0));
 	const { login, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger);
-	return { server: resolveServer('smtp', settings), login: checkLogin(login), source: 'node', renewToken };
+	return { server, login: checkLogin(login), source: 'node', renewToken };
 }
 
 /** One IMAP connection for the run's Sent copies, opened on first use. */

@@ -47,6 +47,11 @@ export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject)
 
 export const MICROSOFT_APP_CREDENTIAL = 'mailboxMicrosoftAppApi';
 
+/** The hosts a Microsoft 365 credential names (IMAP, POP3 and, delegated, Exchange host): its token may go there besides Exchange Online. */
+export function microsoftCredentialHosts(data: ICredentialDataDecryptedObject): string[] {
+	return [data.imapHost || 'outlook.office365.com', data.pop3Host || 'outlook.office365.com', data.exchangeHost].filter((h): h is string => typeof h === 'string' && h.trim() !== '');
+}
+
 /** How the Mailbox node signs in: with the IMAP credential (password), a Microsoft 365 app, or a signed-in Microsoft 365 user. */
 export type Authentication = 'password' | 'microsoftApp' | 'microsoftOAuth2';
 

@@ -1,9 +1,10 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { DEFAULT_EWS_URL, EWS_SERVER_VERSIONS, type EwsClientSettings, type EwsServerVersion } from '../../lib/ews/client';
+import { checkTokenHost } from '../../lib/connection/scope';
 import { parseSharedMailboxes, sharedMailboxFor } from '../../lib/connection/shared-mailboxes';
 import type { Logger } from '../../lib/logger';
-import { MICROSOFT_APP_CREDENTIAL } from './credentials';
-import { microsoftOAuth2Connection, type OAuth2RefreshContext } from './microsoft-oauth2';
+import { MICROSOFT_APP_CREDENTIAL, microsoftCredentialHosts } from './credentials';
+import { MICROSOFT_DELEGATED_CREDENTIAL, microsoftOAuth2Connection, type OAuth2RefreshContext } from './microsoft-oauth2';
 
 export const EWS_CREDENTIAL = 'mailboxEwsApi';
 
@@ -31,6 +32,19 @@ export function ewsSettingsFromCredential(data: ICredentialDataDecryptedObject, 
 	};
 }
 
+/** The node's EWS URL for a Microsoft 365 token: Exchange Online's, or one on a host the credential names (the token goes nowhere else). */
+function tokenEwsUrl(choice: EwsNodeChoice, data: ICredentialDataDecryptedObject): string {
+	const url = choice.ewsUrl?.trim() || DEFAULT_EWS_URL;
+	let host: string | undefined;
+	try {
+		host = new URL(url).hostname;
+	} catch {
+		// not a URL: the EWS client names the field
+	}
+	if (host !== undefined) checkTokenHost(host, microsoftCredentialHosts(data), 'ewsUrl', 'EWS URL');
+	return url;
+}
+
 /**
  * The mailboxMicrosoftAppApi credential: the app's token from MSAL, impersonating the mailbox: the
  * credential's own, or one of its Shared Mailboxes named by the node (any other is refused: the app
@@ -39,7 +53,7 @@ export function ewsSettingsFromCredential(data: ICredentialDataDecryptedObject, 
 export function ewsSettingsFromMicrosoftApp(data: ICredentialDataDecryptedObject, choice: EwsNodeChoice): EwsClientSettings {
 	const own = String(data.mailbox ?? '').trim();
 	return {
-		url: choice.ewsUrl?.trim() || DEFAULT_EWS_URL,
+		url: tokenEwsUrl(choice, data),
 		auth: {
 			type: 'app',
 			app: {
@@ -65,10 +79,11 @@ export async function ewsSettingsOf(
 ): Promise<EwsClientSettings> {
 	if (choice.authentication === 'password') return { ...ewsSettingsFromCredential(await ctx.getCredentials(EWS_CREDENTIAL), choice.mailbox), logger };
 	if (choice.authentication === 'microsoftApp') return { ...ewsSettingsFromMicrosoftApp(await ctx.getCredentials(MICROSOFT_APP_CREDENTIAL), choice), logger };
+	const url = tokenEwsUrl(choice, await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL));
 	const { login, sharedMailboxes, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger);
 	const own = String(login.user ?? '').trim();
 	return {
-		url: choice.ewsUrl?.trim() || DEFAULT_EWS_URL,
+		url,
 		auth: { type: 'token', accessToken: String(login.accessToken ?? ''), renew: renewToken },
 		// the signed-in user's own mailbox unless the node names one of the credential's Shared Mailboxes (delegate access, Full Access)
 		mailbox: sharedMailboxFor(own, sharedMailboxes, choice.mailbox) ?? (own || undefined),

@@ -71,7 +71,7 @@ describe('Mailbox EWS Trigger in real n8n', () => {
 				id: 'mbxE2eEwsApp',
 				name: 'Microsoft 365 app (EWS)',
 				type: 'mailboxMicrosoftAppApi',
-				data: { tenantId: 'contoso', clientId: 'ews-app', clientSecret: 'Ews-App-Secret-7', mailbox: 'alice@contoso.test', sharedMailboxes: SHARED, authorityHost: authority.host },
+				data: { tenantId: 'contoso', clientId: 'ews-app', clientSecret: 'Ews-App-Secret-7', mailbox: 'alice@contoso.test', sharedMailboxes: SHARED, authorityHost: authority.host, imapHost: '127.0.0.1' },
 			},
 		]);
 		await n8n.importWorkflow({

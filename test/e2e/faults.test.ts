@@ -133,7 +133,7 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 		await n8n.importCredentials([
 			{ id: 'mbxFaultsImapCred', name: 'alice (IMAP, forwarded)', type: 'mailboxImapApi', data: { host: '127.0.0.1', port: forwarder.port, security: 'tls', user: 'alice', password: 'alice-pw' } },
 			{ id: 'mbxFaultsPop3Cred', name: 'bob (POP3)', type: 'mailboxPop3Api', data: { host: '127.0.0.1', port: servers.ports.pop3s, security: 'tls', user: 'bob', password: 'bob-pw', loginMethod: 'password' } },
-			{ id: 'mbxFaultsEwsCred', name: 'Microsoft 365 app (EWS)', type: 'mailboxMicrosoftAppApi', data: { tenantId: 'contoso', clientId: 'faults-app', clientSecret: 'Faults-App-Secret-3', mailbox: 'alice@contoso.test', sharedMailboxes: SHARED, authorityHost: authority.host } },
+			{ id: 'mbxFaultsEwsCred', name: 'Microsoft 365 app (EWS)', type: 'mailboxMicrosoftAppApi', data: { tenantId: 'contoso', clientId: 'faults-app', clientSecret: 'Faults-App-Secret-3', mailbox: 'alice@contoso.test', sharedMailboxes: SHARED, authorityHost: authority.host, imapHost: '127.0.0.1' } },
 		]);
 		const options = { retryMinutes: 0.05 };
 		await n8n.importWorkflow(

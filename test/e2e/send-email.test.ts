@@ -94,7 +94,7 @@ describe('Mailbox Send Email in real n8n', () => {
 				id: 'mbxE2eSendMsApp',
 				name: 'Microsoft 365 app (alice)',
 				type: 'mailboxMicrosoftAppApi',
-				data: { tenantId: 'contoso', clientId: 'smtp-app', clientSecret: 'Smtp-App-Secret-1', mailbox: 'alice', authorityHost: authority.host },
+				data: { tenantId: 'contoso', clientId: 'smtp-app', clientSecret: 'Smtp-App-Secret-1', mailbox: 'alice', authorityHost: authority.host, imapHost: '127.0.0.1' },
 			},
 		]);
 		await n8n.importWorkflow({

@@ -48,11 +48,11 @@ describe('Mailbox node, Access Via: EWS', () => {
 	let server: EwsServer;
 	let seq = 0;
 
-	const app = { tenantId: 'contoso', clientId: 'ews-app', clientSecret: 'Ews-App-Secret~7', mailbox: ALICE, sharedMailboxes: SHARED, authorityHost: 'login.microsoftonline.com' };
+	const app = { tenantId: 'contoso', clientId: 'ews-app', clientSecret: 'Ews-App-Secret~7', mailbox: ALICE, sharedMailboxes: SHARED, authorityHost: 'login.microsoftonline.com', imapHost: '127.0.0.1' };
 	const credentials = (): Record<string, IDataObject> => ({
 		mailboxMicrosoftAppApi: app,
 		mailboxEwsApi: { url: server.url, user: 'alice', password: 'alice-pw', mailbox: '', access: 'delegate', serverVersion: 'Exchange2010_SP2', allowSelfSigned: false },
-		mailboxMicrosoftOAuth2Api: { mailbox: ALICE, sharedMailboxes: SHARED, exchangeHost: 'outlook.office365.com', oauthTokenData: { access_token: oauth.issueToken('alice'), token_type: 'Bearer' } },
+		mailboxMicrosoftOAuth2Api: { mailbox: ALICE, sharedMailboxes: SHARED, exchangeHost: 'outlook.office365.com', imapHost: '127.0.0.1', oauthTokenData: { access_token: oauth.issueToken('alice'), token_type: 'Bearer' } },
 	});
 
 	/** Runs the node with Access Via: EWS; params on top of the app sign-in against the local endpoint. */
@@ -193,6 +193,25 @@ describe('Mailbox node, Access Via: EWS', () => {
 			const [result] = await run({ resource: 'connection', operation: 'check', authentication: 'microsoftOAuth2', mailbox: OTHER, options: {} });
 			expect(result).toMatchObject({ ok: false, field: 'mailbox' });
 			expect(String(result.message)).toContain(`Mailbox "${OTHER}" is not one of the credential's shared mailboxes`);
+			expect(server.requests.length).toBe(count);
+		});
+	});
+
+	describe('a Microsoft 365 token goes only to Exchange Online and the hosts its credential names', () => {
+		it('app: an EWS URL on another host is refused naming EWS URL; no request carries the token there', async () => {
+			const count = server.requests.length;
+			const { imapHost: _named, ...unnamed } = app;
+			const error = await failure(run({ resource: 'folder', operation: 'list', options: {} }, { credentials: { ...credentials(), mailboxMicrosoftAppApi: unnamed } }));
+			expect(error.message).toContain('EWS URL: the Microsoft 365 access token goes only to Exchange Online');
+			expect(error.message).toContain('not to 127.0.0.1');
+			expect(server.requests.length).toBe(count);
+		});
+
+		it('delegated: the same for its stored token', async () => {
+			const count = server.requests.length;
+			const { imapHost: _named, ...unnamed } = credentials().mailboxMicrosoftOAuth2Api;
+			const error = await failure(run({ resource: 'folder', operation: 'list', authentication: 'microsoftOAuth2', options: {} }, { credentials: { ...credentials(), mailboxMicrosoftOAuth2Api: unnamed } }));
+			expect(error.message).toContain('EWS URL: the Microsoft 365 access token goes only to Exchange Online');
 			expect(server.requests.length).toBe(count);
 		});
 	});

@@ -229,6 +229,15 @@ describe('Out of Office through ManageSieve (Dovecot Pigeonhole)', () => {
 		expect(silent.message).toMatch(/offers no ManageSieve on port \d+: a connection was accepted but no ManageSieve greeting came/);
 	}, 30_000);
 
+	it('ManageSieve Security weaker than the IMAP credential\'s (None, STARTTLS if Offered) is refused naming it: the IMAP password would go in clear', async () => {
+		for (const security of ['none', 'starttls-optional']) {
+			const { message, description } = await nodeError('get', 'alice', { options: { sieveSecurity: security } });
+			expect(message).toContain("ManageSieve Security: ");
+			expect(message).toContain("could send the credential's password unencrypted, while the credential asks for SSL/TLS");
+			expect(description).toContain('Choose SSL/TLS or STARTTLS');
+		}
+	});
+
 	it('rejects a wrong password clearly and without the password in the message', async () => {
 		const wrong = 'Secret-Wrong-Pw-123';
 		const failed = await nodeError('get', 'alice', {}, wrong);

@@ -354,6 +354,75 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 			}
 		});
 
+		describe("the node's Server stays within the credential", () => {
+			/** Another SMTP server, on a loopback address that is not the credential's host: it records every login it is given. */
+			let elsewhere: SmtpCapture;
+			beforeAll(async () => {
+				elsewhere = await SmtpCapture.start({ users: { alice: 'alice-pw' }, tokenUser: () => undefined, key: fs.readFileSync(env.servers.dovecot.keyPath), cert: env.ca, outDir: path.join(env.servers.stateDir, 'smtp-elsewhere'), host: '127.0.0.2' });
+			});
+			afterAll(async () => {
+				await elsewhere?.stop();
+			});
+			const base = { fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'elsewhere', text: 'x', reply: false, saveToSent: false };
+			const failure = async (work: Promise<unknown>): Promise<Error & { description?: string }> => {
+				try {
+					await work;
+				} catch (error) {
+					return error as Error & { description?: string };
+				}
+				throw new Error('expected the node to fail');
+			};
+
+			it('another host: the credential\'s user and password are not sent there; the error names Server', async () => {
+				for (const security of ['none', 'starttls', 'tls'] as const) {
+					const port = security === 'tls' ? elsewhere.ports.smtps : elsewhere.ports.smtp;
+					const error = await failure(run([{ json: {} }], { ...base, serverOverride: `127.0.0.2:${port}`, serverOverrideSecurity: security }));
+					expect(error.message).toContain("Server: the credential's user and password go only to its own server 127.0.0.1, not to 127.0.0.2");
+					expect(error.description).toContain('create a credential for 127.0.0.2');
+				}
+				expect(elsewhere.received).toHaveLength(0);
+			});
+
+			it('a Microsoft 365 token: SMTP Server on a host that is neither Exchange Online nor named by the credential is refused, nothing sent', async () => {
+				const before = env.servers.received.length;
+				const ctx = executeContext({
+					items: [{ json: {} }],
+					params: { authentication: 'microsoftOAuth2', emailFormat: 'text', ...base, smtpHost: `127.0.0.1:${env.servers.ports.smtp}` },
+					credentials: { mailboxMicrosoftOAuth2Api: { mailbox: 'alice@mailbox.test', oauthTokenData: { access_token: 'delegated-token-1', token_type: 'Bearer' } } },
+				});
+				const error = await failure(new MailboxSend().execute.call(ctx));
+				expect(error.message).toContain('SMTP Server: the Microsoft 365 access token goes only to Exchange Online (office365.com, outlook.com, office.com, office365.us, outlook.cn) and to the hosts the credential names (outlook.office365.com), not to 127.0.0.1');
+				expect(env.servers.received.length).toBe(before);
+			});
+
+			it('the same host with less protection than the credential asks for: refused, naming Server', async () => {
+				const before = env.servers.received.length;
+				for (const security of ['none', 'starttls-optional'] as const) {
+					const error = await failure(run([{ json: {} }], { ...base, serverOverride: `127.0.0.1:${env.servers.ports.smtp}`, serverOverrideSecurity: security }));
+					expect(error.message).toContain('could send the credential\'s password unencrypted, while the credential asks for STARTTLS');
+				}
+				expect(env.servers.received.length).toBe(before);
+			});
+
+			it('without a login another host may be used, but the credential\'s "allow self-signed" does not go with it', async () => {
+				const ctx = (security: string, port: number) =>
+					executeContext({
+						items: [{ json: {} }],
+						params: { authentication: 'password', emailFormat: 'text', ...base, serverOverride: `127.0.0.2:${port}`, serverOverrideSecurity: security },
+						credentials: { mailboxSmtpApi: { host: '127.0.0.1', port: env.servers.ports.smtp, security: 'starttls', allowSelfSigned: true, authentication: 'none' } },
+					});
+				// the test certificate is not trusted by this process and does not name 127.0.0.2
+				const error = await failure(new MailboxSend().execute.call(ctx('tls', elsewhere.ports.smtps)));
+				expect(`${error.message} ${error.description ?? ''}`).toMatch(/certificate/i);
+				expect(elsewhere.received).toHaveLength(0);
+				// in clear text (the user's explicit choice) it is sent, without a login
+				const [[item]] = await new MailboxSend().execute.call(ctx('none', elsewhere.ports.smtp));
+				expect(item.json).toMatchObject({ server: `127.0.0.2:${elsewhere.ports.smtp}`, serverSource: 'node' });
+				const [mail] = await elsewhere.waitFor(1);
+				expect(mail).toMatchObject({ authUser: null, secure: false });
+			});
+		});
+
 		it('falls back to the mail server of this machine (localhost:25) when the instance default is not set, and says so', async () => {
 			for (const key of ['MAILBOX_DEFAULT_SMTP_HOST', 'MAILBOX_DEFAULT_SMTP_PORT', 'MAILBOX_DEFAULT_SMTP_SECURITY']) expect(process.env[key]).toBeUndefined();
 			// a stand-in for the local MTA on the real port 25 (the suite runs as root, loopback only)

@@ -61,6 +61,14 @@ export interface SmtpCaptureOptions {
 	maxTlsVersion?: SecureVersion;
 	/** A fixed port for the plain server, e.g. 25 for "the machine's own mail server" (default: any free port). */
 	plainPort?: number;
+	/** The loopback address to listen on, e.g. 127.0.0.2 for a server that is not the credential's (default 127.0.0.1). */
+	host?: string;
+}
+
+/** Test servers listen on loopback addresses only. */
+function loopbackOnly(host: string): string {
+	if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) throw new Error(`SMTP capture server: ${host} is not a loopback address`);
+	return host;
 }
 
 export class SmtpCapture {
@@ -165,7 +173,7 @@ export class SmtpCapture {
 					(server, i) =>
 						new Promise<void>((resolve, reject) => {
 							server.server.once('error', reject);
-							server.listen(i === 0 ? (options.plainPort ?? 0) : 0, LOOPBACK, () => {
+							server.listen(i === 0 ? (options.plainPort ?? 0) : 0, loopbackOnly(options.host ?? LOOPBACK), () => {
 								server.server.off('error', reject);
 								resolve();
 							});

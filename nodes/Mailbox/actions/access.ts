@@ -66,6 +66,6 @@ export const ewsUrlProperty: INodeProperties = {
 	type: 'string',
 	default: DEFAULT_EWS_URL,
 	placeholder: DEFAULT_EWS_URL,
-	description: "Exchange Online's EWS endpoint; change only for a national cloud (e.g. https://outlook.office365.us/EWS/Exchange.asmx) or a hybrid server",
+	description: "Exchange Online's EWS endpoint; change only for a national cloud (e.g. https://outlook.office365.us/EWS/Exchange.asmx) or a hybrid server. The token goes only to Exchange Online's hosts and to the hosts the credential names (IMAP, POP3 or Exchange Host).",
 	displayOptions: { show: { accessVia: ['ews'], authentication: ['microsoftApp', 'microsoftOAuth2'] } },
 };

@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 import { withTokenRefresh } from '../../../../lib/auth/oauth2-token';
 import { checkLogin, isTokenLogin, resolveServer, type Login, type Security } from '../../../../lib/connection/options';
+import { withinCredential } from '../../../../lib/connection/scope';
 import { loginForMailbox } from '../../../../lib/connection/shared-mailboxes';
 import { sieveServerFrom, withManageSieve } from '../../../../lib/sieve/connect';
 import { MANAGESIEVE_PORT } from '../../../../lib/sieve/errors';
@@ -30,7 +31,7 @@ export const sieveConnectionOptions: INodeProperties[] = [
 			{ name: 'STARTTLS if Offered', value: 'starttls-optional', description: 'Upgraded when the server offers STARTTLS, else unencrypted' },
 		],
 		default: 'starttls',
-		description: 'How the ManageSieve connection is encrypted. Certificate checks and the TLS version follow the credential.',
+		description: 'How the ManageSieve connection is encrypted: at least as protected as the credential\'s IMAP Security, since the same password or token is sent. Certificate checks and the TLS version follow the credential.',
 	},
 ];
 
@@ -48,7 +49,9 @@ export async function withSieve<T>(ctx: IExecuteFunctions, itemIndex: number, wo
 	const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), logger, { ctx, itemIndex });
 	const mailbox = ctx.getNodeParameter('mailbox', itemIndex, '') as string;
 	const account: Login = loginForMailbox(checkLogin(login), sharedMailboxes, mailbox);
-	const server = sieveServerFrom(resolveServer('imap', settings), { port: options.sievePort, security: options.sieveSecurity });
+	const imap = resolveServer('imap', settings);
+	// the IMAP password or token goes to ManageSieve no less protected than the credential asks for IMAP
+	const server = withinCredential({ credential: imap, chosen: sieveServerFrom(imap, { port: options.sievePort, security: options.sieveSecurity }), carriesLogin: true, field: 'sieveSecurity', label: 'ManageSieve Security' });
 	const connectOptions = { logger, noSieveHint: authentication === 'password' ? undefined : NO_SIEVE_AT_MICROSOFT };
 	if (!renewToken || !isTokenLogin(account)) return withManageSieve(server, account, ({ client }) => work(client), connectOptions);
 	const outcome = await withTokenRefresh({

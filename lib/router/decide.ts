@@ -10,7 +10,8 @@ import type { AddressEntry, Directory, Redirect, Target } from './directory';
  * 4. an employee's address -> the employee's inbox (created when missing);
  * 5. a distribution list's address -> the list's inbox (created when missing);
  * 6. unknown: kept in the master mailbox, or dropped when unknown addresses are not stored, except
- *    for the exceptions (addresses, or "@domain").
+ *    for the exceptions (addresses, or "@domain") and addresses from a header the sender could
+ *    have written (see DecideOptions.keepReason).
  *
  * Every lookup tries the address as it is, then without its plus-tag. Every step taken is
  * recorded in the decision path.
@@ -47,6 +48,12 @@ export interface RecipientDecision {
 export interface DecideOptions {
 	/** Drop unknown addresses instead of keeping them in the master mailbox (exceptions stay). */
 	dropUnknown: boolean;
+	/**
+	 * Why this address is kept even when unknown addresses are dropped: it was found in a header
+	 * the sender could have written (To, Cc, an envelope header below the receiving server's
+	 * Received). Undefined: it may be dropped.
+	 */
+	keepReason?: string;
 }
 
 /** An address and its directory entries (as it is, and without its tag): looked up once per decision. */
@@ -202,6 +209,10 @@ function unknown(
 			path.push({ step: 'exception', matched: true, address: p.a.address, detail: `unknown address, but ${byAddress ?? `@${p.a.domain}`} is an exception: the message stays in the master mailbox` });
 			return { recipient, source, address, finalAddress, outcome: 'unknownKept', path };
 		}
+	}
+	if (options.keepReason !== undefined) {
+		path.push({ step: 'unknown', matched: true, address: finalAddress ?? recipient, detail: `unknown address and no exception, but not dropped: ${options.keepReason}; the message stays in the master mailbox` });
+		return { recipient, source, address, finalAddress, outcome: 'unknownKept', path };
 	}
 	path.push({ step: 'exception', matched: false, address: finalAddress ?? recipient, detail: 'unknown address and no exception: dropped (unknown addresses are not stored)' });
 	return { recipient, source, address, finalAddress, outcome: 'unknownDropped', path };

@@ -18,6 +18,25 @@ import { buildDirectory, Directory, type DirectoryFields, type DirectoryInput, t
  */
 export type RecipientSource = 'envelopeThenHeaders' | 'envelopeAndHeaders' | 'headers' | 'envelope';
 
+/**
+ * Which envelope headers (Delivered-To, X-Original-To, Envelope-To) are believed. Receiving
+ * servers put theirs on top of the message: Postfix writes Delivered-To / X-Original-To above
+ * everything at final delivery, Dovecot LMTP writes Return-Path and Delivered-To above its own
+ * Received header, Exim's Envelope-to goes on top. Anything below the first Received header was
+ * written before the message reached this server: by the sender, or by an earlier server (a
+ * mailbox that forwards, such as Gmail, keeps its own Delivered-To in the message).
+ * - top: of each envelope header only its topmost occurrence, and only when it stands above the
+ *   message's first Received header (see {@link envelopeOccurrences});
+ * - ownDomains: the topmost as with top, and every other occurrence whose address is in one of the
+ *   master mailbox's own domains (ownDomains; when that means all domains, the directory's
+ *   domains; when there are none, no other occurrence);
+ * - any: every occurrence (version 1 of the node).
+ * With top and ownDomains, Drop Unknown drops only on an address from a topmost envelope header:
+ * an unknown address from To/Cc/Bcc, or from an envelope header trusted for its domain only,
+ * keeps the message in the master mailbox.
+ */
+export type EnvelopeTrust = 'top' | 'ownDomains' | 'any';
+
 export const ENVELOPE_HEADERS = [
 	['delivered-to', 'Delivered-To'],
 	['x-original-to', 'X-Original-To'],
@@ -43,6 +62,8 @@ export interface RouterOptions {
 	 * ["*"]: all domains.
 	 */
 	ownDomains?: string[];
+	/** Which envelope headers are believed (default any, as version 1 of the node; the node passes its own default). */
+	trustEnvelope?: EnvelopeTrust;
 }
 
 /** The fields of a message the router reads: a Mailbox trigger item's JSON has them all. */
@@ -57,6 +78,8 @@ export interface MessageFields {
 export interface FoundRecipient {
 	address: string;
 	source: string;
+	/** Set when the sender could have written the header it was found in: why it is not dropped when unknown. */
+	keepReason?: string;
 }
 
 export interface IgnoredAddress extends FoundRecipient {
@@ -103,20 +126,57 @@ function valuesOf(value: unknown): string[] {
 	return [];
 }
 
-/** The headers of a raw message (the header block, unfolded), lower-case names; for items without a `headers` field. */
-export function headersFromRaw(raw: Buffer | string): Record<string, string[]> {
+/** The header lines of a raw message (the header block, unfolded) in their order: lower-case name and value. */
+export function headerLines(raw: Buffer | string): Array<[name: string, value: string]> {
 	const text = typeof raw === 'string' ? raw : raw.subarray(0, Math.min(raw.length, 256 * 1024)).toString('latin1');
 	const end = text.search(/\r?\n\r?\n/);
 	const block = (end < 0 ? text : text.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
-	const out: Record<string, string[]> = {};
+	const out: Array<[string, string]> = [];
 	for (const line of block.split(/\r?\n/)) {
 		const colon = line.indexOf(':');
 		if (colon <= 0) continue;
-		const name = line.slice(0, colon).trim().toLowerCase();
-		(out[name] ??= []).push(line.slice(colon + 1).trim());
+		out.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
 	}
 	return out;
 }
+
+/**
+ * The headers of a raw message, lower-case names; for items without a `headers` field. Like the
+ * trigger items' `headers` (lib/message/parse.ts), the names are in the order of their first
+ * occurrence and each name's values in message order, which {@link envelopeOccurrences} relies on.
+ */
+export function headersFromRaw(raw: Buffer | string): Record<string, string[]> {
+	const out: Record<string, string[]> = {};
+	for (const [name, value] of headerLines(raw)) (out[name] ??= []).push(value);
+	return out;
+}
+
+/**
+ * Where an occurrence of an envelope header stands: on top (written by the receiving server),
+ * below the first Received header, or not the first of its name (above or below the Received
+ * header: the map does not tell).
+ */
+export type EnvelopePosition = 'top' | 'belowReceived' | 'notFirst';
+
+/**
+ * The occurrences of an envelope header (lower-case name) in a headers map as {@link headersFromRaw}
+ * and the trigger items have it, with where each stands. Only the first occurrence can be the
+ * receiving server's, and only when it stands above the message's first Received header: its name
+ * comes before "received" among the map's keys (names are in the order of first occurrence), or
+ * the message has no Received header. Every other occurrence was written by the sender or by a
+ * server before this one.
+ */
+export function envelopeOccurrences(headers: Record<string, unknown>, name: string): Array<{ value: unknown; position: EnvelopePosition }> {
+	const value = headers[name];
+	if (value === undefined || value === null) return [];
+	const values: unknown[] = Array.isArray(value) ? value : [value];
+	const keys = Object.keys(headers);
+	const received = keys.indexOf('received');
+	const first: EnvelopePosition = received < 0 || keys.indexOf(name) < received ? 'top' : 'belowReceived';
+	return values.map((v, i) => ({ value: v, position: i === 0 || first === 'belowReceived' ? first : 'notFirst' }));
+}
+
+const WRITTEN_BY_OTHERS = 'a sender or an earlier server wrote it';
 
 export class MessageRouter {
 	readonly directory: Directory;
@@ -124,6 +184,9 @@ export class MessageRouter {
 	private readonly source: RecipientSource;
 	private readonly master = new Set<string>();
 	private readonly ownDomains: Set<string>;
+	private readonly trust: EnvelopeTrust;
+	/** ownDomains trust: the domains an envelope header below the top is believed for. */
+	private readonly envelopeDomains: Set<string>;
 
 	constructor(input: DirectoryInput | Directory, options: RouterOptions = {}, fields?: Partial<DirectoryFields>) {
 		this.directory = input instanceof Directory ? input : buildDirectory(input, { rules: options.rules, inboxRoot: options.inboxRoot }, fields);
@@ -135,11 +198,13 @@ export class MessageRouter {
 		}
 		const own = (options.ownDomains ?? []).map((d) => d.trim()).filter(Boolean);
 		this.ownDomains = own.includes('*') ? new Set() : own.length ? new Set(own.map((d) => normalizeDomain(d.replace(/^\*?@/, '')))) : this.directory.domains;
+		this.trust = options.trustEnvelope ?? 'any';
+		this.envelopeDomains = this.ownDomains.size > 0 ? this.ownDomains : this.directory.domains;
 	}
 
-	/** The decision for one address. */
-	decide(address: string, source = ''): RecipientDecision {
-		return decideRecipient(this.directory, address, { dropUnknown: this.dropUnknown }, source);
+	/** The decision for one address; with keepReason (see FoundRecipient) it is kept when unknown, never dropped. */
+	decide(address: string, source = '', keepReason?: string): RecipientDecision {
+		return decideRecipient(this.directory, address, { dropUnknown: this.dropUnknown, keepReason }, source);
 	}
 
 	/** Adds the master mailbox's own address (e.g. the trigger item's `mailbox`) for one call. */
@@ -155,7 +220,7 @@ export class MessageRouter {
 		const recipients: FoundRecipient[] = [];
 		const ignored: IgnoredAddress[] = [];
 		const headers = (message.headers ?? {}) as Record<string, unknown>;
-		const add = (text: string, source: string, envelope: boolean) => {
+		const add = (text: string, source: string, envelope: boolean, keepReason?: string) => {
 			const a = normalizeAddress(text, rules);
 			const key = a?.address ?? text.trim();
 			if (seen.has(key)) return;
@@ -168,15 +233,44 @@ export class MessageRouter {
 				ignored.push({ address: text, source, reason: `not a domain of the master mailbox (${a.domain})` });
 				return;
 			}
-			recipients.push({ address: text, source });
+			recipients.push(keepReason === undefined ? { address: text, source } : { address: text, source, keepReason });
 		};
 		if (this.source !== 'headers') {
-			for (const [name, label] of ENVELOPE_HEADERS) for (const v of valuesOf(headers[name])) add(v, label, true);
+			// the receiving server's envelope headers first (an address they name may be dropped), then the others
+			const below: Array<{ v: string; label: string; position: EnvelopePosition }> = [];
+			for (const [name, label] of ENVELOPE_HEADERS) {
+				if (this.trust === 'any') {
+					for (const v of valuesOf(headers[name])) add(v, label, true);
+					continue;
+				}
+				for (const { value, position } of envelopeOccurrences(headers, name)) {
+					for (const v of valuesOf(value)) {
+						if (position === 'top') add(v, label, true);
+						else below.push({ v, label, position });
+					}
+				}
+			}
+			const untrusted: IgnoredAddress[] = [];
+			for (const { v, label, position } of below) {
+				const where = position === 'belowReceived' ? "below the receiving server's Received header" : `not the topmost ${label} header`;
+				const a = normalizeAddress(v, rules);
+				if (this.trust === 'ownDomains' && a && this.envelopeDomains.has(a.domain)) add(v, label, true, `this ${label} (${where}) could have been written by the sender`);
+				else untrusted.push({ address: v, source: label, reason: `${where}: ${WRITTEN_BY_OTHERS}${this.trust === 'ownDomains' && a ? ` (${a.domain} is not a domain of the master mailbox)` : ''}` });
+			}
+			// each reported once, and not when a believed header names the address
+			const reported = new Set<string>();
+			for (const u of untrusted) {
+				const key = normalizeAddress(u.address, rules)?.address ?? u.address.trim();
+				if (seen.has(key) || reported.has(`${u.source} ${key}`)) continue;
+				reported.add(`${u.source} ${key}`);
+				ignored.push(u);
+			}
 		}
 		if (this.source === 'headers' || this.source === 'envelopeAndHeaders' || (this.source === 'envelopeThenHeaders' && recipients.length === 0)) {
+			const senderWrites = this.trust !== 'any';
 			for (const [name, label] of ADDRESS_FIELDS) {
 				const field = message[name];
-				for (const v of valuesOf(field !== undefined && field !== null && field !== '' ? field : headers[name])) add(v, label, false);
+				for (const v of valuesOf(field !== undefined && field !== null && field !== '' ? field : headers[name])) add(v, label, false, senderWrites ? `${label} is written by the sender` : undefined);
 			}
 		}
 		return { recipients, ignored };
@@ -190,7 +284,7 @@ export class MessageRouter {
 		const kept: RecipientDecision[] = [];
 		const dropped: RecipientDecision[] = [];
 		for (const r of recipients) {
-			const decision = this.decide(r.address, r.source);
+			const decision = this.decide(r.address, r.source, r.keepReason);
 			if (decision.outcome === 'routed' && decision.target) {
 				const copy = byTarget.get(decision.target.key);
 				if (copy) copy.recipients.push(decision);

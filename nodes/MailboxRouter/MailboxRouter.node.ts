@@ -18,7 +18,7 @@ import { splitAddressList } from '../../lib/router/address';
 import type { RecipientDecision } from '../../lib/router/decide';
 import { Deliverer, type CopyResult, type MasterAction, type MasterRef, type MasterResult } from '../../lib/router/deliver';
 import { buildDirectory, mergeDirectories, parseDirectoryJson, type DirectoryInput, type Target } from '../../lib/router/directory';
-import { MessageRouter, type MessageFields, type RecipientSource } from '../../lib/router/route';
+import { MessageRouter, type EnvelopeTrust, type MessageFields, type RecipientSource } from '../../lib/router/route';
 import { imapConnectionOf, type Authentication } from '../shared/credentials';
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
@@ -232,7 +232,7 @@ const properties: INodeProperties[] = [
 				type: 'string',
 				default: '',
 				placeholder: 'example.com, example.org',
-				description: 'To/Cc/Bcc addresses of other domains (a customer in Cc) are not recipients. Leave empty for the domains the rules name; * for all domains.',
+				description: 'To/Cc/Bcc addresses of other domains (a customer in Cc) are not recipients; with Trust Envelope Headers "Any, for Own Domains Only", the envelope headers below the top count for these domains only. Leave empty for the domains the rules name; * for all domains.',
 			},
 			{
 				displayName: 'Plus-Addressing Separator',
@@ -261,6 +261,19 @@ const properties: INodeProperties[] = [
 					{ name: 'To/Cc Only', value: 'headers', description: 'To, Cc and Bcc' },
 				],
 			},
+			{
+				displayName: 'Trust Envelope Headers',
+				name: 'trustEnvelope',
+				type: 'options',
+				default: 'top',
+				description:
+					'Which Delivered-To, X-Original-To and Envelope-To headers name a recipient. Your mail server writes its own on top of the message, above its Received header; those further down were written by the sender or by a server before yours (a Gmail account that forwards keeps its own Delivered-To). Except with "Any (Version 1)", Drop Unknown Addresses drops only on an address from the topmost envelope header: an unknown address from To/Cc/Bcc or from an envelope header further down keeps the message. Without this option: "Added by Your Server (Topmost)" (version 1 of the node: "Any (Version 1)").',
+				options: [
+					{ name: 'Added by Your Server (Topmost)', value: 'top', description: 'Of each header only the topmost, when it stands above the first Received header' },
+					{ name: 'Any (Version 1)', value: 'any', description: 'Every one, wherever it stands, and Drop Unknown Addresses drops on any header' },
+					{ name: 'Any, for Own Domains Only', value: 'ownDomains', description: 'The topmost, and any further down that names an address of your own domains (see Own Domains)' },
+				],
+			},
 		],
 	},
 ];
@@ -271,6 +284,16 @@ interface RouterOptionValues {
 	subaddressSeparator?: string;
 	rawProperty?: string;
 	recipientSource?: RecipientSource;
+	trustEnvelope?: EnvelopeTrust;
+}
+
+/** The first version that trusts only the receiving server's envelope headers unless told otherwise. */
+const TRUST_TOP_VERSION = 1.1;
+
+/** Trust Envelope Headers: the option, else the default of the node's version (1: every header, as it always did). */
+function envelopeTrustOf(options: RouterOptionValues, typeVersion: number | undefined): EnvelopeTrust {
+	if (options.trustEnvelope === 'top' || options.trustEnvelope === 'ownDomains' || options.trustEnvelope === 'any') return options.trustEnvelope;
+	return (typeVersion ?? 1) >= TRUST_TOP_VERSION ? 'top' : 'any';
 }
 
 type Rows<K extends string> = { [key in K]?: Array<Record<string, unknown>> };
@@ -323,6 +346,7 @@ function routerFor(ctx: IExecuteFunctions): MessageRouter {
 		...settings,
 		dropUnknown: ctx.getNodeParameter('dropUnknown', 0, false) as boolean,
 		recipientSource: options.recipientSource ?? 'envelopeThenHeaders',
+		trustEnvelope: envelopeTrustOf(options, ctx.getNode().typeVersion),
 		masterAddresses: list(ctx.getNodeParameter('masterAddresses', 0, '')),
 		ownDomains: list(options.ownDomains),
 	});
@@ -369,7 +393,8 @@ export class MailboxRouter implements INodeType {
 		name: 'mailboxRouter',
 		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
 		group: ['transform'],
-		version: 1,
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{$parameter["deliver"] ? "route and deliver" : "route"}}',
 		description: 'Distribute the mail of a catch-all (master) mailbox to inboxes: redirects, employees, distribution lists, unknown addresses kept or dropped',
 		defaults: { name: 'Mailbox Router' },

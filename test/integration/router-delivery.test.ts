@@ -224,8 +224,8 @@ describe('Mailbox Router delivery into Dovecot folders', () => {
 			...overrides,
 		});
 		const credentials = () => ({ mailboxImapApi: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', allowSelfSigned: true, user: 'catchall', password: 'catchall-pw' } as IDataObject });
-		const run = (items: INodeExecutionData[], overrides: Record<string, unknown> = {}) =>
-			new MailboxRouter().execute.call(executeContext({ items, params: params(overrides), credentials: credentials(), node: { name: 'Mailbox Router', type: 'n8n-nodes-mailbox.mailboxRouter' } }));
+		const run = (items: INodeExecutionData[], overrides: Record<string, unknown> = {}, typeVersion = 1) =>
+			new MailboxRouter().execute.call(executeContext({ items, params: params(overrides), credentials: credentials(), node: { name: 'Mailbox Router', type: 'n8n-nodes-mailbox.mailboxRouter', typeVersion } }));
 
 		it.each([true, false])('routes, delivers and removes (raw message in the item: %s); a re-run adds nothing', async (withRaw) => {
 			await reset();
@@ -269,6 +269,33 @@ describe('Mailbox Router delivery into Dovecot folders', () => {
 			expect(statuses).toEqual(withRaw ? ['alreadyPresent notFound', 'alreadyPresent notFound', 'alreadyPresent notFound', 'alreadyPresent kept'] : ['skipped notFound', 'skipped notFound', 'skipped notFound', 'alreadyPresent kept']);
 			expect(await folder('Inboxes/Sales')).toEqual(['<router-11@client.example>', '<router-12@client.example>']);
 			expect(await folder('Inboxes/Support')).toEqual(['<router-10@client.example>']);
+		});
+
+		it('a message forwarded from Gmail stays in the master mailbox with Drop Unknown (version 1.1); version 1 deletes it', async () => {
+			// the server's Delivered-To on top; Gmail's own Delivered-To below the server's Received header
+			const trace = [
+				'Delivered-To: catchall@firma.example',
+				'Received: from mail-sor-f41.google.com (mail-sor-f41.google.com [209.85.220.41])',
+				'\tby mx.firma.example (Postfix) with ESMTPS id 4F1A2B; Sun, 1 Feb 2026 09:00:02 +0000',
+				'X-Forwarded-To: catchall@firma.example',
+				'Delivered-To: someone@gmail.com',
+				'Received: by 2002:a05:6000:1a8e with SMTP id f14; Sun, 1 Feb 2026 09:00:01 +0000',
+				'',
+			].join('\r\n');
+			const forwarded = Buffer.concat([Buffer.from(trace), mail(30, { To: 'someone@gmail.com' })]);
+			await reset();
+			await servers.writeMaildir('catchall', 'INBOX', [{ raw: forwarded }]);
+			const [routed, kept, dropped] = await run(await triggerItems(true), {}, 1.1);
+			expect([routed.length, dropped.length]).toEqual([0, 0]);
+			expect(kept.map((i) => (i.json.routing as IDataObject).master)).toEqual([expect.objectContaining({ status: 'kept' })]);
+			expect((kept[0].json.routing as IDataObject).ignored).toContainEqual({ address: 'someone@gmail.com', source: 'Delivered-To', reason: 'not the topmost Delivered-To header: a sender or an earlier server wrote it' });
+			expect(await folder('INBOX')).toEqual(['<router-30@client.example>']);
+
+			// version 1 (saved workflows) trusts every Delivered-To: the Gmail address is unknown, dropped, and the message deleted
+			const [, keptV1, droppedV1] = await run(await triggerItems(true), {}, 1);
+			expect(keptV1).toEqual([]);
+			expect(droppedV1.map((i) => (i.json.routing as IDataObject).master)).toEqual([expect.objectContaining({ status: 'deleted' })]);
+			expect(await folder('INBOX')).toEqual([]);
 		});
 
 		it('without the raw message, a UID or a Message-ID, the item fails naming the option to turn on', async () => {

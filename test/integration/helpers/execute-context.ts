@@ -10,12 +10,12 @@ export interface ExecuteContextOptions {
 	params: Record<string, unknown | ((i: number) => unknown)>;
 	credentials: Record<string, IDataObject>;
 	continueOnFail?: boolean;
-	/** Node name and type, for error messages (default: the Mailbox node). */
-	node?: { name: string; type: string };
+	/** Node name and type, for error messages (default: the Mailbox node), and its version (default 1). */
+	node?: { name: string; type: string; typeVersion?: number };
 }
 
 export function executeContext(options: ExecuteContextOptions): IExecuteFunctions {
-	const node = { id: 'node-under-test', name: options.node?.name ?? 'Mailbox', type: options.node?.type ?? 'n8n-nodes-mailbox.mailbox', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} };
+	const node = { id: 'node-under-test', name: options.node?.name ?? 'Mailbox', type: options.node?.type ?? 'n8n-nodes-mailbox.mailbox', typeVersion: options.node?.typeVersion ?? 1, position: [0, 0] as [number, number], parameters: {} };
 	const log = () => undefined;
 	return {
 		getInputData: () => options.items,

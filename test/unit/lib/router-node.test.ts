@@ -7,8 +7,8 @@ import { MailboxRouter } from '../../../nodes/MailboxRouter/MailboxRouter.node';
 import { executeContext } from '../../integration/helpers/execute-context';
 
 const node = new MailboxRouter();
-const run = (items: INodeExecutionData[], params: Record<string, unknown>) =>
-	node.execute.call(executeContext({ items, params: { deliver: false, options: {}, ...params }, credentials: {}, node: { name: 'Mailbox Router', type: 'n8n-nodes-mailbox.mailboxRouter' } }));
+const run = (items: INodeExecutionData[], params: Record<string, unknown>, typeVersion?: number) =>
+	node.execute.call(executeContext({ items, params: { deliver: false, options: {}, ...params }, credentials: {}, node: { name: 'Mailbox Router', type: 'n8n-nodes-mailbox.mailboxRouter', typeVersion } }));
 
 describe('Mailbox Router node', () => {
 	it('has three named outputs, and its credentials only when delivering', () => {
@@ -56,6 +56,28 @@ describe('Mailbox Router node', () => {
 		expect(dropped.map((i) => [i.json.subject, (i.json.routing as { recipients: Array<{ address: string }> }).recipients.map((r) => r.address)])).toEqual([['B', ['nobody@myfactory.exp']]]);
 		expect(kept.map((i) => i.json.subject)).toEqual(['C']);
 		expect((dropped[0].json.routing as { ignored: unknown[] }).ignored).toEqual([{ address: 'x@elsewhere.example', source: 'To', reason: 'not a domain of the master mailbox (elsewhere.example)' }]);
+	});
+
+	it('version 1 trusts every envelope header; version 1.1 (the default) only the receiving server\'s, unless Trust Envelope Headers says otherwise', async () => {
+		expect(node.description.version).toEqual([1, 1.1]);
+		expect(node.description.defaultVersion).toBe(1.1);
+		const trust = (node.description.properties.find((p) => p.name === 'options')?.options as INodeProperties[]).find((o) => o.name === 'trustEnvelope');
+		expect(trust?.options?.map((o) => ('value' in o ? o.value : undefined))).toEqual(['top', 'any', 'ownDomains']);
+		// forwarded from Gmail: the server's Delivered-To on top, Gmail's below the server's Received header
+		const items: INodeExecutionData[] = [
+			{ json: { subject: 'forwarded', headers: { 'delivered-to': ['catchall@myfactory.exp', 'someone@gmail.com'], received: ['from mail-sor-f41.google.com by mx.myfactory.exp', 'by 2002:a05:6000 with SMTP'], to: 'someone@gmail.com' } } },
+		];
+		const params = { employees: { employee: [{ name: 'Anna', addresses: 'anna@myfactory.exp' }] }, directoryJson: '', dropUnknown: true, masterAddresses: 'catchall@myfactory.exp' };
+		const outcome = async (typeVersion: number, options: Record<string, unknown> = {}) => {
+			const [routed, kept, dropped] = await run(items, { ...params, options }, typeVersion);
+			return { routed: routed.length, kept: kept.length, dropped: dropped.map((i) => (i.json.routing as { recipients: Array<{ address: string }> }).recipients.map((r) => r.address)) };
+		};
+		expect(await outcome(1)).toEqual({ routed: 0, kept: 0, dropped: [['someone@gmail.com']] });
+		expect(await outcome(1.1)).toEqual({ routed: 0, kept: 1, dropped: [] });
+		expect(await outcome(1.1, { trustEnvelope: 'any' })).toEqual({ routed: 0, kept: 0, dropped: [['someone@gmail.com']] });
+		expect(await outcome(1, { trustEnvelope: 'top' })).toEqual({ routed: 0, kept: 1, dropped: [] });
+		const [, kept] = await run(items, { ...params, options: {} }, 1.1);
+		expect((kept[0].json.routing as { ignored: unknown[] }).ignored).toContainEqual({ address: 'someone@gmail.com', source: 'Delivered-To', reason: 'not the topmost Delivered-To header: a sender or an earlier server wrote it' });
 	});
 
 	it('a directory mistake stops the run with the parameter, the entry and the fix', async () => {

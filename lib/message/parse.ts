@@ -11,6 +11,7 @@ import { MailParser, type AttachmentStream, type HeaderLines, type Headers, type
 import addressparser from 'nodemailer/lib/addressparser';
 import { parseDeliveryStatus, type BounceReport } from './bounce';
 import { decodeWords, fixEightBit, type Warn } from './decode';
+import { attachmentType, SNIFF_BYTES } from './content-type';
 import { cleanFilename, generatedName, hasBidiControls } from './filename';
 import { findEmails } from './emails';
 import { htmlToText } from './html';
@@ -24,7 +25,10 @@ export type AddressList = { value: MailAddress[]; text: string };
 
 export type AttachmentInfo = {
 	filename: string;
+	/** The type the content is: the sender's, unless the content or a runnable extension says otherwise (see lib/message/content-type.ts). */
 	contentType: string;
+	/** The type the sender declared, only when contentType differs from it (parseWarnings says why). */
+	declaredContentType?: string;
 	/** Decoded size in bytes. */
 	size: number;
 	/** The Content-ID without angle brackets, as HTML refers to it (`cid:...`); null when there is none. */
@@ -105,6 +109,8 @@ const MAX_WARNINGS = 50;
 interface Collected {
 	info: AttachmentStream;
 	size: number;
+	/** The first bytes, for what the content is (kept also when the content is not). */
+	head?: Buffer;
 	content?: Buffer;
 	checksum?: string;
 }
@@ -210,6 +216,7 @@ function runParser(input: Buffer | Readable, options: ParseOptions, warn: Warn):
 				next();
 			};
 			attachment.content.on('data', (chunk: Buffer) => {
+				if (entry.size < SNIFF_BYTES) entry.head = entry.head ? Buffer.concat([entry.head, chunk.subarray(0, SNIFF_BYTES - entry.size)]) : Buffer.from(chunk.subarray(0, SNIFF_BYTES));
 				entry.size += chunk.length;
 				if (keep && (!report || keepAll || kept + chunk.length <= MAX_REPORT_BYTES)) {
 					chunks.push(chunk);
@@ -405,9 +412,12 @@ function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: st
 		if (!filename) filename = generatedName(a.contentType, k + 1);
 		const inline = a.contentDisposition === 'inline' || (a.contentDisposition !== 'attachment' && a.related === true);
 		const contentId = a.cid || null;
-		attachments.push({ filename, contentType: a.contentType, size: entry.size, contentId, disposition: inline ? 'inline' : 'attachment', ...(entry.checksum ? { checksum: entry.checksum } : {}) });
+		const type = attachmentType(a.contentType, filename, entry.head);
+		if (type.warning) warn(`attachment ${k + 1} (${filename}): ${type.warning}`);
+		const declared = type.contentType !== a.contentType ? { declaredContentType: a.contentType } : {};
+		attachments.push({ filename, contentType: type.contentType, ...declared, size: entry.size, contentId, disposition: inline ? 'inline' : 'attachment', ...(entry.checksum ? { checksum: entry.checksum } : {}) });
 		if (isReport(a.contentType) && entry.content && !bounce) bounce = parseDeliveryStatus(entry.content.toString('utf8'));
-		if (keep && entry.content) contents.push({ filename, contentType: a.contentType, size: entry.size, content: entry.content, ...(contentId ? { contentId } : {}), inline });
+		if (keep && entry.content) contents.push({ filename, contentType: type.contentType, size: entry.size, content: entry.content, ...(contentId ? { contentId } : {}), inline });
 	});
 
 	const priority = first(raw.headers, 'priority');

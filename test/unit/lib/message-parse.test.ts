@@ -232,6 +232,51 @@ describe('parseMessage options and special messages', () => {
 		expect(json.parseWarnings).toContain('attachment 1: the file name had right-to-left controls, which can disguise its extension; they were removed');
 	});
 
+	it("types an attachment by what it is where the sender's type or a runnable name disagree, says so and keeps the sender's type; agreeing types stay as they were", async () => {
+		const b64 = (bytes: Buffer | string) => Buffer.from(bytes).toString('base64');
+		const part = (type: string, name: string, content: Buffer | string) => `--b\nContent-Type: ${type}\nContent-Disposition: attachment; filename="${name}"\nContent-Transfer-Encoding: base64\n\n${b64(content)}\n`;
+		const program = Buffer.from('MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff', 'latin1');
+		const raw = mail(
+			['From: a@example.test', 'Subject: files', 'Content-Type: multipart/mixed; boundary="b"'],
+			[
+				'--b\nContent-Type: text/plain\n\nsee files\n',
+				part('image/jpeg', 'photo.jpg', program),
+				part('application/pdf', 'invoice.pdf.exe', 'not even a program'),
+				part('application/octet-stream', 'scan.pdf', '%PDF-1.7\n%'),
+				part('application/octet-stream', 'update.dat', program),
+				part('application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'offer.docx', 'PK\x03\x04\x14\x00\x06\x00'),
+				part('text/plain', 'notes.txt', 'PK\x03\x04\x14\x00\x06\x00'),
+				part('image/png; name="a.png"', 'a.png', '\x89PNG\r\n\x1a\n\x00\x00'),
+				'--b--\n',
+			].join(''),
+		);
+		const parsed = await parseMessage(raw);
+		expect(parsed.json.attachments.map((a) => [a.filename, a.contentType, a.declaredContentType])).toEqual([
+			['photo.jpg', 'application/x-msdownload', 'image/jpeg'],
+			['invoice.pdf.exe', 'application/x-msdos-program', 'application/pdf'],
+			// mailparser types a generic attachment by its name, as before
+			['scan.pdf', 'application/pdf', undefined],
+			['update.dat', 'application/x-msdownload', 'application/octet-stream'],
+			['offer.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', undefined],
+			['notes.txt', 'application/zip', 'text/plain'],
+			['a.png', 'image/png', undefined],
+		]);
+		expect(parsed.json.parseWarnings).toEqual(
+			expect.arrayContaining([
+				"attachment 1 (photo.jpg): declared image/jpeg, but its content is a Windows program: contentType is application/x-msdownload (declaredContentType keeps the sender's)",
+				"attachment 2 (invoice.pdf.exe): declared application/pdf, but the name ends in .exe, which runs as a program or script: contentType is application/x-msdos-program (declaredContentType keeps the sender's)",
+				"attachment 4 (update.dat): declared application/octet-stream, but its content is a Windows program: contentType is application/x-msdownload (declaredContentType keeps the sender's)",
+				"attachment 6 (notes.txt): declared text/plain, but its content is a ZIP archive: contentType is application/zip (declaredContentType keeps the sender's)",
+			]),
+		);
+		expect(parsed.json.parseWarnings.filter((w) => w.startsWith('attachment '))).toHaveLength(4);
+		// the attachments' content (binary data in the triggers) carries the same type
+		expect(parsed.attachments.map((a) => a.contentType)).toEqual(parsed.json.attachments.map((a) => a.contentType));
+		// only metadata: the type is still known from the first bytes
+		const light = await parseMessage(raw, { includeAttachments: false });
+		expect(light.json.attachments.map((a) => a.contentType)).toEqual(parsed.json.attachments.map((a) => a.contentType));
+	});
+
 	it('recognises a bounce (multipart/report; report-type=delivery-status) with the failed recipients and their status', async () => {
 		const raw = mail(
 			['From: Mail Delivery System <MAILER-DAEMON@mx.example.test>', 'To: alice@example.test', 'Subject: Undelivered Mail Returned to Sender', 'Date: Mon, 3 Feb 2025 10:00:00 +0100', 'Content-Type: multipart/report; report-type=delivery-status; boundary="rep"'],

@@ -9,7 +9,7 @@
 const common = {
 	preset: 'ts-jest',
 	testEnvironment: '<rootDir>/test/environment.js',
-	setupFilesAfterEnv: ['<rootDir>/test/timeout.js'],
+	setupFilesAfterEnv: ['<rootDir>/test/timeout.js', '<rootDir>/test/canary-setup.js'],
 	transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json', }] },
 };
 /** Each layer's timeout for tests and hooks (jest reads `testTimeout` only globally; test/timeout.js applies this). */

@@ -62,18 +62,31 @@ export function configError(field: string, message: string, hint?: string): Mail
 	return new MailboxError('CONFIG', message, { field, step: 'config', hint });
 }
 
+/** A run of base64 long enough to carry a secret (SASL PLAIN, XOAUTH2, OAUTHBEARER, Basic). */
+const BASE64_RUN = /[A-Za-z0-9+/]{8,}={0,2}/g;
+
 /**
- * Replaces every occurrence of each secret (and its base64 form, as sent by SASL PLAIN/XOAUTH2)
- * with "[hidden]". Secrets shorter than 3 characters are left alone: replacing them would mangle
- * ordinary text without protecting anything.
+ * Replaces every occurrence of each secret with "[hidden]": the secret itself, its base64 form,
+ * and any base64 run that decodes to text containing it (the SASL PLAIN response
+ * "\0user\0password", XOAUTH2 "user=...\x01auth=Bearer <token>", OAUTHBEARER, HTTP Basic
+ * "user:password", whatever the protocol put around the secret). Linear in the text. Secrets
+ * shorter than 3 characters are left alone: replacing them would mangle ordinary text without
+ * protecting anything.
  */
 export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
+	const list = secrets.filter((s): s is string => !!s && s.length >= 3);
+	if (!list.length) return text;
 	let out = text;
-	for (const secret of secrets) {
-		if (!secret || secret.length < 3) continue;
+	for (const secret of list) {
 		for (const form of [secret, Buffer.from(secret).toString('base64')]) {
 			out = out.split(form).join('[hidden]');
 		}
 	}
-	return out;
+	const shortest = Math.min(...list.map((s) => Buffer.byteLength(s)));
+	return out.replace(BASE64_RUN, (run) => {
+		if ((run.length * 3) / 4 < shortest) return run;
+		// a run glued to a word before it is tried from each of the next three characters too
+		const decoded = [0, 1, 2, 3].map((skip) => Buffer.from(run.slice(skip), 'base64').toString('latin1'));
+		return list.some((s) => decoded.some((d) => d.includes(Buffer.from(s).toString('latin1')))) ? '[hidden]' : run;
+	});
 }

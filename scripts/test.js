@@ -9,6 +9,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { readRun } = require('../test/canary');
+
 const root = path.resolve(__dirname, '..');
 // One folder for this run: the layers' counts, and what the e2e layer installs once and reuses.
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-test-'));
@@ -26,12 +28,24 @@ let ok = true;
 for (const layer of ['test:unit', 'test:integration', 'test:e2e']) ok = run(layer) && ok;
 
 const counts = fs.existsSync(summary) ? fs.readFileSync(summary, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+// The secret canary, asserted once over the whole run (test/canary.js): no secret any test used
+// in what the package showed (errors, logs, output items, n8n's database and log).
+const canary = readRun(runDir);
 fs.rmSync(runDir, { recursive: true, force: true });
+const canaryHits = canary.flatMap((f) => f.hits.map((h) => ({ file: f.file, ...h })));
+const canaryFailed = canary.filter((f) => f.failed);
+const sum = (key) => canary.reduce((n, f) => n + (f[key] ?? 0), 0);
+process.stdout.write(
+	`secret canary: ${canary.length} test files, ${sum('errors')} errors the package created and ${sum('texts') - sum('errors')} other texts (${(sum('bytes') / 1048576).toFixed(1)} MiB) scanned for the secrets each file used: ${canaryHits.length} found\n`,
+);
+for (const h of canaryHits) process.stdout.write(`secret canary: ${h.file}: ${h.secret} (${h.form}) in ${h.where}: ${h.excerpt}\n`);
+for (const f of canaryFailed) process.stdout.write(`secret canary: ${f.file}: not scanned: ${f.failed}\n`);
+if (canaryHits.length || canaryFailed.length || canary.length === 0) ok = false;
 const total = (key) => counts.reduce((n, c) => n + c[key], 0);
 for (const c of counts) process.stdout.write(`${c.layer}: ${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}\n`);
 if (counts.length < 3) ok = false;
 // A layer that failed without a failed test (jest itself crashed) still counts as one failure.
-const failed = Math.max(total('failed'), ok ? 0 : 1);
+const failed = Math.max(total('failed') + canaryHits.length, ok ? 0 : 1);
 const skipped = total('skipped');
 process.stdout.write(`${total('passed')} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exit(ok ? 0 : 1);

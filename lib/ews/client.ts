@@ -185,7 +185,8 @@ export class EwsClient {
 			mailbox: this.mailbox,
 			auth: kind,
 			impersonation: this.impersonation,
-			secrets: [auth.type === 'password' ? auth.password : undefined, auth.type === 'app' ? auth.app.clientSecret : undefined],
+			// the password (also inside the Basic header's base64) or the app's secret, and every token the client holds
+			secrets: [auth.type === 'password' ? auth.password : undefined, auth.type === 'app' ? auth.app.clientSecret : undefined, initialToken],
 		};
 		this.transport = new EwsTransport({
 			context: this.context,
@@ -227,10 +228,10 @@ export class EwsClient {
 			this.token = (await getAppToken(auth.app, this.logger, { fresh: true })).accessToken;
 		} else if (auth.type === 'token' && auth.renew) {
 			this.token = await auth.renew();
-			this.context.secrets = [...this.context.secrets, this.token];
 		} else {
 			return false;
 		}
+		this.context.secrets = [...this.context.secrets, this.token];
 		return this.token !== before;
 	}
 
@@ -239,6 +240,7 @@ export class EwsClient {
 		const auth = this.settings.auth;
 		if (auth.type !== 'app') return;
 		this.token = (await getAppToken(auth.app, this.logger)).accessToken;
+		this.context.secrets = [...this.context.secrets, this.token];
 	}
 
 	/** The TLS connection of the last answer in words ("TLSv1.3, certificate for ... issued by ..."). */

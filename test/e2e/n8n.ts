@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { scanNow } from '../canary';
 import { stopWhenFileEnds } from '../servers/lifetime';
 import { freePort } from '../servers/ports';
 import { withLockSync, type N8nInstall } from '../setup/prerequisites';
@@ -762,10 +763,23 @@ export class N8n {
 		return { nodes: types.nodes.map((n) => n.name), credentials: types.credentials.map((c) => c.name) };
 	}
 
-	/** Stops n8n and removes its state folder (unless the caller gave it). */
+	/**
+	 * Stops n8n, scans its state folder for the test's secrets (the database with every execution's
+	 * data and the workflows' static data, n8n's log and event log; the secret canary, test/canary.js)
+	 * and removes the folder (unless the caller gave it).
+	 */
 	async destroy(): Promise<void> {
 		await this.stop();
+		this.scanForSecrets();
 		if (this.ownsStateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
+	}
+
+	private scanForSecrets(): void {
+		const walk = (dir: string): string[] =>
+			fs.existsSync(dir)
+				? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === 'node_modules' ? [] : walk(path.join(dir, e.name))) : e.isFile() ? [path.join(dir, e.name)] : []))
+				: [];
+		for (const file of walk(this.stateDir)) scanNow(`n8n state ${path.relative(this.stateDir, file)}`, fs.readFileSync(file));
 	}
 }
 

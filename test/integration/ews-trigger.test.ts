@@ -20,6 +20,7 @@ import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigg
 import { EwsServer } from '../servers/ews';
 import { generateMessage } from '../servers/mailgen';
 import { makeSelfSignedCertificate } from '../servers/tls';
+import { record, safeJson } from '../canary';
 
 const DAY = 24 * 60 * 60 * 1000;
 const OLD = new Date(Date.now() - 30 * DAY);
@@ -420,7 +421,8 @@ function triggerContext(options: { params: Record<string, unknown>; credentials:
 	const emitted: Array<{ data: INodeExecutionData[][]; key?: string }> = [];
 	const staticData = options.staticData ?? {};
 	const node = { id: 'ews-node', name: 'Mailbox EWS Trigger', type: 'n8n-nodes-mailbox.mailboxEwsTrigger', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} };
-	const log = () => undefined;
+	// n8n's logger: what the node logs is kept for the secret canary (test/canary.js)
+	const log = (message: string, meta?: unknown) => record('n8n logger', meta === undefined ? message : `${message} ${safeJson(meta)}`);
 	const ctx = {
 		getNode: () => node,
 		getMode: () => options.mode ?? 'trigger',
@@ -436,6 +438,7 @@ function triggerContext(options: { params: Record<string, unknown>; credentials:
 		logger: { debug: log, info: log, warn: log, error: log },
 		emit: (data: INodeExecutionData[][], _response?: unknown, done?: { resolve: (run: IRun) => void }, key?: string) => {
 			emitted.push({ data, key });
+			record('trigger items', data);
 			done?.resolve({ status: 'success', data: { resultData: { runData: {} } } } as unknown as IRun);
 		},
 		helpers: {

@@ -16,6 +16,7 @@ import { stopWhenFileEnds } from './lifetime';
 import { freePorts, LOOPBACK, waitForPort } from './ports';
 import { makeSelfSignedCertificate, type CertificateFiles } from './tls';
 import { checkMailServerPrerequisites, MAIL_USER, run } from '../setup/prerequisites';
+import { registerSecret } from '../canary';
 
 export type { DovecotPorts } from './dovecot-config';
 export type { MaildirMessage } from './maildir';
@@ -103,6 +104,7 @@ export class Dovecot {
 	/** Checks that Dovecot is installed, writes the config into a new state dir, starts it, waits for every port. */
 	static async start(options: DovecotOptions): Promise<Dovecot> {
 		checkMailServerPrerequisites(); // installed by the setup step, never by a test
+		for (const password of Object.values(options.users)) registerSecret(password);
 		const passwd = passwdFile(options.users, options.sharedMailboxes);
 		// Under /tmp explicitly: dovenull, dovecot and vmail must be able to enter every parent.
 		const stateDir = fs.mkdtempSync('/tmp/mailbox-dovecot-');

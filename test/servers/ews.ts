@@ -48,6 +48,7 @@ import zlib from 'node:zlib';
 import iconv from 'iconv-lite';
 import { listenOnLoopback, LOOPBACK } from './ports';
 import { closeWhenFileEnds } from './lifetime';
+import { registerSecret } from '../canary';
 
 // --- namespaces -------------------------------------------------------------------------------
 
@@ -478,6 +479,7 @@ export class EwsServer {
 	}
 
 	static async start(options: EwsServerOptions): Promise<EwsServer> {
+		for (const password of Object.values(options.users ?? {})) registerSecret(password);
 		const holder: { instance?: EwsServer } = {};
 		const server = https.createServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => {
 			const instance = holder.instance;

@@ -18,6 +18,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { closeWhenFileEnds } from './lifetime';
 import { listenOnLoopback } from './ports';
+import { registerSecret } from '../canary';
 
 export interface AppRegistration {
 	tenant: string;
@@ -84,6 +85,7 @@ export class MicrosoftAuthority {
 	}
 
 	registerDelegated(app: DelegatedApp): void {
+		registerSecret(app.clientSecret);
 		this.delegated.push({ ...app });
 	}
 
@@ -98,6 +100,7 @@ export class MicrosoftAuthority {
 	}
 
 	register(app: AppRegistration): void {
+		registerSecret(app.clientSecret);
 		this.apps.push(app);
 	}
 
@@ -231,6 +234,7 @@ export class MicrosoftAuthority {
 		const expiresIn = app.expiresIn ?? 3599;
 		const accessToken = this.issueToken(grant.user, expiresIn);
 		const refreshToken = `rt-${crypto.randomBytes(18).toString('base64url')}`;
+		registerSecret(refreshToken);
 		this.refreshTokens.set(refreshToken, { clientId: app.clientId, user: grant.user, scope: grant.scope, generation: grant.generation });
 		this.grants.push({ grantType, clientId: app.clientId, ok: true, generation: grantType === 'refresh_token' ? grant.generation - 1 : undefined, accessToken });
 		json(200, { token_type: 'Bearer', scope: grant.scope, expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken, refresh_token: refreshToken });

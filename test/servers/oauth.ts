@@ -15,6 +15,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { listenOnLoopback, LOOPBACK } from './ports';
 import { closeWhenFileEnds } from './lifetime';
+import { registerSecret } from '../canary';
 
 export interface OAuthClient {
 	tenant: string;
@@ -99,6 +100,8 @@ export class OAuthServer {
 
 	/** Listens on a port the kernel picks on 127.0.0.1 (no race with other runs). */
 	static async start(options: OAuthServerOptions): Promise<OAuthServer> {
+		for (const client of options.clients ?? []) registerSecret(client.clientSecret);
+		for (const user of options.users) registerSecret(`valid-token-${user}`);
 		const holder: { instance?: OAuthServer } = {};
 		const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
 			holder.instance?.handle(req, res).catch((error: unknown) => {
@@ -124,6 +127,7 @@ export class OAuthServer {
 	/** Issues a token for a user directly (as an authorization server would after a sign-in). */
 	issueToken(user: string, lifetimeSeconds = 3600): string {
 		const token = `issued-${crypto.randomBytes(18).toString('base64url')}`;
+		registerSecret(token);
 		this.issued.set(token, { user, expires: Date.now() + lifetimeSeconds * 1000 });
 		return token;
 	}

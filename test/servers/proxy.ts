@@ -7,6 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { closeWhenFileEnds } from './lifetime';
 import { listenOnLoopback } from './ports';
+import { registerSecret } from '../canary';
 
 export interface ProxyAuth {
 	user: string;
@@ -75,6 +76,7 @@ export class Socks5Proxy extends TestProxy {
 
 	constructor(private readonly auth?: ProxyAuth) {
 		super();
+		registerSecret(auth?.password);
 		this.server = net.createServer((socket) => this.handle(socket));
 	}
 
@@ -138,6 +140,7 @@ export class HttpConnectProxy extends TestProxy {
 
 	constructor(private readonly auth?: ProxyAuth) {
 		super();
+		registerSecret(auth?.password);
 		this.server = http.createServer((_req, res) => {
 			res.writeHead(405);
 			res.end('CONNECT only');

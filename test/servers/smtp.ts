@@ -12,6 +12,7 @@ import type { SecureVersion } from 'node:tls';
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import { LOOPBACK } from './ports';
 import { closeWhenFileEnds } from './lifetime';
+import { registerSecret } from '../canary';
 
 export interface ReceivedMessage {
 	/** 1, 2, 3… in arrival order. */
@@ -95,6 +96,7 @@ export class SmtpCapture {
 
 	static async start(options: SmtpCaptureOptions): Promise<SmtpCapture> {
 		fs.mkdirSync(options.outDir, { recursive: true });
+		for (const password of Object.values(options.users)) registerSecret(password);
 		const holder: { instance?: SmtpCapture } = {};
 		const make = (secure: boolean) => {
 			const server: SMTPServer = new SMTPServer({

@@ -4,6 +4,7 @@
  * binary data of the input items, Continue On Fail.
  */
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import { record, safeJson } from '../../canary';
 
 export interface ExecuteContextOptions {
 	items: INodeExecutionData[];
@@ -16,7 +17,8 @@ export interface ExecuteContextOptions {
 
 export function executeContext(options: ExecuteContextOptions): IExecuteFunctions {
 	const node = { id: 'node-under-test', name: options.node?.name ?? 'Mailbox', type: options.node?.type ?? 'n8n-nodes-mailbox.mailbox', typeVersion: options.node?.typeVersion ?? 1, position: [0, 0] as [number, number], parameters: {} };
-	const log = () => undefined;
+	// n8n's logger: what the node logs is kept for the secret canary (test/canary.js)
+	const log = (message: string, meta?: unknown) => record('n8n logger', meta === undefined ? message : `${message} ${safeJson(meta)}`);
 	return {
 		getInputData: () => options.items,
 		getNodeParameter: (name: string, i: number, fallback?: unknown) => {

@@ -96,6 +96,28 @@ describe('redact', () => {
 		expect(redact(`login alice ${secret} then ${b64}`, [secret])).toBe('login alice [hidden] then [hidden]');
 		expect(redact('a b c', ['a', undefined])).toBe('a b c');
 	});
+
+	it('hides SASL and HTTP forms that carry a secret inside base64, whatever surrounds it', () => {
+		const password = 'Pa55-word!';
+		const token = 'eyJ0eXAiOiJKV1QiLCJhbGciOi.token-part';
+		const b64 = (s: string) => Buffer.from(s).toString('base64');
+		const forms = [
+			`C: A1 AUTHENTICATE PLAIN ${b64(`\0alice@example.com\0${password}`)}`,
+			`C: A1 AUTHENTICATE PLAIN ${b64(`me@contoso.com\\info@contoso.com\0me@contoso.com\0${password}`)}`,
+			`AUTH XOAUTH2 ${b64(`user=alice@contoso.com\x01auth=Bearer ${token}\x01\x01`)}`,
+			`C: 2 AUTHENTICATE OAUTHBEARER ${b64(`n,a=alice@contoso.com,\x01host=imap.example.com\x01port=993\x01auth=Bearer ${token}\x01\x01`)}`,
+			`Authorization: Basic ${b64(`alice:${password}`)}`,
+			`"x${b64(`\0alice\0${password}`)}"`,
+		];
+		for (const text of forms) {
+			const out = redact(text, [password, token]);
+			expect(out).toContain('[hidden]');
+			expect(out).not.toContain(password);
+			for (const m of out.match(/[A-Za-z0-9+/]{8,}={0,2}/g) ?? []) expect(Buffer.from(m, 'base64').toString('latin1')).not.toMatch(/Pa55|token-part/);
+		}
+		// base64 that carries no secret stays
+		expect(redact(`C: A1 AUTHENTICATE PLAIN ${b64('\0alice\0other-password')}`, [password])).toBe(`C: A1 AUTHENTICATE PLAIN ${b64('\0alice\0other-password')}`);
+	});
 });
 
 describe('fromNetworkError', () => {

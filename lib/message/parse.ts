@@ -372,7 +372,8 @@ function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: st
 	const headers: Record<string, string | string[]> = {};
 	for (const [key, list] of values) {
 		const decoded = list.map((v) => decodeWords(v, (m) => warn(`${key}: ${m}`)));
-		headers[key] = decoded.length === 1 ? decoded[0] : decoded;
+		// defined, not assigned: a sender's "__proto__" header is a header like any other
+		Object.defineProperty(headers, key, { value: decoded.length === 1 ? decoded[0] : decoded, enumerable: true, writable: true, configurable: true });
 	}
 	const one = (key: string): string | undefined => {
 		const v = headers[key];

@@ -147,7 +147,11 @@ export function headerLines(raw: Buffer | string): Array<[name: string, value: s
  */
 export function headersFromRaw(raw: Buffer | string): Record<string, string[]> {
 	const out: Record<string, string[]> = {};
-	for (const [name, value] of headerLines(raw)) (out[name] ??= []).push(value);
+	for (const [name, value] of headerLines(raw)) {
+		// defined, not assigned: a sender's "__proto__" header is a header like any other
+		if (Object.prototype.hasOwnProperty.call(out, name)) out[name].push(value);
+		else Object.defineProperty(out, name, { value: [value], enumerable: true, writable: true, configurable: true });
+	}
 	return out;
 }
 

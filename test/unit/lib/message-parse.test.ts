@@ -334,4 +334,12 @@ describe('parseMessage options and special messages', () => {
 		expect(json.priority).toBe('high');
 		expect(json.subject).toBe('Grüße – 🎉');
 	});
+
+	it('keeps a sender\'s "__proto__" and "constructor" headers as headers; the headers object stays a plain object', async () => {
+		const raw = mail(['From: a@example.test', '__proto__: x', '__proto__: y', 'Constructor: z', 'Subject: s'], 'x\n');
+		const { json } = await parseMessage(raw);
+		expect(Object.getPrototypeOf(json.headers)).toBe(Object.prototype);
+		expect(Object.keys(json.headers)).toEqual(['from', '__proto__', 'constructor', 'subject']);
+		expect(JSON.parse(JSON.stringify(json.headers))).toMatchObject({ __proto__: ['x', 'y'], constructor: 'z' });
+	});
 });

@@ -65,6 +65,8 @@ describe('recipients of a message', () => {
 	it('reads plain strings and headers when the item has no address objects, and a raw header block', () => {
 		expect(router().recipients({ to: '"Müller, Anna" <anna@myfactory.exp>, sales@myfactory.exp' }).recipients.map((x) => x.address)).toEqual(['"Müller, Anna" <anna@myfactory.exp>', 'sales@myfactory.exp']);
 		expect(router().recipients({ headers: { to: 'support@myfactory.exp' } }).recipients.map((x) => x.address)).toEqual(['support@myfactory.exp']);
+		// a sender's "__proto__" header is read like any other (it threw before)
+		expect(Object.keys(headersFromRaw(Buffer.from('__proto__: a\r\n__proto__: b\r\nTo: x@y.example\r\n\r\n')))).toEqual(['__proto__', 'to']);
 		const headers = headersFromRaw(Buffer.from('Delivered-To: catchall@myfactory.exp\r\nX-Original-To: anna@myfactory.exp,\r\n\tsales@myfactory.exp\r\nSubject: hi\r\n\r\nDelivered-To: body@x.example\r\n'));
 		expect(headers['x-original-to']).toEqual(['anna@myfactory.exp, sales@myfactory.exp']);
 		expect(headers['delivered-to']).toEqual(['catchall@myfactory.exp']);

@@ -17,7 +17,7 @@ import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
 import { EwsServer, type EwsRequestLog } from '../servers/ews';
 import { OAuthServer } from '../servers/oauth';
 import { makeSelfSignedCertificate } from '../servers/tls';
-import { executeContext } from './helpers/execute-context';
+import { executeContext, failure } from './helpers/execute-context';
 
 const mockSeams: { ca?: Buffer; appToken?: (clientId: string, fresh: boolean) => string; appTokens: number } = { appTokens: 0 };
 
@@ -68,14 +68,6 @@ describe('Mailbox node, Access Via: EWS', () => {
 		const [out] = await new Mailbox().execute.call(ctx);
 		return out.map((item) => item.json);
 	}
-	const failure = async (work: Promise<unknown>): Promise<Error & { description?: string }> => {
-		try {
-			await work;
-		} catch (error) {
-			return error as Error & { description?: string };
-		}
-		throw new Error('expected the node to fail');
-	};
 	const since = () => {
 		const start = server.requests.length;
 		return (): EwsRequestLog[] => server.requests.slice(start);

@@ -15,7 +15,7 @@ import { composeMessage, type ComposeInput } from '../../lib/smtp/compose';
 import { saveSentCopy, SmtpSender } from '../../lib/smtp/send';
 import { MailboxSend } from '../../nodes/MailboxSend/MailboxSend.node';
 import { SmtpCapture } from '../servers/smtp';
-import { executeContext as baseContext, type ExecuteContextOptions } from './helpers/execute-context';
+import { executeContext as baseContext, failure, type ExecuteContextOptions } from './helpers/execute-context';
 import { useMailServers } from './helpers/mail-servers';
 
 const executeContext = (options: ExecuteContextOptions) => baseContext({ node: { name: 'Mailbox Send Email', type: 'n8n-nodes-mailbox.mailboxSend' }, ...options });
@@ -364,14 +364,6 @@ describe('sending mail (SMTP capture server and Dovecot)', () => {
 				await elsewhere?.stop();
 			});
 			const base = { fromEmail: 'alice@mailbox.test', toEmail: 'bob@mailbox.test', subject: 'elsewhere', text: 'x', reply: false, saveToSent: false };
-			const failure = async (work: Promise<unknown>): Promise<Error & { description?: string }> => {
-				try {
-					await work;
-				} catch (error) {
-					return error as Error & { description?: string };
-				}
-				throw new Error('expected the node to fail');
-			};
 
 			it('another host: the credential\'s user and password are not sent there; the error names Server', async () => {
 				for (const security of ['none', 'starttls', 'tls'] as const) {

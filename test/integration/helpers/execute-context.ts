@@ -44,3 +44,13 @@ export function executeContext(options: ExecuteContextOptions): IExecuteFunction
 		},
 	} as unknown as IExecuteFunctions;
 }
+
+/** The error a node run (or any work) fails with; fails the test when it does not fail. */
+export async function failure(work: Promise<unknown>): Promise<Error & { description?: string }> {
+	try {
+		await work;
+	} catch (error) {
+		return error as Error & { description?: string };
+	}
+	throw new Error('expected the node to fail');
+}

@@ -101,7 +101,7 @@ function fmix32(h: number): number {
 }
 
 /** mulberry32, keyed by (seed, index, stream) through murmur3's finaliser. */
-class Random {
+export class Random {
 	private state: number;
 	constructor(seed: number, index: number, stream = 0) {
 		const s = Math.trunc(seed);

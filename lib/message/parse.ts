@@ -105,6 +105,22 @@ const TAIL_BYTES = 64 * 1024;
 /** Delivery-status reports are read for the bounce fields up to this size. */
 const MAX_REPORT_BYTES = 1024 * 1024;
 const MAX_WARNINGS = 50;
+/**
+ * The largest header block of one MIME part, in mailparser's splitter's measure (every line counts
+ * as at least 64 bytes): 8 MiB is 131,072 short lines or 8 MB of long ones. Its own 1 MiB (16,384
+ * short lines, or a To: of 1 MB) made it give up without reading a single header, so a sender could
+ * hide the From and Subject of a message behind header lines. Reading them is linear in their
+ * size; a bound stays because each line costs some hundred bytes of memory.
+ */
+const MAX_HEAD_SIZE = 8 * 1024 * 1024;
+/**
+ * The most MIME parts the splitter reads (its own default, stated here on purpose). Its work per
+ * part, and per line starting with `--`, grows with the nesting depth, which only the number of
+ * parts bounds: nested as deep as the size allows, 1 MB (12,700 levels) took 7 s and 2 MB (25,400)
+ * 46 s. With 1,000 parts the worst found takes 1 to 2 s per MB (900 levels, then lines that look
+ * like delimiters); a message with more parts is read up to there.
+ */
+const MAX_PARTS = 1000;
 
 interface Collected {
 	info: AttachmentStream;
@@ -157,6 +173,8 @@ function runParser(input: Buffer | Readable, options: ParseOptions, warn: Warn):
 				skipImageLinks: true,
 				keepDeliveryStatus: true,
 				checksumAlgo: options.checksum || false,
+				maxHeadSize: MAX_HEAD_SIZE,
+				maxChildNodes: MAX_PARTS,
 				...(options.maxHtmlLengthToParse !== undefined ? { maxHtmlLengthToParse: options.maxHtmlLengthToParse } : {}),
 			});
 		} catch (error) {
@@ -170,8 +188,14 @@ function runParser(input: Buffer | Readable, options: ParseOptions, warn: Warn):
 		parser.on('headerLines', (lines: HeaderLines) => {
 			result.headerLines = lines;
 		});
-		parser.on('error', (error: Error) => {
-			warn(`the MIME structure could not be read to the end (${error.message}); what was read is kept`);
+		parser.on('error', (error: Error & { code?: string }) => {
+			if (error.code === 'EMAXLEN' && /child nodes/i.test(error.message)) {
+				warn(`the message has more than ${MAX_PARTS} MIME parts and was read only up to there: its text and attachments may be missing`);
+			} else if (error.code === 'EMAXLEN' && /header size/i.test(error.message)) {
+				warn(`a header block of the message is larger than is read (${MAX_HEAD_SIZE / 64} short lines or ${MAX_HEAD_SIZE / 1024 / 1024} MiB); the message was read only up to there`);
+			} else {
+				warn(`the MIME structure could not be read to the end (${error.message}); what was read is kept`);
+			}
 			if (!Buffer.isBuffer(input)) {
 				// The rest of the source is read and dropped, so that its connection is not left stalled.
 				input.unpipe(parser);
@@ -305,8 +329,12 @@ function headerValues(lines: HeaderLines, warn: Warn): Map<string, string[]> {
 			warn('a header line without a colon was skipped');
 			continue;
 		}
-		const name = line.slice(0, colon).trim();
-		const value = fixEightBit(line.slice(colon + 1).replace(/\r?\n(?=[ \t])/g, ''), warn, name).trim();
+		// (only what is needed is made: a message may have 100,000 header lines)
+		let value = line.slice(colon + 1);
+		if (value.includes('\n')) value = value.replace(/\r?\n(?=[ \t])/g, '');
+		// eslint-disable-next-line no-control-regex
+		if (/[^\x00-\x7f]/.test(value)) value = fixEightBit(value, warn, line.slice(0, colon).trim());
+		value = value.trim();
 		const list = values.get(key);
 		if (list) list.push(value);
 		else values.set(key, [value]);
@@ -365,15 +393,20 @@ function first(headers: Headers | undefined, key: string): string | null {
 	return null;
 }
 
+/** "attachments 1, 2, 3, 4, 5 and 12 more" */
+function attachmentList(numbers: number[]): string {
+	const shown = numbers.slice(0, 5).join(', ');
+	return numbers.length > 5 ? `attachments ${shown} and ${numbers.length - 5} more` : `attachments ${shown}`;
+}
 
 function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: string[]): ParsedMessage {
 	if (!raw.headerLines) warn('no message headers could be read');
 	const values = headerValues(raw.headerLines ?? [], warn);
 	const headers: Record<string, string | string[]> = {};
 	for (const [key, list] of values) {
-		const decoded = list.map((v) => decodeWords(v, (m) => warn(`${key}: ${m}`)));
+		const decode = (v: string) => (v.includes('=?') ? decodeWords(v, (m) => warn(`${key}: ${m}`)) : v);
 		// defined, not assigned: a sender's "__proto__" header is a header like any other
-		Object.defineProperty(headers, key, { value: decoded.length === 1 ? decoded[0] : decoded, enumerable: true, writable: true, configurable: true });
+		Object.defineProperty(headers, key, { value: list.length === 1 ? decode(list[0]) : list.map(decode), enumerable: true, writable: true, configurable: true });
 	}
 	const one = (key: string): string | undefined => {
 		const v = headers[key];
@@ -404,12 +437,15 @@ function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: st
 	const attachments: AttachmentInfo[] = [];
 	const contents: ParsedAttachment[] = [];
 	let bounce: BounceReport | null = null;
+	// attachments with the same trouble in one warning each, so that thousands do not crowd out the rest
+	const bidiNames: number[] = [];
+	const undecodableNames: number[] = [];
 	raw.attachments.forEach((entry, k) => {
 		const a = entry.info;
 		const given = a.filename ? decodeWords(a.filename, (m) => warn(`attachment ${k + 1} file name: ${m}`)) : '';
-		if (hasBidiControls(given)) warn(`attachment ${k + 1}: the file name had right-to-left controls, which can disguise its extension; they were removed`);
+		if (hasBidiControls(given)) bidiNames.push(k + 1);
 		let filename = given ? cleanFilename(given) : '';
-		if (filename.includes('\ufffd')) warn(`attachment ${k + 1}: the file name has bytes that could not be decoded`);
+		if (filename.includes('\ufffd')) undecodableNames.push(k + 1);
 		if (!filename) filename = generatedName(a.contentType, k + 1);
 		const inline = a.contentDisposition === 'inline' || (a.contentDisposition !== 'attachment' && a.related === true);
 		const contentId = a.cid || null;
@@ -420,6 +456,10 @@ function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: st
 		if (isReport(a.contentType) && entry.content && !bounce) bounce = parseDeliveryStatus(entry.content.toString('utf8'));
 		if (keep && entry.content) contents.push({ filename, contentType: type.contentType, size: entry.size, content: entry.content, ...(contentId ? { contentId } : {}), inline });
 	});
+	if (bidiNames.length === 1) warn(`attachment ${bidiNames[0]}: the file name had right-to-left controls, which can disguise its extension; they were removed`);
+	else if (bidiNames.length) warn(`${attachmentList(bidiNames)}: the file names had right-to-left controls, which can disguise their extensions; they were removed`);
+	if (undecodableNames.length === 1) warn(`attachment ${undecodableNames[0]}: the file name has bytes that could not be decoded`);
+	else if (undecodableNames.length) warn(`${attachmentList(undecodableNames)}: the file names have bytes that could not be decoded`);
 
 	const priority = first(raw.headers, 'priority');
 	const json: ParsedMessageJson = {

@@ -5,7 +5,8 @@
  *   BENCH_MESSAGES  messages in the benchmark mailbox (default 3000)
  *   BENCH_SEED      generator seed (default 42)
  *   BENCH_ONLY      run only the benchmarks whose name contains this text (n8n-triggers: the
- *                   triggers inside a real n8n, see bench/n8n-triggers.ts)
+ *                   triggers inside a real n8n, see bench/n8n-triggers.ts; hostile-mail: parsing
+ *                   time and memory over hostile mail of 1 and 2 MiB, see bench/hostile-mail.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { startMailServers, type MailServers } from '../test/servers';
 import { generateMessages } from '../test/servers/mailgen';
 import { installPrerequisites } from '../test/setup/prerequisites';
 import { printTable, round, writeResults, type Benchmark, type BenchEntry } from './frame';
+import { hostileMail } from './hostile-mail';
 import { imapBacklog } from './imap-backlog';
 import { imapFetchParse } from './imap-fetch-parse';
 import { imapMove } from './imap-move';
@@ -32,7 +34,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, hostileMail, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

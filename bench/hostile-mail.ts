@@ -1,0 +1,210 @@
+/**
+ * Hostile mail (test/servers/hostile-mail.ts): for each kind, lib/message's parseMessage on the
+ * 1 MiB and the 2 MiB message, no network.
+ *
+ * 1. Time: the 2 MiB message against the 1 MiB one of the same kind, both parsed in one child
+ *    process, alternating, each after a forced GC; the median of the repetitions counts. Linear
+ *    is 2x; the target is at most 2.5x.
+ * 2. Memory: the peak RSS growth while one message is parsed, in a fresh child process per size
+ *    (the kernel's high-water mark, reset just before the parse, after a warm-up parse of a small
+ *    message and a forced GC). Stated bound: {@link MEMORY_BOUND_FACTOR} times the message size.
+ *
+ *   BENCH_HOSTILE_REPS   repetitions per size (default 9)
+ *   BENCH_HOSTILE_KINDS  comma-separated kinds (default all)
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { parseMessage } from '../lib/message/parse';
+import { HOSTILE_KINDS, hostileMessage, type HostileKind } from '../test/servers/hostile-mail';
+import { generateMessage } from '../test/servers/mailgen';
+import { entry, round, type Benchmark, type BenchEntry } from './frame';
+import type { BenchContext } from './run';
+
+const MIB = 1024 * 1024;
+const SIZES = [1 * MIB, 2 * MIB] as const;
+/**
+ * Peak RSS growth while parsing may be at most this many times the message size. Header lines
+ * cost the most: some 500 bytes each while parsed (a view, a line object and a map entry in
+ * mailparser, a map entry and the decoded value here) for 19 bytes of message, about 30 times.
+ */
+export const MEMORY_BOUND_FACTOR = 48;
+const TIME_TARGET = 2.5;
+
+/** The messages are written to files by the parent, so that no garbage of generating them is in the child's heap. */
+type ChildSpec = { mode: 'time'; kind: HostileKind; files: string[]; reps: number } | { mode: 'memory'; kind: HostileKind; file: string };
+
+interface TimeResult {
+	/** Median ms per size, in the order of SIZES. */
+	medians: number[];
+	/** Median ms of garbage collection during a parse, per size. */
+	gcMedians: number[];
+	all: number[][];
+	warnings: string[][];
+}
+
+interface MemoryResult {
+	peakMiB: number;
+	heapPeakMiB: number;
+	startMiB: number;
+}
+
+/** A full GC (the child runs with --expose-gc). */
+const collect = () => (globalThis as { gc?: () => void }).gc?.();
+
+function median(values: number[]): number {
+	const s = [...values].sort((a, b) => a - b);
+	const mid = Math.floor(s.length / 2);
+	return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function readHighWaterMark(): number | undefined {
+	try {
+		const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+		return m ? Number(m[1]) * 1024 : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+// --- in the child process --------------------------------------------------------------------
+
+async function timeChild(files: string[], reps: number): Promise<TimeResult> {
+	const messages = files.map((file) => fs.readFileSync(file));
+	const warnings: string[][] = [];
+	for (const m of messages) warnings.push((await parseMessage(m)).json.parseWarnings); // warm-up
+	let gcMs = 0;
+	const observer = new PerformanceObserver((list) => {
+		for (const e of list.getEntries()) gcMs += e.duration;
+	});
+	observer.observe({ entryTypes: ['gc'] });
+	const settle = () => new Promise((resolve) => setTimeout(resolve, 10)); // GC entries arrive after the fact
+	const all: number[][] = messages.map(() => []);
+	const gcs: number[][] = messages.map(() => []);
+	for (let r = 0; r < reps; r++) {
+		// alternating, so that a busy moment of the machine falls on both sizes alike
+		for (let i = 0; i < messages.length; i++) {
+			collect();
+			await settle();
+			gcMs = 0;
+			const t0 = performance.now();
+			await parseMessage(messages[i]);
+			all[i].push(performance.now() - t0);
+			await settle();
+			gcs[i].push(gcMs);
+		}
+	}
+	observer.disconnect();
+	return { medians: all.map(median), gcMedians: gcs.map(median), all, warnings };
+}
+
+async function memoryChild(kind: HostileKind, file: string): Promise<MemoryResult> {
+	const message = fs.readFileSync(file);
+	await parseMessage(generateMessage(42, 3).raw); // the parser's code paths loaded and compiled
+	collect();
+	const start = process.memoryUsage().rss;
+	const heapStart = process.memoryUsage();
+	try {
+		fs.writeFileSync('/proc/self/clear_refs', '5'); // resets VmHWM to the current RSS
+	} catch {
+		// not Linux, or not allowed: the samples alone
+	}
+	let peak = start;
+	let heapPeak = 0;
+	const sample = () => {
+		const now = process.memoryUsage();
+		peak = Math.max(peak, now.rss);
+		heapPeak = Math.max(heapPeak, now.heapUsed + now.external - heapStart.heapUsed - heapStart.external);
+	};
+	const timer = setInterval(sample, 5);
+	const parsed = await parseMessage(message);
+	sample();
+	clearInterval(timer);
+	peak = Math.max(peak, readHighWaterMark() ?? 0);
+	if (!parsed.json.messageId) throw new Error(`${kind}: no Message-ID parsed`);
+	return { peakMiB: round((peak - start) / MIB), heapPeakMiB: round(heapPeak / MIB), startMiB: round(start / MIB) };
+}
+
+/** One child process, its result the last line of its output. */
+function runChild<T>(spec: ChildSpec): Promise<T> {
+	return new Promise<T>((resolve, reject) => {
+		const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', __filename], {
+			env: { ...process.env, BENCH_HOSTILE_CHILD: JSON.stringify(spec) },
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		let stdout = '';
+		let stderr = '';
+		child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+		child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+		child.on('error', reject);
+		child.on('close', (code) => {
+			const line = stdout.trim().split('\n').pop() ?? '';
+			if (code !== 0 || !line.startsWith('{')) return reject(new Error(`hostile-mail ${spec.mode} child for ${spec.kind} failed (exit ${code}): ${stderr.trim() || stdout.trim()}`));
+			resolve(JSON.parse(line) as T);
+		});
+	});
+}
+
+// --- the benchmark ---------------------------------------------------------------------------
+
+export const hostileMail: Benchmark<BenchContext> = {
+	name: 'hostile-mail',
+	async run(): Promise<BenchEntry[]> {
+		const reps = Number(process.env.BENCH_HOSTILE_REPS ?? 9);
+		const wanted = process.env.BENCH_HOSTILE_KINDS?.split(',').map((k) => k.trim());
+		const kinds = HOSTILE_KINDS.filter((k) => !wanted || wanted.includes(k));
+		const entries: BenchEntry[] = [];
+		const began = Date.now();
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-hostile-'));
+		try {
+			for (const kind of kinds) {
+				const files = SIZES.map((bytes) => {
+					const file = path.join(dir, `${kind}-${bytes}.eml`);
+					fs.writeFileSync(file, hostileMessage(kind, bytes));
+					return file;
+				});
+				const time = await runChild<TimeResult>({ mode: 'time', kind, files, reps });
+				const memory: MemoryResult[] = [];
+				for (const file of files) memory.push(await runChild<MemoryResult>({ mode: 'memory', kind, file }));
+				const [small, large] = time.medians.map((ms) => round(ms, 0));
+				const warned = time.warnings[1].length ? `; parseWarnings: ${time.warnings[1].length} (first: ${time.warnings[1][0]})` : '';
+				const [gcSmall, gcLarge] = time.gcMedians.map((ms) => round(ms, 0));
+				const note = `median of ${reps}, alternating with the 1 MiB message, each after a forced GC; of which GC ${gcSmall} / ${gcLarge} ms${warned}`;
+				entries.push(
+					entry({ name: `hostile ${kind}: parse, 2 MiB vs 1 MiB`, value: large, unit: 'ms', higherIsBetter: false, bound: small, boundName: `${kind} at 1 MiB`, target: TIME_TARGET, notes: note }),
+					entry({
+						name: `hostile ${kind}: peak RSS growth, 2 MiB`,
+						value: memory[1].peakMiB,
+						unit: 'MiB',
+						higherIsBetter: false,
+						bound: MEMORY_BOUND_FACTOR * 2,
+						boundName: `${MEMORY_BOUND_FACTOR} x the message size`,
+						target: 1,
+						notes: `fresh process per size; 1 MiB: ${memory[0].peakMiB} MiB; sampled heap+external peak: ${memory[0].heapPeakMiB} / ${memory[1].heapPeakMiB} MiB`,
+					}),
+				);
+				process.stdout.write(`bench: hostile-mail: ${kind}: ${small} / ${large} ms (${round(large / small, 2)}x; GC ${gcSmall} / ${gcLarge} ms), peak RSS growth ${memory[0].peakMiB} / ${memory[1].peakMiB} MiB\n`);
+			}
+		} finally {
+			fs.rmSync(dir, { recursive: true, force: true });
+		}
+		process.stdout.write(`bench: hostile-mail: done in ${round((Date.now() - began) / 1000, 0)} s\n`);
+		return entries;
+	},
+};
+
+if (require.main === module && process.env.BENCH_HOSTILE_CHILD) {
+	const spec = JSON.parse(process.env.BENCH_HOSTILE_CHILD) as ChildSpec;
+	(spec.mode === 'time' ? timeChild(spec.files, spec.reps) : memoryChild(spec.kind, spec.file)).then(
+		(result) => {
+			process.stdout.write(`${JSON.stringify(result)}\n`);
+			process.exit(0);
+		},
+		(error: unknown) => {
+			process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+			process.exit(1);
+		},
+	);
+}

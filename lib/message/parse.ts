@@ -439,6 +439,8 @@ function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: st
 	let bounce: BounceReport | null = null;
 	// attachments with the same trouble in one warning each, so that thousands do not crowd out the rest
 	const bidiNames: number[] = [];
+	/** Attachments whose type was corrected, by the reason: one warning per reason, however many there are. */
+	const retyped = new Map<string, Array<{ number: number; filename: string }>>();
 	const undecodableNames: number[] = [];
 	raw.attachments.forEach((entry, k) => {
 		const a = entry.info;
@@ -450,12 +452,13 @@ function assemble(raw: RawParse, options: ParseOptions, warn: Warn, warnings: st
 		const inline = a.contentDisposition === 'inline' || (a.contentDisposition !== 'attachment' && a.related === true);
 		const contentId = a.cid || null;
 		const type = attachmentType(a.contentType, filename, entry.head);
-		if (type.warning) warn(`attachment ${k + 1} (${filename}): ${type.warning}`);
+		if (type.warning) retyped.set(type.warning, [...(retyped.get(type.warning) ?? []), { number: k + 1, filename }]);
 		const declared = type.contentType !== a.contentType ? { declaredContentType: a.contentType } : {};
 		attachments.push({ filename, contentType: type.contentType, ...declared, size: entry.size, contentId, disposition: inline ? 'inline' : 'attachment', ...(entry.checksum ? { checksum: entry.checksum } : {}) });
 		if (isReport(a.contentType) && entry.content && !bounce) bounce = parseDeliveryStatus(entry.content.toString('utf8'));
 		if (keep && entry.content) contents.push({ filename, contentType: type.contentType, size: entry.size, content: entry.content, ...(contentId ? { contentId } : {}), inline });
 	});
+	for (const [reason, which] of retyped) warn(which.length === 1 ? `attachment ${which[0].number} (${which[0].filename}): ${reason}` : `${attachmentList(which.map((w) => w.number))}: ${reason}`);
 	if (bidiNames.length === 1) warn(`attachment ${bidiNames[0]}: the file name had right-to-left controls, which can disguise its extension; they were removed`);
 	else if (bidiNames.length) warn(`${attachmentList(bidiNames)}: the file names had right-to-left controls, which can disguise their extensions; they were removed`);
 	if (undecodableNames.length === 1) warn(`attachment ${undecodableNames[0]}: the file name has bytes that could not be decoded`);

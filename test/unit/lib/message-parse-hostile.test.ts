@@ -126,7 +126,12 @@ describe('parseMessage on hostile mail', () => {
 		expect(names).toHaveLength(parts);
 		expect(names.every((name, k) => name === `invoice-${String(k + 1).padStart(6, '0')}fdp.exe`)).toBe(true);
 		expect(item(parsed, raw).binaries.some((b) => BIDI.test(b.fileName))).toBe(false);
-		expect(parsed.json.parseWarnings).toEqual([`attachments 1, 2, 3, 4, 5 and ${parts - 5} more: the file names had right-to-left controls, which can disguise their extensions; they were removed`]);
+		// one warning per reason however many attachments: the names, and the programs sent without a type
+		expect(parsed.json.parseWarnings).toEqual([
+			`attachments 1, 2, 3, 4, 5 and ${parts - 5} more: declared application/octet-stream, but its content is a Windows program: contentType is application/x-msdownload (declaredContentType keeps the sender's)`,
+			`attachments 1, 2, 3, 4, 5 and ${parts - 5} more: the file names had right-to-left controls, which can disguise their extensions; they were removed`,
+		]);
+		expect(new Set(parsed.json.attachments.map((a) => a.contentType))).toEqual(new Set(['application/x-msdownload']));
 		expect(parsed.json.from.value[0].address).toBe('support.0@example.test');
 		expect(parsed.json.to.value.length).toBeGreaterThan(5000);
 	});

@@ -24,6 +24,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { scanNow } from '../canary';
+import type { PostgresDatabase } from '../servers/database';
 import { stopWhenFileEnds } from '../servers/lifetime';
 import { freePort } from '../servers/ports';
 import { withLockSync, type N8nInstall } from '../setup/prerequisites';
@@ -123,6 +124,24 @@ export interface CreateOptions {
 	stateDir?: string;
 	/** extra environment for n8n, e.g. NODE_EXTRA_CA_CERTS; wins over the defaults here */
 	env?: Record<string, string>;
+	/** n8n's database: SQLite in its user folder (default), or this Postgres database (test/servers/database.ts) */
+	postgres?: PostgresDatabase;
+	/**
+	 * Queue mode: the main holds the triggers, Redis (at this port on 127.0.0.1) carries the
+	 * executions, and this many `n8n worker` processes run them, each with a user folder of its own
+	 * holding the same community packages (n8n's workers load them from there). Needs `postgres`.
+	 */
+	queue?: { redisPort: number; workers: number };
+}
+
+/** One `n8n worker` of a queue-mode set-up. */
+interface Worker {
+	index: number;
+	dir: string;
+	logFile: string;
+	env: NodeJS.ProcessEnv;
+	child?: ChildProcess;
+	exit?: Promise<void>;
 }
 
 
@@ -195,6 +214,38 @@ function killAll(pids: number[], signal: NodeJS.Signals): void {
 }
 
 /** Kills the process and its descendants, and waits (up to 5 s) until they are gone. */
+/**
+ * The database readers the read-only scripts above start with: `all(sql, ...params)` (SQL with $1
+ * placeholders and quoted camel-case names, valid for both) and `end()`. SQLite: the file, read
+ * only (safe while n8n runs); Postgres: n8n's own `pg` with the settings n8n got.
+ */
+const SQLITE_READER = `
+	const { DatabaseSync } = require('node:sqlite');
+	const db = new DatabaseSync(dbPath, { readOnly: true });
+	const all = async (sql, ...params) => db.prepare(sql.replace(/\\$\\d+/g, '?')).all(...params);
+	const end = async () => db.close();`;
+const POSTGRES_READER = `
+	const { Client } = require('pg');
+	const client = new Client({ host: process.env.DB_POSTGRESDB_HOST, port: Number(process.env.DB_POSTGRESDB_PORT), database: process.env.DB_POSTGRESDB_DATABASE, user: process.env.DB_POSTGRESDB_USER, password: process.env.DB_POSTGRESDB_PASSWORD });
+	const connected = client.connect();
+	const all = async (sql, ...params) => { await connected; return (await client.query(sql, params)).rows; };
+	const end = () => client.end();`;
+
+/** n8n's environment for its database and, in queue mode, its queue. */
+function databaseEnvironment(options: CreateOptions): Record<string, string> {
+	if (options.queue && !options.postgres) throw new Error('queue mode needs Postgres (n8n shares its database between the main and the workers)');
+	const env: Record<string, string> = {};
+	if (options.postgres) {
+		const pg = options.postgres;
+		Object.assign(env, { DB_TYPE: 'postgresdb', DB_POSTGRESDB_HOST: pg.host, DB_POSTGRESDB_PORT: String(pg.port), DB_POSTGRESDB_DATABASE: pg.database, DB_POSTGRESDB_USER: pg.user, DB_POSTGRESDB_PASSWORD: pg.password });
+	}
+	if (options.queue) {
+		// binary data: n8n 2.41 uses its database in queue mode (filesystem mode is not supported there)
+		Object.assign(env, { EXECUTIONS_MODE: 'queue', QUEUE_BULL_REDIS_HOST: '127.0.0.1', QUEUE_BULL_REDIS_PORT: String(options.queue.redisPort), QUEUE_HEALTH_CHECK_ACTIVE: 'false', OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS: 'true' });
+	}
+	return env;
+}
+
 async function killTree(pid: number): Promise<void> {
 	const pids = [pid, ...descendants(pid)];
 	killAll(pids, 'SIGKILL');
@@ -278,6 +329,8 @@ export class N8n {
 	readonly cliLogFile: string;
 	private server?: ChildProcess;
 	private serverExit?: Promise<void>;
+	/** queue mode: the `n8n worker` processes, started with the main */
+	readonly workers: Worker[] = [];
 	private cookie?: string;
 	private readonly browserId = 'mailbox-e2e-browser';
 
@@ -289,6 +342,8 @@ export class N8n {
 		private readonly env: NodeJS.ProcessEnv,
 		private readonly ownsStateDir: boolean,
 		installed: { name: string; version: string },
+		/** n8n's Postgres database; SQLite when undefined */
+		readonly postgres?: PostgresDatabase,
 	) {
 		this.logFile = path.join(stateDir, 'n8n.log');
 		this.cliLogFile = path.join(stateDir, 'n8n-cli.log');
@@ -348,7 +403,7 @@ export class N8n {
 			N8N_LOG_OUTPUT: 'console',
 			GENERIC_TIMEZONE: 'UTC',
 			TZ: 'UTC',
-		}, options.env);
+		}, databaseEnvironment(options), options.env);
 		const t0 = Date.now();
 		let installed: { name: string; version: string };
 		try {
@@ -357,8 +412,14 @@ export class N8n {
 			if (ownsStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
 			throw error;
 		}
-		const n8n = new N8n(options.install, stateDir, port, brokerPort, env, ownsStateDir, installed);
+		const n8n = new N8n(options.install, stateDir, port, brokerPort, env, ownsStateDir, installed, options.postgres);
 		n8n.timings.push({ step: `install ${installed.name}@${installed.version}`, ms: Date.now() - t0 });
+		for (let index = 0; index < (options.queue?.workers ?? 0); index++) {
+			const dir = path.join(stateDir, `worker-${index + 1}`);
+			fs.mkdirSync(dir, { recursive: true });
+			const workerBroker = await freePort();
+			n8n.workers.push({ index, dir, logFile: path.join(stateDir, `worker-${index + 1}.log`), env: { ...env, N8N_USER_FOLDER: dir, N8N_RUNNERS_BROKER_PORT: String(workerBroker) } });
+		}
 		return n8n;
 	}
 
@@ -513,11 +574,11 @@ export class N8n {
 
 	async executions(workflowId: string): Promise<{ executions: StoredExecution[]; staticData: Record<string, unknown> | null; triggerStatus: Record<string, unknown>[] }> {
 		const script = `
-			const { DatabaseSync } = require('node:sqlite');
 			const { parse } = require('flatted');
 			const [dbPath, workflowId] = process.argv.slice(1);
-			const db = new DatabaseSync(dbPath, { readOnly: true });
-			const rows = db.prepare('SELECT e.id, e.mode, e.status, e.startedAt, d.data FROM execution_entity e LEFT JOIN execution_data d ON d.executionId = e.id WHERE e.workflowId = ? ORDER BY e.id').all(workflowId);
+			${this.postgres ? POSTGRES_READER : SQLITE_READER}
+			(async () => {
+			const rows = await all('SELECT e.id, e.mode, e.status, e."startedAt", d.data FROM execution_entity e LEFT JOIN execution_data d ON d."executionId" = e.id WHERE e."workflowId" = $1 ORDER BY e.id', workflowId);
 			const executions = rows.map((r) => {
 				let data = null;
 				try { data = r.data ? parse(r.data) : null; } catch {}
@@ -532,10 +593,13 @@ export class N8n {
 				}
 				return { id: String(r.id), mode: r.mode, status: r.status, startedAt: r.startedAt, error: data && data.resultData && data.resultData.error ? data.resultData.error.message : undefined, output };
 			});
-			const wf = db.prepare('SELECT staticData FROM workflow_entity WHERE id = ?').get(workflowId);
+			const [wf] = await all('SELECT "staticData" FROM workflow_entity WHERE id = $1', workflowId);
 			let triggerStatus = [];
-			try { triggerStatus = db.prepare('SELECT nodeId, status, errorMessage FROM workflow_publication_trigger_status WHERE workflowId = ?').all(workflowId); } catch {}
-			process.stdout.write(JSON.stringify({ executions, staticData: wf && wf.staticData ? JSON.parse(wf.staticData) : null, triggerStatus }));`;
+			try { triggerStatus = await all('SELECT "nodeId", status, "errorMessage" FROM workflow_publication_trigger_status WHERE "workflowId" = $1', workflowId); } catch {}
+			const staticData = wf && wf.staticData ? (typeof wf.staticData === 'string' ? JSON.parse(wf.staticData) : wf.staticData) : null;
+			process.stdout.write(JSON.stringify({ executions, staticData, triggerStatus }));
+			await end();
+			})().catch((e) => { console.error(e); process.exit(1); });`;
 		const env = { ...this.env, NODE_PATH: path.join(this.install.home, 'n8n', 'node_modules'), NODE_NO_WARNINGS: '1' };
 		const dbPath = path.join(this.stateDir, '.n8n', 'database.sqlite');
 		const result = await runProcess(this.install.node, ['-e', script, dbPath, workflowId], { cwd: this.stateDir, env, timeoutMs: 180_000 });
@@ -571,6 +635,81 @@ export class N8n {
 			await sleep(200);
 		}
 		this.timings.push({ step: 'n8n start (until /healthz/readiness)', ms: Date.now() - started });
+		for (const worker of this.workers) if (!worker.child) await this.startWorker(worker.index, timeoutMs);
+	}
+
+	/**
+	 * Starts `n8n worker` number `index` (queue mode) with its own user folder, holding a copy of
+	 * the main's community packages; resolves when it says it is ready.
+	 */
+	async startWorker(index: number, timeoutMs = 10 * 60_000): Promise<void> {
+		const worker = this.workers[index];
+		if (!worker) throw new Error(`there is no worker ${index}`);
+		if (worker.child) throw new Error(`worker ${index + 1} is already started`);
+		const started = Date.now();
+		const nodes = path.join(worker.dir, '.n8n', 'nodes');
+		fs.rmSync(nodes, { recursive: true, force: true });
+		fs.cpSync(this.nodesDir, nodes, { recursive: true });
+		const from = fs.existsSync(worker.logFile) ? fs.statSync(worker.logFile).size : 0;
+		const log = fs.openSync(worker.logFile, 'a');
+		const child = spawn(this.install.node, [this.install.n8nBin, 'worker', '--concurrency=5'], { env: worker.env, cwd: worker.dir, stdio: ['ignore', log, log] });
+		fs.closeSync(log);
+		keep(child, `n8n worker ${index + 1} (${worker.dir})`);
+		worker.child = child;
+		worker.exit = new Promise((resolve) => {
+			child.once('exit', () => resolve());
+			child.once('error', () => resolve());
+		});
+		const logSince = () => (fs.existsSync(worker.logFile) ? fs.readFileSync(worker.logFile, 'utf8').slice(from) : '');
+		for (;;) {
+			if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+				worker.child = undefined;
+				throw new Error(`n8n worker ${index + 1} exited early:\n${tail(logSince())}`);
+			}
+			if (logSince().includes('n8n worker is now ready')) break;
+			if (Date.now() > started + timeoutMs) {
+				await this.killWorker(index);
+				throw new Error(`n8n worker ${index + 1} was not ready after ${timeoutMs} ms:\n${tail(logSince())}`);
+			}
+			await sleep(200);
+		}
+		this.timings.push({ step: `n8n worker ${index + 1} start`, ms: Date.now() - started });
+	}
+
+	/** A worker's crash: SIGKILL to it and what it started; the jobs it was running are left to n8n's recovery. */
+	async killWorker(index: number): Promise<void> {
+		const worker = this.workers[index];
+		const child = worker?.child;
+		if (!worker || !child) return;
+		worker.child = undefined;
+		if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+			await killTree(child.pid);
+			await worker.exit;
+		}
+		forget(child);
+	}
+
+	/** SIGTERM to a worker, which finishes its running jobs first (n8n bounds that at 30 s). */
+	async stopWorker(index: number): Promise<void> {
+		const worker = this.workers[index];
+		const child = worker?.child;
+		if (!worker || !child) return;
+		worker.child = undefined;
+		if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+			const children = descendants(child.pid);
+			child.kill('SIGTERM');
+			const timer = setTimeout(() => void killTree(child.pid!), 90_000);
+			await worker.exit;
+			clearTimeout(timer);
+			killAll(children.filter(alive), 'SIGKILL');
+		}
+		forget(child);
+	}
+
+	/** What worker `index` wrote to its log. */
+	workerLogs(index: number): string {
+		const file = this.workers[index]?.logFile;
+		return file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
 	}
 
 	/**
@@ -582,7 +721,10 @@ export class N8n {
 		const child = this.server;
 		this.server = undefined;
 		this.cookie = undefined;
-		if (!child) return;
+		if (!child) {
+			for (const worker of this.workers) await this.stopWorker(worker.index);
+			return;
+		}
 		const started = Date.now();
 		if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
 			// once n8n is gone its children are re-parented and can no longer be found from it
@@ -596,6 +738,7 @@ export class N8n {
 			for (let i = 0; i < 50 && left.some(alive); i++) await sleep(100);
 		}
 		forget(child);
+		for (const worker of this.workers) await this.stopWorker(worker.index);
 		this.timings.push({ step: 'n8n stop', ms: Date.now() - started });
 	}
 
@@ -627,15 +770,17 @@ export class N8n {
 	/** A workflow's executions by status (a count, without reading their data), and the size of its static data (bytes of JSON, under `staticData`). */
 	async executionCounts(workflowId: string): Promise<Record<string, number>> {
 		const script = `
-			const { DatabaseSync } = require('node:sqlite');
 			const [dbPath, workflowId] = process.argv.slice(1);
-			const db = new DatabaseSync(dbPath, { readOnly: true });
+			${this.postgres ? POSTGRES_READER : SQLITE_READER}
+			(async () => {
 			const out = {};
-			for (const r of db.prepare('SELECT status, count(*) AS n FROM execution_entity WHERE workflowId = ? GROUP BY status').all(workflowId)) out[r.status] = r.n;
-			const wf = db.prepare('SELECT length(staticData) AS n FROM workflow_entity WHERE id = ?').get(workflowId);
-			out.staticData = (wf && wf.n) || 0;
-			process.stdout.write(JSON.stringify(out));`;
-		const env = { ...this.env, NODE_NO_WARNINGS: '1' };
+			for (const r of await all('SELECT status, count(*) AS n FROM execution_entity WHERE "workflowId" = $1 GROUP BY status', workflowId)) out[r.status] = Number(r.n);
+			const [wf] = await all('SELECT length("staticData"${this.postgres ? '::text' : ''}) AS n FROM workflow_entity WHERE id = $1', workflowId);
+			out.staticData = Number((wf && wf.n) || 0);
+			process.stdout.write(JSON.stringify(out));
+			await end();
+			})().catch((e) => { console.error(e); process.exit(1); });`;
+		const env = { ...this.env, NODE_PATH: path.join(this.install.home, 'n8n', 'node_modules'), NODE_NO_WARNINGS: '1' };
 		const result = await runProcess(this.install.node, ['-e', script, path.join(this.stateDir, '.n8n', 'database.sqlite'), workflowId], { cwd: this.stateDir, env, timeoutMs: 180_000 });
 		if (result.code !== 0) throw new Error(`counting the executions of ${workflowId} failed:\n${tail(result.stdout + result.stderr)}`);
 		return JSON.parse(result.stdout) as Record<string, number>;

@@ -1,6 +1,7 @@
 /**
  * What the tests, the demo and the benchmarks need from outside npm, in one place: Debian
- * packages (Dovecot 2.3 with IMAP, POP3, Sieve and ManageSieve; openssl), the system user the
+ * packages (Dovecot 2.3 with IMAP, POP3, Sieve and ManageSieve; openssl; Postgres and Redis for
+ * n8n's production set-ups), the system user the
  * test mail lives under, and Node 24 with n8n in a cache folder.
  *
  * `installPrerequisites()` (run by `npm test` before any test file, by `npm run test:setup`, and by
@@ -33,6 +34,14 @@ const DEBIAN_FILES: ReadonlyArray<readonly [file: string, pkg: string]> = [
 	['/usr/lib/dovecot/managesieve', 'dovecot-managesieved'],
 	['/usr/lib/dovecot/managesieve-login', 'dovecot-managesieved'],
 	['/usr/bin/openssl', 'openssl'],
+	// n8n's production set-ups (Postgres, queue mode with Redis), started by the tests themselves
+	['/usr/bin/redis-server', 'redis-server'],
+	['/usr/bin/psql', 'postgresql'],
+];
+
+/** Packages whose files have a version in their path: installed when this finds none. */
+const DEBIAN_CHECKS: ReadonlyArray<readonly [pkg: string, present: () => boolean, what: string]> = [
+	['postgresql', () => fs.existsSync('/usr/lib/postgresql') && fs.readdirSync('/usr/lib/postgresql').some((v) => fs.existsSync(path.join('/usr/lib/postgresql', v, 'bin', 'postgres'))), '/usr/lib/postgresql/<version>/bin/postgres'],
 ];
 
 /** The system user that owns the test mail (Dovecot's mail processes run as it). */
@@ -51,7 +60,7 @@ function userExists(name: string): boolean {
 
 /** The Debian packages of which a file we use is missing. */
 export function missingDebianPackages(): string[] {
-	return [...new Set(DEBIAN_FILES.filter(([file]) => !fs.existsSync(file)).map(([, pkg]) => pkg))];
+	return [...new Set([...DEBIAN_FILES.filter(([file]) => !fs.existsSync(file)).map(([, pkg]) => pkg), ...DEBIAN_CHECKS.filter(([, present]) => !present()).map(([pkg]) => pkg)])];
 }
 
 /**
@@ -82,6 +91,12 @@ export function run(command: string, args: string[], env?: NodeJS.ProcessEnv): v
 /** Installs Debian packages without starting their system services (policy-rc.d says no). */
 function aptInstall(packages: string[]): void {
 	if (!fs.existsSync('/usr/bin/apt-get')) throw new Error(`${packages.join(', ')} missing and there is no apt-get to install them; install them by hand.`);
+	// Postgres: no default cluster (the tests make their own in a temp folder)
+	const createCluster = '/etc/postgresql-common/createcluster.conf';
+	if (packages.includes('postgresql') && !fs.existsSync(createCluster)) {
+		fs.mkdirSync(path.dirname(createCluster), { recursive: true });
+		fs.writeFileSync(createCluster, '# written by n8n-nodes-mailbox test/setup: the tests start their own Postgres clusters\ncreate_main_cluster = false\n');
+	}
 	const policy = '/usr/sbin/policy-rc.d';
 	const previous = fs.existsSync(policy) ? { text: fs.readFileSync(policy), mode: fs.statSync(policy).mode & 0o7777 } : undefined;
 	fs.writeFileSync(policy, '#!/bin/sh\n# written by n8n-nodes-mailbox test/setup while installing test servers\nexit 101\n', { mode: 0o755 });
@@ -100,7 +115,10 @@ function aptInstall(packages: string[]): void {
 			fs.rmSync(policy, { force: true });
 		}
 	}
-	const still = DEBIAN_FILES.filter(([file, pkg]) => packages.includes(pkg) && !fs.existsSync(file)).map(([file]) => file);
+	const still = [
+		...DEBIAN_FILES.filter(([file, pkg]) => packages.includes(pkg) && !fs.existsSync(file)).map(([file]) => file),
+		...DEBIAN_CHECKS.filter(([pkg, present]) => packages.includes(pkg) && !present()).map(([, , what]) => what),
+	];
 	if (still.length) throw new Error(`apt-get installed ${packages.join(' ')} but these files are still missing: ${still.join(', ')}`);
 }
 
@@ -161,7 +179,7 @@ export function installPrerequisites(say: (line: string) => void = () => undefin
 		say(`setup: ${what}: ${result}${result === 'present' ? '' : ` (${(s.ms / 1000).toFixed(1)} s)`}`);
 	};
 
-	step('Debian packages (Dovecot 2.3, openssl)', () => {
+	step('Debian packages (Dovecot 2.3, openssl, Postgres, Redis)', () => {
 		const missing = missingDebianPackages();
 		if (!missing.length) return 'present';
 		if (process.getuid?.() !== 0) throw new Error(`${missing.join(', ')} missing; installing them with apt-get needs root: run the setup as root.`);

@@ -78,14 +78,20 @@ describe('n8n on Postgres: the triggers exactly once', () => {
 			return true;
 		});
 
-		// after processing (mark read, delete) follows each successful run
-		await waitFor('every message marked read or deleted', async () => {
-			for (const source of SOURCES) if ((await three.verdict(source)).untouched.length) return undefined;
+		// after processing (mark read, delete) follows each successful run, in order: once the message
+		// after the restart is marked read or deleted, so is every earlier one that will be. A run that
+		// succeeded as n8n stopped can miss it (its message stays untouched: at most the runs under way)
+		await waitFor('the message after the restart marked read or deleted, per source', async () => {
+			for (const source of SOURCES) if (!(await three.acted(source)).has(three.idOf(source, 0))) return undefined;
 			return true;
 		});
+		const untouchedCounts: string[] = [];
 		for (const source of SOURCES) {
 			const { lost, twice, actedWithoutSuccess, untouched } = await three.verdict(source, [three.idOf(source, 0)]);
-			expect({ source, lost, twice, actedWithoutSuccess, untouched }).toEqual({ source, lost: [], twice: [], actedWithoutSuccess: [], untouched: [] });
+			expect({ source, lost, twice, actedWithoutSuccess }).toEqual({ source, lost: [], twice: [], actedWithoutSuccess: [] });
+			// Runs at Once (4) times Messages per Run (20)
+			expect(untouched.length).toBeLessThanOrEqual(80);
+			untouchedCounts.push(`${source} ${untouched.length}`);
 			const { executions } = await three.runs(source);
 			expect({ source, failed: executions.filter((e) => e.status !== 'success').map((e) => `${e.id}: ${e.status} ${e.error ?? ''}`) }).toEqual({ source, failed: [] });
 			// the NUL and the 100 KB header came through n8n's Postgres execution data as they were
@@ -108,6 +114,6 @@ describe('n8n on Postgres: the triggers exactly once', () => {
 		// the triggers' state is in Postgres' json column
 		const stateBytes = Number(pg.sql(database.database, `SELECT length("staticData"::text) FROM workflow_entity WHERE id = '${WF.imap}'`).trim());
 		expect(stateBytes).toBeGreaterThan(0);
-		console.log(`postgres: ${three.total()} messages and 3 after a restart, each once; deduplication keys of the long folder ${Math.max(...keys.map((k) => k.length))} characters; IMAP state ${stateBytes} bytes`);
+		console.log(`postgres: ${three.total()} messages and 3 after a restart, each once; left untouched by the restart: ${untouchedCounts.join(', ')}; deduplication keys of the long folder ${Math.max(...keys.map((k) => k.length))} characters; IMAP state ${stateBytes} bytes`);
 	});
 });

@@ -2,7 +2,8 @@
  * The IMAP, POP3 and EWS triggers of this package in one real n8n, each with a backlog in its own
  * mailbox, and what the tests ask of them afterwards: per message id the executions that had it,
  * and which messages the mail server shows as acted on (IMAP marked read, POP3 deleted, EWS marked
- * read). Used by the fault suite and by the production set-ups (Postgres, queue mode).
+ * read). Used by the fault suite and by the production set-ups (Postgres, queue mode); its
+ * workflow() by the other e2e tests whose workflow is a trigger and a NoOp.
  */
 import fs from 'node:fs';
 import { ImapFlow } from 'imapflow';
@@ -190,7 +191,8 @@ export class ThreeTriggers {
 				for (let i = 1; i <= count; i++) out.add(/^Message-ID: (.*)$/im.exec((await client.top(i, 0)).toString())?.[1]?.trim() ?? '');
 				return out;
 			});
-			return new Set(Array.from({ length: this.counts.pop3 }, (_, i) => this.idOf('pop3', i + 1)).filter((id) => !present.has(id)));
+			// message 0 is the one delivered after the others
+			return new Set(Array.from({ length: this.counts.pop3 + 1 }, (_, i) => this.idOf('pop3', i)).filter((id) => !present.has(id)));
 		}
 		return new Set(this.ews.folderItems(ewsMailbox, 'inbox').filter((i) => i.isRead).map((i) => `<${i.subject.replace(' ', '-')}@${this.options.tag}.test>`));
 	}

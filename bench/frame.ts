@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 /**
  * The benchmark frame: each benchmark returns entries that compare a figure of this package with
  * the raw-library bound measured in the same run (machines here are noisy, so only same-run
@@ -78,4 +79,24 @@ export function writeResults(file: string, entries: BenchEntry[], meta: Record<s
 		entries,
 	};
 	fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/**
+ * Runs `file` again in a child process (same Node options, plus `nodeArgs`) with `spec` as JSON in
+ * the environment variable `envName`; resolves with the JSON of the last line it prints.
+ */
+export function runBenchChild<T>(file: string, envName: string, spec: unknown, label: string, nodeArgs: string[] = []): Promise<T> {
+	return new Promise<T>((resolve, reject) => {
+		const child = spawn(process.execPath, [...process.execArgv, ...nodeArgs, file], { env: { ...process.env, [envName]: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe'] });
+		let stdout = '';
+		let stderr = '';
+		child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+		child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+		child.on('error', reject);
+		child.on('close', (code) => {
+			const line = stdout.trim().split('\n').pop() ?? '';
+			if (code !== 0 || !line.startsWith('{')) return reject(new Error(`${label} failed (exit ${code}): ${stderr.trim() || stdout.trim()}`));
+			resolve(JSON.parse(line) as T);
+		});
+	});
 }

@@ -12,7 +12,6 @@
  *   BENCH_HOSTILE_REPS   repetitions per size (default 9)
  *   BENCH_HOSTILE_KINDS  comma-separated kinds (default all)
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +19,7 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseMessage } from '../lib/message/parse';
 import { HOSTILE_KINDS, hostileMessage, type HostileKind } from '../test/servers/hostile-mail';
 import { generateMessage } from '../test/servers/mailgen';
-import { entry, round, type Benchmark, type BenchEntry } from './frame';
+import { entry, round, type Benchmark, type BenchEntry, runBenchChild } from './frame';
 import type { BenchContext } from './run';
 
 const MIB = 1024 * 1024;
@@ -129,22 +128,7 @@ async function memoryChild(kind: HostileKind, file: string): Promise<MemoryResul
 
 /** One child process, its result the last line of its output. */
 function runChild<T>(spec: ChildSpec): Promise<T> {
-	return new Promise<T>((resolve, reject) => {
-		const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', __filename], {
-			env: { ...process.env, BENCH_HOSTILE_CHILD: JSON.stringify(spec) },
-			stdio: ['ignore', 'pipe', 'pipe'],
-		});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-		child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-		child.on('error', reject);
-		child.on('close', (code) => {
-			const line = stdout.trim().split('\n').pop() ?? '';
-			if (code !== 0 || !line.startsWith('{')) return reject(new Error(`hostile-mail ${spec.mode} child for ${spec.kind} failed (exit ${code}): ${stderr.trim() || stdout.trim()}`));
-			resolve(JSON.parse(line) as T);
-		});
-	});
+	return runBenchChild<T>(__filename, 'BENCH_HOSTILE_CHILD', spec, `hostile-mail ${spec.mode} child for ${spec.kind}`, ['--expose-gc']);
 }
 
 // --- the benchmark ---------------------------------------------------------------------------

@@ -22,7 +22,6 @@
  *   BENCH_LATENCY_REPS      repetitions per arrival pattern (default 5)
  *   BENCH_LATENCY_QUIET_MS  quiet time before the single message (default 8000)
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ImapFlow } from 'imapflow';
@@ -32,7 +31,7 @@ import { ImapWatcher, type WatchedMessage } from '../lib/imap/watch';
 import { parseMessage } from '../lib/message/parse';
 import { messageBinaries, messageItemJson, type MessageItemOptions, type MessageMeta } from '../nodes/shared/message-item';
 import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/servers/mailgen';
-import { entry, round, type Benchmark, type BenchEntry } from './frame';
+import { entry, round, type Benchmark, type BenchEntry, runBenchChild } from './frame';
 import type { BenchContext } from './run';
 
 const USER = 'bob';
@@ -179,22 +178,7 @@ async function childMain(spec: ChildSpec): Promise<void> {
 
 /** One pass in a fresh process, so that every pass starts with the same heap. */
 function runChild(spec: ChildSpec): Promise<ChildResult> {
-	return new Promise<ChildResult>((resolve, reject) => {
-		const child = spawn(process.execPath, [...process.execArgv, __filename], {
-			env: { ...process.env, BENCH_IMAP_TRIGGER_CHILD: JSON.stringify(spec) },
-			stdio: ['ignore', 'pipe', 'pipe'],
-		});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-		child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-		child.on('error', reject);
-		child.on('close', (code) => {
-			const line = stdout.trim().split('\n').pop() ?? '';
-			if (code !== 0 || !line.startsWith('{')) return reject(new Error(`${spec.mode} pass over ${spec.folder} failed (exit ${code}): ${stderr.trim() || stdout.trim()}`));
-			resolve(JSON.parse(line) as ChildResult);
-		});
-	});
+	return runBenchChild<ChildResult>(__filename, 'BENCH_IMAP_TRIGGER_CHILD', spec, `${spec.mode} pass over ${spec.folder}`);
 }
 
 // --- latency ---------------------------------------------------------------------------------

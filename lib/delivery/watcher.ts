@@ -10,7 +10,7 @@ import { systemClock, type BackoffOptions, type Clock } from './clock';
 import { Dispatcher, type Deliver, type DeliveryEvent, type DeliveryMessage, type Settlement } from './dispatcher';
 import type { HealthEvent } from './health';
 import { RunLedger, type LedgerState, type RetryPolicy } from './ledger';
-import { Stream, type StreamOptions } from './stream';
+import { abortable, Stream, type StreamOptions } from './stream';
 import { Window } from './window';
 
 export interface WatcherOptions<M, E, S> {
@@ -44,6 +44,8 @@ export interface WatcherOptions<M, E, S> {
 	followUpDelayMs?: number;
 	/** A fetch running longer than this is abandoned: its connection is dropped (default 30 min). */
 	stuckAfterMs?: number;
+	/** At a stop, the after-processing actions of runs that succeeded are still done, for at most this long (default 10 s; 0: not done at the stop). */
+	stopActionsMs?: number;
 	backoff?: BackoffOptions;
 	/** Starts the run of the messages; resolves with its outcome (void: success), rejects when it failed. */
 	deliver: Deliver<M>;
@@ -98,6 +100,8 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 	/** The saved state belonged to another account: started as on first activation. */
 	protected readonly accountChanged: boolean;
 	private stateScheduled = false;
+	/** Stopping: events are no longer emitted. */
+	private quiet = false;
 
 	constructor(
 		private readonly watcherOptions: WatcherOptions<M, E, S>,
@@ -220,10 +224,40 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 	}
 
 	/** Stops the streams: nothing more is delivered; settlements of runs still going update the state when they arrive. */
-	protected async end(streams: Array<{ stop(): Promise<void> }>): Promise<void> {
+	/**
+	 * Stops: no new deliveries, the streams end, then `last` does the after-processing actions that
+	 * are due (runs that succeeded since the last fetch), within `stopActionsMs`: n8n saves no
+	 * static data at a deactivation or shutdown, so an action left for the next fetch would be
+	 * lost with the state, and the message left as it is after the restart.
+	 */
+	protected async end(streams: Array<{ stop(): Promise<void> }>, last?: (signal: AbortSignal) => Promise<void>): Promise<void> {
 		this.window.close();
 		await Promise.all(streams.map((stream) => stream.stop()));
+		if (last) await this.atStop(last);
 		this.flushState(true);
+	}
+
+	/** Runs `work` (actions due at a stop) within `stopActionsMs`; never throws. */
+	async atStop(work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+		const ms = this.stopActionsMs;
+		if (!ms) return;
+		// what the last actions meet is logged, not emitted: n8n is deactivating the trigger
+		this.quiet = true;
+		const controller = new AbortController();
+		const timer = this.clock.setTimeout(() => controller.abort(new Error(`they took longer than ${Math.round(ms / 1000)} s`)), ms);
+		try {
+			await abortable(work(controller.signal), controller.signal);
+		} catch (error) {
+			this.log.warn(`mailbox watcher: the after-processing actions due at the stop were not all done (${error instanceof Error ? error.message : String(error)}); the messages concerned stay as they are until the trigger runs again`);
+		} finally {
+			this.clock.clearTimeout(timer);
+		}
+	}
+
+	/** How long the actions due at a stop may take (0: none are done). */
+	get stopActionsMs(): number {
+		const ms = this.watcherOptions.stopActionsMs;
+		return typeof ms === 'number' && ms >= 0 && Number.isFinite(ms) ? ms : 10_000;
 	}
 
 	/** Schedules a retry's fetch on `stream` when one waits (`then`: instead of a pass). */
@@ -265,7 +299,7 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 	}
 
 	emit(event: E): void {
-		if (!this.watcherOptions.onEvent) return;
+		if (!this.watcherOptions.onEvent || this.quiet) return;
 		try {
 			this.watcherOptions.onEvent(event);
 		} catch (error) {

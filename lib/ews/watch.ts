@@ -185,9 +185,32 @@ export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, 
 
 	/** Stops polling. Settlements of runs still going update the state (and call onState) when they arrive. */
 	async stop(): Promise<void> {
-		await this.end([this.stream]);
+		await this.end([this.stream], (signal) => this.lastActions(signal));
 		this.client?.close();
 		this.client = undefined;
+	}
+
+	/** At a stop: the after-processing actions of runs that succeeded since the last poll. */
+	private async lastActions(signal: AbortSignal): Promise<void> {
+		if (!this.actionsDue()) return;
+		let client = this.client;
+		const own = !client;
+		if (!client) {
+			const connecting = this.options.connect();
+			void connecting.then((c) => signal.aborted && c.close(), () => undefined);
+			client = await abortable(connecting, signal);
+		}
+		const drop = () => client.close();
+		signal.addEventListener('abort', drop);
+		try {
+			for (const path of this.s.folders) {
+				const fs = this.state.folders[folderKey(path)];
+				if (fs) await this.act(client, path, fs, signal);
+			}
+		} finally {
+			signal.removeEventListener('abort', drop);
+			if (own) client.close();
+		}
 	}
 
 	getState(): EwsWatchState {

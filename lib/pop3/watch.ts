@@ -142,7 +142,10 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 	 * update the state (and call onState) when they arrive.
 	 */
 	async stop(): Promise<void> {
-		await this.end([this.stream]);
+		// runs that succeeded since the last session: their messages are deleted before the stop
+		await this.end([this.stream], async (signal) => {
+			if (this.deletionsWaiting()) await this.poll(signal, true);
+		});
 	}
 
 	/** A copy of the state, for persisting. */
@@ -164,7 +167,8 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 		return !!this.o.deleteAfterFetch && Object.values(this.state.messages).some(([, status]) => status === 'done-delete');
 	}
 
-	private async poll(signal: AbortSignal): Promise<void> {
+	/** One session: UIDL, the deletions due, new messages delivered (`deletionsOnly`: not). */
+	private async poll(signal: AbortSignal, deletionsOnly = false): Promise<void> {
 		const startedAt = this.clock.now();
 		const login = typeof this.o.login === 'function' ? await abortable(this.o.login(), signal) : this.o.login;
 		const counters: Counters = { messages: 0, delivered: 0, skipped: 0, deleting: [] };
@@ -175,7 +179,7 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 				const drop = () => client.close();
 				signal.addEventListener('abort', drop);
 				try {
-					await this.session(client, login, signal, counters);
+					await this.session(client, login, signal, counters, deletionsOnly);
 				} finally {
 					signal.removeEventListener('abort', drop);
 				}
@@ -192,7 +196,7 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 		this.emit({ type: 'fetched', ...this.fetched(this.stats, startedAt), messages: counters.messages, delivered: counters.delivered, skipped: counters.skipped, deleted: counters.deleting.length });
 	}
 
-	private async session(client: Pop3Client, login: Login, signal: AbortSignal, counters: Counters): Promise<void> {
+	private async session(client: Pop3Client, login: Login, signal: AbortSignal, counters: Counters, deletionsOnly: boolean): Promise<void> {
 		signal.throwIfAborted();
 		// UIDL before any DELE of this session: it lists messages marked deleted no more.
 		const listing = await client.uidl();
@@ -219,6 +223,7 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 			await client.dele(msgOf.get(uidl)!);
 			counters.deleting.push(uidl);
 		}
+		if (deletionsOnly) return;
 
 		const keyBase = `${login.user}@${this.o.server.host}/`;
 		this.backlog = false;

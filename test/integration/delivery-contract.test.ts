@@ -45,6 +45,8 @@ interface Common {
 	maxInFlight?: number;
 	messagesPerRun?: number;
 	maxRuns?: number;
+	/** The fetch after settlements (default here: 10 ms). */
+	followUpDelayMs?: number;
 	deliver: (messages: Message[], run: Run) => Promise<RunOutcome | void>;
 	onState: (state: object) => void;
 	onLedger: (state: object) => void;
@@ -275,7 +277,7 @@ SOURCES.push({
 					login: { user: 'u', password: 'p' },
 					deleteAfterFetch: true,
 					pollIntervalMs: 10 * 60_000,
-					followUpDelayMs: 10,
+					followUpDelayMs: c.followUpDelayMs ?? 10,
 					backoff: { initialMs: 20, maxMs: 100, jitter: false },
 				}),
 		};
@@ -374,7 +376,7 @@ SOURCES.push({
 					login,
 					deleteAfterFetch: true,
 					pollIntervalMs: 10 * 60_000,
-					followUpDelayMs: 10,
+					followUpDelayMs: c.followUpDelayMs ?? 10,
 					backoff: { initialMs: 50, maxMs: 200, jitter: false },
 				}),
 		};
@@ -432,7 +434,7 @@ SOURCES.push({
 					mailbox,
 					afterProcessing: 'markRead',
 					pollIntervalMs: 10 * 60_000,
-					followUpDelayMs: 10,
+					followUpDelayMs: c.followUpDelayMs ?? 10,
 					backoff: { initialMs: 50, maxMs: 200, jitter: false },
 				}),
 		};
@@ -573,6 +575,22 @@ describe.each(SOURCES.map((s) => [s.name, s] as const))('delivery contract: %s',
 		await eventually(() => acted(box, `after-${id}`), 'the next message acted on');
 		expect(n8n.emits.filter((e) => e.id === id)).toHaveLength(1);
 		expect(await acted(box, id)).toBe(false);
+	});
+
+	it('a stop still does the after-processing actions of runs that succeeded since the last fetch', async () => {
+		const box = await source.box();
+		n8n = new N8n(box, BASE);
+		await box.add(['stop-1', 'stop-2']);
+		// no fetch follows the settlements: their actions are due when the stop comes
+		await n8n.start({ followUpDelayMs: 10 * 60_000 });
+		const deadline = Date.now() + 60_000;
+		while (n8n.started('stop-1').length + n8n.started('stop-2').length < 2) {
+			if (Date.now() > deadline) throw new Error('timed out waiting for both runs');
+			await new Promise((resolve) => setTimeout(resolve, 20));
+		}
+		await n8n.stop();
+		n8n = undefined;
+		expect([...(await box.acted())].sort()).toEqual(['stop-1', 'stop-2']);
 	});
 
 	it('deduplication keys stay within 255 characters, distinct per message and the same after a restart', async () => {

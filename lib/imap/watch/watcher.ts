@@ -205,6 +205,8 @@ class FolderWatcher {
 		this.clearTimers();
 		const client = this.client;
 		if (client && this.idling) {
+			// runs that succeeded since the last flush: acted on before the session ends
+			if (this.cursor?.actions.size) await this.owner.atStop(() => this.flushActions(client));
 			await guard(client.logout(), 2_000, () => client.close(), () => new Error('logout timed out'), this.s.clock).catch(() => client.close());
 		}
 		this.sleeper.wake();

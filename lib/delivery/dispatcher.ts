@@ -58,6 +58,10 @@ export interface DispatcherOptions<M> {
 	onLedger?: (state: LedgerState) => void;
 	/** The events of one settled run (one per message that has one), at once. */
 	onEvents?: (events: Array<DeliveryEvent<M>>) => void;
+	/** A run not settled after this long no longer counts in the window (0: counted until it settles). */
+	lostAfterMs?: number;
+	/** Room in the window was freed by a run taken as lost. */
+	onFreed?: () => void;
 }
 
 export class Dispatcher<M extends DeliveryMessage> {
@@ -100,6 +104,29 @@ export class Dispatcher<M extends DeliveryMessage> {
 		const run: Run = { key: deliveryKey(this.o.keyPrefix, head.key, head.attempt), attempt: head.attempt };
 		const what = messages.length === 1 ? messages[0].key : `the run of ${messages.length} messages from ${head.key}`;
 		this.running++;
+		// n8n may never report a run's end (queue mode: Redis restarted while it was queued or
+		// running): after lostAfterMs its room goes to new mail; its end is still awaited
+		let counted = true;
+		const uncount = () => {
+			if (!counted) return;
+			counted = false;
+			this.running--;
+			this.o.window.release(messages.length, bytes, 1);
+		};
+		const lostAfterMs = this.o.lostAfterMs ?? 0;
+		const timer =
+			lostAfterMs > 0 && Number.isFinite(lostAfterMs)
+				? this.o.clock.setTimeout(() => {
+						if (!counted) return;
+						uncount();
+						this.o.logger.warn(
+							`mailbox watcher: n8n has not reported the end of the run for ${what} after ${lostAfterMs >= 120_000 ? `${Math.round(lostAfterMs / 60_000)} min` : `${Math.round(lostAfterMs / 1000)} s`}; it no longer counts against Runs at Once (n8n may have lost track of it). Its messages are not delivered again; they are acted on if the run's success is reported later, else left as they are`,
+						);
+						this.o.onFreed?.();
+					}, lostAfterMs)
+				: undefined;
+		// a run that never ends must not keep the process alive
+		(timer as { unref?: () => void } | undefined)?.unref?.();
 		let done: Promise<RunOutcome | void>;
 		try {
 			done = Promise.resolve(this.o.deliver(messages, run));
@@ -112,8 +139,8 @@ export class Dispatcher<M extends DeliveryMessage> {
 				(error: unknown): RunOutcome => ({ kind: 'failed', error: error instanceof Error ? error.message : String(error) }),
 			)
 			.then((outcome) => {
-				this.running--;
-				this.o.window.release(messages.length, bytes, 1);
+				if (timer !== undefined) this.o.clock.clearTimeout(timer);
+				uncount();
 				const before = this.o.ledger.size;
 				const settlements = messages.map((message) => this.settlement(message, outcome));
 				if (outcome.kind === 'failed' || this.o.ledger.size !== before) this.o.onLedger?.(this.o.ledger.toJSON());

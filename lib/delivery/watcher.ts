@@ -44,6 +44,11 @@ export interface WatcherOptions<M, E, S> {
 	followUpDelayMs?: number;
 	/** A fetch running longer than this is abandoned: its connection is dropped (default 30 min). */
 	stuckAfterMs?: number;
+	/**
+	 * A run n8n has not reported as ended after this long no longer counts against maxRuns and
+	 * maxInFlight (its end is still awaited and applied); 0: a run counts until it ends (default 60 min).
+	 */
+	lostAfterMs?: number;
 	/** At a stop, the after-processing actions of runs that succeeded are still done, for at most this long (default 10 s; 0: not done at the stop). */
 	stopActionsMs?: number;
 	backoff?: BackoffOptions;
@@ -122,6 +127,8 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 			clock: this.clock,
 			logger: this.log,
 			onLedger: watcherOptions.onLedger,
+			lostAfterMs: typeof watcherOptions.lostAfterMs === 'number' && watcherOptions.lostAfterMs >= 0 ? watcherOptions.lostAfterMs : 60 * 60_000,
+			onFreed: () => this.roomFreed(),
 			onEvents: (events) => {
 				// the state of this settlement goes out with the events (an n8n emit saves both)
 				this.flushState(true);
@@ -202,6 +209,11 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 			},
 			as,
 		);
+	}
+
+	/** Room in the window was freed without a settlement (a run taken as lost): fetch what waits. */
+	protected roomFreed(): void {
+		// sources that wait for room in the window are woken by the window itself
 	}
 
 	/** The watcher's event for a run event (IMAP adds the folder). */
@@ -344,6 +356,10 @@ export abstract class StreamWatcher<M extends DeliveryMessage, E, S> extends Del
 		this.started = true;
 		const [error] = await this.begin([this.stream], accountChanged);
 		return error ? { error } : {};
+	}
+
+	protected override roomFreed(): void {
+		this.stream.followUp();
 	}
 
 	/** Poll now (a manual fetch), after the poll running now, if one is. */

@@ -18,7 +18,7 @@ import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions } from '../shared/message-item';
 import { accountId } from '../../lib/delivery/message';
-import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
+import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
 import { ewsSettingsOf, parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
 
 const properties: INodeProperties[] = [
@@ -139,6 +139,7 @@ const properties: INodeProperties[] = [
 				default: true,
 				description: 'Whether a message whose workflow run failed is delivered again on the next poll (otherwise it is skipped and left as it is)',
 			},
+			runOptions[2],
 			runOptions[1],
 			{
 				displayName: 'Stuck Poll Timeout (Minutes)',
@@ -300,6 +301,7 @@ export class MailboxEwsTrigger implements INodeType {
 			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
 			retry: retryPolicyOf(options, node.typeVersion),
 			...runShapeOf(options, node.typeVersion),
+			lostAfterMs: lostAfterMsOf(options),
 			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
 			// the messages of a run that failed or waits: one item each, in one emit

@@ -27,6 +27,7 @@ import {
 	persisted,
 	reportFailure,
 	retryPolicyOf,
+	lostAfterMsOf,
 	runOptions,
 	runShapeOf,
 	runStatusItem,
@@ -181,6 +182,7 @@ const properties: INodeProperties[] = [
 				default: true,
 				description: 'Whether a message whose workflow run failed is delivered again on the next fetch (otherwise it is skipped and stays untouched on the server)',
 			},
+			runOptions[2],
 			runOptions[1],
 			{
 				displayName: 'Stuck Fetch Timeout (Minutes)',
@@ -387,6 +389,7 @@ export class MailboxImapTrigger implements INodeType {
 			moveTo: this.getNodeParameter('afterProcessing', 'none') === 'move' ? String(this.getNodeParameter('moveTo', '')) : undefined,
 			retry: retryPolicyOf(options, node.typeVersion),
 			...runShapeOf(options, node.typeVersion),
+			lostAfterMs: lostAfterMsOf(options),
 			matchByMessageId: options.matchByMessageId !== false,
 			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
 			oversized: options.oversized ?? 'headers',

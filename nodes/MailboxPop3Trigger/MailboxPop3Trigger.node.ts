@@ -19,7 +19,7 @@ import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, i
 import { pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
 import { accountId } from '../../lib/delivery/message';
-import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
+import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
 
 const properties: INodeProperties[] = [
 	{
@@ -114,6 +114,7 @@ const properties: INodeProperties[] = [
 				default: true,
 				description: 'Whether a message whose workflow run failed is delivered again on the next poll (otherwise it is skipped and stays on the server)',
 			},
+			runOptions[2],
 			runOptions[1],
 			{
 				displayName: 'Stuck Poll Timeout (Minutes)',
@@ -260,6 +261,7 @@ export class MailboxPop3Trigger implements INodeType {
 			fetchUnchecked: options.fetchUnchecked === true,
 			retry: retryPolicyOf(options, node.typeVersion),
 			...runShapeOf(options, node.typeVersion),
+			lostAfterMs: lostAfterMsOf(options),
 			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
 			// the messages of a run that failed or waits: one item each, in one emit

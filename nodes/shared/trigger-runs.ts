@@ -57,6 +57,7 @@ export interface RetryOptions {
 export interface RunOptions {
 	messagesPerRun?: number;
 	maxRuns?: number;
+	lostMinutes?: number;
 }
 
 /** The node version from which runs carry several messages and their number at once is bounded. */
@@ -81,7 +82,22 @@ export const runOptions: INodeProperties[] = [
 		typeOptions: { minValue: 1, maxValue: 100 },
 		description: 'Workflow runs of this trigger under way at most; further mail waits until one ends. Without this option: 4 (node versions before 1.2: up to 100 messages at once).',
 	},
+	{
+		displayName: 'Run Lost After (Minutes)',
+		name: 'lostMinutes',
+		type: 'number',
+		default: 60,
+		typeOptions: { minValue: 0 },
+		description:
+			"A run n8n has not reported as ended after this long no longer counts against Runs at Once, so that new mail goes on (in queue mode n8n loses track of runs that were queued or running when Redis restarted). Its messages are not delivered again; they are marked, moved or deleted if the run's success is reported later, else left as they are. Set it above the longest run the workflow has. 0: a run counts until it ends.",
+	},
 ];
+
+/** A run not reported as ended after this long no longer counts against Runs at Once (ms; 0: never). */
+export function lostAfterMsOf(options: RunOptions): number {
+	const minutes = options.lostMinutes;
+	return typeof minutes === 'number' && Number.isFinite(minutes) && minutes >= 0 ? minutes * 60_000 : 60 * 60_000;
+}
 
 /** Messages per run and runs at once: the options, else the defaults of the node's version. */
 export function runShapeOf(options: RunOptions, typeVersion: number): { messagesPerRun: number; maxRuns?: number } {

@@ -45,6 +45,8 @@ interface Common {
 	maxInFlight?: number;
 	messagesPerRun?: number;
 	maxRuns?: number;
+	/** A run not reported as ended after this long no longer counts against maxRuns. */
+	lostAfterMs?: number;
 	/** The fetch after settlements (default here: 10 ms). */
 	followUpDelayMs?: number;
 	deliver: (messages: Message[], run: Run) => Promise<RunOutcome | void>;
@@ -122,6 +124,8 @@ class N8n {
 	behaviour: (id: string, attempt: number, ids: string[]) => Behaviour = () => 'success';
 	/** The process dies the moment this event is reported (after the emit that saves its static data). */
 	dieOn?: string;
+	/** Ends the runs that hang, in the order they started (a late report of their end). */
+	readonly hung: Array<(outcome: RunOutcome) => void> = [];
 	/** Runs started and not ended, and the most there were at once. */
 	running = 0;
 	mostRunning = 0;
@@ -165,7 +169,7 @@ class N8n {
 				this.keys.add(run.key);
 				const behaviour = this.behaviour(id, run.attempt, ids);
 				this.emits.push({ id, ids, key: run.key, attempt: run.attempt, outcome: behaviour });
-				if (behaviour === 'hang') return new Promise<never>(() => undefined);
+				if (behaviour === 'hang') return new Promise<RunOutcome>((resolve) => this.hung.push(resolve));
 				if (behaviour === 'error') return Promise.resolve({ kind: 'failed', error: `the run for ${id} failed` });
 				if (behaviour === 'waiting') return Promise.resolve({ kind: 'waiting' });
 				if (behaviour === 'slow') {
@@ -247,8 +251,8 @@ let ca: Buffer;
 let ewsCa: Buffer;
 let boxes = 0;
 
-const POP3_USERS = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`contract${i + 1}`, `contract${i + 1}-pw`]));
-const EWS_MAILBOXES = Array.from({ length: 12 }, (_, i) => `contract${i + 1}@contoso.test`);
+const POP3_USERS = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`contract${i + 1}`, `contract${i + 1}-pw`]));
+const EWS_MAILBOXES = Array.from({ length: 16 }, (_, i) => `contract${i + 1}@contoso.test`);
 
 SOURCES.push({
 	name: 'scripted POP3 server',
@@ -575,6 +579,22 @@ describe.each(SOURCES.map((s) => [s.name, s] as const))('delivery contract: %s',
 		await eventually(() => acted(box, `after-${id}`), 'the next message acted on');
 		expect(n8n.emits.filter((e) => e.id === id)).toHaveLength(1);
 		expect(await acted(box, id)).toBe(false);
+	});
+
+	it('a run whose end n8n never reports frees its place after lostAfterMs: new mail goes on, the message is not delivered again and is acted on when its success comes late', async () => {
+		const box = await source.box();
+		n8n = new N8n(box, BASE);
+		n8n.behaviour = (id) => (id === 'lost-1' ? 'hang' : 'success');
+		await box.add(['lost-1']);
+		await n8n.start({ maxRuns: 1, messagesPerRun: 1, maxInFlight: 1, lostAfterMs: 300 });
+		await eventually(() => n8n!.started('lost-1').length === 1, 'the run of lost-1');
+		await box.add(['lost-2']);
+		await eventually(() => acted(box, 'lost-2'), 'lost-2 delivered and acted on while the run of lost-1 never ends');
+		expect(await acted(box, 'lost-1')).toBe(false);
+		n8n.hung.shift()!({ kind: 'done' });
+		await eventually(() => acted(box, 'lost-1'), 'lost-1 acted on once its success is reported');
+		expect(n8n.started('lost-1')).toHaveLength(1);
+		expect(n8n.started('lost-2')).toHaveLength(1);
 	});
 
 	it('a stop still does the after-processing actions of runs that succeeded since the last fetch', async () => {

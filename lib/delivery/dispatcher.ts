@@ -185,6 +185,10 @@ export class Dispatcher<M extends DeliveryMessage> {
 			this.o.logger.info(`mailbox watcher: the run for ${message.key} waits (Wait node); the message is not delivered again and left as it is`);
 			return [{ type: 'runWaiting', message }];
 		}
+		if (outcome.kind === 'unknown') {
+			this.o.logger.warn(`mailbox watcher: n8n reported the run for ${message.key} with the status "${outcome.status}", as if it had ended (in queue mode, after Redis lost its jobs); its outcome is unknown: it is not delivered again and left as it is`);
+			return [];
+		}
 		if (outcome.kind === 'duplicate') {
 			this.o.logger.info(`mailbox watcher: ${message.key} was already handed to a run before a restart; it is not delivered again and left as it is`);
 			return [{ type: 'duplicate', message }];

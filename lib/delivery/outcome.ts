@@ -7,9 +7,16 @@
  *   restart, whose end is unknown: it may have been cut off). Not delivered again, left as it is.
  * - `waiting`: the run stopped at a Wait node and goes on later, outside the trigger's sight.
  *   Not delivered again (it has the message) and left as it is: it has not finished.
+ * - `unknown`: n8n resolved the promise with a run that has not ended (status new or running):
+ *   in queue mode after a Redis restart, a lost job's listener can fire for a later job with the
+ *   same number, and n8n then reads the lost run's record as it is. Its end is unknown: not
+ *   delivered again (it may still succeed) and left as it is.
  * - `failed`: the run ended with an error, crashed or was cancelled.
  */
-export type RunOutcome = { kind: 'done' } | { kind: 'duplicate' } | { kind: 'waiting' } | { kind: 'failed'; error: string };
+export type RunOutcome = { kind: 'done' } | { kind: 'duplicate' } | { kind: 'waiting' } | { kind: 'unknown'; status: string } | { kind: 'failed'; error: string };
+
+/** Statuses of a run that has not ended. */
+const UNENDED = new Set(['new', 'running', 'unknown']);
 
 export interface RunRecord {
 	status?: string;
@@ -22,5 +29,6 @@ export function outcomeOf(run: RunRecord | undefined): RunOutcome {
 	if (error) return { kind: 'failed', error: error.message || `the run ended with status "${run.status ?? 'unknown'}"` };
 	if (run.status === 'success' || run.status === undefined) return { kind: 'done' };
 	if (run.status === 'waiting') return { kind: 'waiting' };
+	if (UNENDED.has(run.status)) return { kind: 'unknown', status: run.status };
 	return { kind: 'failed', error: `the run ended with status "${run.status ?? 'unknown'}"` };
 }

@@ -110,7 +110,11 @@ describe('outcomeOf', () => {
 		expect(outcomeOf({ status: 'waiting' })).toEqual({ kind: 'waiting' });
 	});
 
-	it.each(['error', 'crashed', 'canceled', 'running'])('status %s is a failed run', (status) => {
+	it.each(['new', 'running', 'unknown'])('status %s (a run that has not ended, reported as if it had) is an unknown outcome, not a failed run', (status) => {
+		expect(outcomeOf({ status })).toEqual({ kind: 'unknown', status });
+	});
+
+	it.each(['error', 'crashed', 'canceled'])('status %s is a failed run', (status) => {
 		const outcome = outcomeOf({ status });
 		expect(outcome.kind).toBe('failed');
 		expect((outcome as { error: string }).error).toContain(status);

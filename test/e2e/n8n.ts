@@ -916,6 +916,13 @@ export class N8n {
 	async destroy(): Promise<void> {
 		await this.stop();
 		this.scanForSecrets();
+		// E2E_KEEP_LOGS=<folder>: n8n's logs (main and workers) are kept there, for looking into a failure
+		const keep = process.env.E2E_KEEP_LOGS;
+		if (keep) {
+			const into = path.join(keep, path.basename(this.stateDir));
+			fs.mkdirSync(into, { recursive: true });
+			for (const name of fs.readdirSync(this.stateDir)) if (name.endsWith('.log')) fs.copyFileSync(path.join(this.stateDir, name), path.join(into, name));
+		}
 		if (this.ownsStateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
 	}
 

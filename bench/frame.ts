@@ -56,6 +56,32 @@ export async function measurePeakRss<T>(work: () => Promise<T>): Promise<{ resul
 	}
 }
 
+/** CPU seconds (user + system) of a process so far (Linux /proc). */
+export function cpuSeconds(pid: number): number {
+	const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** A process's resident set now (VmRSS) or its peak so far (VmHWM), MiB (Linux /proc). */
+export function rssMiB(pid: number, which: 'now' | 'peak' = 'now'): number {
+	const field = which === 'now' ? 'VmRSS' : 'VmHWM';
+	const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+	return round(Number(kb ?? 0) / 1024);
+}
+
+/** The peak resident set of a process so far, MiB. */
+export const peakRssMiB = (pid: number): number => rssMiB(pid, 'peak');
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The p-th percentile (0-100) of the values, nearest rank; NaN for none. */
+export function percentile(values: number[], p: number): number {
+	if (!values.length) return NaN;
+	const sorted = [...values].sort((a, b) => a - b);
+	return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
 export function printTable(entries: BenchEntry[]): void {
 	const rows = entries.map((e) => [
 		e.name,

@@ -33,8 +33,8 @@ import { withPop3 } from '../lib/pop3/connect';
 import { EwsServer } from '../test/servers/ews';
 import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/servers/mailgen';
 import { MicrosoftAuthority } from '../test/servers/microsoft';
-import { checkN8n, isFinished, N8n, packPackage, waitFor } from '../test/e2e/n8n';
-import { entry, round, type Benchmark, type BenchEntry } from './frame';
+import { checkN8n, isFinished, N8n, packPackage, startedAtMs, waitFor } from '../test/e2e/n8n';
+import { cpuSeconds, entry, peakRssMiB, round, sleep, type Benchmark, type BenchEntry } from './frame';
 import type { BenchContext } from './run';
 
 const USER = 'bob';
@@ -222,19 +222,6 @@ module.exports = { BenchFloorTrigger };
 	const tarball = path.join(dir, 'n8n-nodes-bench-floor-1.0.0.tgz');
 	execFileSync('tar', ['-czf', tarball, '-C', path.join(dir, 'floor'), 'package']);
 	return tarball;
-}
-
-/** CPU seconds (user + system) of a process so far. */
-function cpuSeconds(pid: number): number {
-	const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-	return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** The peak resident set of a process so far, MiB. */
-function peakRssMiB(pid: number): number {
-	const kb = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-	return round(Number(kb ?? 0) / 1024);
 }
 
 /** Bytes of a file or of a folder's files. */
@@ -485,7 +472,7 @@ async function latency(ctx: BenchContext, n8n: N8n, config: LatencyConfig, index
 			timeoutMs,
 		);
 		const server = (exists.find((e) => e.count >= base + n)?.at ?? NaN) - t0;
-		const run = Math.max(...runs.map((e) => Date.parse(`${e.startedAt.replace(' ', 'T')}Z`))) - t0;
+		const run = Math.max(...runs.map(startedAtMs)) - t0;
 		return { server, run };
 	};
 	const patterns: LatencyFigures['patterns'] = [];
@@ -554,8 +541,6 @@ function latencyEntries(all: LatencyFigures[]): BenchEntry[] {
 	}
 	return out;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function entriesOf(all: Figures[], count: number): BenchEntry[] {
 	const named = (start: string): Figures | undefined => all.find((f) => f.config.startsWith(start));

@@ -35,6 +35,14 @@ export interface ConfigInput {
 	sharedLogins?: boolean;
 	/** The capabilities IMAP announces after login instead of Dovecot's own (a server without UIDPLUS). */
 	imapCapability?: string;
+	/**
+	 * Sized for this many IMAP sessions at once (the 500-mailbox benchmark) instead of the default
+	 * 500: more imap-login and imap processes (one each per TLS session), and more clients per
+	 * service (each of those processes is a client of log, anvil, auth and config).
+	 */
+	imapSessions?: number;
+	/** Each imap process's title shows its user and the command it runs, e.g. "imap: [user0001 127.0.0.1 IDLE]". */
+	verboseProctitle?: boolean;
 }
 
 export const SPECIAL_USE_FOLDERS: ReadonlyArray<readonly [name: string, use: string]> = [
@@ -49,6 +57,8 @@ export function dovecotConf(c: ConfigInput): string {
 	const s = c.stateDir;
 	const mechanisms = `plain login apop cram-md5${c.oauthConfPath ? ' xoauth2 oauthbearer' : ''}`;
 	const folders = SPECIAL_USE_FOLDERS.map(([name, use]) => `  mailbox ${name} {\n    special_use = ${use}\n    auto = subscribe\n  }`).join('\n');
+	// one imap-login (the TLS proxy) and one imap process per session, plus room for the bench's own
+	const imapProcesses = Math.max(500, (c.imapSessions ?? 0) + 100);
 	const listener = (name: string, port: number, ssl = false) => `  inet_listener ${name} {\n    address = ${c.host}\n    port = ${port}\n${ssl ? '    ssl = yes\n' : ''}  }`;
 	return `# Generated for tests: a private, throwaway instance on ${c.host} only. Not for production:
 # plaintext logins allowed, no delay after failed logins, no fsync, a self-signed certificate.
@@ -59,7 +69,7 @@ log_path = ${c.logPath}
 protocols = imap pop3 sieve
 listen = ${c.host}
 shutdown_clients = yes
-
+${c.imapSessions ? `default_client_limit = ${Math.max(1000, 2 * imapProcesses + 200)}\n` : ''}${c.verboseProctitle ? 'verbose_proctitle = yes\n' : ''}
 ssl = yes
 ssl_cert = <${c.certPath}
 ssl_key = <${c.keyPath}
@@ -125,10 +135,10 @@ ${folders}
 service imap-login {
 ${listener('imap', c.ports.imap)}
 ${listener('imaps', c.ports.imaps, true)}
-  process_limit = 500
+  process_limit = ${imapProcesses}
 }
 service imap {
-  process_limit = 500
+  process_limit = ${imapProcesses}
 }
 service pop3-login {
 ${listener('pop3', c.ports.pop3)}

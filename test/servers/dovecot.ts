@@ -68,6 +68,10 @@ export interface DovecotOptions {
 	sharedMailboxes?: Record<string, readonly string[]>;
 	/** The capabilities IMAP announces after login instead of Dovecot's own. */
 	imapCapability?: string;
+	/** Sized for this many IMAP sessions at once (default: 500). */
+	imapSessions?: number;
+	/** Process titles show each IMAP session's user and command (verbose_proctitle). */
+	verboseProctitle?: boolean;
 }
 
 export class Dovecot {
@@ -174,6 +178,8 @@ export class Dovecot {
 				sharedLogins: Object.values(options.sharedMailboxes ?? {}).some((m) => m.length > 0),
 				debug: options.debug ?? false,
 				imapCapability: options.imapCapability,
+				imapSessions: options.imapSessions,
+				verboseProctitle: options.verboseProctitle,
 			}),
 		);
 		try {
@@ -220,6 +226,29 @@ export class Dovecot {
 		} catch {
 			return '(no log)';
 		}
+	}
+
+	/**
+	 * The IMAP sessions open now, from the titles of Dovecot's imap processes (one per session;
+	 * needs `verboseProctitle`): each with its user and the command it runs (e.g. "IDLE"; empty
+	 * between commands).
+	 */
+	imapSessions(): Array<{ user: string; command: string }> {
+		const master = this.process?.pid;
+		if (!master) return [];
+		const sessions: Array<{ user: string; command: string }> = [];
+		for (const pid of childrenOf(master)) {
+			let title: string;
+			try {
+				title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '');
+			} catch {
+				continue; // the session ended meanwhile
+			}
+			// "<instance>/imap [user0001 127.0.0.1 IDLE]"
+			const match = /\/imap \[(\S+) \S+(?: ([^\]]*))?\]$/.exec(title);
+			if (match) sessions.push({ user: match[1], command: match[2] ?? '' });
+		}
+		return sessions;
 	}
 
 	/** The Maildir directory of a user's folder (Maildir++: INBOX is the root, "A/B" is ".A.B"). */

@@ -6,7 +6,8 @@
  *   BENCH_SEED      generator seed (default 42)
  *   BENCH_ONLY      run only the benchmarks whose name contains this text (n8n-triggers: the
  *                   triggers inside a real n8n, see bench/n8n-triggers.ts; hostile-mail: parsing
- *                   time and memory over hostile mail of 1 and 2 MiB, see bench/hostile-mail.ts)
+ *                   time and memory over hostile mail of 1 and 2 MiB, see bench/hostile-mail.ts;
+ *                   n8n-scale: one n8n watching 500 mailboxes, see bench/n8n-scale.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { imapFetchParse } from './imap-fetch-parse';
 import { imapMove } from './imap-move';
 import { imapTrigger } from './imap-trigger';
 import { messageParse } from './message-parse';
+import { n8nScale } from './n8n-scale';
 import { n8nTriggers } from './n8n-triggers';
 import { pop3Retr } from './pop3-retr';
 import { routerBench } from './router';
@@ -34,7 +36,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, hostileMail, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, hostileMail, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers, n8nScale];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

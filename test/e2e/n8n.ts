@@ -777,12 +777,14 @@ export class N8n {
 	 * at 30 s); SIGKILL if it is still there after 90 s. Anything it started that is still running
 	 * afterwards is killed too.
 	 */
-	async stop(): Promise<void> {
+	/** Stops n8n (SIGTERM, as a service manager does) and its workers (`workers: false`: the main only; they keep running their jobs). */
+	async stop(options: { workers?: boolean } = {}): Promise<void> {
+		const withWorkers = options.workers ?? true;
 		const child = this.server;
 		this.server = undefined;
 		this.cookie = undefined;
 		if (!child) {
-			for (const worker of this.workers) await this.stopWorker(worker.index);
+			if (withWorkers) for (const worker of this.workers) await this.stopWorker(worker.index);
 			return;
 		}
 		const started = Date.now();
@@ -798,7 +800,7 @@ export class N8n {
 			for (let i = 0; i < 50 && left.some(alive); i++) await sleep(100);
 		}
 		forget(child);
-		for (const worker of this.workers) await this.stopWorker(worker.index);
+		if (withWorkers) for (const worker of this.workers) await this.stopWorker(worker.index);
 		this.timings.push({ step: 'n8n stop', ms: Date.now() - started });
 	}
 

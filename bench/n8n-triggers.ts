@@ -178,9 +178,10 @@ function ewsTrigger(folder: string, typeVersion: number, ews: EwsBench | undefin
 
 /**
  * The floor: a community package of one trigger node that emits `runs` runs of one tiny item
- * each, at most `atOnce` under way (each waits for its run to end, as the package's triggers do).
+ * each, at most `atOnce` under way (each waits for its run to end, as the package's triggers do);
+ * with `runs` 0 it only stays active (bench/n8n-scale.ts: what n8n itself costs per workflow).
  */
-function floorTarball(dir: string): string {
+export function floorTarball(dir: string): string {
 	const pkg = path.join(dir, 'floor', 'package');
 	fs.mkdirSync(pkg, { recursive: true });
 	fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'n8n-nodes-bench-floor', version: '1.0.0', main: 'BenchFloorTrigger.node.js', keywords: ['n8n-community-node-package'], n8n: { n8nNodesApiVersion: 1, nodes: ['BenchFloorTrigger.node.js'] } }, null, 2));
@@ -212,7 +213,10 @@ class BenchFloorTrigger {
 				await done.promise.catch(() => undefined);
 			}
 		};
-		if (this.getMode() !== 'manual') for (let i = 0; i < atOnce; i++) void one();
+		if (this.getMode() !== 'manual') {
+			this.logger.info('bench floor trigger active');
+			for (let i = 0; i < atOnce; i++) void one();
+		}
 		return { closeFunction: async () => { stopped = true; } };
 	}
 }

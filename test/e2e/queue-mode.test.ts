@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { Postgres, Redis } from '../servers/database';
-import { checkN8n, isFinished, N8n, packPackage, waitFor } from './n8n';
+import { checkN8n, isFinished, N8n, packPackage, waitFor, type StoredExecution } from './n8n';
 import { SOURCES, ThreeTriggers, TRIGGER, workflow, type Source } from './three-triggers';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -107,55 +107,60 @@ describe('n8n in queue mode (Postgres, Redis, two workers): the triggers exactly
 	it('a worker killed in the middle of runs, Redis restarted in the middle of runs and between runs, the main restarted in the middle of runs: nothing lost, no message run twice with success, nothing acted on without success', async () => {
 		await n8n.start();
 		const at = (share: number) => waitFor(`${Math.round(share * 100)} % of the backlog`, async () => ((await three.successes()) >= three.total() * share ? true : undefined), WAIT_MS);
-		await at(0.1);
-		// the first worker in the middle of runs: executions it started and has not finished
-		const executionIds = (text: string, what: string) => [...text.matchAll(new RegExp(`Worker ${what} execution (\\d+) `, 'g'))].map((m) => m[1]);
-		const inFlight = await waitFor('the first worker in the middle of runs', async () => {
-			const log = n8n.workerLogs(0);
-			const finished = new Set(executionIds(log, 'finished'));
-			const running = executionIds(log, 'started').filter((id) => !finished.has(id));
-			return running.length ? running : undefined;
-		}, WAIT_MS);
-		await n8n.killWorker(0);
-		await at(0.4);
-		await n8n.startWorker(0);
-		// the main fails the killed worker's runs once their lock runs out (the triggers have freed
-		// their places after Run Lost After meanwhile, and retry the messages when the failures come).
-		// Only the main's report counts: the restarted worker marks them crashed in the database at its
-		// start, which no trigger hears of, and Redis restarted before the main's report would take
-		// the report with it (the messages would stay as they are, their runs crashed without data)
-		await waitFor("the main's report of the killed worker's runs", async () => (inFlight.every((id) => n8n.logs().includes(`Problem with execution ${id}:`)) ? true : undefined), WAIT_MS);
+		// the runs a fault cuts off: those not ended in n8n's database when it comes, and those that
+		// started while it happened; their messages may stay as they are
+		const cutOff = new Set<string>();
+		const cutOffRuns = new Set<string>();
+		const executionsNow = async () => (await Promise.all(SOURCES.map((source) => three.runs(source)))).flatMap((r) => r.executions);
+		const cut = (e: StoredExecution) => {
+			cutOffRuns.add(e.id);
+			for (const item of e.output[TRIGGER] ?? []) if (typeof item.messageId === 'string') cutOff.add(item.messageId);
+		};
+		const during = async (fault: () => Promise<void>) => {
+			const before = await waitFor('runs under way', async () => {
+				const now = await executionsNow();
+				return now.some((e) => !isFinished(e) && !cutOffRuns.has(e.id)) ? now : undefined;
+			}, WAIT_MS);
+			const known = new Set(before.map((e) => e.id));
+			const underWay = before.filter((e) => !isFinished(e) && !cutOffRuns.has(e.id));
+			await fault();
+			const started = (await executionsNow()).filter((e) => !known.has(e.id));
+			for (const e of [...underWay, ...started]) cut(e);
+			return underWay.length + started.length;
+		};
 		// Redis restarted (its queue lost) while runs are queued and running: n8n 2.41's main never
 		// learns how they end. The triggers free their places after Run Lost After and go on; the
 		// messages of those runs are not delivered again and stay as they are unless the success of
-		// their run is reported after all
-		// runs under way now (not ended in n8n's database) and their messages
-		const cutOff = new Set<string>();
-		const cutOffRuns = new Set<string>();
-		const underWay = async () => {
-			let runs = 0;
-			for (const source of SOURCES) {
-				for (const e of (await three.runs(source)).executions) {
-					if (isFinished(e) || cutOffRuns.has(e.id)) continue;
-					runs++;
-					cutOffRuns.add(e.id);
-					for (const item of e.output[TRIGGER] ?? []) if (typeof item.messageId === 'string') cutOff.add(item.messageId);
-				}
-			}
-			return runs;
-		};
-		await at(0.55);
-		const atRedisRestart = await underWay();
-		await redis.restart();
+		// their run is reported after all.
+		await at(0.1);
+		const atRedisRestart = await during(() => redis.restart());
 		// the main restarted (SIGTERM, as a service manager does) while runs are queued and running;
 		// the workers go on with them. After the restart the triggers hand over again what they had
 		// handed to runs without knowing their end, with the keys they had: n8n refuses the runs that
 		// started (their messages stay as they are) and gives a queued one that never started to the
 		// new run
-		await at(0.75);
-		const atMainRestart = await underWay();
-		await n8n.stop({ workers: false });
+		await at(0.25);
+		const atMainRestart = await during(() => n8n.stop({ workers: false }));
 		await n8n.start();
+
+		// the first worker in the middle of runs: executions it started (since now) and has not finished
+		const since = n8n.workerLogs(0).length;
+		const executionIds = (text: string, what: string) => [...text.matchAll(new RegExp(`Worker ${what} execution (\\d+) `, 'g'))].map((m) => m[1]);
+		const inFlight = await waitFor('the first worker in the middle of runs', async () => {
+			const log = n8n.workerLogs(0);
+			const finished = new Set(executionIds(log, 'finished'));
+			const running = executionIds(log.slice(since), 'started').filter((id) => !finished.has(id));
+			return running.length ? running : undefined;
+		}, WAIT_MS);
+		await n8n.killWorker(0);
+		await at(0.6);
+		await n8n.startWorker(0);
+		// the main fails the killed worker's runs once their lock runs out (the triggers have freed
+		// their places after Run Lost After meanwhile, and retry the messages when the failures come).
+		// Only the main's report counts: the restarted worker marks them crashed in the database at its
+		// start, which no trigger hears of (had Redis restarted before the main's report, the report
+		// would be lost with it and the messages would stay as they are, their runs crashed without data)
+		await waitFor("the main's report of the killed worker's runs", async () => (inFlight.every((id) => n8n.logs().includes(`Problem with execution ${id}:`)) ? true : undefined), WAIT_MS);
 
 		// every message has had a run and every run has ended
 		let last = '';
@@ -190,13 +195,20 @@ describe('n8n in queue mode (Postgres, Redis, two workers): the triggers exactly
 		for (const source of SOURCES) await three.deliverOneMore(source, WAIT_MS);
 		// after processing (mark read, delete) follows each successful run n8n reported
 		const succeeded = async (source: Source) => new Set([...(await three.runs(source)).byId].filter(([, s]) => s.includes('success')).map(([id]) => id));
-		await waitFor('every message with a successful run marked read or deleted', async () => {
-			for (const source of SOURCES) {
-				const done = await three.acted(source);
-				if ([...(await succeeded(source))].some((id) => id !== three.idOf(source, 0) && !done.has(id) && !cutOff.has(id))) return undefined;
-			}
-			return true;
-		}, WAIT_MS);
+		let notActed: string[] = [];
+		await waitFor(
+			'every message with a successful run marked read or deleted',
+			async () => {
+				notActed = [];
+				for (const source of SOURCES) {
+					const done = await three.acted(source);
+					notActed.push(...[...(await succeeded(source))].filter((id) => id !== three.idOf(source, 0) && !done.has(id) && !cutOff.has(id)));
+				}
+				return notActed.length ? undefined : true;
+			},
+			WAIT_MS,
+			() => `not acted on: ${notActed.join(' ')}; cut off by the restarts: ${[...cutOff].join(' ')}`,
+		);
 
 		const lines: string[] = [];
 		for (const source of SOURCES) {

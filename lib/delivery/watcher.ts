@@ -235,9 +235,9 @@ export abstract class DeliveryWatcher<M extends DeliveryMessage, E, S> {
 		return errors;
 	}
 
-	/** Stops the streams: nothing more is delivered; settlements of runs still going update the state when they arrive. */
 	/**
-	 * Stops: no new deliveries, the streams end, then `last` does the after-processing actions that
+	 * Stops: no new deliveries (settlements of runs still going update the state when they
+	 * arrive), the streams end, then `last` does the after-processing actions that
 	 * are due (runs that succeeded since the last fetch), within `stopActionsMs`: n8n saves no
 	 * static data at a deactivation or shutdown, so an action left for the next fetch would be
 	 * lost with the state, and the message left as it is after the restart.

@@ -93,10 +93,11 @@ export const runOptions: INodeProperties[] = [
 	},
 ];
 
-/** A run not reported as ended after this long no longer counts against Runs at Once (ms; 0: never). */
-export function lostAfterMsOf(options: RunOptions): number {
+/** A run not reported as ended after this long no longer counts against Runs at Once (ms; 0: never; undefined: the default). */
+export function lostAfterMsOf(options: RunOptions): number | undefined {
 	const minutes = options.lostMinutes;
-	return typeof minutes === 'number' && Number.isFinite(minutes) && minutes >= 0 ? minutes * 60_000 : 60 * 60_000;
+	// unset: the delivery core's default (60 min)
+	return typeof minutes === 'number' && Number.isFinite(minutes) && minutes >= 0 ? minutes * 60_000 : undefined;
 }
 
 /** Messages per run and runs at once: the options, else the defaults of the node's version. */

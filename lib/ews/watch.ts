@@ -1,580 +1,78 @@
 /**
- * Polls Exchange folders by SyncFolderItems and hands every new message to `deliver` exactly once,
- * acknowledged. No n8n imports: the node layer creates the watcher with the state it persisted,
- * calls start() on activation and stop() on deactivation, and persists every state `onState`
- * reports (see watch-state.ts for what is kept and why that makes delivery exactly once).
- *
- * Every poll, per folder (Inbox first, then the chosen ones, found by path or distinguished name):
- * 1. the after-processing actions of messages whose runs succeeded (mark read, move, delete);
- * 2. messages taken in before and not finished (a failed run to retry, or after a restart) are
- *    read again (GetItem with MIME content) and delivered;
- * 3. SyncFolderItems from the saved sync state, a page at a time while fewer than `maxInFlight`
- *    runs are going: new messages are recorded as pending together with the new sync state, then
- *    read and handed to `deliver`, without waiting for their runs.
- * With Messages per Run over 1, messages go into runs of several, each recorded in the folder's
- * state before it starts (its key, attempt and members); after a restart a recorded run is formed
- * again first, with the key it had.
- *
- * A run that succeeded leads to the action (soon, on a follow-up poll); a failed run leaves the
- * message pending, to be delivered again on the next poll (or skipped, with retryFailed off).
- * ErrorInvalidSyncStateData, or a folder that was recreated, makes the folder sync from scratch:
- * what Exchange received well before the last good sync is known, the rest is compared with the
- * finished and pending messages by Message-ID — nothing floods, nothing runs twice.
+ * The EWS trigger's watcher: the folder-sync watcher of the delivery core (lib/delivery/folder-sync.ts)
+ * over SyncFolderItems. Exchange reports created messages as such (Create), so a message that only
+ * changed (read, flagged) is never taken for a new one; ErrorInvalidSyncStateData makes a folder
+ * sync from scratch.
  */
-import { SyncFolderItemsScope, ChangeType, type ItemChange } from 'ews-javascript-api';
-import { MailboxError } from '../errors';
-import type { DeliveryEvent, Settlement } from '../delivery/dispatcher';
-import type { HealthEvent } from '../delivery/health';
-import { fingerprint } from '../delivery/keys';
-import type { Delivered } from '../delivery/message';
-import { abortable, Reconnect, type Stream } from '../delivery/stream';
-import { positive, StreamWatcher, type DeliveryStats, type StartResult, type WatcherOptions } from '../delivery/watcher';
+import { ChangeType, SyncFolderItemsScope, type ItemChange } from 'ews-javascript-api';
+import type { MailboxError } from '../errors';
+import { FolderSyncWatcher, type FolderSyncAfterProcessing, type FolderSyncChange, type FolderSyncEvent, type FolderSyncMessage, type FolderSyncOptions, type FolderSyncSession, type FolderSyncStats } from '../delivery/folder-sync';
 import type { EwsClient, EwsFolderRef } from './client';
 import { deleteMessages, getMessage, itemInfo, markRead, moveMessages, SYNC_PROPERTIES, type EwsMessage } from './items';
-import {
-	cloneEwsState,
-	decideCreate,
-	dropRun,
-	emptyFolderState,
-	finish,
-	loadEwsState,
-	newRunNumber,
-	recordRun,
-	remember,
-	RESYNC_MARGIN_MS,
-	type EwsFolderState,
-	type EwsPendingEntry,
-	type EwsWatchState,
-	type FirstActivation,
-} from './watch-state';
 
-export type EwsAfterProcessing = 'none' | 'markRead' | 'move' | 'delete';
+export { folderKey } from '../delivery/folder-sync';
 
+export type EwsAfterProcessing = FolderSyncAfterProcessing;
 /** What `deliver` gets for each message (`key`: mailbox, folder and item id). */
-export interface EwsWatchedMessage extends EwsMessage, Delivered {
-	/** The mailbox as named in the options. */
-	mailbox: string;
-	/** The folder as configured ("Inbox", "Inbox/Projects"). */
-	folder: string;
-	folderId: string;
-	source: Buffer;
-}
+export type EwsWatchedMessage = FolderSyncMessage<EwsMessage>;
+export type EwsWatchEvent = FolderSyncEvent<EwsWatchedMessage>;
+export type EwsWatchStats = FolderSyncStats;
 
-export type EwsWatchEvent =
-	| HealthEvent
-	| { type: 'fetched'; startedAt: Date; durationMs: number; delivered: number; skipped: number }
-	| { type: 'skipped'; folder: string; itemId: string; size: number; reason: 'oversized' }
-	| DeliveryEvent<EwsWatchedMessage>
-	/** The saved state belonged to another account: every folder starts as on first activation. */
-	| { type: 'accountChanged' }
-	/** The folder is synced from scratch: Exchange refused the saved sync state, or the folder was recreated. */
-	| { type: 'syncReset'; folder: string; reason: 'invalidSyncState' | 'folderRecreated' }
-	/** A message taken in was moved or deleted before it could be delivered or acted on. */
-	| { type: 'gone'; folder: string; itemId: string }
-	| { type: 'actionFailed'; folder: string; itemId: string; error: MailboxError };
-
-export interface EwsWatchStats extends DeliveryStats {
-	/** Folders synced again from scratch. */
-	resets: number;
-	/** Delivered, run not finished yet. */
-	inFlight: number;
-}
-
-export interface EwsWatcherOptions extends WatcherOptions<EwsWatchedMessage, EwsWatchEvent, EwsWatchState> {
+export interface EwsWatcherOptions extends Omit<FolderSyncOptions<EwsMessage>, 'connect'> {
 	/** A client; called again after a poll failed (a new token, a new connection). */
 	connect: () => Promise<EwsClient>;
-	/** The mailbox's name in messages and keys (its address). */
-	mailbox: string;
-	/** Folder paths or distinguished names (default Inbox). */
-	folders?: string[];
-	/** What a folder the trigger has not synced before starts with (default 'new'). */
-	firstActivation?: FirstActivation;
-	afterProcessing?: EwsAfterProcessing;
-	/** The folder for `move` (path or distinguished name). */
-	moveTo?: string;
-	/** `delete`: to Deleted Items (default) or permanently. */
-	deleteMode?: 'trash' | 'hard';
-	/** MaxChangesReturned per SyncFolderItems (1..512, default 100). */
-	pageSize?: number;
 }
 
-/** The key of a folder in the state: the configured path, lower case, without surrounding slashes and spaces. */
-export function folderKey(path: string): string {
-	return path.trim().replace(/^\/+|\/+$/g, '').toLowerCase();
-}
-
-function defaults(options: EwsWatcherOptions) {
-	const seen = new Set<string>();
-	const folders: string[] = [];
-	for (const f of options.folders?.length ? options.folders : ['Inbox']) {
-		const key = folderKey(f);
-		if (!key || seen.has(key)) continue;
-		seen.add(key);
-		folders.push(f.trim());
-	}
-	return {
-		folders,
-		firstActivation: options.firstActivation ?? 'new',
-		afterProcessing: options.afterProcessing ?? 'none',
-		moveTo: options.moveTo?.trim() || undefined,
-		deleteMode: options.deleteMode ?? 'trash',
-		pageSize: Math.min(512, Math.floor(positive(options.pageSize, 100))),
+/** An EWS client as the folder-sync watcher uses it; failures come out as MailboxErrors. */
+export function ewsSyncSession(client: EwsClient): FolderSyncSession<EwsMessage> {
+	const mapped = async <T>(operation: string | undefined, work: () => Promise<T>): Promise<T> => {
+		try {
+			return await work();
+		} catch (error) {
+			throw client.toMailboxError(error, operation);
+		}
 	};
-}
-
-/** A run of several messages recorded in a folder's state: its number there, key and attempt. */
-interface RecordedRun {
-	n: number;
-	key: string;
-	attempt: number;
-}
-
-interface PollCounters {
-	delivered: number;
-	skipped: number;
+	return {
+		resolveFolder: (path) => mapped(undefined, () => client.resolveFolder(path)),
+		syncPage: (folder, syncState, max) =>
+			mapped('SyncFolderItems', async () => {
+				const changes = await client.call('SyncFolderItems', (service) =>
+					service.SyncFolderItems(client.folderIdOf(folder as EwsFolderRef), SYNC_PROPERTIES, [], max, SyncFolderItemsScope.NormalItems, syncState ?? ''),
+				);
+				const list: FolderSyncChange[] = [];
+				for (const change of changes.GetEnumerator() as ItemChange[]) {
+					if (change.ChangeType === ChangeType.Create && change.Item) {
+						const { itemId, messageId, isRead, received, size } = itemInfo(change.Item);
+						list.push({ type: 'created', item: { itemId, messageId, isRead, received, size } });
+					} else if (change.ChangeType === ChangeType.Delete && change.ItemId?.UniqueId) {
+						list.push({ type: 'removed', itemId: change.ItemId.UniqueId });
+					}
+				}
+				return { changes: list, syncState: changes.SyncState, more: changes.MoreChangesAvailable };
+			}),
+		fetch: (itemId) => mapped('GetItem', () => getMessage(client, itemId)),
+		markRead: (ids) => mapped(undefined, () => markRead(client, ids)),
+		move: (ids, target) => mapped(undefined, () => moveMessages(client, ids, target as EwsFolderRef)),
+		delete: (ids, mode) => mapped(undefined, () => deleteMessages(client, ids, mode)),
+		close: () => client.close(),
+	};
 }
 
 /**
  * The engine of the EWS trigger. Create it with the persisted state, `start()` it, persist what
  * `onState` and `onLedger` report, `stop()` it. Never throws from its background work.
  */
-export class EwsWatcher extends StreamWatcher<EwsWatchedMessage, EwsWatchEvent, EwsWatchState> {
-	private readonly stats: EwsWatchStats = { fetches: 0, delivered: 0, acknowledged: 0, failed: 0, skipped: 0, oversized: 0, resets: 0, inFlight: 0, failing: false };
-	private readonly s: ReturnType<typeof defaults>;
-	private readonly state: EwsWatchState;
-	protected readonly stream: Stream;
-	/** "folderKey\nitemId" of messages delivered and not settled. */
-	private readonly inflight = new Set<string>();
-	private client?: EwsClient;
-	private backlog = false;
-
-	constructor(private readonly options: EwsWatcherOptions) {
-		super(options, 'mailbox-ews');
-		this.s = defaults(options);
-		this.state = loadEwsState(options.state, options.account);
-		this.stream = this.newStream(options, {
-			name: `Mailbox "${options.mailbox}" (EWS)`,
-			intervalMs: 60_000,
-			pass: (signal) => this.poll(signal),
-			toError: (error) => {
-				// the next poll starts with a new client: a new token, new connections
-				this.client?.close();
-				this.client = undefined;
-				return error instanceof MailboxError ? error : new MailboxError('PROTOCOL', `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
+export class EwsWatcher extends FolderSyncWatcher<EwsMessage> {
+	constructor(options: EwsWatcherOptions) {
+		super(
+			{ ...options, connect: async () => ewsSyncSession(await options.connect()) },
+			{
+				label: 'EWS',
+				loggerName: 'mailbox-ews',
+				largestPage: 512,
+				isResync: (e: MailboxError) => e.causeCode === 'ErrorInvalidSyncStateData',
+				isGone: (e: MailboxError) => e.code === 'NOT_FOUND' && e.causeCode === 'ErrorItemNotFound',
 			},
-			pending: () => this.backlog || this.actionsDue(),
-		});
-	}
-
-	/** The folders watched, as configured (Inbox first unless configured otherwise). */
-	get folders(): readonly string[] {
-		return this.s.folders;
-	}
-
-	/**
-	 * Starts polling; the first poll runs at once. Resolves when the first poll has synced every
-	 * folder (deliveries go on in the background), or failed (then `error` is set and the watcher
-	 * keeps retrying with backoff). Never rejects.
-	 */
-	async start(): Promise<StartResult> {
-		if (this.s.afterProcessing === 'move' && !this.s.moveTo) {
-			return { error: new MailboxError('CONFIG', 'Move To is empty.', { field: 'moveTo', step: 'config', hint: 'Enter the folder the messages go to after the workflow succeeded, e.g. Archive or Inbox/Done.' }) };
-		}
-		return this.startStream(() => this.emit({ type: 'accountChanged' }));
-	}
-
-	/** Stops polling. Settlements of runs still going update the state (and call onState) when they arrive. */
-	async stop(): Promise<void> {
-		await this.end([this.stream], (signal) => this.lastActions(signal));
-		this.client?.close();
-		this.client = undefined;
-	}
-
-	/** At a stop: the after-processing actions of runs that succeeded since the last poll. */
-	private async lastActions(signal: AbortSignal): Promise<void> {
-		if (!this.actionsDue()) return;
-		let client = this.client;
-		const own = !client;
-		if (!client) {
-			const connecting = this.options.connect();
-			void connecting.then((c) => signal.aborted && c.close(), () => undefined);
-			client = await abortable(connecting, signal);
-		}
-		const drop = () => client.close();
-		signal.addEventListener('abort', drop);
-		try {
-			for (const path of this.s.folders) {
-				const fs = this.state.folders[folderKey(path)];
-				if (fs) await this.act(client, path, fs, signal);
-			}
-		} finally {
-			signal.removeEventListener('abort', drop);
-			if (own) client.close();
-		}
-	}
-
-	getState(): EwsWatchState {
-		return cloneEwsState(this.state);
-	}
-
-	getStats(): EwsWatchStats {
-		return { ...this.stats, inFlight: this.inflight.size, failing: this.stream.health.failing };
-	}
-
-	private actionsDue(): boolean {
-		return Object.values(this.state.folders).some((fs) => Object.values(fs.pending).some((e) => e.s === 'act'));
-	}
-
-	private folderState(key: string): EwsFolderState {
-		let folder = this.state.folders[key];
-		if (!folder) {
-			folder = emptyFolderState();
-			this.state.folders[key] = folder;
-		}
-		return folder;
-	}
-
-	private async poll(signal: AbortSignal): Promise<void> {
-		const startedAt = this.clock.now();
-		if (!this.client) {
-			const connecting = this.options.connect();
-			// a client that arrives after the poll was given up is closed at once
-			void connecting.then((c) => signal.aborted && c.close(), () => undefined);
-			this.client = await abortable(connecting, signal);
-		}
-		const client = this.client;
-		// stopped, abandoned or stuck: the requests under way end with the client
-		signal.addEventListener('abort', () => {
-			client.close();
-			if (this.client === client) this.client = undefined;
-		});
-		signal.throwIfAborted();
-		const counters: PollCounters = { delivered: 0, skipped: 0 };
-		this.backlog = false;
-		this.runsCarry();
-		for (const path of this.s.folders) {
-			signal.throwIfAborted();
-			const key = folderKey(path);
-			const fs = this.folderState(key);
-			const ref = await client.resolveFolder(path);
-			if (fs.folderId && fs.folderId !== ref.id) this.reset(path, fs, 'folderRecreated');
-			if (fs.folderId !== ref.id) {
-				fs.folderId = ref.id;
-				this.stateChanged();
-			}
-			await this.act(client, path, fs, signal);
-			await this.redeliver(client, path, ref, fs, signal, counters);
-			await this.sync(client, path, ref, fs, signal, counters);
-		}
-		this.stream.health.settle();
-		this.flushState(true);
-		this.retryWhenDue(this.stream);
-		this.emit({ type: 'fetched', ...this.fetched(this.stats, startedAt), delivered: counters.delivered, skipped: counters.skipped });
-	}
-
-	/**
-	 * Whether runs carry several messages (Messages per Run) or one: coming from one message per
-	 * run (runs not recorded), the next window's messages go alone first (as many as could have
-	 * been under way), so that one whose run was cut off is refused with the key it had instead of
-	 * taking other messages with it. A state of a first activation starts as it is.
-	 */
-	private runsCarry(): void {
-		const several = this.messagesPerRun > 1;
-		if (several === !!this.state.several) return;
-		if (several) {
-			this.state.several = true;
-			const fresh = Object.values(this.state.folders).every((f) => f.activatedAt === undefined);
-			if (!fresh) this.state.singles = this.window.maxCount;
-		} else {
-			delete this.state.several;
-			delete this.state.singles;
-		}
-		this.stateChanged();
-	}
-
-	/** Starts a sync from scratch for the folder, remembering the last good sync to tell old mail from new. */
-	private reset(path: string, fs: EwsFolderState, reason: 'invalidSyncState' | 'folderRecreated'): void {
-		const since = fs.resyncSince ?? fs.lastSyncAt ?? fs.activatedAt ?? this.clock.now();
-		fs.syncState = undefined;
-		if (fs.activatedAt !== undefined) fs.resyncSince = since;
-		this.stats.resets++;
-		this.stateChanged();
-		this.log.warn(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": ${reason === 'folderRecreated' ? 'the folder was recreated' : 'Exchange no longer accepts the sync state'}; syncing it from scratch (messages already received are recognised)`);
-		this.emit({ type: 'syncReset', folder: path, reason });
-	}
-
-	/** The after-processing actions of messages whose runs succeeded. */
-	private async act(client: EwsClient, path: string, fs: EwsFolderState, signal: AbortSignal): Promise<void> {
-		const ids = Object.keys(fs.pending).filter((id) => fs.pending[id].s === 'act');
-		if (!ids.length) return;
-		const target = this.s.afterProcessing === 'move' ? await client.resolveFolder(this.s.moveTo!) : undefined;
-		for (const id of ids) {
-			signal.throwIfAborted();
-			try {
-				if (this.s.afterProcessing === 'markRead') await markRead(client, [id]);
-				else if (this.s.afterProcessing === 'move') await moveMessages(client, [id], target!);
-				else if (this.s.afterProcessing === 'delete') await deleteMessages(client, [id], this.s.deleteMode);
-			} catch (error) {
-				const e = client.toMailboxError(error);
-				if (e.code === 'NOT_FOUND' && e.causeCode === 'ErrorItemNotFound') {
-					this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${id} is gone; nothing left to do for it`);
-					this.emit({ type: 'gone', folder: path, itemId: id });
-				} else {
-					this.emit({ type: 'actionFailed', folder: path, itemId: id, error: e });
-					throw e;
-				}
-			}
-			finish(fs, id);
-			this.stateChanged();
-		}
-	}
-
-	/**
-	 * Pending messages not in flight: runs of several messages recorded before a restart first
-	 * (formed again with the members left and the key they had, so n8n refuses a run it has seen),
-	 * then failed runs to retry and messages taken in before a restart.
-	 */
-	private async redeliver(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, signal: AbortSignal, counters: PollCounters): Promise<void> {
-		const key = folderKey(path);
-		const open = (id: string) => fs.pending[id]?.s === 'new' && !this.inflight.has(`${key}\n${id}`);
-		const itemOf = (id: string) => ({ itemId: id, size: fs.pending[id].z });
-		for (const [n, [runKey, attempt]] of Object.entries(fs.runs ?? {})) {
-			const members = Object.keys(fs.pending).filter((id) => fs.pending[id].u === Number(n));
-			const present = members.filter(open);
-			if (!present.length) {
-				if (!members.some((id) => this.inflight.has(`${key}\n${id}`))) {
-					dropRun(fs, Number(n));
-					this.stateChanged();
-				}
-				continue;
-			}
-			if (!(await this.dispatch(client, path, ref, fs, present.map(itemOf), signal, counters, { n: Number(n), key: runKey, attempt }))) return;
-		}
-		const due = Object.keys(fs.pending).filter((id) => open(id) && fs.pending[id].u === undefined && this.dispatcher.isDue(this.keyOf(path, id, fs.pending[id])));
-		await this.dispatch(client, path, ref, fs, due.map(itemOf), signal, counters);
-	}
-
-	private async sync(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, signal: AbortSignal, counters: PollCounters): Promise<void> {
-		const key = folderKey(path);
-		for (;;) {
-			signal.throwIfAborted();
-			const firstActivation = fs.activatedAt === undefined ? this.s.firstActivation : undefined;
-			const delivering = firstActivation !== 'new';
-			const room = this.window.maxCount - this.window.inFlight.count;
-			// messages whose runs succeeded wait for their action (done at the start of the next poll):
-			// while as many wait as the window holds, no more is taken in, so that the state stays small
-			let acting = 0;
-			for (const id in fs.pending) if (fs.pending[id].s === 'act') acting++;
-			// the window is full (by count, or by bytes: a message taken in earlier found no room)
-			if (delivering && (room <= 0 || this.backlog || acting >= this.window.maxCount)) {
-				this.backlog = true;
-				this.log.debug(`mailbox watcher: EWS "${this.options.mailbox}": ${this.window.maxCount} runs still going; further changes wait`);
-				return;
-			}
-			const max = delivering ? Math.max(1, Math.min(this.s.pageSize, room)) : 512;
-			const syncState = fs.syncState ?? '';
-			let changes;
-			try {
-				changes = await client.call('SyncFolderItems', (service) => service.SyncFolderItems(client.folderIdOf(ref), SYNC_PROPERTIES, [], max, SyncFolderItemsScope.NormalItems, syncState));
-			} catch (error) {
-				const e = client.toMailboxError(error, 'SyncFolderItems');
-				if (e.causeCode === 'ErrorInvalidSyncStateData' && fs.syncState) {
-					this.reset(path, fs, 'invalidSyncState');
-					continue;
-				}
-				throw e;
-			}
-			signal.throwIfAborted();
-			const now = this.clock.now();
-			const fresh: Array<{ itemId: string; size?: number }> = [];
-			for (const change of changes.GetEnumerator() as ItemChange[]) {
-				if (change.ChangeType === ChangeType.Create && change.Item) {
-					const info = itemInfo(change.Item);
-					const decision = decideCreate(fs, { itemId: info.itemId, messageId: info.messageId, isRead: info.isRead, received: info.received?.getTime() }, { firstActivation, resyncSince: fs.resyncSince });
-					if (decision === 'deliver') {
-						fs.pending[info.itemId] = { s: 'new', ...(info.messageId ? { m: fingerprint(info.messageId) } : {}), ...(info.received ? { r: info.received.getTime() } : {}), ...(info.size !== undefined ? { z: info.size } : {}) };
-						fresh.push({ itemId: info.itemId, size: info.size });
-					} else if (firstActivation && (info.received === undefined || info.received.getTime() >= now - RESYNC_MARGIN_MS)) {
-						// known at first activation and recent: a reset soon after must not deliver it
-						remember(fs, info.itemId, info.messageId);
-					}
-				} else if (change.ChangeType === ChangeType.Delete) {
-					const id = change.ItemId?.UniqueId;
-					// gone before it was delivered: nothing to deliver any more
-					if (id && fs.pending[id]?.s === 'new' && !this.inflight.has(`${key}\n${id}`)) {
-						this.dispatcher.forget(this.keyOf(path, id, fs.pending[id]));
-						delete fs.pending[id];
-						this.emit({ type: 'gone', folder: path, itemId: id });
-					}
-				}
-			}
-			// the new position and the messages it covers are recorded together
-			fs.syncState = changes.SyncState;
-			const done = !changes.MoreChangesAvailable;
-			if (done) {
-				fs.lastSyncAt = now;
-				if (fs.activatedAt === undefined) {
-					fs.activatedAt = now;
-					this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}" starts with ${this.s.firstActivation === 'new' ? 'new mail only' : this.s.firstActivation === 'unread' ? 'its unread mail' : 'all its mail'}`);
-				}
-				fs.resyncSince = undefined;
-			}
-			this.stateChanged();
-			this.flushState();
-			await this.dispatch(client, path, ref, fs, fresh, signal, counters);
-			// the window is full (by count or bytes): further changes wait for a later poll
-			if (done || this.backlog) return;
-		}
-	}
-
-	/** Messages per run now: one while `singles` are left (or while runs carry one), else Messages per Run. */
-	private perRun(): number {
-		return this.state.several && !this.state.singles ? this.messagesPerRun : 1;
-	}
-
-	/**
-	 * Reads pending messages (size checked first, room in the window first) and hands them over
-	 * without waiting for their runs: a run per message, or (several per run) up to Messages per
-	 * Run in one run recorded first; `recorded`: a run recorded before, formed again with its key.
-	 * False when the window is full (the rest waits for a later poll).
-	 */
-	private async dispatch(client: EwsClient, path: string, ref: EwsFolderRef, fs: EwsFolderState, items: Array<{ itemId: string; size?: number }>, signal: AbortSignal, counters: PollCounters, recorded?: RecordedRun): Promise<boolean> {
-		let group: EwsWatchedMessage[] = [];
-		let room: { count: number; bytes: number } | undefined;
-		const close = () => {
-			if (!room) return;
-			this.handOver(path, fs, group, room, counters, recorded);
-			group = [];
-			room = undefined;
-		};
-		if (recorded) {
-			// a run formed again takes its room whole: it is never cut (its key must not lose members)
-			room = { count: items.length, bytes: items.reduce((sum, i) => sum + (i.size ?? 0), 0) };
-			if (!this.window.tryReserve(room.count, room.bytes, 1)) {
-				this.backlog = true;
-				return false;
-			}
-		}
-		try {
-			for (const item of items) {
-				signal.throwIfAborted();
-				const bytes = item.size ?? 0;
-				// (Exchange gives no header block without the whole MIME content: oversized mail is skipped)
-				if (this.maxSize && item.size !== undefined && item.size > this.maxSize) {
-					if (recorded && room) {
-						this.window.release(1, bytes, 0);
-						room.count--;
-						room.bytes -= bytes;
-					}
-					this.stats.oversized++;
-					this.stats.skipped++;
-					counters.skipped++;
-					finish(fs, item.itemId);
-					this.stateChanged();
-					this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} (${item.size} bytes) is over the size limit of ${this.maxSize} bytes and was skipped`);
-					this.emit({ type: 'skipped', folder: path, itemId: item.itemId, size: item.size, reason: 'oversized' });
-					continue;
-				}
-				if (!recorded) {
-					if (!this.window.tryReserve(1, bytes, room ? 0 : 1)) {
-						close();
-						this.backlog = true;
-						return false;
-					}
-					room ??= { count: 0, bytes: 0 };
-					room.count++;
-					room.bytes += bytes;
-				}
-				let message: EwsMessage;
-				try {
-					message = await getMessage(client, item.itemId);
-					signal.throwIfAborted();
-				} catch (error) {
-					const e = error instanceof MailboxError || error instanceof Reconnect ? error : client.toMailboxError(error, 'GetItem');
-					if (e instanceof MailboxError && e.causeCode === 'ErrorItemNotFound') {
-						this.window.release(1, bytes, 0);
-						room!.count--;
-						room!.bytes -= bytes;
-						this.dispatcher.forget(this.keyOf(path, item.itemId, fs.pending[item.itemId]));
-						delete fs.pending[item.itemId];
-						this.stateChanged();
-						this.log.info(`mailbox watcher: EWS "${this.options.mailbox}" folder "${path}": message ${item.itemId} was moved or deleted before it could be delivered`);
-						this.emit({ type: 'gone', folder: path, itemId: item.itemId });
-						continue;
-					}
-					throw e;
-				}
-				const key = this.keyOf(path, item.itemId, fs.pending[item.itemId]);
-				group.push({ ...message, mailbox: this.options.mailbox, folder: path, folderId: ref.id, attempt: this.dispatcher.attemptOf(key), key, oversized: false });
-				if (!recorded && group.length >= this.perRun()) close();
-			}
-			close();
-			return true;
-		} finally {
-			// failed or stopped in the middle of a run: its room goes back (its messages are read again later)
-			if (room) this.window.release(room.count, room.bytes, 1);
-		}
-	}
-
-	/**
-	 * Hands a group over (its room reserved, one run's included): one message per run (not
-	 * recorded), or one run recorded in the state before it starts.
-	 */
-	private handOver(path: string, fs: EwsFolderState, group: EwsWatchedMessage[], room: { count: number; bytes: number }, counters: PollCounters, recorded?: RecordedRun): void {
-		if (!group.length) {
-			this.window.release(room.count, room.bytes, 1);
-			if (recorded) {
-				dropRun(fs, recorded.n);
-				this.stateChanged();
-			}
-			return;
-		}
-		for (const m of group) this.inflight.add(`${folderKey(path)}\n${m.itemId}`);
-		counters.delivered += group.length;
-		if (!recorded && !this.state.several) {
-			this.send(this.stats, group, room.bytes, (message, settlement) => this.settled(path, fs, message, settlement));
-			return;
-		}
-		const run = recorded ?? { n: newRunNumber(fs), key: group[0].key, attempt: group[0].attempt };
-		recordRun(fs, run.n, run.key, run.attempt, group.map((m) => m.itemId));
-		if (!recorded && this.state.singles) this.state.singles--;
-		this.stateChanged();
-		let open = true;
-		this.send(
-			this.stats,
-			group,
-			room.bytes,
-			(message, settlement) => {
-				if (open) {
-					open = false;
-					dropRun(fs, run.n);
-				}
-				this.settled(path, fs, message, settlement);
-			},
-			{ key: run.key, attempt: run.attempt },
 		);
-	}
-
-	/** The run's key: mailbox, folder and item id (messages taken in by version 1: the Message-ID key they were delivered with). */
-	private keyOf(path: string, itemId: string, entry: EwsPendingEntry | undefined): string {
-		return `${this.options.mailbox}/${folderKey(path)}/${entry?.l ?? `i:${itemId}`}`;
-	}
-
-	private settled(path: string, fs: EwsFolderState, message: EwsWatchedMessage, settlement: Settlement): void {
-		this.inflight.delete(`${folderKey(path)}\n${message.itemId}`);
-		const entry = fs.pending[message.itemId];
-		if (entry && settlement !== 'retry') {
-			// a run refused as a duplicate, waiting, or failed for good: left as it is (no action)
-			if (settlement === 'done' && this.s.afterProcessing !== 'none') {
-				entry.s = 'act';
-				this.stateChanged();
-				this.stream.followUp();
-				return;
-			}
-			finish(fs, message.itemId);
-			this.stateChanged();
-		}
-		if (settlement === 'retry') this.retryWhenDue(this.stream);
-		if (this.backlog) this.stream.followUp();
 	}
 }

@@ -10,7 +10,7 @@ import {
 import { connectEws } from '../../lib/ews/client';
 import { newestMessage } from '../../lib/ews/items';
 import { EwsWatcher, type EwsAfterProcessing, type EwsWatchedMessage, type EwsWatchEvent, type EwsWatchStats } from '../../lib/ews/watch';
-import type { FirstActivation } from '../../lib/ews/watch-state';
+import type { FirstActivation } from '../../lib/delivery/folder-sync-state';
 import { MailboxError } from '../../lib/errors';
 import { parseMessage } from '../../lib/message/parse';
 import { credentialTests } from '../shared/credential-tests';

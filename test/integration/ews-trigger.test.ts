@@ -14,7 +14,7 @@ import { connectEws, type EwsClient } from '../../lib/ews/client';
 import { deleteMessages } from '../../lib/ews/items';
 import { newestMessage } from '../../lib/ews/items';
 import { EwsWatcher, type EwsWatchedMessage, type EwsWatcherOptions, type EwsWatchEvent } from '../../lib/ews/watch';
-import { isRecent, RECENT_KEY_CHARS, type EwsWatchState } from '../../lib/ews/watch-state';
+import { isRecent, RECENT_KEY_CHARS, type SyncWatchState } from '../../lib/delivery/folder-sync-state';
 import { parseMessage } from '../../lib/message/parse';
 import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigger.node';
 import { EwsServer } from '../servers/ews';
@@ -54,7 +54,7 @@ interface Harness {
 	watcher: EwsWatcher;
 	runs: Run[];
 	events: EwsWatchEvent[];
-	state: () => EwsWatchState | undefined;
+	state: () => SyncWatchState | undefined;
 	/** The most messages any reported state held waiting for their after-processing action. */
 	mostActing: () => number;
 	/** fetchNow and wait for the next completed poll. */
@@ -82,7 +82,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 	function watch(mailbox: string, options: Partial<EwsWatcherOptions> = {}, autoAck: boolean | 'manual' = true): Harness {
 		const runs: Run[] = [];
 		const events: EwsWatchEvent[] = [];
-		let saved: EwsWatchState | undefined;
+		let saved: SyncWatchState | undefined;
 		let mostActing = 0;
 		let fetched = 0;
 		const watcher = new EwsWatcher({

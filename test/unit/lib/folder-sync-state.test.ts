@@ -1,5 +1,5 @@
 /**
- * The EWS watcher's state (lib/ews/watch-state.ts) and the pure helpers of the EWS client:
+ * The folder-sync watchers' state (lib/delivery/folder-sync-state.ts) and the pure helpers of the EWS client:
  * loading anything without throwing, decisions on first activation and after a reset, the bounded
  * list of finished messages, folder paths, throttling hints and SOAP operation names.
  */
@@ -8,13 +8,13 @@ import { diagnosticsReason, fromEwsResponseCode, permissionHint } from '../../..
 import { soapOperation, throttleHint } from '../../../lib/ews/transport';
 import { fingerprint } from '../../../lib/delivery/keys';
 import { folderKey } from '../../../lib/ews/watch';
-import { decideCreate, dropRun, emptyFolderState, finish, isKnown, loadEwsState, MAX_RECENT, newRunNumber, RECENT_KEY_CHARS, recordRun, RESYNC_MARGIN_MS } from '../../../lib/ews/watch-state';
+import { decideCreate, dropRun, emptyFolderState, finish, isKnown, loadSyncState, MAX_RECENT, newRunNumber, RECENT_KEY_CHARS, recordRun, RESYNC_MARGIN_MS } from '../../../lib/delivery/folder-sync-state';
 
 describe('EWS watch state', () => {
 	it('loads anything without throwing and keeps only usable parts', () => {
-		expect(loadEwsState(undefined).folders).toEqual({});
-		expect(loadEwsState('garbage').folders).toEqual({});
-		const state = loadEwsState({
+		expect(loadSyncState(undefined).folders).toEqual({});
+		expect(loadSyncState('garbage').folders).toEqual({});
+		const state = loadSyncState({
 			folders: {
 				inbox: { folderId: 'F1', syncState: 'S', activatedAt: 5, lastSyncAt: 6, pending: { a: { s: 'new', m: '<a@x>', r: 1, z: 2 }, b: { s: 'weird' }, c: null }, recent: ['m:<x@y>', 3, ''] },
 				'': { syncState: 'ignored' },
@@ -26,18 +26,18 @@ describe('EWS watch state', () => {
 		expect(state.folders.inbox).toEqual({ folderId: 'F1', syncState: 'S', activatedAt: 5, lastSyncAt: 6, pending: { a: { s: 'new', m: fingerprint('<a@x>'), l: '<a@x>', r: 1, z: 2 } }, recent: short('<x@y>') });
 		// version 2 loads as saved
 		const saved = { version: 2, account: 'acct', folders: { inbox: { pending: { b: { s: 'act', m: fingerprint('<b@x>'), l: '<b@x>' } }, recent: short('<x@y>') } } };
-		expect(loadEwsState(saved, 'acct').folders.inbox).toEqual({ pending: { b: { s: 'act', m: fingerprint('<b@x>'), l: '<b@x>' } }, recent: short('<x@y>') });
+		expect(loadSyncState(saved, 'acct').folders.inbox).toEqual({ pending: { b: { s: 'act', m: fingerprint('<b@x>'), l: '<b@x>' } }, recent: short('<x@y>') });
 		// a version 2 state saved with the list of whole fingerprints
-		const listed = loadEwsState({ version: 2, folders: { inbox: { pending: {}, recent: [fingerprint('<x@y>'), fingerprint('<z@y>')] } } }).folders.inbox;
+		const listed = loadSyncState({ version: 2, folders: { inbox: { pending: {}, recent: [fingerprint('<x@y>'), fingerprint('<z@y>')] } } }).folders.inbox;
 		expect(listed.recent).toBe(short('<x@y>') + short('<z@y>'));
 		expect(isKnown(listed, 'some-item', '<z@y>')).toBe(true);
 		// a broken recent string is dropped, a cut one keeps its whole keys
-		expect(loadEwsState({ version: 2, folders: { inbox: { pending: {}, recent: 'not a key list!' } } }).folders.inbox.recent).toBe('');
-		expect(loadEwsState({ version: 2, folders: { inbox: { pending: {}, recent: `${short('<x@y>')}abc` } } }).folders.inbox.recent).toBe(short('<x@y>'));
+		expect(loadSyncState({ version: 2, folders: { inbox: { pending: {}, recent: 'not a key list!' } } }).folders.inbox.recent).toBe('');
+		expect(loadSyncState({ version: 2, folders: { inbox: { pending: {}, recent: `${short('<x@y>')}abc` } } }).folders.inbox.recent).toBe(short('<x@y>'));
 		// another account's state is not used
-		expect(loadEwsState(saved, 'other')).toEqual({ version: 2, account: 'other', folders: {} });
+		expect(loadSyncState(saved, 'other')).toEqual({ version: 2, account: 'other', folders: {} });
 		// a sync state without activation: the first activation is still under way
-		expect(loadEwsState({ folders: { inbox: { syncState: 'S', pending: {}, recent: [] } } }).folders.inbox.activatedAt).toBeUndefined();
+		expect(loadSyncState({ folders: { inbox: { syncState: 'S', pending: {}, recent: [] } } }).folders.inbox.activatedAt).toBeUndefined();
 	});
 
 	const short = (messageId: string) => fingerprint(messageId).slice(0, RECENT_KEY_CHARS);
@@ -109,12 +109,12 @@ describe('EWS watch state: runs of several messages', () => {
 			singles: 3,
 			folders: { inbox: { pending: { a: { s: 'new', u: 4 }, b: { s: 'new', u: 9 }, c: { s: 'act', u: 'x' } }, runs: { 4: ['box/inbox/i:a', 2], x: ['k', 1], 5: [7, 1] }, recent: '' } },
 		};
-		const state = loadEwsState(saved);
+		const state = loadSyncState(saved);
 		expect(state).toMatchObject({ several: true, singles: 3 });
 		expect(state.folders.inbox.runs).toEqual({ 4: ['box/inbox/i:a', 2] });
 		expect(state.folders.inbox.pending).toEqual({ a: { s: 'new', u: 4 }, b: { s: 'new' }, c: { s: 'act' } });
-		expect(loadEwsState(JSON.parse(JSON.stringify(state)))).toEqual(state);
-		expect(loadEwsState({ ...saved, several: 'yes' }).several).toBeUndefined();
+		expect(loadSyncState(JSON.parse(JSON.stringify(state)))).toEqual(state);
+		expect(loadSyncState({ ...saved, several: 'yes' }).several).toBeUndefined();
 	});
 });
 

@@ -1,6 +1,7 @@
 /**
- * The EWS watcher's persisted state: plain JSON, per watched folder the SyncFolderItems position
- * and the messages taken in but not finished. Pure functions only; the watcher applies them and
+ * The persisted state of the folder-sync watchers (Exchange Web Services by SyncFolderItems,
+ * Microsoft Graph by delta query): plain JSON, per watched folder the server's sync position (the
+ * SyncState, or the delta link) and the messages taken in but not finished. Pure functions only; the watcher applies them and
  * reports the new state after every change (the node keeps it in the workflow's static data).
  *
  * Exactly once: the sync state moves on as soon as a page of changes is taken in, and every new
@@ -8,20 +9,20 @@
  * when the run that received it has succeeded (and the after-processing action is done), so a
  * restart delivers what is pending again, with the same deduplication key (n8n refuses a run
  * that already happened), and continues the sync where it stopped. Finished messages are kept in
- * `recent` (Message-ID, else item id; bounded): when Exchange no longer accepts a sync state
- * (ErrorInvalidSyncStateData, or the folder was recreated) the folder is synced from scratch, and
+ * `recent` (Message-ID, else item id; bounded): when the server no longer accepts a sync state
+ * (EWS ErrorInvalidSyncStateData, Graph 410 Gone, or the folder was recreated) the folder is synced from scratch, and
  * what arrived before the last good sync is known, what is in `recent` or `pending` is not
  * delivered twice.
  */
 
-import { asFingerprint, fingerprint } from '../delivery/keys';
+import { asFingerprint, fingerprint } from './keys';
 
 /**
  * Version 2: Message-IDs and recent keys are kept as fingerprints (a sender chooses a Message-ID,
  * of any length); the state is bound to the account; runs are keyed by item id, and the messages a
  * version 1 state left pending keep the Message-ID key they were delivered with (`l`).
  */
-export const EWS_STATE_VERSION = 2;
+export const SYNC_STATE_VERSION = 2;
 
 /** Finished message keys remembered per folder. */
 export const MAX_RECENT = 1000;
@@ -37,10 +38,10 @@ export const RECENT_KEY_CHARS = 10;
  * - `new`: to deliver (also while its run is going, and after a failed run that is retried)
  * - `act`: the run succeeded; the after-processing action (mark read, move, delete) is still to do
  */
-export type EwsPendingStatus = 'new' | 'act';
+export type SyncPendingStatus = 'new' | 'act';
 
-export interface EwsPendingEntry {
-	s: EwsPendingStatus;
+export interface SyncPendingEntry {
+	s: SyncPendingStatus;
 	/** The fingerprint of the Message-ID (InternetMessageId), if the message has one. */
 	m?: string;
 	/** Taken in by version 1: the Message-ID (else item id) its run's key was made of. */
@@ -53,8 +54,8 @@ export interface EwsPendingEntry {
 	u?: number;
 }
 
-export interface EwsFolderState {
-	/** The EWS id of the folder the sync state belongs to. */
+export interface SyncFolderState {
+	/** The server's id of the folder the sync state belongs to. */
 	folderId?: string;
 	/**
 	 * The SyncFolderItems state after the last page taken in. Absent: nothing synced yet (first
@@ -71,7 +72,7 @@ export interface EwsFolderState {
 	 */
 	resyncSince?: number;
 	/** Item id -> entry, for messages taken in and not finished. */
-	pending: Record<string, EwsPendingEntry>;
+	pending: Record<string, SyncPendingEntry>;
 	/**
 	 * Runs of several messages handed over and not settled: number -> [the run's key, its attempt];
 	 * their members are the pending entries with that number (`u`). After a restart the same run is
@@ -85,12 +86,12 @@ export interface EwsFolderState {
 	recent: string;
 }
 
-export interface EwsWatchState {
-	version: typeof EWS_STATE_VERSION;
+export interface SyncWatchState {
+	version: typeof SYNC_STATE_VERSION;
 	/** The account the state belongs to (a fingerprint of the endpoint and mailbox). */
 	account?: string;
 	/** Folder key (the configured path, lower case) -> its state. */
-	folders: Record<string, EwsFolderState>;
+	folders: Record<string, SyncFolderState>;
 	/** Written by a watcher whose runs carry several messages (every run recorded). */
 	several?: boolean;
 	/** Messages still to hand over alone (recorded) after a change from one message per run. */
@@ -101,25 +102,25 @@ function record<T>(): Record<string, T> {
 	return Object.create(null) as Record<string, T>;
 }
 
-export function emptyEwsState(): EwsWatchState {
-	return { version: EWS_STATE_VERSION, folders: record() };
+export function emptySyncState(): SyncWatchState {
+	return { version: SYNC_STATE_VERSION, folders: record() };
 }
 
-export function emptyFolderState(): EwsFolderState {
+export function emptyFolderState(): SyncFolderState {
 	return { pending: record(), recent: '' };
 }
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** Accepts what the node loaded from static data; anything unusable is dropped, never thrown on. */
-export function loadEwsState(raw: unknown, account?: string): EwsWatchState {
-	const state = emptyEwsState();
+export function loadSyncState(raw: unknown, account?: string): SyncWatchState {
+	const state = emptySyncState();
 	if (account) state.account = account;
 	if (!raw || typeof raw !== 'object') return state;
 	const savedAccount = (raw as { account?: unknown }).account;
 	if (account && typeof savedAccount === 'string' && savedAccount !== account) return state;
 	// version 1 (and hand-made states without a version) kept whole Message-IDs
-	const v1 = (raw as { version?: unknown }).version !== EWS_STATE_VERSION;
+	const v1 = (raw as { version?: unknown }).version !== SYNC_STATE_VERSION;
 	const folders = (raw as { folders?: unknown }).folders;
 	if (!folders || typeof folders !== 'object') return state;
 	for (const [key, value] of Object.entries(folders as Record<string, unknown>)) {
@@ -136,7 +137,7 @@ export function loadEwsState(raw: unknown, account?: string): EwsWatchState {
 				if (!id || !entry || typeof entry !== 'object') continue;
 				const e = entry as Record<string, unknown>;
 				if (e.s !== 'new' && e.s !== 'act') continue;
-				const out: EwsPendingEntry = { s: e.s };
+				const out: SyncPendingEntry = { s: e.s };
 				if (typeof e.m === 'string' && e.m) out.m = asFingerprint(e.m);
 				if (v1) out.l = typeof e.m === 'string' && e.m ? e.m : id;
 				else if (typeof e.l === 'string' && e.l) out.l = e.l;
@@ -172,21 +173,21 @@ export function loadEwsState(raw: unknown, account?: string): EwsWatchState {
 }
 
 /** Records a run of several messages before it is handed over (`n`: see newRunNumber), or a recorded one formed again. */
-export function recordRun(folder: EwsFolderState, n: number, key: string, attempt: number, itemIds: string[]): void {
+export function recordRun(folder: SyncFolderState, n: number, key: string, attempt: number, itemIds: string[]): void {
 	(folder.runs ??= record())[n] = [key, attempt];
 	for (const [id, entry] of Object.entries(folder.pending)) if (entry.u === n && !itemIds.includes(id)) delete entry.u;
 	for (const id of itemIds) if (folder.pending[id]) folder.pending[id].u = n;
 }
 
 /** A number for a new run of the folder. */
-export function newRunNumber(folder: EwsFolderState): number {
+export function newRunNumber(folder: SyncFolderState): number {
 	let n = 0;
 	for (const k of Object.keys(folder.runs ?? {})) n = Math.max(n, Number(k) + 1);
 	return n;
 }
 
 /** Drops a run's record and its members' marks (it settled, or none of its members is left). */
-export function dropRun(folder: EwsFolderState, n: number): void {
+export function dropRun(folder: SyncFolderState, n: number): void {
 	if (folder.runs) {
 		delete folder.runs[n];
 		if (!Object.keys(folder.runs).length) delete folder.runs;
@@ -195,8 +196,8 @@ export function dropRun(folder: EwsFolderState, n: number): void {
 }
 
 /** A plain-object copy (JSON), for persisting. */
-export function cloneEwsState(state: EwsWatchState): EwsWatchState {
-	return JSON.parse(JSON.stringify(state)) as EwsWatchState;
+export function cloneSyncState(state: SyncWatchState): SyncWatchState {
+	return JSON.parse(JSON.stringify(state)) as SyncWatchState;
 }
 
 /** The key a finished message is remembered by: the fingerprint of its Message-ID, else of its item id. */
@@ -212,14 +213,14 @@ function recentKeyOf(saved: string): string {
 }
 
 /** Records a finished message: out of `pending`, into `recent` (bounded). */
-export function finish(folder: EwsFolderState, itemId: string): void {
+export function finish(folder: SyncFolderState, itemId: string): void {
 	const entry = folder.pending[itemId];
 	delete folder.pending[itemId];
 	rememberKey(folder, entry?.m ?? fingerprint(`i:${itemId}`));
 }
 
 /** Adds a message's key to `recent` (bounded), e.g. one known at first activation that a reset soon after must not deliver. */
-export function remember(folder: EwsFolderState, itemId: string, messageId: string | undefined): void {
+export function remember(folder: SyncFolderState, itemId: string, messageId: string | undefined): void {
 	rememberKey(folder, messageKey(itemId, messageId));
 }
 
@@ -231,11 +232,11 @@ function recentIndex(recent: string, key: string): number {
 }
 
 /** Whether a message's key (see messageKey) is among the finished ones. */
-export function isRecent(folder: EwsFolderState, key: string): boolean {
+export function isRecent(folder: SyncFolderState, key: string): boolean {
 	return recentIndex(folder.recent, key) >= 0;
 }
 
-function rememberKey(folder: EwsFolderState, key: string): void {
+function rememberKey(folder: SyncFolderState, key: string): void {
 	const at = recentIndex(folder.recent, key);
 	const rest = at >= 0 ? folder.recent.slice(0, at) + folder.recent.slice(at + RECENT_KEY_CHARS) : folder.recent;
 	const all = rest + key.slice(0, RECENT_KEY_CHARS);
@@ -243,7 +244,7 @@ function rememberKey(folder: EwsFolderState, key: string): void {
 }
 
 /** Whether a message is finished (by Message-ID or item id) or already pending (by item id or Message-ID). */
-export function isKnown(folder: EwsFolderState, itemId: string, messageId: string | undefined): boolean {
+export function isKnown(folder: SyncFolderState, itemId: string, messageId: string | undefined): boolean {
 	if (itemId in folder.pending) return true;
 	if (isRecent(folder, messageKey(itemId, undefined))) return true;
 	if (!messageId) return false;
@@ -265,7 +266,7 @@ export const RESYNC_MARGIN_MS = 10 * 60_000;
  * - otherwise deliver unless already pending (a repeated page).
  */
 export function decideCreate(
-	folder: EwsFolderState,
+	folder: SyncFolderState,
 	item: { itemId: string; messageId?: string; isRead?: boolean; received?: number },
 	context: { firstActivation?: FirstActivation; resyncSince?: number },
 ): 'deliver' | 'known' {

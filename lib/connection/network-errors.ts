@@ -22,7 +22,8 @@ const CERTIFICATE_CODES = new Set([
 	'HOSTNAME_MISMATCH',
 ]);
 
-const CERTIFICATE_REASONS: Record<string, string> = {
+/** Why a certificate was rejected, in words, by Node's error code. */
+export const CERTIFICATE_REASONS: Record<string, string> = {
 	DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed',
 	SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends in a self-signed certificate that is not trusted',
 	UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its issuer is not trusted',
@@ -31,6 +32,8 @@ const CERTIFICATE_REASONS: Record<string, string> = {
 	CERT_HAS_EXPIRED: 'it has expired',
 	CERT_NOT_YET_VALID: 'it is not valid yet',
 	CERT_REVOKED: 'it was revoked',
+	CERT_UNTRUSTED: 'it is not trusted',
+	CERT_REJECTED: 'it was rejected',
 	ERR_TLS_CERT_ALTNAME_INVALID: 'it was issued for another host name',
 	HOSTNAME_MISMATCH: 'it was issued for another host name',
 };

@@ -50,10 +50,13 @@ import {
 	Folder,
 } from 'ews-javascript-api';
 import { getAppToken, type MicrosoftAppSettings } from '../auth/microsoft';
+import { splitFolderPath } from '../connection/folder-path';
 import { configError, MailboxError, redact } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import { fromEwsResponseCode, type EwsAuthKind, type EwsErrorContext } from './errors';
 import { EwsTransport, type EwsExchange, type EwsXhrOptions } from './transport';
+
+export { splitFolderPath };
 
 export const DEFAULT_EWS_URL = 'https://outlook.office365.com/EWS/Exchange.asmx';
 
@@ -364,26 +367,6 @@ export class EwsClient {
 	get xhr(): { xhr(request: EwsXhrOptions): Promise<unknown> } {
 		return this.transport;
 	}
-}
-
-/** "Inbox/Projects" -> ["Inbox", "Projects"]; "\/" keeps a slash in a name; empty levels dropped. */
-export function splitFolderPath(path: string): string[] {
-	const out: string[] = [];
-	let current = '';
-	for (let i = 0; i < path.length; i++) {
-		const c = path[i];
-		if (c === '\\' && path[i + 1] === '/') {
-			current += '/';
-			i++;
-		} else if (c === '/') {
-			out.push(current.trim());
-			current = '';
-		} else {
-			current += c;
-		}
-	}
-	out.push(current.trim());
-	return out.filter((s) => s.length > 0);
 }
 
 /** The text of an XML element as ews-javascript-api parsed it: a string, or an object with the text under the element's name (when it had attributes). */

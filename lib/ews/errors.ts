@@ -3,6 +3,7 @@
  * SOAP faults and failed response messages (reported by ews-javascript-api), each naming the
  * field to change and the fix. Secrets (tokens, passwords) never reach a message.
  */
+import { fromHttpsNetworkError, hostOf, type HttpsEndpointNames } from '../connection/https-errors';
 import { MailboxError, redact } from '../errors';
 
 /** How the client signs in, for the wording of login failures. */
@@ -30,69 +31,12 @@ export function permissionHint(ctx: Pick<EwsErrorContext, 'auth' | 'impersonatio
 	return `The signed-in account needs Full Access to the mailbox${mailbox} (Exchange admin center → Recipients → Mailboxes → Mailbox delegation), or leave Mailbox empty to use its own mailbox.`;
 }
 
-const CERTIFICATE_CODES: Record<string, string> = {
-	DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed',
-	SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends in a self-signed certificate that is not trusted',
-	UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its issuer is not trusted',
-	UNABLE_TO_GET_ISSUER_CERT: 'its issuer is not trusted',
-	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its issuer is not trusted',
-	CERT_HAS_EXPIRED: 'it has expired',
-	CERT_NOT_YET_VALID: 'it is not valid yet',
-	CERT_REVOKED: 'it was revoked',
-	CERT_UNTRUSTED: 'it is not trusted',
-	CERT_REJECTED: 'it was rejected',
-	ERR_TLS_CERT_ALTNAME_INVALID: 'it was issued for another host name',
-	HOSTNAME_MISMATCH: 'it was issued for another host name',
-};
-
-function hostOf(url: string): string {
-	try {
-		return new URL(url).host;
-	} catch {
-		return url;
-	}
-}
+/** How the EWS URL setting is named in network failures. */
+const EWS_ENDPOINT: HttpsEndpointNames = { field: 'url', label: 'EWS URL', example: 'https://mail.example.com/EWS/Exchange.asmx', server: 'Exchange', service: 'EWS' };
 
 /** A socket, DNS or TLS failure of a request to the EWS URL. */
 export function fromEwsNetworkError(error: unknown, ctx: EwsErrorContext): MailboxError {
-	const err = (error ?? {}) as { code?: unknown; message?: unknown };
-	const message = redact(typeof err.message === 'string' ? err.message : String(error), ctx.secrets);
-	const code = typeof err.code === 'string' ? err.code : /\b(E[A-Z_]{4,})\b/.exec(message)?.[1];
-	const host = hostOf(ctx.url);
-	const field = 'url';
-	if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL') {
-		return new MailboxError('DNS', `Host "${host}" of the EWS URL was not found (DNS lookup failed).`, { field, step: 'dns', causeCode: code, hint: 'Check the EWS URL (for example https://mail.example.com/EWS/Exchange.asmx), and that this n8n instance can resolve the host.' });
-	}
-	if (code === 'ECONNREFUSED') {
-		return new MailboxError('CONNECTION_REFUSED', `Connection refused by ${host}: no web server listens there.`, { field, step: 'connect', causeCode: code, hint: 'Check the EWS URL, including its port; Exchange serves EWS over HTTPS on port 443.' });
-	}
-	if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-		return new MailboxError('CONNECTION_REFUSED', `${host} cannot be reached from this n8n instance (${code}).`, { field, step: 'connect', causeCode: code, hint: 'Check the EWS URL and any firewall between n8n and Exchange.' });
-	}
-	if (code && code in CERTIFICATE_CODES) {
-		return new MailboxError('TLS_CERTIFICATE', `The TLS certificate of ${host} was rejected: ${CERTIFICATE_CODES[code]} (${code}).`, {
-			field: 'allowSelfSigned',
-			step: 'tls',
-			causeCode: code,
-			hint: 'Use the host name the certificate was issued for in the EWS URL, or, only if you trust this server, switch on "Allow Self-Signed Certificates".',
-		});
-	}
-	if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT' || code === 'TIMEOUT') {
-		return new MailboxError('TIMEOUT', `No answer from ${host} in time.`, { field, step: 'connect', causeCode: code, hint: 'Check the EWS URL and any firewall or proxy between n8n and Exchange; a very large message may also need longer.' });
-	}
-	if ((code && /^ERR_SSL_|^ERR_TLS_|^EPROTO$/.test(code)) || /SSL routines|wrong version number|tlsv1 alert|handshake failure/i.test(message)) {
-		const plain = /wrong version number|packet length too long|unknown protocol|http request/i.test(message);
-		return new MailboxError('TLS', plain ? `TLS handshake with ${host} failed: the server does not speak HTTPS on that port.` : `TLS handshake with ${host} failed (${code ?? 'TLS error'}).`, {
-			field,
-			step: 'tls',
-			causeCode: code,
-			hint: plain ? 'The EWS URL must start with https:// and name the HTTPS port (443 unless the server uses another).' : 'Check the EWS URL; the server may require a TLS version this client does not offer.',
-		});
-	}
-	if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') {
-		return new MailboxError('CONNECTION_CLOSED', `${host} closed the connection unexpectedly (${code}).`, { field, step: 'connect', causeCode: code, hint: 'Check the EWS URL; a proxy or load balancer in between may also have cut the request.' });
-	}
-	return new MailboxError('CONNECTION_CLOSED', `The request to ${host} failed: ${message}`, { field, step: 'connect', causeCode: code });
+	return fromHttpsNetworkError(error, ctx.url, EWS_ENDPOINT, ctx.secrets);
 }
 
 /** The part of Exchange Online's x-ms-diagnostics header worth showing ("2000001;reason=...;error_category=..."). */

@@ -11,11 +11,8 @@
  * by which the client finds it again (see takeFailure).
  */
 import { randomUUID } from 'node:crypto';
-import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { rootCertificates, type TLSSocket } from 'node:tls';
-import zlib from 'node:zlib';
-import { tlsDetail } from '../connection/check-steps';
+import { headerValue, HttpsAgent, isStaleConnection } from '../connection/https';
 import { MailboxError } from '../errors';
 import type { Logger } from '../logger';
 import { fromEwsHttpStatus, fromEwsNetworkError, type EwsErrorContext } from './errors';
@@ -85,11 +82,6 @@ interface RawResponse {
 	tls?: string;
 }
 
-function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-	const value = headers[name.toLowerCase()];
-	return Array.isArray(value) ? value.join(', ') : value;
-}
-
 function xhrResponse(raw: RawResponse, message?: string): EwsXhrResponse {
 	return {
 		status: raw.status,
@@ -127,20 +119,14 @@ export function throttleHint(status: number, headers: IncomingHttpHeaders, body:
 
 export class EwsTransport {
 	readonly apiName = 'mailbox-ews';
-	private readonly agent: https.Agent;
+	private readonly agent: HttpsAgent;
 	private readonly failures = new Map<string, MailboxError>();
 	private readonly sleep: (ms: number) => Promise<void>;
 	/** The TLS connection of the last answer, in words (for the connection check). */
 	lastTls?: string;
 
 	constructor(private readonly options: EwsTransportOptions) {
-		const extra = options.ca === undefined ? [] : Array.isArray(options.ca) ? options.ca : [options.ca];
-		this.agent = new https.Agent({
-			keepAlive: true,
-			maxSockets: 8,
-			rejectUnauthorized: options.allowUnauthorizedCerts !== true,
-			...(extra.length ? { ca: [...rootCertificates, ...extra] } : {}),
-		});
+		this.agent = new HttpsAgent({ ca: options.ca, allowUnauthorizedCerts: options.allowUnauthorizedCerts });
 		this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
 	}
 
@@ -186,7 +172,7 @@ export class EwsTransport {
 				raw = await this.send(request, headers);
 			} catch (error) {
 				// a kept-alive connection the server closed as this request went out: sent again once, on a new one
-				if (!resent && (error as { reusedSocket?: boolean }).reusedSocket && ['ECONNRESET', 'EPIPE'].includes((error as { code?: string }).code ?? '')) {
+				if (!resent && isStaleConnection(error)) {
 					resent = true;
 					log?.debug(`ews: the kept-alive connection was closed as ${operation} was sent; sending it again on a new one`);
 					continue;
@@ -235,34 +221,19 @@ export class EwsTransport {
 
 	/** Closes the kept-alive connections. */
 	close(): void {
-		this.agent.destroy();
+		this.agent.close();
 	}
 
-	private send(request: EwsXhrOptions, headers: Record<string, string>): Promise<RawResponse> {
-		const timeoutMs = this.options.timeoutMs ?? 120_000;
-		return new Promise<RawResponse>((resolve, reject) => {
-			const body = Buffer.from(request.data ?? '', 'utf8');
-			const req = https.request(request.url, { method: request.type ?? 'POST', agent: this.agent, headers: { ...headers, 'Content-Length': String(body.length) } }, (res) => {
-				const chunks: Buffer[] = [];
-				let size = 0;
-				const socket = res.socket as TLSSocket;
-				const tls = typeof socket?.getProtocol === 'function' ? tlsDetail(socket) : undefined;
-				const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
-				const stream = encoding === 'gzip' ? res.pipe(zlib.createGunzip()) : encoding === 'deflate' ? res.pipe(zlib.createInflate()) : encoding === 'br' ? res.pipe(zlib.createBrotliDecompress()) : res;
-				stream.on('data', (chunk: Buffer) => {
-					size += chunk.length;
-					if (size > MAX_RESPONSE_BYTES) {
-						req.destroy(new MailboxError('PROTOCOL', `Exchange's answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MB.`, { step: 'command', causeCode: 'TOO_LARGE' }));
-						return;
-					}
-					chunks.push(chunk);
-				});
-				stream.on('error', reject);
-				stream.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), tls }));
-			});
-			req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' })));
-			req.on('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
-			req.end(body);
+	private async send(request: EwsXhrOptions, headers: Record<string, string>): Promise<RawResponse> {
+		const response = await this.agent.send({
+			method: request.type ?? 'POST',
+			url: request.url,
+			headers,
+			body: Buffer.from(request.data ?? '', 'utf8'),
+			timeoutMs: this.options.timeoutMs ?? 120_000,
+			maxResponseBytes: MAX_RESPONSE_BYTES,
+			tooLarge: () => new MailboxError('PROTOCOL', `Exchange's answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MB.`, { step: 'command', causeCode: 'TOO_LARGE' }),
 		});
+		return { ...response, body: response.body.toString('utf8') };
 	}
 }

@@ -10,6 +10,8 @@ import { silentLogger, type Logger } from '../logger';
 
 /** The scope IMAP, POP3, SMTP and EWS accept for app-only access to Exchange Online. */
 export const EXCHANGE_SCOPE = 'https://outlook.office365.com/.default';
+/** The scope Microsoft Graph accepts for app-only access (its application permissions: Mail.ReadWrite, Mail.Send...). */
+export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 export const DEFAULT_AUTHORITY_HOST = 'login.microsoftonline.com';
 
 export interface MicrosoftAppSettings {

@@ -100,7 +100,11 @@ export interface FolderSyncSession<F extends FolderSyncFetched> {
 	resolveFolder(path: string): Promise<FolderSyncRef>;
 	/** The changes after `syncState` (undefined: from the start), at most `max`. */
 	syncPage(folder: FolderSyncRef, syncState: string | undefined, max: number): Promise<FolderSyncPage>;
-	fetch(itemId: string): Promise<F>;
+	/**
+	 * The message with its MIME content. `maxBytes`: the size limit; a session whose pages of changes
+	 * do not tell sizes gives a larger message with its size and without its content.
+	 */
+	fetch(itemId: string, maxBytes?: number): Promise<F>;
 	markRead(itemIds: string[]): Promise<void>;
 	move(itemIds: string[], target: FolderSyncRef): Promise<void>;
 	delete(itemIds: string[], mode: 'trash' | 'hard'): Promise<void>;
@@ -542,8 +546,8 @@ export abstract class FolderSyncWatcher<F extends FolderSyncFetched> extends Str
 				signal.throwIfAborted();
 				const bytes = item.size ?? 0;
 				// (neither EWS nor Graph gives the header block without the whole MIME content: oversized mail is skipped)
-				if (this.maxSize && item.size !== undefined && item.size > this.maxSize) {
-					if (recorded && room) {
+				const skip = (size: number) => {
+					if (room && (recorded || fetched)) {
 						this.window.release(1, bytes, 0);
 						room.count--;
 						room.bytes -= bytes;
@@ -553,8 +557,12 @@ export abstract class FolderSyncWatcher<F extends FolderSyncFetched> extends Str
 					counters.skipped++;
 					finish(fs, item.itemId);
 					this.stateChanged();
-					this.log.info(`mailbox watcher: ${this.protocol.label} "${this.options.mailbox}" folder "${path}": message ${item.itemId} (${item.size} bytes) is over the size limit of ${this.maxSize} bytes and was skipped`);
-					this.emit({ type: 'skipped', folder: path, itemId: item.itemId, size: item.size, reason: 'oversized' });
+					this.log.info(`mailbox watcher: ${this.protocol.label} "${this.options.mailbox}" folder "${path}": message ${item.itemId} (${size} bytes) is over the size limit of ${this.maxSize} bytes and was skipped`);
+					this.emit({ type: 'skipped', folder: path, itemId: item.itemId, size, reason: 'oversized' });
+				};
+				let fetched = false;
+				if (this.maxSize && item.size !== undefined && item.size > this.maxSize) {
+					skip(item.size);
 					continue;
 				}
 				if (!recorded) {
@@ -569,7 +577,8 @@ export abstract class FolderSyncWatcher<F extends FolderSyncFetched> extends Str
 				}
 				let message: F;
 				try {
-					message = await client.fetch(item.itemId);
+					message = await client.fetch(item.itemId, this.maxSize || undefined);
+					fetched = true;
 					signal.throwIfAborted();
 				} catch (error) {
 					const e = error instanceof Reconnect ? error : this.mailboxError(error);
@@ -585,6 +594,11 @@ export abstract class FolderSyncWatcher<F extends FolderSyncFetched> extends Str
 						continue;
 					}
 					throw e;
+				}
+				// a size the page of changes did not tell (Graph): known with the message, which came without its content
+				if (this.maxSize && item.size === undefined && message.size !== undefined && message.size > this.maxSize) {
+					skip(message.size);
+					continue;
 				}
 				const key = this.keyOf(path, item.itemId, fs.pending[item.itemId]);
 				group.push({ ...message, mailbox: this.options.mailbox, folder: path, folderId: ref.id, attempt: this.dispatcher.attemptOf(key), key, oversized: false } as FolderSyncMessage<F>);

@@ -477,9 +477,9 @@ export class GraphClient {
 		return { entries: (page.value ?? []).map(deltaEntry), nextLink: page['@odata.nextLink'], deltaLink: page['@odata.deltaLink'] };
 	}
 
-	/** One message's properties (all, or `select`). */
-	getMessage(id: string, select?: string[]): Promise<GraphMessage> {
-		return this.json<GraphMessage>({ method: 'GET', path: `${this.root}/messages/${segment(id)}${query({ $select: select?.join(',') })}`, operation: 'get message' });
+	/** One message's properties (all, or `select`; `expand`: an OData $expand, e.g. of singleValueExtendedProperties). */
+	getMessage(id: string, select?: string[], options: { expand?: string } = {}): Promise<GraphMessage> {
+		return this.json<GraphMessage>({ method: 'GET', path: `${this.root}/messages/${segment(id)}${query({ $select: select?.join(','), $expand: options.expand })}`, operation: 'get message' });
 	}
 
 	/** A message's MIME content (/$value), as Exchange keeps it. */

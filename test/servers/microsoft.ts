@@ -12,6 +12,10 @@
  *   (a used one is rejected with invalid_grant, so a successful refresh proves the newest was kept);
  * - a token check, `GET /EWS/Exchange.asmx` with a Bearer token (as Exchange's EWS endpoint):
  *   401 for an expired or unknown token, 200 otherwise (needs `tokenUser`).
+ *
+ * It remembers the resource (audience) each access token was issued for, from the scope asked:
+ * `https://graph.microsoft.com/.default` gives `https://graph.microsoft.com`, scopes without a
+ * resource (`Mail.Read offline_access`) Graph, as Entra ID does; read it with `tokenAudience`.
  */
 import crypto from 'node:crypto';
 import https from 'node:https';
@@ -69,6 +73,7 @@ export class MicrosoftAuthority {
 	private readonly delegated: DelegatedApp[] = [];
 	private readonly codes = new Map<string, { clientId: string; user: string; redirectUri: string; scope: string }>();
 	private readonly refreshTokens = new Map<string, { clientId: string; user: string; scope: string; generation: number }>();
+	private readonly audiences = new Map<string, string>();
 	private server?: https.Server;
 	port = 0;
 
@@ -78,6 +83,18 @@ export class MicrosoftAuthority {
 		/** The user an access token is valid for (undefined: expired, revoked or unknown); for the token check. */
 		private readonly tokenUser?: (token: string) => string | undefined,
 	) {}
+
+	/** The resource an access token this authority issued is for (e.g. 'https://graph.microsoft.com'); undefined for other tokens. */
+	tokenAudience(token: string): string | undefined {
+		return this.audiences.get(token);
+	}
+
+	/** Issues a token and remembers its audience. */
+	private issue(user: string, lifetimeSeconds: number, scope: string | null | undefined): string {
+		const token = this.issueToken(user, lifetimeSeconds);
+		this.audiences.set(token, audienceOf(scope));
+		return token;
+	}
 
 	/** The token check URL (answers 401 to an expired token, like Exchange's EWS endpoint). */
 	get tokenCheckUrl(): string {
@@ -184,7 +201,7 @@ export class MicrosoftAuthority {
 			if (!app) return aadError(400, 'unauthorized_client', 700016, `Application with identifier '${form.get('client_id') ?? ''}' was not found in the directory '${tenant}'.`);
 			if (app.clientSecret !== form.get('client_secret')) return aadError(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
 			const expiresIn = app.expiresIn ?? 3599;
-			return json(200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: this.issueToken(app.user, expiresIn) });
+			return json(200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: this.issue(app.user, expiresIn, form.get('scope')) });
 		}
 		json(404, { error: 'not_found' });
 	}
@@ -232,7 +249,7 @@ export class MicrosoftAuthority {
 			grant = { user: known.user, scope: known.scope, generation: known.generation + 1 };
 		}
 		const expiresIn = app.expiresIn ?? 3599;
-		const accessToken = this.issueToken(grant.user, expiresIn);
+		const accessToken = this.issue(grant.user, expiresIn, grant.scope);
 		const refreshToken = `rt-${crypto.randomBytes(18).toString('base64url')}`;
 		registerSecret(refreshToken);
 		this.refreshTokens.set(refreshToken, { clientId: app.clientId, user: grant.user, scope: grant.scope, generation: grant.generation });
@@ -247,4 +264,13 @@ export class MicrosoftAuthority {
 			this.server.close(() => resolve());
 		});
 	}
+}
+
+/** The resource of a scope list: the first scope naming one (`https://host/.default`, `https://host/Mail.Read`), else Microsoft Graph. */
+export function audienceOf(scope: string | null | undefined): string {
+	for (const item of (scope ?? '').split(/\s+/)) {
+		const match = /^(https?:\/\/[^/]+)\//i.exec(item) ?? /^(api:\/\/[^/]+)\//i.exec(item);
+		if (match) return match[1].toLowerCase();
+	}
+	return 'https://graph.microsoft.com';
 }

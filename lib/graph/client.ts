@@ -267,7 +267,7 @@ export class GraphClient {
 			timeoutMs: options.timeoutMs,
 			throttle: options.throttle,
 			sleep: options.sleep,
-			logger: options.logger,
+			logger: options.logger ?? silentLogger,
 			onExchange: options.onExchange,
 		});
 	}

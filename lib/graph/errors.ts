@@ -65,7 +65,7 @@ export function graphPermissionHint(ctx: Pick<GraphErrorContext, 'auth' | 'mailb
 		);
 	}
 	const other = ctx.mailbox
-		? ` To act on ${ctx.mailbox}, the signed-in account also needs Full Access to it (Exchange admin center → Recipients → Mailboxes → Mailbox delegation), or leave Mailbox empty to use its own mailbox.`
+		? ` The signed-in account also needs Full Access to the mailbox ${ctx.mailbox} (Exchange admin center → Recipients → Mailboxes → Mailbox delegation), or leave Mailbox empty to use its own mailbox.`
 		: '';
 	return `The sign-in needs the Microsoft Graph delegated permissions Mail.ReadWrite, Mail.Send, MailboxSettings.ReadWrite and offline_access; after adding them, click "Connect my account" again.${other}`;
 }

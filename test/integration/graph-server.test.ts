@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { GraphServer } from '../servers/graph';
-import { MicrosoftAuthority } from '../servers/microsoft';
+import { audienceOf, MicrosoftAuthority } from '../servers/microsoft';
 import { OAuthServer } from '../servers/oauth';
 import { makeSelfSignedCertificate } from '../servers/tls';
 import { generateMessage } from '../servers/mailgen';
@@ -141,6 +141,8 @@ describe('local Microsoft Graph endpoint', () => {
 			expect(authority.tokenAudience(outlook)).toBe('https://outlook.office365.com');
 			expectError(await get('/me/mailFolders/inbox', { token: outlook }), 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
 			expect((await get('/me/mailFolders/inbox')).status).toBe(200);
+			// scopes without a resource are Graph's, as Entra ID reads them
+			expect([audienceOf('Mail.ReadWrite offline_access'), audienceOf('offline_access https://outlook.office365.com/IMAP.AccessAsUser.All')]).toEqual(['https://graph.microsoft.com', 'https://outlook.office365.com']);
 		});
 
 		it('echoes client-request-id and gives each answer a request-id', async () => {

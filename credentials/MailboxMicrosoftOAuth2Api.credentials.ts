@@ -6,9 +6,10 @@ import { exchangeServerFields } from './common/mail-server-fields';
  * delegated permissions). n8n keeps the tokens; the Mailbox node logs in to IMAP with the access
  * token and lets n8n refresh it when the mail server rejects it or it has expired.
  *
- * The Outlook resource scopes are the ones Exchange Online checks for each protocol:
- * IMAP.AccessAsUser.All, POP.AccessAsUser.All, SMTP.Send and EWS.AccessAsUser.All, plus
- * offline_access so that a refresh token is issued.
+ * A token is for one resource. With API "Exchange Protocols" its scopes are the Outlook resource's
+ * that Exchange Online checks for each protocol: IMAP.AccessAsUser.All, POP.AccessAsUser.All,
+ * SMTP.Send and EWS.AccessAsUser.All; with "Microsoft Graph" Graph's Mail.ReadWrite, Mail.Send and
+ * MailboxSettings.ReadWrite. Both add offline_access so that a refresh token is issued.
  */
 export class MailboxMicrosoftOAuth2Api implements ICredentialType {
 	name = 'mailboxMicrosoftOAuth2Api';
@@ -46,6 +47,17 @@ export class MailboxMicrosoftOAuth2Api implements ICredentialType {
 			description: 'More mailboxes the signed-in user may open (full access in Exchange), separated by semicolons; each is signed in to with the user\'s token as that address',
 		},
 		{
+			displayName: 'API',
+			name: 'api',
+			type: 'options',
+			options: [
+				{ name: 'Exchange Protocols (IMAP, POP3, SMTP, EWS)', value: 'exchange' },
+				{ name: 'Microsoft Graph', value: 'graph' },
+			],
+			default: 'exchange',
+			description: 'What the token is for: a Microsoft token serves one API. Nodes with Access Via: Microsoft Graph need a credential with Microsoft Graph (delegated permissions Mail.ReadWrite, Mail.Send, MailboxSettings.ReadWrite).',
+		},
+		{
 			displayName: 'Tenant',
 			name: 'tenantId',
 			type: 'string',
@@ -67,6 +79,14 @@ export class MailboxMicrosoftOAuth2Api implements ICredentialType {
 			default: 'outlook.office365.com',
 			description: 'The Exchange Online resource the token is for (its scopes); change only for a national cloud, e.g. outlook.office365.us',
 		},
+		{
+			displayName: 'Graph Host',
+			name: 'graphHost',
+			type: 'string',
+			default: 'graph.microsoft.com',
+			displayOptions: { show: { api: ['graph'] } },
+			description: 'The Microsoft Graph resource the token is for; change only for a national cloud, e.g. graph.microsoft.us',
+		},
 		...exchangeServerFields,
 		{
 			displayName: 'Authorization URL',
@@ -87,7 +107,7 @@ export class MailboxMicrosoftOAuth2Api implements ICredentialType {
 			name: 'scope',
 			type: 'hidden',
 			default:
-				'={{["offline_access"].concat(["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "EWS.AccessAsUser.All"].map(s => "https://" + ($self["exchangeHost"] || "outlook.office365.com") + "/" + s)).join(" ")}}',
+				'={{["offline_access"].concat($self["api"] === "graph" ? ["Mail.ReadWrite", "Mail.Send", "MailboxSettings.ReadWrite"].map(s => "https://" + ($self["graphHost"] || "graph.microsoft.com") + "/" + s) : ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "EWS.AccessAsUser.All"].map(s => "https://" + ($self["exchangeHost"] || "outlook.office365.com") + "/" + s)).join(" ")}}',
 		},
 		{
 			// Answers 401 to an expired token: a request here through n8n makes n8n refresh the token
@@ -95,7 +115,7 @@ export class MailboxMicrosoftOAuth2Api implements ICredentialType {
 			displayName: 'Token Check URL',
 			name: 'tokenCheckUrl',
 			type: 'hidden',
-			default: '=https://{{$self["exchangeHost"] || "outlook.office365.com"}}/EWS/Exchange.asmx',
+			default: '={{$self["api"] === "graph" ? "https://" + ($self["graphHost"] || "graph.microsoft.com") + "/v1.0/me/mailFolders/inbox" : "https://" + ($self["exchangeHost"] || "outlook.office365.com") + "/EWS/Exchange.asmx"}}',
 		},
 		{
 			displayName: 'Auth URI Query Parameters',

@@ -73,10 +73,17 @@ export function withinCredential(choice: ServerChoice): ResolvedServer {
 /** The domains of Exchange Online (worldwide, US government, China): a Microsoft 365 token may go to their hosts. */
 export const MICROSOFT_EXCHANGE_DOMAINS = ['office365.com', 'outlook.com', 'office.com', 'office365.us', 'outlook.cn'] as const;
 
-/** Whether a Microsoft 365 token may go to `host`: Exchange Online's hosts and those its credential names (IMAP, POP3, Exchange host). */
-export function tokenMayGoTo(host: string, credentialHosts: readonly string[]): boolean {
+/** The hosts of Microsoft Graph (worldwide, US government, China): a token for Graph may go to them. */
+export const MICROSOFT_GRAPH_HOSTS = ['graph.microsoft.com', 'graph.microsoft.us', 'dod-graph.microsoft.us', 'microsoftgraph.chinacloudapi.cn'] as const;
+
+/**
+ * Whether a Microsoft 365 token may go to `host`: Exchange Online's hosts (a token for Graph:
+ * Graph's hosts) and those its credential names (IMAP, POP3, Exchange host).
+ */
+export function tokenMayGoTo(host: string, credentialHosts: readonly string[], resource: 'exchange' | 'graph' = 'exchange'): boolean {
 	const h = normalizeHost(host);
-	if (MICROSOFT_EXCHANGE_DOMAINS.some((d) => h === d || h.endsWith(`.${d}`))) return true;
+	if (resource === 'exchange' && MICROSOFT_EXCHANGE_DOMAINS.some((d) => h === d || h.endsWith(`.${d}`))) return true;
+	if (resource === 'graph' && (MICROSOFT_GRAPH_HOSTS as readonly string[]).includes(h)) return true;
 	return credentialHosts.some((c) => c.trim() !== '' && normalizeHost(hostOnly(c)) === h);
 }
 
@@ -91,9 +98,16 @@ function hostOnly(value: string): string {
 }
 
 /** Refuses a host a Microsoft 365 token must not go to, naming the field. */
-export function checkTokenHost(host: string, credentialHosts: readonly string[], field: string, label: string): void {
-	if (tokenMayGoTo(host, credentialHosts)) return;
+export function checkTokenHost(host: string, credentialHosts: readonly string[], field: string, label: string, resource: 'exchange' | 'graph' = 'exchange'): void {
+	if (tokenMayGoTo(host, credentialHosts, resource)) return;
 	const named = credentialHosts.map((c) => hostOnly(c)).filter(Boolean);
+	if (resource === 'graph') {
+		throw configError(
+			field,
+			`${label}: the Microsoft 365 access token for Graph goes only to Microsoft Graph (${MICROSOFT_GRAPH_HOSTS.join(', ')}) and to the hosts the credential names${named.length ? ` (${[...new Set(named)].join(', ')})` : ''}, not to ${host}.`,
+			'Use https://graph.microsoft.com/v1.0, or a national cloud\'s Graph URL (e.g. https://graph.microsoft.us/v1.0).',
+		);
+	}
 	throw configError(
 		field,
 		`${label}: the Microsoft 365 access token goes only to Exchange Online (${MICROSOFT_EXCHANGE_DOMAINS.join(', ')}) and to the hosts the credential names${named.length ? ` (${[...new Set(named)].join(', ')})` : ''}, not to ${host}.`,

@@ -54,7 +54,8 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 function sizeOf(message: Record<string, unknown>): number | undefined {
 	const list = message.singleValueExtendedProperties;
 	if (!Array.isArray(list)) return undefined;
-	const entry = list.find((p: { id?: unknown }) => typeof p?.id === 'string' && p.id.toLowerCase() === SIZE_PROPERTY.toLowerCase()) as { value?: unknown } | undefined;
+	// Graph writes the tag as it likes ("Integer 0xe08")
+	const entry = list.find((p: { id?: unknown }) => typeof p?.id === 'string' && /^integer\s+0x0*e08$/i.test(p.id.trim())) as { value?: unknown } | undefined;
 	const size = Number(entry?.value);
 	return Number.isFinite(size) && size >= 0 ? size : undefined;
 }

@@ -360,7 +360,17 @@ SOURCES.push({
 			acted: async () => {
 				const present = await withPop3(server, login, async ({ client }) => {
 					const out = new Set<string>();
-					for (const { msg } of await client.uidl()) out.add(idFrom(/^Message-ID: (.+)$/im.exec((await client.retr(msg)).toString())?.[1]));
+					for (const { msg } of await client.uidl()) {
+						let text: string;
+						try {
+							text = (await client.retr(msg)).toString();
+						} catch (error) {
+							// deleted by the trigger's session since this one listed it (Dovecot: "Message N expunged"): gone
+							if (/expunged/i.test(String((error as Error).message))) continue;
+							throw error;
+						}
+						out.add(idFrom(/^Message-ID: (.+)$/im.exec(text)?.[1]));
+					}
 					return out;
 				});
 				return new Set(added.filter((id) => !present.has(id)));

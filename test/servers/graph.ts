@@ -1358,7 +1358,17 @@ export class GraphServer {
 		const select = this.messageSelect(call);
 		this.applyBodyPref(call, select);
 		this.applyIdPref(call);
-		return { status: 200, json: { '@odata.context': `${this.url}/$metadata#users('${mbx.address}')/messages${select ? `(${select.join(',')})` : ''}/$entity`, ...(await this.messageJson(m, call.prefs, select)) } };
+		const json: Record<string, unknown> = { '@odata.context': `${this.url}/$metadata#users('${mbx.address}')/messages${select ? `(${select.join(',')})` : ''}/$entity`, ...(await this.messageJson(m, call.prefs, select)) };
+		const expand = call.query.get('$expand');
+		if (expand !== null && expand.trim() !== '') {
+			// singleValueExtendedProperties($filter=id eq '<type> <tag>'): the MAPI properties asked for;
+			// this endpoint knows PR_MESSAGE_SIZE (Integer 0x0E08), the size of the MIME content
+			const m2 = /^singleValueExtendedProperties\(\$filter=id eq '([^']+)'\)$/i.exec(expand.trim());
+			if (!m2) throw parseUri(expand.trim().replace(/\(.*$/, ''), 'message');
+			const wanted = m2[1].trim().toLowerCase().replace(/\s+/g, ' ');
+			json.singleValueExtendedProperties = wanted === 'integer 0x0e08' || wanted === 'integer 0xe08' ? [{ id: 'Integer 0xe08', value: String(m.raw.length) }] : [];
+		}
+		return { status: 200, json };
 	}
 
 	private applyBodyPref(call: Call, select?: string[]): void {

@@ -44,6 +44,7 @@ import {
 	dropRun,
 	emptyFolderState,
 	finish,
+	isKnown,
 	loadSyncState,
 	newRunNumber,
 	recordRun,
@@ -476,7 +477,11 @@ export abstract class FolderSyncWatcher<F extends FolderSyncFetched> extends Str
 					const info = change.item;
 					// a message reported as seen may be an older one that changed: compared with what the last good sync knew
 					const resyncSince = fs.resyncSince ?? (change.type === 'seen' ? fs.lastSyncAt : undefined);
-					const decision = decideCreate(fs, { itemId: info.itemId, messageId: info.messageId, isRead: info.isRead, received: info.received?.getTime() }, { firstActivation, resyncSince });
+					// (a message seen again, e.g. after its action, is known also during a first activation)
+					const decision =
+						change.type === 'seen' && isKnown(fs, info.itemId, info.messageId)
+							? 'known'
+							: decideCreate(fs, { itemId: info.itemId, messageId: info.messageId, isRead: info.isRead, received: info.received?.getTime() }, { firstActivation, resyncSince });
 					if (decision === 'deliver') {
 						fs.pending[info.itemId] = { s: 'new', ...(info.messageId ? { m: fingerprint(info.messageId) } : {}), ...(info.received ? { r: info.received.getTime() } : {}), ...(info.size !== undefined ? { z: info.size } : {}) };
 						fresh.push({ itemId: info.itemId, size: info.size });

@@ -125,3 +125,14 @@ export class GraphWatcher extends FolderSyncWatcher<GraphFetched> {
 		);
 	}
 }
+
+/**
+ * The newest message of a folder (by the time Exchange received it), for the editor's "Test step";
+ * nothing is changed.
+ */
+export async function newestGraphMessage(client: GraphClient, path: string): Promise<(GraphFetched & { folderId: string }) | undefined> {
+	const folder = await client.resolveFolder(path);
+	const [newest] = await client.listMessages(path, { orderBy: 'receivedDateTime desc', top: 1, limit: 1, select: ['receivedDateTime'] });
+	if (!newest) return undefined;
+	return { ...(await fetchGraphMessage(client, newest.id)), folderId: folder.id };
+}

@@ -9,7 +9,14 @@ import {
 } from 'n8n-workflow';
 import { connectEws } from '../../lib/ews/client';
 import { newestMessage } from '../../lib/ews/items';
-import { EwsWatcher, type EwsAfterProcessing, type EwsWatchedMessage, type EwsWatchEvent, type EwsWatchStats } from '../../lib/ews/watch';
+import { EwsWatcher, type EwsAfterProcessing, type EwsWatchedMessage, type EwsWatcherOptions } from '../../lib/ews/watch';
+import type { EwsMessage } from '../../lib/ews/items';
+import type { FolderSyncEvent, FolderSyncStats } from '../../lib/delivery/folder-sync';
+import { connectGraph } from '../../lib/graph/client';
+import { GraphWatcher, newestGraphMessage, type GraphFetched, type GraphWatchedMessage, type GraphWatcherOptions } from '../../lib/graph/watch';
+import type { Logger } from '../../lib/logger';
+import { graphSettingsOf } from '../shared/graph-settings';
+import { MICROSOFT_DELEGATED_CREDENTIAL } from '../shared/microsoft-oauth2';
 import type { FirstActivation } from '../../lib/delivery/folder-sync-state';
 import { MailboxError } from '../../lib/errors';
 import { parseMessage } from '../../lib/message/parse';
@@ -23,13 +30,23 @@ import { ewsSettingsOf, parseFolderList, type EwsAuthentication } from '../share
 
 const properties: INodeProperties[] = [
 	{
+		displayName: 'Access Via',
+		name: 'accessVia',
+		type: 'options',
+		options: [
+			{ name: 'Exchange Web Services (EWS)', value: 'ews', description: 'On-premises Exchange, or Exchange Online for apps its admin allows EWS (Microsoft switches EWS off in Exchange Online on 1 April 2027)' },
+			{ name: 'Microsoft Graph', value: 'graph', description: 'Exchange Online through Microsoft Graph (delta query); the app or signed-in user needs Graph\'s Mail.ReadWrite' },
+		],
+		default: 'ews',
+	},
+	{
 		displayName: 'Authentication',
 		name: 'authentication',
 		type: 'options',
 		options: [
 			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp', description: 'An app registration with the application permission full_access_as_app; acts on the mailbox by impersonation' },
 			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2', description: 'A signed-in user (EWS.AccessAsUser.All); their own mailbox or one they have Full Access to' },
-			{ name: 'Password (On-Premises Exchange)', value: 'password', description: 'User and password against the EWS URL of an Exchange server' },
+			{ name: 'Password (On-Premises Exchange)', value: 'password', description: 'User and password against the EWS URL of an Exchange server (EWS only)' },
 		],
 		default: 'microsoftApp',
 	},
@@ -46,8 +63,16 @@ const properties: INodeProperties[] = [
 		name: 'ewsUrl',
 		type: 'string',
 		default: 'https://outlook.office365.com/EWS/Exchange.asmx',
-		displayOptions: { show: { authentication: ['microsoftApp', 'microsoftOAuth2'] } },
+		displayOptions: { show: { authentication: ['microsoftApp', 'microsoftOAuth2'], accessVia: ['ews'] } },
 		description: 'Exchange Online\'s EWS endpoint; change only for a national cloud (e.g. https://outlook.office365.us/EWS/Exchange.asmx). The token goes only to Exchange Online\'s hosts and to the hosts the credential names (IMAP, POP3 or Exchange Host).',
+	},
+	{
+		displayName: 'Graph URL',
+		name: 'graphUrl',
+		type: 'string',
+		default: 'https://graph.microsoft.com/v1.0',
+		displayOptions: { show: { accessVia: ['graph'] } },
+		description: 'Microsoft Graph\'s endpoint; change only for a national cloud (e.g. https://graph.microsoft.us/v1.0). The token goes only to Graph\'s hosts and to the hosts the credential names.',
 	},
 	{
 		displayName: 'Folders',
@@ -55,7 +80,7 @@ const properties: INodeProperties[] = [
 		type: 'string',
 		default: 'Inbox',
 		placeholder: 'Inbox, Inbox/Projects, Archive',
-		description: 'Folders to watch, separated by commas: a path with "/" between levels as shown in Outlook, or a distinguished name (Inbox, JunkEmail, SentItems)',
+		description: 'Folders to watch, separated by commas: a path with "/" between levels as shown in Outlook, or a well-known name (Inbox, JunkEmail, SentItems)',
 	},
 	{
 		displayName: 'On First Activation',
@@ -80,7 +105,7 @@ const properties: INodeProperties[] = [
 			{ name: 'Move to a Folder', value: 'move' },
 			{ name: 'Delete', value: 'delete' },
 		],
-		description: 'Done in Exchange only after the run that received the message finished successfully; a failed run leaves the message untouched',
+		description: 'Done in the mailbox only after the run that received the message finished successfully; a failed run leaves the message untouched',
 	},
 	{
 		displayName: 'Move To',
@@ -108,7 +133,7 @@ const properties: INodeProperties[] = [
 		type: 'number',
 		default: 1,
 		typeOptions: { minValue: 0.1 },
-		description: 'How often to ask Exchange for changes (SyncFolderItems); failed runs are retried at this interval too',
+		description: 'How often to ask for changes (EWS: SyncFolderItems; Graph: delta query); failed runs are retried at this interval too',
 	},
 	{
 		displayName: 'Options',
@@ -128,7 +153,7 @@ const properties: INodeProperties[] = [
 				type: 'number',
 				default: 0,
 				typeOptions: { minValue: 0 },
-				description: 'Larger messages (by Exchange\'s size) are not downloaded: skipped and reported on Mailbox Status; 0 means no limit',
+				description: 'Larger messages (by the size Exchange reports) are not downloaded: skipped and reported on Mailbox Status; 0 means no limit',
 			},
 			runOptions[0],
 			deliveryOptions[2],
@@ -161,8 +186,11 @@ interface TriggerOptions extends RetryOptions, RunOptions {
 	stuckMinutes?: number;
 }
 
+type AccessVia = 'ews' | 'graph';
+type WatchedMessage = EwsWatchedMessage | GraphWatchedMessage;
+
 /** The Mailbox Status output's item for a watcher event, if it gets one. */
-export function ewsStatusItem(event: EwsWatchEvent, mailbox: string, folder: string, stats: EwsWatchStats): INodeExecutionData | undefined {
+export function folderSyncStatusItem(event: FolderSyncEvent<WatchedMessage>, mailbox: string, folder: string, stats: FolderSyncStats, accessVia: AccessVia = 'ews'): INodeExecutionData | undefined {
 	const statistics = {
 		lastFetchAt: stats.lastFetchAt?.toISOString() ?? null,
 		lastFetchMs: stats.lastFetchMs ?? null,
@@ -183,6 +211,7 @@ export function ewsStatusItem(event: EwsWatchEvent, mailbox: string, folder: str
 		return { json: { mailbox, folder: event.folder, statistics, status: 'skipped', title: 'A message over the size limit was not received', itemId: event.itemId, size: event.size, reason: event.reason } };
 	}
 	if (event.type === 'syncReset') {
+		const refused = accessVia === 'graph' ? 'Microsoft Graph no longer accepted the saved delta link (410 Gone)' : 'Exchange no longer accepted the saved sync state (ErrorInvalidSyncStateData)';
 		return {
 			json: {
 				mailbox,
@@ -190,15 +219,15 @@ export function ewsStatusItem(event: EwsWatchEvent, mailbox: string, folder: str
 				statistics,
 				status: 'syncReset',
 				title: `Folder '${event.folder}' is synced again from the start`,
-				reason: event.reason === 'folderRecreated' ? 'the folder was recreated' : 'Exchange no longer accepted the saved sync state (ErrorInvalidSyncStateData)',
+				reason: event.reason === 'folderRecreated' ? 'the folder was recreated' : refused,
 			},
 		};
 	}
 	return undefined;
 }
 
-/** The item for a message: the IMAP and POP3 triggers' shape, plus Exchange's ids and read state. */
-async function toItem(ctx: ITriggerFunctions, message: EwsWatchedMessage & { folder: string }, itemOptions: MessageItemOptions): Promise<INodeExecutionData> {
+/** The item for a message: the IMAP and POP3 triggers' shape, plus Exchange's ids and read state (Graph: its id, conversation and categories). */
+async function toItem(ctx: ITriggerFunctions, message: WatchedMessage, itemOptions: MessageItemOptions): Promise<INodeExecutionData> {
 	const parsed = await parseMessage(message.source, { includeAttachments: itemOptions.includeAttachments });
 	const item = await toExecutionData(
 		ctx,
@@ -207,22 +236,78 @@ async function toItem(ctx: ITriggerFunctions, message: EwsWatchedMessage & { fol
 		message.source,
 		itemOptions,
 	);
-	item.json = { ...item.json, itemId: message.itemId, changeKey: message.changeKey, folderId: message.folderId, isRead: message.isRead ?? null };
+	if ('changeKey' in message) {
+		item.json = { ...item.json, itemId: message.itemId, changeKey: message.changeKey, folderId: message.folderId, isRead: message.isRead ?? null };
+	} else {
+		item.json = {
+			...item.json,
+			id: message.itemId,
+			conversationId: message.conversationId ?? null,
+			categories: message.categories,
+			flagStatus: message.flagStatus ?? null,
+			webLink: message.webLink ?? null,
+			folderId: message.folderId,
+			isRead: message.isRead ?? null,
+		};
+	}
 	return item;
+}
+
+/** How the trigger reaches the mailbox: a client for each poll, the mailbox's name, the newest message for "Test step". */
+interface Access {
+	mailbox: string;
+	account: string;
+	newest(folder: string): Promise<((EwsMessage | GraphFetched) & { folderId: string }) | undefined>;
+	watcher(options: Omit<EwsWatcherOptions, 'connect'>): EwsWatcher | GraphWatcher;
+	close(): void;
+}
+
+/** Opens the mailbox by EWS or Graph as the node's parameters say; a failure names the field. */
+async function openAccess(ctx: ITriggerFunctions, accessVia: AccessVia, logger: Logger): Promise<Access> {
+	const authentication = ctx.getNodeParameter('authentication', 'microsoftApp') as EwsAuthentication;
+	const mailboxParameter = String(ctx.getNodeParameter('mailbox', '') ?? '');
+	if (accessVia === 'graph') {
+		const choice = { authentication, mailbox: mailboxParameter, graphUrl: String(ctx.getNodeParameter('graphUrl', '') ?? '') };
+		// settings for each client: a delegated token is read from n8n (and renewed) every time
+		const connect = async () => connectGraph(await graphSettingsOf(ctx, choice, logger));
+		const first = await connect();
+		// the signed-in user's own mailbox is /me: named by the credential's address
+		const mailbox = first.mailbox ?? (String((await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL)).mailbox ?? '').trim() || 'mailbox');
+		return {
+			mailbox,
+			account: accountId('graph', authentication, first.baseUrl, mailbox),
+			newest: (folder) => newestGraphMessage(first, folder),
+			// the same options: the node's callbacks take either source's messages and events
+			watcher: (options) => new GraphWatcher({ ...(options as unknown as Omit<GraphWatcherOptions, 'connect'>), connect }),
+			close: () => first.close(),
+		};
+	}
+	const choice = { authentication, mailbox: mailboxParameter, ewsUrl: authentication === 'password' ? undefined : String(ctx.getNodeParameter('ewsUrl', '') ?? '') };
+	const connect = async () => connectEws(await ewsSettingsOf(ctx, choice, logger));
+	const first = await connect();
+	// the mailbox's name in items, keys and status: its address; a password user's own mailbox by the user name
+	const mailbox = first.mailbox ?? ((authentication === 'password' ? String((await ctx.getCredentials('mailboxEwsApi')).user ?? '').trim() : '') || 'mailbox');
+	return {
+		mailbox,
+		account: accountId('ews', authentication, choice.ewsUrl, mailbox),
+		newest: (folder) => newestMessage(first, folder),
+		watcher: (options) => new EwsWatcher({ ...options, connect }),
+		close: () => first.close(),
+	};
 }
 
 export class MailboxEwsTrigger implements INodeType {
 	description: INodeTypeDescription = {
-		displayName: 'Mailbox EWS Trigger',
+		displayName: 'Mailbox Exchange Trigger',
 		name: 'mailboxEwsTrigger',
 		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
 		group: ['trigger'],
 		version: [1, 1.1, 1.2],
 		defaultVersion: 1.2,
 		subtitle: '={{$parameter["mailbox"] || "Exchange"}}',
-		description: 'Starts the workflow for every new message in Exchange or Microsoft 365 folders (Exchange Web Services), exactly once',
+		description: 'Starts the workflow for every new message in Exchange or Microsoft 365 folders (Exchange Web Services or Microsoft Graph), exactly once',
 		eventTriggerDescription: 'Waiting for new mail',
-		defaults: { name: 'Mailbox EWS Trigger' },
+		defaults: { name: 'Mailbox Exchange Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Messages', 'Mailbox Status'],
@@ -243,56 +328,46 @@ export class MailboxEwsTrigger implements INodeType {
 		const logger = n8nLogger(this.logger);
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
 		const itemOptions = itemOptionsOf(options);
-		const authentication = this.getNodeParameter('authentication', 'microsoftApp') as EwsAuthentication;
-		const choice = {
-			authentication,
-			mailbox: String(this.getNodeParameter('mailbox', '') ?? ''),
-			ewsUrl: authentication === 'password' ? undefined : String(this.getNodeParameter('ewsUrl', '') ?? ''),
-		};
+		const accessVia: AccessVia = this.getNodeParameter('accessVia', 'ews') === 'graph' ? 'graph' : 'ews';
 		const folders = parseFolderList(this.getNodeParameter('folders', 'Inbox') as string);
-		// Settings for each client: a delegated token is read from n8n (and renewed) every time.
-		const connect = async () => connectEws(await ewsSettingsOf(this, choice, logger));
-		let first;
+		let access: Access;
 		try {
-			first = await connect();
+			access = await openAccess(this, accessVia, logger);
 		} catch (error) {
 			throw toNodeError(node, error);
 		}
-		// the mailbox's name in items, keys and status: its address; a password user's own mailbox by the user name
-		const mailbox = first.mailbox ?? ((authentication === 'password' ? String((await this.getCredentials('mailboxEwsApi')).user ?? '').trim() : '') || 'mailbox');
+		const mailbox = access.mailbox;
 
 		if (this.getMode() === 'manual') {
 			// "Test step": the newest message of the first folder at once; nothing changed, state untouched.
-			const client = first;
 			const manualTriggerFunction = async () => {
-				let newest: Awaited<ReturnType<typeof newestMessage>>;
+				let newest: Awaited<ReturnType<Access['newest']>>;
 				try {
-					newest = await newestMessage(client, folders[0]);
+					newest = await access.newest(folders[0]);
 				} catch (error) {
 					throw toNodeError(node, error);
 				} finally {
-					client.close();
+					access.close();
 				}
 				if (!newest) {
 					throw toNodeError(node, new MailboxError('NOT_FOUND', `The folder "${folders[0]}" of ${mailbox} has no messages to show.`, { hint: 'Send a message to it and test again, or activate the workflow to wait for new mail.' }));
 				}
-				this.emit([[await toItem(this, { ...newest, mailbox, folder: folders[0], attempt: 1, key: '', oversized: false }, itemOptions)], []]);
+				this.emit([[await toItem(this, { ...newest, mailbox, folder: folders[0], attempt: 1, key: '', oversized: false } as WatchedMessage, itemOptions)], []]);
 			};
-			return { manualTriggerFunction, closeFunction: async () => client.close() };
+			return { manualTriggerFunction, closeFunction: async () => access.close() };
 		}
-		first.close();
+		access.close();
 
 		const staticData = this.getWorkflowStaticData('node') as TriggerStaticData;
 		const workflowId = this.getWorkflow().id ?? 'manual';
 		const afterProcessing = this.getNodeParameter('afterProcessing', 'none') as EwsAfterProcessing;
 
-		const watcher: EwsWatcher = new EwsWatcher({
-			connect,
+		const watcher = access.watcher({
 			mailbox,
 			folders,
 			...persisted(staticData),
-			account: accountId('ews', authentication, choice.ewsUrl, mailbox),
-			keyPrefix: `mailbox-ews:${workflowId}:${node.id}`,
+			account: access.account,
+			keyPrefix: `mailbox-${accessVia}:${workflowId}:${node.id}`,
 			firstActivation: this.getNodeParameter('firstActivation', 'new') as FirstActivation,
 			pollIntervalMs: Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 1)) * 60_000),
 			afterProcessing,
@@ -307,12 +382,12 @@ export class MailboxEwsTrigger implements INodeType {
 			// the messages of a run that failed or waits: one item each, in one emit
 			onEvents: (events) => {
 				const stats = watcher.getStats();
-				const items = events.flatMap((event) => ewsStatusItem(event, mailbox, folders[0], stats) ?? []);
+				const items = events.flatMap((event) => folderSyncStatusItem(event, mailbox, folders[0], stats, accessVia) ?? []);
 				if (items.length) this.emit([[], items]);
 			},
 			onEvent: (event) => {
 				reportFailure(this, options, event);
-				const item = ewsStatusItem(event, mailbox, folders[0], watcher.getStats());
+				const item = folderSyncStatusItem(event, mailbox, folders[0], watcher.getStats(), accessVia);
 				if (item) this.emit([[], [item]]);
 			},
 			deliver: async (messages, run) => emitRun(this, await Promise.all(messages.map((message) => toItem(this, message, itemOptions))), run.key),

@@ -411,8 +411,8 @@ export class N8n {
 			N8N_HOST: '127.0.0.1',
 			N8N_PROTOCOL: 'http',
 			N8N_SECURE_COOKIE: 'false',
-			// `execute --rawOutput` prints its JSON through the logger at level info
-			N8N_LOG_LEVEL: 'info',
+			// `execute --rawOutput` prints its JSON through the logger at level info (E2E_N8N_LOG_LEVEL=debug for more)
+			N8N_LOG_LEVEL: process.env.E2E_N8N_LOG_LEVEL ?? 'info',
 			N8N_LOG_OUTPUT: 'console',
 			GENERIC_TIMEZONE: 'UTC',
 			TZ: 'UTC',

@@ -1,0 +1,177 @@
+/**
+ * The Mailbox Exchange Trigger with Access Via: Microsoft Graph in a real n8n 2.41.1 against the
+ * local HTTPS Graph endpoint: a Microsoft 365 app token for Graph from MSAL (local Microsoft-style
+ * authority, scope https://graph.microsoft.com/.default) opens a shared mailbox under
+ * /users/{address}, every new message starts the workflow once, parsed like the IMAP trigger's items
+ * with Graph's id, conversation and categories, is marked read only after the run, and a restart of
+ * n8n runs nothing twice.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startMailServers, type MailServers } from '../servers';
+import { GraphServer } from '../servers/graph';
+import { MicrosoftAuthority } from '../servers/microsoft';
+import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+
+
+const root = path.resolve(__dirname, '..', '..');
+const WORKFLOW_ID = 'mbxE2eGraphTrigger';
+const TRIGGER = 'New Microsoft 365 mail';
+const SHARED = 'info@contoso.test';
+
+function message(n: number): Buffer {
+	return Buffer.from(
+		[
+			'From: "Kundin Müller" <kundin@example.test>',
+			`To: ${SHARED}`,
+			`Subject: Anfrage ${n} über Graph`,
+			`Message-ID: <graph-e2e-${n}@example.test>`,
+			'Date: Tue, 24 Nov 2026 10:00:00 +0100',
+			'MIME-Version: 1.0',
+			'Content-Type: multipart/mixed; boundary="b1"',
+			'',
+			'--b1',
+			'Content-Type: text/plain; charset=utf-8',
+			'Content-Transfer-Encoding: 8bit',
+			'',
+			`Guten Tag, das ist Nachricht ${n}.`,
+			'--b1',
+			'Content-Type: text/csv; name="liste.csv"',
+			'Content-Disposition: attachment; filename="liste.csv"',
+			'',
+			`nr;wert\r\n${n};${n * 10}`,
+			'--b1--',
+			'',
+		].join('\r\n'),
+	);
+}
+
+describe('Mailbox Exchange Trigger with Access Via: Microsoft Graph in real n8n', () => {
+	let servers: MailServers;
+	let authority: MicrosoftAuthority;
+	let graph: GraphServer;
+	let n8n: N8n;
+	let workDir: string;
+
+	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+	const receivedIds = (executions: StoredExecution[]) => executions.flatMap((e) => (e.output[TRIGGER] ?? []).map((item) => item.messageId as string)).sort();
+
+	beforeAll(async () => {
+		servers = await startMailServers();
+		const tls = { key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) };
+		authority = await new MicrosoftAuthority(tls, (user, lifetime) => servers.oauth.issueToken(user, lifetime)).start();
+		authority.register({ tenant: 'contoso', clientId: 'graph-app', clientSecret: 'Graph-App-Secret-7', user: 'alice' });
+		// the app's tokens act as "alice", who may open the shared mailbox; Graph takes only tokens for Graph
+		graph = await GraphServer.start({
+			tls,
+			tokenInfo: (token) => {
+				const user = servers.oauth.tokenUser(token);
+				return user ? { user, audience: authority.tokenAudience(token) } : undefined;
+			},
+			mailboxes: ['alice@contoso.test', SHARED],
+			access: { alice: [SHARED] },
+		});
+
+		const install = checkN8n();
+		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-graph-'));
+		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		await n8n.importCredentials([
+			{
+				id: 'mbxE2eGraphApp',
+				name: 'Microsoft 365 app (Graph)',
+				type: 'mailboxMicrosoftAppApi',
+				data: { tenantId: 'contoso', clientId: 'graph-app', clientSecret: 'Graph-App-Secret-7', mailbox: 'alice@contoso.test', sharedMailboxes: SHARED, authorityHost: authority.host, imapHost: '127.0.0.1' },
+			},
+		]);
+		await n8n.importWorkflow({
+			id: WORKFLOW_ID,
+			name: 'Graph trigger e2e',
+			active: false,
+			nodes: [
+				{
+					id: '4d1d2e3f-4a50-4b61-8c72-9d0e1f2a3b01',
+					name: TRIGGER,
+					type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
+					typeVersion: 1.2,
+					position: [0, 0],
+					parameters: { accessVia: 'graph', authentication: 'microsoftApp', mailbox: SHARED, graphUrl: graph.url, folders: 'Inbox', firstActivation: 'new', afterProcessing: 'markRead', pollMinutes: 0.1, options: {} },
+					credentials: { mailboxMicrosoftAppApi: { id: 'mbxE2eGraphApp', name: 'Microsoft 365 app (Graph)' } },
+				},
+				{ id: '4d1d2e3f-4a50-4b61-8c72-9d0e1f2a3b02', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
+			],
+			connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }]] } },
+			settings: { executionOrder: 'v1' },
+		});
+		await n8n.publish(WORKFLOW_ID);
+	});
+
+	afterAll(async () => {
+		await n8n?.destroy();
+		await graph?.stop();
+		await authority?.stop();
+		await servers?.stop();
+		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+	});
+
+	it('starts the workflow once per new message in the shared mailbox, parsed, marked read after the run', async () => {
+		graph.addMessage(SHARED, 'inbox', message(1)); // there before the first activation: not received
+		await n8n.start();
+		await n8n.waitForTriggerState(WORKFLOW_ID, 'watch');
+		for (const n of [2, 3, 4]) graph.addMessage(SHARED, 'inbox', message(n), { categories: ['Kunde'] });
+		const runs = await waitFor('three executions', async () => {
+			const done = await successful();
+			return done.length >= 3 ? done : undefined;
+		});
+		expect(receivedIds(runs)).toEqual(['<graph-e2e-2@example.test>', '<graph-e2e-3@example.test>', '<graph-e2e-4@example.test>']);
+		const first = runs.flatMap((e) => e.output[TRIGGER])[0];
+		expect(first).toMatchObject({
+			subject: expect.stringMatching(/^Anfrage \d über Graph$/),
+			from: { value: [{ address: 'kundin@example.test', name: 'Kundin Müller' }] },
+			text: expect.stringMatching(/^Guten Tag, das ist Nachricht \d\./),
+			attachments: [expect.objectContaining({ filename: 'liste.csv', contentType: 'text/csv' })],
+		});
+		expect(first).toMatchObject({ categories: ['Kunde'], mailbox: SHARED, folder: 'Inbox' });
+		const ids = graph.folderMessages(SHARED, 'inbox').map((m) => m.immutableId);
+		expect(ids).toContain(first.id);
+		expect(typeof first.conversationId).toBe('string');
+
+		await waitFor('the three to be marked read', async () => {
+			const read = graph.folderMessages(SHARED, 'inbox').filter((m) => m.isRead);
+			return read.length >= 3 ? read : undefined;
+		});
+		const byId = Object.fromEntries(graph.folderMessages(SHARED, 'inbox').map((m) => [m.internetMessageId, m.isRead]));
+		expect(byId).toEqual({ '<graph-e2e-1@example.test>': false, '<graph-e2e-2@example.test>': true, '<graph-e2e-3@example.test>': true, '<graph-e2e-4@example.test>': true });
+
+		// the app's token was asked for Graph; every request acted on the shared mailbox under /users/{address} with it
+		expect(authority.requests.filter((r) => r.grantType === 'client_credentials').map((r) => r.scope)).toContain('https://graph.microsoft.com/.default');
+		const deltas = graph.allRequests.filter((r) => r.path.endsWith('/messages/delta'));
+		expect(deltas.length).toBeGreaterThan(0);
+		for (const r of graph.allRequests) expect(r).toMatchObject({ authorization: 'bearer', principal: 'alice', mailbox: SHARED });
+		for (const r of graph.allRequests) expect(r.path.startsWith(`/v1.0/users/${SHARED}/`)).toBe(true);
+		expect(JSON.stringify(graph.allRequests)).not.toContain('Graph-App-Secret-7');
+	});
+
+	it('runs nothing twice after an n8n restart and receives what came meanwhile', async () => {
+		await n8n.stop();
+		graph.addMessage(SHARED, 'inbox', message(5));
+		await n8n.start();
+		await waitFor('four executions', async () => {
+			const done = await successful();
+			return done.length >= 4 ? done : undefined;
+		});
+		// A few more polls, counted at the Graph endpoint: polls run one after another, each hands what
+		// it found to the trigger before it ends, and the next starts a poll interval later. Once the
+		// second delta request from now has arrived, a whole poll ran after the fourth run and what it
+		// found was handed over; then every run started so far has to end.
+		const syncs = () => graph.allRequests.filter((r) => r.path.endsWith('/messages/delta')).length;
+		const syncsBefore = syncs();
+		await waitFor('two more polls', async () => (syncs() >= syncsBefore + 2 ? true : undefined), undefined, () => `${syncs() - syncsBefore} more delta requests`);
+		const all = await waitFor('no run unfinished', async () => {
+			const { executions } = await n8n.executions(WORKFLOW_ID);
+			return executions.every(isFinished) ? executions.filter((e) => e.mode === 'trigger' && e.status === 'success') : undefined;
+		});
+		expect(receivedIds(all)).toEqual(['<graph-e2e-2@example.test>', '<graph-e2e-3@example.test>', '<graph-e2e-4@example.test>', '<graph-e2e-5@example.test>']);
+		expect(all).toHaveLength(4);
+	});
+});

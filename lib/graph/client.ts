@@ -488,6 +488,24 @@ export class GraphClient {
 		return response.body;
 	}
 
+	/** Several messages' properties, in JSON batches of 20: each message its own result (the properties, or its error). */
+	async getMessages(ids: string[], select: string[]): Promise<Array<GraphItemResult & { message?: GraphMessage }>> {
+		const $select = [...new Set(['id', ...select])].join(',');
+		const results = await this.each(ids, 'get messages', (id) => ({ method: 'GET', url: `${this.root}/messages/${segment(id)}${query({ $select })}` }));
+		return results.map(({ id, ok, error, body }) => (error ? { id, ok, error } : { id, ok, message: body as GraphMessage }));
+	}
+
+	/** The ids of well-known folders (inbox, junkemail...) in JSON batches; a folder the mailbox lacks (archive) is left out. */
+	async wellKnownFolderIds(names: string[]): Promise<Map<string, string>> {
+		const results = await this.each(names, 'well-known folders', (name) => ({ method: 'GET', url: `${this.root}/mailFolders/${segment(name)}${query({ $select: 'id' })}` }));
+		const ids = new Map<string, string>();
+		for (const r of results) {
+			const id = (r.body as { id?: unknown } | undefined)?.id;
+			if (r.ok && typeof id === 'string') ids.set(r.id, id);
+		}
+		return ids;
+	}
+
 	/** Messages of a folder (undefined: the whole mailbox), following the pages up to `limit`. */
 	async listMessages(folderPath: string | undefined, options: GraphListOptions = {}): Promise<GraphMessage[]> {
 		const folder = folderPath?.trim() ? await this.resolveFolder(folderPath) : undefined;

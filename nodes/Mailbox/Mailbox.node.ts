@@ -2,7 +2,7 @@ import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, t
 import { credentialTests } from '../shared/credential-tests';
 import { resources, router } from './actions/router';
 import { imapSignInProperties } from '../shared/imap-properties';
-import { accessProperties, ewsAuthenticationProperty, ewsUrlProperty, imapOnly } from './actions/access';
+import { accessProperties, ewsAuthenticationProperty, ewsUrlProperty, graphAuthenticationProperty, graphUrlProperty, imapOnly } from './actions/access';
 
 export class Mailbox implements INodeType {
 	description: INodeTypeDescription = {
@@ -12,15 +12,15 @@ export class Mailbox implements INodeType {
 		group: ['input'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
-		description: 'Work with the folders and messages of an IMAP or Exchange (EWS) mailbox: search, move, flag, spam and ham, retention, out-of-office',
+		description: 'Work with the folders and messages of an IMAP, Exchange (EWS) or Microsoft 365 (Graph) mailbox: search, move, flag, spam and ham, retention, out-of-office',
 		defaults: { name: 'Mailbox' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
-			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] }, hide: { protocol: ['pop3', 'smtp'], accessVia: ['ews'] } } },
-			{ name: 'mailboxPop3Api', required: true, testedBy: 'mailboxPop3ConnectionTest', displayOptions: { show: { authentication: ['password'], protocol: ['pop3'] }, hide: { accessVia: ['ews'] } } },
-			{ name: 'mailboxSmtpApi', required: true, testedBy: 'mailboxSmtpConnectionTest', displayOptions: { show: { authentication: ['password'], protocol: ['smtp'] }, hide: { accessVia: ['ews'] } } },
+			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] }, hide: { protocol: ['pop3', 'smtp'], accessVia: ['ews', 'graph'] } } },
+			{ name: 'mailboxPop3Api', required: true, testedBy: 'mailboxPop3ConnectionTest', displayOptions: { show: { authentication: ['password'], protocol: ['pop3'] }, hide: { accessVia: ['ews', 'graph'] } } },
+			{ name: 'mailboxSmtpApi', required: true, testedBy: 'mailboxSmtpConnectionTest', displayOptions: { show: { authentication: ['password'], protocol: ['smtp'] }, hide: { accessVia: ['ews', 'graph'] } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
 			// n8n tests OAuth2 credentials itself (connected or not): a node's testedBy is not used for them
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
@@ -29,9 +29,10 @@ export class Mailbox implements INodeType {
 		],
 		properties: [
 			...accessProperties,
-			// Authentication: the IMAP choices, or with Access Via: EWS the EWS ones (same name, one shown at a time)
-			...imapSignInProperties.flatMap((p) => (p.name === 'authentication' ? [imapOnly(p), ewsAuthenticationProperty] : [p])),
+			// Authentication: the IMAP choices, or with Access Via: EWS or Graph their own (same name, one shown at a time)
+			...imapSignInProperties.flatMap((p) => (p.name === 'authentication' ? [imapOnly(p), ewsAuthenticationProperty, graphAuthenticationProperty] : [p])),
 			ewsUrlProperty,
+			graphUrlProperty,
 			{
 				displayName: 'Resource',
 				name: 'resource',

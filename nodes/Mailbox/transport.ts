@@ -4,6 +4,8 @@ import { withTokenRefresh } from '../../lib/auth/oauth2-token';
 import { configError } from '../../lib/errors';
 import { connectEws, type EwsClient, type EwsClientSettings } from '../../lib/ews/client';
 import { ewsSettingsOf as ewsSettingsForTrigger, type EwsAuthentication as TriggerEwsAuthentication } from '../shared/ews-settings';
+import { connectGraph, type GraphClient } from '../../lib/graph/client';
+import { graphSettingsOf } from '../shared/graph-settings';
 import { connectImap, fromImapError } from '../../lib/imap/connect';
 import { checkLogin, isTokenLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
 import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
@@ -111,6 +113,43 @@ export class EwsSession {
 		const settings = await ewsSettingsOf(ctx, itemIndex);
 		const client = await connectEws(settings);
 		return new EwsSession(client, client.mailbox ?? (settings.auth.type === 'password' ? settings.auth.user : null));
+	}
+
+	close(): void {
+		this.client.close();
+	}
+}
+
+/** How the node signs in with Access Via: Microsoft Graph. */
+const GRAPH_AUTHENTICATIONS = ['microsoftApp', 'microsoftOAuth2'];
+
+/**
+ * One Graph client for a whole node run (Access Via: Microsoft Graph): the node's Authentication,
+ * Mailbox and Graph URL, read as the Graph trigger reads them (nodes/shared/graph-settings.ts).
+ */
+export class GraphSession {
+	private constructor(
+		readonly client: GraphClient,
+		/** The mailbox acted on, as the items name it: its address, or null for the signed-in user's own. */
+		readonly mailbox: string | null,
+	) {}
+
+	static async open(ctx: IExecuteFunctions, itemIndex = 0): Promise<GraphSession> {
+		const authentication = String(ctx.getNodeParameter('authentication', itemIndex, 'microsoftApp') ?? '');
+		if (!GRAPH_AUTHENTICATIONS.includes(authentication)) {
+			throw configError(
+				'authentication',
+				`Authentication "${authentication}" does not work with Access Via: Microsoft Graph.`,
+				'Choose Microsoft 365 App or Microsoft 365 (Delegated OAuth2) as Authentication, or set Access Via to IMAP or EWS.',
+			);
+		}
+		const options = await graphSettingsOf(
+			ctx,
+			{ authentication, mailbox: String(ctx.getNodeParameter('mailbox', itemIndex, '') ?? ''), graphUrl: String(ctx.getNodeParameter('graphUrl', itemIndex, '') ?? '') },
+			n8nLogger(ctx.logger),
+		);
+		const client = await connectGraph(options);
+		return new GraphSession(client, client.mailbox ?? null);
 	}
 
 	close(): void {

@@ -1,18 +1,33 @@
 import type { IDisplayOptions, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 import { DEFAULT_EWS_URL } from '../../../lib/ews/client';
+import { DEFAULT_GRAPH_URL } from '../../../lib/graph/client';
 import { configError, type MailboxError } from '../../../lib/errors';
 
-/** How the node reaches the mailbox: IMAP (the default, every server) or Exchange Web Services. */
-export type AccessVia = 'imap' | 'ews';
+/** How the node reaches the mailbox: IMAP (the default, every server), Exchange Web Services or Microsoft Graph. */
+export type AccessVia = 'imap' | 'ews' | 'graph';
 
 export function accessViaOf(ctx: IExecuteFunctions, itemIndex = 0): AccessVia {
-	return ctx.getNodeParameter('accessVia', itemIndex, 'imap') === 'ews' ? 'ews' : 'imap';
+	const value = ctx.getNodeParameter('accessVia', itemIndex, 'imap');
+	return value === 'ews' || value === 'graph' ? value : 'imap';
 }
 
-/** A parameter shown only with Access Via: IMAP (its displayOptions plus hide for EWS). */
+/** A parameter shown only with Access Via: IMAP (its displayOptions plus hide for EWS and Graph). */
 export function imapOnly(property: INodeProperties): INodeProperties {
 	const displayOptions: IDisplayOptions = property.displayOptions ?? {};
-	return { ...property, displayOptions: { ...displayOptions, hide: { ...(displayOptions.hide ?? {}), accessVia: ['ews'] } } };
+	return { ...property, displayOptions: { ...displayOptions, hide: { ...(displayOptions.hide ?? {}), accessVia: ['ews', 'graph'] } } };
+}
+
+/** A parameter hidden with Access Via: Microsoft Graph (Graph has its own in its place). */
+export function notGraph(property: INodeProperties): INodeProperties {
+	const displayOptions: IDisplayOptions = property.displayOptions ?? {};
+	const hidden = (displayOptions.hide?.accessVia as string[] | undefined) ?? [];
+	return { ...property, displayOptions: { ...displayOptions, hide: { ...(displayOptions.hide ?? {}), accessVia: [...new Set([...hidden, 'graph'])] } } };
+}
+
+/** A parameter shown only with Access Via: Microsoft Graph. */
+export function graphOnly(property: INodeProperties): INodeProperties {
+	const displayOptions: IDisplayOptions = property.displayOptions ?? {};
+	return { ...property, displayOptions: { ...displayOptions, show: { ...(displayOptions.show ?? {}), accessVia: ['graph'] } } };
 }
 
 /** A parameter shown only with Access Via: EWS. */
@@ -26,7 +41,12 @@ export function notOverEws(what: string): MailboxError {
 	return configError('accessVia', `${what} is not available with Access Via: Exchange Web Services (EWS).`, 'Set Access Via to IMAP for this operation (Microsoft 365 offers IMAP with the same credentials), or use an operation EWS supports.');
 }
 
-/** The node-level parameters of Access Via: EWS: the protocol choice, the sign-in and the EWS URL. */
+/** The error of an operation that Microsoft Graph does not offer here, naming Access Via. */
+export function notOverGraph(what: string): MailboxError {
+	return configError('accessVia', `${what} is not available with Access Via: Microsoft Graph.`, 'Set Access Via to IMAP for this operation (Microsoft 365 offers IMAP with the same credentials), or use an operation Graph supports.');
+}
+
+/** The node-level parameters of Access Via: the protocol choice (the sign-in and URLs follow). */
 export const accessProperties: INodeProperties[] = [
 	{
 		displayName: 'Access Via',
@@ -40,6 +60,12 @@ export const accessProperties: INodeProperties[] = [
 				name: 'Exchange Web Services (EWS)',
 				value: 'ews',
 				description: 'Exchange Online (Microsoft 365) or on-premises Exchange without IMAP: Connection → Check, Folder → List and Create, Message → Get, Move, Copy, Delete, Mark Read/Unread, Spam and Not Spam; messages by their EWS item ID',
+			},
+			{
+				name: 'Microsoft Graph',
+				value: 'graph',
+				description:
+					'Exchange Online (Microsoft 365) through its REST API: Folder → List, Create, Rename, Delete; Message → Get, Search, Move, Copy, Delete, Flags and Categories, Spam and Not Spam; Out of Office; Retention; messages by their Graph message ID',
 			},
 		],
 		description: 'The protocol the node uses to reach the mailbox',
@@ -68,4 +94,27 @@ export const ewsUrlProperty: INodeProperties = {
 	placeholder: DEFAULT_EWS_URL,
 	description: "Exchange Online's EWS endpoint; change only for a national cloud (e.g. https://outlook.office365.us/EWS/Exchange.asmx) or a hybrid server. The token goes only to Exchange Online's hosts and to the hosts the credential names (IMAP, POP3 or Exchange Host).",
 	displayOptions: { show: { accessVia: ['ews'], authentication: ['microsoftApp', 'microsoftOAuth2'] } },
+};
+
+/** Authentication with Access Via: Microsoft Graph. */
+export const graphAuthenticationProperty: INodeProperties = {
+	displayName: 'Authentication',
+	name: 'authentication',
+	type: 'options',
+	options: [
+		{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp', description: "An app registration with the Graph application permissions Mail.ReadWrite and MailboxSettings.ReadWrite; acts on the mailbox (the node's Mailbox, else the credential's)" },
+		{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2', description: 'A signed-in user (credential with API: Microsoft Graph): their own mailbox, or one they have Full Access to' },
+	],
+	default: 'microsoftApp',
+	displayOptions: { show: { accessVia: ['graph'] } },
+};
+
+export const graphUrlProperty: INodeProperties = {
+	displayName: 'Graph URL',
+	name: 'graphUrl',
+	type: 'string',
+	default: DEFAULT_GRAPH_URL,
+	placeholder: DEFAULT_GRAPH_URL,
+	description: "Microsoft Graph's endpoint; change only for a national cloud (e.g. https://graph.microsoft.us/v1.0). The token goes only to Microsoft Graph's hosts and to the hosts the credential names.",
+	displayOptions: { show: { accessVia: ['graph'] } },
 };

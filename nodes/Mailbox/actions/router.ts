@@ -1,8 +1,8 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { toNodeError } from '../../shared/errors';
-import { EwsSession, ImapSession } from '../transport';
-import { accessViaOf, notOverEws } from './access';
-import type { EwsOperationEntry, OperationEntry, ResourceDefinition } from './types';
+import { EwsSession, GraphSession, ImapSession } from '../transport';
+import { accessViaOf, notOverEws, notOverGraph } from './access';
+import type { EwsOperationEntry, GraphOperationEntry, OperationEntry, ResourceDefinition } from './types';
 import { connection } from './connection';
 import { folder } from './folder';
 import { message } from './message';
@@ -14,17 +14,20 @@ export const resources: Record<string, ResourceDefinition> = { connection, folde
 const RESOURCE_NAMES: Record<string, string> = { connection: 'Connection', folder: 'Folder', message: 'Message', outOfOffice: 'Out of Office', retention: 'Retention' };
 
 /**
- * Runs the chosen operation on one shared connection (IMAP, or the EWS client with Access Via:
- * EWS): an item operation once per input item, a batch operation once for all of them. Resource,
- * Operation and Access Via take no expressions, so every item asks for the same operation.
+ * Runs the chosen operation on one shared connection (IMAP, or the EWS or Graph client with
+ * Access Via: EWS or Microsoft Graph): an item operation once per input item, a batch operation
+ * once for all of them. Resource, Operation and Access Via take no expressions, so every item asks
+ * for the same operation.
  */
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const output: INodeExecutionData[] = [];
 	let session: ImapSession | undefined;
 	let ews: EwsSession | undefined;
+	let graph: GraphSession | undefined;
 	const shared = async () => (session ??= await ImapSession.open(this));
 	const sharedEws = async () => (ews ??= await EwsSession.open(this));
+	const sharedGraph = async () => (graph ??= await GraphSession.open(this));
 	const failed = (error: unknown, i: number) => {
 		const nodeError = toNodeError(this.getNode(), error, i);
 		if (!this.continueOnFail()) throw nodeError;
@@ -39,11 +42,35 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			failed(new Error(`The operation "${operation}" of resource "${resource}" is not supported.`), 0);
 			return [output];
 		}
-		if (accessViaOf(this) === 'ews') {
+		const accessVia = accessViaOf(this);
+		const operationName = () => `${RESOURCE_NAMES[resource] ?? resource} → ${(resources[resource]?.operation.options as Array<{ name: string; value: string }> | undefined)?.find((o) => o.value === operation)?.name ?? operation}`;
+		if (accessVia === 'graph') {
+			const entry: GraphOperationEntry | undefined = resources[resource]?.graph?.[operation];
+			if (!entry) {
+				failed(notOverGraph(operationName()), 0);
+				return [output];
+			}
+			if ('executeBatch' in entry) {
+				try {
+					output.push(...(await entry.executeBatch.call(this, items.map((_, i) => i), sharedGraph)));
+				} catch (error) {
+					failed(error, 0);
+				}
+				return [output];
+			}
+			for (let i = 0; i < items.length; i++) {
+				try {
+					output.push(...(await entry.execute.call(this, i, sharedGraph)));
+				} catch (error) {
+					failed(error, i);
+				}
+			}
+			return [output];
+		}
+		if (accessVia === 'ews') {
 			const entry: EwsOperationEntry | undefined = resources[resource]?.ews?.[operation];
 			if (!entry) {
-				const name = (resources[resource]?.operation.options as Array<{ name: string; value: string }> | undefined)?.find((o) => o.value === operation)?.name ?? operation;
-				failed(notOverEws(`${RESOURCE_NAMES[resource] ?? resource} → ${name}`), 0);
+				failed(notOverEws(operationName()), 0);
 				return [output];
 			}
 			if ('executeBatch' in entry) {
@@ -82,6 +109,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	} finally {
 		await session?.close();
 		ews?.close();
+		graph?.close();
 	}
 	return [output];
 }

@@ -1,5 +1,5 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import type { EwsSession, ImapSession } from '../transport';
+import type { EwsSession, GraphSession, ImapSession } from '../transport';
 
 /** The run's shared IMAP connection, opened on first use. */
 export type SessionOf = () => Promise<ImapSession>;
@@ -28,6 +28,8 @@ export interface ResourceDefinition {
 	operations: Record<string, OperationEntry>;
 	/** The operations available with Access Via: EWS; the others fail with an error naming Access Via. */
 	ews?: Record<string, EwsOperationEntry>;
+	/** The operations available with Access Via: Microsoft Graph; the others fail with an error naming Access Via. */
+	graph?: Record<string, GraphOperationEntry>;
 }
 
 /** The run's shared EWS client (Access Via: EWS), connected on first use. */
@@ -40,3 +42,14 @@ export type EwsItemOperation = (this: IExecuteFunctions, itemIndex: number, sess
 export type EwsBatchOperation = (this: IExecuteFunctions, itemIndices: number[], session: EwsSessionOf) => Promise<INodeExecutionData[]>;
 
 export type EwsOperationEntry = { execute: EwsItemOperation } | { executeBatch: EwsBatchOperation };
+
+/** The run's shared Graph client (Access Via: Microsoft Graph), connected on first use. */
+export type GraphSessionOf = () => Promise<GraphSession>;
+
+/** A Graph operation run once per input item. */
+export type GraphItemOperation = (this: IExecuteFunctions, itemIndex: number, session: GraphSessionOf) => Promise<INodeExecutionData[]>;
+
+/** A Graph operation run once for all input items ($batch requests for all message ids); each item's failure on that item. */
+export type GraphBatchOperation = (this: IExecuteFunctions, itemIndices: number[], session: GraphSessionOf) => Promise<INodeExecutionData[]>;
+
+export type GraphOperationEntry = { execute: GraphItemOperation } | { executeBatch: GraphBatchOperation };

@@ -27,7 +27,7 @@ describe('Mailbox node: Access Via', () => {
 	it('is IMAP by default, so existing workflows resolve exactly as before', () => {
 		const accessVia = description.properties.find((p) => p.name === 'accessVia');
 		expect(accessVia).toMatchObject({ type: 'options', default: 'imap', noDataExpression: true });
-		expect((accessVia?.options as Array<{ value: string }>).map((o) => o.value)).toEqual(['imap', 'ews']);
+		expect((accessVia?.options as Array<{ value: string }>).map((o) => o.value)).toEqual(['imap', 'ews', 'graph']);
 		for (const resource of Object.keys(resources)) {
 			for (const operation of operationsOf(resource)) {
 				const without = resolve({ resource, operation });

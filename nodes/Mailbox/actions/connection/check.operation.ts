@@ -21,7 +21,7 @@ export const description: INodeProperties[] = [
 		type: 'options',
 		noDataExpression: true,
 		default: 'imap',
-		displayOptions: { show: { resource: ['connection'], operation: ['check'], authentication: ['password'] }, hide: { accessVia: ['ews'] } },
+		displayOptions: { show: { resource: ['connection'], operation: ['check'], authentication: ['password'] }, hide: { accessVia: ['ews', 'graph'] } },
 		options: [
 			{ name: 'IMAP (Incoming)', value: 'imap', description: 'Check with a Mailbox IMAP credential' },
 			{ name: 'POP3 (Incoming)', value: 'pop3', description: 'Check with a Mailbox POP3 credential: login (USER/PASS or APOP) and the maildrop' },

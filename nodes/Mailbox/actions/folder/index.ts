@@ -2,6 +2,7 @@ import type { ResourceDefinition } from '../types';
 import * as create from './create.operation';
 import * as del from './delete.operation';
 import * as ews from './ews.operation';
+import * as graph from './graph.operation';
 import { imapOnly } from '../access';
 import * as list from './list.operation';
 import * as rename from './rename.operation';
@@ -23,7 +24,7 @@ export const folder: ResourceDefinition = {
 			{
 				name: 'Delete',
 				value: 'delete',
-				description: 'Delete an empty folder, or with Force a folder with its messages and subfolders (IMAP only)',
+				description: 'Delete an empty folder, or with Force a folder with its messages and subfolders (IMAP and Microsoft Graph)',
 				action: 'Delete a folder',
 			},
 			{
@@ -35,7 +36,7 @@ export const folder: ResourceDefinition = {
 			{
 				name: 'Rename',
 				value: 'rename',
-				description: 'Rename or move a folder with its subfolders (IMAP only)',
+				description: 'Rename or move a folder with its subfolders (IMAP; Microsoft Graph renames in place)',
 				action: 'Rename a folder',
 			},
 		],
@@ -48,6 +49,7 @@ export const folder: ResourceDefinition = {
 		...rename.description,
 		...del.description,
 		...ews.description,
+		...graph.description,
 	],
 	operations: {
 		create: { execute: create.execute },
@@ -58,5 +60,11 @@ export const folder: ResourceDefinition = {
 	ews: {
 		create: { execute: ews.create },
 		list: { execute: ews.list },
+	},
+	graph: {
+		create: { execute: graph.create },
+		delete: { execute: graph.remove },
+		list: { execute: graph.list },
+		rename: { execute: graph.rename },
 	},
 };

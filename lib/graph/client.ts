@@ -146,6 +146,13 @@ export type GraphMoveResults = GraphItemResult[] & { newIds: Map<string, string>
 
 export type GraphFlagStatus = 'flagged' | 'notFlagged' | 'complete';
 
+/** What updateMessages changes on a message. */
+export interface GraphMessageChanges {
+	isRead?: boolean;
+	flag?: { flagStatus: GraphFlagStatus };
+	categories?: string[];
+}
+
 export interface GraphDateTimeTimeZone {
 	dateTime: string;
 	timeZone: string;
@@ -538,6 +545,13 @@ export class GraphClient {
 
 	private async patch(ids: string[], operation: string, body: Record<string, unknown>): Promise<GraphItemResult[]> {
 		const results = await this.each(ids, operation, (id) => ({ method: 'PATCH', url: `${this.root}/messages/${segment(id)}`, body }));
+		return results.map(({ id, ok, error }) => (error ? { id, ok, error } : { id, ok }));
+	}
+
+	/** Changes read state, follow-up flag and categories together: one PATCH per message (the same changes for all, or each message's own). */
+	async updateMessages(ids: string[], changes: GraphMessageChanges | ((id: string) => GraphMessageChanges)): Promise<GraphItemResult[]> {
+		const bodyOf = typeof changes === 'function' ? changes : () => changes;
+		const results = await this.each(ids, 'update', (id) => ({ method: 'PATCH', url: `${this.root}/messages/${segment(id)}`, body: bodyOf(id) }));
 		return results.map(({ id, ok, error }) => (error ? { id, ok, error } : { id, ok }));
 	}
 

@@ -19,7 +19,7 @@
  */
 import { splitFolderPath } from '../connection/folder-path';
 import { configError, MailboxError } from '../errors';
-import type { GraphAutomaticReplies, GraphClient, GraphDateTimeTimeZone, GraphFlagStatus, GraphFolder, GraphItemResult, GraphMessage } from './client';
+import type { GraphAutomaticReplies, GraphClient, GraphDateTimeTimeZone, GraphFlagStatus, GraphFolder, GraphItemResult, GraphMessage, GraphMessageChanges } from './client';
 import { wellKnownFolder } from './client';
 
 /** A node field: its name and its label as the user sees it. */
@@ -348,8 +348,8 @@ export async function setGraphFlags(client: GraphClient, ids: readonly string[],
 	const list = unique(ids);
 	const outcomes = new Map<string, GraphOutcome<GraphFlagOutcome>>();
 	if (!list.length) return [];
-	const bodies = new Map<string, Record<string, unknown>>();
-	const base: Record<string, unknown> = {};
+	const bodies = new Map<string, GraphMessageChanges>();
+	const base: GraphMessageChanges = {};
 	if (change.read !== undefined) base.isRead = change.read;
 	if (change.flagStatus !== undefined) base.flag = { flagStatus: change.flagStatus };
 	const cats = change.categories;
@@ -368,44 +368,20 @@ export async function setGraphFlags(client: GraphClient, ids: readonly string[],
 	} else {
 		for (const id of list) bodies.set(id, cats ? { ...base, categories: [...cats.names] } : base);
 	}
-	// messages with the same body share a request list (one $batch per 20)
-	const groups = new Map<string, string[]>();
-	for (const [id, body] of bodies) {
-		const key = JSON.stringify(body);
-		groups.set(key, [...(groups.get(key) ?? []), id]);
-	}
-	for (const [key, group] of groups) {
-		const body = JSON.parse(key) as { isRead?: boolean; flag?: { flagStatus: GraphFlagStatus }; categories?: string[] };
-		const results = await patchMessages(client, group, body);
-		for (const [id, outcome] of outcomesOf(client, results, 'update', () => ({
+	// one PATCH per message, all in $batch requests of 20 (each message may have its own categories)
+	const targets = [...bodies.keys()];
+	const results = targets.length ? await client.updateMessages(targets, (id) => bodies.get(id)!) : [];
+	for (const [id, outcome] of outcomesOf(client, results, 'update', (r) => {
+		const body = bodies.get(r.id)!;
+		return {
 			...(body.isRead !== undefined ? { isRead: body.isRead } : {}),
 			...(body.flag ? { flagStatus: body.flag.flagStatus } : {}),
 			...(body.categories ? { categories: body.categories } : {}),
-		}))) {
-			outcomes.set(id, outcome);
-		}
+		};
+	})) {
+		outcomes.set(id, outcome);
 	}
 	return fanOut(ids, outcomes);
-}
-
-/** One PATCH per message with the same body, through the client's bulk calls. */
-async function patchMessages(client: GraphClient, ids: string[], body: { isRead?: boolean; flag?: { flagStatus: GraphFlagStatus }; categories?: string[] }): Promise<GraphItemResult[]> {
-	const keys = Object.keys(body);
-	if (keys.length === 1 && body.isRead !== undefined) return client.markRead(ids, body.isRead);
-	if (keys.length === 1 && body.flag) return client.setFlag(ids, body.flag.flagStatus);
-	if (keys.length === 1 && body.categories) return client.setCategories(ids, body.categories);
-	// several properties at once: one after the other; a message fails with its first failure
-	const results = new Map<string, GraphItemResult>(ids.map((id) => [id, { id, ok: true }]));
-	const steps: Array<(list: string[]) => Promise<GraphItemResult[]>> = [];
-	if (body.isRead !== undefined) steps.push((list) => client.markRead(list, body.isRead));
-	if (body.flag) steps.push((list) => client.setFlag(list, body.flag!.flagStatus));
-	if (body.categories) steps.push((list) => client.setCategories(list, body.categories!));
-	for (const step of steps) {
-		const pending = ids.filter((id) => results.get(id)!.ok);
-		if (!pending.length) break;
-		for (const r of await step(pending)) if (!r.ok) results.set(r.id, r);
-	}
-	return ids.map((id) => results.get(id)!);
 }
 
 export interface GraphSpamOutcome {

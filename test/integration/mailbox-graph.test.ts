@@ -86,6 +86,9 @@ describe('Mailbox node, Access Via: Microsoft Graph', () => {
 		const added = server.addMessage(opts.mailbox ?? ALICE, folder, mime(subject, opts.from), { isRead: opts.isRead, received: opts.received, categories: opts.categories, flagged: opts.flagged });
 		return { ...added, itemId: added.immutableId, subject };
 	};
+	const ids = (mailbox: string, folder: string) => server.folderMessages(mailbox, folder).map((m) => m.immutableId);
+	const items = (list: string[]): INodeExecutionData[] => list.map((itemId) => ({ json: { itemId } }));
+	const state = (folder: string, itemId: string) => server.folderMessages(ALICE, folder).find((m) => m.immutableId === itemId);
 	const inner = (requests: GraphRequestLog[]) => requests.flatMap((r) => (r.path.endsWith('/$batch') ? (r.batch ?? []) : [r]));
 
 	beforeAll(async () => {
@@ -219,6 +222,245 @@ describe('Mailbox node, Access Via: Microsoft Graph', () => {
 
 			const missing = await failure(run({ resource: 'folder', operation: 'delete', folderPath: 'Nope/Never', force: true, options: {} }));
 			expect(missing.message).toContain('Folder Path: Folder "Nope" was not found');
+		});
+	});
+
+	describe('Message', () => {
+		it('Get: properties and the parsed MIME in the item shape of IMAP Get; it stays unread', async () => {
+			const a = add('inbox', { subject: 'Quarterly report Ü', categories: ['Blue'], flagged: true });
+			const requests = since();
+			const [item] = await run({ resource: 'message', operation: 'get', options: { includeRaw: true } }, { items: items([a.itemId]) });
+			expect(item).toMatchObject({ subject: 'Quarterly report Ü', itemId: a.itemId, isRead: false, flags: ['\\Flagged'], flagStatus: 'flagged', categories: ['Blue'], mailbox: ALICE, messageId: `<graph-node-${seq}@example.com>` });
+			expect(String(item.text)).toContain('Hello from Quarterly report');
+			expect(item.from).toMatchObject({ value: [expect.objectContaining({ address: 'sender@example.com' })] });
+			expect(item.folderId).toEqual(expect.any(String));
+			const sent = requests();
+			expect(sent.map((r) => [r.method, r.path])).toEqual([
+				['GET', `/v1.0/users/${ALICE}/messages/${a.itemId}`],
+				['GET', `/v1.0/users/${ALICE}/messages/${a.itemId}/$value`],
+			]);
+			expect(sent[0].query.$select).toContain('internetMessageId');
+			expect(state('inbox', a.itemId)?.isRead).toBe(false);
+		});
+
+		it('Search with filters: one $filter (receivedDateTime first for $orderby), newest first; headers with the Graph ids', async () => {
+			server.createFolder(ALICE, 'msgfolderroot', 'Searched');
+			const now = Date.now();
+			const old = add('Searched', { subject: 'old unread from alice', from: 'Alice <alice@example.com>', received: new Date(now - 10 * 86_400_000) });
+			const hit1 = add('Searched', { subject: 'hit one', from: 'Alice <alice@example.com>', received: new Date(now - 2 * 86_400_000), categories: ['Invoice'] });
+			const hit2 = add('Searched', { subject: 'hit two', from: 'Alice <alice@example.com>', received: new Date(now - 86_400_000), categories: ['Invoice', 'Red'] });
+			add('Searched', { subject: 'read one', from: 'Alice <alice@example.com>', isRead: true, received: new Date(now - 86_400_000), categories: ['Invoice'] });
+			add('Searched', { subject: 'from bob', from: 'Bob <bob@example.com>', received: new Date(now - 86_400_000), categories: ['Invoice'] });
+			const since3 = new Date(now - 3 * 86_400_000).toISOString();
+			const requests = since();
+			const out = await run({ resource: 'message', operation: 'search', folder: 'Searched', searchText: '', filters: { seen: 'no', from: 'alice@example.com', since: since3, category: 'Invoice', flagged: 'no' }, returnAll: true, output: 'headers', options: {} });
+			expect(out.map((o) => o.subject)).toEqual(['hit two', 'hit one']);
+			expect(out[0]).toMatchObject({ itemId: hit2.itemId, folder: 'Searched', mailbox: ALICE, isRead: false, categories: ['Invoice', 'Red'], flags: [], from: { value: [{ address: 'alice@example.com', name: 'Alice' }] } });
+			expect(out.map((o) => o.itemId)).not.toContain(old.itemId);
+			const list = requests().find((r) => r.path.endsWith('/messages'));
+			expect(list?.query.$filter).toBe(
+				`receivedDateTime ge ${since3.replace(/\.\d{3}Z$/, 'Z')} and isRead eq false and from/emailAddress/address eq 'alice@example.com' and flag/flagStatus ne 'flagged' and categories/any(c:c eq 'Invoice')`,
+			);
+			expect(list?.query.$orderby).toBe('receivedDateTime desc');
+			expect(list?.query.$search).toBeUndefined();
+
+			// a filter without a date still leads with receivedDateTime (Graph's rule for $orderby); oldest first; a limit
+			const oldest = await run({ resource: 'message', operation: 'search', folder: 'Searched', searchText: '', filters: { seen: 'no' }, returnAll: false, limit: 2, output: 'headers', options: { sort: 'oldestFirst' } });
+			expect(oldest.map((o) => o.itemId)).toEqual([old.itemId, hit1.itemId]);
+			const last = server.requests.at(-1)!;
+			expect(last.query).toMatchObject({ $filter: 'receivedDateTime ge 1900-01-01T00:00:00Z and isRead eq false', $orderby: 'receivedDateTime asc', $top: '2' });
+		});
+
+		it('Search Text: $search (KQL, quoted) without $filter or $orderby; Full Messages parse the MIME', async () => {
+			add('inbox', { subject: 'Kiwi invoice 4711' });
+			const requests = since();
+			const out = await run({ resource: 'message', operation: 'search', folder: 'Inbox', searchText: 'subject:kiwi', filters: {}, returnAll: true, output: 'full', options: {} });
+			expect(out.map((o) => o.subject)).toEqual(['Kiwi invoice 4711']);
+			expect(String(out[0].text)).toContain('Hello from Kiwi invoice 4711');
+			const list = requests().find((r) => r.path.endsWith('/messages'));
+			expect(list?.query.$search).toBe('"subject:kiwi"');
+			expect(list?.query.$filter).toBeUndefined();
+			expect(list?.query.$orderby).toBeUndefined();
+		});
+
+		it('Search Text together with filters: the error names the fields and why; nothing is sent', async () => {
+			const count = server.requests.length;
+			const error = await failure(run({ resource: 'message', operation: 'search', folder: 'Inbox', searchText: 'invoice', filters: { seen: 'no', category: 'Red' }, returnAll: true, output: 'headers', options: { sort: 'oldestFirst' } }));
+			expect(error.message).toBe(
+				'Microsoft Graph does not combine $search (Search Text) with $filter or $orderby on messages: Search Text cannot be used together with Read Status, Category, Sort: Oldest First.',
+			);
+			expect(error.description).toContain('write them into Search Text as KQL');
+			const subject = await failure(run({ resource: 'message', operation: 'search', folder: 'Inbox', searchText: '', filters: { subject: 'invoice' }, returnAll: true, output: 'headers', options: {} }));
+			expect(subject.message).toContain('Subject is not available with Access Via: Microsoft Graph');
+			expect(subject.description).toContain('subject:invoice');
+			expect(server.requests.length).toBe(count);
+			const folder = await failure(run({ resource: 'message', operation: 'search', folder: 'Inbox/Nope', searchText: '', filters: {}, returnAll: true, output: 'headers', options: {} }));
+			expect(folder.message).toContain('Folder: Folder "Nope" was not found in "Inbox"');
+		});
+
+		it('Move of 25 messages: $batch bodies of 20 and 5, per-message results (a vanished one its own error), immutable ids kept', async () => {
+			server.createFolder(ALICE, 'msgfolderroot', 'Bulk');
+			const moved = Array.from({ length: 24 }, () => add('inbox'));
+			const gone = add('inbox');
+			await run({ resource: 'message', operation: 'delete', options: { deletePermanently: true } }, { items: items([gone.itemId]) });
+			const list = [...moved.slice(0, 10).map((m) => m.itemId), gone.itemId, ...moved.slice(10).map((m) => m.itemId)];
+			const requests = since();
+			const out = await run({ resource: 'message', operation: 'move', destination: 'Bulk' }, { items: items(list), continueOnFail: true });
+			expect(out).toHaveLength(25);
+			expect(out[0]).toMatchObject({ operation: 'move', mailbox: ALICE, itemId: moved[0].itemId, destination: 'Bulk', newItemId: moved[0].itemId });
+			expect(out[10]).toMatchObject({ error: expect.stringContaining('was not found'), field: 'itemId', code: 'NOT_FOUND' });
+			expect(out.filter((o) => o.newItemId)).toHaveLength(24);
+			expect(ids(ALICE, 'Bulk').sort()).toEqual(moved.map((m) => m.itemId).sort());
+			const batches = requests().filter((r) => r.path === '/v1.0/$batch');
+			const bodies = batches.map((b) => (JSON.parse(b.body) as { requests: Array<{ method: string; url: string; body: unknown }> }).requests);
+			expect(bodies.map((b) => b.length)).toEqual([20, 5]);
+			expect(bodies[0][0]).toMatchObject({ method: 'POST', url: `/users/${ALICE}/messages/${list[0]}/move`, body: { destinationId: expect.any(String) } });
+			expect(batches[0].batch?.[10]).toMatchObject({ status: 404, errorCode: 'ErrorItemNotFound' });
+		});
+
+		it('Move without Continue On Fail: a vanished message stops the node naming Message ID; an IMAP UID is refused', async () => {
+			const gone = add('inbox');
+			await run({ resource: 'message', operation: 'delete', options: { deletePermanently: true } }, { items: items([gone.itemId]) });
+			const error = await failure(run({ resource: 'message', operation: 'move', destination: 'Archive' }, { items: items([gone.itemId]) }));
+			expect(error.message).toContain('was not found');
+			const uid = await failure(run({ resource: 'message', operation: 'move', destination: 'Archive' }, { items: [{ json: { itemId: '42' } }] }));
+			expect(uid.message).toContain('is not a Microsoft Graph message id');
+			const a = add('inbox');
+			const count = server.requests.length;
+			const folder = await failure(run({ resource: 'message', operation: 'move', destination: 'Archive/Nope' }, { items: items([a.itemId]) }));
+			expect(folder.message).toContain('Destination Folder: Folder "Nope" was not found');
+			expect(server.requests.slice(count).some((r) => r.path.endsWith('/move') || r.path === '/v1.0/$batch')).toBe(false);
+		});
+
+		it('Copy: copies with new ids in the destination, the originals stay', async () => {
+			const a = add('inbox');
+			const b = add('inbox');
+			const out = await run({ resource: 'message', operation: 'copy', destination: 'Inbox/Projects' }, { items: items([a.itemId, b.itemId]) });
+			expect(out.map((o) => o.destination)).toEqual(['Inbox/Projects', 'Inbox/Projects']);
+			expect(out[0].newItemId).not.toBe(a.itemId);
+			expect(ids(ALICE, 'Inbox/Projects')).toEqual(expect.arrayContaining([out[0].newItemId, out[1].newItemId]));
+			expect(ids(ALICE, 'inbox')).toEqual(expect.arrayContaining([a.itemId, b.itemId]));
+		});
+
+		it('Delete: to Deleted Items (DELETE) by default, permanently (permanentDelete) as an option', async () => {
+			const a = add('inbox');
+			const b = add('inbox');
+			let requests = since();
+			const out = await run({ resource: 'message', operation: 'delete', options: {} }, { items: items([a.itemId, b.itemId]) });
+			expect(out).toEqual([expect.objectContaining({ itemId: a.itemId, deleted: true, permanently: false }), expect.objectContaining({ itemId: b.itemId, deleted: true, permanently: false })]);
+			expect(ids(ALICE, 'deleteditems')).toEqual(expect.arrayContaining([a.itemId, b.itemId]));
+			expect(inner(requests()).map((r) => r.method)).toEqual(['DELETE', 'DELETE']);
+
+			const c = add('inbox');
+			requests = since();
+			await run({ resource: 'message', operation: 'delete', options: { deletePermanently: true } }, { items: items([c.itemId]) });
+			expect(requests().map((r) => [r.method, r.path])).toEqual([['POST', `/v1.0/users/${ALICE}/messages/${c.itemId}/permanentDelete`]]);
+			expect(ids(ALICE, 'inbox')).not.toContain(c.itemId);
+			expect(ids(ALICE, 'deleteditems')).not.toContain(c.itemId);
+		});
+
+		it('Set/Clear Flags: read, flagged, complete, categories added, removed and replaced; Answered is refused naming Flags', async () => {
+			const a = add('inbox', { categories: ['Blue'] });
+			const b = add('inbox', { categories: ['Green'] });
+			let requests = since();
+			let out = await run({ resource: 'message', operation: 'setFlags', flags: ['\\Seen', '\\Flagged'], categories: 'Invoice, Red category', options: {} }, { items: items([a.itemId, b.itemId]) });
+			expect(out[0]).toMatchObject({ itemId: a.itemId, isRead: true, flagStatus: 'flagged', categories: ['Blue', 'Invoice', 'Red category'], flagsSet: ['\\Seen', '\\Flagged'] });
+			expect(out[1]).toMatchObject({ itemId: b.itemId, categories: ['Green', 'Invoice', 'Red category'] });
+			expect(state('inbox', a.itemId)).toMatchObject({ isRead: true, flagStatus: 'flagged', categories: ['Blue', 'Invoice', 'Red category'] });
+			const sent = inner(requests());
+			// the current categories in one $batch, then one $batch with a PATCH per message
+			expect(requests().map((r) => r.path)).toEqual(['/v1.0/$batch', '/v1.0/$batch']);
+			expect(sent.filter((r) => r.method === 'GET').map((r) => r.query.$select)).toEqual(['id,categories', 'id,categories']);
+			const patches = sent.filter((r) => r.method === 'PATCH').map((r) => JSON.parse(r.body));
+			expect(patches).toEqual([
+				{ isRead: true, flag: { flagStatus: 'flagged' }, categories: ['Blue', 'Invoice', 'Red category'] },
+				{ isRead: true, flag: { flagStatus: 'flagged' }, categories: ['Green', 'Invoice', 'Red category'] },
+			]);
+
+			out = await run({ resource: 'message', operation: 'clearFlags', flags: ['\\Seen', '\\Flagged'], categories: 'invoice', options: {} }, { items: items([a.itemId]) });
+			expect(out[0]).toMatchObject({ isRead: false, flagStatus: 'notFlagged', categories: ['Blue', 'Red category'], flagsCleared: ['\\Seen', '\\Flagged'] });
+			expect(state('inbox', a.itemId)).toMatchObject({ isRead: false, flagStatus: 'notFlagged', categories: ['Blue', 'Red category'] });
+
+			requests = since();
+			out = await run({ resource: 'message', operation: 'setFlags', flags: ['\\Flagged'], categories: 'Done', options: { flagComplete: true, replaceCategories: true } }, { items: items([a.itemId]) });
+			expect(out[0]).toMatchObject({ flagStatus: 'complete', categories: ['Done'] });
+			expect(state('inbox', a.itemId)).toMatchObject({ flagStatus: 'complete', categories: ['Done'] });
+			expect(requests().some((r) => r.method === 'GET')).toBe(false);
+
+			const count = server.requests.length;
+			const answered = await failure(run({ resource: 'message', operation: 'setFlags', flags: ['\\Answered'], categories: '', options: {} }, { items: items([a.itemId]) }));
+			expect(answered.message).toContain('\\Answered are not supported with Access Via: Microsoft Graph');
+			const nothing = await failure(run({ resource: 'message', operation: 'clearFlags', flags: [], categories: '', options: {} }, { items: items([a.itemId]) }));
+			expect(nothing.message).toContain('nothing to set or clear');
+			expect(server.requests.length).toBe(count);
+		});
+
+		it('a throttled $batch: the throttled requests are sent again after Retry-After, the others once', async () => {
+			const list = [add('inbox'), add('inbox'), add('inbox')];
+			mockSeams.waits.length = 0;
+			const requests = since();
+			server.throttle(2, 3);
+			const out = await run({ resource: 'message', operation: 'setFlags', flags: ['\\Seen'], categories: '', options: {} }, { items: items(list.map((m) => m.itemId)) });
+			expect(out.every((o) => o.isRead === true)).toBe(true);
+			expect(list.every((m) => state('inbox', m.itemId)?.isRead)).toBe(true);
+			expect(mockSeams.waits).toEqual([3000]);
+			const batches = requests().filter((r) => r.path === '/v1.0/$batch');
+			expect(batches.map((b) => (b.batch ?? []).map((r) => r.status))).toEqual([[429, 429, 200], [200, 200]]);
+			expect((JSON.parse(batches[1].body) as { requests: Array<{ url: string }> }).requests.map((r) => r.url)).toEqual(list.slice(0, 2).map((m) => `/users/${ALICE}/messages/${m.itemId}`));
+		});
+
+		it('Mark as Spam: to Junk Email; one already there stays with a note. Not Spam: back to the Inbox (or a chosen folder)', async () => {
+			const a = add('inbox');
+			const junk = add('junkemail');
+			const requests = since();
+			const out = await run({ resource: 'message', operation: 'markAsSpam', options: {} }, { items: items([a.itemId, junk.itemId]) });
+			expect(out[0]).toMatchObject({ itemId: a.itemId, moved: true, destination: 'Junk Email', newItemId: a.itemId });
+			expect(out[1]).toMatchObject({ itemId: junk.itemId, moved: false, newItemId: null, note: 'Not moved: already in the junk folder "Junk Email".' });
+			expect(ids(ALICE, 'junkemail')).toEqual(expect.arrayContaining([a.itemId, junk.itemId]));
+			const sent = inner(requests());
+			const moves = sent.filter((r) => r.path.endsWith('/move'));
+			// one message to move: a request of its own, no $batch
+			expect(moves.map((r) => r.path)).toEqual([`/v1.0/users/${ALICE}/messages/${a.itemId}/move`]);
+			expect(sent.find((r) => r.path === `/v1.0/users/${ALICE}/mailFolders/junkemail`)).toBeDefined();
+
+			const other = add('inbox');
+			const back = await run({ resource: 'message', operation: 'markAsNotSpam', options: {} }, { items: items([a.itemId, other.itemId]) });
+			expect(back[0]).toMatchObject({ moved: true, destination: 'Inbox', newItemId: a.itemId });
+			expect(back[1]).toMatchObject({ moved: false, note: expect.stringContaining('not in the junk folder') });
+			expect(ids(ALICE, 'inbox')).toContain(a.itemId);
+			expect(ids(ALICE, 'junkemail')).not.toContain(a.itemId);
+
+			const chosen = await run({ resource: 'message', operation: 'markAsNotSpam', options: { moveTo: 'Inbox/Projects' } }, { items: items([junk.itemId]) });
+			expect(chosen[0]).toMatchObject({ moved: true, destination: 'Inbox/Projects' });
+			expect(ids(ALICE, 'Inbox/Projects')).toContain(junk.itemId);
+		});
+
+		it('a shared mailbox of the credential: /users/{shared}; one it does not list is refused naming Mailbox before any request', async () => {
+			const a = add('inbox', { mailbox: SHARED });
+			const requests = since();
+			const out = await run({ resource: 'message', operation: 'move', mailbox: SHARED, destination: 'Archive' }, { items: items([a.itemId]) });
+			expect(out[0]).toMatchObject({ mailbox: SHARED, newItemId: a.itemId });
+			expect(ids(SHARED, 'archive')).toContain(a.itemId);
+			for (const r of inner(requests())) expect(r.path).toContain(`/users/${SHARED}/`);
+			const count = server.requests.length;
+			const error = await failure(run({ resource: 'message', operation: 'move', mailbox: 'other@contoso.test', destination: 'Archive' }, { items: items([a.itemId]) }));
+			expect(error.message).toContain('is not one of the credential\'s shared mailboxes');
+			expect(server.requests.length).toBe(count);
+		});
+	});
+
+	describe('what Graph does not do', () => {
+		it('Append and Connection → Check name Access Via; Password (IMAP) names Authentication', async () => {
+			for (const [resource, operation, words] of [
+				['message', 'append', 'Message → Append'],
+				['connection', 'check', 'Connection → Check'],
+			] as const) {
+				const error = await failure(run({ resource, operation }));
+				expect(error.message).toBe(`${words} is not available with Access Via: Microsoft Graph.`);
+				expect(error.description).toContain('Set Access Via to IMAP');
+			}
+			const password = await failure(run({ resource: 'folder', operation: 'list', authentication: 'password', options: {} }));
+			expect(password.message).toContain('does not work with Access Via: Microsoft Graph');
 		});
 	});
 });

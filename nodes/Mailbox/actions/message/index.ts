@@ -3,7 +3,8 @@ import * as append from './append.operation';
 import * as bulk from './bulk.operation';
 import { addressProperties } from './common';
 import * as ews from './ews.operation';
-import { imapOnly } from '../access';
+import { imapOnly, notGraph } from '../access';
+import * as graph from './graph.operation';
 import * as get from './get.operation';
 import * as search from './search.operation';
 
@@ -24,7 +25,7 @@ export const message: ResourceDefinition = {
 			{
 				name: 'Clear Flags',
 				value: 'clearFlags',
-				description: 'Remove flags from messages: Read (mark as unread), Flagged, Answered, Draft, or custom keywords; over EWS only Read',
+				description: 'Remove flags from messages: Read (mark as unread), Flagged, Answered, Draft, or custom keywords; over EWS only Read; over Microsoft Graph Read, Flagged and categories',
 				action: 'Clear flags of a message',
 			},
 			{
@@ -66,13 +67,13 @@ export const message: ResourceDefinition = {
 			{
 				name: 'Search',
 				value: 'search',
-				description: 'Find messages in a folder by sender, recipient, subject, date, read or flagged status, size, a header, or a raw IMAP search; newest first (IMAP only)',
+				description: 'Find messages in a folder by sender, recipient, subject, date, read or flagged status, size, a header, or a raw IMAP search; newest first (IMAP; over Microsoft Graph by KQL text or a filter)',
 				action: 'Search messages',
 			},
 			{
 				name: 'Set Flags',
 				value: 'setFlags',
-				description: 'Add flags to messages: Read (mark as read), Flagged, Answered, Draft, or custom keywords; over EWS only Read',
+				description: 'Add flags to messages: Read (mark as read), Flagged, Answered, Draft, or custom keywords; over EWS only Read; over Microsoft Graph Read, Flagged (or complete) and categories',
 				action: 'Set flags of a message',
 			},
 		],
@@ -82,11 +83,12 @@ export const message: ResourceDefinition = {
 	// messages by item id; Flags and Keywords are the same for both (EWS: Read only).
 	properties: [
 		...addressProperties.map(imapOnly),
-		...search.description,
+		...search.description.map((p) => (p.name === 'filters' ? notGraph(p) : p)),
 		...get.description.map(imapOnly),
-		...bulk.description.map((p) => (p.name === 'flags' || p.name === 'keywords' ? p : imapOnly(p))),
+		...bulk.description.map((p) => (p.name === 'flags' ? p : p.name === 'keywords' ? notGraph(p) : imapOnly(p))),
 		...append.description,
 		...ews.description,
+		...graph.description,
 	],
 	operations: {
 		append: { execute: append.execute },
@@ -109,5 +111,16 @@ export const message: ResourceDefinition = {
 		markAsSpam: { executeBatch: ews.executeFor('markAsSpam') },
 		move: { executeBatch: ews.executeFor('move') },
 		setFlags: { executeBatch: ews.executeFor('setFlags') },
+	},
+	graph: {
+		clearFlags: { executeBatch: graph.executeFor('clearFlags') },
+		copy: { executeBatch: graph.executeFor('copy') },
+		delete: { executeBatch: graph.executeFor('delete') },
+		get: { execute: graph.get },
+		markAsNotSpam: { executeBatch: graph.executeFor('markAsNotSpam') },
+		markAsSpam: { executeBatch: graph.executeFor('markAsSpam') },
+		move: { executeBatch: graph.executeFor('move') },
+		search: { execute: graph.search },
+		setFlags: { executeBatch: graph.executeFor('setFlags') },
 	},
 };

@@ -604,6 +604,9 @@ function utc(date: Date): GraphDateTimeTimeZone {
 /** Turns the automatic replies on: scheduled between start and end, or always until cleared. */
 export async function setGraphOutOfOffice(client: GraphClient, settings: GraphOutOfOfficeSettings): Promise<GraphOutOfOffice> {
 	if (!settings.internalText.trim()) throw configError('text', 'Text is empty: there is no reply to send.', 'Enter the text of the automatic reply.');
+	for (const [value, field, label] of [[settings.start, 'startDate', 'Start'], [settings.end, 'endDate', 'End']] as const) {
+		if (value && Number.isNaN(value.getTime())) throw configError(field, `${label} is not a date and time.`, 'Enter an ISO date such as 2026-03-01T08:00:00Z.');
+	}
 	if ((settings.start === undefined) !== (settings.end === undefined)) {
 		const missing = settings.start === undefined ? { field: 'startDate', label: 'Start' } : { field: 'endDate', label: 'End' };
 		throw configError(missing.field, `${missing.label} is empty: Microsoft Graph schedules automatic replies only with both Start and End.`, 'Enter both Start and End for a scheduled reply, or neither for a reply that stays on until cleared.');

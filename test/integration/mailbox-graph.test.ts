@@ -449,6 +449,112 @@ describe('Mailbox node, Access Via: Microsoft Graph', () => {
 		});
 	});
 
+	describe('Out of Office', () => {
+		it('Set scheduled, Get, Set always with its own external text and audience, Clear: a round trip through mailboxSettings', async () => {
+			const requests = since();
+			const [scheduled] = await run({ resource: 'outOfOffice', operation: 'set', text: 'Back on Monday.', options: { startDate: '2026-03-02T08:00:00Z', endDate: '2026-03-09T08:00:00Z' } });
+			expect(scheduled).toMatchObject({ enabled: true, status: 'scheduled', text: 'Back on Monday.', internalText: 'Back on Monday.', externalText: 'Back on Monday.', externalAudience: 'all', startDate: '2026-03-02T08:00:00.000Z', endDate: '2026-03-09T08:00:00.000Z', timeZone: 'UTC', mailbox: ALICE });
+			const patch = requests().find((r) => r.method === 'PATCH');
+			expect(patch).toMatchObject({ path: `/v1.0/users/${ALICE}/mailboxSettings`, status: 200 });
+			expect(JSON.parse(patch!.body)).toEqual({
+				automaticRepliesSetting: {
+					status: 'scheduled',
+					internalReplyMessage: 'Back on Monday.',
+					externalReplyMessage: 'Back on Monday.',
+					externalAudience: 'all',
+					scheduledStartDateTime: { dateTime: '2026-03-02T08:00:00.000', timeZone: 'UTC' },
+					scheduledEndDateTime: { dateTime: '2026-03-09T08:00:00.000', timeZone: 'UTC' },
+				},
+			});
+			expect(server.mailboxSettings(ALICE).automaticRepliesSetting).toMatchObject({ status: 'scheduled', internalReplyMessage: 'Back on Monday.' });
+
+			const [got] = await run({ resource: 'outOfOffice', operation: 'get', options: {} });
+			expect(got).toMatchObject({ enabled: true, status: 'scheduled', startDate: '2026-03-02T08:00:00.000Z', endDate: '2026-03-09T08:00:00.000Z' });
+			expect(server.requests.at(-1)).toMatchObject({ method: 'GET', path: `/v1.0/users/${ALICE}/mailboxSettings` });
+
+			const [always] = await run({ resource: 'outOfOffice', operation: 'set', text: 'Away.', options: { externalText: 'We will answer soon.', externalAudience: 'contactsOnly' } });
+			expect(always).toMatchObject({ enabled: true, status: 'alwaysEnabled', internalText: 'Away.', externalText: 'We will answer soon.', externalAudience: 'contactsOnly', startDate: null, endDate: null });
+
+			const [cleared] = await run({ resource: 'outOfOffice', operation: 'clear', options: {} });
+			expect(cleared).toMatchObject({ enabled: false, status: 'disabled', cleared: true });
+			expect(server.mailboxSettings(ALICE).automaticRepliesSetting).toMatchObject({ status: 'disabled', internalReplyMessage: 'Away.' });
+		});
+
+		it('Start without End, or End before Start: the error names the field; nothing is sent', async () => {
+			const count = server.requests.length;
+			const noEnd = await failure(run({ resource: 'outOfOffice', operation: 'set', text: 'Away.', options: { startDate: '2026-03-02T08:00:00Z' } }));
+			expect(noEnd.message).toContain('End is empty');
+			const backwards = await failure(run({ resource: 'outOfOffice', operation: 'set', text: 'Away.', options: { startDate: '2026-03-09T08:00:00Z', endDate: '2026-03-02T08:00:00Z' } }));
+			expect(backwards.message).toContain('is not after Start');
+			expect(server.requests.length).toBe(count);
+		});
+	});
+
+	describe('Retention', () => {
+		it('a dry run lists and changes nothing; the real run deletes exactly the old messages, in $batch requests of 20', async () => {
+			server.createFolder(ALICE, 'msgfolderroot', 'Newsletters');
+			const now = Date.now();
+			const oldOnes = Array.from({ length: 22 }, (_, i) => add('Newsletters', { subject: `old letter ${i}`, received: new Date(now - (40 + i) * 86_400_000) }));
+			const recent = [add('Newsletters', { subject: 'recent letter', received: new Date(now - 5 * 86_400_000) }), add('Newsletters', { subject: 'fresh letter' })];
+			const oldJunk = add('junkemail', { subject: 'old junk', received: new Date(now - 45 * 86_400_000) });
+			const newJunk = add('junkemail', { subject: 'new junk', received: new Date(now - 2 * 86_400_000) });
+			const oldInbox = add('inbox', { subject: 'old inbox mail', received: new Date(now - 400 * 86_400_000) });
+			const params = { resource: 'retention', operation: 'apply', inboxDays: 0, junkDays: 30, sentDays: 0, otherFolders: { folders: [{ folder: 'Newsletters', days: 30 }] }, options: { listLimit: 5 } };
+			const before = { letters: ids(ALICE, 'Newsletters').sort(), junk: ids(ALICE, 'junkemail').sort() };
+
+			let requests = since();
+			const dry = await run({ ...params, dryRun: true });
+			expect(dry.map((r) => [r.folder, r.role, r.matched, r.deleted, r.dryRun, r.action])).toEqual([
+				['Junk Email', 'junk', 1, 0, true, 'delete'],
+				['Newsletters', 'extra', 22, 0, true, 'delete'],
+			]);
+			expect(dry[1]).toMatchObject({ days: 30, ageBy: 'arrival', messagesTruncated: true, failed: [], mailbox: ALICE });
+			expect(dry[1].messages).toHaveLength(5);
+			expect((dry[1].messages as IDataObject[])[0]).toMatchObject({ itemId: expect.any(String), subject: expect.stringMatching(/^old letter/), messageId: expect.any(String), internalDate: expect.any(String) });
+			expect(dry[0].messages).toEqual([expect.objectContaining({ itemId: oldJunk.itemId, subject: 'old junk' })]);
+			const cutoff = String(dry[1].cutoff);
+			expect(new Date(cutoff).getTime()).toBeLessThan(now - 29 * 86_400_000);
+			let sent = requests();
+			expect(sent.every((r) => r.method === 'GET')).toBe(true);
+			const lists = sent.filter((r) => r.path.endsWith('/messages'));
+			expect(lists.map((r) => r.query.$filter)).toEqual([`receivedDateTime lt ${cutoff.replace(/\.\d{3}Z$/, 'Z')}`, `receivedDateTime lt ${cutoff.replace(/\.\d{3}Z$/, 'Z')}`]);
+			// the 22 old letters came in pages of 100 at most, following the nextLink
+			expect({ letters: ids(ALICE, 'Newsletters').sort(), junk: ids(ALICE, 'junkemail').sort() }).toEqual(before);
+
+			requests = since();
+			const real = await run({ ...params, dryRun: false });
+			expect(real.map((r) => [r.folder, r.matched, r.deleted, r.dryRun])).toEqual([
+				['Junk Email', 1, 1, false],
+				['Newsletters', 22, 22, false],
+			]);
+			expect(ids(ALICE, 'Newsletters').sort()).toEqual(recent.map((m) => m.itemId).sort());
+			expect(ids(ALICE, 'junkemail')).toContain(newJunk.itemId);
+			expect(ids(ALICE, 'junkemail')).not.toContain(oldJunk.itemId);
+			expect(ids(ALICE, 'inbox')).toContain(oldInbox.itemId);
+			expect(ids(ALICE, 'deleteditems')).not.toEqual(expect.arrayContaining([oldOnes[0].itemId]));
+			sent = requests();
+			const batches = sent.filter((r) => r.path === '/v1.0/$batch').map((b) => (JSON.parse(b.body) as { requests: Array<{ method: string; url: string }> }).requests);
+			expect(batches.map((b) => b.length)).toEqual([20, 2]);
+			expect(batches.flat().every((r) => r.method === 'POST' && r.url.endsWith('/permanentDelete'))).toBe(true);
+			expect(sent.filter((r) => r.path.endsWith('/permanentDelete')).map((r) => r.path)).toEqual([`/v1.0/users/${ALICE}/messages/${oldJunk.itemId}/permanentDelete`]);
+		});
+
+		it('Move to Trash: old messages go to Deleted Items; an unknown folder fails naming its field before anything is deleted', async () => {
+			server.createFolder(ALICE, 'msgfolderroot', 'Reports');
+			const old = add('Reports', { received: new Date(Date.now() - 90 * 86_400_000) });
+			const [result] = await run({ resource: 'retention', operation: 'apply', inboxDays: 0, junkDays: 0, sentDays: 0, otherFolders: { folders: [{ folder: 'Reports', days: 60 }] }, dryRun: false, options: { moveToTrash: true } });
+			expect(result).toMatchObject({ folder: 'Reports', action: 'move', movedTo: 'Deleted Items', matched: 1, deleted: 1 });
+			expect(ids(ALICE, 'deleteditems')).toContain(old.itemId);
+
+			const kept = add('junkemail', { received: new Date(Date.now() - 90 * 86_400_000) });
+			const count = server.requests.length;
+			const error = await failure(run({ resource: 'retention', operation: 'apply', inboxDays: 0, junkDays: 30, sentDays: 0, otherFolders: { folders: [{ folder: 'Reports/Missing', days: 10 }] }, dryRun: false, options: {} }));
+			expect(error.message).toContain('Other Folders: "Reports/Missing": Folder "Missing" was not found');
+			expect(inner(server.requests.slice(count)).some((r) => r.method !== 'GET')).toBe(false);
+			expect(ids(ALICE, 'junkemail')).toContain(kept.itemId);
+		});
+	});
+
 	describe('what Graph does not do', () => {
 		it('Append and Connection → Check name Access Via; Password (IMAP) names Authentication', async () => {
 			for (const [resource, operation, words] of [

@@ -2,10 +2,13 @@ import type { ResourceDefinition } from '../types';
 import * as clear from './clear.operation';
 import * as get from './get.operation';
 import * as set from './set.operation';
+import * as graph from './graph.operation';
+import { notGraph } from '../access';
 
 /**
  * The out-of-office auto-reply, kept on the mail server as a Sieve script and managed through
- * ManageSieve (RFC 5804) with the node's credential; the IMAP connection is not used.
+ * ManageSieve (RFC 5804) with the node's credential; the IMAP connection is not used. With Access
+ * Via: Microsoft Graph, the mailbox's automatic replies (mailboxSettings).
  */
 export const outOfOffice: ResourceDefinition = {
 	operation: {
@@ -37,6 +40,8 @@ export const outOfOffice: ResourceDefinition = {
 		],
 		default: 'get',
 	},
-	properties: [...set.description, ...get.description, ...clear.description],
+	// Text is shared; Subject and the ManageSieve options are not Graph's (it has its own options)
+	properties: [...[...set.description, ...get.description, ...clear.description].map((p) => (p.name === 'text' ? p : notGraph(p))), ...graph.description],
 	operations: { clear: { execute: clear.execute }, get: { execute: get.execute }, set: { execute: set.execute } },
+	graph: { clear: { execute: graph.clear }, get: { execute: graph.get }, set: { execute: graph.set } },
 };

@@ -1,5 +1,6 @@
 import type { ResourceDefinition } from '../types';
 import * as apply from './apply.operation';
+import * as graph from './graph.operation';
 
 export const retention: ResourceDefinition = {
 	operation: {
@@ -20,4 +21,5 @@ export const retention: ResourceDefinition = {
 	},
 	properties: apply.description,
 	operations: { apply: { execute: apply.execute } },
+	graph: { apply: { execute: graph.execute } },
 };

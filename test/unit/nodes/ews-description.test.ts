@@ -103,3 +103,34 @@ describe('Mailbox node: Access Via', () => {
 		expect(ewsChoice?.description).toMatch(/Check.*List and Create.*Get, Move, Copy, Delete.*Spam/);
 	});
 });
+
+describe('Mailbox node: Access Via Microsoft Graph', () => {
+	it('offers the Microsoft 365 credentials only, with Graph URL and messages by Message ID from $json.itemId', () => {
+		expect(credentialsShown({ accessVia: 'graph' })).toEqual(['mailboxMicrosoftAppApi']);
+		expect(credentialsShown({ accessVia: 'graph', authentication: 'microsoftOAuth2' })).toEqual(['mailboxMicrosoftOAuth2Api']);
+		expect(credentialsShown({ accessVia: 'graph', authentication: 'password', resource: 'connection', operation: 'check', protocol: 'pop3' })).toEqual([]);
+		const auth = description.properties.filter((p) => p.name === 'authentication' && NodeHelpers.displayParameter(resolve({ accessVia: 'graph' }), p, typeNode, description));
+		expect(auth).toHaveLength(1);
+		expect((auth[0].options as Array<{ value: string }>).map((o) => o.value)).toEqual(['microsoftApp', 'microsoftOAuth2']);
+		const move = resolve({ resource: 'message', operation: 'move', accessVia: 'graph' });
+		expect(move).toMatchObject({ accessVia: 'graph', authentication: 'microsoftApp', graphUrl: 'https://graph.microsoft.com/v1.0', itemId: '={{ $json.itemId }}', destination: '' });
+		expect([move.folder, move.uid, move.ewsUrl]).toEqual([undefined, undefined, undefined]);
+		const search = resolve({ resource: 'message', operation: 'search', accessVia: 'graph' });
+		expect(search).toMatchObject({ folder: 'INBOX', searchText: '', filters: {} });
+		expect(resolve({ resource: 'message', operation: 'setFlags', accessVia: 'graph' })).toMatchObject({ flags: [], categories: '' });
+		expect(resolve({ resource: 'message', operation: 'setFlags', accessVia: 'graph' }).keywords).toBeUndefined();
+		expect(resolve({ resource: 'outOfOffice', operation: 'set', accessVia: 'graph' }).subject).toBeUndefined();
+	});
+
+	it('runs Folder List/Create/Rename/Delete, the message operations but Append, Out of Office and Retention', () => {
+		const graph = Object.fromEntries(Object.entries(resources).map(([name, r]) => [name, Object.keys(r.graph ?? {}).sort()]));
+		expect(graph).toEqual({
+			connection: [],
+			folder: ['create', 'delete', 'list', 'rename'],
+			message: ['clearFlags', 'copy', 'delete', 'get', 'markAsNotSpam', 'markAsSpam', 'move', 'search', 'setFlags'],
+			outOfOffice: ['clear', 'get', 'set'],
+			retention: ['apply'],
+		});
+		for (const [name, ops] of Object.entries(graph)) for (const op of ops) expect(operationsOf(name)).toContain(op);
+	});
+});

@@ -51,8 +51,19 @@ export interface ComposeInput {
 	/** Makes the message a reply: In-Reply-To, References and a "Re:" subject. */
 	inReplyTo?: ReplyTarget;
 	account?: AccountRules;
+	/**
+	 * Keep BCC (and the account's BCC) in a Bcc header instead of the envelope only: for Microsoft
+	 * Graph's MIME send, which takes the recipients from the headers and, as Exchange's MIME writer
+	 * does for every message it sends over SMTP, leaves the Bcc header out of what it transmits
+	 * ([MS-OXCMAIL] 2.1.3.1.1.2). The sender's Sent Items copy keeps the BCC recipients.
+	 */
+	bccHeader?: boolean;
 	/** For tests: a fixed Date header. */
 	date?: Date;
+	/** For tests: a fixed Message-ID (with angle brackets). */
+	messageId?: string;
+	/** For tests: the fixed part of the multipart boundaries (MailComposer's baseBoundary). */
+	baseBoundary?: string;
 }
 
 export interface ComposedMessage {
@@ -183,7 +194,8 @@ const crlf = (body: string | undefined) => (body === undefined ? undefined : bod
  * Builds the message with nodemailer's MailComposer and returns its exact bytes, the envelope and
  * their SHA-256. Everything is checked first, so a refused input sends nothing: line breaks in
  * any header value (header injection), addresses that are not addresses, a From that the account
- * does not allow, no recipient. The account's BCC goes into the envelope only.
+ * does not allow, no recipient. The account's BCC goes into the envelope only (with bccHeader:
+ * into the Bcc header, for Microsoft Graph).
  */
 export async function composeMessage(input: ComposeInput): Promise<ComposedMessage> {
 	const account = input.account ?? {};
@@ -248,11 +260,13 @@ export async function composeMessage(input: ComposeInput): Promise<ComposedMessa
 	if (sigText !== undefined && (text !== undefined || html === undefined)) text = appendTextSignature(text ?? '', sigText);
 	if (sigHtml !== undefined && html !== undefined) html = appendHtmlSignature(html, sigHtml);
 
+	// with bccHeader the account's BCC joins the Bcc header (once), else it is added to the envelope below
+	const headerBcc = input.bccHeader ? [...bcc, ...bccAll.filter((a) => ![...to, ...cc, ...bcc].some((r) => (r.address ?? '').toLowerCase() === (a.address ?? '').toLowerCase()))] : bcc;
 	const mail: Mail.Options = {
 		from: { name: input.fromName?.trim() ?? '', address: fromEmail },
 		to: to.length ? to : undefined,
 		cc: cc.length ? cc : undefined,
-		bcc: bcc.length ? bcc : undefined,
+		bcc: headerBcc.length ? headerBcc : undefined,
 		replyTo: replyTo.length ? replyTo : undefined,
 		subject,
 		text: crlf(text ?? (html === undefined ? '' : undefined)),
@@ -262,8 +276,11 @@ export async function composeMessage(input: ComposeInput): Promise<ComposedMessa
 		headers,
 		attachments: (input.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType || 'application/octet-stream', content: a.content })),
 		date: input.date,
+		messageId: input.messageId,
+		baseBoundary: input.baseBoundary,
 	};
 	const node = new MailComposer(mail).compile();
+	if (input.bccHeader) node.keepBcc = true;
 	const envelope = node.getEnvelope() as { from: string | false; to: string[] };
 	for (const { address } of bccAll) if (address && !envelope.to.some((r) => r.toLowerCase() === address.toLowerCase())) envelope.to.push(address);
 	const built = await new Promise<Buffer>((resolve, reject) => node.build((error, message) => (error ? reject(error) : resolve(message))));

@@ -23,10 +23,32 @@ import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { getAppToken } from '../../lib/auth/microsoft';
+import { connectGraph, type GraphClient } from '../../lib/graph/client';
+import { composeForGraph, sendComposedViaGraph } from '../../lib/graph/send';
+import { graphSettingsOf } from '../shared/graph-settings';
 import { MICROSOFT_DELEGATED_CREDENTIAL, microsoftOAuth2Connection } from '../shared/microsoft-oauth2';
 import { smtpSettingsFromCredential, SMTP_CREDENTIAL } from '../shared/smtp-credentials';
 
+const viaSmtp = { sendVia: ['smtp'] };
+const viaGraph = { sendVia: ['graph'] };
+
 const properties: INodeProperties[] = [
+	{
+		displayName: 'Send Via',
+		name: 'sendVia',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{ name: 'SMTP', value: 'smtp', description: 'Any mail server, Microsoft 365 included' },
+			{
+				name: 'Microsoft Graph',
+				value: 'graph',
+				description:
+					'Microsoft 365 over HTTPS (sendMail with the message as MIME), where SMTP AUTH is switched off. Exchange saves every message sent this way in Sent Items, so no copy is appended.',
+			},
+		],
+		default: 'smtp',
+	},
 	{
 		displayName: 'Authentication',
 		name: 'authentication',
@@ -37,6 +59,40 @@ const properties: INodeProperties[] = [
 			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2', description: 'XOAUTH2 with the signed-in user\'s token' },
 		],
 		default: 'password',
+		displayOptions: { show: viaSmtp },
+	},
+	{
+		displayName: 'Authentication',
+		name: 'authentication',
+		type: 'options',
+		options: [
+			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp', description: 'The app\'s token for Graph; the app needs the application permission Mail.Send' },
+			{
+				name: 'Microsoft 365 (Delegated OAuth2)',
+				value: 'microsoftOAuth2',
+				description: 'The signed-in user\'s token, from a credential with API: Microsoft Graph (delegated permission Mail.Send)',
+			},
+		],
+		default: 'microsoftApp',
+		displayOptions: { show: viaGraph },
+	},
+	{
+		displayName: 'Mailbox',
+		name: 'mailbox',
+		type: 'string',
+		default: '',
+		placeholder: 'info@example.com',
+		description:
+			'The mailbox that sends (its Sent Items keep the copy): leave empty for the credential\'s own mailbox, or enter one of the Shared Mailboxes listed in the credential. A From Email other than the mailbox\'s address needs Send As (or Send on Behalf) permission in Exchange.',
+		displayOptions: { show: viaGraph },
+	},
+	{
+		displayName: 'Graph URL',
+		name: 'graphUrl',
+		type: 'string',
+		default: 'https://graph.microsoft.com/v1.0',
+		description: 'Microsoft Graph, or a national cloud\'s Graph URL (e.g. https://graph.microsoft.us/v1.0). The token goes only to Graph\'s hosts and to the hosts the credential names.',
+		displayOptions: { show: viaGraph },
 	},
 	{
 		displayName: 'SMTP Server',
@@ -44,7 +100,7 @@ const properties: INodeProperties[] = [
 		type: 'string',
 		default: 'smtp.office365.com:587',
 		description: 'Host (and port) of the SMTP server for Microsoft 365 sign-ins; STARTTLS is used. STARTTLS on port 587 often works where SSL/TLS on port 465 is blocked. The token goes only to Exchange Online\'s hosts and to the hosts the credential names.',
-		displayOptions: { show: { authentication: ['microsoftApp', 'microsoftOAuth2'] } },
+		displayOptions: { show: { authentication: ['microsoftApp', 'microsoftOAuth2'] }, hide: viaGraph },
 	},
 	{
 		displayName: 'From Email',
@@ -118,6 +174,7 @@ const properties: INodeProperties[] = [
 		type: 'boolean',
 		default: false,
 		description: 'Whether to store the sent message, exactly as sent and marked as read, in the IMAP Sent folder so that phones and mail apps show it',
+		displayOptions: { hide: viaGraph },
 	},
 	{
 		displayName: 'Sent Folder',
@@ -126,7 +183,7 @@ const properties: INodeProperties[] = [
 		default: '',
 		placeholder: 'Sent',
 		description: 'Leave empty for the folder the server marks as Sent (SPECIAL-USE), or enter the folder name',
-		displayOptions: { show: { saveToSent: [true] } },
+		displayOptions: { show: { saveToSent: [true] }, hide: viaGraph },
 	},
 	{
 		displayName: 'Options',
@@ -181,7 +238,7 @@ const properties: INodeProperties[] = [
 		placeholder: 'smtp.example.com:587',
 		description:
 			'This node\'s own SMTP server (host, or host:port). With the credential\'s login only the credential\'s own host, e.g. another port, at least as protected as the credential asks; without a login any server (the credential\'s "allow self-signed" applies to its own host only). Leave empty to use the credential\'s server (or the provider or instance default it names; an instance default the n8n admin did not set means this machine\'s mail server, localhost:25). The output says which server was used and where it came from.',
-		displayOptions: { show: { authentication: ['password'] } },
+		displayOptions: { show: { authentication: ['password'] }, hide: viaGraph },
 	},
 	{
 		displayName: 'Server Security',
@@ -194,7 +251,7 @@ const properties: INodeProperties[] = [
 			{ name: 'STARTTLS if Offered', value: 'starttls-optional' },
 			{ name: 'None', value: 'none', description: 'Port 25 by default; only on a trusted network' },
 		],
-		displayOptions: { show: { authentication: ['password'] }, hide: { serverOverride: [''] } },
+		displayOptions: { show: { authentication: ['password'] }, hide: { serverOverride: [''], ...viaGraph } },
 	},
 	{
 		displayName: 'Account Rules',
@@ -218,7 +275,8 @@ const properties: INodeProperties[] = [
 				type: 'string',
 				default: '',
 				placeholder: 'archive@example.com',
-				description: 'Every message also goes to this address (in the envelope only: recipients do not see it)',
+				description:
+					'Every message also goes to this address (SMTP: in the envelope only; Microsoft Graph: in the Bcc header, which Exchange does not send on; either way recipients do not see it)',
 			},
 			{
 				displayName: 'HTML Signature',
@@ -410,6 +468,40 @@ async function composeInput(ctx: IExecuteFunctions, i: number, item: INodeExecut
 	};
 }
 
+/**
+ * Send Via: Microsoft Graph. Each item's message is composed as for SMTP (with BCC in the Bcc
+ * header, see lib/graph/send.ts) and sent by one Graph client, one message after another.
+ */
+async function sendViaGraph(ctx: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = ctx.getInputData();
+	const out: INodeExecutionData[] = [];
+	const logger = n8nLogger(ctx.logger);
+	let client: GraphClient | undefined;
+	try {
+		for (let i = 0; i < items.length; i++) {
+			try {
+				const message = await composeForGraph(await composeInput(ctx, i, items[i]));
+				client ??= await connectGraph(
+					await graphSettingsOf(
+						ctx,
+						{ authentication: str(ctx.getNodeParameter('authentication', 0, 'microsoftApp')), mailbox: str(ctx.getNodeParameter('mailbox', 0, '')), graphUrl: str(ctx.getNodeParameter('graphUrl', 0, '')) },
+						logger,
+					),
+				);
+				const result = await sendComposedViaGraph(client, message);
+				out.push({ json: { ...result, recipients: [...result.recipients], sendVia: 'graph', subject: message.subject }, pairedItem: { item: i } });
+			} catch (error) {
+				const nodeError = toNodeError(ctx.getNode(), error, i);
+				if (!ctx.continueOnFail()) throw nodeError;
+				out.push({ json: { error: nodeError.message, description: nodeError.description ?? null }, pairedItem: { item: i } });
+			}
+		}
+	} finally {
+		client?.close();
+	}
+	return [out];
+}
+
 /** Connections the pool keeps open at most. */
 const MAX_CONNECTIONS = 5;
 /** Messages handed to the pool and not yet answered: enough that no connection waits for the next message to be built. */
@@ -423,14 +515,14 @@ export class MailboxSend implements INodeType {
 		group: ['output'],
 		version: 1,
 		subtitle: '={{$parameter["subject"]}}',
-		description: 'Send mail over SMTP, with reply threading, signatures, account rules and a copy in the Sent folder',
+		description: 'Send mail over SMTP or Microsoft Graph, with reply threading, signatures, account rules and a copy in the Sent folder',
 		defaults: { name: 'Mailbox Send Email' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
-			{ name: 'mailboxSmtpApi', required: true, testedBy: 'mailboxSmtpConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
-			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'], saveToSent: [true] } } },
+			{ name: 'mailboxSmtpApi', required: true, testedBy: 'mailboxSmtpConnectionTest', displayOptions: { show: { authentication: ['password'], ...viaSmtp } } },
+			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'], saveToSent: [true], ...viaSmtp } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
 		],
@@ -442,6 +534,7 @@ export class MailboxSend implements INodeType {
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		if (this.getNodeParameter('sendVia', 0, 'smtp') === 'graph') return sendViaGraph(this);
 		const items = this.getInputData();
 		const results: Array<INodeExecutionData | undefined> = new Array(items.length);
 		let sender: SmtpSender | undefined;

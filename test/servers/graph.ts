@@ -46,7 +46,9 @@
  * sendMail: `Content-Type: text/plain` with base64 MIME (not base64: 400
  * ErrorMimeContentInvalidBase64String "Invalid base64 string for MIME content.", as documented),
  * always saved to Sent Items; or JSON `{message, saveToSentItems}`, composed into MIME here. Both
- * answer 202 and are recorded in `sent`.
+ * answer 202 and are recorded in `sent`, with the recipients (To, Cc and Bcc: Exchange makes a MIME
+ * Bcc header Bcc recipients) and the MIME as transmitted, without the Bcc header ([MS-OXCMAIL]
+ * 2.1.3.1.1.2: MIME writers must not copy Bcc recipients into a message for outbound SMTP).
  *
  * $batch: at most 20 requests (else 400 BadRequest); each inner request is authorised, throttled
  * and logged separately (in its $batch's log entry), `dependsOn` is honoured (a failed dependency
@@ -138,6 +140,13 @@ export interface GraphSentMessage {
 	raw: Buffer;
 	format: 'mime' | 'json';
 	savedToSentItems: boolean;
+	/** The addresses it goes to: To, Cc and Bcc (Exchange makes the MIME's Bcc header Bcc recipients). */
+	recipients: string[];
+	/**
+	 * The MIME as it leaves for the recipients: without the Bcc header, which Exchange's MIME writer
+	 * does not copy into a message for outbound SMTP ([MS-OXCMAIL] 2.1.3.1.1.2).
+	 */
+	transmitted: Buffer;
 }
 
 export type FlagStatus = 'notFlagged' | 'flagged' | 'complete';
@@ -1613,6 +1622,7 @@ export class GraphServer {
 		let raw: Buffer;
 		let save = true;
 		let format: 'mime' | 'json';
+		let recipients: string[] = [];
 		if (type.startsWith('text/plain')) {
 			format = 'mime';
 			const text = call.body.toString('latin1').replace(/\s+/g, '');
@@ -1620,6 +1630,7 @@ export class GraphServer {
 			raw = Buffer.from(text, 'base64');
 			const parsed = await parseMime(raw);
 			if (!parsed.to.length && !parsed.cc.length && !parsed.bcc.length) throw new GraphError(400, 'ErrorInvalidRecipients');
+			recipients = [...parsed.to, ...parsed.cc, ...parsed.bcc].map((a) => a.address);
 		} else if (type.startsWith('application/json')) {
 			format = 'json';
 			const body = this.readJson(call);
@@ -1633,6 +1644,7 @@ export class GraphServer {
 			const bcc = list(message.bccRecipients);
 			if (!to.length && !cc.length && !bcc.length) throw new GraphError(400, 'ErrorInvalidRecipients');
 			if ([...to, ...cc, ...bcc].some((a) => !/^[^@\s]+@[^@\s]+$/.test(a.address))) throw new GraphError(400, 'ErrorInvalidRecipients');
+			recipients = [...to, ...cc, ...bcc].map((a) => a.address);
 			const content = message.body as { contentType?: string; content?: string } | undefined;
 			const html = String(content?.contentType ?? 'text').toLowerCase() === 'html';
 			const headers = Array.isArray(message.internetMessageHeaders) ? Object.fromEntries((message.internetMessageHeaders as Array<{ name: string; value: string }>).map((h) => [h.name, h.value])) : undefined;
@@ -1652,7 +1664,7 @@ export class GraphServer {
 		} else {
 			throw new GraphError(415, 'UnsupportedMediaType', `Content-Type '${type || '(none)'}' is not supported; use application/json or text/plain.`);
 		}
-		this.sent.push({ mailbox: mbx.address, raw, format, savedToSentItems: save });
+		this.sent.push({ mailbox: mbx.address, raw, format, savedToSentItems: save, recipients, transmitted: withoutBcc(raw) });
 		if (save) this.store(mbx, this.wellKnown(mbx, 'sentitems')!, Buffer.from(raw), { isRead: true, categories: [], flagStatus: 'notFlagged', received: new Date(Math.floor(Date.now() / 1000) * 1000) });
 		return { status: 202 };
 	}
@@ -1872,4 +1884,13 @@ function matchesSearch(search: string, p: Parsed): boolean {
 		if (field === 'body') return p.text.toLowerCase().includes(value);
 		return p.subject.toLowerCase().includes(value) || p.text.toLowerCase().includes(value) || from.includes(value);
 	});
+}
+
+/** The MIME without its top-level Bcc header (folded lines included). */
+function withoutBcc(raw: Buffer): Buffer {
+	const text = raw.toString('latin1');
+	const end = text.search(/\r?\n\r?\n/);
+	if (end < 0) return Buffer.from(raw);
+	const head = text.slice(0, end).replace(/^bcc:.*(?:\r?\n[ \t].*)*(?:\r?\n|$)/gim, '');
+	return Buffer.from(head.replace(/\r?\n$/, '') + text.slice(end), 'latin1');
 }

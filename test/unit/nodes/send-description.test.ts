@@ -15,8 +15,8 @@ describe('Mailbox Send Email description', () => {
 		const methods = node.methods.credentialTest as Record<string, unknown>;
 		const byName = Object.fromEntries(credentials.map((c) => [c.name, c]));
 		expect(Object.keys(byName).sort()).toEqual(['mailboxImapApi', 'mailboxMicrosoftAppApi', 'mailboxMicrosoftOAuth2Api', 'mailboxSmtpApi']);
-		expect(byName.mailboxSmtpApi.displayOptions?.show).toEqual({ authentication: ['password'] });
-		expect(byName.mailboxImapApi.displayOptions?.show).toEqual({ authentication: ['password'], saveToSent: [true] });
+		expect(byName.mailboxSmtpApi.displayOptions?.show).toEqual({ authentication: ['password'], sendVia: ['smtp'] });
+		expect(byName.mailboxImapApi.displayOptions?.show).toEqual({ authentication: ['password'], saveToSent: [true], sendVia: ['smtp'] });
 		expect(byName.mailboxMicrosoftAppApi.displayOptions?.show).toEqual({ authentication: ['microsoftApp'] });
 		expect(byName.mailboxMicrosoftOAuth2Api.testedBy).toBeUndefined();
 		for (const name of ['mailboxSmtpApi', 'mailboxImapApi', 'mailboxMicrosoftAppApi']) expect(typeof methods[byName[name].testedBy as string]).toBe('function');

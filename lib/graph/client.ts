@@ -25,6 +25,8 @@
  * - Folders are found by well-known name (inbox, junkemail, deleteditems, sentitems, drafts,
  *   archive; "Junk Email" and the other English display names too) or display path
  *   ("Inbox/Projects"), level by level, names compared case-insensitively as Exchange does.
+ * - Sending MIME (sendMail) and storing MIME as delivered mail (mailFolder: importMime, the one
+ *   request that goes to the Graph URL's /beta: v1.0 only creates drafts from MIME).
  * - Every failure is a MailboxError that names the field and the fix (lib/graph/errors.ts); a
  *   delta link Graph no longer accepts is told apart by isResyncRequired().
  *
@@ -612,6 +614,31 @@ export class GraphClient {
 		await this.call('send', () =>
 			this.transport.request({ method: 'POST', path: `${this.root}/sendMail`, raw: { contentType: 'text/plain', data: Buffer.from(mime.toString('base64'), 'ascii') }, operation: 'send' }),
 		);
+	}
+
+	/**
+	 * Creates a message in a folder from MIME, as delivered (not a draft, unread), without sending
+	 * it: mailFolder: importMime, POST .../mailFolders/{id}/importMime with the MIME in base64 as
+	 * text/plain. Graph v1.0 has no such request (a message created from MIME there is always a
+	 * draft), so this one goes to the Graph URL's /beta; it needs the permission
+	 * Mail-Advanced.ReadWrite.All (app) or Mail-Advanced.ReadWrite (delegated).
+	 */
+	async importMime(folderId: string, mime: Buffer): Promise<GraphMessage> {
+		if (!mime.length) throw configError('message', 'The message to import is empty.', 'Give the message (MIME) to store.');
+		const beta = /\/v1\.0$/i.test(this.baseUrl) ? this.baseUrl.replace(/\/v1\.0$/i, '/beta') : this.baseUrl;
+		return this.json<GraphMessage>({
+			method: 'POST',
+			path: `${beta}${this.root}/mailFolders/${segment(folderId)}/importMime`,
+			raw: { contentType: 'text/plain', data: Buffer.from(mime.toString('base64'), 'ascii') },
+			operation: 'import MIME',
+		});
+	}
+
+	/** The messages of a folder (undefined: the whole mailbox) whose Message-ID is `internetMessageId` (with angle brackets). */
+	async findByInternetMessageId(folderId: string | undefined, internetMessageId: string, select: string[] = ['internetMessageId']): Promise<GraphMessage[]> {
+		const base = folderId ? `${this.root}/mailFolders/${segment(folderId)}/messages` : `${this.root}/messages`;
+		const filter = `internetMessageId eq '${internetMessageId.replace(/'/g, "''")}'`;
+		return this.collect<GraphMessage>(`${base}${query({ $filter: filter, $select: [...new Set(['id', ...select])].join(','), $top: 10 })}`, 'find message', 50);
 	}
 
 	/** The mailbox's automatic replies (out of office). */

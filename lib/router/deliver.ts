@@ -47,6 +47,8 @@ export interface CopyResult {
 	status: 'appended' | 'alreadyPresent' | 'failed' | 'skipped';
 	/** UID in the target folder (APPENDUID, or the one found); null when the server does not say. */
 	uid: number | null;
+	/** Delivery over Microsoft Graph: the message's (immutable) id in the target folder. */
+	id?: string;
 	/** The folder did not exist and was created. */
 	folderCreated: boolean;
 	error?: MailboxError;
@@ -67,6 +69,8 @@ export interface MasterResult {
 	reason: string;
 	/** The UID it had in the master folder. */
 	uid?: number;
+	/** Over Microsoft Graph: the message's (immutable) id in the master mailbox. */
+	id?: string;
 	error?: MailboxError;
 }
 

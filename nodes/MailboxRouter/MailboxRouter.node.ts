@@ -17,6 +17,9 @@ import { connectImap } from '../../lib/imap/connect';
 import { splitAddressList } from '../../lib/router/address';
 import type { RecipientDecision } from '../../lib/router/decide';
 import { Deliverer, type CopyResult, type MasterAction, type MasterRef, type MasterResult } from '../../lib/router/deliver';
+import { GraphDeliverer } from '../../lib/router/graph-deliver';
+import { connectGraph, type GraphClient } from '../../lib/graph/client';
+import { graphSettingsOf } from '../shared/graph-settings';
 import { buildDirectory, mergeDirectories, parseDirectoryJson, type DirectoryInput, type Target } from '../../lib/router/directory';
 import { MessageRouter, type EnvelopeTrust, type MessageFields, type RecipientSource } from '../../lib/router/route';
 import { imapConnectionOf, type Authentication } from '../shared/credentials';
@@ -174,14 +177,54 @@ const properties: INodeProperties[] = [
 		description: "The catch-all mailbox's own addresses, separated by commas: never a recipient (mail servers often put it in Delivered-To)",
 	},
 	{
-		displayName: 'Deliver Into IMAP Folders',
+		displayName: 'Deliver Into Folders',
 		name: 'deliver',
 		type: 'boolean',
 		default: false,
 		description:
-			'Whether to store each routed message in its inbox folder on an IMAP account (folders created when missing, no duplicates on a re-run) and then remove it from the master mailbox once every copy is stored',
+			'Whether to store each routed message in its inbox folder (over IMAP, or over Microsoft Graph in a Microsoft 365 mailbox; folders created when missing, no duplicates on a re-run) and then remove it from the master mailbox once every copy is stored',
 	},
-	...imapSignInProperties.map((p): INodeProperties => (p.name === 'mailbox' ? { ...p, displayName: 'Target Mailbox', description: 'The mailbox that holds the inbox folders: leave empty for the account\'s own mailbox, or enter one of the Shared Mailboxes listed in the credential', displayOptions: whenDelivering } : { ...p, displayOptions: whenDelivering })),
+	{
+		displayName: 'Deliver Via',
+		name: 'deliverVia',
+		type: 'options',
+		noDataExpression: true,
+		default: 'imap',
+		options: [
+			{ name: 'IMAP', value: 'imap', description: 'APPEND into the folders of an IMAP account' },
+			{
+				name: 'Microsoft Graph',
+				value: 'graph',
+				description:
+					'A Microsoft 365 mailbox: each copy created from the raw message as delivered (not a draft) with mailFolder: importMime, a Graph beta request that needs the permission Mail-Advanced.ReadWrite.All (app) or Mail-Advanced.ReadWrite (delegated); the master mailbox is reached over Graph too',
+			},
+		],
+		displayOptions: whenDelivering,
+	},
+	...imapSignInProperties.map((p): INodeProperties =>
+		p.name === 'mailbox'
+			? { ...p, displayName: 'Target Mailbox', description: 'The mailbox that holds the inbox folders: leave empty for the account\'s own mailbox, or enter one of the Shared Mailboxes listed in the credential', displayOptions: whenDelivering }
+			: { ...p, displayOptions: { show: { deliver: [true], deliverVia: ['imap'] } } },
+	),
+	{
+		displayName: 'Authentication',
+		name: 'authentication',
+		type: 'options',
+		options: [
+			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp', description: 'The app\'s token for Graph (Mail.ReadWrite and Mail-Advanced.ReadWrite.All)' },
+			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2', description: 'A credential with API: Microsoft Graph (Mail.ReadWrite and Mail-Advanced.ReadWrite)' },
+		],
+		default: 'microsoftApp',
+		displayOptions: { show: { deliver: [true], deliverVia: ['graph'] } },
+	},
+	{
+		displayName: 'Graph URL',
+		name: 'graphUrl',
+		type: 'string',
+		default: 'https://graph.microsoft.com/v1.0',
+		description: 'Microsoft Graph, or a national cloud\'s Graph URL; importMime goes to the same host\'s /beta. The token goes only to Graph\'s hosts and to the hosts the credential names.',
+		displayOptions: { show: { deliver: [true], deliverVia: ['graph'] } },
+	},
 	{
 		displayName: 'Master Mailbox',
 		name: 'masterMailbox',
@@ -198,7 +241,7 @@ const properties: INodeProperties[] = [
 		default: 'delete',
 		description: 'What happens to the message in the master mailbox once every copy is stored. A message with an unknown recipient that is kept always stays.',
 		options: [
-			{ name: 'Delete From Master Mailbox', value: 'delete' },
+			{ name: 'Delete From Master Mailbox', value: 'delete', description: 'Over Microsoft Graph: to Deleted Items' },
 			{ name: 'Keep in Master Mailbox', value: 'keep' },
 			{ name: 'Move to Folder', value: 'move', description: 'Move it to a folder of the master mailbox, e.g. an archive' },
 		],
@@ -373,12 +416,15 @@ function decisionJson(d: RecipientDecision): IDataObject {
 }
 
 function copyJson(copy: CopyResult): IDataObject {
-	return { status: copy.status, folder: copy.folder, uid: copy.uid, folderCreated: copy.folderCreated, error: copy.error ? copy.error.fullMessage : null };
+	return { status: copy.status, folder: copy.folder, uid: copy.uid, ...(copy.id ? { id: copy.id } : {}), folderCreated: copy.folderCreated, error: copy.error ? copy.error.fullMessage : null };
 }
 
 function masterJson(master: MasterResult): IDataObject {
-	return { status: master.status, reason: master.reason, uid: master.uid ?? null, error: master.error ? master.error.fullMessage : null };
+	return { status: master.status, reason: master.reason, uid: master.uid ?? null, ...(master.id ? { id: master.id } : {}), error: master.error ? master.error.fullMessage : null };
 }
+
+/** What the run delivers with: the IMAP Deliverer, or the GraphDeliverer (Deliver Via: Microsoft Graph). */
+type RouterDeliverer = Pick<Deliverer, 'deliverMessage' | 'fetchFromMaster'> | GraphDeliverer;
 
 /** Where the item's message is in the master mailbox: IMAP items name folder and UID; others (POP3) are found in INBOX by Message-ID. */
 function masterRefOf(json: IDataObject): MasterRef {
@@ -403,7 +449,7 @@ export class MailboxRouter implements INodeType {
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Routed', 'Unknown — Kept', 'Unknown — Dropped'],
 		credentials: [
-			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { deliver: [true], authentication: ['password'] } } },
+			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { deliver: [true], authentication: ['password'], deliverVia: ['imap'] } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { deliver: [true], authentication: ['microsoftApp'] } } },
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { deliver: [true], authentication: ['microsoftOAuth2'] } } },
 		],
@@ -439,11 +485,23 @@ export class MailboxRouter implements INodeType {
 		}
 		let target: ImapFlow | undefined;
 		let master: ImapFlow | undefined;
-		let deliverer: Deliverer | undefined;
-		const connect = async (): Promise<Deliverer> => {
+		const graphClients: GraphClient[] = [];
+		let deliverer: RouterDeliverer | undefined;
+		const connect = async (): Promise<RouterDeliverer> => {
 			if (deliverer) return deliverer;
 			const targetMailbox = str(this.getNodeParameter('mailbox', 0, '')).trim();
 			const masterMailbox = str(this.getNodeParameter('masterMailbox', 0, '')).trim();
+			if (this.getNodeParameter('deliverVia', 0, 'imap') === 'graph') {
+				const open = async (mailbox: string) => {
+					const client = await connectGraph(await graphSettingsOf(this, { authentication: str(this.getNodeParameter('authentication', 0, 'microsoftApp')), mailbox, graphUrl: str(this.getNodeParameter('graphUrl', 0, '')) }, n8nLogger(this.logger)));
+					graphClients.push(client);
+					return client;
+				};
+				const graphTarget = await open(targetMailbox);
+				const graphMaster = masterMailbox.toLowerCase() === targetMailbox.toLowerCase() ? graphTarget : await open(masterMailbox);
+				deliverer = new GraphDeliverer(graphTarget, graphMaster, 'inboxRoot');
+				return deliverer;
+			}
 			target = await openImap(this, targetMailbox);
 			master = masterMailbox.toLowerCase() === targetMailbox.toLowerCase() ? target : await openImap(this, masterMailbox);
 			deliverer = new Deliverer(target, master, 'inboxRoot');
@@ -501,6 +559,7 @@ export class MailboxRouter implements INodeType {
 				}
 			}
 		} finally {
+			for (const client of graphClients) client.close();
 			const t = target as ImapFlow | undefined;
 			const m = master as ImapFlow | undefined;
 			if (m && m !== t) await m.logout().catch(() => m.close());

@@ -43,6 +43,9 @@
  * "Synchronization reset" (410 with a Location to start over) together with its "Token duration"
  * note (an expired token answers a 40X error "with error codes such as syncStateNotFound").
  *
+ * mailFolder: importMime (the one /beta request served): base64 MIME as text/plain creates a
+ * non-draft, unread message in the folder, 201 with the message; recorded in `imported`.
+ *
  * sendMail: `Content-Type: text/plain` with base64 MIME (not base64: 400
  * ErrorMimeContentInvalidBase64String "Invalid base64 string for MIME content.", as documented),
  * always saved to Sent Items; or JSON `{message, saveToSentItems}`, composed into MIME here. Both
@@ -92,6 +95,8 @@ export interface GraphServerOptions {
 	mailboxes: string[];
 	/** principal -> mailboxes it may open besides its own (delegate access, or an app's permission). */
 	access?: Record<string, string[]>;
+	/** Principals without Mail-Advanced.ReadWrite(.All): mailFolder: importMime answers them 403. */
+	importMimeDenied?: (principal: string) => boolean;
 }
 
 export interface GraphRequestLog {
@@ -527,6 +532,8 @@ interface Answer {
 export class GraphServer {
 	readonly requests: GraphRequestLog[] = [];
 	readonly sent: GraphSentMessage[] = [];
+	/** Messages created by mailFolder: importMime (beta), in order: mailbox, folder id, immutable id, the MIME as received. */
+	readonly imported: Array<{ mailbox: string; folderId: string; id: string; raw: Buffer }> = [];
 	private readonly mailboxes = new Map<string, Mailbox>();
 	private readonly access = new Map<string, Set<string>>();
 	private readonly messages = new Map<number, Message>();
@@ -875,11 +882,15 @@ export class GraphServer {
 			throw error;
 		};
 		const version = /^\/([^/]+)/.exec(url.pathname)?.[1] ?? '';
-		if (version !== 'v1.0') fail(new GraphError(400, 'BadRequest', `Invalid version: ${version}`));
+		if (version !== 'v1.0' && version !== 'beta') fail(new GraphError(400, 'BadRequest', `Invalid version: ${version}`));
+		// beta: only mailFolder: importMime (POST .../mailFolders/{id}/importMime)
+		if (version === 'beta' && !/^\/beta\/(me|users\/[^/]+)\/mailFolders\/[^/]+\/(microsoft\.graph\.)?importMime$/.test(url.pathname)) {
+			fail(new GraphError(400, 'BadRequest', `This test endpoint serves only mailFolder: importMime under /beta, not ${url.pathname}.`));
+		}
 
 		const principal = this.authenticate(headers.authorization, fail);
 		entry.principal = principal;
-		const rest = url.pathname.slice('/v1.0'.length);
+		const rest = url.pathname.slice(`/${version}`.length);
 		if (rest === '/$batch') {
 			if (method !== 'POST') fail(methodNotAllowed(['POST']));
 			return this.batch(body, headers, principal, entry, fail);
@@ -1056,6 +1067,10 @@ export class GraphServer {
 					if (child.parentId !== folder.id) throw notFound();
 					return this.getFolder(call, mbx, child);
 				}
+			}
+			if (s.length === 3 && (c === 'importMime' || c === 'microsoft.graph.importMime')) {
+				allow('POST');
+				return this.importMime(call, mbx, folder);
 			}
 			if (c === 'messages') {
 				if (s.length === 3) {
@@ -1613,6 +1628,29 @@ export class GraphServer {
 		else json['@odata.deltaLink'] = `${this.url}${path}?$deltatoken=${token}`;
 		json.value = value;
 		return { status: 200, json };
+	}
+
+	// --- mailFolder: importMime (beta) ---
+
+	/**
+	 * POST /beta/users/{id}/mailFolders/{id}/importMime, as the beta reference describes it: the whole
+	 * body is the base64 MIME (Content-Type: text/plain, no JSON envelope); the message is created in
+	 * the folder in its final, non-draft state, as if delivered (unread, not stamped as sent, no Sent
+	 * Items copy), with its MIME kept; 201 Created with the message (isDraft false). The application
+	 * permission Mail-Advanced.ReadWrite.All (delegated: Mail-Advanced.ReadWrite) is required: a
+	 * principal that `importMimeDenied` names answers 403 ErrorAccessDenied.
+	 */
+	private async importMime(call: Call, mbx: Mailbox, folder: Folder): Promise<Answer> {
+		if (this.options.importMimeDenied?.(call.principal)) throw new GraphError(403, 'ErrorAccessDenied');
+		const type = (call.headers['content-type'] ?? '').toLowerCase();
+		if (!type.startsWith('text/plain')) throw new GraphError(415, 'UnsupportedMediaType', `Content-Type '${type || '(none)'}' is not supported; use text/plain with the base64 MIME content.`);
+		const text = call.body.toString('latin1').replace(/\s+/g, '');
+		if (!text || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw new GraphError(400, 'ErrorMimeContentInvalidBase64String');
+		const raw = Buffer.from(text, 'base64');
+		const message = this.store(mbx, folder, raw, { isRead: false, categories: [], flagStatus: 'notFlagged', received: new Date(Math.floor(Date.now() / 1000) * 1000) });
+		this.imported.push({ mailbox: mbx.address, folderId: folder.id, id: message.immutableId, raw });
+		this.applyIdPref(call);
+		return { status: 201, json: { '@odata.context': `${this.url.replace(/\/v1\.0$/, '/beta')}/$metadata#users('${mbx.address}')/messages/$entity`, ...(await this.messageJson(message, call.prefs)) } };
 	}
 
 	// --- sendMail ---

@@ -497,7 +497,7 @@ describe('local Microsoft Graph endpoint', () => {
 			const answer = await request('POST', '/me/sendMail', { body: raw.toString('base64').replace(/(.{76})/g, '$1\n'), headers: { 'content-type': 'text/plain' } });
 			expect(answer.status).toBe(202);
 			expect(answer.text).toBe('');
-			expect(graph.sent.at(-1)).toEqual({ mailbox: ALICE, raw, format: 'mime', savedToSentItems: true });
+			expect(graph.sent.at(-1)).toEqual({ mailbox: ALICE, raw, format: 'mime', savedToSentItems: true, recipients: ['frannis@fabrikam.test'], transmitted: raw });
 			expect(graph.folderMessages(ALICE, 'sentitems').some((m) => m.raw.equals(raw))).toBe(true);
 			expectError(await request('POST', '/me/sendMail', { body: 'this is not base64!', headers: { 'content-type': 'text/plain' } }), 400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
 		});

@@ -108,12 +108,13 @@ export function writeResults(file: string, entries: BenchEntry[], meta: Record<s
 }
 
 /**
- * Runs `file` again in a child process (same Node options, plus `nodeArgs`) with `spec` as JSON in
- * the environment variable `envName`; resolves with the JSON of the last line it prints.
+ * Runs `file` again in a child process (same Node options, plus `nodeArgs`; the environment plus
+ * `env`) with `spec` as JSON in the environment variable `envName`; resolves with the JSON of the
+ * last line it prints.
  */
-export function runBenchChild<T>(file: string, envName: string, spec: unknown, label: string, nodeArgs: string[] = []): Promise<T> {
+export function runBenchChild<T>(file: string, envName: string, spec: unknown, label: string, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<T> {
 	return new Promise<T>((resolve, reject) => {
-		const child = spawn(process.execPath, [...process.execArgv, ...nodeArgs, file], { env: { ...process.env, [envName]: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe'] });
+		const child = spawn(process.execPath, [...process.execArgv, ...nodeArgs, file], { env: { ...process.env, ...env, [envName]: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe'] });
 		let stdout = '';
 		let stderr = '';
 		child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

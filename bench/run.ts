@@ -7,7 +7,9 @@
  *   BENCH_ONLY      run only the benchmarks whose name contains this text (n8n-triggers: the
  *                   triggers inside a real n8n, see bench/n8n-triggers.ts; hostile-mail: parsing
  *                   time and memory over hostile mail of 1 and 2 MiB, see bench/hostile-mail.ts;
- *                   n8n-scale: one n8n watching 500 mailboxes, see bench/n8n-scale.ts)
+ *                   n8n-scale: one n8n watching 500 mailboxes, see bench/n8n-scale.ts; graph-trigger:
+ *                   the Graph trigger's ingest against the local Graph endpoint's raw rate, see
+ *                   bench/graph-trigger.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +17,7 @@ import { startMailServers, type MailServers } from '../test/servers';
 import { generateMessages } from '../test/servers/mailgen';
 import { installPrerequisites } from '../test/setup/prerequisites';
 import { printTable, round, writeResults, type Benchmark, type BenchEntry } from './frame';
+import { graphTrigger } from './graph-trigger';
 import { hostileMail } from './hostile-mail';
 import { imapBacklog } from './imap-backlog';
 import { imapFetchParse } from './imap-fetch-parse';
@@ -36,7 +39,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, hostileMail, pop3Retr, imapTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers, n8nScale];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, hostileMail, pop3Retr, imapTrigger, graphTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers, n8nScale];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

@@ -119,9 +119,10 @@ describe('Mailbox Exchange Trigger with Access Via: Microsoft Graph in real n8n'
 		await n8n.start();
 		await n8n.waitForTriggerState(WORKFLOW_ID, 'watch');
 		for (const n of [2, 3, 4]) graph.addMessage(SHARED, 'inbox', message(n), { categories: ['Kunde'] });
-		const runs = await waitFor('three executions', async () => {
+		// (node version 1.2: a run carries up to 20 messages)
+		const runs = await waitFor('three messages run', async () => {
 			const done = await successful();
-			return done.length >= 3 ? done : undefined;
+			return receivedIds(done).length >= 3 ? done : undefined;
 		});
 		expect(receivedIds(runs)).toEqual(['<graph-e2e-2@example.test>', '<graph-e2e-3@example.test>', '<graph-e2e-4@example.test>']);
 		const first = runs.flatMap((e) => e.output[TRIGGER])[0];
@@ -156,13 +157,13 @@ describe('Mailbox Exchange Trigger with Access Via: Microsoft Graph in real n8n'
 		await n8n.stop();
 		graph.addMessage(SHARED, 'inbox', message(5));
 		await n8n.start();
-		await waitFor('four executions', async () => {
+		await waitFor('four messages run', async () => {
 			const done = await successful();
-			return done.length >= 4 ? done : undefined;
+			return receivedIds(done).length >= 4 ? done : undefined;
 		});
 		// A few more polls, counted at the Graph endpoint: polls run one after another, each hands what
 		// it found to the trigger before it ends, and the next starts a poll interval later. Once the
-		// second delta request from now has arrived, a whole poll ran after the fourth run and what it
+		// second delta request from now has arrived, a whole poll ran after the fourth message and what it
 		// found was handed over; then every run started so far has to end.
 		const syncs = () => graph.allRequests.filter((r) => r.path.endsWith('/messages/delta')).length;
 		const syncsBefore = syncs();
@@ -172,6 +173,6 @@ describe('Mailbox Exchange Trigger with Access Via: Microsoft Graph in real n8n'
 			return executions.every(isFinished) ? executions.filter((e) => e.mode === 'trigger' && e.status === 'success') : undefined;
 		});
 		expect(receivedIds(all)).toEqual(['<graph-e2e-2@example.test>', '<graph-e2e-3@example.test>', '<graph-e2e-4@example.test>', '<graph-e2e-5@example.test>']);
-		expect(all).toHaveLength(4);
+		expect(all.length).toBeLessThanOrEqual(4);
 	});
 });

@@ -13,6 +13,17 @@ import zlib from 'node:zlib';
 import { MailboxError } from '../errors';
 import { tlsDetail } from './check-steps';
 
+/** The TLS connection in words, once per kept-alive socket (reading the certificate costs as much as a small request). */
+const tlsDetails = new WeakMap<TLSSocket, string>();
+function tlsOf(socket: TLSSocket): string {
+	let detail = tlsDetails.get(socket);
+	if (detail === undefined) {
+		detail = tlsDetail(socket);
+		tlsDetails.set(socket, detail);
+	}
+	return detail;
+}
+
 export interface HttpsAgentOptions {
 	/** Trusted CA certificates in addition to Node's (PEM). */
 	ca?: string | Buffer | Array<string | Buffer>;
@@ -83,7 +94,7 @@ export class HttpsAgent {
 				const chunks: Buffer[] = [];
 				let size = 0;
 				const socket = res.socket as TLSSocket;
-				const tls = typeof socket?.getProtocol === 'function' ? tlsDetail(socket) : undefined;
+				const tls = typeof socket?.getProtocol === 'function' ? tlsOf(socket) : undefined;
 				const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
 				const stream = encoding === 'gzip' ? res.pipe(zlib.createGunzip()) : encoding === 'deflate' ? res.pipe(zlib.createInflate()) : encoding === 'br' ? res.pipe(zlib.createBrotliDecompress()) : res;
 				stream.on('data', (chunk: Buffer) => {

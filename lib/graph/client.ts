@@ -33,7 +33,7 @@
  * Certificate verification is on; `ca` adds trusted CAs, `allowUnauthorizedCerts` is the explicit
  * opt-out (for a test endpoint; Graph itself has a public certificate).
  */
-import { getAppToken, GRAPH_SCOPE, type MicrosoftAppSettings } from '../auth/microsoft';
+import { getAppToken, GRAPH_SCOPE, type AppToken, type MicrosoftAppSettings } from '../auth/microsoft';
 import { splitFolderPath } from '../connection/folder-path';
 import { configError, MailboxError, redact } from '../errors';
 import { silentLogger, type Logger } from '../logger';
@@ -247,6 +247,8 @@ export class GraphClient {
 	private readonly transport: GraphTransport;
 	private readonly context: GraphErrorContext;
 	private token: string;
+	/** An app's token is used without asking MSAL until then (ms). */
+	private appTokenUntil = 0;
 	private readonly folderCache = new Map<string, GraphFolder>();
 
 	/** Use connectGraph(). */
@@ -289,14 +291,18 @@ export class GraphClient {
 		if (token && !this.context.secrets.includes(token)) this.context.secrets = [...this.context.secrets, token];
 	}
 
-	/** The token for the next request: an app's from MSAL's cache (renewed by MSAL before it expires). */
+	/** The token for the next request: an app's from MSAL (renewed 5 minutes before it expires). */
 	private async currentToken(): Promise<string> {
 		const auth = this.options.auth;
-		if (auth.type === 'app') {
-			this.token = (await getAppToken({ ...auth.app, scope: GRAPH_SCOPE }, this.logger)).accessToken;
-			this.remember(this.token);
-		}
+		// an app's token is kept until 5 minutes before it expires (MSAL's cache answers the same, at a cost per request)
+		if (auth.type === 'app' && !(this.appTokenUntil > Date.now())) this.takeAppToken(await getAppToken({ ...auth.app, scope: GRAPH_SCOPE }, this.logger));
 		return this.token;
+	}
+
+	private takeAppToken(token: AppToken): void {
+		this.token = token.accessToken;
+		this.appTokenUntil = token.expiresOn ? token.expiresOn.getTime() - 5 * 60_000 : 0;
+		this.remember(this.token);
 	}
 
 	/** After a 401: a new token; false when it is the same or there is none (nothing new to try). */
@@ -304,8 +310,15 @@ export class GraphClient {
 		const auth = this.options.auth;
 		const before = this.token;
 		let next: string | undefined;
-		if (auth.type === 'app') next = (await getAppToken({ ...auth.app, scope: GRAPH_SCOPE }, this.logger, { fresh: true })).accessToken;
-		else if (auth.renew) next = (await auth.renew())?.trim() || undefined;
+		if (auth.type === 'app') {
+			// past MSAL's cache: the token it had was refused
+			const fresh = await getAppToken({ ...auth.app, scope: GRAPH_SCOPE }, this.logger, { fresh: true });
+			this.appTokenUntil = 0;
+			next = fresh.accessToken;
+			if (next && next !== before) this.takeAppToken(fresh);
+		} else if (auth.renew) {
+			next = (await auth.renew())?.trim() || undefined;
+		}
 		if (!next || next === before) return false;
 		this.token = next;
 		this.remember(next);

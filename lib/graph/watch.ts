@@ -10,9 +10,10 @@
  * mail starts no run. A link Graph no longer accepts (410 Gone) makes the folder sync from the
  * start, compared with what is known as after any reset.
  *
- * Graph's message has no size property in v1.0: the size is read with the message (the MAPI
- * property PR_MESSAGE_SIZE, 0x0E08) before its MIME content, and a message over the size limit is
- * skipped without downloading it.
+ * Graph's message has no size property in v1.0: with a size limit, the size is read with the
+ * message (the MAPI property PR_MESSAGE_SIZE, 0x0E08) before its MIME content, and a message over
+ * the limit is skipped without downloading it. Without one, a message taken from a delta page is
+ * read by its MIME content alone (its properties came with the page).
  */
 import type { MailboxError } from '../errors';
 import { FolderSyncWatcher, type FolderSyncAfterProcessing, type FolderSyncEvent, type FolderSyncFetched, type FolderSyncMessage, type FolderSyncOptions, type FolderSyncSession, type FolderSyncStats } from '../delivery/folder-sync';
@@ -20,9 +21,15 @@ import { isResyncRequired, type GraphClient, type GraphItemResult } from './clie
 
 /** PR_MESSAGE_SIZE as a single-value extended property. */
 const SIZE_PROPERTY = 'Integer 0x0E08';
-/** What a delta page asks of each message: enough to decide without downloading it. */
-const DELTA_SELECT = ['isRead', 'receivedDateTime', 'internetMessageId'];
+/**
+ * What a delta page asks of each message: enough to decide without downloading it, and the
+ * properties an item carries, so that without a size limit a message needs one request more (its
+ * MIME content), not two.
+ */
+const DELTA_SELECT = ['isRead', 'receivedDateTime', 'internetMessageId', 'conversationId', 'categories', 'webLink', 'flag'];
 const MESSAGE_SELECT = ['isRead', 'receivedDateTime', 'internetMessageId', 'conversationId', 'categories', 'webLink', 'parentFolderId', 'flag'];
+/** Messages whose delta properties a session keeps until they are read (the oldest are dropped beyond). */
+const MAX_KEPT = 5000;
 
 /** A message as the trigger reads it: Graph's properties and the MIME content. */
 export interface GraphFetched extends FolderSyncFetched {
@@ -60,12 +67,12 @@ function sizeOf(message: Record<string, unknown>): number | undefined {
 	return Number.isFinite(size) && size >= 0 ? size : undefined;
 }
 
-/** A message's properties (with its size) and, unless it is over `maxBytes`, its MIME content. */
-export async function fetchGraphMessage(client: GraphClient, itemId: string, maxBytes?: number): Promise<GraphFetched> {
-	const message = await client.getMessage(itemId, MESSAGE_SELECT, { expand: `singleValueExtendedProperties($filter=id eq '${SIZE_PROPERTY}')` });
-	const size = sizeOf(message);
-	const received = text(message.receivedDateTime) ? new Date(message.receivedDateTime as string) : undefined;
-	const info = {
+type GraphProperties = Omit<GraphFetched, 'source' | 'size'>;
+
+/** A message's properties as Graph gives them (a message, or an entry of a delta page). */
+function propertiesOf(itemId: string, message: Record<string, unknown>): GraphProperties {
+	const received = message.receivedDateTime instanceof Date ? message.receivedDateTime : text(message.receivedDateTime) ? new Date(message.receivedDateTime as string) : undefined;
+	return {
 		itemId,
 		messageId: text(message.internetMessageId),
 		isRead: typeof message.isRead === 'boolean' ? message.isRead : undefined,
@@ -75,6 +82,20 @@ export async function fetchGraphMessage(client: GraphClient, itemId: string, max
 		webLink: text(message.webLink),
 		flagStatus: text((message.flag as { flagStatus?: unknown } | undefined)?.flagStatus),
 	};
+}
+
+/**
+ * A message's properties (with its size) and, unless it is over `maxBytes`, its MIME content.
+ * `known`: its properties from a delta page; without a size limit only the MIME content is read.
+ */
+export async function fetchGraphMessage(client: GraphClient, itemId: string, maxBytes?: number, known?: GraphProperties): Promise<GraphFetched> {
+	if (known && !maxBytes) {
+		const source = await client.getMime(itemId);
+		return { ...known, size: source.length, source };
+	}
+	const message = await client.getMessage(itemId, MESSAGE_SELECT, { expand: `singleValueExtendedProperties($filter=id eq '${SIZE_PROPERTY}')` });
+	const size = sizeOf(message);
+	const info = propertiesOf(itemId, message);
 	if (maxBytes && size !== undefined && size > maxBytes) return { ...info, size, source: Buffer.alloc(0) };
 	const source = await client.getMime(itemId);
 	return { ...info, size: size ?? source.length, source };
@@ -82,12 +103,22 @@ export async function fetchGraphMessage(client: GraphClient, itemId: string, max
 
 /** A Graph client as the folder-sync watcher uses it; failures come out as MailboxErrors. */
 export function graphSyncSession(client: GraphClient): FolderSyncSession<GraphFetched> {
+	// the properties of messages on the delta pages, until each is read (a message read later, e.g. after a restart, is asked for them)
+	const kept = new Map<string, GraphProperties>();
 	return {
 		resolveFolder: (path) => client.resolveFolder(path),
 		syncPage: async (folder, syncState, max) => {
 			const page = await client.deltaPage(folder.id, syncState, { select: DELTA_SELECT, maxPageSize: max });
 			const link = page.nextLink ?? page.deltaLink;
 			if (!link) throw client.toMailboxError(new Error('Graph answered a delta page without a next or delta link'), 'delta');
+			for (const e of page.entries) {
+				kept.delete(e.id);
+				if (!e.removed) kept.set(e.id, propertiesOf(e.id, e));
+			}
+			for (const id of kept.keys()) {
+				if (kept.size <= MAX_KEPT) break;
+				kept.delete(id);
+			}
 			return {
 				changes: page.entries.map((e) =>
 					e.removed
@@ -98,7 +129,11 @@ export function graphSyncSession(client: GraphClient): FolderSyncSession<GraphFe
 				more: !!page.nextLink,
 			};
 		},
-		fetch: (itemId, maxBytes) => fetchGraphMessage(client, itemId, maxBytes),
+		fetch: (itemId, maxBytes) => {
+			const known = kept.get(itemId);
+			kept.delete(itemId);
+			return fetchGraphMessage(client, itemId, maxBytes, known);
+		},
 		markRead: async (ids) => throwFirstFailure(await client.markRead(ids)),
 		move: async (ids, target) => throwFirstFailure(await client.move(ids, target.id)),
 		delete: async (ids, mode) => throwFirstFailure(await client.delete(ids, mode)),

@@ -26,7 +26,7 @@ const SIZE_PROPERTY = 'Integer 0x0E08';
  * properties an item carries, so that without a size limit a message needs one request more (its
  * MIME content), not two.
  */
-const DELTA_SELECT = ['isRead', 'receivedDateTime', 'internetMessageId', 'conversationId', 'categories', 'webLink', 'flag'];
+export const DELTA_SELECT = ['isRead', 'receivedDateTime', 'internetMessageId', 'conversationId', 'categories', 'webLink', 'flag'];
 const MESSAGE_SELECT = ['isRead', 'receivedDateTime', 'internetMessageId', 'conversationId', 'categories', 'webLink', 'parentFolderId', 'flag'];
 /** Messages whose delta properties a session keeps until they are read (the oldest are dropped beyond). */
 const MAX_KEPT = 5000;

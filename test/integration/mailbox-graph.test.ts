@@ -555,16 +555,39 @@ describe('Mailbox node, Access Via: Microsoft Graph', () => {
 		});
 	});
 
+	describe('Connection → Check', () => {
+		it('signs in, reads the Inbox over Graph and reports each step; a mailbox Graph does not know fails at the Inbox step, naming it', async () => {
+			const count = server.requests.length;
+			const [ok] = await run({ resource: 'connection', operation: 'check', options: {} });
+			expect(ok).toMatchObject({ ok: true, failedStep: null, errorCode: null });
+			// the credential's mailbox and its shared mailbox
+			expect(ok.message).toMatch(/^Connected to 127\.0\.0\.1:\d+ by Microsoft Graph \(TLS.*\); got a token for Microsoft Graph for the app from Microsoft; mailbox alice@contoso\.test: Inbox has \d+ messages, \d+ unread; shared mailbox shared@contoso\.test: Inbox has \d+ messages\.$/);
+			expect((ok.steps as Array<{ step: string; ok: boolean }>).map((s) => [s.step, s.ok])).toEqual([
+				['config', true],
+				['tls', true],
+				['login', true],
+				['inbox', true],
+				['inbox', true],
+			]);
+			expect(server.requests.slice(count).map((r) => [r.method, r.path])).toEqual([
+				['GET', `/v1.0/users/${ALICE}/mailFolders/inbox`],
+				['GET', `/v1.0/users/${SHARED}/mailFolders/inbox`],
+			]);
+
+			const nobody = 'nobody@contoso.test';
+			const [failed] = await run({ resource: 'connection', operation: 'check', mailbox: nobody, options: {} }, { credentials: { mailboxMicrosoftAppApi: { ...app(), sharedMailboxes: `${SHARED}; ${nobody}` } } });
+			expect(failed).toMatchObject({ ok: false, failedStep: 'inbox', errorCode: 'NOT_FOUND' });
+			expect(failed.message).toContain(nobody);
+			const thrown = await failure(run({ resource: 'connection', operation: 'check', mailbox: nobody, options: { failOnError: true } }, { credentials: { mailboxMicrosoftAppApi: { ...app(), sharedMailboxes: `${SHARED}; ${nobody}` } } }));
+			expect(thrown.message).toContain(nobody);
+		});
+	});
+
 	describe('what Graph does not do', () => {
-		it('Append and Connection → Check name Access Via; Password (IMAP) names Authentication', async () => {
-			for (const [resource, operation, words] of [
-				['message', 'append', 'Message → Append'],
-				['connection', 'check', 'Connection → Check'],
-			] as const) {
-				const error = await failure(run({ resource, operation }));
-				expect(error.message).toBe(`${words} is not available with Access Via: Microsoft Graph.`);
-				expect(error.description).toContain('Set Access Via to IMAP');
-			}
+		it('Append names Access Via; Password (IMAP) names Authentication', async () => {
+			const error = await failure(run({ resource: 'message', operation: 'append' }));
+			expect(error.message).toBe('Message → Append is not available with Access Via: Microsoft Graph.');
+			expect(error.description).toContain('Set Access Via to IMAP');
 			const password = await failure(run({ resource: 'folder', operation: 'list', authentication: 'password', options: {} }));
 			expect(password.message).toContain('does not work with Access Via: Microsoft Graph');
 		});

@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { checkImapConnection, type ConnectionCheckResult } from '../../../../lib/connection/check';
 import { checkLogin } from '../../../../lib/connection/options';
-import { loginForMailbox } from '../../../../lib/connection/shared-mailboxes';
+import { loginForMailbox, parseSharedMailboxes } from '../../../../lib/connection/shared-mailboxes';
 import { MailboxError } from '../../../../lib/errors';
 import { checkPop3Connection } from '../../../../lib/pop3/check';
 import { checkSmtpConnection } from '../../../../lib/smtp/check';
@@ -13,6 +13,10 @@ import { n8nLogger } from '../../../shared/logger';
 import { checkEwsConnection } from '../../../../lib/ews/check';
 import { ewsSettingsOf } from '../../transport';
 import { accessViaOf } from '../access';
+import { checkGraphConnection } from '../../../../lib/graph/check';
+import { graphSettingsOf } from '../../../shared/graph-settings';
+import { MICROSOFT_DELEGATED_CREDENTIAL } from '../../../shared/microsoft-oauth2';
+import { MICROSOFT_APP_CREDENTIAL } from '../../../shared/credentials';
 
 export const description: INodeProperties[] = [
 	{
@@ -64,8 +68,16 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const authentication = this.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
 	let result: ConnectionCheckResult;
 	try {
-		const protocol = accessViaOf(this, itemIndex) === 'ews' ? 'ews' : authentication === 'password' ? (this.getNodeParameter('protocol', itemIndex, 'imap') as string) : 'imap';
-		if (protocol === 'ews') {
+		const accessVia = accessViaOf(this, itemIndex);
+		const protocol = accessVia !== 'imap' ? accessVia : authentication === 'password' ? (this.getNodeParameter('protocol', itemIndex, 'imap') as string) : 'imap';
+		if (protocol === 'graph') {
+			// token for Graph, HTTPS and certificate, the mailbox's Inbox (a missing permission or access policy names what to grant)
+			const mailbox = String(this.getNodeParameter('mailbox', itemIndex, '') ?? '').trim();
+			const options = await graphSettingsOf(this, { authentication, mailbox, graphUrl: String(this.getNodeParameter('graphUrl', itemIndex, '') ?? '') }, n8nLogger(this.logger));
+			// no Mailbox named: the credential's own and each of its shared mailboxes, as over IMAP
+			const credential = await this.getCredentials(authentication === 'microsoftApp' ? MICROSOFT_APP_CREDENTIAL : MICROSOFT_DELEGATED_CREDENTIAL, itemIndex);
+			result = await checkGraphConnection(options, mailbox ? [] : parseSharedMailboxes(credential.sharedMailboxes as string | undefined));
+		} else if (protocol === 'ews') {
 			// token (app), HTTPS and certificate, sign-in, the mailbox's Inbox; a missing permission names what to grant
 			result = await checkEwsConnection(await ewsSettingsOf(this, itemIndex));
 		} else if (protocol === 'pop3') {

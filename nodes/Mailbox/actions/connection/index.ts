@@ -13,7 +13,7 @@ export const connection: ResourceDefinition = {
 				name: 'Check',
 				value: 'check',
 				description:
-					'Check step by step that the IMAP, POP3 or SMTP server (with Access Via: EWS, the Exchange Web Services endpoint) can be reached and logged into: host, proxy, connection, TLS version and certificate, capabilities, login mechanism or token, INBOX or maildrop; a missing EWS permission names what to grant',
+					'Check step by step that the IMAP, POP3 or SMTP server (with Access Via: EWS or Microsoft Graph, that endpoint) can be reached and logged into: host, proxy, connection, TLS version and certificate, capabilities, login mechanism or token, INBOX or maildrop; a missing EWS or Graph permission names what to grant',
 				action: 'Check the connection',
 			},
 		],
@@ -22,4 +22,5 @@ export const connection: ResourceDefinition = {
 	properties: check.description,
 	operations: { check: { execute: check.execute } },
 	ews: { check: { execute: check.execute } },
+	graph: { check: { execute: check.execute } },
 };

@@ -6,7 +6,7 @@
  * attempts, the size limit, and messages that vanish before delivery.
  */
 import fs from 'node:fs';
-import type { IDataObject, INodeExecutionData, IRun, ITriggerFunctions } from 'n8n-workflow';
+import type { IDataObject } from 'n8n-workflow';
 import os from 'node:os';
 import path from 'node:path';
 import { deliveryKey, fingerprint } from '../../lib/delivery/keys';
@@ -20,7 +20,7 @@ import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigg
 import { EwsServer } from '../servers/ews';
 import { generateMessage } from '../servers/mailgen';
 import { makeSelfSignedCertificate } from '../servers/tls';
-import { record, safeJson } from '../canary';
+import { triggerContext as sharedTriggerContext, type TriggerContextOptions } from './helpers/trigger-context';
 
 const DAY = 24 * 60 * 60 * 1000;
 const OLD = new Date(Date.now() - 30 * DAY);
@@ -416,45 +416,9 @@ describe('EWS watcher against the local EWS endpoint', () => {
 	});
 });
 
-/** A stand-in for n8n's trigger context: parameters, credentials, static data, emit with done promises (runs succeed). */
-function triggerContext(options: { params: Record<string, unknown>; credentials: Record<string, IDataObject>; mode?: 'trigger' | 'manual'; staticData?: IDataObject }) {
-	const emitted: Array<{ data: INodeExecutionData[][]; key?: string }> = [];
-	const staticData = options.staticData ?? {};
-	const node = { id: 'ews-node', name: 'Mailbox EWS Trigger', type: 'n8n-nodes-mailbox.mailboxEwsTrigger', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} };
-	// n8n's logger: what the node logs is kept for the secret canary (test/canary.js)
-	const log = (message: string, meta?: unknown) => record('n8n logger', meta === undefined ? message : `${message} ${safeJson(meta)}`);
-	const ctx = {
-		getNode: () => node,
-		getMode: () => options.mode ?? 'trigger',
-		getActivationMode: () => 'init',
-		getWorkflow: () => ({ id: 'wf-1' }),
-		getWorkflowStaticData: () => staticData,
-		getNodeParameter: (name: string, fallback?: unknown) => options.params[name] ?? fallback,
-		getCredentials: async (name: string) => {
-			const data = options.credentials[name];
-			if (!data) throw new Error(`no credential ${name}`);
-			return data;
-		},
-		logger: { debug: log, info: log, warn: log, error: log },
-		emit: (data: INodeExecutionData[][], _response?: unknown, done?: { resolve: (run: IRun) => void }, key?: string) => {
-			emitted.push({ data, key });
-			record('trigger items', data);
-			done?.resolve({ status: 'success', data: { resultData: { runData: {} } } } as unknown as IRun);
-		},
-		helpers: {
-			createDeferredPromise: <T>() => {
-				let resolve!: (v: T) => void;
-				let reject!: (e: Error) => void;
-				const promise = new Promise<T>((res, rej) => {
-					resolve = res;
-					reject = rej;
-				});
-				return { promise, resolve, reject };
-			},
-			prepareBinaryData: async (data: Buffer, fileName?: string, mimeType?: string) => ({ data: data.toString('base64'), fileName, mimeType: mimeType ?? 'application/octet-stream', fileSize: String(data.length) }),
-		},
-	};
-	return { ctx: ctx as unknown as ITriggerFunctions, emitted, staticData };
+/** n8n's trigger context for the node (test/integration/helpers/trigger-context.ts). */
+function triggerContext(options: Omit<TriggerContextOptions, 'node'>) {
+	return sharedTriggerContext({ node: { id: 'ews-node', name: 'Mailbox EWS Trigger', type: 'n8n-nodes-mailbox.mailboxEwsTrigger', typeVersion: 1 }, ...options });
 }
 
 describe('Mailbox EWS Trigger node against the local EWS endpoint', () => {

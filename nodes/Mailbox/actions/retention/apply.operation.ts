@@ -161,7 +161,7 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-interface ApplyOptions {
+export interface ApplyOptions {
 	ageBy?: RetentionAgeBy;
 	batchSize?: number;
 	junkFolder?: string;
@@ -173,7 +173,8 @@ interface ApplyOptions {
 	trashFolder?: string;
 }
 
-function referenceTimeOf(value: string | undefined): Date {
+/** The option Reference Time as a date (now when empty); a CONFIG error naming it when it is no date. */
+export function referenceTimeOf(value: string | undefined): Date {
 	if (value === undefined || value === null || String(value).trim() === '') return new Date();
 	const date = new Date(value);
 	if (Number.isNaN(date.getTime())) {

@@ -3,25 +3,7 @@ import { configError } from '../../../../lib/errors';
 import { runGraphRetention, type GraphRetentionRule } from '../../../../lib/graph/mailbox';
 import { checkDays } from '../../../../lib/imap/retention';
 import type { GraphSessionOf } from '../types';
-
-interface ApplyOptions {
-	ageBy?: 'arrival' | 'dateHeader';
-	junkFolder?: string;
-	listLimit?: number;
-	moveToTrash?: boolean;
-	separator?: string;
-	referenceTime?: string;
-	sentFolder?: string;
-}
-
-function referenceTimeOf(value: string | undefined): Date {
-	if (value === undefined || value === null || String(value).trim() === '') return new Date();
-	const date = new Date(value);
-	if (Number.isNaN(date.getTime())) {
-		throw configError('referenceTime', `Reference Time "${value}" is not a date and time.`, 'Enter an ISO date such as 2026-03-01T12:00:00Z, or remove the option to count from now.');
-	}
-	return date;
-}
+import { referenceTimeOf, type ApplyOptions } from './apply.operation';
 
 /**
  * Retention → Remove Old Mail over Microsoft Graph, with the parameters and item shape of the IMAP

@@ -7,25 +7,33 @@
  *   searches a message, moves it into a folder, flags it and gives it a category, sets the
  *   automatic replies and reads them back; Send Email sends a message with sendMail as MIME; the
  *   Mailbox Router delivers a catch-all message into its inbox folder with the beta importMime.
+ * - With the delegated credential (API: Microsoft Graph) connected through n8n's own OAuth2 flow:
+ *   the authorization asks for Graph's scopes, the Mailbox node works on the signed-in user's
+ *   mailbox under /me, and after the token was revoked n8n renews it, the run succeeds and the
+ *   next run uses the token n8n stored.
  *
  * Each case asserts both what the workflow output and what the Graph endpoint was asked.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { startMailServers, type MailServers } from '../servers';
 import { GraphServer, type GraphRequestLog } from '../servers/graph';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { checkN8n, N8n, packPackage } from './n8n';
+import { checkN8n, N8n, packPackage, REQUEST_TIMEOUT_MS } from './n8n';
 
 
 const root = path.resolve(__dirname, '..', '..');
 const ALICE = 'alice@contoso.test';
 const CATCHALL = 'catchall@contoso.test';
 const APP_SECRET = 'Graph-Actions-App-Secret-8';
+const DELEGATED_ID = 'graph-delegated-app';
+const DELEGATED_SECRET = 'Graph-Delegated-Secret-3';
 const APP_WORKFLOW = 'mbxE2eGraphActionsApp';
+const DELEGATED_WORKFLOW = 'mbxE2eGraphActionsMe';
 const APP_CREDENTIAL = { mailboxMicrosoftAppApi: { id: 'mbxE2eGraphActionsApp', name: 'Microsoft 365 app (Graph actions)' } };
 
 function mail(headers: string[], body: string): Buffer {
@@ -58,8 +66,21 @@ describe('Graph action nodes in real n8n', () => {
 	let graph: GraphServer;
 	let n8n: N8n;
 	let workDir: string;
+	let delegatedCredentialId: string;
 
 	/** The Graph requests made from now on, inner $batch requests included. */
+	const okGrants = (grantType: string) => authority.grants.filter((g) => g.clientId === DELEGATED_ID && g.grantType === grantType && g.ok);
+	/** The browser at the authority: follows the authorization URL, returns where it redirects. */
+	const signIn = (authorizationUrl: string): Promise<string> =>
+		new Promise((resolve, reject) => {
+			https
+				.get(authorizationUrl, { ca: fs.readFileSync(servers.certPath), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, (res) => {
+					res.resume();
+					if (res.statusCode !== 302 || !res.headers.location) reject(new Error(`authorize answered ${res.statusCode}`));
+					else resolve(res.headers.location);
+				})
+				.on('error', reject);
+		});
 	const since = () => {
 		const start = graph.requests.length;
 		return (): GraphRequestLog[] => graph.requests.slice(start).flatMap((r) => [r, ...(r.batch ?? [])]);
@@ -69,8 +90,9 @@ describe('Graph action nodes in real n8n', () => {
 		servers = await startMailServers();
 		const tls = { key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) };
 		authority = await new MicrosoftAuthority(tls, (user, lifetime) => servers.oauth.issueToken(user, lifetime), (token) => servers.oauth.tokenUser(token)).start();
-		// the app's tokens act as "alice", who may open the catch-all mailbox
+		// the app's tokens act as "alice", who may open the catch-all mailbox; so do the tokens of the user who signs in
 		authority.register({ tenant: 'contoso', clientId: 'graph-app', clientSecret: APP_SECRET, user: 'alice' });
+		authority.registerDelegated({ tenant: 'contoso', clientId: DELEGATED_ID, clientSecret: DELEGATED_SECRET, user: 'alice' });
 		// Graph takes only tokens for Graph (the audience the authority noted from the scope asked)
 		graph = await GraphServer.start({
 			tls,
@@ -97,11 +119,17 @@ describe('Graph action nodes in real n8n', () => {
 	});
 
 	afterAll(async () => {
-		await n8n?.destroy();
-		await graph?.stop();
-		await authority?.stop();
-		await servers?.stop();
+		// each one is stopped even when another one's stop failed
+		const failures: unknown[] = [];
+		for (const stop of [() => n8n?.destroy(), () => graph?.stop(), () => authority?.stop(), () => servers?.stop()]) {
+			try {
+				await stop();
+			} catch (error) {
+				failures.push(error);
+			}
+		}
 		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+		if (failures.length) throw failures[0];
 	});
 
 	it('with the Microsoft 365 app: folders, search, move, flag and category, out of office, Send Email and the Router\'s importMime', async () => {
@@ -311,5 +339,134 @@ describe('Graph action nodes in real n8n', () => {
 		expect(delivered[0].raw.equals(CATCHALL_MAIL)).toBe(true);
 		expect(graph.folderMessages(CATCHALL, 'inbox')).toEqual([]);
 		expect(graph.folderMessages(CATCHALL, 'deleteditems').map((m) => m.internetMessageId)).toEqual(['<angebot-1@example.test>']);
+	});
+
+	it('connects the delegated credential with API: Microsoft Graph through n8n\'s OAuth2 flow, asking for Graph\'s scopes', async () => {
+		await n8n.start();
+		await n8n.setupOwner();
+		const created = await n8n.rest('POST', '/rest/credentials', {
+			name: 'Alice (Microsoft Graph, delegated)',
+			type: 'mailboxMicrosoftOAuth2Api',
+			data: { clientId: DELEGATED_ID, clientSecret: DELEGATED_SECRET, mailbox: ALICE, api: 'graph', tenantId: 'contoso', authorityHost: authority.host, imapHost: '127.0.0.1' },
+		});
+		expect(created.status).toBe(200);
+		delegatedCredentialId = (created.json as { data: { id: string } }).data.id;
+
+		let authorizationUrl = '';
+		const callback = await n8n.connectOAuth2(delegatedCredentialId, async (url) => {
+			authorizationUrl = url;
+			return signIn(url);
+		});
+		const auth = new URL(authorizationUrl);
+		expect(`${auth.origin}${auth.pathname}`).toBe(`https://${authority.host}/contoso/oauth2/v2.0/authorize`);
+		expect(auth.searchParams.get('scope')?.split(' ')).toEqual([
+			'offline_access',
+			'https://graph.microsoft.com/Mail.ReadWrite',
+			'https://graph.microsoft.com/Mail.Send',
+			'https://graph.microsoft.com/MailboxSettings.ReadWrite',
+		]);
+		expect(auth.searchParams.get('redirect_uri')).toBe(`${n8n.url}/rest/oauth2-credential/callback`);
+		expect(callback.status).toBe(200);
+		expect(callback.body).not.toMatch(/error/i);
+		const [grant] = okGrants('authorization_code');
+		expect(okGrants('authorization_code')).toHaveLength(1);
+		// the authority issued the token for Graph, from the scope n8n asked for
+		expect(authority.tokenAudience(grant.accessToken as string)).toBe('https://graph.microsoft.com');
+		const stored = await n8n.rest('GET', `/rest/credentials/${delegatedCredentialId}?includeData=true`);
+		expect((stored.json as { data: { data: Record<string, unknown> } }).data.data.oauthTokenData).toBeTruthy();
+	});
+
+	it('the Mailbox node works on the signed-in user\'s mailbox under /me; a revoked token is renewed by n8n and the run succeeds', async () => {
+		await n8n.stop(); // `n8n execute` works on n8n's state
+		const credentials = { mailboxMicrosoftOAuth2Api: { id: delegatedCredentialId, name: 'Alice (Microsoft Graph, delegated)' } };
+		const viaMe = (parameters: Record<string, unknown>) => ({ accessVia: 'graph', authentication: 'microsoftOAuth2', mailbox: '', graphUrl: graph.url, ...parameters });
+		const id = await n8n.importWorkflow({
+			id: DELEGATED_WORKFLOW,
+			name: 'Graph actions as the signed-in user e2e',
+			active: false,
+			nodes: [
+				{ id: '3c1d2e3f-4a50-4b61-8c72-9d0e1f2a4c00', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+				graphNode('List folders', [300, 0], viaMe({ resource: 'folder', operation: 'list', options: {} }), credentials),
+				// the invoice the app's workflow moved, flagged and categorized
+				graphNode(
+					'Find flagged',
+					[300, 200],
+					viaMe({ resource: 'message', operation: 'search', folder: 'Inbox/Rechnungen', searchText: '', filters: { flagged: 'yes', category: 'Buchhaltung' }, returnAll: true, output: 'headers', options: {} }),
+					credentials,
+				),
+				graphNode('Mark read', [600, 200], viaMe({ resource: 'message', operation: 'setFlags', flags: ['\\Seen'], categories: '', options: {} }), credentials),
+				graphNode('Get out of office', [300, 400], viaMe({ resource: 'outOfOffice', operation: 'get' }), credentials),
+			],
+			connections: {
+				Start: {
+					main: [
+						[
+							{ node: 'List folders', type: 'main', index: 0 },
+							{ node: 'Find flagged', type: 'main', index: 0 },
+							{ node: 'Get out of office', type: 'main', index: 0 },
+						],
+					],
+				},
+				'Find flagged': { main: [[{ node: 'Mark read', type: 'main', index: 0 }]] },
+			},
+			settings: { executionOrder: 'v1' },
+		});
+		const [invoice] = graph.folderMessages(ALICE, 'Inbox/Rechnungen');
+		const expectRun = (run: Awaited<ReturnType<N8n['execute']>>) => {
+			expect(run.error).toBeUndefined();
+			expect(run.status).toBe('success');
+			// the own mailbox: items name no mailbox address (null), as with /me
+			expect(run.output['List folders'].map((f) => f.path)).toEqual(expect.arrayContaining(['Inbox', 'Inbox/Rechnungen', 'Sent Items']));
+			expect(run.output['List folders'].every((f) => f.mailbox === null)).toBe(true);
+			expect(run.output['Find flagged']).toEqual([expect.objectContaining({ mailbox: null, folder: 'Inbox/Rechnungen', messageId: '<rechnung-4711@lieferant.test>', itemId: invoice.immutableId, flagStatus: 'flagged', categories: ['Buchhaltung'] })]);
+			expect(run.output['Mark read']).toEqual([expect.objectContaining({ operation: 'setFlags', mailbox: null, itemId: invoice.immutableId, flagsSet: ['\\Seen'] })]);
+			expect(run.output['Get out of office']).toEqual([expect.objectContaining({ status: 'scheduled', internalText: 'Ich bin bis zum 10. Dezember nicht im Büro.', mailbox: null })]);
+		};
+		/** Every request went to /me with the signed-in user's token (inner $batch requests: relative to /v1.0). */
+		const expectMe = (sent: GraphRequestLog[]) => {
+			expect(sent.length).toBeGreaterThan(0);
+			for (const r of sent) {
+				expect(r).toMatchObject({ authorization: 'bearer' });
+				const fullPath = r.batchId ? `/v1.0${r.path}` : r.path;
+				if (fullPath !== '/v1.0/$batch') expect(fullPath).toMatch(/^\/v1\.0\/me\//);
+			}
+		};
+
+		let requests = since();
+		const first = await n8n.execute(id);
+		expectRun(first);
+		let sent = requests();
+		expectMe(sent);
+		for (const r of sent) expect(r).toMatchObject({ principal: 'alice' });
+		expect(sent.filter((r) => r.status >= 400)).toEqual([]);
+		expect(sent.some((r) => r.method === 'PATCH' && r.path === `/v1.0/me/messages/${invoice.immutableId}` && JSON.parse(r.body).isRead === true)).toBe(true);
+		expect(graph.folderMessages(ALICE, 'Inbox/Rechnungen')[0].isRead).toBe(true);
+		expect(okGrants('refresh_token')).toHaveLength(0);
+
+		// the stored token stops working at the server before n8n expects it to (revoked)
+		servers.oauth.revoke(okGrants('authorization_code')[0].accessToken as string);
+		requests = since();
+		const second = await n8n.execute(id);
+		expectRun(second);
+		sent = requests();
+		expectMe(sent);
+		// one request was refused with the old token, n8n renewed it once (refresh grant), the same request went again
+		const refused = sent.filter((r) => r.status === 401);
+		expect(refused).toEqual([expect.objectContaining({ method: 'GET', path: '/v1.0/me/mailFolders', errorCode: 'InvalidAuthenticationToken' })]);
+		expect(sent.filter((r) => r.status >= 400)).toEqual(refused);
+		expect(sent[sent.indexOf(refused[0]) + 1]).toMatchObject({ method: 'GET', path: '/v1.0/me/mailFolders', status: 200, principal: 'alice' });
+		const refreshes = okGrants('refresh_token');
+		expect(refreshes.map((g) => g.generation)).toEqual([0]);
+		expect(authority.tokenAudience(refreshes[0].accessToken as string)).toBe('https://graph.microsoft.com');
+		expect(JSON.stringify(second.raw)).not.toContain(refreshes[0].accessToken as string);
+
+		// the next run uses the token n8n stored: no refusal, no refresh
+		requests = since();
+		expectRun(await n8n.execute(id));
+		sent = requests();
+		expectMe(sent);
+		expect(sent.filter((r) => r.status >= 400)).toEqual([]);
+		expect(okGrants('refresh_token')).toHaveLength(1);
+		expect(authority.grants.filter((g) => !g.ok)).toEqual([]);
 	});
 });

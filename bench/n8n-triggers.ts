@@ -7,7 +7,10 @@
  *   100 runs under way, so what n8n itself costs per execution shows;
  * - `IMAP trigger 1.2`: this package's trigger at its defaults (up to 20 messages per run, 4 runs
  *   at once), mark read, attachments as binary data; without attachments; and with 100 per run;
- * - `IMAP trigger 1.1`: one message per run, as saved workflows of earlier versions run.
+ * - `IMAP trigger 1.1`: one message per run, as saved workflows of earlier versions run;
+ * - `POP3 trigger` 1.2 and 1.1, delete after fetch; `EWS trigger` and `Graph trigger` (the Exchange
+ *   trigger with Access Via EWS or Microsoft Graph, against the local endpoints, each
+ *   configuration on a mailbox of its own) 1.2 and 1.1, mark read.
  *
  * Each runs alone in a freshly started n8n (the same state folder and SQLite database): the
  * workflow trigger -> NoOp is published, n8n started, and the clock runs from n8n's readiness until
@@ -31,6 +34,7 @@ import { ImapFlow } from 'imapflow';
 import { resolveServer } from '../lib/connection/options';
 import { withPop3 } from '../lib/pop3/connect';
 import { EwsServer } from '../test/servers/ews';
+import { GraphServer } from '../test/servers/graph';
 import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/servers/mailgen';
 import { MicrosoftAuthority } from '../test/servers/microsoft';
 import { checkN8n, isFinished, N8n, packPackage, startedAtMs, waitFor } from '../test/e2e/n8n';
@@ -42,13 +46,13 @@ const PASSWORD = 'bob-pw';
 const TRIGGER = 'Trigger';
 const FLOOR_RUNS_AT_ONCE = 100;
 
-type Source = 'imap' | 'pop3' | 'ews' | 'none';
+type Source = 'imap' | 'pop3' | 'ews' | 'graph' | 'none';
 
 interface Config {
 	name: string;
 	/** The trigger node (type, typeVersion, parameters, credentials). */
-	trigger: (folder: string, count: number, ews: EwsBench | undefined) => object;
-	/** Where the generated mail waits: an IMAP folder or an EWS inbox (done when all are read), the POP3 inbox (done when it is empty), none (the floor: done when every run succeeded). */
+	trigger: (folder: string, count: number, microsoft: MicrosoftBench | undefined) => object;
+	/** Where the generated mail waits: an IMAP folder or an EWS or Graph inbox (done when all are read), the POP3 inbox (done when it is empty), none (the floor: done when every run succeeded). */
 	source: Source;
 	/** n8n's trigger: starts with a last UID in its static data. */
 	builtinState?: boolean;
@@ -117,34 +121,42 @@ const CONFIGS: Config[] = [
 		source: 'pop3',
 		trigger: () => pop3Trigger(1.2),
 	},
-	{
-		name: 'EWS trigger 1.2 (20 per run, mark read, no attachments)',
-		source: 'ews',
-		trigger: (folder, _count, ews) => ewsTrigger(folder, 1.2, ews),
-	},
-	{
-		name: 'EWS trigger 1.1 (one per run, mark read, no attachments)',
-		source: 'ews',
-		trigger: (folder, _count, ews) => ewsTrigger(folder, 1.1, ews),
-	},
+	// the Exchange trigger over EWS ("EWS trigger 1.2 (20 per run, ...)", "EWS trigger 1.1 (one per run, ...)"), then over Microsoft Graph ("Graph trigger ...")
+	...(['ews', 'graph'] as const).flatMap((accessVia) =>
+		[1.2, 1.1].map(
+			(typeVersion): Config => ({
+				name: `${accessVia === 'ews' ? 'EWS' : 'Graph'} trigger ${typeVersion} (${typeVersion === 1.1 ? 'one' : '20'} per run, mark read, no attachments)`,
+				source: accessVia,
+				trigger: (folder, _count, microsoft) => exchangeTrigger(folder, typeVersion, accessVia, microsoft),
+			}),
+		),
+	),
 ];
 
 const POP3_USER = 'catchall';
-/** Each EWS configuration reads a mailbox of its own (named after its folder name). */
-const ewsMailbox = (folder: string) => `${folder.toLowerCase()}@contoso.test`;
+/** Each EWS or Graph configuration reads a mailbox of its own (named after its folder name). */
+const exchangeMailbox = (folder: string) => `${folder.toLowerCase()}@contoso.test`;
 
-/** The local Microsoft sign-in and EWS endpoint the EWS trigger reads from. */
-interface EwsBench {
+/** The local Microsoft sign-in and the EWS and Graph endpoints the Exchange trigger reads from (each endpoint only if a configuration uses it). */
+interface MicrosoftBench {
 	authority: MicrosoftAuthority;
-	server: EwsServer;
+	ews?: EwsServer;
+	graph?: GraphServer;
 }
 
-async function startEws(ctx: BenchContext, mailboxes: string[]): Promise<EwsBench> {
+/** The app "bench-app" signs in as alice, who may open the configurations' mailboxes on either endpoint. */
+async function startMicrosoft(ctx: BenchContext, mailboxes: { ews: string[]; graph: string[] }): Promise<MicrosoftBench> {
 	const tls = { key: fs.readFileSync(ctx.servers.dovecot.keyPath), cert: fs.readFileSync(ctx.servers.certPath) };
 	const authority = await new MicrosoftAuthority(tls, (user, lifetime) => ctx.servers.oauth.issueToken(user, lifetime)).start();
 	authority.register({ tenant: 'contoso', clientId: 'bench-app', clientSecret: 'Bench-App-Secret-1', user: 'alice' });
-	const server = await EwsServer.start({ tls, tokenUser: (token) => ctx.servers.oauth.tokenUser(token), mailboxes: ['alice@contoso.test', ...mailboxes], access: { alice: mailboxes } });
-	return { authority, server };
+	const ews = mailboxes.ews.length ? await EwsServer.start({ tls, tokenUser: (token) => ctx.servers.oauth.tokenUser(token), mailboxes: ['alice@contoso.test', ...mailboxes.ews], access: { alice: mailboxes.ews } }) : undefined;
+	// Graph takes only tokens for Graph: the audience is the one the authority issued the token for
+	const tokenInfo = (token: string) => {
+		const user = ctx.servers.oauth.tokenUser(token);
+		return user ? { user, audience: authority.tokenAudience(token) } : undefined;
+	};
+	const graph = mailboxes.graph.length ? await GraphServer.start({ tls, tokenInfo, mailboxes: ['alice@contoso.test', ...mailboxes.graph], access: { alice: mailboxes.graph } }) : undefined;
+	return { authority, ews, graph };
 }
 
 function mailboxTrigger(folder: string, typeVersion: number, options: object, firstActivation = 'all'): object {
@@ -166,13 +178,14 @@ function pop3Trigger(typeVersion: number): object {
 	};
 }
 
-/** The EWS trigger on the configuration's mailbox, mark read, attachments not downloaded. */
-function ewsTrigger(folder: string, typeVersion: number, ews: EwsBench | undefined): object {
+/** The Exchange trigger on the configuration's mailbox over EWS or Microsoft Graph, mark read, attachments not downloaded. */
+function exchangeTrigger(folder: string, typeVersion: number, accessVia: 'ews' | 'graph', microsoft: MicrosoftBench | undefined): object {
+	const endpoint = accessVia === 'graph' ? { graphUrl: microsoft?.graph?.url } : { ewsUrl: microsoft?.ews?.url };
 	return {
 		type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
 		typeVersion,
-		parameters: { authentication: 'microsoftApp', mailbox: ewsMailbox(folder), ewsUrl: ews?.server.url, folders: 'Inbox', firstActivation: 'all', afterProcessing: 'markRead', pollMinutes: 15, options: { downloadAttachments: false } },
-		credentials: { mailboxMicrosoftAppApi: { id: 'benchEws', name: 'Microsoft 365 app (EWS)' } },
+		parameters: { accessVia, authentication: 'microsoftApp', mailbox: exchangeMailbox(folder), ...endpoint, folders: 'Inbox', firstActivation: 'all', afterProcessing: 'markRead', pollMinutes: 15, options: { downloadAttachments: false } },
+		credentials: { mailboxMicrosoftAppApi: { id: 'benchMicrosoftApp', name: 'Microsoft 365 app' } },
 	};
 }
 
@@ -258,26 +271,34 @@ async function unseenCounter(ctx: BenchContext): Promise<{ unseen: (folder: stri
 	};
 }
 
-/** The folder (IMAP) or mailbox name (EWS) of a configuration. */
+/** The folder (IMAP) or mailbox name (EWS, Graph) of a configuration. */
 const folderOf = (index: number, count: number) => `N8nBench${index}x${count}`;
 
-async function fill(ctx: BenchContext, config: Config, folder: string, count: number, ews: EwsBench | undefined): Promise<void> {
+async function fill(ctx: BenchContext, config: Config, folder: string, count: number, microsoft: MicrosoftBench | undefined): Promise<void> {
 	const messages = () => generateMessages({ seed: ctx.seed, count });
 	if (config.source === 'imap') await ctx.servers.writeMaildir(USER, folder, messages());
 	else if (config.source === 'pop3') await ctx.servers.writeMaildir(POP3_USER, 'INBOX', messages());
-	else if (config.source === 'ews') for (const m of messages()) ews!.server.addMessage(ewsMailbox(folder), 'inbox', m.raw);
+	else if (config.source === 'ews') for (const m of messages()) microsoft!.ews!.addMessage(exchangeMailbox(folder), 'inbox', m.raw);
+	else if (config.source === 'graph') for (const m of messages()) microsoft!.graph!.addMessage(exchangeMailbox(folder), 'inbox', m.raw);
 }
 
-async function measure(ctx: BenchContext, n8n: N8n, config: Config, index: number, count: number, ews: EwsBench | undefined): Promise<Figures> {
+/** The unread messages left in an EWS or Graph configuration's inbox (undefined for other sources). */
+function exchangeUnread(config: Config, folder: string, microsoft: MicrosoftBench | undefined): number | undefined {
+	if (config.source === 'ews') return microsoft!.ews!.folderItems(exchangeMailbox(folder), 'inbox').filter((i) => !i.isRead).length;
+	if (config.source === 'graph') return microsoft!.graph!.folderMessages(exchangeMailbox(folder), 'inbox').filter((m) => !m.isRead).length;
+	return undefined;
+}
+
+async function measure(ctx: BenchContext, n8n: N8n, config: Config, index: number, count: number, microsoft: MicrosoftBench | undefined): Promise<Figures> {
 	const folder = folderOf(index, count);
-	await fill(ctx, config, folder, count, ews);
+	await fill(ctx, config, folder, count, microsoft);
 	const workflowId = `mbxBench${index}x${count}`;
 	await n8n.importWorkflow({
 		id: workflowId,
 		name: `bench ${config.name} ${count}`,
 		active: false,
 		nodes: [
-			{ id: `b3c4d5e6-0000-4000-8000-${String(index * 2 + 1).padStart(12, '0')}`, name: TRIGGER, position: [0, 0], ...config.trigger(folder, count, ews) },
+			{ id: `b3c4d5e6-0000-4000-8000-${String(index * 2 + 1).padStart(12, '0')}`, name: TRIGGER, position: [0, 0], ...config.trigger(folder, count, microsoft) },
 			{ id: `b3c4d5e6-0000-4000-8000-${String(index * 2 + 2).padStart(12, '0')}`, name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
 		],
 		connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }]] } },
@@ -308,7 +329,7 @@ async function measure(ctx: BenchContext, n8n: N8n, config: Config, index: numbe
 			async () => {
 				// the unread count first (one STATUS); the database only once it is 0, so that the bench
 				// itself takes little of the machine while n8n works
-				const left = counter ? await counter.unseen(folder) : pop3Left ? await pop3Left() : config.source === 'ews' ? ews!.server.folderItems(ewsMailbox(folder), 'inbox').filter((i) => !i.isRead).length : undefined;
+				const left = counter ? await counter.unseen(folder) : pop3Left ? await pop3Left() : exchangeUnread(config, folder, microsoft);
 				if (left !== undefined && left > 0) {
 					last = `${left} left`;
 					return undefined;
@@ -357,12 +378,13 @@ export const n8nTriggers: Benchmark<BenchContext> = {
 		const latencyConfigs = LATENCY_CONFIGS.map((config, index) => ({ config, index })).filter(({ config }) => !only || new RegExp(only).test(`latency ${config.name}`));
 		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-bench-n8n-'));
 		let n8n: N8n | undefined;
-		let ews: EwsBench | undefined;
+		let microsoft: MicrosoftBench | undefined;
 		const all: Figures[] = [];
 		const latencies: LatencyFigures[] = [];
 		try {
-			const ewsConfigs = configs.filter(({ config }) => config.source === 'ews');
-			if (ewsConfigs.length) ews = await startEws(ctx, ewsConfigs.map(({ index }) => ewsMailbox(folderOf(index, count))));
+			const mailboxesOf = (source: Source) => configs.filter(({ config }) => config.source === source).map(({ index }) => exchangeMailbox(folderOf(index, count)));
+			const exchangeMailboxes = { ews: mailboxesOf('ews'), graph: mailboxesOf('graph') };
+			if (exchangeMailboxes.ews.length || exchangeMailboxes.graph.length) microsoft = await startMicrosoft(ctx, exchangeMailboxes);
 			const profile = process.env.BENCH_N8N_PROFILE;
 			const nodeOptions: Record<string, string> = profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profile)}` } : {};
 			n8n = await N8n.create({ install: checkN8n(), packageTarball: packPackage(path.resolve(__dirname, '..'), dir), env: { NODE_EXTRA_CA_CERTS: ctx.servers.certPath, ...nodeOptions } });
@@ -372,14 +394,15 @@ export const n8nTriggers: Benchmark<BenchContext> = {
 				{ id: 'benchImapBuiltin', name: 'bob (n8n IMAP)', type: 'imap', data: { ...server, user: USER, password: PASSWORD, secure: true, allowUnauthorizedCerts: false } },
 				{ id: 'benchImapMailbox', name: 'bob (Mailbox IMAP)', type: 'mailboxImapApi', data: { ...server, security: 'tls', user: USER, password: PASSWORD } },
 				{ id: 'benchPop3', name: 'catchall (POP3)', type: 'mailboxPop3Api', data: { host: '127.0.0.1', port: ctx.servers.ports.pop3s, security: 'tls', user: POP3_USER, password: ctx.servers.users[POP3_USER], loginMethod: 'password' } },
-				...(ews ? [{ id: 'benchEws', name: 'Microsoft 365 app (EWS)', type: 'mailboxMicrosoftAppApi', data: { tenantId: 'contoso', clientId: 'bench-app', clientSecret: 'Bench-App-Secret-1', mailbox: 'alice@contoso.test', sharedMailboxes: ewsConfigs.map(({ index }) => ewsMailbox(folderOf(index, count))).join('; '), authorityHost: ews.authority.host, imapHost: '127.0.0.1' } }] : []),
+				...(microsoft ? [{ id: 'benchMicrosoftApp', name: 'Microsoft 365 app', type: 'mailboxMicrosoftAppApi', data: { tenantId: 'contoso', clientId: 'bench-app', clientSecret: 'Bench-App-Secret-1', mailbox: 'alice@contoso.test', sharedMailboxes: [...exchangeMailboxes.ews, ...exchangeMailboxes.graph].join('; '), authorityHost: microsoft.authority.host, imapHost: '127.0.0.1' } }] : []),
 			]);
-			for (const { config, index } of configs) all.push(await measure(ctx, n8n, config, index, count, ews));
+			for (const { config, index } of configs) all.push(await measure(ctx, n8n, config, index, count, microsoft));
 			for (const { config, index } of latencyConfigs) latencies.push(await latency(ctx, n8n, config, index));
 		} finally {
 			await n8n?.destroy();
-			await ews?.server.stop();
-			await ews?.authority.stop();
+			await microsoft?.ews?.stop();
+			await microsoft?.graph?.stop();
+			await microsoft?.authority.stop();
 			fs.rmSync(dir, { recursive: true, force: true });
 		}
 		return [...entriesOf(all, count), ...latencyEntries(latencies)];

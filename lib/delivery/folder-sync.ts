@@ -106,9 +106,14 @@ export interface FolderSyncSession<F extends FolderSyncFetched> {
 	 * do not tell sizes gives a larger message with its size and without its content.
 	 */
 	fetch(itemId: string, maxBytes?: number): Promise<F>;
-	markRead(itemIds: string[]): Promise<void>;
-	move(itemIds: string[], target: FolderSyncRef): Promise<void>;
-	delete(itemIds: string[], mode: 'trash' | 'hard'): Promise<void>;
+	/**
+	 * The after-processing actions: each message's own failure in its place (undefined: done; a
+	 * message that is gone fails as the protocol's isGone says); fewer results than messages: the
+	 * rest was not attempted; a failure of all is thrown.
+	 */
+	markRead(itemIds: string[]): Promise<Array<MailboxError | undefined>>;
+	move(itemIds: string[], target: FolderSyncRef): Promise<Array<MailboxError | undefined>>;
+	delete(itemIds: string[], mode: 'trash' | 'hard'): Promise<Array<MailboxError | undefined>>;
 	close(): void;
 }
 
@@ -174,6 +179,9 @@ export interface FolderSyncProtocol {
 	/** The message is no longer there (moved or deleted). */
 	isGone(error: MailboxError): boolean;
 }
+
+/** Messages acted on (marked read, moved, deleted) in one call of the session. */
+const ACT_CHUNK = 20;
 
 /** The key of a folder in the state: the configured path, lower case, without surrounding slashes and spaces. */
 export function folderKey(path: string): string {
@@ -394,24 +402,40 @@ export abstract class FolderSyncWatcher<F extends FolderSyncFetched> extends Str
 		const ids = Object.keys(fs.pending).filter((id) => fs.pending[id].s === 'act');
 		if (!ids.length) return;
 		const target = this.s.afterProcessing === 'move' ? await client.resolveFolder(this.s.moveTo!) : undefined;
-		for (const id of ids) {
+		// a session acts on many at once where its server can (Graph: $batch), each message with its own result
+		for (let start = 0; start < ids.length; start += ACT_CHUNK) {
 			signal.throwIfAborted();
+			const chunk = ids.slice(start, start + ACT_CHUNK);
+			let results: Array<MailboxError | undefined>;
 			try {
-				if (this.s.afterProcessing === 'markRead') await client.markRead([id]);
-				else if (this.s.afterProcessing === 'move') await client.move([id], target!);
-				else if (this.s.afterProcessing === 'delete') await client.delete([id], this.s.deleteMode);
+				if (this.s.afterProcessing === 'markRead') results = await client.markRead(chunk);
+				else if (this.s.afterProcessing === 'move') results = await client.move(chunk, target!);
+				else if (this.s.afterProcessing === 'delete') results = await client.delete(chunk, this.s.deleteMode);
+				else results = [];
 			} catch (error) {
+				// a failure of all of them (sign-in, connection): the next poll tries again
 				const e = this.mailboxError(error);
-				if (this.protocol.isGone(e)) {
+				this.emit({ type: 'actionFailed', folder: path, itemId: chunk[0], error: e });
+				throw e;
+			}
+			let failure: MailboxError | undefined;
+			// (a result missing: not attempted, left for the next poll)
+			for (const [i, id] of chunk.slice(0, results.length).entries()) {
+				const e = results[i];
+				if (e && !this.protocol.isGone(e)) {
+					// left for the next poll
+					this.emit({ type: 'actionFailed', folder: path, itemId: id, error: e });
+					failure ??= e;
+					continue;
+				}
+				if (e) {
 					this.log.info(`mailbox watcher: ${this.protocol.label} "${this.options.mailbox}" folder "${path}": message ${id} is gone; nothing left to do for it`);
 					this.emit({ type: 'gone', folder: path, itemId: id });
-				} else {
-					this.emit({ type: 'actionFailed', folder: path, itemId: id, error: e });
-					throw e;
 				}
+				finish(fs, id);
+				this.stateChanged();
 			}
-			finish(fs, id);
-			this.stateChanged();
+			if (failure) throw failure;
 		}
 	}
 

@@ -23,6 +23,9 @@ export interface EwsWatcherOptions extends Omit<FolderSyncOptions<EwsMessage>, '
 	connect: () => Promise<EwsClient>;
 }
 
+/** A message that is no longer there (moved or deleted). */
+const isGone = (e: MailboxError): boolean => e.code === 'NOT_FOUND' && e.causeCode === 'ErrorItemNotFound';
+
 /** An EWS client as the folder-sync watcher uses it; failures come out as MailboxErrors. */
 export function ewsSyncSession(client: EwsClient): FolderSyncSession<EwsMessage> {
 	const mapped = async <T>(operation: string | undefined, work: () => Promise<T>): Promise<T> => {
@@ -31,6 +34,21 @@ export function ewsSyncSession(client: EwsClient): FolderSyncSession<EwsMessage>
 		} catch (error) {
 			throw client.toMailboxError(error, operation);
 		}
+	};
+	/** Acts on one message at a time, each failure its own result; after a failure other than a message gone, the rest waits (not attempted). */
+	const each = async (ids: string[], act: (id: string) => Promise<void>): Promise<Array<MailboxError | undefined>> => {
+		const results: Array<MailboxError | undefined> = [];
+		for (const id of ids) {
+			try {
+				await act(id);
+				results.push(undefined);
+			} catch (error) {
+				const e = client.toMailboxError(error);
+				results.push(e);
+				if (!isGone(e)) break;
+			}
+		}
+		return results;
 	};
 	return {
 		resolveFolder: (path) => mapped(undefined, () => client.resolveFolder(path)),
@@ -51,9 +69,10 @@ export function ewsSyncSession(client: EwsClient): FolderSyncSession<EwsMessage>
 				return { changes: list, syncState: changes.SyncState, more: changes.MoreChangesAvailable };
 			}),
 		fetch: (itemId) => mapped('GetItem', () => getMessage(client, itemId)),
-		markRead: (ids) => mapped(undefined, () => markRead(client, ids)),
-		move: (ids, target) => mapped(undefined, () => moveMessages(client, ids, target as EwsFolderRef)),
-		delete: (ids, mode) => mapped(undefined, () => deleteMessages(client, ids, mode)),
+		// one request per message, as before: a message's failure is its own
+		markRead: (ids) => each(ids, (id) => markRead(client, [id])),
+		move: (ids, target) => each(ids, (id) => moveMessages(client, [id], target as EwsFolderRef)),
+		delete: (ids, mode) => each(ids, (id) => deleteMessages(client, [id], mode)),
 		close: () => client.close(),
 	};
 }
@@ -71,7 +90,7 @@ export class EwsWatcher extends FolderSyncWatcher<EwsMessage> {
 				loggerName: 'mailbox-ews',
 				largestPage: 512,
 				isResync: (e: MailboxError) => e.causeCode === 'ErrorInvalidSyncStateData',
-				isGone: (e: MailboxError) => e.code === 'NOT_FOUND' && e.causeCode === 'ErrorItemNotFound',
+				isGone,
 			},
 		);
 	}

@@ -15,7 +15,7 @@
  * the limit is skipped without downloading it. Without one, a message taken from a delta page is
  * read by its MIME content alone (its properties came with the page).
  */
-import type { MailboxError } from '../errors';
+import { MailboxError } from '../errors';
 import { FolderSyncWatcher, type FolderSyncAfterProcessing, type FolderSyncEvent, type FolderSyncFetched, type FolderSyncMessage, type FolderSyncOptions, type FolderSyncSession, type FolderSyncStats } from '../delivery/folder-sync';
 import { isResyncRequired, type GraphClient, type GraphItemResult } from './client';
 
@@ -50,10 +50,8 @@ export interface GraphWatcherOptions extends Omit<FolderSyncOptions<GraphFetched
 	connect: () => Promise<GraphClient>;
 }
 
-function throwFirstFailure(results: GraphItemResult[]): void {
-	const failed = results.find((r) => !r.ok && r.error);
-	if (failed?.error) throw failed.error;
-}
+/** Each message's own failure in its place (undefined: done). */
+const failures = (results: GraphItemResult[]): Array<MailboxError | undefined> => results.map((r) => (r.ok ? undefined : (r.error ?? new MailboxError('SERVER', `Microsoft Graph did not act on message ${r.id}.`, { step: 'command' }))));
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value ? value : undefined);
 
@@ -134,9 +132,10 @@ export function graphSyncSession(client: GraphClient): FolderSyncSession<GraphFe
 			kept.delete(itemId);
 			return fetchGraphMessage(client, itemId, maxBytes, known);
 		},
-		markRead: async (ids) => throwFirstFailure(await client.markRead(ids)),
-		move: async (ids, target) => throwFirstFailure(await client.move(ids, target.id)),
-		delete: async (ids, mode) => throwFirstFailure(await client.delete(ids, mode)),
+		// one $batch for up to 20 messages, each with its own result
+		markRead: async (ids) => failures(await client.markRead(ids)),
+		move: async (ids, target) => failures(await client.move(ids, target.id)),
+		delete: async (ids, mode) => failures(await client.delete(ids, mode)),
 		close: () => client.close(),
 	};
 }

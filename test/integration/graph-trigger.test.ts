@@ -366,6 +366,38 @@ describe('Graph watcher against the local Graph endpoint', () => {
 		}
 	});
 
+	it('after-processing actions of several runs go in one $batch, each message with its own result: one gone meanwhile is dropped, the others are marked read', async () => {
+		const mbx = newMailbox();
+		const h = watch(mbx, { afterProcessing: 'markRead' }, 'manual');
+		await h.watcher.start();
+		for (let i = 1; i <= 5; i++) server.addMessage(mbx, 'inbox', message(`batch-${i}`));
+		await h.poll();
+		await until(() => h.runs.length === 5);
+		const client = await connect(mbx)();
+		expect((await client.delete([h.runs[2].message.itemId], 'hard'))[0].ok).toBe(true);
+		const beforeTop = server.requests.length;
+		// the runs end while no poll runs; their actions wait for the next poll
+		await h.watcher.stop();
+		const state = h.state();
+		for (const run of h.runs) run.resolve(true);
+		await until(() => Object.values(h.state()!.folders.inbox.pending).filter((e) => e.s === 'act').length === 5, 60_000, 'all five to act on');
+		const next = watch(mbx, { afterProcessing: 'markRead', state: h.state() ?? state }, 'manual');
+		await next.watcher.start();
+		await until(() => Object.keys(next.state()!.folders.inbox.pending).length === 0, 60_000, 'all acted on');
+		const batches = server.requests.slice(beforeTop).filter((r) => r.path === '/v1.0/$batch');
+		expect(batches).toHaveLength(1);
+		expect(batches[0].batch!.map((r) => [r.method, r.status])).toEqual([
+			['PATCH', 200],
+			['PATCH', 200],
+			['PATCH', 404],
+			['PATCH', 200],
+			['PATCH', 200],
+		]);
+		expect(next.events).toContainEqual({ type: 'gone', folder: 'Inbox', itemId: h.runs[2].message.itemId });
+		expect(server.folderMessages(mbx, 'inbox').map((m) => [m.internetMessageId, m.isRead])).toEqual([1, 2, 4, 5].map((i) => [`<batch-${i}@example.test>`, true]));
+		expect(next.runs).toHaveLength(0);
+	});
+
 	it('throttling (429 with Retry-After) is waited out within the poll; a lasting failure is reported and recovers', async () => {
 		const mbx = newMailbox();
 		const h = watch(mbx);

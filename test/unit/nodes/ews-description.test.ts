@@ -122,10 +122,10 @@ describe('Mailbox node: Access Via Microsoft Graph', () => {
 		expect(resolve({ resource: 'outOfOffice', operation: 'set', accessVia: 'graph' }).subject).toBeUndefined();
 	});
 
-	it('runs Folder List/Create/Rename/Delete, the message operations but Append, Out of Office and Retention', () => {
+	it('runs Connection Check, Folder List/Create/Rename/Delete, the message operations but Append, Out of Office and Retention', () => {
 		const graph = Object.fromEntries(Object.entries(resources).map(([name, r]) => [name, Object.keys(r.graph ?? {}).sort()]));
 		expect(graph).toEqual({
-			connection: [],
+			connection: ['check'],
 			folder: ['create', 'delete', 'list', 'rename'],
 			message: ['clearFlags', 'copy', 'delete', 'get', 'markAsNotSpam', 'markAsSpam', 'move', 'search', 'setFlags'],
 			outOfOffice: ['clear', 'get', 'set'],

@@ -20,6 +20,7 @@ import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigg
 import { EwsServer } from '../servers/ews';
 import { generateMessage } from '../servers/mailgen';
 import { makeSelfSignedCertificate } from '../servers/tls';
+import { Run, until } from './helpers/watch-runs';
 import { triggerContext as sharedTriggerContext, type TriggerContextOptions } from './helpers/trigger-context';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -29,30 +30,9 @@ function message(id: string, body = 'Hello.'): Buffer {
 	return Buffer.from(`From: Sender <sender@example.test>\r\nTo: someone@example.test\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.test>\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\n\r\n${body}\r\n`);
 }
 
-async function until(condition: () => boolean, timeoutMs = 60_000, what = 'condition'): Promise<void> {
-	const end = Date.now() + timeoutMs;
-	while (!condition()) {
-		if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 10));
-	}
-}
-
-/** A run the test settles by hand. */
-class Run {
-	resolve!: (ran: boolean) => void;
-	reject!: (error: Error) => void;
-	readonly promise: Promise<boolean>;
-	constructor(readonly message: EwsWatchedMessage) {
-		this.promise = new Promise<boolean>((resolve, reject) => {
-			this.resolve = resolve;
-			this.reject = reject;
-		});
-	}
-}
-
 interface Harness {
 	watcher: EwsWatcher;
-	runs: Run[];
+	runs: Run<EwsWatchedMessage>[];
 	events: EwsWatchEvent[];
 	state: () => SyncWatchState | undefined;
 	/** The most messages any reported state held waiting for their after-processing action. */
@@ -80,7 +60,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 	};
 
 	function watch(mailbox: string, options: Partial<EwsWatcherOptions> = {}, autoAck: boolean | 'manual' = true): Harness {
-		const runs: Run[] = [];
+		const runs: Run<EwsWatchedMessage>[] = [];
 		const events: EwsWatchEvent[] = [];
 		let saved: SyncWatchState | undefined;
 		let mostActing = 0;
@@ -95,7 +75,7 @@ describe('EWS watcher against the local EWS endpoint', () => {
 			retry: { retryDelayMs: 0, ...options.retry },
 			...options,
 			deliver: ([m]) => {
-				const run = new Run(m);
+				const run = new Run<EwsWatchedMessage>(m);
 				runs.push(run);
 				if (autoAck === true) run.resolve(true);
 				// false: n8n refused the run as a duplicate

@@ -24,6 +24,7 @@ import { GraphServer, type GraphRequestLog } from '../servers/graph';
 import { generateMessage } from '../servers/mailgen';
 import { OAuthServer } from '../servers/oauth';
 import { makeSelfSignedCertificate } from '../servers/tls';
+import { Run, until } from './helpers/watch-runs';
 import { triggerContext as sharedTriggerContext, type TriggerContextOptions } from './helpers/trigger-context';
 
 const seams: { ca?: Buffer } = {};
@@ -40,30 +41,9 @@ function message(id: string, body = 'Hello.'): Buffer {
 	return Buffer.from(`From: Sender <sender@example.test>\r\nTo: someone@example.test\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.test>\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\n\r\n${body}\r\n`);
 }
 
-async function until(condition: () => boolean, timeoutMs = 60_000, what = 'condition'): Promise<void> {
-	const end = Date.now() + timeoutMs;
-	while (!condition()) {
-		if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 10));
-	}
-}
-
-/** A run the test settles by hand. */
-class Run {
-	resolve!: (ran: boolean) => void;
-	reject!: (error: Error) => void;
-	readonly promise: Promise<boolean>;
-	constructor(readonly message: GraphWatchedMessage) {
-		this.promise = new Promise<boolean>((resolve, reject) => {
-			this.resolve = resolve;
-			this.reject = reject;
-		});
-	}
-}
-
 interface Harness {
 	watcher: GraphWatcher;
-	runs: Run[];
+	runs: Run<GraphWatchedMessage>[];
 	events: GraphWatchEvent[];
 	state: () => SyncWatchState | undefined;
 	/** fetchNow and wait for the next completed poll. */
@@ -118,7 +98,7 @@ describe('Graph watcher against the local Graph endpoint', () => {
 	const requestsOf = (mailbox: string, since: number): GraphRequestLog[] => server.allRequests.slice(since).filter((r) => r.mailbox === mailbox);
 
 	function watch(mailbox: string, options: Partial<GraphWatcherOptions> = {}, autoAck: boolean | 'manual' = true): Harness {
-		const runs: Run[] = [];
+		const runs: Run<GraphWatchedMessage>[] = [];
 		const events: GraphWatchEvent[] = [];
 		let saved: SyncWatchState | undefined;
 		let fetched = 0;
@@ -131,7 +111,7 @@ describe('Graph watcher against the local Graph endpoint', () => {
 			retry: { retryDelayMs: 0, ...options.retry },
 			...options,
 			deliver: ([m]) => {
-				const run = new Run(m);
+				const run = new Run<GraphWatchedMessage>(m);
 				runs.push(run);
 				if (autoAck === true) run.resolve(true);
 				// false: n8n refused the run as a duplicate

@@ -47,13 +47,13 @@ export function isTokenExpired(data: OAuth2TokenData | undefined, now = Date.now
 }
 
 /** The stored access token, or a CONFIG error telling the user to connect the credential. */
-export function storedAccessToken(data: OAuth2TokenData | undefined): string {
+export function storedAccessToken(data: OAuth2TokenData | undefined, signInAt = 'Microsoft'): string {
 	const token = typeof data?.access_token === 'string' ? data.access_token.trim() : '';
 	if (!token) {
 		throw new MailboxError('CONFIG', 'The credential is not connected to an account yet: it holds no access token.', {
 			field: 'oauthTokenData',
 			step: 'config',
-			hint: 'Open the credential and click "Connect my account" to sign in at Microsoft.',
+			hint: `Open the credential and click "Connect my account" to sign in at ${signInAt}.`,
 		});
 	}
 	return token;

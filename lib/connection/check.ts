@@ -36,7 +36,11 @@ export async function checkImapConnection(
 	settings: ServerSettings,
 	login: Partial<Login>,
 	logger: Logger = silentLogger,
-	options: { sharedMailboxes?: readonly string[] } = {},
+	options: {
+		sharedMailboxes?: readonly string[];
+		/** The login for a shared mailbox (default: the account's, as the mailbox; Google service accounts get a token per user). */
+		sharedLogin?: (account: Login, mailbox: string) => Promise<Login>;
+	} = {},
 ): Promise<ConnectionCheckResult> {
 	const steps: CheckStep[] = [];
 	let server: ResolvedServer | undefined;
@@ -65,7 +69,8 @@ export async function checkImapConnection(
 		if (!inbox) throw new MailboxError('NOT_FOUND', `${describeServer(server)} has no INBOX for "${checked.user}".`, { step: 'command', hint: 'Check that the user is a mailbox, not only a login name.' });
 		steps.push({ step: 'inbox', ok: true, detail: `INBOX has ${inbox.messages ?? 0} messages, ${inbox.unseen ?? 0} unseen` });
 		for (const mailbox of options.sharedMailboxes ?? []) {
-			steps.push({ step: 'shared', ok: true, detail: await openSharedMailbox(server, checked, mailbox, logger) });
+			const login = options.sharedLogin ? await options.sharedLogin(checked, mailbox) : loginForSharedMailbox(checked, mailbox);
+			steps.push({ step: 'shared', ok: true, detail: await openSharedMailbox(server, login, mailbox, logger) });
 		}
 		const ordered = server.proxy ? [steps[1], steps[0], ...steps.slice(2)] : steps;
 		return { ok: true, message: `${ordered.map((s) => s.detail).join('; ')}.`, steps };
@@ -77,8 +82,7 @@ export async function checkImapConnection(
 }
 
 /** Logs in to a shared mailbox the way the nodes will and reads its INBOX; the step's detail. */
-async function openSharedMailbox(server: ResolvedServer, account: Login, mailbox: string, logger: Logger): Promise<string> {
-	const login = loginForSharedMailbox(account, mailbox);
+async function openSharedMailbox(server: ResolvedServer, login: Login, mailbox: string, logger: Logger): Promise<string> {
 	const how = isTokenLogin(login) ? `with the token as "${login.user}"` : `as "${login.user}"`;
 	let client: ImapFlow | undefined;
 	try {
@@ -100,6 +104,6 @@ function sharedMailboxRefused(server: ResolvedServer, mailbox: string, how: stri
 		step: 'login',
 		causeCode: cause.causeCode,
 		serverResponse: cause.serverResponse,
-		hint: `Check the address in Shared Mailboxes, and that the account may open it (Microsoft 365: Full Access permission on ${mailbox}; for an app, access to that mailbox). The account's own login works.`,
+		hint: `Check the address in Shared Mailboxes, and that the account may open it (Microsoft 365: Full Access permission on ${mailbox}; for an app, access to that mailbox; Google Workspace: a user of the domain with IMAP enabled). The account's own login works.`,
 	});
 }

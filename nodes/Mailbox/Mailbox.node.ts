@@ -24,6 +24,8 @@ export class Mailbox implements INodeType {
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
 			// n8n tests OAuth2 credentials itself (connected or not): a node's testedBy is not used for them
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
+			{ name: 'mailboxGoogleServiceAccountApi', required: true, testedBy: 'mailboxGoogleServiceAccountTest', displayOptions: { show: { accessVia: ['imap'], authentication: ['googleServiceAccount'] } } },
+			{ name: 'mailboxGoogleOAuth2Api', required: true, displayOptions: { show: { accessVia: ['imap'], authentication: ['googleOAuth2'] } } },
 			// on-premises Exchange by EWS (Access Via: EWS, Authentication: Password)
 			{ name: 'mailboxEwsApi', required: true, testedBy: 'mailboxEwsConnectionTest', displayOptions: { show: { authentication: ['ewsPassword'], accessVia: ['ews'] } } },
 		],

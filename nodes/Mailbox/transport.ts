@@ -29,8 +29,8 @@ export class ImapSession {
 
 	static async open(ctx: IExecuteFunctions, itemIndex = 0): Promise<ImapSession> {
 		const authentication = ctx.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
-		const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger), { ctx, itemIndex });
 		const mailbox = ctx.getNodeParameter('mailbox', itemIndex, '') as string;
+		const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger), { ctx, itemIndex }, mailbox);
 		return new ImapSession(ctx, resolveServer('imap', settings), loginForMailbox(checkLogin(login), sharedMailboxes, mailbox), renewToken);
 	}
 

@@ -16,7 +16,7 @@ import { withImap } from '../../lib/imap/connect';
 import { listFolders } from '../../lib/imap/folders';
 import { ImapWatcher, type AfterProcessing, type FirstActivation, type ResetPoint, type WatchedMessage } from '../../lib/imap/watch';
 import { parseMessage } from '../../lib/message/parse';
-import { imapConnectionOf, type Authentication } from '../shared/credentials';
+import { delegatedProviderOf, imapConnectionOf, type Authentication } from '../shared/credentials';
 import { credentialTests } from '../shared/credential-tests';
 import { accountId } from '../../lib/delivery/message';
 import {
@@ -225,8 +225,8 @@ function connectionOf(ctx: ITriggerFunctions | ILoadOptionsFunctions): Connectio
 	return async () => {
 		const authentication = ctx.getNodeParameter('authentication', 'password') as Authentication;
 		const mailbox = String(ctx.getNodeParameter('mailbox', '') ?? '');
-		const oauth2 = authentication === 'microsoftOAuth2' ? { ctx, itemIndex: 0 } : undefined;
-		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name), n8nLogger(ctx.logger), oauth2);
+		const oauth2 = delegatedProviderOf(authentication) ? { ctx, itemIndex: 0 } : undefined;
+		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name), n8nLogger(ctx.logger), oauth2, mailbox);
 		return { server: resolveServer('imap', settings), login: loginForMailbox(checkLogin(login), sharedMailboxes, mailbox) };
 	};
 }
@@ -304,6 +304,8 @@ export class MailboxImapTrigger implements INodeType {
 			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
+			{ name: 'mailboxGoogleServiceAccountApi', required: true, testedBy: 'mailboxGoogleServiceAccountTest', displayOptions: { show: { authentication: ['googleServiceAccount'] } } },
+			{ name: 'mailboxGoogleOAuth2Api', required: true, displayOptions: { show: { authentication: ['googleOAuth2'] } } },
 		],
 		properties,
 };

@@ -16,7 +16,8 @@ import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
-import { pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
+import { delegatedProviderOf, pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
+import { googleSignInOptions } from '../shared/imap-properties';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
 import { accountId } from '../../lib/delivery/message';
 import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
@@ -30,6 +31,7 @@ const properties: INodeProperties[] = [
 			{ name: 'Password or APOP (POP3)', value: 'password' },
 			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
 			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2' },
+			...googleSignInOptions,
 		],
 		default: 'password',
 	},
@@ -179,6 +181,8 @@ export class MailboxPop3Trigger implements INodeType {
 			{ name: 'mailboxPop3Api', required: true, testedBy: 'mailboxPop3ConnectionTest', displayOptions: { show: { authentication: ['password'] } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
+			{ name: 'mailboxGoogleServiceAccountApi', required: true, testedBy: 'mailboxGoogleServiceAccountTest', displayOptions: { show: { authentication: ['googleServiceAccount'] } } },
+			{ name: 'mailboxGoogleOAuth2Api', required: true, displayOptions: { show: { authentication: ['googleOAuth2'] } } },
 		],
 		properties,
 	};
@@ -197,7 +201,7 @@ export class MailboxPop3Trigger implements INodeType {
 				const settings = pop3SettingsFromCredential(await this.getCredentials(POP3_CREDENTIAL));
 				return { server: resolveServer('pop3', settings.settings), login: checkLogin(settings.login), loginMethod: settings.apop };
 			}
-			const oauth2 = authentication === 'microsoftOAuth2' ? { ctx: this, itemIndex: 0 } : undefined;
+			const oauth2 = delegatedProviderOf(authentication) ? { ctx: this, itemIndex: 0 } : undefined;
 			const { settings, login } = await pop3ConnectionOfMicrosoft(authentication, (name) => this.getCredentials(name), logger, oauth2);
 			return { server: resolveServer('pop3', settings), login: checkLogin(login), loginMethod: 'password' };
 		};

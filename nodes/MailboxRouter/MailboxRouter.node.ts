@@ -399,7 +399,7 @@ function routerFor(ctx: IExecuteFunctions): MessageRouter {
 async function openImap(ctx: IExecuteFunctions, mailbox: string): Promise<ImapFlow> {
 	const authentication = ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
 	const logger = n8nLogger(ctx.logger);
-	const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, 0), logger, { ctx, itemIndex: 0 });
+	const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, 0), logger, { ctx, itemIndex: 0 }, mailbox);
 	const server = resolveServer('imap', settings);
 	const mailboxLogin = loginForMailbox(checkLogin(login), sharedMailboxes, mailbox);
 	if (!renewToken || !isTokenLogin(mailboxLogin)) return connectImap(server, mailboxLogin, logger);
@@ -452,6 +452,8 @@ export class MailboxRouter implements INodeType {
 			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { deliver: [true], authentication: ['password'], deliverVia: ['imap'] } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { deliver: [true], authentication: ['microsoftApp'] } } },
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { deliver: [true], authentication: ['microsoftOAuth2'] } } },
+			{ name: 'mailboxGoogleServiceAccountApi', required: true, testedBy: 'mailboxGoogleServiceAccountTest', displayOptions: { show: { deliver: [true], deliverVia: ['imap'], authentication: ['googleServiceAccount'] } } },
+			{ name: 'mailboxGoogleOAuth2Api', required: true, displayOptions: { show: { deliver: [true], deliverVia: ['imap'], authentication: ['googleOAuth2'] } } },
 		],
 		properties,
 	};

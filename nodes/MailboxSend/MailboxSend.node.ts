@@ -18,18 +18,21 @@ import { MailboxError } from '../../lib/errors';
 import { connectImap, fromImapError } from '../../lib/imap/connect';
 import { composeMessage, parseAllowedSenders, type ComposeAttachment, type ComposeInput, type ReplyTarget } from '../../lib/smtp/compose';
 import { saveSentCopy, SmtpSender, type SendResult } from '../../lib/smtp/send';
-import { imapConnectionOf, MICROSOFT_APP_CREDENTIAL, microsoftCredentialHosts, type Authentication } from '../shared/credentials';
+import { imapConnectionOf, imapSettingsFromGoogleServiceAccount, isGoogleAuthentication, MICROSOFT_APP_CREDENTIAL, microsoftCredentialHosts, tokenCredentialOf, type Authentication } from '../shared/credentials';
+import { googleSignInOptions } from '../shared/imap-properties';
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
+import type { Logger } from '../../lib/logger';
 import { getAppToken } from '../../lib/auth/microsoft';
 import { connectGraph, type GraphClient } from '../../lib/graph/client';
 import { composeForGraph, sendComposedViaGraph } from '../../lib/graph/send';
 import { graphSettingsOf } from '../shared/graph-settings';
-import { MICROSOFT_DELEGATED_CREDENTIAL, microsoftOAuth2Connection } from '../shared/microsoft-oauth2';
+import { GOOGLE_DELEGATED, MICROSOFT_DELEGATED_CREDENTIAL, microsoftOAuth2Connection } from '../shared/microsoft-oauth2';
 import { smtpSettingsFromCredential, SMTP_CREDENTIAL } from '../shared/smtp-credentials';
 
 const viaSmtp = { sendVia: ['smtp'] };
+const viaGoogle = { authentication: ['googleServiceAccount', 'googleOAuth2'] };
 const viaGraph = { sendVia: ['graph'] };
 
 const properties: INodeProperties[] = [
@@ -57,6 +60,7 @@ const properties: INodeProperties[] = [
 			{ name: 'Password (SMTP)', value: 'password', description: 'The Mailbox SMTP credential: user and password, or none for a relay' },
 			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp', description: 'XOAUTH2 with the app token; the app needs SMTP.SendAsApp' },
 			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2', description: 'XOAUTH2 with the signed-in user\'s token' },
+			...googleSignInOptions,
 		],
 		default: 'password',
 		displayOptions: { show: viaSmtp },
@@ -174,7 +178,14 @@ const properties: INodeProperties[] = [
 		type: 'boolean',
 		default: false,
 		description: 'Whether to store the sent message, exactly as sent and marked as read, in the IMAP Sent folder so that phones and mail apps show it',
-		displayOptions: { hide: viaGraph },
+		displayOptions: { hide: { ...viaGraph, ...viaGoogle } },
+	},
+	{
+		displayName: 'Gmail keeps every message sent through its SMTP server in Sent Mail itself, so no copy is appended. The message goes out as the credential\'s Mailbox; another From Email must be one of its "Send mail as" addresses in Gmail.',
+		name: 'gmailSentNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: { show: { ...viaSmtp, ...viaGoogle } },
 	},
 	{
 		displayName: 'Sent Folder',
@@ -183,7 +194,7 @@ const properties: INodeProperties[] = [
 		default: '',
 		placeholder: 'Sent',
 		description: 'Leave empty for the folder the server marks as Sent (SPECIAL-USE), or enter the folder name',
-		displayOptions: { show: { saveToSent: [true] }, hide: viaGraph },
+		displayOptions: { show: { saveToSent: [true] }, hide: { ...viaGraph, ...viaGoogle } },
 	},
 	{
 		displayName: 'Options',
@@ -341,6 +352,7 @@ async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: Resolve
 		const server = withinCredential({ credential: resolveServer('smtp', own.settings), chosen, carriesLogin: login !== undefined, field: 'serverOverride', label: 'Server' });
 		return { server, login, source: 'node' };
 	}
+	if (isGoogleAuthentication(authentication)) return googleSmtpConnection(ctx, authentication, logger);
 	const settings: ServerSettings = { host: str(ctx.getNodeParameter('smtpHost', 0, 'smtp.office365.com:587')) || 'smtp.office365.com:587', security: 'starttls' };
 	const tokenServer = (data: ICredentialDataDecryptedObject): ResolvedServer => {
 		const server = resolveServer('smtp', settings);
@@ -359,6 +371,23 @@ async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: Resolve
 	const server = tokenServer(await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL, 0));
 	const { login, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger);
 	return { server, login: checkLogin(login), source: 'node', renewToken };
+}
+
+/**
+ * Gmail's SMTP server (the credential's SMTP Host and Port: 465 SSL/TLS, else STARTTLS) with
+ * XOAUTH2 as the credential's mailbox: a service account's token for that user, renewed by a new
+ * grant, or the signed-in user's, renewed by n8n.
+ */
+async function googleSmtpConnection(ctx: IExecuteFunctions, authentication: Authentication, logger: Logger): Promise<{ server: ResolvedServer; login: Login; source: ServerSource; renewToken?: () => Promise<string> }> {
+	const data = await ctx.getCredentials(tokenCredentialOf(authentication as Exclude<Authentication, 'password'>), 0);
+	const port = Number(data.smtpPort) || 465;
+	const server = resolveServer('smtp', { host: str(data.smtpHost) || 'smtp.gmail.com', port, security: port === 465 ? 'tls' : 'starttls' });
+	if (authentication === 'googleServiceAccount') {
+		const { login, renewToken } = await imapSettingsFromGoogleServiceAccount(data, undefined, logger);
+		return { server, login: checkLogin(login), source: 'credential', renewToken };
+	}
+	const { login, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger, GOOGLE_DELEGATED);
+	return { server, login: checkLogin(login), source: 'credential', renewToken };
 }
 
 /** One IMAP connection for the run's Sent copies, opened on first use. */
@@ -525,6 +554,8 @@ export class MailboxSend implements INodeType {
 			{ name: 'mailboxImapApi', required: true, testedBy: 'mailboxImapConnectionTest', displayOptions: { show: { authentication: ['password'], saveToSent: [true], ...viaSmtp } } },
 			{ name: 'mailboxMicrosoftAppApi', required: true, testedBy: 'mailboxMicrosoftAppTest', displayOptions: { show: { authentication: ['microsoftApp'] } } },
 			{ name: 'mailboxMicrosoftOAuth2Api', required: true, displayOptions: { show: { authentication: ['microsoftOAuth2'] } } },
+			{ name: 'mailboxGoogleServiceAccountApi', required: true, testedBy: 'mailboxGoogleServiceAccountTest', displayOptions: { show: { sendVia: ['smtp'], authentication: ['googleServiceAccount'] } } },
+			{ name: 'mailboxGoogleOAuth2Api', required: true, displayOptions: { show: { sendVia: ['smtp'], authentication: ['googleOAuth2'] } } },
 		],
 		properties,
 	};
@@ -566,7 +597,8 @@ export class MailboxSend implements INodeType {
 					fail(i, error);
 					continue;
 				}
-				const saveToSent = this.getNodeParameter('saveToSent', i, false) as boolean;
+				// Gmail files what its SMTP server sends into Sent Mail itself
+				const saveToSent = !isGoogleAuthentication(str(this.getNodeParameter('authentication', 0, 'password'))) && (this.getNodeParameter('saveToSent', i, false) as boolean);
 				const sentFolder = saveToSent ? str(this.getNodeParameter('sentFolder', i, '')) : '';
 				const pending = sender.send(message).then(
 					async (result: SendResult) => {

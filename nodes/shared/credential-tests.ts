@@ -4,7 +4,7 @@ import { checkEwsConnection } from '../../lib/ews/check';
 import { MailboxError } from '../../lib/errors';
 import { checkPop3Connection } from '../../lib/pop3/check';
 import { checkSmtpConnection } from '../../lib/smtp/check';
-import { imapSettingsFromCredential, imapSettingsFromMicrosoftApp } from './credentials';
+import { googleServiceAccountLogin, imapSettingsFromCredential, imapSettingsFromGoogleServiceAccount, imapSettingsFromMicrosoftApp } from './credentials';
 import { pop3SettingsFromCredential } from './pop3-credentials';
 import { smtpSettingsFromCredential } from './smtp-credentials';
 import { ewsSettingsFromCredential } from './ews-settings';
@@ -52,6 +52,18 @@ export const credentialTests = {
 		return testWith(async () => {
 			const { settings, login, sharedMailboxes } = await imapSettingsFromMicrosoftApp(credentialData(credential));
 			return checkImapConnection(settings, login, undefined, { sharedMailboxes });
+		});
+	},
+	/**
+	 * Google Workspace service account: a token for the credential's user from Google (delegation
+	 * refused, key revoked, user unknown: named), the IMAP login with it and the Inbox's counts, then
+	 * the same for each shared mailbox with that user's own token.
+	 */
+	async mailboxGoogleServiceAccountTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+		return testWith(async () => {
+			const data = credentialData(credential);
+			const { settings, login, sharedMailboxes } = await imapSettingsFromGoogleServiceAccount(data);
+			return checkImapConnection(settings, login, undefined, { sharedMailboxes, sharedLogin: async (_account, user) => googleServiceAccountLogin(data, user) });
 		});
 	},
 	/** On-premises Exchange (mailboxEwsApi): sign in at the EWS URL and read the Inbox of the credential's mailbox. */

@@ -1,5 +1,6 @@
 /**
- * The Microsoft 365 delegated OAuth2 credential (mailboxMicrosoftOAuth2Api) for mail logins.
+ * The delegated OAuth2 credentials (a user signs in: mailboxMicrosoftOAuth2Api for Microsoft 365,
+ * mailboxGoogleOAuth2Api for Gmail and Google Workspace) for mail logins.
  *
  * n8n keeps the tokens in the credential (`oauthTokenData`) and refreshes them only inside its
  * own HTTP helpers. IMAP, POP3 and SMTP log in with the access token outside those helpers, so
@@ -24,6 +25,20 @@ import { MailboxError, redact } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 
 export const MICROSOFT_DELEGATED_CREDENTIAL = 'mailboxMicrosoftOAuth2Api';
+export const GOOGLE_DELEGATED_CREDENTIAL = 'mailboxGoogleOAuth2Api';
+
+/** A delegated OAuth2 credential type: its name, who issues its tokens, and its default IMAP server. */
+export interface DelegatedProvider {
+	credential: string;
+	/** "Microsoft 365", "Google": in messages. */
+	label: string;
+	/** Where the user signs in again ("Microsoft", "Google"). */
+	signInAt: string;
+	imapHost: string;
+}
+
+export const MICROSOFT_DELEGATED: DelegatedProvider = { credential: MICROSOFT_DELEGATED_CREDENTIAL, label: 'Microsoft 365', signInAt: 'Microsoft', imapHost: 'outlook.office365.com' };
+export const GOOGLE_DELEGATED: DelegatedProvider = { credential: GOOGLE_DELEGATED_CREDENTIAL, label: 'Google', signInAt: 'Google', imapHost: 'imap.gmail.com' };
 
 export const DEFAULT_TOKEN_CHECK_URL = 'https://outlook.office365.com/EWS/Exchange.asmx';
 
@@ -45,7 +60,7 @@ function secretsOf(data: ICredentialDataDecryptedObject): string[] {
 }
 
 /** The credential as lib/ settings, with the stored access token (throws when not connected). */
-export function imapSettingsFromMicrosoftOAuth2(data: ICredentialDataDecryptedObject): {
+export function imapSettingsFromMicrosoftOAuth2(data: ICredentialDataDecryptedObject, provider: DelegatedProvider = MICROSOFT_DELEGATED): {
 	settings: ServerSettings;
 	login: Partial<TokenLogin>;
 	sharedMailboxes: string[];
@@ -54,21 +69,21 @@ export function imapSettingsFromMicrosoftOAuth2(data: ICredentialDataDecryptedOb
 	const sharedMailboxes = parseSharedMailboxes(data.sharedMailboxes as string | undefined);
 	const tokenData = tokenDataOf(data);
 	return {
-		settings: { host: String(data.imapHost || 'outlook.office365.com'), port: data.imapPort as number | undefined, security: 'tls' },
-		login: { user: String(data.mailbox ?? '').trim(), accessToken: storedAccessToken(tokenData) },
+		settings: { host: String(data.imapHost || provider.imapHost), port: data.imapPort as number | undefined, security: 'tls' },
+		login: { user: String(data.mailbox ?? '').trim(), accessToken: storedAccessToken(tokenData, provider.signInAt) },
 		sharedMailboxes,
 		expired: isTokenExpired(tokenData),
 	};
 }
 
-function refreshFailed(error: unknown, data: ICredentialDataDecryptedObject): MailboxError {
+function refreshFailed(error: unknown, data: ICredentialDataDecryptedObject, provider: DelegatedProvider): MailboxError {
 	const e = (error ?? {}) as { message?: string; description?: string };
 	const text = redact([e.message, e.description].filter(Boolean).join(' ') || String(error), secretsOf(data));
-	return new MailboxError('AUTH', `n8n could not renew the Microsoft 365 access token: ${text}`, {
+	return new MailboxError('AUTH', `n8n could not renew the ${provider.label} access token: ${text}`, {
 		field: 'oauthTokenData',
 		step: 'login',
 		serverResponse: text,
-		hint: 'Open the credential and click "Connect my account" to sign in at Microsoft again (the refresh token expires after long disuse, a password change or revoked consent).',
+		hint: `Open the credential and click "Connect my account" to sign in at ${provider.signInAt} again (the refresh token expires after long disuse, a password change or revoked consent).`,
 	});
 }
 
@@ -83,31 +98,32 @@ export async function refreshMicrosoftOAuth2Credential(
 	itemIndex: number,
 	data: ICredentialDataDecryptedObject,
 	logger?: Logger,
+	provider: DelegatedProvider = MICROSOFT_DELEGATED,
 ): Promise<ICredentialDataDecryptedObject> {
 	const before = tokenDataOf(data)?.access_token;
 	let failure: unknown;
 	try {
 		if (typeof ctx.helpers.refreshOAuth2Token === 'function') {
-			logger?.debug('Microsoft 365 delegated token: asking n8n to refresh it');
-			await ctx.helpers.refreshOAuth2Token.call(ctx as never, MICROSOFT_DELEGATED_CREDENTIAL);
+			logger?.debug(`${provider.label} delegated token: asking n8n to refresh it`);
+			await ctx.helpers.refreshOAuth2Token.call(ctx as never, provider.credential);
 		} else {
 			const url = String(data.tokenCheckUrl || DEFAULT_TOKEN_CHECK_URL);
-			logger?.debug(`Microsoft 365 delegated token: request to ${url} so that n8n refreshes it`);
+			logger?.debug(`${provider.label} delegated token: request to ${url} so that n8n refreshes it`);
 			const request: IHttpRequestOptions = { method: 'GET', url, returnFullResponse: true, timeout: 30_000 };
-			await ctx.helpers.httpRequestWithAuthentication.call(ctx as never, MICROSOFT_DELEGATED_CREDENTIAL, request);
+			await ctx.helpers.httpRequestWithAuthentication.call(ctx as never, provider.credential, request);
 		}
 	} catch (error) {
 		// The check URL may answer something else than 200 even with a good token; what counts
 		// is whether n8n stored a new one.
 		failure = error;
 	}
-	const fresh = await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL, itemIndex);
+	const fresh = await ctx.getCredentials(provider.credential, itemIndex);
 	const after = tokenDataOf(fresh)?.access_token;
 	if (after && after !== before) {
-		logger?.debug('Microsoft 365 delegated token: n8n stored a renewed token');
+		logger?.debug(`${provider.label} delegated token: n8n stored a renewed token`);
 		return fresh;
 	}
-	if (failure !== undefined) throw refreshFailed(failure, data);
+	if (failure !== undefined) throw refreshFailed(failure, data, provider);
 	return fresh;
 }
 
@@ -119,12 +135,13 @@ export async function microsoftOAuth2Connection(
 	ctx: OAuth2RefreshContext,
 	itemIndex: number,
 	logger?: Logger,
+	provider: DelegatedProvider = MICROSOFT_DELEGATED,
 ): Promise<{ settings: ServerSettings; login: Partial<TokenLogin>; sharedMailboxes: string[]; renewToken: () => Promise<string> }> {
-	let data = await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL, itemIndex);
-	let current = imapSettingsFromMicrosoftOAuth2(data);
+	let data = await ctx.getCredentials(provider.credential, itemIndex);
+	let current = imapSettingsFromMicrosoftOAuth2(data, provider);
 	if (current.expired) {
-		data = await refreshMicrosoftOAuth2Credential(ctx, itemIndex, data, logger);
-		current = imapSettingsFromMicrosoftOAuth2(data);
+		data = await refreshMicrosoftOAuth2Credential(ctx, itemIndex, data, logger, provider);
+		current = imapSettingsFromMicrosoftOAuth2(data, provider);
 	}
 	let renewed = false;
 	const renewToken = async (): Promise<string> => {
@@ -132,9 +149,9 @@ export async function microsoftOAuth2Connection(
 		// is not a matter of expiry.
 		if (!renewed) {
 			renewed = true;
-			data = await refreshMicrosoftOAuth2Credential(ctx, itemIndex, data, logger);
+			data = await refreshMicrosoftOAuth2Credential(ctx, itemIndex, data, logger, provider);
 		}
-		return storedAccessToken(tokenDataOf(data));
+		return storedAccessToken(tokenDataOf(data), provider.signInAt);
 	};
 	return { settings: current.settings, login: current.login, sharedMailboxes: current.sharedMailboxes, renewToken };
 }

@@ -14,6 +14,8 @@ describe('package and descriptions', () => {
 		expect(pkg.n8n.n8nNodesApiVersion).toBe(1);
 		expect(pkg.n8n.credentials).toEqual([
 			'dist/credentials/MailboxEwsApi.credentials.js',
+			'dist/credentials/MailboxGoogleOAuth2Api.credentials.js',
+			'dist/credentials/MailboxGoogleServiceAccountApi.credentials.js',
 			'dist/credentials/MailboxImapApi.credentials.js',
 			'dist/credentials/MailboxMicrosoftAppApi.credentials.js',
 			'dist/credentials/MailboxMicrosoftOAuth2Api.credentials.js',

@@ -14,7 +14,11 @@ describe('Mailbox Send Email description', () => {
 		const credentials = description.credentials ?? [];
 		const methods = node.methods.credentialTest as Record<string, unknown>;
 		const byName = Object.fromEntries(credentials.map((c) => [c.name, c]));
-		expect(Object.keys(byName).sort()).toEqual(['mailboxImapApi', 'mailboxMicrosoftAppApi', 'mailboxMicrosoftOAuth2Api', 'mailboxSmtpApi']);
+		expect(Object.keys(byName).sort()).toEqual(['mailboxGoogleOAuth2Api', 'mailboxGoogleServiceAccountApi', 'mailboxImapApi', 'mailboxMicrosoftAppApi', 'mailboxMicrosoftOAuth2Api', 'mailboxSmtpApi']);
+		// Google signs in to SMTP only (Gmail keeps the Sent copy itself), the service account with its Test
+		expect(byName.mailboxGoogleServiceAccountApi.displayOptions?.show).toEqual({ sendVia: ['smtp'], authentication: ['googleServiceAccount'] });
+		expect(methods[byName.mailboxGoogleServiceAccountApi.testedBy as string]).toBeInstanceOf(Function);
+		expect(byName.mailboxGoogleOAuth2Api.displayOptions?.show).toEqual({ sendVia: ['smtp'], authentication: ['googleOAuth2'] });
 		expect(byName.mailboxSmtpApi.displayOptions?.show).toEqual({ authentication: ['password'], sendVia: ['smtp'] });
 		expect(byName.mailboxImapApi.displayOptions?.show).toEqual({ authentication: ['password'], saveToSent: [true], sendVia: ['smtp'] });
 		expect(byName.mailboxMicrosoftAppApi.displayOptions?.show).toEqual({ authentication: ['microsoftApp'] });

@@ -7,7 +7,7 @@ import { checkPop3Connection } from '../../../../lib/pop3/check';
 import { checkSmtpConnection } from '../../../../lib/smtp/check';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../../../shared/pop3-credentials';
 import { SMTP_CREDENTIAL, smtpSettingsFromCredential } from '../../../shared/smtp-credentials';
-import { imapConnectionOf, type Authentication } from '../../../shared/credentials';
+import { GOOGLE_SERVICE_ACCOUNT_CREDENTIAL, googleServiceAccountLogin, imapConnectionOf, type Authentication } from '../../../shared/credentials';
 import { toNodeError } from '../../../shared/errors';
 import { n8nLogger } from '../../../shared/logger';
 import { checkEwsConnection } from '../../../../lib/ews/check';
@@ -54,12 +54,16 @@ export const description: INodeProperties[] = [
 
 /** IMAP with any of the node's Authentications: the account and its shared mailboxes, or the one named. */
 async function checkImap(ctx: IExecuteFunctions, itemIndex: number, authentication: Authentication): Promise<ConnectionCheckResult> {
-	const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger), { ctx, itemIndex });
 	// A Mailbox named on the node: check that one. Otherwise the account and all its shared mailboxes.
 	const mailbox = (ctx.getNodeParameter('mailbox', itemIndex, '') as string).trim();
+	const logger = n8nLogger(ctx.logger);
+	const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), logger, { ctx, itemIndex }, mailbox);
+	// a Google service account signs in to each user with that user's own token
+	const sharedLogin =
+		authentication === 'googleServiceAccount' ? async (_account: unknown, user: string) => googleServiceAccountLogin(await ctx.getCredentials(GOOGLE_SERVICE_ACCOUNT_CREDENTIAL, itemIndex), user, logger) : undefined;
 	return mailbox
-		? await checkImapConnection(settings, loginForMailbox(checkLogin(login), sharedMailboxes, mailbox), n8nLogger(ctx.logger))
-		: await checkImapConnection(settings, login, n8nLogger(ctx.logger), { sharedMailboxes });
+		? await checkImapConnection(settings, loginForMailbox(checkLogin(login), sharedMailboxes, mailbox), logger)
+		: await checkImapConnection(settings, login, logger, { sharedMailboxes, sharedLogin });
 }
 
 /** Runs the step-by-step connection check and reports each step as data. */

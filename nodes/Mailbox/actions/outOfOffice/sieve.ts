@@ -7,7 +7,7 @@ import { sieveServerFrom, withManageSieve } from '../../../../lib/sieve/connect'
 import { MANAGESIEVE_PORT } from '../../../../lib/sieve/errors';
 import type { ManageSieveClient } from '../../../../lib/sieve/managesieve';
 import type { OutOfOfficeState } from '../../../../lib/sieve/out-of-office';
-import { imapConnectionOf, type Authentication } from '../../../shared/credentials';
+import { imapConnectionOf, isGoogleAuthentication, type Authentication } from '../../../shared/credentials';
 import { n8nLogger } from '../../../shared/logger';
 
 /** The ManageSieve connection options every Out of Office operation has (inside its Options). */
@@ -36,6 +36,7 @@ export const sieveConnectionOptions: INodeProperties[] = [
 ];
 
 const NO_SIEVE_AT_MICROSOFT = 'Microsoft 365 and Outlook.com offer no ManageSieve: their automatic replies are set in Outlook or through Microsoft Graph.';
+const NO_SIEVE_AT_GOOGLE = "Gmail and Google Workspace offer no ManageSieve: the vacation responder is set in Gmail's settings (or by the Gmail API's settings.updateVacation).";
 
 /**
  * Opens a ManageSieve session for an item with the node's credential (password, Microsoft app or
@@ -46,13 +47,13 @@ export async function withSieve<T>(ctx: IExecuteFunctions, itemIndex: number, wo
 	const authentication = ctx.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
 	const options = ctx.getNodeParameter('options', itemIndex, {}) as { sievePort?: number; sieveSecurity?: Security };
 	const logger = n8nLogger(ctx.logger);
-	const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), logger, { ctx, itemIndex });
 	const mailbox = ctx.getNodeParameter('mailbox', itemIndex, '') as string;
+	const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), logger, { ctx, itemIndex }, mailbox);
 	const account: Login = loginForMailbox(checkLogin(login), sharedMailboxes, mailbox);
 	const imap = resolveServer('imap', settings);
 	// the IMAP password or token goes to ManageSieve no less protected than the credential asks for IMAP
 	const server = withinCredential({ credential: imap, chosen: sieveServerFrom(imap, { port: options.sievePort, security: options.sieveSecurity }), carriesLogin: true, field: 'sieveSecurity', label: 'ManageSieve Security' });
-	const connectOptions = { logger, noSieveHint: authentication === 'password' ? undefined : NO_SIEVE_AT_MICROSOFT };
+	const connectOptions = { logger, noSieveHint: authentication === 'password' ? undefined : isGoogleAuthentication(authentication) ? NO_SIEVE_AT_GOOGLE : NO_SIEVE_AT_MICROSOFT };
 	if (!renewToken || !isTokenLogin(account)) return withManageSieve(server, account, ({ client }) => work(client), connectOptions);
 	const outcome = await withTokenRefresh({
 		accessToken: account.accessToken,

@@ -13,6 +13,7 @@ import type { FetchMessageObject, ImapFlow, MailboxObject, SearchObject } from '
 import { MailboxError, configError } from '../errors';
 import { listFolders, type FolderInfo, type SpecialUse } from './folders';
 import { expungesWholeFolder, othersMarkedDeleted } from './expunge';
+import { isGmail, trashFolderOf } from './gmail';
 import { rangesOf, formatUidSet } from './uid-set';
 import { usesAge } from './search';
 
@@ -257,6 +258,8 @@ export type BulkOutcome = BulkDone | BulkFailed;
 
 export interface BulkOptions extends LocateOptions {
 	maxSetChars?: number;
+	/** The server is Gmail (known from the sign-in; Gmail also says so with X-GM-EXT-1): expunging outside Trash only removes a label. */
+	gmail?: boolean;
 }
 
 /**
@@ -301,7 +304,7 @@ export async function runBulk(client: ImapFlow, addresses: MessageAddress[], act
 				else targets.push({ k: indices[j], at });
 			});
 			if (targets.length === 0) continue;
-			await apply(client, mailbox, action, targets, addresses, outcomes, options.maxSetChars ?? DEFAULT_MAX_SET_CHARS);
+			await apply(client, mailbox, action, targets, addresses, outcomes, options.maxSetChars ?? DEFAULT_MAX_SET_CHARS, options.gmail === true);
 		}
 	}
 	return outcomes;
@@ -315,6 +318,7 @@ async function apply(
 	addresses: MessageAddress[],
 	outcomes: BulkOutcome[],
 	maxSetChars: number,
+	gmail: boolean,
 ): Promise<void> {
 	const folder = mailbox.path;
 	const done = (k: number, at: Located, extra: Partial<BulkDone> = {}): BulkDone => ({ ok: true, folder, ...at, messageId: addresses[k].messageId, ...extra });
@@ -351,6 +355,16 @@ async function apply(
 	}
 
 	const expungeHere = action.type === 'delete' && (action.permanently || (action.trash !== undefined && action.trash === folder));
+	if (expungeHere && (gmail || isGmail(client.capabilities)) && (await trashFolderOf(client)) !== folder) {
+		fail(
+			new MailboxError('CONFIG', `Gmail does not delete by expunging: in folder "${folder}" that only removes the folder's label, and the message stays in All Mail.`, {
+				field: 'deletePermanently',
+				step: 'config',
+				hint: "Turn off Delete Permanently: the message goes to Gmail's Trash, which Gmail empties after 30 days. To delete it at once, delete it permanently in the Trash folder.",
+			}),
+		);
+		return;
+	}
 	const removal = expungeHere ? 'delete' : action.type === 'copy' ? undefined : 'move';
 	if (removal && expungesWholeFolder(client.capabilities, removal)) {
 		const others = await othersMarkedDeleted(client, uids);

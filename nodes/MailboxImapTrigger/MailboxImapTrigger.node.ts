@@ -16,7 +16,7 @@ import { withImap } from '../../lib/imap/connect';
 import { listFolders } from '../../lib/imap/folders';
 import { ImapWatcher, type AfterProcessing, type FirstActivation, type ResetPoint, type WatchedMessage } from '../../lib/imap/watch';
 import { parseMessage } from '../../lib/message/parse';
-import { delegatedProviderOf, imapConnectionOf, type Authentication } from '../shared/credentials';
+import { delegatedProviderOf, imapConnectionOf, isGoogleAuthentication, type Authentication } from '../shared/credentials';
 import { credentialTests } from '../shared/credential-tests';
 import { accountId } from '../../lib/delivery/message';
 import {
@@ -40,6 +40,7 @@ import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
 import { DEFAULT_EXCLUDED_FOLDERS, excludedBy, folderStatusItem, parseReloadFrom } from './helpers';
 import { imapSignInProperties } from '../shared/imap-properties';
+import { NOT_WATCHED_ROLES } from '../../lib/imap/gmail';
 
 const properties: INodeProperties[] = [
 	...imapSignInProperties,
@@ -128,7 +129,8 @@ const properties: INodeProperties[] = [
 				name: 'excludeFolders',
 				type: 'string',
 				default: DEFAULT_EXCLUDED_FOLDERS,
-				description: 'Folder names (or their last path part) left out of "All Folders" and the folder list, separated by commas. Reset the option to restore the defaults.',
+				description:
+					'Folder names (or their last path part) left out of "All Folders" and the folder list, separated by commas. Reset the option to restore the defaults. From version 1.3, "All Folders" also leaves out the folders whose role (SPECIAL-USE) is All Mail, Starred/Flagged, Junk, Trash or Drafts, whatever their name (Gmail\'s "[Gmail]/All Mail" would repeat every message).',
 			},
 			{
 				displayName: 'Fetch Unchecked',
@@ -238,9 +240,11 @@ async function resolveFolders(ctx: ITriggerFunctions, first: { server: ResolvedS
 		return chosen.length ? chosen : ['INBOX'];
 	}
 	const excluded = excludedBy(options.excludeFolders ?? DEFAULT_EXCLUDED_FOLDERS);
+	// 1.3: also by role, whatever the folder's name (Gmail's "[Gmail]/All Mail" repeats every message)
+	const byRole = ctx.getNode().typeVersion >= 1.3 ? NOT_WATCHED_ROLES : [];
 	try {
 		const all = await withImap(first.server, first.login, (client) => listFolders(client, { counts: false }));
-		return all.filter((f) => f.path === 'INBOX' || !excluded(f.path)).map((f) => f.path);
+		return all.filter((f) => f.path === 'INBOX' || !(excluded(f.path) || (f.specialUse !== undefined && byRole.includes(f.specialUse)))).map((f) => f.path);
 	} catch (error) {
 		throw toNodeError(ctx.getNode(), error);
 	}
@@ -291,8 +295,8 @@ export class MailboxImapTrigger implements INodeType {
 		name: 'mailboxImapTrigger',
 		icon: { light: 'file:mailbox.svg', dark: 'file:mailbox.dark.svg' },
 		group: ['trigger'],
-		version: [1, 1.1, 1.2],
-		defaultVersion: 1.2,
+		version: [1, 1.1, 1.2, 1.3],
+		defaultVersion: 1.3,
 		subtitle: '={{$parameter["watch"] === "all" ? "all folders" : ($parameter["folders"] || []).join(", ")}}',
 		description: 'Starts the workflow for every new message in an IMAP mailbox, exactly once, by push (IDLE) or polling',
 		eventTriggerDescription: 'Waiting for new mail',
@@ -389,6 +393,7 @@ export class MailboxImapTrigger implements INodeType {
 			firstActivation: this.getNodeParameter('firstActivation', 'new') as FirstActivation,
 			afterProcessing: this.getNodeParameter('afterProcessing', 'none') as AfterProcessing,
 			moveTo: this.getNodeParameter('afterProcessing', 'none') === 'move' ? String(this.getNodeParameter('moveTo', '')) : undefined,
+			gmail: isGoogleAuthentication(String(this.getNodeParameter('authentication', 'password'))),
 			retry: retryPolicyOf(options, node.typeVersion),
 			...runShapeOf(options, node.typeVersion),
 			lostAfterMs: lostAfterMsOf(options),

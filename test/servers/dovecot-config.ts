@@ -35,6 +35,8 @@ export interface ConfigInput {
 	sharedLogins?: boolean;
 	/** The capabilities IMAP announces after login instead of Dovecot's own (a server without UIDPLUS). */
 	imapCapability?: string;
+	/** Gmail's folder layout ([Gmail]/… with their SPECIAL-USE roles) instead of the plain one. */
+	gmail?: boolean;
 	/**
 	 * Sized for this many IMAP sessions at once (the 500-mailbox benchmark) instead of the default
 	 * 500: more imap-login and imap processes (one each per TLS session), and more clients per
@@ -53,10 +55,24 @@ export const SPECIAL_USE_FOLDERS: ReadonlyArray<readonly [name: string, use: str
 	['Archive', '\\Archive'],
 ];
 
+/**
+ * Gmail's IMAP layout: labels are folders, the system ones under "[Gmail]/" with SPECIAL-USE roles
+ * (RFC 6154) that say what they are. "All Mail" holds every message once more, "Starred" the
+ * flagged ones again.
+ */
+export const GMAIL_SPECIAL_USE_FOLDERS: ReadonlyArray<readonly [name: string, use: string]> = [
+	['[Gmail]/Drafts', '\\Drafts'],
+	['[Gmail]/Sent Mail', '\\Sent'],
+	['[Gmail]/Spam', '\\Junk'],
+	['[Gmail]/Trash', '\\Trash'],
+	['[Gmail]/All Mail', '\\All'],
+	['[Gmail]/Starred', '\\Flagged'],
+];
+
 export function dovecotConf(c: ConfigInput): string {
 	const s = c.stateDir;
 	const mechanisms = `plain login apop cram-md5${c.oauthConfPath ? ' xoauth2 oauthbearer' : ''}`;
-	const folders = SPECIAL_USE_FOLDERS.map(([name, use]) => `  mailbox ${name} {\n    special_use = ${use}\n    auto = subscribe\n  }`).join('\n');
+	const folders = (c.gmail ? GMAIL_SPECIAL_USE_FOLDERS : SPECIAL_USE_FOLDERS).map(([name, use]) => `  mailbox "${name}" {\n    special_use = ${use}\n    auto = subscribe\n  }`).join('\n');
 	// one imap-login (the TLS proxy) and one imap process per session, plus room for the bench's own
 	const imapProcesses = Math.max(500, (c.imapSessions ?? 0) + 100);
 	const listener = (name: string, port: number, ssl = false) => `  inet_listener ${name} {\n    address = ${c.host}\n    port = ${port}\n${ssl ? '    ssl = yes\n' : ''}  }`;

@@ -68,6 +68,11 @@ export interface DovecotOptions {
 	sharedMailboxes?: Record<string, readonly string[]>;
 	/** The capabilities IMAP announces after login instead of Dovecot's own. */
 	imapCapability?: string;
+	/**
+	 * Gmail's folder layout (see GMAIL_SPECIAL_USE_FOLDERS). Not its X-GM-EXT-1 capability: with it,
+	 * imapflow asks every FETCH for X-GM-MSGID, which Dovecot does not know.
+	 */
+	gmail?: boolean;
 	/** Sized for this many IMAP sessions at once (default: 500). */
 	imapSessions?: number;
 	/** Process titles show each IMAP session's user and command (verbose_proctitle). */
@@ -178,6 +183,7 @@ export class Dovecot {
 				sharedLogins: Object.values(options.sharedMailboxes ?? {}).some((m) => m.length > 0),
 				debug: options.debug ?? false,
 				imapCapability: options.imapCapability,
+				gmail: options.gmail,
 				imapSessions: options.imapSessions,
 				verboseProctitle: options.verboseProctitle,
 			}),

@@ -42,6 +42,8 @@ export interface MailServersOptions {
 	sharedMailboxes?: Record<string, readonly string[]>;
 	/** The capabilities Dovecot's IMAP announces after login instead of its own (e.g. a server without UIDPLUS). */
 	imapCapability?: string;
+	/** Dovecot shaped like Gmail's IMAP: [Gmail]/… folders with their roles (not X-GM-EXT-1, see DovecotOptions.gmail). */
+	gmail?: boolean;
 }
 
 export interface MailServerPorts {
@@ -92,7 +94,7 @@ export class MailServers {
 		const oauth = await OAuthServer.start({ users: Object.keys(users), clients: options.oauthClients ?? [{ ...DEFAULT_OAUTH_CLIENT, user: Object.keys(users)[0] ?? DEFAULT_OAUTH_CLIENT.user }] });
 		let dovecot: Dovecot | undefined;
 		try {
-			dovecot = await Dovecot.start({ users, introspectionUrl: oauth.introspectionUrl, authPenalty: options.authPenalty, debug: options.debug, sharedMailboxes: options.sharedMailboxes, imapCapability: options.imapCapability });
+			dovecot = await Dovecot.start({ users, introspectionUrl: oauth.introspectionUrl, authPenalty: options.authPenalty, debug: options.debug, sharedMailboxes: options.sharedMailboxes, imapCapability: options.imapCapability, gmail: options.gmail });
 			const smtp = await SmtpCapture.start({
 				users,
 				tokenUser: (token) => oauth.tokenUser(token),

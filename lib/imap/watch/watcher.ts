@@ -24,6 +24,7 @@ import { abortable, Reconnect, Stream } from '../../delivery/stream';
 import { DeliveryWatcher, positive, type DeliveryStats, type StartResult as Started, type WatcherOptions } from '../../delivery/watcher';
 import { FolderCursor, loadState, messageKey, saveState, type FirstActivation, type WatchState } from './state';
 import { expungesWholeFolder } from '../expunge';
+import { isGmail, trashFolderOf } from '../gmail';
 import { uidSetOf } from '../uid-set';
 
 export type AfterProcessing = 'none' | 'markRead' | 'move' | 'delete';
@@ -73,6 +74,11 @@ export interface ImapWatcherOptions extends WatcherOptions<WatchedMessage, Watch
 	afterProcessing?: AfterProcessing;
 	/** Target folder of 'move'. */
 	moveTo?: string;
+	/**
+	 * The server is Gmail (known from the sign-in; Gmail also says so with X-GM-EXT-1): 'delete'
+	 * moves to the \Trash folder, as expunging only removes a label there.
+	 */
+	gmail?: boolean;
 	/** After a UIDVALIDITY change: recognise recently delivered messages by Message-ID (default true). */
 	matchByMessageId?: boolean;
 	/** How many recent Message-IDs each folder keeps (default 500). */
@@ -101,6 +107,7 @@ function defaults(options: ImapWatcherOptions) {
 		firstActivation: options.firstActivation ?? 'new',
 		afterProcessing: options.afterProcessing ?? 'none',
 		moveTo: options.moveTo,
+		gmail: options.gmail === true,
 		matchByMessageId: options.matchByMessageId ?? true,
 		recentLimit: options.recentLimit ?? 500,
 		oversized: options.oversized ?? 'headers',
@@ -167,6 +174,8 @@ class FolderWatcher {
 	private uidNext = 0;
 	private idleTimer?: unknown;
 	private breakTimer?: unknown;
+	/** Gmail's Trash folder, where Delete moves messages (found once). */
+	private gmailTrash?: string;
 
 	constructor(
 		private readonly owner: ImapWatcher,
@@ -448,7 +457,14 @@ class FolderWatcher {
 			const moved = await this.quick(client, client.messageMove(set, this.s.moveTo, { uid: true }), 'Moving messages');
 			if (moved === false) throw new MailboxError('SERVER', `Moving messages from "${this.folder}" to "${this.s.moveTo}" failed. Check that the folder "${this.s.moveTo}" exists.`, { field: 'moveTo', step: 'command' });
 		} else if (action === 'delete') {
-			await this.quick(client, client.messageDelete(set, { uid: true }), 'Deleting messages');
+			// Gmail: expunging only removes the folder's label (the message stays in All Mail); deleted is moved to Trash
+			const trash = this.s.gmail || isGmail(client.capabilities) ? (this.gmailTrash ??= await this.quick(client, trashFolderOf(client), 'Finding the Trash folder')) : undefined;
+			if (trash && trash !== this.folder) {
+				const moved = await this.quick(client, client.messageMove(set, trash, { uid: true }), 'Moving messages to Trash');
+				if (moved === false) throw new MailboxError('SERVER', `Moving messages from "${this.folder}" to Gmail's Trash "${trash}" failed.`, { field: 'afterProcessing', step: 'command' });
+			} else {
+				await this.quick(client, client.messageDelete(set, { uid: true }), 'Deleting messages');
+			}
 		}
 		const current = this.cursor;
 		if (current && current.uidValidity === cursor.uidValidity) {

@@ -3,6 +3,7 @@ import type { FolderInfo } from '../../../../lib/imap/folders';
 import { configError } from '../../../../lib/errors';
 import { foldersOf, resolveFolder, runBulk, type BulkAction, type BulkDone, type BulkOutcome, type MessageAddress } from '../../../../lib/imap/messages';
 import type { SessionOf } from '../types';
+import { isGoogleAuthentication } from '../../../shared/credentials';
 import { FLAG_OPTIONS, addressOf, failedItem, flagsOf, messageIdOptions, show, type AddressOptions } from './common';
 
 /** The batch operations of the Message resource: one command per folder for all input items. */
@@ -209,7 +210,8 @@ export function executeFor(operation: BulkOperation) {
 					client,
 					part.map((p) => p.address),
 					part.map((p) => p.action),
-					{ findByMessageId: fallback },
+					// a Google sign-in means Gmail, whose expunge only removes a label
+					{ findByMessageId: fallback, gmail: isGoogleAuthentication(String(this.getNodeParameter('authentication', 0, 'password'))) },
 				);
 				part.forEach((p, k) => outcomes.set(p.i, { planned: p, result: results[k] }));
 			}

@@ -77,8 +77,19 @@ export function imapSettingsFromMicrosoftOAuth2(data: ICredentialDataDecryptedOb
 }
 
 function refreshFailed(error: unknown, data: ICredentialDataDecryptedObject, provider: DelegatedProvider): MailboxError {
-	const e = (error ?? {}) as { message?: string; description?: string };
+	const e = (error ?? {}) as { message?: string; description?: string; code?: string; cause?: { code?: string } };
 	const text = redact([e.message, e.description].filter(Boolean).join(' ') || String(error), secretsOf(data));
+	const code = e.code ?? e.cause?.code;
+	// the token endpoint was not reached: signing in again would not help
+	if (/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code ?? '') || /connection cannot be established|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|certificate/i.test(text)) {
+		return new MailboxError('CONNECTION_REFUSED', `n8n could not reach ${provider.signInAt}'s token endpoint to renew the ${provider.label} access token: ${text}`, {
+			field: 'accessTokenUrl',
+			step: 'connect',
+			causeCode: code,
+			serverResponse: text,
+			hint: `Check that this n8n instance (and each worker) can reach ${provider.signInAt}'s sign-in servers over HTTPS, through the proxy if there is one; the stored sign-in is still good.`,
+		});
+	}
 	return new MailboxError('AUTH', `n8n could not renew the ${provider.label} access token: ${text}`, {
 		field: 'oauthTokenData',
 		step: 'login',

@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import type { ImapFlow } from 'imapflow';
 import { findSecrets } from '../canary';
 import { startMailServers, type MailServers } from '../servers';
 import { GOOGLE_MAIL_SCOPE, GoogleAuthority, type GoogleServiceAccount } from '../servers/google';
@@ -110,12 +111,13 @@ describe('Google Workspace sign-in in real n8n', () => {
 
 	const okGrants = (grantType: 'jwt-bearer' | 'authorization_code' | 'refresh_token') => authority.grants.filter((g) => g.grantType === grantType && g.ok);
 	const sentCount = () => withImap(servers, 'alice', async (imap) => {
-		const status = await imap.status('Sent', { messages: true });
+		const status = await imap.status('[Gmail]/Sent Mail', { messages: true });
 		return (status && status.messages) ?? 0;
 	});
 
 	beforeAll(async () => {
-		servers = await startMailServers();
+		// shaped like Gmail: [Gmail]/… folders with their SPECIAL-USE roles
+		servers = await startMailServers({ gmail: true });
 		const tls = { key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) };
 		authority = await new GoogleAuthority(
 			tls,
@@ -186,7 +188,7 @@ describe('Google Workspace sign-in in real n8n', () => {
 			expect(findSecrets(texts, [account.privateKey, okGrants('jwt-bearer')[0].accessToken as string])).toEqual([]);
 		});
 
-		it('IMAP trigger, activated: a message delivered into alice\'s INBOX starts exactly one execution with its subject', async () => {
+		it('IMAP trigger, activated: a message delivered into alice\'s INBOX starts exactly one execution with its subject, then goes to Gmail\'s Trash', async () => {
 			const { id, versionId } = await createWorkflow({
 				name: 'Gmail trigger (service account) e2e',
 				active: false,
@@ -195,9 +197,10 @@ describe('Google Workspace sign-in in real n8n', () => {
 						id: '7a2c4e60-1b3d-4f5a-9c7e-000000000101',
 						name: TRIGGER,
 						type: 'n8n-nodes-mailbox.mailboxImapTrigger',
-						typeVersion: 1,
+						typeVersion: 1.3,
 						position: [0, 0],
-						parameters: { authentication: 'googleServiceAccount', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'markRead', mode: 'idle', pollMinutes: 15, options: {} },
+						// Delete: on Gmail (known from the Google sign-in) processed mail is moved to Trash, as expunging only removes a label
+						parameters: { authentication: 'googleServiceAccount', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'delete', mode: 'idle', pollMinutes: 15, options: {} },
 						credentials: { mailboxGoogleServiceAccountApi: { id: serviceAccountId, name: 'Alice (Workspace service account)' } },
 					},
 					{ id: '7a2c4e60-1b3d-4f5a-9c7e-000000000102', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
@@ -239,6 +242,17 @@ describe('Google Workspace sign-in in real n8n', () => {
 			const assertions = authority.requests.filter((r) => r.claims);
 			for (const r of assertions) expect(r.claims).toMatchObject({ iss: account.clientEmail, sub: ALICE, aud: authority.tokenUrl, scope: GOOGLE_MAIL_SCOPE });
 			await servers.dovecotLogMatching([/Login: user=<alice@example\.test>, method=(XOAUTH2|OAUTHBEARER),/]);
+
+			// both processed messages are in Gmail's Trash, none left in INBOX
+			const count = async (imap: ImapFlow, folder: string) => {
+				const status = await imap.status(folder, { messages: true });
+				return (status && status.messages) ?? 0;
+			};
+			const where = async () => withImap(servers, 'alice', async (imap) => [await count(imap, 'INBOX'), await count(imap, '[Gmail]/Trash')]);
+			expect(await waitFor('the processed messages in Trash', async () => {
+				const counts = await where();
+				return counts[1] === 2 ? counts : undefined;
+			})).toEqual([0, 2]);
 
 			const deactivated = await n8n.rest('POST', `/rest/workflows/${id}/deactivate`, {});
 			expect(deactivated.status).toBe(200);
@@ -346,7 +360,7 @@ describe('Google Workspace sign-in in real n8n', () => {
 			));
 			const { execution } = await runManually(listId);
 			expect(execution.error).toBeUndefined();
-			expect(execution.output['List folders'].map((f) => f.path)).toEqual(expect.arrayContaining(['INBOX', 'Sent']));
+			expect(execution.output['List folders'].map((f) => f.path)).toEqual(expect.arrayContaining(['INBOX', '[Gmail]/Sent Mail', '[Gmail]/Trash']));
 			expect(okGrants('refresh_token')).toHaveLength(0);
 		});
 

@@ -13,7 +13,7 @@ import { MailboxError } from '../../lib/errors';
 import { connectImap } from '../../lib/imap/connect';
 import { resolveServer } from '../../lib/connection/options';
 import { microsoftOAuth2Connection, refreshMicrosoftOAuth2Credential, type OAuth2RefreshContext } from '../../nodes/shared/microsoft-oauth2';
-import { startMailServers, type MailServers } from '../servers';
+import { freePort, startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
 
 const SECRET = 'Delegated-Secret~77';
@@ -292,6 +292,17 @@ describe('Microsoft 365 delegated OAuth2', () => {
 				expect(error.fullMessage).toMatch(/could not renew the Microsoft 365 access token.*Connect my account/);
 				for (const secret of [SECRET, tokenData.refresh_token, tokenData.access_token]) expect(error.fullMessage).not.toContain(secret);
 			}
+		});
+
+		it('says the token endpoint could not be reached (not "sign in again") when the refresh never got an answer', async () => {
+			const data = await credential('mail-app');
+			// nothing listens there: the refresh fails before any answer, as behind a blocking firewall
+			const { ctx } = fakeN8n({ ...data, accessTokenUrl: `https://127.0.0.1:${await freePort()}/contoso/oauth2/v2.0/token` }, true);
+			const error = (await refreshMicrosoftOAuth2Credential(ctx, 0, data).catch((e: unknown) => e)) as MailboxError;
+			expect(error).toBeInstanceOf(MailboxError);
+			expect(error).toMatchObject({ code: 'CONNECTION_REFUSED', field: 'accessTokenUrl' });
+			expect(error.fullMessage).toMatch(/could not reach Microsoft's token endpoint.*can reach Microsoft's sign-in servers/);
+			expect(error.fullMessage).not.toContain('Connect my account');
 		});
 	});
 });

@@ -82,8 +82,13 @@ export function parseServiceAccountKey(input: ServiceAccountInput): ServiceAccou
 			throw configError('serviceAccountKey', 'Service Account Key (JSON) is not JSON.', KEY_HINT);
 		}
 		if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw configError('serviceAccountKey', 'Service Account Key (JSON) is not a JSON object.', KEY_HINT);
+		const oauthClientHint = `${KEY_HINT} An OAuth client's JSON (client_secret_….json) belongs in the Google Delegated OAuth2 credential.`;
 		if (parsed.type !== undefined && parsed.type !== 'service_account') {
-			throw configError('serviceAccountKey', `Service Account Key (JSON) is a key of type "${String(parsed.type)}", not of a service account.`, `${KEY_HINT} An OAuth client's JSON (client_secret_….json) belongs in the Google Delegated OAuth2 credential.`);
+			throw configError('serviceAccountKey', `Service Account Key (JSON) is a key of type "${String(parsed.type)}", not of a service account.`, oauthClientHint);
+		}
+		// An OAuth client's JSON has no type: its one member is "web" or "installed".
+		if (parsed.type === undefined && ['web', 'installed'].some((kind) => parsed[kind] && typeof parsed[kind] === 'object')) {
+			throw configError('serviceAccountKey', "Service Account Key (JSON) is an OAuth client's JSON, not a service account's key.", oauthClientHint);
 		}
 		clientEmail = typeof parsed.client_email === 'string' ? parsed.client_email.trim() : '';
 		privateKey = typeof parsed.private_key === 'string' ? parsed.private_key : '';

@@ -66,7 +66,8 @@ export interface GoogleRequest {
 	path: string;
 	grantType?: string;
 	status: number;
-	/** The assertion's decoded claims, for JWT grants. */
+	/** The assertion's decoded header and claims, for JWT grants. */
+	header?: Record<string, unknown>;
 	claims?: Record<string, unknown>;
 	/** The authorize request's query, secrets redacted. */
 	query?: Record<string, string>;
@@ -345,6 +346,7 @@ export class GoogleAuthority {
 		} catch {
 			throw new Refusal(400, 'invalid_grant', 'Invalid JWT: Unable to parse the JWT header or claim set as JSON.');
 		}
+		record.header = header;
 		record.claims = claims;
 		const account = this.accounts.get(String(claims.iss ?? ''));
 		if (account) grant.clientId = account.clientId;

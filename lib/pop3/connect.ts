@@ -7,6 +7,8 @@
 import { describeProxy, describeServer, isTokenLogin, secretsOf, type Login, type ResolvedServer } from '../connection/options';
 import { openSocket, upgradeToTls } from '../connection/socket';
 import { silentLogger, type Logger } from '../logger';
+import { MailboxError } from '../errors';
+import { isTokenRejected } from '../auth/oauth2-token';
 import { Pop3Client } from './client';
 import { fromPop3Error, noApopError, noStlsError, Pop3CommandError, type Pop3Mechanism } from './errors';
 
@@ -151,8 +153,18 @@ async function logIn(
 }
 
 /** Runs `work` on a logged-in session and always ends it with QUIT (which commits DELE), also when `work` throws. */
-export async function withPop3<T>(server: ResolvedServer, login: Login, work: (session: Pop3Session) => Promise<T>, options: Pop3ConnectOptions = {}): Promise<T> {
-	const session = await connectPop3(server, login, options);
+export async function withPop3<T>(server: ResolvedServer, login: Login, work: (session: Pop3Session) => Promise<T>, options: Pop3ConnectOptions & { renewLogin?: (rejectedToken: string) => Promise<Login> } = {}): Promise<T> {
+	let session: Pop3Session;
+	try {
+		session = await connectPop3(server, login, options);
+	} catch (error) {
+		const refused = error instanceof MailboxError ? error : fromPop3Error(error, server, { secrets: [...secretsOf(login), server.proxy?.password] });
+		// an access token rejected before its known expiry (revoked): renewed once, logged in once more
+		if (!options.renewLogin || !isTokenLogin(login) || !isTokenRejected(refused)) throw refused;
+		options.logger?.debug(`pop3: ${server.host} rejected the access token; renewing it`);
+		login = await options.renewLogin(login.accessToken);
+		session = await connectPop3(server, login, options);
+	}
 	try {
 		const result = await work(session);
 		await session.client.quit();

@@ -61,8 +61,11 @@ export interface Pop3WatchStats extends DeliveryStats {
 
 export interface Pop3WatcherOptions extends WatcherOptions<Pop3WatchedMessage, Pop3WatchEvent, Pop3WatchState> {
 	server: ResolvedServer;
-	/** A login, or a function giving one for each session (renewed OAuth2 tokens). */
-	login: Login | (() => Promise<Login>);
+	/**
+	 * A login, or a function giving one for each session (renewed OAuth2 tokens). Called with the
+	 * access token the server has just rejected, it renews the token (once per rejection).
+	 */
+	login: Login | ((rejectedToken?: string) => Promise<Login>);
 	/** How a password login is done (default `password`). */
 	loginMethod?: Pop3LoginMethod;
 	/** The mailbox as named in health messages ("Mailbox NAME cannot be fetched"); default user@host. */
@@ -170,7 +173,8 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 	/** One session: UIDL, the deletions due, new messages delivered (`deletionsOnly`: not). */
 	private async poll(signal: AbortSignal, deletionsOnly = false): Promise<void> {
 		const startedAt = this.clock.now();
-		const login = typeof this.o.login === 'function' ? await abortable(this.o.login(), signal) : this.o.login;
+		const loginOf = this.o.login;
+		const login = typeof loginOf === 'function' ? await abortable(loginOf(), signal) : loginOf;
 		const counters: Counters = { messages: 0, delivered: 0, skipped: 0, deleting: [] };
 		await withPop3(
 			this.o.server,
@@ -184,7 +188,7 @@ export class Pop3Watcher extends StreamWatcher<Pop3WatchedMessage, Pop3WatchEven
 					signal.removeEventListener('abort', drop);
 				}
 			},
-			{ loginMethod: this.o.loginMethod ?? 'password', logger: this.log },
+			{ loginMethod: this.o.loginMethod ?? 'password', logger: this.log, renewLogin: typeof loginOf === 'function' ? (rejected) => abortable(loginOf(rejected), signal) : undefined },
 		);
 		// QUIT succeeded: the server has removed what was marked. The entries stay until a later UIDL
 		// no longer lists them (a server that kept a message must not make it look new).

@@ -220,16 +220,21 @@ interface TriggerStaticData extends SharedStaticData {
 }
 
 
-type ConnectionFn = () => Promise<{ server: ResolvedServer; login: Login }>;
+type ConnectionFn = (rejectedToken?: string) => Promise<{ server: ResolvedServer; login: Login }>;
 
-/** Server and login for the node's Authentication and Mailbox, fresh for each connection (tokens renew). */
+/**
+ * Server and login for the node's Authentication and Mailbox, fresh for each connection (tokens
+ * renew). Given the access token the server has just rejected, the token is renewed first: a
+ * new grant for a Google service account or a Microsoft 365 app, n8n's refresh for a delegated sign-in.
+ */
 function connectionOf(ctx: ITriggerFunctions | ILoadOptionsFunctions): ConnectionFn {
-	return async () => {
+	return async (rejectedToken) => {
 		const authentication = ctx.getNodeParameter('authentication', 'password') as Authentication;
 		const mailbox = String(ctx.getNodeParameter('mailbox', '') ?? '');
 		const oauth2 = delegatedProviderOf(authentication) ? { ctx, itemIndex: 0 } : undefined;
-		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name), n8nLogger(ctx.logger), oauth2, mailbox);
-		return { server: resolveServer('imap', settings), login: loginForMailbox(checkLogin(login), sharedMailboxes, mailbox) };
+		const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name), n8nLogger(ctx.logger), oauth2, mailbox);
+		const renewed = rejectedToken && renewToken && 'accessToken' in login && login.accessToken === rejectedToken ? { ...login, accessToken: await renewToken() } : login;
+		return { server: resolveServer('imap', settings), login: loginForMailbox(checkLogin(renewed), sharedMailboxes, mailbox) };
 	};
 }
 
@@ -385,7 +390,7 @@ export class MailboxImapTrigger implements INodeType {
 
 		const watcher: ImapWatcher = new ImapWatcher({
 			server: first.server,
-			login: async () => (await connection()).login,
+			login: async (rejectedToken) => (await connection(rejectedToken)).login,
 			folders,
 			...persisted(staticData),
 			account: accountId('imap', first.server.host, String(first.server.port), first.login.user, mailboxName),

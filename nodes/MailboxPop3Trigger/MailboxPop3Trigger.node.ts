@@ -195,15 +195,17 @@ export class MailboxPop3Trigger implements INodeType {
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
 		const itemOptions = itemOptionsOf(options);
 		const authentication = this.getNodeParameter('authentication', 'password') as Authentication;
-		// Server and login for each session: a Microsoft token is fetched (and renewed) per session.
-		const connection = async (): Promise<{ server: ResolvedServer; login: Login; loginMethod: Pop3LoginMethod }> => {
+		// Server and login for each session: a token is fetched (and renewed) per session, and renewed
+		// at once when the server has just rejected it (`rejectedToken`).
+		const connection = async (rejectedToken?: string): Promise<{ server: ResolvedServer; login: Login; loginMethod: Pop3LoginMethod }> => {
 			if (authentication === 'password') {
 				const settings = pop3SettingsFromCredential(await this.getCredentials(POP3_CREDENTIAL));
 				return { server: resolveServer('pop3', settings.settings), login: checkLogin(settings.login), loginMethod: settings.apop };
 			}
 			const oauth2 = delegatedProviderOf(authentication) ? { ctx: this, itemIndex: 0 } : undefined;
-			const { settings, login } = await pop3ConnectionOfMicrosoft(authentication, (name) => this.getCredentials(name), logger, oauth2);
-			return { server: resolveServer('pop3', settings), login: checkLogin(login), loginMethod: 'password' };
+			const { settings, login, renewToken } = await pop3ConnectionOfMicrosoft(authentication, (name) => this.getCredentials(name), logger, oauth2);
+			const renewed = rejectedToken && renewToken && login.accessToken === rejectedToken ? { ...login, accessToken: await renewToken() } : login;
+			return { server: resolveServer('pop3', settings), login: checkLogin(renewed), loginMethod: 'password' };
 		};
 		let server: ResolvedServer;
 		let login: Login;
@@ -250,7 +252,7 @@ export class MailboxPop3Trigger implements INodeType {
 		const workflowId = this.getWorkflow().id ?? 'manual';
 		const watcher: Pop3Watcher = new Pop3Watcher({
 			server,
-			login: authentication === 'password' ? login : async () => (await connection()).login,
+			login: authentication === 'password' ? login : async (rejectedToken) => (await connection(rejectedToken)).login,
 			loginMethod,
 			name: mailbox,
 			...persisted(staticData),

@@ -113,21 +113,16 @@ export async function googleServiceAccountLogin(data: ICredentialDataDecryptedOb
 export async function imapSettingsFromMicrosoftApp(
 	data: ICredentialDataDecryptedObject,
 	logger?: Logger,
-): Promise<{ settings: ServerSettings; login: Partial<TokenLogin>; sharedMailboxes: string[] }> {
+): Promise<{ settings: ServerSettings; login: Partial<TokenLogin>; sharedMailboxes: string[]; renewToken: () => Promise<string> }> {
 	const sharedMailboxes = parseSharedMailboxes(data.sharedMailboxes as string | undefined);
-	const token = await getAppToken(
-		{
-			tenantId: String(data.tenantId ?? ''),
-			clientId: String(data.clientId ?? ''),
-			clientSecret: String(data.clientSecret ?? ''),
-			authorityHost: String(data.authorityHost ?? ''),
-		},
-		logger,
-	);
+	const app = { tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') };
+	const token = await getAppToken(app, logger);
 	return {
 		settings: { host: String(data.imapHost || 'outlook.office365.com'), port: data.imapPort as number | undefined, security: 'tls' },
 		login: { user: String(data.mailbox ?? '').trim(), accessToken: token.accessToken },
 		sharedMailboxes,
+		// MSAL renews before expiry; a token the server rejects earlier (revoked) is fetched anew
+		renewToken: async () => (await getAppToken(app, logger, { fresh: true })).accessToken,
 	};
 }
 
@@ -171,12 +166,13 @@ export async function pop3ConnectionOfMicrosoft(
 	getCredentials: (name: string) => Promise<ICredentialDataDecryptedObject>,
 	logger?: Logger,
 	oauth2?: { ctx: OAuth2RefreshContext; itemIndex: number },
-): Promise<{ settings: ServerSettings; login: Partial<TokenLogin> }> {
-	const { login } = await imapConnectionOf(authentication, getCredentials, logger, oauth2);
+): Promise<{ settings: ServerSettings; login: Partial<TokenLogin>; renewToken?: () => Promise<string> }> {
+	const { login, renewToken } = await imapConnectionOf(authentication, getCredentials, logger, oauth2);
 	const data = await getCredentials(tokenCredentialOf(authentication));
 	const google = isGoogleAuthentication(authentication);
 	return {
 		settings: { host: String(data.pop3Host || (google ? 'pop.gmail.com' : 'outlook.office365.com')), port: data.pop3Port as number | undefined, security: 'tls' },
 		login: login as Partial<TokenLogin>,
+		renewToken,
 	};
 }

@@ -14,7 +14,9 @@
  *   overwrites (CREDENTIALS_OVERWRITE_DATA), which n8n applies after dropping the pinned fields,
  *   for the authorization URL, the code exchange and the refresh. Only `n8n start` (and `n8n
  *   worker`) load them, not `n8n execute`: the workflows here run in the started n8n, as the
- *   editor's "Execute workflow" runs them (POST /rest/workflows/:id/run).
+ *   editor's "Execute workflow" runs them (POST /rest/workflows/:id/run). The Mailbox node lists
+ *   folders, an activated IMAP trigger runs once for a delivered message (its first login after
+ *   n8n refreshed a rejected token), and Send Email signs in to SMTP with the user's token.
  */
 import fs from 'node:fs';
 import https from 'node:https';
@@ -382,6 +384,53 @@ describe('Google Workspace sign-in in real n8n', () => {
 
 			const tokens = authority.grants.filter((g) => g.accessToken).map((g) => g.accessToken as string);
 			expect(findSecrets(rawData + again.rawData, [OAUTH_CLIENT_SECRET, ...tokens])).toEqual([]);
+		});
+
+		it('IMAP trigger with the delegated credential, activated: a delivered message starts one execution; a token rejected meanwhile is refreshed by n8n', async () => {
+			const { id, versionId } = await createWorkflow({
+				name: 'Gmail trigger (delegated) e2e',
+				active: false,
+				nodes: [
+					{
+						id: '7a2c4e60-1b3d-4f5a-9c7e-000000000301',
+						name: TRIGGER,
+						type: 'n8n-nodes-mailbox.mailboxImapTrigger',
+						typeVersion: 1.3,
+						position: [0, 0],
+						parameters: { authentication: 'googleOAuth2', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'markRead', mode: 'poll', pollMinutes: 0.1, options: {} },
+						credentials: { mailboxGoogleOAuth2Api: { id: delegatedId, name: 'Alice (Google, delegated)' } },
+					},
+					{ id: '7a2c4e60-1b3d-4f5a-9c7e-000000000302', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
+				],
+				connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }], []] } },
+				settings: { executionOrder: 'v1' },
+			});
+			// the token n8n holds stops working before its expiry: the trigger's first login needs n8n's refresh
+			servers.oauth.revoke(okGrants('refresh_token').at(-1)?.accessToken as string);
+			const refreshes = okGrants('refresh_token').length;
+			const activated = await n8n.rest('POST', `/rest/workflows/${id}/activate`, { versionId });
+			expect(activated.status).toBe(200);
+			await n8n.waitForTriggerState(id, 'INBOX');
+			expect(okGrants('refresh_token').length).toBe(refreshes + 1);
+
+			await withImap(servers, 'alice', (imap) =>
+				imap.append('INBOX', `From: dana@fabrikam.test\r\nTo: ${ALICE}\r\nSubject: Delegated delivery\r\nMessage-ID: <gmail-e2e-delegated@fabrikam.test>\r\nDate: Sun, 06 Dec 2026 10:00:00 +0000\r\n\r\nHello Alice.\r\n`, []),
+			);
+			const runs = await waitFor('the execution of the delivered message', async () => {
+				const done = (await n8n.executions(id)).executions.filter((e) => e.mode === 'trigger' && isFinished(e));
+				return done.length >= 1 ? done : undefined;
+			});
+			expect(runs.map((e) => e.status)).toEqual(['success']);
+			expect(runs[0].output[TRIGGER]).toEqual([expect.objectContaining({ subject: 'Delegated delivery', messageId: '<gmail-e2e-delegated@fabrikam.test>', folder: 'INBOX' })]);
+			// marked read only after the run succeeded
+			await waitFor('the message marked read', async () =>
+				withImap(servers, 'alice', async (imap) => {
+					const status = await imap.status('INBOX', { unseen: true });
+					return status && status.unseen === 0 ? true : undefined;
+				}),
+			);
+			const deactivated = await n8n.rest('POST', `/rest/workflows/${id}/deactivate`, {});
+			expect(deactivated.status).toBe(200);
 		});
 
 		it('Send Email with the delegated credential: one mail with XOAUTH2 as alice, no Sent copy', async () => {

@@ -13,7 +13,6 @@
  */
 import { ImapFlow, type FetchMessageObject, type MessageStructureObject } from 'imapflow';
 import { MailboxError } from '../../errors';
-import type { ResolvedServer } from '../../connection/options';
 import { silentLogger, type Logger } from '../../logger';
 import { fromImapError, imapOptions, type ImapLogin } from '../connect';
 import { guard, Sleeper, systemClock, type BackoffOptions, type Clock } from '../../delivery/clock';
@@ -26,6 +25,8 @@ import { FolderCursor, loadState, messageKey, saveState, type FirstActivation, t
 import { expungesWholeFolder } from '../expunge';
 import { isGmail, trashFolderOf } from '../gmail';
 import { uidSetOf } from '../uid-set';
+import { isTokenRejected } from '../../auth/oauth2-token';
+import { isTokenLogin, type ResolvedServer } from '../../connection/options';
 
 export type AfterProcessing = 'none' | 'markRead' | 'move' | 'delete';
 
@@ -64,8 +65,11 @@ export type ResetPoint = { fromUid: number } | { since: Date } | { mode: FirstAc
 
 export interface ImapWatcherOptions extends WatcherOptions<WatchedMessage, WatchEvent, WatchState> {
 	server: ResolvedServer;
-	/** A login, or a function giving one for each connection (renewed OAuth2 tokens). */
-	login: ImapLogin | (() => Promise<ImapLogin>);
+	/**
+	 * A login, or a function giving one for each connection (renewed OAuth2 tokens). Called with
+	 * the access token the server has just rejected, it renews the token (once per rejection).
+	 */
+	login: ImapLogin | ((rejectedToken?: string) => Promise<ImapLogin>);
 	/** Folder paths; default ['INBOX']. */
 	folders?: string[];
 	/** For folders without state; default 'new'. */
@@ -270,11 +274,9 @@ class FolderWatcher {
 		this.breakTimer = undefined;
 	}
 
-	private async pass(signal: AbortSignal): Promise<void> {
-		const login = typeof this.owner.login === 'function' ? await abortable(this.owner.login(), signal) : this.owner.login;
+	/** A client for one connection, wired to this folder (not connected yet). */
+	private connection(login: ImapLogin): ImapFlow {
 		const client = new ImapFlow(imapOptions(this.owner.server, login, this.log));
-		const drop = () => client.close();
-		signal.addEventListener('abort', drop);
 		client.on('error', (err: unknown) => this.log.warn(`mailbox watcher: folder "${this.folder}": connection error: ${fromImapError(err, this.owner.server, login).message}`));
 		client.on('exists', (data: { count?: number; prevCount?: number }) => {
 			if (this.client === client && (data.count ?? 0) > (data.prevCount ?? 0)) this.request('fetch');
@@ -282,11 +284,32 @@ class FolderWatcher {
 		client.on('close', () => {
 			if (this.client === client) this.sleeper.wake();
 		});
+		return client;
+	}
+
+	private async pass(signal: AbortSignal): Promise<void> {
+		const loginOf = this.owner.login;
+		let login = typeof loginOf === 'function' ? await abortable(loginOf(), signal) : loginOf;
+		let client = this.connection(login);
+		const drop = () => client.close();
+		signal.addEventListener('abort', drop);
 		try {
 			try {
 				await client.connect();
 			} catch (error) {
-				throw fromImapError(error, this.owner.server, login);
+				const refused = fromImapError(error, this.owner.server, login);
+				// an access token the server rejected before its known expiry (revoked, or the
+				// credential changed): renewed once, and the login tried once more at once
+				if (typeof loginOf !== 'function' || !isTokenLogin(login) || !isTokenRejected(refused)) throw refused;
+				this.log.debug(`mailbox watcher: folder "${this.folder}": the server rejected the access token; renewing it`);
+				client.close();
+				login = await abortable(loginOf(login.accessToken), signal);
+				client = this.connection(login);
+				try {
+					await client.connect();
+				} catch (again) {
+					throw fromImapError(again, this.owner.server, login);
+				}
 			}
 			if (signal.aborted) throw new Reconnect('stopped');
 			await this.session(client, signal);
@@ -789,7 +812,7 @@ class FolderWatcher {
 export class ImapWatcher extends DeliveryWatcher<WatchedMessage, WatchEvent, WatchState> {
 	readonly settings: Settings;
 	readonly server: ResolvedServer;
-	readonly login: ImapLogin | (() => Promise<ImapLogin>);
+	readonly login: ImapLogin | ((rejectedToken?: string) => Promise<ImapLogin>);
 	readonly backoffOptions: BackoffOptions;
 	readonly cursors: Map<string, FolderCursor>;
 	private readonly account?: string;

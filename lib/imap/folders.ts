@@ -32,6 +32,11 @@ function roleOf(specialUse: string | undefined): SpecialUse | undefined {
  * Lists every folder with its role; with `counts`, also the number of messages and unseen
  * messages (LIST-STATUS where the server has it, otherwise one STATUS per folder).
  */
+/** The paths of the folders with the \Sent role (RFC 6154): mail there is outbound. */
+export async function sentFolderPaths(client: ImapFlow): Promise<string[]> {
+	return (await listFolders(client, { counts: false })).filter((f) => f.specialUse === 'sent').map((f) => f.path);
+}
+
 export async function listFolders(client: ImapFlow, options: { counts?: boolean } = {}): Promise<FolderInfo[]> {
 	return (await readFolders(client, options)).map((listed) => {
 		const info: FolderInfo & { placeholder?: boolean } = { ...listed };

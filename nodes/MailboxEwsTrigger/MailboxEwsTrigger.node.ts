@@ -23,7 +23,7 @@ import { parseMessage } from '../../lib/message/parse';
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions } from '../shared/message-item';
+import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, EXCHANGE_SENT_FOLDER_NAMES } from '../shared/message-item';
 import { accountId } from '../../lib/delivery/message';
 import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
 import { ewsSettingsOf, parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
@@ -135,6 +135,7 @@ const properties: INodeProperties[] = [
 		typeOptions: { minValue: 0.1 },
 		description: 'How often to ask for changes (EWS: SyncFolderItems; Graph: delta query); failed runs are retried at this interval too',
 	},
+	stampProperty,
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -142,6 +143,7 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			correspondentsOption,
 			attachmentsPrefixOption,
 			downloadAttachmentsOption,
 			deliveryOptions[0],
@@ -156,6 +158,7 @@ const properties: INodeProperties[] = [
 				description: 'Larger messages (by the size Exchange reports) are not downloaded: skipped and reported on Mailbox Status; 0 means no limit',
 			},
 			runOptions[0],
+			ownDomainsOption,
 			deliveryOptions[2],
 			{
 				displayName: 'Retry Failed Runs',
@@ -178,7 +181,7 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions extends RetryOptions, RunOptions {
+interface TriggerOptions extends RetryOptions, RunOptions, ShapeOptions {
 	attachmentsPrefix?: string;
 	downloadAttachments?: boolean;
 	includeRaw?: boolean;
@@ -327,7 +330,6 @@ export class MailboxEwsTrigger implements INodeType {
 		const node = this.getNode();
 		const logger = n8nLogger(this.logger);
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
-		const itemOptions = itemOptionsOf(options);
 		const accessVia: AccessVia = this.getNodeParameter('accessVia', 'ews') === 'graph' ? 'graph' : 'ews';
 		const folders = parseFolderList(this.getNodeParameter('folders', 'Inbox') as string);
 		let access: Access;
@@ -337,6 +339,13 @@ export class MailboxEwsTrigger implements INodeType {
 			throw toNodeError(node, error);
 		}
 		const mailbox = access.mailbox;
+		let itemOptions: MessageItemOptions;
+		try {
+			// correspondents: mail of the Sent Items folder is outbound
+			itemOptions = { ...itemOptionsOf(options, { mailbox, sentFolders: folders.filter((f) => EXCHANGE_SENT_FOLDER_NAMES.includes(f.toLowerCase())) }), stamp: stampOf(this.getNodeParameter('stamp', {})) };
+		} catch (error) {
+			throw toNodeError(node, error);
+		}
 
 		if (this.getMode() === 'manual') {
 			// "Test step": the newest message of the first folder at once; nothing changed, state untouched.

@@ -37,7 +37,7 @@ import {
 } from '../shared/trigger-runs';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
+import { type MessageItemOptions, attachmentsPrefixOption, correspondentsOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, ownDomainsOption, stampOf, stampProperty, toExecutionData, type ShapeOptions } from '../shared/message-item';
 import { DEFAULT_EXCLUDED_FOLDERS, excludedBy, folderStatusItem, parseReloadFrom } from './helpers';
 import { imapSignInProperties } from '../shared/imap-properties';
 import { NOT_WATCHED_ROLES } from '../../lib/imap/gmail';
@@ -115,6 +115,7 @@ const properties: INodeProperties[] = [
 		typeOptions: { minValue: 0.1 },
 		description: 'How often to look for new mail when polling; with push, how often the folder is checked again anyway (at most every 5 minutes), which also retries failed runs',
 	},
+	stampProperty,
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -122,6 +123,7 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			correspondentsOption,
 			attachmentsPrefixOption,
 			downloadAttachmentsOption,
 			{
@@ -168,6 +170,7 @@ const properties: INodeProperties[] = [
 					{ name: 'Skip (Reported on Mailbox Status)', value: 'skip' },
 				],
 			},
+			ownDomainsOption,
 			{
 				displayName: 'Reload From',
 				name: 'reloadFrom',
@@ -198,7 +201,7 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions extends RetryOptions, RunOptions {
+interface TriggerOptions extends RetryOptions, RunOptions, ShapeOptions {
 	attachmentsPrefix?: string;
 	downloadAttachments?: boolean;
 	excludeFolders?: string;
@@ -340,12 +343,16 @@ export class MailboxImapTrigger implements INodeType {
 		const logger = n8nLogger(this.logger);
 		const connection = connectionOf(this);
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
-		const itemOptions = itemOptionsOf(options);
 		const mailboxName = String(this.getNodeParameter('mailbox', '') || '') || undefined;
 
 		let first: { server: ResolvedServer; login: Login };
+		let itemOptions: MessageItemOptions;
 		try {
 			first = await connection();
+			const stamp = stampOf(this.getNodeParameter('stamp', {}));
+			// correspondents: mail in the Sent folder is outbound (the folder found by its role)
+			const sentFolders = options.correspondents ? await withImap(first.server, first.login, async (client) => (await listFolders(client, { counts: false })).filter((f) => f.specialUse === 'sent').map((f) => f.path)) : [];
+			itemOptions = { ...itemOptionsOf(options, { mailbox: mailboxName ?? first.login.user, sentFolders }), stamp };
 		} catch (error) {
 			throw toNodeError(node, error);
 		}

@@ -15,7 +15,7 @@ import { Pop3Watcher, type Pop3WatchEvent, type Pop3WatchedMessage, type Pop3Wat
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData } from '../shared/message-item';
+import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, type MessageItemOptions } from '../shared/message-item';
 import { delegatedProviderOf, pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
 import { googleSignInOptions } from '../shared/imap-properties';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
@@ -70,6 +70,7 @@ const properties: INodeProperties[] = [
 		typeOptions: { minValue: 0 },
 		description: 'Delete received mail this many days after the trigger first saw it; 0 keeps it',
 	},
+	stampProperty,
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -77,6 +78,7 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			correspondentsOption,
 			attachmentsPrefixOption,
 			downloadAttachmentsOption,
 			{
@@ -108,6 +110,7 @@ const properties: INodeProperties[] = [
 					{ name: 'Skip (Reported on Mailbox Status)', value: 'skip' },
 				],
 			},
+			ownDomainsOption,
 			deliveryOptions[2],
 			{
 				displayName: 'Retry Failed Runs',
@@ -130,7 +133,7 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions extends RetryOptions, RunOptions {
+interface TriggerOptions extends RetryOptions, RunOptions, ShapeOptions {
 	attachmentsPrefix?: string;
 	downloadAttachments?: boolean;
 	fetchUnchecked?: boolean;
@@ -193,7 +196,6 @@ export class MailboxPop3Trigger implements INodeType {
 		const node = this.getNode();
 		const logger = n8nLogger(this.logger);
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
-		const itemOptions = itemOptionsOf(options);
 		const authentication = this.getNodeParameter('authentication', 'password') as Authentication;
 		// Server and login for each session: a token is fetched (and renewed) per session, and renewed
 		// at once when the server has just rejected it (`rejectedToken`).
@@ -210,8 +212,11 @@ export class MailboxPop3Trigger implements INodeType {
 		let server: ResolvedServer;
 		let login: Login;
 		let loginMethod: Pop3LoginMethod;
+		let itemOptions: MessageItemOptions;
 		try {
 			({ server, login, loginMethod } = await connection());
+			// POP3 has only INBOX: all its mail is inbound
+			itemOptions = { ...itemOptionsOf(options, { mailbox: login.user, sentFolders: [] }), stamp: stampOf(this.getNodeParameter('stamp', {})) };
 		} catch (error) {
 			throw toNodeError(node, error);
 		}

@@ -2,6 +2,7 @@ import type { ImapFlow } from 'imapflow';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { MailboxError } from '../../../../lib/errors';
 import { fetchMessages, locate, openFolder, type FetchedMessage } from '../../../../lib/imap/messages';
+import { sentFolderPaths } from '../../../../lib/imap/folders';
 import { parseMessage } from '../../../../lib/message/parse';
 import { itemOptionsOf, itemShapeOptions, toExecutionData, type MessageItemOptions, type ShapeOptions } from '../../../shared/message-item';
 import type { SessionOf } from '../types';
@@ -43,7 +44,8 @@ export async function execute(this: IExecuteFunctions, i: number, session: Sessi
 		if (where instanceof MailboxError) throw where;
 		const [message] = await fetchMessages(client, [where.uid], 'source');
 		if (!message) throw new MailboxError('NOT_FOUND', `Message UID ${where.uid} no longer exists in folder "${mailbox.path}": it was moved or deleted meanwhile.`, { field: 'uid' });
-		const out = await messageItem(this, client, mailbox.path, where.uidValidity, message, itemOptionsOf(options));
+		const sentFolders = options.correspondents ? await sentFolderPaths(client) : [];
+		const out = await messageItem(this, client, mailbox.path, where.uidValidity, message, itemOptionsOf(options, { sentFolders }));
 		if (where.foundByMessageId) {
 			out.json.foundByMessageId = true;
 			out.json.previousUid = where.previousUid ?? null;

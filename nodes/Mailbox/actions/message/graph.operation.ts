@@ -16,7 +16,7 @@ import {
 	type GraphSearchCriteria,
 } from '../../../../lib/graph/mailbox';
 import { parseMessage } from '../../../../lib/message/parse';
-import { itemOptionsOf, itemShapeOptions, toExecutionData, type MessageItemOptions, type ShapeOptions } from '../../../shared/message-item';
+import { EXCHANGE_SENT_FOLDER_NAMES, itemOptionsOf, itemShapeOptions, toExecutionData, type MessageItemOptions, type ShapeOptions } from '../../../shared/message-item';
 import type { GraphSession } from '../../transport';
 import type { GraphSessionOf } from '../types';
 import { failedItem } from './common';
@@ -365,7 +365,7 @@ export async function get(this: IExecuteFunctions, i: number, session: GraphSess
 	const opts = this.getNodeParameter('options', i, {}) as GraphMessageOptions;
 	const itemId = checkGraphId(this.getNodeParameter('itemId', i, ''));
 	const s = await session();
-	const item = await fullItem(this, s, itemId, itemOptionsOf(opts));
+	const item = await fullItem(this, s, itemId, itemOptionsOf(opts, { sentFolders: [...EXCHANGE_SENT_FOLDER_NAMES] }));
 	return [{ ...item, pairedItem: { item: i } }];
 }
 
@@ -435,7 +435,7 @@ export async function search(this: IExecuteFunctions, i: number, session: GraphS
 	const result = await searchGraphMessages(s.client, folder, criteria, { limit });
 	const items: INodeExecutionData[] = [];
 	if (output === 'full') {
-		const itemOptions = itemOptionsOf(opts);
+		const itemOptions = itemOptionsOf(opts, { sentFolders: [...EXCHANGE_SENT_FOLDER_NAMES] });
 		for (const m of result.messages) items.push({ ...(await fullItem(this, s, m.id, itemOptions, result.folder.path)), pairedItem: { item: i } });
 		return items;
 	}

@@ -3,6 +3,8 @@ import { configError } from '../../../../lib/errors';
 import { fetchMessages, searchFolder } from '../../../../lib/imap/messages';
 import { buildSearch, type SearchCriteria } from '../../../../lib/imap/search';
 import { parseMessage } from '../../../../lib/message/parse';
+import { correspondentsOf, parseDomains } from '../../../../lib/message/correspondents';
+import { sentFolderPaths } from '../../../../lib/imap/folders';
 import type { SessionOf } from '../types';
 import { mailboxName, show } from './common';
 import { messageItem } from './get.operation';
@@ -241,8 +243,9 @@ export async function execute(this: IExecuteFunctions, i: number, session: Sessi
 		const result = await searchFolder(client, folder, query, { limit, order: options.sort ?? 'newestFirst' });
 		const messages = await fetchMessages(client, result.uids, output === 'full' ? 'source' : 'headers');
 		const items: INodeExecutionData[] = [];
+		const sentFolders = options.correspondents ? await sentFolderPaths(client) : [];
 		if (output === 'full') {
-			const itemOptions = itemOptionsOf(options);
+			const itemOptions = itemOptionsOf(options, { sentFolders });
 			for (const m of messages) items.push({ ...(await messageItem(this, client, result.folder, result.uidValidity, m, itemOptions)), pairedItem: { item: i } });
 			return items;
 		}
@@ -263,6 +266,11 @@ export async function execute(this: IExecuteFunctions, i: number, session: Sessi
 				size: m.size,
 				internalDate: m.internalDate && !Number.isNaN(m.internalDate.getTime()) ? m.internalDate.toISOString() : null,
 			};
+			if (options.correspondents) {
+				// headers are enough: the people of the message, as with the full output
+				const direction = sentFolders.some((f) => f.toLowerCase() === result.folder.toLowerCase()) ? 'outbound' : 'inbound';
+				json.correspondents = correspondentsOf(parsed.json, { direction, mailbox: mailbox ?? undefined, ownDomains: parseDomains(options.ownDomains) }) as unknown as IDataObject[];
+			}
 			items.push({ json, pairedItem: { item: i } });
 		}
 		return items;

@@ -3,6 +3,7 @@ import { credentialTests } from '../shared/credential-tests';
 import { resources, router } from './actions/router';
 import { imapSignInProperties } from '../shared/imap-properties';
 import { accessProperties, ewsAuthenticationProperty, ewsUrlProperty, graphAuthenticationProperty, graphUrlProperty, imapOnly } from './actions/access';
+import { allowDeletingProperty } from './actions/tool-use';
 
 export class Mailbox implements INodeType {
 	description: INodeTypeDescription = {
@@ -51,6 +52,8 @@ export class Mailbox implements INodeType {
 			},
 			// every resource has operations: n8n's loader fails on an empty list (the descriptions unit test checks it)
 			...Object.values(resources).flatMap((resource) => [resource.operation, ...resource.properties]),
+			// only on the node as an AI agent's tool, for the operations that delete
+			allowDeletingProperty,
 		],
 	};
 

@@ -8,6 +8,7 @@ import { folder } from './folder';
 import { message } from './message';
 import { outOfOffice } from './outOfOffice';
 import { retention } from './retention';
+import { refusalAsTool } from './tool-use';
 
 export const resources: Record<string, ResourceDefinition> = { connection, folder, message, outOfOffice, retention };
 
@@ -44,6 +45,12 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		}
 		const accessVia = accessViaOf(this);
 		const operationName = () => `${RESOURCE_NAMES[resource] ?? resource} → ${(resources[resource]?.operation.options as Array<{ name: string; value: string }> | undefined)?.find((o) => o.value === operation)?.name ?? operation}`;
+		// as an AI agent's tool, deleting needs Allow Deleting: refused before anything is opened
+		const refusal = refusalAsTool(this, resource, operation, operationName());
+		if (refusal) {
+			failed(refusal, 0);
+			return [output];
+		}
 		if (accessVia === 'graph') {
 			const entry: GraphOperationEntry | undefined = resources[resource]?.graph?.[operation];
 			if (!entry) {

@@ -13,7 +13,7 @@ export const retention: ResourceDefinition = {
 			{
 				name: 'Remove Old Mail',
 				value: 'apply',
-				description: 'Delete (or move to Trash) the messages in INBOX, Junk, Sent and other folders that are older than the given number of days',
+				description: 'Delete (or move to Trash) the messages in INBOX, Junk, Sent and other folders that are older than the given number of days. As an AI agent\'s tool only with Allow Deleting on.',
 				action: 'Remove mail older than N days from folders',
 			},
 		],

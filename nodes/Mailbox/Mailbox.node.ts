@@ -13,7 +13,9 @@ export class Mailbox implements INodeType {
 		group: ['input'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
-		description: 'Work with the folders and messages of an IMAP, Exchange (EWS) or Microsoft 365 (Graph) mailbox: search, move, flag, spam and ham, retention, out-of-office',
+		// also the default Description of the node as an AI agent's tool (Tool Description: Set Manually)
+		description:
+			'Read and organize an email mailbox (IMAP, Exchange EWS or Microsoft 365 Graph): search a folder for messages (each comes with its folder, uid, uidValidity, messageId, subject, from, to and date), get one with its text, move, copy, flag, mark as spam or not spam, or delete messages given by folder + uid + uidValidity; list and manage folders; out-of-office reply; retention',
 		defaults: { name: 'Mailbox' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],

@@ -24,13 +24,13 @@ export const folder: ResourceDefinition = {
 			{
 				name: 'Delete',
 				value: 'delete',
-				description: 'Delete an empty folder, or with Force a folder with its messages and subfolders (IMAP and Microsoft Graph)',
+				description: 'Delete an empty folder, or with Force a folder with its messages and subfolders (IMAP and Microsoft Graph). As an AI agent\'s tool only with Allow Deleting on.',
 				action: 'Delete a folder',
 			},
 			{
 				name: 'List',
 				value: 'list',
-				description: 'List the folders of the mailbox with their roles (Sent, Junk...) and message counts',
+				description: 'List the folders of the mailbox, one item each, with its path (what other operations take as a folder), its role (Sent, Junk, Trash...) and message counts',
 				action: 'List folders',
 			},
 			{

@@ -36,7 +36,7 @@ export const description: INodeProperties[] = [
 		required: true,
 		default: '',
 		placeholder: 'Archive',
-		description: 'The folder to put the message in, by its path (Folder → List shows them)',
+		description: 'The folder to put the message in, by its path (e.g. Archive or Projects/2026; Folder → List shows them). It must exist.',
 		displayOptions: show(['move', 'copy']),
 	},
 	{

@@ -19,7 +19,7 @@ export const addressProperties: INodeProperties[] = [
 		required: true,
 		default: '={{ $json.folder }}',
 		placeholder: 'INBOX',
-		description: 'The folder the message is in, as the trigger or Search output it ("folder")',
+		description: 'The folder the message is in now, by its path (e.g. INBOX, Archive/2026), as the trigger or Search output it ("folder"). A message\'s uid is only valid in this folder.',
 		displayOptions: show(ADDRESSED_OPERATIONS),
 	},
 	{
@@ -28,7 +28,7 @@ export const addressProperties: INodeProperties[] = [
 		type: 'string',
 		required: true,
 		default: '={{ $json.uid }}',
-		description: 'The message\'s UID in that folder, as the trigger or Search output it ("uid")',
+		description: 'The message\'s UID: its number in that folder (a whole number, not the Message-ID), as the trigger or Search output it ("uid"). A moved message gets a new UID in its new folder.',
 		displayOptions: show(ADDRESSED_OPERATIONS),
 	},
 	{
@@ -38,7 +38,7 @@ export const addressProperties: INodeProperties[] = [
 		required: true,
 		default: '={{ $json.uidValidity }}',
 		description:
-			'The folder\'s UIDVALIDITY when the UID was read, as the trigger or Search output it ("uidValidity"). If the folder was recreated since, the message is not touched (or found by Message-ID when that option is on).',
+			'The folder\'s UIDVALIDITY when the UID was read (a whole number that goes with every UID of the folder), as the trigger or Search output it ("uidValidity"). If the folder was recreated since, the message is not touched (or found by Message-ID when that option is on).',
 		displayOptions: show(ADDRESSED_OPERATIONS),
 	},
 ];
@@ -59,7 +59,7 @@ export const messageIdOptions: INodeProperties[] = [
 		type: 'string',
 		default: '={{ $json.messageId }}',
 		placeholder: '<abc123@example.com>',
-		description: 'The Message-ID to find the message by after a UIDVALIDITY change (default: the item\'s messageId)',
+		description: 'The Message-ID header to find the message by after a UIDVALIDITY change: the same in every folder, unlike the UID (default: the item\'s messageId)',
 	},
 ];
 

@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: a local n8n with this package loaded, a local mail server with sample mail, the
- * example workflows (new mail, folders, connection check, catch-all router) and ready credentials. Prints the URL and login, runs until Ctrl-C.
+ * example workflows (new mail, new mail to an AI agent with the Mailbox tool, folders, connection
+ * check, catch-all router) and ready credentials. Prints the URL and login, runs until Ctrl-C.
  *
  *   DEMO_PORT       n8n's port (default 5678, or a free one if that is taken)
  *   DEMO_MESSAGES   sample messages in alice's INBOX (default 300)

@@ -36,6 +36,10 @@ const INVOICE = { id: '<invoice-2026-117@fabrikam.test>', subject: 'Invoice 2026
 const NEWSLETTER = { id: '<weekly-48@news.example.test>', subject: 'Weekly newsletter 48', from: 'news@news.example.test' };
 const LUNCH = { id: '<lunch-friday@example.test>', subject: 'Lunch on Friday?', from: 'bob@example.test' };
 
+const ARRIVING = { id: '<invoice-2026-118@fabrikam.test>', subject: 'Invoice 2026-118 from Fabrikam', from: 'billing@fabrikam.test' };
+/** The prompt of the example workflow (examples/workflows/ai-agent.json) starts so, with the message's address in it. */
+const ARRIVED = /^A new email arrived in the mailbox\.\nFrom: .*\nSubject: (.*)\nIt is in folder (\S+), uid (\d+), uidValidity (\d+)\./;
+
 const FILE_PROMPT = 'Please file the invoice from Fabrikam in my Archive folder.';
 const DELETE_PROMPT = 'Delete the weekly newsletter from my inbox.';
 const LUNCH_PROMPT = "Please file Bob's lunch message in my Archive folder.";
@@ -92,6 +96,23 @@ const filing = (prompt: string, what: string, word: string, pick: string): Turn[
  * answer with what the tool said. A turn acts only on what came back, as a model would.
  */
 const SCRIPT: Turn[] = [
+	{
+		name: 'file the arrived invoice',
+		when: (c) => ARRIVED.test(c.prompt) && !c.lastResultOf(MOVE.tool),
+		reply: (c) => {
+			const [, subject, folder, uid, uidValidity] = ARRIVED.exec(c.prompt) as RegExpExecArray;
+			if (!/invoice/i.test(subject)) return { content: `"${subject}" is no invoice; I left it where it is.` };
+			return { toolCalls: [{ name: MOVE.tool, arguments: { folder, uid: Number(uid), uidValidity, destination: 'Archive' } }] };
+		},
+	},
+	{
+		name: 'report the arrived invoice',
+		when: (c) => ARRIVED.test(c.prompt) && !!c.lastResultOf(MOVE.tool),
+		reply: (c) => {
+			const [moved] = resultItems(c, MOVE.tool);
+			return { content: moved && !moved.error ? `I moved "${(ARRIVED.exec(c.prompt) as RegExpExecArray)[1]}" to ${String(moved.destination)}.` : `I could not move it: ${c.lastResultOf(MOVE.tool)?.content}` };
+		},
+	},
 	...filing(FILE_PROMPT, 'invoice', 'Fabrikam', 'Invoice'),
 	...filing(LUNCH_PROMPT, 'lunch message', 'Lunch', 'Lunch'),
 	{
@@ -388,5 +409,40 @@ describe('the Mailbox node as an AI agent\'s tool in real n8n', () => {
 		const [searched] = JSON.parse(toolMessagesOf(completions[1])[0]) as Array<Record<string, unknown>>;
 		expect(searched).toMatchObject({ folder: 'INBOX', subject: LUNCH.subject, messageId: LUNCH.id });
 		expect(JSON.parse(toolMessagesOf(completions[2])[1])).toEqual([expect.objectContaining({ operation: 'move', folder: 'INBOX', uid: searched.uid, destination: 'Archive' })]);
+	});
+
+	it('the example workflow as the demo imports it (examples/workflows/ai-agent.json): new mail reaches the agent, which moves the invoice to Archive', async () => {
+		const example = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'workflows', 'ai-agent.json'), 'utf8')) as { nodes: Array<{ name: string; credentials?: Record<string, unknown> }> } & Record<string, unknown>;
+		// the demo's credentials are this n8n's: the mailbox's, and the scripted model's for the chat model
+		for (const node of example.nodes) {
+			if (node.credentials?.mailboxImapApi) node.credentials = { mailboxImapApi: imapCredential };
+			if (node.name === CHAT_MODEL) node.credentials = { openAiApi: openAiCredential };
+		}
+		delete example.id;
+		const res = await n8n.rest('POST', '/rest/workflows', example);
+		expect(res.status).toBe(200);
+		const { id, versionId } = (res.json as { data: { id: string; versionId: string } }).data;
+		const activated = await n8n.rest('POST', `/rest/workflows/${id}/activate`, { versionId });
+		expect(activated.status).toBe(200);
+		await n8n.waitForTriggerState(id, 'INBOX');
+
+		await withImap(servers, 'alice', (imap) => imap.append('INBOX', message(ARRIVING), []));
+		const [run] = await waitFor('the run of the new mail', async () => {
+			const runs = (await n8n.executions(id)).executions.filter((e) => e.mode === 'trigger' && isFinished(e));
+			return runs.length ? runs : undefined;
+		});
+		expect(run.status).toBe('success');
+		expect(run.output['AI Agent']).toEqual([{ output: `I moved "${ARRIVING.subject}" to Archive.` }]);
+		expect(await idsIn('Archive')).toContain(ARRIVING.id);
+		expect(await idsIn('INBOX')).not.toContain(ARRIVING.id);
+
+		// the prompt carried the message's own text and its address; the model was offered the two tools of the example
+		const requests = model.requests.filter((r) => r.api && r.turn === 'file the arrived invoice');
+		expect(requests).toHaveLength(1);
+		expect(offeredTools(requests[0].body).map((t) => t.name).sort()).toEqual([MOVE.tool, SEARCH.tool].sort());
+		expect(conversationOf(requests[0]).prompt).toContain(`Hello Alice, this is "${ARRIVING.subject}".`);
+
+		const deactivated = await n8n.rest('POST', `/rest/workflows/${id}/deactivate`, {});
+		expect(deactivated.status).toBe(200);
 	});
 });

@@ -23,7 +23,7 @@ import { parseMessage } from '../../lib/message/parse';
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, EXCHANGE_SENT_FOLDER_NAMES } from '../shared/message-item';
+import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, EXCHANGE_SENT_FOLDER_NAMES, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
 import { accountId } from '../../lib/delivery/message';
 import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
 import { ewsSettingsOf, parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
@@ -143,8 +143,10 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			aiBodyOption,
 			correspondentsOption,
 			attachmentsPrefixOption,
+			bodyMaxCharsOption,
 			downloadAttachmentsOption,
 			deliveryOptions[0],
 			includeRawOption,

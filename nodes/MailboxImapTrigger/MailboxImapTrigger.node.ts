@@ -37,7 +37,7 @@ import {
 } from '../shared/trigger-runs';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { type MessageItemOptions, attachmentsPrefixOption, correspondentsOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, ownDomainsOption, stampOf, stampProperty, toExecutionData, type ShapeOptions } from '../shared/message-item';
+import { type MessageItemOptions, attachmentsPrefixOption, correspondentsOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, ownDomainsOption, stampOf, stampProperty, toExecutionData, type ShapeOptions, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
 import { DEFAULT_EXCLUDED_FOLDERS, excludedBy, folderStatusItem, parseReloadFrom } from './helpers';
 import { imapSignInProperties } from '../shared/imap-properties';
 import { NOT_WATCHED_ROLES } from '../../lib/imap/gmail';
@@ -123,8 +123,10 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			aiBodyOption,
 			correspondentsOption,
 			attachmentsPrefixOption,
+			bodyMaxCharsOption,
 			downloadAttachmentsOption,
 			{
 				displayName: 'Excluded Folders',

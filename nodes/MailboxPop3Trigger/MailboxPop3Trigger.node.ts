@@ -15,7 +15,7 @@ import { Pop3Watcher, type Pop3WatchEvent, type Pop3WatchedMessage, type Pop3Wat
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, type MessageItemOptions } from '../shared/message-item';
+import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, type MessageItemOptions, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
 import { delegatedProviderOf, pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
 import { googleSignInOptions } from '../shared/imap-properties';
 import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
@@ -78,8 +78,10 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			aiBodyOption,
 			correspondentsOption,
 			attachmentsPrefixOption,
+			bodyMaxCharsOption,
 			downloadAttachmentsOption,
 			{
 				displayName: 'Fetch Unchecked',

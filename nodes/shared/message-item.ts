@@ -1,5 +1,6 @@
 import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, ITriggerFunctions } from 'n8n-workflow';
 import { configError } from '../../lib/errors';
+import { messageBody } from '../../lib/message/body';
 import { correspondentsOf, parseDomains } from '../../lib/message/correspondents';
 import { cleanFilename } from '../../lib/message/filename';
 import type { ParsedMessage } from '../../lib/message/parse';
@@ -29,6 +30,8 @@ export interface MessageItemOptions {
 	correspondents?: CorrespondentsItemOptions;
 	/** Fields added to every item as `stamp` (R11); undefined or empty: none. */
 	stamp?: IDataObject;
+	/** Add `body`, the message's own new text for AI steps (cap in characters; 0: none); undefined: not. */
+	body?: { maxChars: number };
 }
 
 export interface CorrespondentsItemOptions {
@@ -74,7 +77,14 @@ export function messageItemJson(meta: MessageMeta, parsed: ParsedMessage, binari
 		oversized: meta.oversized === true,
 		...(who ? { correspondents: correspondentsOf(parsed.json, { direction: outbound ? 'outbound' : 'inbound', mailbox: who.mailbox ?? meta.mailbox, ownDomains: who.ownDomains }) as unknown as IDataObject[] } : {}),
 		...(options.stamp && Object.keys(options.stamp).length ? { stamp: options.stamp } : {}),
+		...(options.body ? bodyFields(parsed, options.body.maxChars) : {}),
 	};
+}
+
+/** `body` (own new text, no quotes or signature; Markdown from HTML) with how it was made. */
+function bodyFields(parsed: ParsedMessage, maxChars: number): IDataObject {
+	const result = messageBody({ text: parsed.json.text ?? undefined, html: parsed.json.html ?? undefined }, { maxChars });
+	return { body: result.body, bodyFormat: result.format, bodyTruncated: result.truncated, bodyRemoved: result.removed };
 }
 
 
@@ -164,7 +174,25 @@ export const ownDomainsOption: INodeProperties = {
 	description: "With Add Correspondents: the domains whose addresses are internal, separated by commas; empty: the mailbox address's domain",
 };
 
-export const itemShapeOptions: INodeProperties[] = [correspondentsOption, attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, ownDomainsOption];
+export const aiBodyOption: INodeProperties = {
+	displayName: 'Add Body for AI',
+	name: 'aiBody',
+	type: 'boolean',
+	default: false,
+	description:
+		'Whether to add "body": the message\'s own new text, without the quoted replies ("On … wrote:", "Am … schrieb", "-----Original Message-----", Outlook\'s From/Sent block) and without the signature, as Markdown when the mail is HTML (links and lists kept), capped at Body Max Characters with a note when cut; for AI steps and tickets',
+};
+
+export const bodyMaxCharsOption: INodeProperties = {
+	displayName: 'Body Max Characters',
+	name: 'bodyMaxChars',
+	type: 'number',
+	default: 4000,
+	typeOptions: { minValue: 0 },
+	description: 'With Add Body for AI: the most characters of "body" (a note says how much was cut); 0 means no limit',
+};
+
+export const itemShapeOptions: INodeProperties[] = [aiBodyOption, correspondentsOption, attachmentsPrefixOption, bodyMaxCharsOption, downloadAttachmentsOption, includeRawOption, ownDomainsOption];
 
 export interface ShapeOptions {
 	attachmentsPrefix?: string;
@@ -172,6 +200,8 @@ export interface ShapeOptions {
 	includeRaw?: boolean;
 	correspondents?: boolean;
 	ownDomains?: string;
+	aiBody?: boolean;
+	bodyMaxChars?: number;
 }
 
 /**
@@ -184,6 +214,7 @@ export function itemOptionsOf(options: ShapeOptions, where: { mailbox?: string; 
 		includeAttachments: options.downloadAttachments !== false,
 		includeRaw: options.includeRaw === true,
 		...(options.correspondents === true ? { correspondents: { mailbox: where.mailbox, ownDomains: parseDomains(options.ownDomains), sentFolders: where.sentFolders ?? [] } } : {}),
+		...(options.aiBody === true ? { body: { maxChars: Math.max(0, Math.floor(Number(options.bodyMaxChars ?? 4000)) || 0) } } : {}),
 	};
 }
 

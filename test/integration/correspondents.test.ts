@@ -1,5 +1,5 @@
 /**
- * Correspondents (R10) and Stamp on Every Item (R11) on real mail from Dovecot: the IMAP trigger's
+ * Correspondents (R10), Stamp on Every Item (R11) and Add Body for AI on real mail from Dovecot: the IMAP trigger's
  * items from INBOX (inbound) and from the Sent folder (outbound, Bcc included, found by its
  * SPECIAL-USE role), and the Mailbox node's Message → Get and Search with the same option.
  */
@@ -23,6 +23,11 @@ const RECEIVED = [
 	'',
 	'Hallo Alice,',
 	'',
+	'bitte schicken Sie uns ein Angebot für 20 Lizenzen.',
+	'',
+	'Am 05.12.2026 um 10:00 schrieb Alice <alice@example.test>:',
+	'> Was brauchen Sie genau?',
+	'',
 ].join('\r\n');
 
 const SENT = [
@@ -45,7 +50,7 @@ async function until(check: () => boolean, what: string, ms = 60_000): Promise<v
 	}
 }
 
-describe('correspondents and stamps on message items', () => {
+describe('correspondents, stamps and the body for AI on message items', () => {
 	let servers: MailServers;
 	const credentials = () => ({ mailboxImapApi: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'alice', password: 'alice-pw', allowSelfSigned: true } });
 
@@ -76,7 +81,7 @@ describe('correspondents and stamps on message items', () => {
 			mode: 'poll',
 			pollMinutes: 15,
 			stamp: { owner: 'sales-team', activityType: 'E-Mail', tags: 'crm, inbound', accessGroup: 'Vertrieb', fields: { field: [{ name: 'costCenter', value: '4711' }] } },
-			options: { correspondents: true, ownDomains: 'example.test' },
+			options: { correspondents: true, ownDomains: 'example.test', aiBody: true },
 		};
 		const { ctx, emitted } = triggerContext({ node: { id: 'corr', name: 'Mailbox IMAP Trigger', type: 'n8n-nodes-mailbox.mailboxImapTrigger', typeVersion: 1.3 }, params, credentials: credentials() });
 		const response = await node.trigger.call(ctx);
@@ -102,6 +107,10 @@ describe('correspondents and stamps on message items', () => {
 		]);
 		const stamp = { owner: 'sales-team', activityType: 'E-Mail', tags: ['crm', 'inbound'], accessGroup: 'Vertrieb', costCenter: '4711' };
 		expect(inbox.stamp).toEqual(stamp);
+		// Add Body for AI: the new text without the quoted reply
+		expect(inbox.body).toBe('Hallo Alice,\n\nbitte schicken Sie uns ein Angebot für 20 Lizenzen.');
+		expect(inbox).toMatchObject({ bodyFormat: 'text', bodyTruncated: false, bodyRemoved: ['quote'] });
+		expect(inbox.text).toContain('Was brauchen Sie genau?');
 		expect(sent.stamp).toEqual(stamp);
 	});
 
@@ -121,6 +130,7 @@ describe('correspondents and stamps on message items', () => {
 		const json = emitted[0].data[0][0].json;
 		expect(json).not.toHaveProperty('correspondents');
 		expect(json).not.toHaveProperty('stamp');
+		expect(json).not.toHaveProperty('body');
 	});
 
 	it('Message → Get (full) and Search (headers) add the same correspondents (a login name without a domain and no Own Domains: nothing is internal)', async () => {

@@ -58,7 +58,7 @@ describe('Mailbox node: Access Via', () => {
 		expect(option('delete')).toEqual(['deletePermanently']);
 		expect(option('markAsSpam')).toEqual(['junkFolder']);
 		expect(option('markAsNotSpam')).toEqual(['junkFolder', 'moveTo']);
-		expect(option('get')).toEqual(['attachmentsPrefix', 'correspondents', 'downloadAttachments', 'includeRaw', 'ownDomains']);
+		expect(option('get')).toEqual(['aiBody', 'attachmentsPrefix', 'bodyMaxChars', 'correspondents', 'downloadAttachments', 'includeRaw', 'ownDomains']);
 		expect(option('move')).toEqual([]);
 		expect(resolve({ resource: 'message', operation: 'setFlags', accessVia: 'ews' })).toMatchObject({ flags: [], keywords: '' });
 		const folderList = description.properties.filter((p) => p.name === 'options' && NodeHelpers.displayParameter(resolve({ resource: 'folder', operation: 'list', accessVia: 'ews' }), p, typeNode, description));

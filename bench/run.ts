@@ -9,7 +9,8 @@
  *                   time and memory over hostile mail of 1 and 2 MiB, see bench/hostile-mail.ts;
  *                   n8n-scale: one n8n watching 500 mailboxes, see bench/n8n-scale.ts; graph-trigger:
  *                   the Graph trigger's ingest against the local Graph endpoint's raw rate, see
- *                   bench/graph-trigger.ts)
+ *                   bench/graph-trigger.ts; message-body: time and memory of the AI-ready body
+ *                   on real and hostile bodies of 0.5, 1 and 2 MiB, see bench/message-body.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,6 +24,7 @@ import { imapBacklog } from './imap-backlog';
 import { imapFetchParse } from './imap-fetch-parse';
 import { imapMove } from './imap-move';
 import { imapTrigger } from './imap-trigger';
+import { messageBodyBench } from './message-body';
 import { messageParse } from './message-parse';
 import { n8nScale } from './n8n-scale';
 import { n8nTriggers } from './n8n-triggers';
@@ -39,7 +41,7 @@ export interface BenchContext {
 	seed: number;
 }
 
-const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, hostileMail, pop3Retr, imapTrigger, graphTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers, n8nScale];
+const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, hostileMail, messageBodyBench, pop3Retr, imapTrigger, graphTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers, n8nScale];
 
 async function main(): Promise<void> {
 	const messageCount = Number(process.env.BENCH_MESSAGES ?? 3000);

@@ -7,8 +7,9 @@
  * tags (their text stays), head/script/style/images and hidden elements are left out, runs of
  * white space are bounded, elements without text are dropped. On that tree the quoted blocks of
  * Gmail, Outlook, Apple Mail, iOS, Thunderbird and Yahoo are found by their markup and removed,
- * then it is written back as plain HTML (tags and `href` only) for turndown. turndown alone
- * overflows the stack on 30,000 nested tags and is quadratic on long runs of white space in
+ * then it is written back as plain HTML (tags and `href` only, and only as much text as the
+ * caller's cap needs) for turndown. turndown alone
+ * overflows the stack on 2,700 nested blockquotes and is quadratic on long runs of white space in
  * `<pre>` and of `&nbsp;`, on `<br>` floods and empty-paragraph floods: the tree removes all of
  * these before turndown sees the HTML.
  */
@@ -54,6 +55,7 @@ const LIST_LIKE = new Set(['ul', 'ol', 'blockquote', 'dl']);
 /** Attributes read by the detection below; values longer than this are cut (a style of 1 MB is no style). */
 const ATTRS = new Set(['class', 'id', 'type', 'style', 'href', 'start', 'data-smartmail']);
 const MAX_ATTR = 2000;
+const NO_ATTRS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** Characters turndown's white-space handling backtracks on (any `\s` but ASCII white space), zero-width and soft hyphens. */
 const ODD_SPACE = /[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\f\v]/g;
@@ -88,7 +90,9 @@ function parse(html: string): Element {
 	let current = root;
 	let overflow = 0;
 	let listDepth = 0;
-	let pending: { name: string; attrs: Record<string, string> } | null = null;
+	/** The tag being read: its name, and its kept attributes (one shared empty object for the many tags without). */
+	let pendingName: string | null = null;
+	let pendingAttrs: Record<string, string> = NO_ATTRS;
 	let attribName = '';
 	let attribValue = '';
 	let keepAttrib = false;
@@ -97,6 +101,16 @@ function parse(html: string): Element {
 		const el = open.pop() as Element;
 		if (LIST_LIKE.has(el.tag)) listDepth--;
 		current = open[open.length - 1] ?? root;
+		// an empty element is dropped at once (floods of <p></p> cost no memory), unless its id or class marks something
+		if (!el.children.length && !el.attrs.id && !el.attrs.class && current.children[current.children.length - 1] === el) current.children.pop();
+	};
+	const isBreak = (n: Node | undefined) => typeof n !== 'string' && n?.tag === 'br';
+	/** Two line breaks in a row are kept, not more (the writer keeps two; a flood costs no memory). */
+	const breakFlood = () => {
+		const c = current.children;
+		let i = c.length - 1;
+		if (typeof c[i] === 'string' && !/\S/.test(c[i] as string)) i--;
+		return isBreak(c[i]) && isBreak(c[i - 1]);
 	};
 	/** Closes the innermost open element named one of `names`, and all inside it; none when a stopper comes first. */
 	const closeNearest = (names: string[], stop: string[]) => {
@@ -121,6 +135,7 @@ function parse(html: string): Element {
 		const tag = (LIST_LIKE.has(name) || name === 'li') && listDepth >= MAX_LIST_DEPTH ? 'div' : name;
 		const hidden = SKIP.has(name) || /display\s*:\s*none/i.test(attrs.style ?? '');
 		const isVoid = VOID.has(name);
+		if (name === 'br' && breakFlood()) return;
 		if (open.length >= MAX_DEPTH && !isVoid) {
 			overflow++;
 			return;
@@ -157,7 +172,8 @@ function parse(html: string): Element {
 			ontext: (start, end) => addText(slice(start, end).replace(/\uE000/g, '')),
 			ontextentity: (cp) => addText(cp === 0xe000 ? '' : String.fromCodePoint(cp)),
 			onopentagname: (start, end) => {
-				pending = { name: slice(start, end).toLowerCase(), attrs: {} };
+				pendingName = slice(start, end).toLowerCase();
+				pendingAttrs = NO_ATTRS;
 			},
 			onattribname: (start, end) => {
 				attribName = slice(start, end).toLowerCase();
@@ -171,17 +187,20 @@ function parse(html: string): Element {
 				if (keepAttrib && attribValue.length < MAX_ATTR) attribValue += String.fromCodePoint(cp);
 			},
 			onattribend: () => {
-				if (pending && keepAttrib && !Object.hasOwn(pending.attrs, attribName)) pending.attrs[attribName] = attribValue.slice(0, MAX_ATTR);
+				if (pendingName !== null && keepAttrib && !Object.hasOwn(pendingAttrs, attribName)) {
+					if (pendingAttrs === NO_ATTRS) pendingAttrs = {};
+					pendingAttrs[attribName] = attribValue.slice(0, MAX_ATTR);
+				}
 				keepAttrib = false;
 			},
 			onopentagend: () => {
-				if (pending) openTag(pending.name, pending.attrs);
-				pending = null;
+				if (pendingName !== null) openTag(pendingName, pendingAttrs);
+				pendingName = null;
 			},
 			onselfclosingtag: () => {
 				// HTML: <div/> opens a div, as in browsers
-				if (pending) openTag(pending.name, pending.attrs);
-				pending = null;
+				if (pendingName !== null) openTag(pendingName, pendingAttrs);
+				pendingName = null;
 			},
 			onclosetag: (start, end) => closeTag(slice(start, end).toLowerCase()),
 			oncdata: () => undefined,
@@ -273,7 +292,7 @@ function toSentinel(el: Element): void {
 	el.forwardHeader = true;
 }
 
-const hasClass = (el: Element, name: string) => (el.attrs.class ?? '').split(/\s+/).includes(name);
+const hasClass = (el: Element, name: string) => el.attrs.class !== undefined && el.attrs.class.includes(name) && el.attrs.class.split(/\s+/).includes(name);
 const idIs = (el: Element, name: string) => {
 	const id = el.attrs.id ?? '';
 	return id === name || id.endsWith(`_${name}`);
@@ -373,29 +392,49 @@ function tidyText(text: string): string {
 	return text.replace(INVISIBLE, '').replace(ODD_SPACE, ' ').replace(/[ \t]{32,}/g, ' '.repeat(32)).replace(/(?:[ \t]*\n){3,}/g, '\n\n');
 }
 
-/** Writes the tree back as HTML: kept tags, `href` and `start` only; no element without text; at most two `<br>` in a row. */
-function serialize(root: Element, whole: boolean): string {
+/** What a written element counts against the budget, in characters of text. */
+const ELEMENT_COST = 8;
+
+/**
+ * Writes the tree back as HTML: kept tags, `href` and `start` only; no element without text; at
+ * most two `<br>` in a row. Past `budget` characters of text nothing more is written (turndown's
+ * DOM costs some hundred bytes a node); the text left out is counted.
+ */
+function serialize(root: Element, whole: boolean, budget: number): { html: string; unconverted: number } {
 	const out: string[] = [];
 	const grids = new Set<Element>();
 	const headed = new Set<Element>();
 	let breaks = 0;
-	type Frame = { el: Element; i: number };
-	const stack: Frame[] = [{ el: root, i: 0 }];
+	let chars = 0;
+	let unconverted = 0;
+	type Frame = { el: Element; i: number; written: boolean };
+	const stack: Frame[] = [{ el: root, i: 0, written: false }];
 	while (stack.length) {
 		const frame = stack[stack.length - 1];
 		if (frame.i >= frame.el.children.length) {
 			stack.pop();
-			if (frame.el !== root && KEEP.has(frame.el.tag) && !VOID.has(frame.el.tag)) out.push(`</${frame.el.tag}>`);
+			if (frame.written && !VOID.has(frame.el.tag)) out.push(`</${frame.el.tag}>`);
 			continue;
 		}
 		const child = frame.el.children[frame.i++];
+		const over = chars > budget;
 		if (typeof child === 'string') {
 			if (!child) continue;
-			if (/\S/.test(child)) breaks = 0;
-			out.push(escapeText(tidyText(child)));
+			const text = tidyText(child);
+			if (over) {
+				unconverted += text.length;
+				continue;
+			}
+			if (/\S/.test(text)) breaks = 0;
+			out.push(escapeText(text));
+			chars += text.length;
 			continue;
 		}
 		if (child.hidden || (child.removed && !whole)) continue;
+		if (over) {
+			stack.push({ el: child, i: 0, written: false });
+			continue;
+		}
 		if (!child.hasText) {
 			// an empty block goes; an inline element of white space still parts two words
 			if (!BLOCK_SET.has(child.tag) && child.children.length && !/\s$/.test(out[out.length - 1] ?? ' ')) out.push(' ');
@@ -409,6 +448,7 @@ function serialize(root: Element, whole: boolean): string {
 			if (++breaks <= 2) out.push('<br>');
 			continue;
 		}
+		let written = false;
 		if (KEEP.has(child.tag)) {
 			breaks = 0;
 			let attrs = '';
@@ -426,11 +466,14 @@ function serialize(root: Element, whole: boolean): string {
 				}
 			}
 			out.push(`<${child.tag}${attrs}>`);
+			// an element's share of the Markdown and of turndown's work: its marker, a link's address
+			chars += ELEMENT_COST + attrs.length;
 			if (VOID.has(child.tag)) continue;
+			written = true;
 		}
-		stack.push({ el: child, i: 0 });
+		stack.push({ el: child, i: 0, written });
 	}
-	return out.join('');
+	return { html: out.join(''), unconverted };
 }
 
 function tableOf(el: Element): Element | null {
@@ -540,31 +583,39 @@ function createConverter(): TurndownService {
 
 let converter: TurndownService | undefined;
 
-export interface HtmlResult {
-	/** Markdown of what is left after the marked blocks were removed. */
+export interface Converted {
 	markdown: string;
-	removed: Set<Removal>;
-	/** Markdown of the whole HTML, made only when asked (the fallback when nothing is left). */
-	whole?: () => string;
+	/** Characters of text past the budget, not converted. */
+	unconverted: number;
 }
 
-/** Markdown from a bounded prefix of the HTML, quoted blocks and signatures removed. */
-export function htmlToMarkdown(html: string): HtmlResult {
+export interface HtmlResult extends Converted {
+	/** The blocks removed by their markup. */
+	removed: Set<Removal>;
+	/** The whole HTML converted, nothing removed (the fallback when nothing is left). */
+	whole: () => Converted;
+}
+
+/**
+ * Markdown from the HTML, quoted blocks and signatures removed. `budget`: characters of text
+ * converted at most (the caller needs no more); the text past it is only counted.
+ */
+export function htmlToMarkdown(html: string, budget = Infinity): HtmlResult {
 	converter ??= createConverter();
 	const td = converter;
 	const root = parse(html);
 	const { removed, restore } = stripMarked(root);
-	const convert = (whole: boolean) => {
-		const clean = serialize(root, whole);
-		return clean ? tidyMarkdown(td.turndown(clean)) : '';
+	const convert = (whole: boolean): Converted => {
+		const { html: clean, unconverted } = serialize(root, whole, budget);
+		return { markdown: clean ? tidyMarkdown(td.turndown(clean)) : '', unconverted };
 	};
 	markText(root, false);
-	const markdown = convert(false);
+	const result = convert(false);
 	return {
-		markdown,
+		...result,
 		removed,
 		whole: () => {
-			if (!removed.size) return markdown;
+			if (!removed.size) return result;
 			restore();
 			markText(root, true);
 			return convert(true);

@@ -7,7 +7,7 @@
  * {@link INPUT_LIMIT} characters of it: HTML through a bounded tree (`body-html.ts`), text through
  * line patterns that look at a bounded prefix of each line (`body-text.ts`).
  */
-import { FORWARD_SENTINEL, htmlToMarkdown, type Removal } from './body-html';
+import { FORWARD_SENTINEL, htmlToMarkdown, type Converted, type Removal } from './body-html';
 import { stripText } from './body-text';
 
 export interface BodyOptions {
@@ -45,30 +45,44 @@ function tidy(text: string): string {
 interface Stripped {
 	body: string;
 	removed: Set<Removal>;
+	/** Characters of the body's source that were not converted (past the budget). */
+	unconverted: number;
+}
+
+interface Source {
+	text: string;
+	unconverted: number;
 }
 
 /**
  * Own text, from the most that can be taken out to nothing taken out: never an empty body for a
- * message that has text.
+ * message that has text. Text past the budget counts as the body's unless a reply header was
+ * found before it (then it is the quoted chain).
  */
-function strip(source: string, quotedLines: boolean, structural: Set<Removal>, whole: () => string): Stripped {
-	const full = stripText(source, { quotedLines, signatures: true });
+function strip(source: Source, quotedLines: boolean, structural: Set<Removal>, whole: () => Source): Stripped {
+	const untilQuote = (removed: Set<Removal>) => (removed.has('quote') ? 0 : source.unconverted);
+	const full = stripText(source.text, { quotedLines, signatures: true });
 	let body = tidy(full.text);
-	if (body) return { body, removed: new Set([...structural, ...full.removed]) };
-	const kept = stripText(source, { quotedLines, signatures: false });
+	if (body) return { body, removed: new Set([...structural, ...full.removed]), unconverted: untilQuote(full.removed) };
+	const kept = stripText(source.text, { quotedLines, signatures: false });
 	body = tidy(kept.text);
-	if (body) return { body, removed: new Set([...structural, ...kept.removed]) };
-	return { body: tidy(whole()), removed: new Set() };
+	if (body) return { body, removed: new Set([...structural, ...kept.removed]), unconverted: untilQuote(kept.removed) };
+	const all = whole();
+	return { body: tidy(all.text), removed: new Set(), unconverted: all.unconverted };
 }
 
-function fromHtml(html: string): Stripped {
-	const result = htmlToMarkdown(html);
-	return strip(result.markdown, false, result.removed, () => (result.whole ? result.whole() : result.markdown));
+/** Characters of text converted from HTML at most: what the cap shows, with room for a signature taken off the end. */
+const budgetFor = (maxChars: number) => (maxChars > 0 ? 2 * maxChars + 64 * 1024 : Infinity);
+
+function fromHtml(html: string, maxChars: number): Stripped {
+	const result = htmlToMarkdown(html, budgetFor(maxChars));
+	const source = (c: Converted): Source => ({ text: c.markdown, unconverted: c.unconverted });
+	return strip(source(result), false, result.removed, () => source(result.whole()));
 }
 
 function fromText(text: string): Stripped {
 	const normalized = text.replace(/\r\n?/g, '\n').replace(/\uE000/g, '');
-	return strip(normalized, true, new Set(), () => normalized);
+	return strip({ text: normalized, unconverted: 0 }, true, new Set(), () => ({ text: normalized, unconverted: 0 }));
 }
 
 /** Where to cut `text` to at most `max` characters: a paragraph end, else a sentence end, else a space, in the last 40%. */
@@ -95,10 +109,10 @@ export function messageBody(input: { text?: string; html?: string }, options: Bo
 	const maxChars = Math.max(0, Math.floor(options.maxChars ?? DEFAULT_MAX_CHARS));
 	let format: MessageBody['format'] = 'text';
 	let unread = 0;
-	let result: Stripped = { body: '', removed: new Set() };
+	let result: Stripped = { body: '', removed: new Set(), unconverted: 0 };
 	const html = input.html ?? '';
 	if (/\S/.test(html.slice(0, INPUT_LIMIT))) {
-		result = fromHtml(html.slice(0, INPUT_LIMIT));
+		result = fromHtml(html.slice(0, INPUT_LIMIT), maxChars);
 		format = 'markdown';
 		unread = Math.max(0, html.length - INPUT_LIMIT);
 	}
@@ -108,8 +122,8 @@ export function messageBody(input: { text?: string; html?: string }, options: Bo
 		unread = Math.max(0, input.text.length - INPUT_LIMIT);
 	}
 	let body = result.body;
-	let truncated = unread > 0;
-	let more = unread;
+	let truncated = unread > 0 || result.unconverted > 0;
+	let more = unread + result.unconverted;
 	if (maxChars > 0 && body.length > maxChars) {
 		const kept = body.slice(0, cutPoint(body, maxChars)).trimEnd();
 		more += body.length - kept.length;

@@ -126,6 +126,25 @@ describe('messageBody: the cap', () => {
 		expect(result.body.replace(NOTE, '').length).toBe(INPUT_LIMIT);
 		expect(result.body).toContain(`cut: ${(text.length - INPUT_LIMIT).toLocaleString('en-US')} more characters`);
 	});
+
+	it('converts no more HTML than the cap needs, and counts the rest', () => {
+		const paragraphs = Array.from({ length: 5000 }, (_, i) => `Paragraph ${i}: the schedule for the northern region changes next week.`);
+		const html = paragraphs.map((p) => `<p>${p}</p>`).join('');
+		const total = paragraphs.join('\n\n').length;
+		const capped = messageBody({ html });
+		expect(capped.truncated).toBe(true);
+		const kept = capped.body.replace(NOTE, '');
+		expect(kept.startsWith('Paragraph 0: the schedule')).toBe(true);
+		expect(kept.length).toBeLessThanOrEqual(DEFAULT_MAX_CHARS);
+		const more = Number(/cut: ([\d,]+) more/.exec(capped.body)?.[1].replace(/,/g, ''));
+		expect(Math.abs(more - (total - kept.length)) / total).toBeLessThan(0.05);
+		const whole = messageBody({ html }, { maxChars: 0 });
+		expect(whole.truncated).toBe(false);
+		expect(whole.body).toBe(paragraphs.join('\n\n'));
+		// a reply above a long quote: the quote past the budget is not counted
+		const reply = messageBody({ html: `<p>Agreed.</p><div style="border:none;border-top:solid #E1E1E1 1.0pt"><p>From: Anna</p></div>${html}` });
+		expect(reply).toEqual({ body: 'Agreed.', format: 'markdown', truncated: false, removed: ['quote'] });
+	});
 });
 
 describe('messageBody: conservative', () => {

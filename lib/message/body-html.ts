@@ -325,8 +325,16 @@ function stripMarked(root: Element): { removed: Set<Removal>; restore: () => voi
 		const descend = () => {
 			for (let i = el.children.length - 1; i >= 0; i--) stack.push(el.children[i]);
 		};
-		// signatures: Gmail, Outlook on the web, Thunderbird
-		if (hasClass(el, 'gmail_signature') || hasClass(el, 'gmail_signature_prefix') || el.attrs['data-smartmail'] === 'gmail_signature' || idIs(el, 'Signature') || idIs(el, 'signature') || hasClass(el, 'moz-signature')) {
+		// signatures: Gmail, Outlook on the web, Thunderbird, Proton Mail
+		if (
+			hasClass(el, 'gmail_signature') ||
+			hasClass(el, 'gmail_signature_prefix') ||
+			el.attrs['data-smartmail'] === 'gmail_signature' ||
+			idIs(el, 'Signature') ||
+			idIs(el, 'signature') ||
+			hasClass(el, 'moz-signature') ||
+			hasClass(el, 'protonmail_signature_block')
+		) {
 			el.removed = true;
 			removed.add('signature');
 			continue;
@@ -350,19 +358,34 @@ function stripMarked(root: Element): { removed: Set<Removal>; restore: () => voi
 			removed.add('forward-header');
 			continue;
 		}
-		// Apple Mail, iOS, Thunderbird, Gmail's inner blockquote; Thunderbird's and Yahoo's attribution
-		if ((tag === 'blockquote' && (el.attrs.type ?? '').toLowerCase() === 'cite') || hasClass(el, 'gmail_quote') || hasClass(el, 'moz-cite-prefix') || hasClass(el, 'yahoo_quoted') || hasClass(el, 'gmail_attr')) {
+		// Apple Mail, iOS, Thunderbird, Gmail's inner blockquote; Thunderbird's attribution; Yahoo, Proton Mail
+		if (
+			(tag === 'blockquote' && (el.attrs.type ?? '').toLowerCase() === 'cite') ||
+			hasClass(el, 'gmail_quote') ||
+			hasClass(el, 'moz-cite-prefix') ||
+			hasClass(el, 'yahoo_quoted') ||
+			hasClass(el, 'gmail_attr') ||
+			hasClass(el, 'protonmail_quote')
+		) {
 			el.removed = true;
 			removed.add('quote');
 			continue;
 		}
 		// Outlook: everything from the reply header on (on the web: div#divRplyFwdMsg, after div#appendonsend
-		// and an <hr>; desktop and Mac: a block with a top border whose text starts with "From:")
-		const header = idIs(el, 'divRplyFwdMsg') || hasClass(el, 'OutlookMessageHeader') || (tag === 'div' && /border-top\s*:\s*solid/i.test(el.attrs.style ?? '') && HEADER_START.test(textOf(el, 100)));
+		// and an <hr>; the new Outlook: div#mail-editor-reference-message-container; desktop and Mac: a
+		// block with a top border whose text starts with "From:")
+		const container = idIs(el, 'mail-editor-reference-message-container');
+		const header =
+			container ||
+			idIs(el, 'divRplyFwdMsg') ||
+			hasClass(el, 'OutlookMessageHeader') ||
+			(tag === 'div' && /border-top\s*:\s*solid/i.test(el.attrs.style ?? '') && HEADER_START.test(textOf(el, 100)));
 		if (header || idIs(el, 'appendonsend')) {
 			if (!seenText) {
-				// nothing before it: the header of a forwarded message, whose text follows
-				if (header) {
+				// nothing before it: the header of a forwarded message, whose text follows (the new
+				// Outlook's container holds both: its header is found as text)
+				if (container) descend();
+				else if (header) {
 					toSentinel(el);
 					removed.add('forward-header');
 				}

@@ -15,9 +15,14 @@ const MAX_SIGNATURE_LINES = 20;
 
 type Marker = 'e' | 'm' | 't' | 'header' | 'attribution' | 'forward' | 'sentinel';
 
-/** The line as the patterns see it: trimmed, at most {@link PROBE} characters, Markdown emphasis and escapes off. */
+/** The line as the patterns see it: trimmed, at most {@link PROBE} characters, Markdown links as their text, emphasis and escapes off. */
 function probe(line: string): string {
-	return line.slice(0, PROBE).replace(/[*\\]/g, '').replace(/(^|\s)_+|_+(\s|$)/g, '$1$2').trim();
+	return line
+		.slice(0, PROBE)
+		.replace(/\[([^\]\n]{0,200})\]\([^)\s]{0,300}\)/g, '$1')
+		.replace(/[*\\]/g, '')
+		.replace(/(^|\s)_+|_+(\s|$)/g, '$1$2')
+		.trim();
 }
 
 const ORIGINAL_MESSAGE = /^-{2,}\s*(Original Message|Ursprüngliche Nachricht|Originalnachricht|Original-Nachricht|Message d'origine|Message original|Mensaje original|Messaggio originale|Oorspronkelijk bericht|Origineel bericht|Mensagem original|Oprindelig meddelelse|Opprinnelig melding|Ursprungligt meddelande|Alkuperäinen viesti)\s*-{2,}$/i;

@@ -23,10 +23,10 @@ const NOTE = /\n\n\[… cut: [\d,]+ more characters\]$/;
 describe('messageBody on the sample mails (test/unit/fixtures/bodies)', () => {
 	it('has a sample for every client and language the README names', () => {
 		const names = cases.map((c) => c.name).join(' ');
-		for (const kind of ['outlook-desktop', 'outlook-web', 'outlook-plain', 'outlook-mac', 'outlook-mobile', 'gmail', 'apple-mail', 'thunderbird', 'iphone', 'forwarded', 'top-posting', 'inline-reply', 'signature-contact', 'newsletter', 'no-quotes', 'reply-fr', 'reply-es', 'reply-it', 'reply-nl']) {
+		for (const kind of ['outlook-desktop', 'outlook-web', 'outlook-plain', 'outlook-mac', 'outlook-mobile', 'gmail', 'apple-mail', 'thunderbird', 'iphone', 'forwarded', 'top-posting', 'inline-reply', 'signature-contact', 'newsletter', 'no-quotes', 'reply-fr', 'reply-es', 'reply-it', 'reply-nl', 'new-outlook', 'yahoo', 'protonmail']) {
 			expect(names).toContain(kind);
 		}
-		expect(cases.length).toBe(30);
+		expect(cases.length).toBe(43);
 	});
 
 	it.each(cases.map((c) => [c.name, c] as const))('%s: the expected body, format and removals', (_name, c) => {

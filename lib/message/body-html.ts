@@ -460,7 +460,8 @@ function serialize(root: Element, whole: boolean, budget: number): { html: strin
 		}
 		if (!child.hasText) {
 			// an empty block goes; an inline element of white space still parts two words
-			if (!BLOCK_SET.has(child.tag) && child.children.length && !/\s$/.test(out[out.length - 1] ?? ' ')) out.push(' ');
+			const last = out[out.length - 1] ?? ' ';
+			if (!BLOCK_SET.has(child.tag) && child.children.length && !/\s/.test(last.charAt(last.length - 1))) out.push(' ');
 			continue;
 		}
 		if (child.forwardHeader && !whole) {

@@ -19,7 +19,8 @@ type Marker = 'e' | 'm' | 't' | 'header' | 'attribution' | 'forward' | 'sentinel
 function probe(line: string): string {
 	return line
 		.slice(0, PROBE)
-		.replace(/\[([^\]\n]{0,200})\]\([^)\s]{0,300}\)/g, '$1')
+		// no bracket or parenthesis inside either part: each character is looked at a bounded number of times
+		.replace(/\[([^[\]\n]{0,200})\]\([^()[\]\s]{0,300}\)/g, '$1')
 		.replace(/[*\\]/g, '')
 		.replace(/(^|\s)_+|_+(\s|$)/g, '$1$2')
 		.trim();
@@ -39,7 +40,7 @@ const ATTRIBUTION_START = /^(On|Am|Le|El|Il|Op|Em|W dniu|Den)\s/i;
 const ATTRIBUTION_END = /(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|napisał|skrev)\s?:?$/i;
 const VERB_INSIDE = /\s(schrieb|schreef|skrev)\s/i;
 /** "Name <address> wrote:" without a date. */
-const NAME_ADDRESS_WROTE = /<[^<>\s]{1,200}@[^<>\s]{1,200}>\)?\s?(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu)\s?:$/i;
+const NAME_ADDRESS_WROTE = /<[^<>\s@]{1,200}@[^<>\s@]{1,200}>\)?\s?(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu)\s?:$/i;
 const QUOTING = /^(Zitat von|Quoting)\s.{1,200}:$/i;
 
 function isAttribution(text: string): boolean {
@@ -103,7 +104,7 @@ function isName(line: string): boolean {
 function isSignatureLine(line: string): boolean {
 	if (line.length > 2000) return false;
 	const plain = line
-		.replace(/\[([^\]\n]{0,300})\]\([^)\s]{0,2000}\)/g, '$1')
+		.replace(/\[([^[\]\n]{0,300})\]\([^()[\]\s]{0,2000}\)/g, '$1')
 		.replace(/[*_]/g, '')
 		.trim();
 	if (!plain) return true;

@@ -247,6 +247,15 @@ describe('messageBody: hostile input (outcome only; the time is measured by the 
 		}
 	});
 
+	it('a MiB of lines built to make the line patterns backtrack, kept as they are', () => {
+		for (const line of ['['.repeat(399), '[a]('.repeat(99), `From: ${'['.repeat(393)}`, `<${'@'.repeat(399)}`, `On 1 ${'@'.repeat(395)}`, `Zitat von ${':'.repeat(390)}`, '-'.repeat(399), `Best${' '.repeat(395)}x`, `A${' A'.repeat(199)}`]) {
+			const text = `${line}\n`.repeat(Math.floor(MIB / (line.length + 1)));
+			const result = messageBody({ text }, { maxChars: 0 });
+			expect(result.body.length).toBeGreaterThan(text.length * 0.99);
+			expect(result.truncated).toBe(false);
+		}
+	});
+
 	it('tag and attribute names that are names of object properties', () => {
 		expect(messageBody({ html: '<constructor>a</constructor><toString __proto__="x" constructor="y">b</toString><hasOwnProperty>c' }).body).toBe('abc');
 	});

@@ -64,9 +64,11 @@ function strip(source: Source, quotedLines: boolean, structural: Set<Removal>, w
 	const full = stripText(source.text, { quotedLines, signatures: true });
 	let body = tidy(full.text);
 	if (body) return { body, removed: new Set([...structural, ...full.removed]), unconverted: untilQuote(full.removed) };
-	const kept = stripText(source.text, { quotedLines, signatures: false });
-	body = tidy(kept.text);
-	if (body) return { body, removed: new Set([...structural, ...kept.removed]), unconverted: untilQuote(kept.removed) };
+	if (full.removed.has('signature')) {
+		const kept = stripText(source.text, { quotedLines, signatures: false });
+		body = tidy(kept.text);
+		if (body) return { body, removed: new Set([...structural, ...kept.removed]), unconverted: untilQuote(kept.removed) };
+	}
 	const all = whole();
 	return { body: tidy(all.text), removed: new Set(), unconverted: all.unconverted };
 }

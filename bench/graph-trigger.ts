@@ -2,7 +2,7 @@
  * The Microsoft Graph trigger's ingest rate against the local Graph endpoint's raw rate, in one run.
  * The local Microsoft authority, the OAuth server behind it and the local Graph endpoint
  * (test/servers/graph.ts) run in this process; the inbox of alice@contoso.test holds N generated
- * messages (test/servers/mailgen.ts, realistic sizes, the ~7 MB one included from 1,000 on). Every
+ * messages (test/fixtures/mailgen.ts, realistic sizes, the ~7 MB one included from 1,000 on). Every
  * pass runs in a child process of its own (fresh heap), signs in as a Microsoft 365 app through
  * MSAL (client credentials, scope .default of Graph; the child trusts the test certificate through
  * NODE_EXTRA_CA_CERTS, as n8n would) and reads the mailbox under /users/{address}:
@@ -38,7 +38,7 @@ import type { MicrosoftAppSettings } from '../lib/auth/microsoft';
 import { connectGraph, type GraphClient, type GraphExchange } from '../lib/graph/client';
 import { DELTA_SELECT, GraphWatcher, graphSyncSession, type GraphWatchEvent } from '../lib/graph/watch';
 import { GraphServer } from '../test/servers/graph';
-import { generateMessages } from '../test/servers/mailgen';
+import { generateMessages } from '../test/fixtures/mailgen';
 import { MicrosoftAuthority } from '../test/servers/microsoft';
 import { OAuthServer } from '../test/servers/oauth';
 import { makeSelfSignedCertificate } from '../test/servers/tls';

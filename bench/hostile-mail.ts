@@ -1,5 +1,5 @@
 /**
- * Hostile mail (test/servers/hostile-mail.ts): for each kind, lib/message's parseMessage on the
+ * Hostile mail (test/fixtures/hostile-mail.ts): for each kind, lib/message's parseMessage on the
  * 1 MiB and the 2 MiB message, no network.
  *
  * 1. Time: the 2 MiB message against the 1 MiB one of the same kind, both parsed in one child
@@ -17,8 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseMessage } from '../lib/message/parse';
-import { HOSTILE_KINDS, hostileMessage, type HostileKind } from '../test/servers/hostile-mail';
-import { generateMessage } from '../test/servers/mailgen';
+import { HOSTILE_KINDS, hostileMessage, type HostileKind } from '../test/fixtures/hostile-mail';
+import { generateMessage } from '../test/fixtures/mailgen';
 import { entry, round, type Benchmark, type BenchEntry, runBenchChild } from './frame';
 import type { BenchContext } from './run';
 

@@ -9,7 +9,7 @@
  */
 import { ImapFlow } from 'imapflow';
 import { foldersOf, runBulk, type MessageAddress } from '../lib/imap/messages';
-import { generateMessage } from '../test/servers/mailgen';
+import { generateMessage } from '../test/fixtures/mailgen';
 import { entry, round, type Benchmark, type BenchEntry } from './frame';
 import type { BenchContext } from './run';
 

@@ -30,7 +30,7 @@ import { resolveServer } from '../lib/connection/options';
 import { ImapWatcher, type WatchedMessage } from '../lib/imap/watch';
 import { parseMessage } from '../lib/message/parse';
 import { messageBinaries, messageItemJson, type MessageItemOptions, type MessageMeta } from '../nodes/shared/message-item';
-import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/servers/mailgen';
+import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/fixtures/mailgen';
 import { entry, round, type Benchmark, type BenchEntry, runBenchChild } from './frame';
 import type { BenchContext } from './run';
 

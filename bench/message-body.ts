@@ -1,5 +1,5 @@
 /**
- * Message bodies (test/servers/hostile-bodies.ts): for each kind, lib/message/body's messageBody
+ * Message bodies (test/fixtures/hostile-bodies.ts): for each kind, lib/message/body's messageBody
  * with its default cap (4,000 characters, as the nodes call it) on the body of 0.5, 1 and 2 MiB,
  * no network.
  *
@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { INPUT_LIMIT, messageBody } from '../lib/message/body';
-import { BODY_KINDS, bodySample, type BodyKind, type BodySample } from '../test/servers/hostile-bodies';
+import { BODY_KINDS, bodySample, type BodyKind, type BodySample } from '../test/fixtures/hostile-bodies';
 import { entry, round, runBenchChild, type Benchmark, type BenchEntry } from './frame';
 import type { BenchContext } from './run';
 

@@ -7,7 +7,7 @@
  */
 import { simpleParser } from 'mailparser';
 import { parseMessage } from '../lib/message/parse';
-import { generateMessages } from '../test/servers/mailgen';
+import { generateMessages } from '../test/fixtures/mailgen';
 import { entry, measurePeakRss, round, type Benchmark, type BenchEntry } from './frame';
 import type { BenchContext } from './run';
 

@@ -35,7 +35,7 @@ import { resolveServer } from '../lib/connection/options';
 import { withPop3 } from '../lib/pop3/connect';
 import { EwsServer } from '../test/servers/ews';
 import { GraphServer } from '../test/servers/graph';
-import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/servers/mailgen';
+import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/fixtures/mailgen';
 import { MicrosoftAuthority } from '../test/servers/microsoft';
 import { checkN8n, isFinished, N8n, packPackage, startedAtMs, waitFor } from '../test/e2e/n8n';
 import { cpuSeconds, entry, peakRssMiB, round, sleep, type Benchmark, type BenchEntry } from './frame';

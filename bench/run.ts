@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startMailServers, type MailServers } from '../test/servers';
-import { generateMessages } from '../test/servers/mailgen';
+import { generateMessages } from '../test/fixtures/mailgen';
 import { installPrerequisites } from '../test/setup/prerequisites';
 import { printTable, round, writeResults, type Benchmark, type BenchEntry } from './frame';
 import { graphTrigger } from './graph-trigger';

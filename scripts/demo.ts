@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startMailServers } from '../test/servers';
-import { generateMessage, generateMessages } from '../test/servers/mailgen';
+import { generateMessage, generateMessages } from '../test/fixtures/mailgen';
 import { freePort } from '../test/servers/ports';
 import { checkN8n, N8n, packPackage } from '../test/e2e/n8n';
 import { installPrerequisites } from '../test/setup/prerequisites';

@@ -1,6 +1,6 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 import { credentialTests } from '../shared/credential-tests';
-import { resources, router } from './actions/router';
+import { resources, router } from './actions/dispatch';
 import { imapSignInProperties } from '../shared/imap-properties';
 import { accessProperties, ewsAuthenticationProperty, ewsUrlProperty, graphAuthenticationProperty, graphUrlProperty, imapOnly } from './actions/access';
 import { allowDeletingProperty } from './actions/tool-use';

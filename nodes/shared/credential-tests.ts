@@ -1,5 +1,5 @@
 import type { ICredentialDataDecryptedObject, ICredentialsDecrypted, ICredentialTestFunctions, INodeCredentialTestResult } from 'n8n-workflow';
-import { checkImapConnection, type ConnectionCheckResult } from '../../lib/connection/check';
+import { checkImapConnection, type ConnectionCheckResult } from '../../lib/imap/check';
 import { checkEwsConnection } from '../../lib/ews/check';
 import { MailboxError } from '../../lib/errors';
 import { checkPop3Connection } from '../../lib/pop3/check';

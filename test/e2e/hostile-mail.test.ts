@@ -1,6 +1,6 @@
 /**
  * Hostile mail in a real n8n 2.41.1: the IMAP trigger (version 1.2, runs of several messages)
- * receives one message of each kind of test/servers/hostile-mail.ts (1 MiB each; manyHeaders at
+ * receives one message of each kind of test/fixtures/hostile-mail.ts (1 MiB each; manyHeaders at
  * 2 MiB, over 100,000 header lines), every run succeeds, and n8n answers its health check
  * (`/healthz`) at every poll while it works through them. Whether a poll answered is asserted,
  * not how fast: a poll waits up to 60 s for its answer.
@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
-import { HOSTILE_KINDS, hostileMessage, type HostileKind } from '../servers/hostile-mail';
+import { HOSTILE_KINDS, hostileMessage, type HostileKind } from '../fixtures/hostile-mail';
 import { withImap } from './imap-folder';
 import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 import { TRIGGER, workflow } from './three-triggers';

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { Forwarder } from '../servers/dovecot-admin';
-import { generateMessages, MALFORMED_INDEX, type GeneratedMessage } from '../servers/mailgen';
+import { generateMessages, MALFORMED_INDEX, type GeneratedMessage } from '../fixtures/mailgen';
 import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 
 

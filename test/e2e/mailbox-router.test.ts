@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
-import { generateMessage } from '../servers/mailgen';
+import { generateMessage } from '../fixtures/mailgen';
 import { messageIdsIn, withImap } from './imap-folder';
 import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
 

@@ -9,7 +9,7 @@ import { XhrApi } from '@ewsjs/xhr';
 import * as ews from 'ews-javascript-api';
 import { startMailServers, type MailServers } from '../servers';
 import { EwsServer, NS, parseXml, type XmlElement } from '../servers/ews';
-import { generateMessage } from '../servers/mailgen';
+import { generateMessage } from '../fixtures/mailgen';
 
 const ALICE = 'alice@contoso.test';
 const BOB = 'bob@contoso.test';

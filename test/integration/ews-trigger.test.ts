@@ -18,7 +18,7 @@ import { isRecent, RECENT_KEY_CHARS, type SyncWatchState } from '../../lib/deliv
 import { parseMessage } from '../../lib/message/parse';
 import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigger.node';
 import { EwsServer } from '../servers/ews';
-import { generateMessage } from '../servers/mailgen';
+import { generateMessage } from '../fixtures/mailgen';
 import { makeSelfSignedCertificate } from '../servers/tls';
 import { Run, until } from './helpers/watch-runs';
 import { triggerContext as sharedTriggerContext, type TriggerContextOptions } from './helpers/trigger-context';

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { withTokenRefresh } from '../../lib/auth/oauth2-token';
-import { checkImapConnection } from '../../lib/connection/check';
+import { checkImapConnection } from '../../lib/imap/check';
 import { resolveServer } from '../../lib/connection/options';
 import { MailboxError } from '../../lib/errors';
 import { connectImap } from '../../lib/imap/connect';

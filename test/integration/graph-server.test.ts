@@ -13,7 +13,7 @@ import { GraphServer } from '../servers/graph';
 import { audienceOf, MicrosoftAuthority } from '../servers/microsoft';
 import { OAuthServer } from '../servers/oauth';
 import { makeSelfSignedCertificate } from '../servers/tls';
-import { generateMessage } from '../servers/mailgen';
+import { generateMessage } from '../fixtures/mailgen';
 
 const ALICE = 'alice@contoso.test';
 const BOB = 'bob@contoso.test';

@@ -21,7 +21,7 @@ import { GraphWatcher, newestGraphMessage, type GraphWatchedMessage, type GraphW
 import { parseMessage } from '../../lib/message/parse';
 import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigger.node';
 import { GraphServer, type GraphRequestLog } from '../servers/graph';
-import { generateMessage } from '../servers/mailgen';
+import { generateMessage } from '../fixtures/mailgen';
 import { OAuthServer } from '../servers/oauth';
 import { makeSelfSignedCertificate } from '../servers/tls';
 import { Run, until } from './helpers/watch-runs';

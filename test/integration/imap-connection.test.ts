@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { checkImapConnection } from '../../lib/connection/check';
+import { checkImapConnection } from '../../lib/imap/check';
 import { resolveServer, type ServerSettings } from '../../lib/connection/options';
 import { withImap } from '../../lib/imap/connect';
 import { listFolders } from '../../lib/imap/folders';

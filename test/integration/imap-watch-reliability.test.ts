@@ -1,4 +1,4 @@
-import { generateMessages } from '../servers/mailgen';
+import { generateMessages } from '../fixtures/mailgen';
 import { startMailServers, type MailServers } from '../servers';
 import { Forwarder, kickUser, sessionsOf } from '../servers/dovecot-admin';
 import type { WatchedMessage, WatchState } from '../../lib/imap/watch';

@@ -1,5 +1,5 @@
 import { systemClock } from '../../lib/delivery/clock';
-import { generateMessage, generateMessages, MALFORMED_INDEX } from '../servers/mailgen';
+import { generateMessage, generateMessages, MALFORMED_INDEX } from '../fixtures/mailgen';
 import { startMailServers, type MailServers } from '../servers';
 import type { WatchedMessage } from '../../lib/imap/watch';
 import { append, flagsOf, imap, simpleMessage, until, watch, type Harness } from './imap-watch-helpers';

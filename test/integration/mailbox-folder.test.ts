@@ -7,7 +7,7 @@ import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { withImap } from '../../lib/imap/connect';
 import { listFolders, type FolderInfo } from '../../lib/imap/folders';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
-import { generateMessage } from '../servers/mailgen';
+import { generateMessage } from '../fixtures/mailgen';
 import { executeContext } from './helpers/execute-context';
 import { useMailServers } from './helpers/mail-servers';
 

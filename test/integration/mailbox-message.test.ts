@@ -10,7 +10,7 @@ import { withImap } from '../../lib/imap/connect';
 import { parseMessage } from '../../lib/message/parse';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
 import { toExecutionData } from '../../nodes/shared/message-item';
-import { generateMessages } from '../servers/mailgen';
+import { generateMessages } from '../fixtures/mailgen';
 import type { MaildirMessage } from '../servers';
 import { executeContext } from './helpers/execute-context';
 import { useMailServers } from './helpers/mail-servers';

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkImapConnection } from '../../lib/connection/check';
+import { checkImapConnection } from '../../lib/imap/check';
 import type { MicrosoftAppSettings } from '../../lib/auth/microsoft';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';

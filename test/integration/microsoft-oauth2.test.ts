@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { isTokenRejected, withTokenRefresh } from '../../lib/auth/oauth2-token';
-import { checkImapConnection } from '../../lib/connection/check';
+import { checkImapConnection } from '../../lib/imap/check';
 import { MailboxError } from '../../lib/errors';
 import { connectImap } from '../../lib/imap/connect';
 import { resolveServer } from '../../lib/connection/options';

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { resolveServer, type ResolvedServer, type Security } from '../../lib/connection/options';
 import { connectPop3, withPop3 } from '../../lib/pop3/connect';
-import { generateMessages, type GeneratedMessage } from '../servers/mailgen';
+import { generateMessages, type GeneratedMessage } from '../fixtures/mailgen';
 import { startMailServers, type MailServers } from '../servers';
 import { CuttingRelay } from '../servers/cutting-relay';
 

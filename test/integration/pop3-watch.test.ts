@@ -13,7 +13,7 @@ import { withPop3 } from '../../lib/pop3/connect';
 import { Pop3Watcher, type Pop3WatchedMessage, type Pop3WatcherOptions, type Pop3WatchEvent } from '../../lib/pop3/watch';
 import type { Pop3WatchState } from '../../lib/pop3/watch-state';
 import { Forwarder } from '../servers/dovecot-admin';
-import { generateMessages, MALFORMED_INDEX } from '../servers/mailgen';
+import { generateMessages, MALFORMED_INDEX } from '../fixtures/mailgen';
 import { startMailServers, type MailServers } from '../servers';
 import { until } from './imap-watch-helpers';
 

@@ -3,7 +3,7 @@
  * proxy is unreachable or refuses the login.
  */
 import fs from 'node:fs';
-import { checkImapConnection } from '../../lib/connection/check';
+import { checkImapConnection } from '../../lib/imap/check';
 import type { ProxySettings, ServerSettings } from '../../lib/connection/options';
 import { startMailServers, type MailServers } from '../servers';
 import { closedPort } from '../servers/ports';

@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { DEFAULT_OAUTH_CLIENT, OAuthServer, startMailServers, type MailServers } from '../servers';
-import { generateMessages } from '../servers/mailgen';
+import { generateMessages } from '../fixtures/mailgen';
 
 /** A minimal line-based client for the raw IMAP, POP3 and ManageSieve checks. */
 class LineClient {

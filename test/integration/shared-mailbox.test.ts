@@ -3,7 +3,7 @@
  * the account's password for the mailboxes the account may open (and nothing else).
  */
 import fs from 'node:fs';
-import { checkImapConnection } from '../../lib/connection/check';
+import { checkImapConnection } from '../../lib/imap/check';
 import { resolveServer, type ServerSettings } from '../../lib/connection/options';
 import { loginForMailbox, parseSharedMailboxes } from '../../lib/connection/shared-mailboxes';
 import { withImap } from '../../lib/imap/connect';

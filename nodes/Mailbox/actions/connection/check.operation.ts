@@ -1,5 +1,5 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { checkImapConnection, type ConnectionCheckResult } from '../../../../lib/connection/check';
+import { checkImapConnection, type ConnectionCheckResult } from '../../../../lib/imap/check';
 import { checkLogin } from '../../../../lib/connection/options';
 import { loginForMailbox, parseSharedMailboxes } from '../../../../lib/connection/shared-mailboxes';
 import { MailboxError } from '../../../../lib/errors';

@@ -1,6 +1,6 @@
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { getServiceAccountToken, type ServiceAccountInput } from '../../lib/auth/google';
-import { getAppToken } from '../../lib/auth/microsoft';
+import { getAppToken, type MicrosoftAppSettings } from '../../lib/auth/microsoft';
 import type { PasswordLogin, Protocol, ProxyType, Security, ServerSettings, TlsVersionRule, TokenLogin } from '../../lib/connection/options';
 import type { Logger } from '../../lib/logger';
 import { serverFor, type ServerChoice } from '../../lib/connection/presets';
@@ -47,6 +47,11 @@ export function imapSettingsFromCredential(data: ICredentialDataDecryptedObject)
 }
 
 export const MICROSOFT_APP_CREDENTIAL = 'mailboxMicrosoftAppApi';
+
+/** The app registration a Microsoft 365 app credential (mailboxMicrosoftAppApi) holds, for lib/auth's token. */
+export function microsoftAppOf(data: ICredentialDataDecryptedObject): MicrosoftAppSettings {
+	return { tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') };
+}
 
 /** The hosts a Microsoft 365 credential names (IMAP, POP3 and, delegated, Exchange host): its token may go there besides Exchange Online. */
 export function microsoftCredentialHosts(data: ICredentialDataDecryptedObject): string[] {
@@ -115,7 +120,7 @@ export async function imapSettingsFromMicrosoftApp(
 	logger?: Logger,
 ): Promise<{ settings: ServerSettings; login: Partial<TokenLogin>; sharedMailboxes: string[]; renewToken: () => Promise<string> }> {
 	const sharedMailboxes = parseSharedMailboxes(data.sharedMailboxes as string | undefined);
-	const app = { tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') };
+	const app = microsoftAppOf(data);
 	const token = await getAppToken(app, logger);
 	return {
 		settings: { host: String(data.imapHost || 'outlook.office365.com'), port: data.imapPort as number | undefined, security: 'tls' },

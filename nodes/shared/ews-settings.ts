@@ -3,7 +3,7 @@ import { DEFAULT_EWS_URL, EWS_SERVER_VERSIONS, type EwsClientSettings, type EwsS
 import { checkTokenHost } from '../../lib/connection/scope';
 import { parseSharedMailboxes, sharedMailboxFor } from '../../lib/connection/shared-mailboxes';
 import type { Logger } from '../../lib/logger';
-import { MICROSOFT_APP_CREDENTIAL, microsoftCredentialHosts } from './credentials';
+import { MICROSOFT_APP_CREDENTIAL, microsoftAppOf, microsoftCredentialHosts } from './credentials';
 import { MICROSOFT_DELEGATED_CREDENTIAL, microsoftOAuth2Connection, type OAuth2RefreshContext } from './microsoft-oauth2';
 
 export const EWS_CREDENTIAL = 'mailboxEwsApi';
@@ -54,15 +54,7 @@ export function ewsSettingsFromMicrosoftApp(data: ICredentialDataDecryptedObject
 	const own = String(data.mailbox ?? '').trim();
 	return {
 		url: tokenEwsUrl(choice, data),
-		auth: {
-			type: 'app',
-			app: {
-				tenantId: String(data.tenantId ?? ''),
-				clientId: String(data.clientId ?? ''),
-				clientSecret: String(data.clientSecret ?? ''),
-				authorityHost: String(data.authorityHost ?? ''),
-			},
-		},
+		auth: { type: 'app', app: microsoftAppOf(data) },
 		mailbox: sharedMailboxFor(own, parseSharedMailboxes(data.sharedMailboxes as string | undefined), choice.mailbox) ?? own,
 		impersonation: true,
 	};

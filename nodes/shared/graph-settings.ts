@@ -3,7 +3,7 @@ import { checkTokenHost } from '../../lib/connection/scope';
 import { parseSharedMailboxes, sharedMailboxFor } from '../../lib/connection/shared-mailboxes';
 import { configError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
-import { MICROSOFT_APP_CREDENTIAL, microsoftCredentialHosts } from './credentials';
+import { MICROSOFT_APP_CREDENTIAL, microsoftAppOf, microsoftCredentialHosts } from './credentials';
 import { MICROSOFT_DELEGATED_CREDENTIAL, microsoftOAuth2Connection, type OAuth2RefreshContext } from './microsoft-oauth2';
 
 /** How a node signs in to Microsoft Graph. */
@@ -45,10 +45,7 @@ export async function graphSettingsOf(ctx: OAuth2RefreshContext, choice: GraphNo
 		const own = String(data.mailbox ?? '').trim();
 		return {
 			baseUrl: graphUrlOf(choice, microsoftCredentialHosts(data)),
-			auth: {
-				type: 'app',
-				app: { tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') },
-			},
+			auth: { type: 'app', app: microsoftAppOf(data) },
 			mailbox: sharedMailboxFor(own, parseSharedMailboxes(data.sharedMailboxes as string | undefined), choice.mailbox) ?? own,
 			logger,
 		};

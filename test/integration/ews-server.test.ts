@@ -1,5 +1,5 @@
 /**
- * The local EWS endpoint (test/servers/ews.ts) against the SOAP of Microsoft's EWS reference:
+ * The local EWS endpoint (test/servers/ews/) against the SOAP of Microsoft's EWS reference:
  * real HTTPS requests with the documented request XML, answers checked for the documented
  * shapes, namespaces and response codes; one round through ews-javascript-api itself.
  */

@@ -1,5 +1,5 @@
 /**
- * The Mailbox node with Access Via: EWS against the local HTTPS EWS endpoint (test/servers/ews.ts):
+ * The Mailbox node with Access Via: EWS against the local HTTPS EWS endpoint (test/servers/ews/):
  * every EWS operation through `new Mailbox().execute`, asserting the results, the mailbox's state
  * afterwards and the requests sent (operation, ExchangeImpersonation for an app, X-AnchorMailbox,
  * the item ids of a bulk operation in one request).

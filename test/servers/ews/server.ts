@@ -45,23 +45,13 @@ import https from 'node:https';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
-import iconv from 'iconv-lite';
-import { listenOnLoopback, LOOPBACK } from './ports';
-import { closeWhenFileEnds } from './lifetime';
-import { registerSecret } from '../canary';
-
-// --- namespaces -------------------------------------------------------------------------------
-
-export const NS = {
-	soap: 'http://schemas.xmlsoap.org/soap/envelope/',
-	messages: 'http://schemas.microsoft.com/exchange/services/2006/messages',
-	types: 'http://schemas.microsoft.com/exchange/services/2006/types',
-	errors: 'http://schemas.microsoft.com/exchange/services/2006/errors',
-	xsi: 'http://www.w3.org/2001/XMLSchema-instance',
-	xsd: 'http://www.w3.org/2001/XMLSchema',
-} as const;
-
-// --- public types -----------------------------------------------------------------------------
+import { listenOnLoopback, LOOPBACK } from '../ports';
+import { closeWhenFileEnds } from '../lifetime';
+import { registerSecret } from '../../canary';
+import { readMime } from './mime';
+import { changeKey, envelopeXml, errorMessage, EwsError, EwsFault, faultXml, headerValue, itemIdXml, MESSAGE_TEXT, NS, readShape, REQUEST_VERSIONS, serverVersionInfo, type ResponseMessage, type Shape } from './soap';
+import { EwsStore, type EwsFolderItem, type Folder, type Item, type Mailbox, type SyncSnapshot } from './store';
+import { child, el, esc, isoSeconds, kids, parseXml, path, textEl, type XmlElement } from './xml';
 
 export interface EwsServerOptions {
 	tls: { key: Buffer; cert: Buffer };
@@ -100,353 +90,6 @@ export interface EwsRequestLog {
 	responseCodes: string[];
 }
 
-export type WellKnownFolder = 'inbox' | 'junkemail' | 'deleteditems' | 'sentitems' | 'drafts';
-
-export interface EwsFolderItem {
-	itemId: string;
-	changeKey: string;
-	isRead: boolean;
-	subject: string;
-	messageId: string;
-	raw: Buffer;
-}
-
-// --- a small namespace-aware XML parser -------------------------------------------------------
-
-export interface XmlElement {
-	/** Qualified name as written, e.g. 't:ItemId'. */
-	name: string;
-	local: string;
-	/** Namespace URI ('' when none). */
-	ns: string;
-	/** Attributes by local name (namespace declarations left out). */
-	attrs: Record<string, string>;
-	children: XmlElement[];
-	/** The element's own text (concatenated, entities decoded). */
-	text: string;
-}
-
-const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
-
-function decodeEntities(s: string): string {
-	return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, ref: string) => {
-		if (ref.startsWith('#x')) return String.fromCodePoint(parseInt(ref.slice(2), 16));
-		if (ref.startsWith('#')) return String.fromCodePoint(parseInt(ref.slice(1), 10));
-		const named = ENTITIES[ref];
-		if (named === undefined) throw new Error(`unknown entity ${whole}`);
-		return named;
-	});
-}
-
-/** Parses an XML document into elements with resolved namespaces; throws on malformed input. */
-export function parseXml(xml: string): XmlElement {
-	let pos = 0;
-	const stack: Array<{ el: XmlElement; scope: Map<string, string> }> = [];
-	let root: XmlElement | undefined;
-	const fail = (what: string): never => {
-		throw new Error(`${what} at offset ${pos}`);
-	};
-	if (xml.charCodeAt(0) === 0xfeff) pos = 1;
-	while (pos < xml.length) {
-		const lt = xml.indexOf('<', pos);
-		const textEnd = lt === -1 ? xml.length : lt;
-		if (textEnd > pos) {
-			const text = xml.slice(pos, textEnd);
-			const top = stack[stack.length - 1];
-			if (top) top.el.text += decodeEntities(text);
-			else if (text.trim()) fail('text outside the root element');
-		}
-		if (lt === -1) break;
-		pos = lt;
-		if (xml.startsWith('<?', pos)) {
-			const end = xml.indexOf('?>', pos);
-			if (end === -1) fail('unterminated processing instruction');
-			pos = end + 2;
-		} else if (xml.startsWith('<!--', pos)) {
-			const end = xml.indexOf('-->', pos);
-			if (end === -1) fail('unterminated comment');
-			pos = end + 3;
-		} else if (xml.startsWith('<![CDATA[', pos)) {
-			const end = xml.indexOf(']]>', pos);
-			if (end === -1) fail('unterminated CDATA section');
-			const top = stack[stack.length - 1];
-			if (!top) fail('CDATA outside the root element');
-			top.el.text += xml.slice(pos + 9, end);
-			pos = end + 3;
-		} else if (xml.startsWith('<!', pos)) {
-			fail('DOCTYPE is not allowed');
-		} else if (xml.startsWith('</', pos)) {
-			const end = xml.indexOf('>', pos);
-			if (end === -1) fail('unterminated end tag');
-			const name = xml.slice(pos + 2, end).trim();
-			const top = stack.pop();
-			if (!top || top.el.name !== name) fail(`unexpected end tag </${name}>`);
-			pos = end + 1;
-		} else {
-			const match = /^<([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)/.exec(xml.slice(pos, pos + 200));
-			if (!match) fail('malformed start tag');
-			const name = match![1];
-			pos += match![0].length;
-			const raw: Array<[string, string]> = [];
-			for (;;) {
-				const ws = /^\s*/.exec(xml.slice(pos, pos + 100))![0].length;
-				pos += ws;
-				if (xml.startsWith('/>', pos) || xml.startsWith('>', pos)) break;
-				const attr = /^([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)\s*=\s*("([^"]*)"|'([^']*)')/.exec(xml.slice(pos, pos + 100_000));
-				if (!attr || ws === 0) fail('malformed attribute');
-				raw.push([attr![1], decodeEntities(attr![3] ?? attr![4] ?? '')]);
-				pos += attr![0].length;
-			}
-			const selfClosing = xml.startsWith('/>', pos);
-			pos += selfClosing ? 2 : 1;
-			const parentScope = stack[stack.length - 1]?.scope ?? new Map<string, string>([['xml', 'http://www.w3.org/XML/1998/namespace']]);
-			let scope = parentScope;
-			for (const [key, value] of raw) {
-				if (key === 'xmlns' || key.startsWith('xmlns:')) {
-					if (scope === parentScope) scope = new Map(parentScope);
-					scope.set(key === 'xmlns' ? '' : key.slice(6), value);
-				}
-			}
-			const colon = name.indexOf(':');
-			const prefix = colon === -1 ? '' : name.slice(0, colon);
-			const ns = scope.get(prefix);
-			if (prefix && ns === undefined) fail(`undeclared prefix ${prefix}`);
-			const attrs: Record<string, string> = {};
-			for (const [key, value] of raw) {
-				if (key === 'xmlns' || key.startsWith('xmlns:')) continue;
-				attrs[key.includes(':') ? key.slice(key.indexOf(':') + 1) : key] = value;
-			}
-			const el: XmlElement = { name, local: colon === -1 ? name : name.slice(colon + 1), ns: ns ?? '', attrs, children: [], text: '' };
-			const parent = stack[stack.length - 1];
-			if (parent) parent.el.children.push(el);
-			else if (root) fail('a second root element');
-			else root = el;
-			if (!selfClosing) stack.push({ el, scope });
-		}
-	}
-	if (stack.length) throw new Error(`unclosed element <${stack[stack.length - 1].el.name}>`);
-	if (!root) throw new Error('no root element');
-	return root;
-}
-
-function child(el: XmlElement | undefined, local: string): XmlElement | undefined {
-	return el?.children.find((c) => c.local === local);
-}
-function kids(el: XmlElement | undefined, local?: string): XmlElement[] {
-	return el ? el.children.filter((c) => local === undefined || c.local === local) : [];
-}
-function path(el: XmlElement | undefined, ...locals: string[]): XmlElement | undefined {
-	let at = el;
-	for (const local of locals) at = child(at, local);
-	return at;
-}
-
-// --- XML writing ------------------------------------------------------------------------------
-
-function esc(s: string): string {
-	return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
-}
-function el(name: string, content?: string | number | boolean, attrs: Record<string, string | number | undefined> = {}): string {
-	const a = Object.entries(attrs)
-		.filter(([, v]) => v !== undefined)
-		.map(([k, v]) => ` ${k}="${esc(String(v))}"`)
-		.join('');
-	if (content === undefined || content === '') return `<${name}${a} />`;
-	return `<${name}${a}>${typeof content === 'string' ? content : String(content)}</${name}>`;
-}
-function textEl(name: string, value: string | number | boolean): string {
-	return el(name, esc(String(value)));
-}
-function isoSeconds(d: Date): string {
-	return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-// --- response codes -----------------------------------------------------------------------------
-
-/** MessageText for the ResponseCodes this server gives, as Exchange words them. */
-const MESSAGE_TEXT: Record<string, string> = {
-	ErrorAccessDenied: 'Access is denied. Check credentials and try again.',
-	ErrorImpersonateUserDenied: 'The account does not have permission to impersonate the requested user.',
-	ErrorNonExistentMailbox: 'The SMTP address has no mailbox associated with it.',
-	ErrorMissingEmailAddress: 'When making a request as an account that does not have a mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids.',
-	ErrorItemNotFound: 'The specified object was not found in the store.',
-	ErrorFolderNotFound: 'The specified folder could not be found in the store.',
-	ErrorInvalidIdMalformed: 'Id is malformed.',
-	ErrorInvalidSyncStateData: 'Synchronization state data is corrupt or otherwise invalid.',
-	ErrorServerBusy: 'The server cannot service this request right now. Try again later.',
-	ErrorFolderExists: 'A folder with the specified name already exists.',
-	ErrorIrresolvableConflict: 'The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.',
-	ErrorChangeKeyRequiredForWriteOperations: 'The change key is required for this operation.',
-	ErrorMessageDispositionRequired: 'MessageDisposition attribute is required.',
-	ErrorInvalidRequest: 'The request is invalid.',
-	ErrorSchemaValidation: 'The request failed schema validation.',
-	ErrorInvalidServerVersion: 'The specified server version is invalid.',
-	ErrorInvalidPropertySet: 'The property set is invalid for this operation.',
-	ErrorMoveCopyFailed: 'The move or copy operation failed.',
-	ErrorInvalidOperation: 'The operation is invalid.',
-};
-
-class EwsFault extends Error {
-	constructor(
-		readonly code: string,
-		message = MESSAGE_TEXT[code] ?? code,
-		readonly messageXml = '',
-	) {
-		super(message);
-	}
-}
-
-/** An error answered in the operation's response message (not a fault). */
-class EwsError extends Error {
-	constructor(
-		readonly code: string,
-		message = MESSAGE_TEXT[code] ?? code,
-	) {
-		super(message);
-	}
-}
-
-/** RequestServerVersion values Exchange knows. */
-const REQUEST_VERSIONS = new Set([
-	'Exchange2007',
-	'Exchange2007_SP1',
-	'Exchange2009',
-	'Exchange2010',
-	'Exchange2010_SP1',
-	'Exchange2010_SP2',
-	'Exchange2013',
-	'Exchange2013_SP1',
-	'Exchange2015',
-	'Exchange2016',
-	'Exchange2019',
-	'V2015_10_05',
-	'V2016_01_06',
-	'V2016_04_13',
-	'V2016_07_13',
-	'V2016_10_10',
-	'V2017_01_07',
-	'V2017_04_14',
-	'V2017_07_11',
-	'V2017_10_09',
-	'V2018_01_08',
-]);
-
-/** ServerVersionInfo attributes for a version string (build numbers of real releases). */
-function serverVersionInfo(version: string): { MajorVersion: number; MinorVersion: number; MajorBuildNumber: number; MinorBuildNumber: number; Version: string } {
-	const build = (major: number, minor: number, majorBuild: number, minorBuild: number) => ({ MajorVersion: major, MinorVersion: minor, MajorBuildNumber: majorBuild, MinorBuildNumber: minorBuild, Version: version });
-	if (version.startsWith('Exchange2007')) return build(8, 3, 83, 6);
-	if (version.startsWith('Exchange2010')) return build(14, 3, 123, 3);
-	if (version.startsWith('Exchange2013')) return build(15, 0, 1497, 2);
-	if (version === 'Exchange2016') return build(15, 1, 2507, 6);
-	if (version === 'Exchange2019') return build(15, 2, 1118, 7);
-	return build(15, 20, 7452, 28);
-}
-
-// --- the store --------------------------------------------------------------------------------
-
-interface Folder {
-	id: string;
-	version: number;
-	displayName: string;
-	parentId?: string;
-	distinguished?: string;
-	/** Hidden folders (root, Recoverable Items) are not under msgfolderroot. */
-	folderClass: string;
-}
-
-interface Item {
-	id: string;
-	version: number;
-	folderId: string;
-	raw: Buffer;
-	isRead: boolean;
-	received: Date;
-	subject: string;
-	messageId: string;
-	from?: { name?: string; address: string };
-	sent?: Date;
-	hasAttachments: boolean;
-	/** Change number of the last change (creation, move or update). */
-	changeNumber: number;
-	/** The version of the last change to anything but IsRead (later versions only changed IsRead). */
-	contentVersion: number;
-}
-
-interface Mailbox {
-	address: string;
-	folders: Map<string, Folder>;
-	items: Map<string, Item>;
-	nextId: number;
-}
-
-/** What one client was told about a folder: itemId -> [version, isRead]. */
-interface SyncSnapshot {
-	mailbox: string;
-	folderId: string;
-	generation: number;
-	changeNumber: number;
-	known: Map<string, { version: number; isRead: boolean }>;
-}
-
-const DISTINGUISHED: Array<{ id: string; name: string; parent?: string; folderClass?: string }> = [
-	{ id: 'root', name: 'Root', folderClass: '' },
-	{ id: 'msgfolderroot', name: 'Top of Information Store', parent: 'root' },
-	{ id: 'inbox', name: 'Inbox', parent: 'msgfolderroot' },
-	{ id: 'drafts', name: 'Drafts', parent: 'msgfolderroot' },
-	{ id: 'sentitems', name: 'Sent Items', parent: 'msgfolderroot' },
-	{ id: 'deleteditems', name: 'Deleted Items', parent: 'msgfolderroot' },
-	{ id: 'junkemail', name: 'Junk Email', parent: 'msgfolderroot' },
-	{ id: 'outbox', name: 'Outbox', parent: 'msgfolderroot' },
-	{ id: 'recoverableitemsroot', name: 'Recoverable Items', parent: 'root' },
-	{ id: 'recoverableitemsdeletions', name: 'Deletions', parent: 'recoverableitemsroot' },
-];
-
-// --- MIME header reading (for Subject, Message-ID, From, Date) -------------------------------
-
-function headerBlock(raw: Buffer): string {
-	const text = raw.toString('latin1');
-	const end = text.search(/\r?\n\r?\n/);
-	return (end === -1 ? text : text.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
-}
-function header(block: string, name: string): string | undefined {
-	const match = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(block);
-	return match ? match[1].trim() : undefined;
-}
-function decodeCharset(bytes: Buffer, charset: string): string {
-	try {
-		return iconv.decode(bytes, iconv.encodingExists(charset) ? charset : 'utf-8');
-	} catch {
-		return bytes.toString('utf8');
-	}
-}
-/** RFC 2047 encoded words; raw 8-bit header bytes are taken as UTF-8. */
-function decodeHeader(value: string): string {
-	const utf8 = Buffer.from(value, 'latin1').toString('utf8');
-	return utf8
-		.replace(/(=\?[^?]+\?[BbQq]\?[^?]*\?=)\s+(?==\?)/g, '$1')
-		.replace(/=\?([^?*]+)(?:\*[^?]*)?\?([BbQq])\?([^?]*)\?=/g, (_, charset: string, enc: string, data: string) => {
-			const bytes = enc.toUpperCase() === 'B' ? Buffer.from(data, 'base64') : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (__, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-			return decodeCharset(bytes, charset);
-		});
-}
-function readMime(raw: Buffer): Pick<Item, 'subject' | 'messageId' | 'from' | 'sent' | 'hasAttachments'> {
-	const block = headerBlock(raw);
-	const fromValue = header(block, 'From');
-	const address = fromValue ? (/<([^>]+)>/.exec(fromValue)?.[1] ?? fromValue.trim()) : undefined;
-	const name = fromValue && /<[^>]+>/.test(fromValue) ? decodeHeader(fromValue.replace(/<[^>]+>/, '').trim().replace(/^"|"$/g, '')) : undefined;
-	const date = header(block, 'Date');
-	const sent = date ? new Date(date) : undefined;
-	return {
-		subject: decodeHeader(header(block, 'Subject') ?? ''),
-		messageId: header(block, 'Message-ID') ?? '',
-		from: address ? { name: name || undefined, address } : undefined,
-		sent: sent && !Number.isNaN(sent.getTime()) ? sent : undefined,
-		hasAttachments: /^content-disposition:\s*attachment/im.test(raw.toString('latin1')),
-	};
-}
-
-// --- the server -------------------------------------------------------------------------------
-
 interface Context {
 	principal: string;
 	/** The mailbox named by ExchangeImpersonation, resolved. */
@@ -456,26 +99,21 @@ interface Context {
 	requestVersion?: string;
 }
 
-type Shape = { base: 'IdOnly' | 'Default' | 'AllProperties'; fields: Set<string>; mime: boolean };
-
 export class EwsServer {
 	readonly requests: EwsRequestLog[] = [];
-	private readonly mailboxes = new Map<string, Mailbox>();
-	private readonly access = new Map<string, Set<string>>();
 	private readonly syncStates = new Map<string, SyncSnapshot>();
 	private syncGeneration = 1;
-	private changeNumber = 0;
 	private busyLeft = 0;
 	private busyBackOff = 0;
 	private readonly version: string;
+	private readonly store: EwsStore;
 
 	private constructor(
 		private readonly server: https.Server,
 		private readonly options: EwsServerOptions,
 	) {
 		this.version = options.serverVersion ?? 'V2018_01_08';
-		for (const address of options.mailboxes) this.mailboxes.set(address.toLowerCase(), this.newMailbox(address));
-		for (const [principal, list] of Object.entries(options.access ?? {})) this.access.set(principal.toLowerCase(), new Set(list.map((a) => a.toLowerCase())));
+		this.store = new EwsStore(options.mailboxes, options.access);
 	}
 
 	static async start(options: EwsServerOptions): Promise<EwsServer> {
@@ -514,17 +152,17 @@ export class EwsServer {
 
 	/** Puts a message into a folder (distinguished name, folder id or display path such as 'Inbox/Projects'). */
 	addMessage(mailbox: string, folder: string, raw: Buffer, opts: { isRead?: boolean; received?: Date } = {}): { itemId: string } {
-		const mbx = this.mailboxOrThrow(mailbox);
-		const target = this.folderByRef(mbx, folder);
+		const mbx = this.store.mailboxOrThrow(mailbox);
+		const target = this.store.folderByRef(mbx, folder);
 		const item: Item = {
-			id: this.newId(mbx, 'I'),
+			id: this.store.newId(mbx, 'I'),
 			version: 1,
 			folderId: target.id,
 			raw: Buffer.from(raw),
 			isRead: opts.isRead ?? false,
 			received: opts.received ?? new Date(Math.floor(Date.now() / 1000) * 1000),
 			...readMime(raw),
-			changeNumber: ++this.changeNumber,
+			changeNumber: ++this.store.changeNumber,
 			contentVersion: 1,
 		};
 		mbx.items.set(item.id, item);
@@ -533,8 +171,8 @@ export class EwsServer {
 
 	/** The messages in a folder, oldest first. */
 	folderItems(mailbox: string, folder: string): EwsFolderItem[] {
-		const mbx = this.mailboxOrThrow(mailbox);
-		const target = this.folderByRef(mbx, folder);
+		const mbx = this.store.mailboxOrThrow(mailbox);
+		const target = this.store.folderByRef(mbx, folder);
 		return [...mbx.items.values()]
 			.filter((i) => i.folderId === target.id)
 			.map((i) => ({ itemId: i.id, changeKey: changeKey(i.version), isRead: i.isRead, subject: i.subject, messageId: i.messageId, raw: i.raw }));
@@ -542,8 +180,8 @@ export class EwsServer {
 
 	/** Creates a folder under `parent` (distinguished name, folder id or display path); returns its id. */
 	createFolder(mailbox: string, parent: string, displayName: string): string {
-		const mbx = this.mailboxOrThrow(mailbox);
-		return this.makeFolder(mbx, this.folderByRef(mbx, parent), displayName).id;
+		const mbx = this.store.mailboxOrThrow(mailbox);
+		return this.store.makeFolder(mbx, this.store.folderByRef(mbx, parent), displayName).id;
 	}
 
 	/** The next `count` authenticated requests answer ErrorServerBusy with this BackOffMilliseconds. */
@@ -574,81 +212,6 @@ export class EwsServer {
 			this.server.closeAllConnections();
 			this.server.close(() => resolve());
 		});
-	}
-
-	// --- store helpers ---
-
-	private newMailbox(address: string): Mailbox {
-		const mbx: Mailbox = { address, folders: new Map(), items: new Map(), nextId: 1 };
-		const byName = new Map<string, Folder>();
-		for (const d of DISTINGUISHED) {
-			const folder: Folder = { id: this.newId(mbx, 'F'), version: 1, displayName: d.name, parentId: d.parent ? byName.get(d.parent)?.id : undefined, distinguished: d.id, folderClass: d.folderClass ?? 'IPF.Note' };
-			byName.set(d.id, folder);
-			mbx.folders.set(folder.id, folder);
-		}
-		return mbx;
-	}
-
-	private newId(mbx: Mailbox, kind: 'F' | 'I'): string {
-		return Buffer.from(`${kind}\u0001${mbx.address.toLowerCase()}\u0001${mbx.nextId++}\u0001${crypto.randomBytes(6).toString('hex')}`, 'utf8').toString('base64');
-	}
-
-	/** The mailbox an id belongs to, or undefined when the id is malformed or of the other kind. */
-	private parseId(id: string, kind: 'F' | 'I'): Mailbox | null | undefined {
-		if (!/^[A-Za-z0-9+/]+=*$/.test(id)) return undefined;
-		const decoded = Buffer.from(id, 'base64').toString('utf8');
-		if (Buffer.from(decoded, 'utf8').toString('base64') !== id) return undefined;
-		const parts = decoded.split('\u0001');
-		if (parts.length !== 4 || parts[0] !== kind) return undefined;
-		return this.mailboxes.get(parts[1]) ?? null;
-	}
-
-	private mailboxOrThrow(address: string): Mailbox {
-		const mbx = this.mailboxes.get(address.toLowerCase());
-		if (!mbx) throw new Error(`no mailbox ${address} (known: ${[...this.mailboxes.keys()].join(', ')})`);
-		return mbx;
-	}
-
-	private distinguished(mbx: Mailbox, name: string): Folder | undefined {
-		for (const f of mbx.folders.values()) if (f.distinguished === name.toLowerCase()) return f;
-		return undefined;
-	}
-
-	private folderByRef(mbx: Mailbox, ref: string): Folder {
-		const found = this.distinguished(mbx, ref) ?? mbx.folders.get(ref) ?? this.folderByPath(mbx, ref);
-		if (!found) throw new Error(`no folder ${ref} in ${mbx.address}`);
-		return found;
-	}
-
-	private folderByPath(mbx: Mailbox, ref: string): Folder | undefined {
-		let at = this.distinguished(mbx, 'msgfolderroot');
-		for (const part of ref.split('/').filter(Boolean)) {
-			at = [...mbx.folders.values()].find((f) => f.parentId === at?.id && f.displayName.toLowerCase() === part.toLowerCase());
-			if (!at) return undefined;
-		}
-		return at;
-	}
-
-	private makeFolder(mbx: Mailbox, parent: Folder, displayName: string, folderClass = 'IPF.Note'): Folder {
-		if ([...mbx.folders.values()].some((f) => f.parentId === parent.id && f.displayName.toLowerCase() === displayName.toLowerCase())) throw new EwsError('ErrorFolderExists');
-		const folder: Folder = { id: this.newId(mbx, 'F'), version: 1, displayName, parentId: parent.id, folderClass };
-		mbx.folders.set(folder.id, folder);
-		parent.version++;
-		return folder;
-	}
-
-	private ownMailbox(principal: string): Mailbox | undefined {
-		const p = principal.toLowerCase();
-		const exact = this.mailboxes.get(p);
-		if (exact) return exact;
-		if (p.includes('@')) return undefined;
-		for (const mbx of this.mailboxes.values()) if (mbx.address.toLowerCase().split('@')[0] === p) return mbx;
-		return undefined;
-	}
-
-	private mayOpen(principal: string, mbx: Mailbox): boolean {
-		if (this.ownMailbox(principal) === mbx) return true;
-		return this.access.get(principal.toLowerCase())?.has(mbx.address.toLowerCase()) ?? false;
 	}
 
 	// --- HTTP ---
@@ -729,7 +292,7 @@ export class EwsServer {
 			return void res.end();
 		}
 		entry.principal = principal;
-		entry.mailbox = (impersonated !== undefined ? this.mailboxes.get(impersonated.toLowerCase())?.address : undefined) ?? this.ownMailbox(principal)?.address;
+		entry.mailbox = (impersonated !== undefined ? this.store.mailboxes.get(impersonated.toLowerCase())?.address : undefined) ?? this.store.ownMailbox(principal)?.address;
 
 		if (req.method !== 'POST') {
 			// Exchange shows a page to a browser that signs in; the token check only needs a 200.
@@ -757,9 +320,9 @@ export class EwsServer {
 		const ctx: Context = { principal, touched: [], requestVersion: entry.serverVersion };
 		try {
 			if (impersonated !== undefined) {
-				const target = this.mailboxes.get(impersonated.toLowerCase());
+				const target = this.store.mailboxes.get(impersonated.toLowerCase());
 				if (!target) throw new EwsFault('ErrorNonExistentMailbox');
-				if (!this.mayOpen(principal, target)) throw new EwsFault('ErrorImpersonateUserDenied');
+				if (!this.store.mayOpen(principal, target)) throw new EwsFault('ErrorImpersonateUserDenied');
 				ctx.impersonated = target;
 				ctx.touched.push(target);
 			}
@@ -799,25 +362,25 @@ export class EwsServer {
 			const named = path(idEl, 'Mailbox', 'EmailAddress')?.text.trim();
 			let mbx: Mailbox | undefined;
 			if (named) {
-				mbx = this.mailboxes.get(named.toLowerCase());
+				mbx = this.store.mailboxes.get(named.toLowerCase());
 				if (!mbx) throw new EwsError('ErrorNonExistentMailbox');
 			} else {
-				mbx = ctx.impersonated ?? this.ownMailbox(ctx.principal);
+				mbx = ctx.impersonated ?? this.store.ownMailbox(ctx.principal);
 				if (!mbx) throw new EwsError('ErrorMissingEmailAddress');
 			}
-			if (!ctx.impersonated && !this.mayOpen(ctx.principal, mbx)) throw new EwsError('ErrorAccessDenied');
-			if (ctx.impersonated && mbx !== ctx.impersonated && !this.mayOpen(ctx.impersonated.address, mbx)) throw new EwsError('ErrorAccessDenied');
+			if (!ctx.impersonated && !this.store.mayOpen(ctx.principal, mbx)) throw new EwsError('ErrorAccessDenied');
+			if (ctx.impersonated && mbx !== ctx.impersonated && !this.store.mayOpen(ctx.impersonated.address, mbx)) throw new EwsError('ErrorAccessDenied');
 			if (!ctx.touched.includes(mbx)) ctx.touched.push(mbx);
-			const folder = this.distinguished(mbx, idEl.attrs.Id ?? '');
+			const folder = this.store.distinguished(mbx, idEl.attrs.Id ?? '');
 			if (!folder) throw new EwsError('ErrorFolderNotFound');
 			return { mbx, folder };
 		}
 		if (idEl.local === 'FolderId') {
-			const mbx = this.parseId(idEl.attrs.Id ?? '', 'F');
+			const mbx = this.store.parseId(idEl.attrs.Id ?? '', 'F');
 			if (mbx === undefined) throw new EwsError('ErrorInvalidIdMalformed');
 			if (mbx === null) throw new EwsError('ErrorFolderNotFound');
 			const opener = ctx.impersonated?.address ?? ctx.principal;
-			if (!this.mayOpen(opener, mbx)) throw new EwsError('ErrorAccessDenied');
+			if (!this.store.mayOpen(opener, mbx)) throw new EwsError('ErrorAccessDenied');
 			if (!ctx.touched.includes(mbx)) ctx.touched.push(mbx);
 			const folder = mbx.folders.get(idEl.attrs.Id);
 			if (!folder) throw new EwsError('ErrorFolderNotFound');
@@ -828,11 +391,11 @@ export class EwsServer {
 
 	private resolveItem(idEl: XmlElement, ctx: Context): { mbx: Mailbox; item: Item } {
 		const id = idEl.attrs.Id ?? '';
-		const mbx = this.parseId(id, 'I');
+		const mbx = this.store.parseId(id, 'I');
 		if (mbx === undefined) throw new EwsError('ErrorInvalidIdMalformed');
 		if (mbx === null) throw new EwsError('ErrorItemNotFound');
 		const opener = ctx.impersonated?.address ?? ctx.principal;
-		if (!this.mayOpen(opener, mbx)) throw new EwsError('ErrorAccessDenied');
+		if (!this.store.mayOpen(opener, mbx)) throw new EwsError('ErrorAccessDenied');
 		if (!ctx.touched.includes(mbx)) ctx.touched.push(mbx);
 		const item = mbx.items.get(id);
 		if (!item) throw new EwsError('ErrorItemNotFound');
@@ -908,7 +471,7 @@ export class EwsServer {
 				const displayName = child(folderEl, 'DisplayName')?.text ?? '';
 				if (!displayName) throw new EwsError('ErrorInvalidOperation', 'The folder name is missing.');
 				const folderClass = child(folderEl, 'FolderClass')?.text || 'IPF.Note';
-				const created = this.makeFolder(parent.mbx, parent.folder, displayName, folderClass);
+				const created = this.store.makeFolder(parent.mbx, parent.folder, displayName, folderClass);
 				return `<m:Folders>${el(`t:${folderEl.local}`, el('t:FolderId', undefined, { Id: created.id, ChangeKey: changeKey(created.version, 'AQ') }))}</m:Folders>`;
 			},
 			'<m:Folders />',
@@ -963,13 +526,13 @@ export class EwsServer {
 		for (const [id, seen] of known) {
 			if (currentIds.has(id)) continue;
 			const apply = () => known.delete(id);
-			changes.push({ order: this.tombstones.get(id) ?? 0, apply, xml: () => `<t:Delete>${el('t:ItemId', undefined, { Id: id, ChangeKey: changeKey(seen.version) })}</t:Delete>` });
+			changes.push({ order: this.store.tombstones.get(id) ?? 0, apply, xml: () => `<t:Delete>${el('t:ItemId', undefined, { Id: id, ChangeKey: changeKey(seen.version) })}</t:Delete>` });
 		}
 		changes.sort((a, b) => a.order - b.order);
 		const batch = changes.slice(0, max);
 		for (const change of batch) change.apply();
 		const includesLast = batch.length === changes.length;
-		const state = this.issueSyncState({ mailbox: mbx.address, folderId: folder.id, generation: this.syncGeneration, changeNumber: this.changeNumber, known });
+		const state = this.issueSyncState({ mailbox: mbx.address, folderId: folder.id, generation: this.syncGeneration, changeNumber: this.store.changeNumber, known });
 		return [
 			{
 				code: 'NoError',
@@ -1033,7 +596,7 @@ export class EwsServer {
 				}
 				if (touched) {
 					item.version++;
-					item.changeNumber = ++this.changeNumber;
+					item.changeNumber = ++this.store.changeNumber;
 					if (!readOnly) item.contentVersion = item.version;
 				}
 				return `<m:Items>${el('t:Message', itemIdXml(item))}</m:Items><m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>`;
@@ -1059,30 +622,12 @@ export class EwsServer {
 			(idEl) => {
 				const { mbx, item } = this.resolveItem(idEl, ctx);
 				if (targetError || !target) throw targetError ?? new EwsError('ErrorFolderNotFound');
-				const moved = kind === 'Move' ? this.moveItem(mbx, item, target.mbx, target.folder) : this.copyItem(item, target.mbx, target.folder);
+				const moved = kind === 'Move' ? this.store.moveItem(mbx, item, target.mbx, target.folder) : this.store.copyItem(item, target.mbx, target.folder);
 				return returnNewIds && target.mbx === mbx ? `<m:Items>${el('t:Message', itemIdXml(moved))}</m:Items>` : '<m:Items />';
 			},
 			'<m:Items />',
 		);
 	}
-
-	/** Moves an item: a new id in the target folder (as Exchange gives on a move). */
-	private moveItem(from: Mailbox, item: Item, to: Mailbox, folder: Folder): Item {
-		from.items.delete(item.id);
-		const moved: Item = { ...item, id: this.newId(to, 'I'), folderId: folder.id, version: 1, contentVersion: 1, changeNumber: ++this.changeNumber };
-		to.items.set(moved.id, moved);
-		// Clients syncing the source folder see a Delete at this change number.
-		this.tombstones.set(item.id, this.changeNumber);
-		return moved;
-	}
-
-	private copyItem(item: Item, to: Mailbox, folder: Folder): Item {
-		const copy: Item = { ...item, raw: Buffer.from(item.raw), id: this.newId(to, 'I'), folderId: folder.id, version: 1, contentVersion: 1, changeNumber: ++this.changeNumber };
-		to.items.set(copy.id, copy);
-		return copy;
-	}
-
-	private readonly tombstones = new Map<string, number>();
 
 	private deleteItem(op: XmlElement, ctx: Context): ResponseMessage[] {
 		const type = op.attrs.DeleteType;
@@ -1091,14 +636,14 @@ export class EwsServer {
 		}
 		return this.each(kids(child(op, 'ItemIds')), 'DeleteItemResponseMessage', (idEl) => {
 			const { mbx, item } = this.resolveItem(idEl, ctx);
-			const deleted = this.distinguished(mbx, 'deleteditems');
-			if (type === 'MoveToDeletedItems' && deleted && item.folderId !== deleted.id) this.moveItem(mbx, item, mbx, deleted);
+			const deleted = this.store.distinguished(mbx, 'deleteditems');
+			if (type === 'MoveToDeletedItems' && deleted && item.folderId !== deleted.id) this.store.moveItem(mbx, item, mbx, deleted);
 			else if (type === 'HardDelete') {
 				mbx.items.delete(item.id);
-				this.tombstones.set(item.id, ++this.changeNumber);
+				this.store.tombstones.set(item.id, ++this.store.changeNumber);
 			} else {
-				const dumpster = this.distinguished(mbx, 'recoverableitemsdeletions');
-				if (dumpster) this.moveItem(mbx, item, mbx, dumpster);
+				const dumpster = this.store.distinguished(mbx, 'recoverableitemsdeletions');
+				if (dumpster) this.store.moveItem(mbx, item, mbx, dumpster);
 			}
 			return '';
 		});
@@ -1125,7 +670,7 @@ export class EwsServer {
 		const parts: string[] = [];
 		if (shape.mime || shape.fields.has('item:MimeContent')) parts.push(el('t:MimeContent', item.raw.toString('base64'), { CharacterSet: 'UTF-8' }));
 		parts.push(itemIdXml(item));
-		const folder = this.folderOf(item);
+		const folder = this.store.folderOf(item);
 		if (want('item:ParentFolderId', true) && folder) parts.push(el('t:ParentFolderId', undefined, { Id: folder.id, ChangeKey: changeKey(folder.version, 'AQ') }));
 		if (want('item:ItemClass', true)) parts.push(textEl('t:ItemClass', 'IPM.Note'));
 		if (want('item:Subject', true)) parts.push(item.subject ? textEl('t:Subject', item.subject) : '<t:Subject />');
@@ -1143,63 +688,4 @@ export class EwsServer {
 		if (want('message:IsRead', true)) parts.push(textEl('t:IsRead', item.isRead));
 		return el('t:Message', parts.join(''));
 	}
-
-	private folderOf(item: Item): Folder | undefined {
-		for (const mbx of this.mailboxes.values()) {
-			const folder = mbx.folders.get(item.folderId);
-			if (folder) return folder;
-		}
-		return undefined;
-	}
-}
-
-interface ResponseMessage {
-	code: string;
-	xml: string;
-}
-
-function errorMessage(name: string, error: EwsError, empty = ''): ResponseMessage {
-	return {
-		code: error.code,
-		xml: `<m:${name} ResponseClass="Error"><m:MessageText>${esc(error.message)}</m:MessageText><m:ResponseCode>${error.code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>${empty}</m:${name}>`,
-	};
-}
-
-function changeKey(version: number, prefix = 'CQ'): string {
-	return Buffer.from(`${prefix}AAAB${String(version).padStart(6, '0')}`).toString('base64');
-}
-
-function itemIdXml(item: Item): string {
-	return el('t:ItemId', undefined, { Id: item.id, ChangeKey: changeKey(item.version) });
-}
-
-function readShape(shapeEl: XmlElement | undefined): Shape {
-	const base = (child(shapeEl, 'BaseShape')?.text.trim() ?? 'Default') as Shape['base'];
-	if (base !== 'IdOnly' && base !== 'Default' && base !== 'AllProperties') throw new EwsFault('ErrorSchemaValidation', `The request failed schema validation: The 'BaseShape' element is invalid - The value '${String(base)}' is invalid according to its datatype.`);
-	const fields = new Set(kids(child(shapeEl, 'AdditionalProperties'), 'FieldURI').map((f) => f.attrs.FieldURI));
-	const mime = child(shapeEl, 'IncludeMimeContent')?.text.trim() === 'true';
-	return { base, fields, mime };
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-	return Array.isArray(value) ? value[0] : value;
-}
-
-function versionHeaderXml(info: ReturnType<typeof serverVersionInfo>): string {
-	return `<t:ServerVersionInfo MajorVersion="${info.MajorVersion}" MinorVersion="${info.MinorVersion}" MajorBuildNumber="${info.MajorBuildNumber}" MinorBuildNumber="${info.MinorBuildNumber}" Version="${esc(info.Version)}" xmlns:t="${NS.types}" />`;
-}
-
-function envelopeXml(info: ReturnType<typeof serverVersionInfo>, body: string): string {
-	return `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="${NS.soap}" xmlns:xsi="${NS.xsi}" xmlns:xsd="${NS.xsd}"><soap:Header>${versionHeaderXml(info)}</soap:Header><soap:Body>${body}</soap:Body></soap:Envelope>`;
-}
-
-/** A SOAP fault as Exchange sends it (HTTP 500): faultcode in the types namespace, details in the errors namespace. */
-function faultXml(code: string, message: string, messageXml = '', info?: ReturnType<typeof serverVersionInfo>): string {
-	const header = info ? `<s:Header>${versionHeaderXml(info)}</s:Header>` : '';
-	return (
-		`<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="${NS.soap}">${header}<s:Body><s:Fault>` +
-		`<faultcode xmlns:a="${NS.types}">a:${code}</faultcode><faultstring xml:lang="en-US">${esc(message)}</faultstring>` +
-		`<detail><e:ResponseCode xmlns:e="${NS.errors}">${code}</e:ResponseCode><e:Message xmlns:e="${NS.errors}">${esc(message)}</e:Message>${messageXml}</detail>` +
-		`</s:Fault></s:Body></s:Envelope>`
-	);
 }

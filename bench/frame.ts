@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { MailServers } from '../test/servers';
 
 export interface BenchEntry {
 	name: string;
@@ -22,6 +23,16 @@ export interface BenchEntry {
 	/** The target from the issue, as a ratio, where there is one. */
 	target?: number;
 	notes?: string;
+}
+
+/** What `npm run bench` (bench/run.ts) gives every benchmark: the test servers and a seeded mailbox. */
+export interface BenchContext {
+	servers: MailServers;
+	ca: string;
+	user: string;
+	password: string;
+	messageCount: number;
+	seed: number;
 }
 
 export interface Benchmark<Context> {

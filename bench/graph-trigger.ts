@@ -42,8 +42,7 @@ import { generateMessages } from '../test/fixtures/mailgen';
 import { MicrosoftAuthority } from '../test/servers/microsoft';
 import { OAuthServer } from '../test/servers/oauth';
 import { makeSelfSignedCertificate } from '../test/servers/tls';
-import { entry, round, runBenchChild, type Benchmark, type BenchEntry } from './frame';
-import type { BenchContext } from './run';
+import { entry, round, runBenchChild, type BenchContext, type Benchmark, type BenchEntry } from './frame';
 
 const MAILBOX = 'alice@contoso.test';
 const APP_USER = 'graphapp';

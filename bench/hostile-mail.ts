@@ -15,12 +15,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseMessage } from '../lib/message/parse';
 import { HOSTILE_KINDS, hostileMessage, type HostileKind } from '../test/fixtures/hostile-mail';
 import { generateMessage } from '../test/fixtures/mailgen';
-import { entry, round, type Benchmark, type BenchEntry, runBenchChild } from './frame';
-import type { BenchContext } from './run';
+import { entry, round, type BenchContext, type Benchmark, type BenchEntry, runBenchChild } from './frame';
+import { answerAsChild, collect, median, readHighWaterMark, resetHighWaterMark, timeAlternating } from './harness';
 
 const MIB = 1024 * 1024;
 const SIZES = [1 * MIB, 2 * MIB] as const;
@@ -50,52 +49,13 @@ interface MemoryResult {
 	startMiB: number;
 }
 
-/** A full GC (the child runs with --expose-gc). */
-const collect = () => (globalThis as { gc?: () => void }).gc?.();
-
-function median(values: number[]): number {
-	const s = [...values].sort((a, b) => a - b);
-	const mid = Math.floor(s.length / 2);
-	return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function readHighWaterMark(): number | undefined {
-	try {
-		const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-		return m ? Number(m[1]) * 1024 : undefined;
-	} catch {
-		return undefined;
-	}
-}
-
 // --- in the child process --------------------------------------------------------------------
 
 async function timeChild(files: string[], reps: number): Promise<TimeResult> {
 	const messages = files.map((file) => fs.readFileSync(file));
 	const warnings: string[][] = [];
 	for (const m of messages) warnings.push((await parseMessage(m)).json.parseWarnings); // warm-up
-	let gcMs = 0;
-	const observer = new PerformanceObserver((list) => {
-		for (const e of list.getEntries()) gcMs += e.duration;
-	});
-	observer.observe({ entryTypes: ['gc'] });
-	const settle = () => new Promise((resolve) => setTimeout(resolve, 10)); // GC entries arrive after the fact
-	const all: number[][] = messages.map(() => []);
-	const gcs: number[][] = messages.map(() => []);
-	for (let r = 0; r < reps; r++) {
-		// alternating, so that a busy moment of the machine falls on both sizes alike
-		for (let i = 0; i < messages.length; i++) {
-			collect();
-			await settle();
-			gcMs = 0;
-			const t0 = performance.now();
-			await parseMessage(messages[i]);
-			all[i].push(performance.now() - t0);
-			await settle();
-			gcs[i].push(gcMs);
-		}
-	}
-	observer.disconnect();
+	const { all, gcs } = await timeAlternating(messages.length, reps, (i) => parseMessage(messages[i]), { gc: true });
 	return { medians: all.map(median), gcMedians: gcs.map(median), all, warnings };
 }
 
@@ -105,11 +65,7 @@ async function memoryChild(kind: HostileKind, file: string): Promise<MemoryResul
 	collect();
 	const start = process.memoryUsage().rss;
 	const heapStart = process.memoryUsage();
-	try {
-		fs.writeFileSync('/proc/self/clear_refs', '5'); // resets VmHWM to the current RSS
-	} catch {
-		// not Linux, or not allowed: the samples alone
-	}
+	resetHighWaterMark();
 	let peak = start;
 	let heapPeak = 0;
 	const sample = () => {
@@ -181,14 +137,5 @@ export const hostileMail: Benchmark<BenchContext> = {
 
 if (require.main === module && process.env.BENCH_HOSTILE_CHILD) {
 	const spec = JSON.parse(process.env.BENCH_HOSTILE_CHILD) as ChildSpec;
-	(spec.mode === 'time' ? timeChild(spec.files, spec.reps) : memoryChild(spec.kind, spec.file)).then(
-		(result) => {
-			process.stdout.write(`${JSON.stringify(result)}\n`);
-			process.exit(0);
-		},
-		(error: unknown) => {
-			process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-			process.exit(1);
-		},
-	);
+	answerAsChild(() => (spec.mode === 'time' ? timeChild(spec.files, spec.reps) : memoryChild(spec.kind, spec.file)));
 }

@@ -11,8 +11,7 @@ import { ImapFlow } from 'imapflow';
 import { resolveServer } from '../lib/connection/options';
 import { ImapWatcher } from '../lib/imap/watch';
 import { uidSetOf } from '../lib/imap/uid-set';
-import { entry, measurePeakRss, round, type Benchmark, type BenchEntry } from './frame';
-import type { BenchContext } from './run';
+import { entry, measurePeakRss, round, type BenchContext, type Benchmark, type BenchEntry } from './frame';
 
 const COUNT = Number(process.env.BENCH_BACKLOG_MESSAGES ?? 200_000);
 const FOLDER = 'BacklogBench';

@@ -4,8 +4,7 @@
  */
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
-import { entry, measurePeakRss, round, type Benchmark, type BenchEntry } from './frame';
-import type { BenchContext } from './run';
+import { entry, measurePeakRss, round, type BenchContext, type Benchmark, type BenchEntry } from './frame';
 
 async function rawFetch(ctx: BenchContext, parse: boolean): Promise<{ messages: number; bytes: number }> {
 	const client = new ImapFlow({

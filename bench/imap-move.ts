@@ -10,8 +10,7 @@
 import { ImapFlow } from 'imapflow';
 import { foldersOf, runBulk, type MessageAddress } from '../lib/imap/messages';
 import { generateMessage } from '../test/fixtures/mailgen';
-import { entry, round, type Benchmark, type BenchEntry } from './frame';
-import type { BenchContext } from './run';
+import { entry, round, type BenchContext, type Benchmark, type BenchEntry } from './frame';
 
 const COUNT = Number(process.env.BENCH_MOVE_MESSAGES ?? 10_000);
 const PASSES = 3;

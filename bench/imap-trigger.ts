@@ -31,8 +31,7 @@ import { ImapWatcher, type WatchedMessage } from '../lib/imap/watch';
 import { parseMessage } from '../lib/message/parse';
 import { messageBinaries, messageItemJson, type MessageItemOptions, type MessageMeta } from '../nodes/shared/message-item';
 import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/fixtures/mailgen';
-import { entry, round, type Benchmark, type BenchEntry, runBenchChild } from './frame';
-import type { BenchContext } from './run';
+import { entry, round, type BenchContext, type Benchmark, type BenchEntry, runBenchChild } from './frame';
 
 const USER = 'bob';
 const PASSWORD = 'bob-pw';

@@ -18,11 +18,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { INPUT_LIMIT, messageBody } from '../lib/message/body';
 import { BODY_KINDS, bodySample, type BodyKind, type BodySample } from '../test/fixtures/hostile-bodies';
-import { entry, round, runBenchChild, type Benchmark, type BenchEntry } from './frame';
-import type { BenchContext } from './run';
+import { entry, round, runBenchChild, type BenchContext, type Benchmark, type BenchEntry } from './frame';
+import { answerAsChild, collect, median, readHighWaterMark, resetHighWaterMark, timeAlternating } from './harness';
 
 const MIB = 1024 * 1024;
 const SIZES = [MIB / 2, MIB, 2 * MIB] as const;
@@ -50,43 +49,17 @@ interface MemoryResult {
 	startMiB: number;
 }
 
-const collect = () => (globalThis as { gc?: () => void }).gc?.();
-
-function median(values: number[]): number {
-	const s = [...values].sort((a, b) => a - b);
-	const mid = Math.floor(s.length / 2);
-	return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function readHighWaterMark(): number | undefined {
-	try {
-		const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-		return m ? Number(m[1]) * 1024 : undefined;
-	} catch {
-		return undefined;
-	}
-}
-
 const readSample = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as BodySample;
 
 // --- in the child process --------------------------------------------------------------------
 
-function timeChild(files: string[], reps: number): TimeResult {
+async function timeChild(files: string[], reps: number): Promise<TimeResult> {
 	const samples = files.map(readSample);
 	const outcomes = samples.map((s) => {
 		const r = messageBody(s); // warm-up
 		return { chars: r.body.length, truncated: r.truncated, removed: r.removed };
 	});
-	const all: number[][] = samples.map(() => []);
-	for (let r = 0; r < reps; r++) {
-		// alternating, so that a busy moment of the machine falls on every size alike
-		for (let i = 0; i < samples.length; i++) {
-			collect();
-			const t0 = performance.now();
-			messageBody(samples[i]);
-			all[i].push(performance.now() - t0);
-		}
-	}
+	const { all } = await timeAlternating(samples.length, reps, (i) => messageBody(samples[i]));
 	return { medians: all.map(median), outcomes };
 }
 
@@ -96,11 +69,7 @@ function memoryChild(file: string, maxChars?: number): MemoryResult {
 	messageBody(bodySample('plainThread', 64 * 1024));
 	collect();
 	const start = process.memoryUsage().rss;
-	try {
-		fs.writeFileSync('/proc/self/clear_refs', '5'); // resets VmHWM to the current RSS
-	} catch {
-		// not Linux, or not allowed: the samples alone
-	}
+	resetHighWaterMark();
 	let peak = start;
 	messageBody(sample, { maxChars });
 	peak = Math.max(peak, process.memoryUsage().rss, readHighWaterMark() ?? 0);
@@ -165,12 +134,5 @@ export const messageBodyBench: Benchmark<BenchContext> = {
 
 if (require.main === module && process.env.BENCH_BODY_CHILD) {
 	const spec = JSON.parse(process.env.BENCH_BODY_CHILD) as ChildSpec;
-	try {
-		const result = spec.mode === 'time' ? timeChild(spec.files, spec.reps) : memoryChild(spec.file, spec.maxChars);
-		process.stdout.write(`${JSON.stringify(result)}\n`);
-		process.exit(0);
-	} catch (error: unknown) {
-		process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-		process.exit(1);
-	}
+	answerAsChild(() => (spec.mode === 'time' ? timeChild(spec.files, spec.reps) : memoryChild(spec.file, spec.maxChars)));
 }

@@ -8,8 +8,7 @@
 import { simpleParser } from 'mailparser';
 import { parseMessage } from '../lib/message/parse';
 import { generateMessages } from '../test/fixtures/mailgen';
-import { entry, measurePeakRss, round, type Benchmark, type BenchEntry } from './frame';
-import type { BenchContext } from './run';
+import { entry, measurePeakRss, round, type BenchContext, type Benchmark, type BenchEntry } from './frame';
 
 interface Pass {
 	ms: number;

@@ -8,7 +8,7 @@
  * - `IMAP trigger 1.2`: this package's trigger, push by IDLE, INBOX, mark read;
  * - `n8n Email Trigger (IMAP) 2.2`: n8n's own trigger (its credential type `imap`), INBOX, mark
  *   read, its default search (UNSEEN), the peer the figures are set against (ours / n8n's);
- * - `floor`: a trigger that only stays active (bench/n8n-triggers.ts's floor package emitting
+ * - `floor`: a trigger that only stays active (bench/harness.ts's floor package emitting
  *   nothing, no connection): n8n's own cost of N published trigger workflows.
  *
  * Figures of each:
@@ -47,9 +47,8 @@ import { ImapFlow } from 'imapflow';
 import { startDovecot, type Dovecot } from '../test/servers/dovecot';
 import { checkN8n, isFinished, N8n, packPackage, startedAtMs, waitFor, type WorkflowRuns } from '../test/e2e/n8n';
 import { message, TRIGGER, workflow } from '../test/e2e/three-triggers';
-import { entry, percentile, round, rssMiB, sleep, type Benchmark, type BenchEntry } from './frame';
-import { floorTarball } from './n8n-triggers';
-import type { BenchContext } from './run';
+import { entry, percentile, round, rssMiB, sleep, type BenchContext, type Benchmark, type BenchEntry } from './frame';
+import { floorTarball } from './harness';
 
 const RSS_BOUND_MIB = 1536;
 const P99_BOUND_MS = 2000;

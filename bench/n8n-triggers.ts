@@ -26,7 +26,6 @@
  *                       "latency <trigger>")
  *   BENCH_N8N_PROFILE   a folder: n8n's main writes a V8 CPU profile there per configuration
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,8 +37,8 @@ import { GraphServer } from '../test/servers/graph';
 import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/fixtures/mailgen';
 import { MicrosoftAuthority } from '../test/servers/microsoft';
 import { checkN8n, isFinished, N8n, packPackage, startedAtMs, waitFor } from '../test/e2e/n8n';
-import { cpuSeconds, entry, peakRssMiB, round, sleep, type Benchmark, type BenchEntry } from './frame';
-import type { BenchContext } from './run';
+import { cpuSeconds, entry, peakRssMiB, round, sleep, type BenchContext, type Benchmark, type BenchEntry } from './frame';
+import { floorTarball } from './harness';
 
 const USER = 'bob';
 const PASSWORD = 'bob-pw';
@@ -187,58 +186,6 @@ function exchangeTrigger(folder: string, typeVersion: number, accessVia: 'ews' |
 		parameters: { accessVia, authentication: 'microsoftApp', mailbox: exchangeMailbox(folder), ...endpoint, folders: 'Inbox', firstActivation: 'all', afterProcessing: 'markRead', pollMinutes: 15, options: { downloadAttachments: false } },
 		credentials: { mailboxMicrosoftAppApi: { id: 'benchMicrosoftApp', name: 'Microsoft 365 app' } },
 	};
-}
-
-/**
- * The floor: a community package of one trigger node that emits `runs` runs of one tiny item
- * each, at most `atOnce` under way (each waits for its run to end, as the package's triggers do);
- * with `runs` 0 it only stays active (bench/n8n-scale.ts: what n8n itself costs per workflow).
- */
-export function floorTarball(dir: string): string {
-	const pkg = path.join(dir, 'floor', 'package');
-	fs.mkdirSync(pkg, { recursive: true });
-	fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'n8n-nodes-bench-floor', version: '1.0.0', main: 'BenchFloorTrigger.node.js', keywords: ['n8n-community-node-package'], n8n: { n8nNodesApiVersion: 1, nodes: ['BenchFloorTrigger.node.js'] } }, null, 2));
-	fs.writeFileSync(
-		path.join(pkg, 'BenchFloorTrigger.node.js'),
-		`'use strict';
-class BenchFloorTrigger {
-	constructor() {
-		this.description = {
-			displayName: 'Bench Floor Trigger', name: 'benchFloorTrigger', group: ['trigger'], version: 1,
-			description: 'Emits tiny runs as fast as n8n takes them', defaults: { name: 'Bench Floor Trigger' },
-			inputs: [], outputs: ['main'],
-			properties: [
-				{ displayName: 'Runs', name: 'runs', type: 'number', default: 1000 },
-				{ displayName: 'At Once', name: 'atOnce', type: 'number', default: 100 },
-			],
-		};
-	}
-	async trigger() {
-		const runs = this.getNodeParameter('runs', 1000);
-		const atOnce = this.getNodeParameter('atOnce', 100);
-		let stopped = false;
-		let next = 0;
-		const one = async () => {
-			while (!stopped && next < runs) {
-				const n = ++next;
-				const done = this.helpers.createDeferredPromise();
-				this.emit([[{ json: { n } }]], undefined, done);
-				await done.promise.catch(() => undefined);
-			}
-		};
-		if (this.getMode() !== 'manual') {
-			this.logger.info('bench floor trigger active');
-			for (let i = 0; i < atOnce; i++) void one();
-		}
-		return { closeFunction: async () => { stopped = true; } };
-	}
-}
-module.exports = { BenchFloorTrigger };
-`,
-	);
-	const tarball = path.join(dir, 'n8n-nodes-bench-floor-1.0.0.tgz');
-	execFileSync('tar', ['-czf', tarball, '-C', path.join(dir, 'floor'), 'package']);
-	return tarball;
 }
 
 /** Bytes of a file or of a folder's files. */

@@ -7,8 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { resolveServer, type Security } from '../lib/connection/options';
 import { withPop3 } from '../lib/pop3/connect';
-import { entry, measurePeakRss, round, type Benchmark, type BenchEntry } from './frame';
-import type { BenchContext } from './run';
+import { entry, measurePeakRss, round, type BenchContext, type Benchmark, type BenchEntry } from './frame';
 
 const TERMINATOR = Buffer.from('\r\n.\r\n');
 

@@ -14,10 +14,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startMailServers, type MailServers } from '../test/servers';
+import { startMailServers } from '../test/servers';
 import { generateMessages } from '../test/fixtures/mailgen';
 import { installPrerequisites } from '../test/setup/prerequisites';
-import { printTable, round, writeResults, type Benchmark, type BenchEntry } from './frame';
+import { printTable, round, writeResults, type BenchContext, type Benchmark, type BenchEntry } from './frame';
 import { graphTrigger } from './graph-trigger';
 import { hostileMail } from './hostile-mail';
 import { imapBacklog } from './imap-backlog';
@@ -31,15 +31,6 @@ import { n8nTriggers } from './n8n-triggers';
 import { pop3Retr } from './pop3-retr';
 import { routerBench } from './router';
 import { smtpSend } from './smtp-send';
-
-export interface BenchContext {
-	servers: MailServers;
-	ca: string;
-	user: string;
-	password: string;
-	messageCount: number;
-	seed: number;
-}
 
 const benchmarks: Benchmark<BenchContext>[] = [imapFetchParse, messageParse, hostileMail, messageBodyBench, pop3Retr, imapTrigger, graphTrigger, smtpSend, imapMove, routerBench, imapBacklog, n8nTriggers, n8nScale];
 

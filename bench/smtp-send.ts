@@ -7,8 +7,7 @@
 import crypto from 'node:crypto';
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import nodemailer from 'nodemailer';
-import { entry, measurePeakRss, round, type Benchmark, type BenchEntry } from './frame';
-import type { BenchContext } from './run';
+import { entry, measurePeakRss, round, type BenchContext, type Benchmark, type BenchEntry } from './frame';
 
 /**
  * The built node, as n8n loads it (`npm run bench` builds first). tsx would resolve the source

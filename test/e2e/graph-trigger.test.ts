@@ -6,113 +6,59 @@
  * with Graph's id, conversation and categories, is marked read only after the run, and a restart of
  * n8n runs nothing twice.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { startMailServers, type MailServers } from '../servers';
 import { GraphServer } from '../servers/graph';
-import { MicrosoftAuthority } from '../servers/microsoft';
-import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import type { MicrosoftAuthority } from '../servers/microsoft';
+import { receivedMessageIds, startPackagedN8n, successfulTriggerRuns, Teardown, triggerRunsAfterPolls, triggerWorkflow } from './harness';
+import { microsoftAppCredential, SHARED, sharedMailboxMessage, startMicrosoftApp } from './microsoft-app';
+import { type N8n, type StoredExecution, waitFor } from './n8n';
 
-
-const root = path.resolve(__dirname, '..', '..');
 const WORKFLOW_ID = 'mbxE2eGraphTrigger';
 const TRIGGER = 'New Microsoft 365 mail';
-const SHARED = 'info@contoso.test';
+const APP = { clientId: 'graph-app', clientSecret: 'Graph-App-Secret-7' };
 
-function message(n: number): Buffer {
-	return Buffer.from(
-		[
-			'From: "Kundin Müller" <kundin@example.test>',
-			`To: ${SHARED}`,
-			`Subject: Anfrage ${n} über Graph`,
-			`Message-ID: <graph-e2e-${n}@example.test>`,
-			'Date: Tue, 24 Nov 2026 10:00:00 +0100',
-			'MIME-Version: 1.0',
-			'Content-Type: multipart/mixed; boundary="b1"',
-			'',
-			'--b1',
-			'Content-Type: text/plain; charset=utf-8',
-			'Content-Transfer-Encoding: 8bit',
-			'',
-			`Guten Tag, das ist Nachricht ${n}.`,
-			'--b1',
-			'Content-Type: text/csv; name="liste.csv"',
-			'Content-Disposition: attachment; filename="liste.csv"',
-			'',
-			`nr;wert\r\n${n};${n * 10}`,
-			'--b1--',
-			'',
-		].join('\r\n'),
-	);
-}
+const message = (n: number): Buffer => sharedMailboxMessage(n, 'Graph', 'graph-e2e');
 
 describe('Mailbox Exchange Trigger with Access Via: Microsoft Graph in real n8n', () => {
-	let servers: MailServers;
+	const teardown = new Teardown();
 	let authority: MicrosoftAuthority;
 	let graph: GraphServer;
 	let n8n: N8n;
-	let workDir: string;
 
-	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
-	const receivedIds = (executions: StoredExecution[]) => executions.flatMap((e) => (e.output[TRIGGER] ?? []).map((item) => item.messageId as string)).sort();
+	const successful = (): Promise<StoredExecution[]> => successfulTriggerRuns(n8n, WORKFLOW_ID);
+	const receivedIds = (executions: StoredExecution[]) => receivedMessageIds(executions, TRIGGER);
 
 	beforeAll(async () => {
-		servers = await startMailServers();
-		const tls = { key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) };
-		authority = await new MicrosoftAuthority(tls, (user, lifetime) => servers.oauth.issueToken(user, lifetime)).start();
-		authority.register({ tenant: 'contoso', clientId: 'graph-app', clientSecret: 'Graph-App-Secret-7', user: 'alice' });
+		const started = await startMicrosoftApp(teardown, APP);
+		const { servers, tls } = started;
+		authority = started.authority;
 		// the app's tokens act as "alice", who may open the shared mailbox; Graph takes only tokens for Graph
-		graph = await GraphServer.start({
-			tls,
-			tokenInfo: (token) => {
-				const user = servers.oauth.tokenUser(token);
-				return user ? { user, audience: authority.tokenAudience(token) } : undefined;
-			},
-			mailboxes: ['alice@contoso.test', SHARED],
-			access: { alice: [SHARED] },
-		});
-
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-graph-'));
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
-		await n8n.importCredentials([
-			{
-				id: 'mbxE2eGraphApp',
-				name: 'Microsoft 365 app (Graph)',
-				type: 'mailboxMicrosoftAppApi',
-				data: { tenantId: 'contoso', clientId: 'graph-app', clientSecret: 'Graph-App-Secret-7', mailbox: 'alice@contoso.test', sharedMailboxes: SHARED, authorityHost: authority.host, imapHost: '127.0.0.1' },
-			},
-		]);
-		await n8n.importWorkflow({
-			id: WORKFLOW_ID,
-			name: 'Graph trigger e2e',
-			active: false,
-			nodes: [
-				{
-					id: '4d1d2e3f-4a50-4b61-8c72-9d0e1f2a3b01',
-					name: TRIGGER,
-					type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
-					typeVersion: 1.2,
-					position: [0, 0],
-					parameters: { accessVia: 'graph', authentication: 'microsoftApp', mailbox: SHARED, graphUrl: graph.url, folders: 'Inbox', firstActivation: 'new', afterProcessing: 'markRead', pollMinutes: 0.1, options: {} },
-					credentials: { mailboxMicrosoftAppApi: { id: 'mbxE2eGraphApp', name: 'Microsoft 365 app (Graph)' } },
+		graph = teardown.add(
+			await GraphServer.start({
+				tls,
+				tokenInfo: (token) => {
+					const user = servers.oauth.tokenUser(token);
+					return user ? { user, audience: authority.tokenAudience(token) } : undefined;
 				},
-				{ id: '4d1d2e3f-4a50-4b61-8c72-9d0e1f2a3b02', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
-			],
-			connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }]] } },
-			settings: { executionOrder: 'v1' },
-		});
+				mailboxes: ['alice@contoso.test', SHARED],
+				access: { alice: [SHARED] },
+			}),
+			(g) => g.stop(),
+		);
+		({ n8n } = await startPackagedN8n(teardown, 'graph', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
+		await n8n.importCredentials([microsoftAppCredential('mbxE2eGraphApp', 'Microsoft 365 app (Graph)', APP, authority)]);
+		await n8n.importWorkflow(
+			triggerWorkflow(WORKFLOW_ID, 'Graph trigger e2e', '4d1d2e3f-4a50-4b61-8c72-9d0e1f2a3b', {
+				name: TRIGGER,
+				type: 'n8n-nodes-mailbox.mailboxEwsTrigger',
+				typeVersion: 1.2,
+				parameters: { accessVia: 'graph', authentication: 'microsoftApp', mailbox: SHARED, graphUrl: graph.url, folders: 'Inbox', firstActivation: 'new', afterProcessing: 'markRead', pollMinutes: 0.1, options: {} },
+				credentials: { mailboxMicrosoftAppApi: { id: 'mbxE2eGraphApp', name: 'Microsoft 365 app (Graph)' } },
+			}),
+		);
 		await n8n.publish(WORKFLOW_ID);
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await graph?.stop();
-		await authority?.stop();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('starts the workflow once per new message in the shared mailbox, parsed, marked read after the run', async () => {
 		graph.addMessage(SHARED, 'inbox', message(1)); // there before the first activation: not received
@@ -168,13 +114,7 @@ describe('Mailbox Exchange Trigger with Access Via: Microsoft Graph in real n8n'
 		// it found to the trigger before it ends, and the next starts a poll interval later. Once the
 		// second delta request from now has arrived, a whole poll ran after the fourth message and what it
 		// found was handed over; then every run started so far has to end.
-		const syncs = () => graph.allRequests.filter((r) => r.path.endsWith('/messages/delta')).length;
-		const syncsBefore = syncs();
-		await waitFor('two more polls', async () => (syncs() >= syncsBefore + 2 ? true : undefined), undefined, () => `${syncs() - syncsBefore} more delta requests`);
-		const all = await waitFor('no run unfinished', async () => {
-			const { executions } = await n8n.executions(WORKFLOW_ID);
-			return executions.every(isFinished) ? executions.filter((e) => e.mode === 'trigger' && e.status === 'success') : undefined;
-		});
+		const all = await triggerRunsAfterPolls(n8n, WORKFLOW_ID, () => graph.allRequests.filter((r) => r.path.endsWith('/messages/delta')).length, 'delta requests');
 		expect(receivedIds(all)).toEqual(['<graph-e2e-2@example.test>', '<graph-e2e-3@example.test>', '<graph-e2e-4@example.test>', '<graph-e2e-5@example.test>']);
 		expect(all.length).toBeLessThanOrEqual(4);
 	});

@@ -8,21 +8,15 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
-import type { ImapFlow } from 'imapflow';
-import { withTokenRefresh } from '../../lib/auth/oauth2-token';
-import { checkLogin, isTokenLogin, resolveServer } from '../../lib/connection/options';
-import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
 import { configError, MailboxError } from '../../lib/errors';
-import { connectImap } from '../../lib/imap/connect';
 import { splitAddressList } from '../../lib/router/address';
+import { DeliveryConnections } from '../../lib/router/connections';
 import type { RecipientDecision } from '../../lib/router/decide';
-import { Deliverer, type CopyResult, type MasterAction, type MasterRef, type MasterResult } from '../../lib/router/deliver';
-import { GraphDeliverer } from '../../lib/router/graph-deliver';
-import { connectGraph, type GraphClient } from '../../lib/graph/client';
-import { graphSettingsOf } from '../shared/graph-settings';
+import type { CopyResult, MasterAction, MasterResult } from '../../lib/router/deliver';
 import { buildDirectory, mergeDirectories, parseDirectoryJson, type DirectoryInput, type Target } from '../../lib/router/directory';
-import { MessageRouter, type EnvelopeTrust, type MessageFields, type RecipientSource } from '../../lib/router/route';
-import { imapConnectionOf, type Authentication } from '../shared/credentials';
+import { MessageRouter, type EnvelopeTrust, type RecipientSource } from '../../lib/router/route';
+import { routeAndDeliver, type MessageItem } from '../../lib/router/run';
+import { graphConnection, imapConnection, type Authentication } from '../shared/connection';
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { imapSignInProperties } from '../shared/imap-properties';
@@ -395,18 +389,6 @@ function routerFor(ctx: IExecuteFunctions): MessageRouter {
 	});
 }
 
-/** Opens an IMAP connection for a mailbox of the chosen credential (the account's own when empty). */
-async function openImap(ctx: IExecuteFunctions, mailbox: string): Promise<ImapFlow> {
-	const authentication = ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
-	const logger = n8nLogger(ctx.logger);
-	const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, 0), logger, { ctx, itemIndex: 0 }, mailbox);
-	const server = resolveServer('imap', settings);
-	const mailboxLogin = loginForMailbox(checkLogin(login), sharedMailboxes, mailbox);
-	if (!renewToken || !isTokenLogin(mailboxLogin)) return connectImap(server, mailboxLogin, logger);
-	const outcome = await withTokenRefresh({ accessToken: mailboxLogin.accessToken, expired: false, attempt: (accessToken) => connectImap(server, { ...mailboxLogin, accessToken }, logger), refresh: renewToken });
-	return outcome.value;
-}
-
 function targetJson(target: Target): IDataObject {
 	return { type: target.type, name: target.name, inbox: target.inbox, folder: target.folder, inboxIsNew: target.inboxIsNew };
 }
@@ -421,16 +403,6 @@ function copyJson(copy: CopyResult): IDataObject {
 
 function masterJson(master: MasterResult): IDataObject {
 	return { status: master.status, reason: master.reason, uid: master.uid ?? null, ...(master.id ? { id: master.id } : {}), error: master.error ? master.error.fullMessage : null };
-}
-
-/** What the run delivers with: the IMAP Deliverer, or the GraphDeliverer (Deliver Via: Microsoft Graph). */
-type RouterDeliverer = Pick<Deliverer, 'deliverMessage' | 'fetchFromMaster'> | GraphDeliverer;
-
-/** Where the item's message is in the master mailbox: IMAP items name folder and UID; others (POP3) are found in INBOX by Message-ID. */
-function masterRefOf(json: IDataObject): MasterRef {
-	const folder = str(json.folder);
-	if (!folder) return { folder: 'INBOX' };
-	return { folder, uid: typeof json.uid === 'number' ? json.uid : null, uidValidity: json.uidValidity === null || json.uidValidity === undefined ? null : str(json.uidValidity) };
 }
 
 export class MailboxRouter implements INodeType {
@@ -467,48 +439,37 @@ export class MailboxRouter implements INodeType {
 		const routed: INodeExecutionData[] = [];
 		const kept: INodeExecutionData[] = [];
 		const dropped: INodeExecutionData[] = [];
-		let router: MessageRouter;
+		let messageRouter: MessageRouter;
 		try {
-			router = routerFor(this);
+			messageRouter = routerFor(this);
 		} catch (error) {
 			throw toNodeError(this.getNode(), withParameterName(error));
 		}
 		const deliver = this.getNodeParameter('deliver', 0, false) as boolean;
 		const options = this.getNodeParameter('options', 0, {}) as RouterOptionValues;
 		const rawProperty = str(options.rawProperty ?? 'raw') || 'raw';
-		let action: MasterAction = { action: 'keep' };
+		let masterAction: MasterAction = { action: 'keep' };
 		if (deliver) {
 			const after = this.getNodeParameter('afterDelivery', 0, 'delete') as string;
 			if (after === 'move') {
 				const folder = str(this.getNodeParameter('moveToFolder', 0, 'Routed')).trim();
 				if (!folder) throw new NodeOperationError(this.getNode(), '"Move To Folder" is empty.', { description: 'Enter the folder of the master mailbox that delivered messages go to, or choose another "After Delivery".' });
-				action = { action: 'move', folder };
-			} else if (after === 'delete') action = { action: 'delete' };
+				masterAction = { action: 'move', folder };
+			} else if (after === 'delete') masterAction = { action: 'delete' };
 		}
-		let target: ImapFlow | undefined;
-		let master: ImapFlow | undefined;
-		const graphClients: GraphClient[] = [];
-		let deliverer: RouterDeliverer | undefined;
-		const connect = async (): Promise<RouterDeliverer> => {
-			if (deliverer) return deliverer;
-			const targetMailbox = str(this.getNodeParameter('mailbox', 0, '')).trim();
-			const masterMailbox = str(this.getNodeParameter('masterMailbox', 0, '')).trim();
-			if (this.getNodeParameter('deliverVia', 0, 'imap') === 'graph') {
-				const open = async (mailbox: string) => {
-					const client = await connectGraph(await graphSettingsOf(this, { authentication: str(this.getNodeParameter('authentication', 0, 'microsoftApp')), mailbox, graphUrl: str(this.getNodeParameter('graphUrl', 0, '')) }, n8nLogger(this.logger)));
-					graphClients.push(client);
-					return client;
-				};
-				const graphTarget = await open(targetMailbox);
-				const graphMaster = masterMailbox.toLowerCase() === targetMailbox.toLowerCase() ? graphTarget : await open(masterMailbox);
-				deliverer = new GraphDeliverer(graphTarget, graphMaster, 'inboxRoot');
-				return deliverer;
-			}
-			target = await openImap(this, targetMailbox);
-			master = masterMailbox.toLowerCase() === targetMailbox.toLowerCase() ? target : await openImap(this, masterMailbox);
-			deliverer = new Deliverer(target, master, 'inboxRoot');
-			return deliverer;
-		};
+		const connections = new DeliveryConnections(
+			() => ({
+				targetMailbox: str(this.getNodeParameter('mailbox', 0, '')).trim(),
+				masterMailbox: str(this.getNodeParameter('masterMailbox', 0, '')).trim(),
+				via: this.getNodeParameter('deliverVia', 0, 'imap') === 'graph' ? 'graph' : 'imap',
+			}),
+			{
+				imap: (mailbox) => imapConnection(this, { authentication: this.getNodeParameter('authentication', 0, 'password') as Authentication, mailbox, itemIndex: 0 }),
+				graph: (mailbox) => graphConnection(this, { authentication: str(this.getNodeParameter('authentication', 0, 'microsoftApp')), mailbox, graphUrl: str(this.getNodeParameter('graphUrl', 0, '')) }),
+			},
+			'inboxRoot',
+			n8nLogger(this.logger),
+		);
 
 		try {
 			for (let i = 0; i < items.length; i++) {
@@ -516,44 +477,25 @@ export class MailboxRouter implements INodeType {
 				const json = item.json ?? {};
 				const base = (routing: IDataObject): INodeExecutionData => ({ json: { ...json, routing }, binary: item.binary, pairedItem: { item: i } });
 				try {
-					const ownMailbox = str(json.mailbox).includes('@') ? [str(json.mailbox)] : [];
-					const routing = router.route(json as MessageFields, ownMailbox);
-					const ignored = routing.ignored.map((x) => ({ ...x }));
-					let copies: CopyResult[] | undefined;
-					let masterResult: MasterResult | undefined;
-					if (deliver && (routing.routed.length > 0 || (routing.removable && routing.dropped.length > 0))) {
-						const d = await connect();
-						const ref = masterRefOf(json);
-						const binary = item.binary?.[rawProperty];
-						const messageId = typeof json.messageId === 'string' ? json.messageId : null;
-						const raw = binary && json.oversized !== true ? await this.helpers.getBinaryDataBuffer(i, rawProperty) : await d.fetchFromMaster(ref, messageId);
-						if (!raw) {
-							// gone from the master mailbox: an earlier run delivered and removed it (or someone moved it)
-							copies = routing.routed.map((c) => ({ folder: c.target.folder, status: 'skipped', uid: null, folderCreated: false }));
-							masterResult = { status: 'notFound', reason: `the message is no longer in "${ref.folder}" of the master mailbox, so nothing was delivered (an earlier run delivered and removed it, or it was moved). For items that never were in the master mailbox, turn on "Include Raw Message" in the trigger.` };
-						} else {
-							const result = await d.deliverMessage(
-								raw,
-								routing.routed.map((c) => c.target.folderParts),
-								{ ref, action, removable: routing.removable },
-							);
-							copies = result.copies;
-							masterResult = result.master;
-						}
-						const failed = copies.find((c) => c.status === 'failed') ?? (masterResult.status === 'failed' ? masterResult : undefined);
-						if (failed?.error && !this.continueOnFail()) throw failed.error;
-					} else if (deliver) {
-						masterResult = { status: 'kept', reason: routing.kept.length ? 'an unknown recipient keeps the message in the master mailbox' : 'nothing to deliver' };
-					}
-					const master = masterResult ? masterJson(masterResult) : null;
-					routing.routed.forEach((copy, k) => {
-						const delivery = copies?.[k];
+					const result = await routeAndDeliver({
+						item: json as MessageItem,
+						messageRouter,
+						deliver,
+						masterAction,
+						deliverer: () => connections.open(),
+						raw: async () => (item.binary?.[rawProperty] && json.oversized !== true ? this.helpers.getBinaryDataBuffer(i, rawProperty) : undefined),
+					});
+					if (result.stopError && !this.continueOnFail()) throw result.stopError;
+					const ignored = result.ignored.map((x) => ({ ...x }));
+					const master = result.master ? masterJson(result.master) : null;
+					for (const copy of result.routed) {
+						const delivery = copy.delivery;
 						const out = base({ outcome: 'routed', target: targetJson(copy.target), recipients: copy.recipients.map(decisionJson), delivery: delivery ? copyJson(delivery) : null, master, ignored });
 						if (delivery?.error) out.json.error = delivery.error.fullMessage;
 						routed.push(out);
-					});
-					if (routing.kept.length) kept.push(base({ outcome: 'unknownKept', recipients: routing.kept.map(decisionJson), master, ignored }));
-					if (routing.dropped.length) dropped.push(base({ outcome: 'unknownDropped', recipients: routing.dropped.map(decisionJson), master, ignored }));
+					}
+					if (result.kept.length) kept.push(base({ outcome: 'unknownKept', recipients: result.kept.map(decisionJson), master, ignored }));
+					if (result.dropped.length) dropped.push(base({ outcome: 'unknownDropped', recipients: result.dropped.map(decisionJson), master, ignored }));
 				} catch (error) {
 					const nodeError = toNodeError(this.getNode(), error, i);
 					if (!this.continueOnFail()) throw nodeError;
@@ -561,11 +503,7 @@ export class MailboxRouter implements INodeType {
 				}
 			}
 		} finally {
-			for (const client of graphClients) client.close();
-			const t = target as ImapFlow | undefined;
-			const m = master as ImapFlow | undefined;
-			if (m && m !== t) await m.logout().catch(() => m.close());
-			if (t) await t.logout().catch(() => t.close());
+			await connections.close();
 		}
 		return [routed, kept, dropped];
 	}

@@ -1,7 +1,7 @@
 import { connectGraph, type GraphClient, type GraphClientOptions } from '../graph/client';
 import { ImapSession, type ImapConnection } from '../imap/session';
 import { silentLogger, type Logger } from '../logger';
-import { Deliverer } from './deliver';
+import { ImapDeliverer } from './deliver';
 import { GraphDeliverer } from './graph-deliver';
 import type { MessageDeliverer } from './run';
 
@@ -51,7 +51,7 @@ export class DeliveryConnections {
 		}
 		const target = await this.openImap(targetMailbox);
 		const master = same ? target : await this.openImap(masterMailbox);
-		this.deliverer = new Deliverer(target, master, this.field);
+		this.deliverer = new ImapDeliverer(target, master, this.field);
 		return this.deliverer;
 	}
 

@@ -93,7 +93,7 @@ function asMailboxError(error: unknown, field: string, what: string): MailboxErr
 }
 
 /** One delivery connection (the target account) and, when messages are removed, the master's connection (may be the same). */
-export class Deliverer {
+export class ImapDeliverer {
 	/** folder key -> the server's path, once created or found. */
 	private readonly folders = new Map<string, { path: string; created: boolean }>();
 

@@ -4,7 +4,7 @@ import { identityOf, type CopyResult, type DeliveryResult, type MasterAction, ty
 
 /**
  * Delivery of routed messages into the folders of a Microsoft 365 mailbox over Microsoft Graph,
- * the counterpart of the IMAP Deliverer (lib/router/deliver.ts) with the same results.
+ * the counterpart of the ImapDeliverer (lib/router/deliver.ts) with the same results.
  *
  * - A copy is created from the raw message by mailFolder: importMime (POST
  *   .../mailFolders/{id}/importMime, base64 MIME as text/plain): a message as delivered, not a

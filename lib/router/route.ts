@@ -48,7 +48,7 @@ const ADDRESS_FIELDS = [
 	['bcc', 'Bcc'],
 ] as const;
 
-export interface RouterOptions {
+export interface MessageRouterOptions {
 	rules?: AddressRules;
 	/** Parent folder of the inboxes, "/"-separated (default "Inboxes"). */
 	inboxRoot?: string;
@@ -185,24 +185,24 @@ const WRITTEN_BY_OTHERS = 'a sender or an earlier server wrote it';
 export class MessageRouter {
 	readonly directory: Directory;
 	private readonly dropUnknown: boolean;
-	private readonly source: RecipientSource;
-	private readonly master = new Set<string>();
+	private readonly recipientSource: RecipientSource;
+	private readonly masterAddresses = new Set<string>();
 	private readonly ownDomains: Set<string>;
-	private readonly trust: EnvelopeTrust;
+	private readonly envelopeTrust: EnvelopeTrust;
 	/** ownDomains trust: the domains an envelope header below the top is believed for. */
 	private readonly envelopeDomains: Set<string>;
 
-	constructor(input: DirectoryInput | Directory, options: RouterOptions = {}, fields?: Partial<DirectoryFields>) {
+	constructor(input: DirectoryInput | Directory, options: MessageRouterOptions = {}, fields?: Partial<DirectoryFields>) {
 		this.directory = input instanceof Directory ? input : buildDirectory(input, { rules: options.rules, inboxRoot: options.inboxRoot }, fields);
 		this.dropUnknown = options.dropUnknown === true;
-		this.source = options.recipientSource ?? 'envelopeThenHeaders';
+		this.recipientSource = options.recipientSource ?? 'envelopeThenHeaders';
 		for (const text of options.masterAddresses ?? []) {
 			const a = normalizeAddress(text, this.directory.rules);
-			if (a) this.master.add(a.address);
+			if (a) this.masterAddresses.add(a.address);
 		}
 		const own = (options.ownDomains ?? []).map((d) => d.trim()).filter(Boolean);
 		this.ownDomains = own.includes('*') ? new Set() : own.length ? new Set(own.map((d) => normalizeDomain(d.replace(/^\*?@/, '')))) : this.directory.domains;
-		this.trust = options.trustEnvelope ?? 'any';
+		this.envelopeTrust = options.trustEnvelope ?? 'any';
 		this.envelopeDomains = this.ownDomains.size > 0 ? this.ownDomains : this.directory.domains;
 	}
 
@@ -213,7 +213,7 @@ export class MessageRouter {
 
 	/** Adds the master mailbox's own address (e.g. the trigger item's `mailbox`) for one call. */
 	private isMaster(address: string, extra: Set<string> | undefined): boolean {
-		return this.master.has(address) || (extra !== undefined && extra.has(address));
+		return this.masterAddresses.has(address) || (extra !== undefined && extra.has(address));
 	}
 
 	/** The recipients of a message, in order, each once (by normalized address), and what was left out. */
@@ -239,11 +239,11 @@ export class MessageRouter {
 			}
 			recipients.push(keepReason === undefined ? { address: text, source } : { address: text, source, keepReason });
 		};
-		if (this.source !== 'headers') {
+		if (this.recipientSource !== 'headers') {
 			// the receiving server's envelope headers first (an address they name may be dropped), then the others
 			const below: Array<{ v: string; label: string; position: EnvelopePosition }> = [];
 			for (const [name, label] of ENVELOPE_HEADERS) {
-				if (this.trust === 'any') {
+				if (this.envelopeTrust === 'any') {
 					for (const v of valuesOf(headers[name])) add(v, label, true);
 					continue;
 				}
@@ -258,8 +258,8 @@ export class MessageRouter {
 			for (const { v, label, position } of below) {
 				const where = position === 'belowReceived' ? "below the receiving server's Received header" : `not the topmost ${label} header`;
 				const a = normalizeAddress(v, rules);
-				if (this.trust === 'ownDomains' && a && this.envelopeDomains.has(a.domain)) add(v, label, true, `this ${label} (${where}) could have been written by the sender`);
-				else untrusted.push({ address: v, source: label, reason: `${where}: ${WRITTEN_BY_OTHERS}${this.trust === 'ownDomains' && a ? ` (${a.domain} is not a domain of the master mailbox)` : ''}` });
+				if (this.envelopeTrust === 'ownDomains' && a && this.envelopeDomains.has(a.domain)) add(v, label, true, `this ${label} (${where}) could have been written by the sender`);
+				else untrusted.push({ address: v, source: label, reason: `${where}: ${WRITTEN_BY_OTHERS}${this.envelopeTrust === 'ownDomains' && a ? ` (${a.domain} is not a domain of the master mailbox)` : ''}` });
 			}
 			// each reported once, and not when a believed header names the address
 			const reported = new Set<string>();
@@ -270,8 +270,8 @@ export class MessageRouter {
 				ignored.push(u);
 			}
 		}
-		if (this.source === 'headers' || this.source === 'envelopeAndHeaders' || (this.source === 'envelopeThenHeaders' && recipients.length === 0)) {
-			const senderWrites = this.trust !== 'any';
+		if (this.recipientSource === 'headers' || this.recipientSource === 'envelopeAndHeaders' || (this.recipientSource === 'envelopeThenHeaders' && recipients.length === 0)) {
+			const senderWrites = this.envelopeTrust !== 'any';
 			for (const [name, label] of ADDRESS_FIELDS) {
 				const field = message[name];
 				for (const v of valuesOf(field !== undefined && field !== null && field !== '' ? field : headers[name])) add(v, label, false, senderWrites ? `${label} is written by the sender` : undefined);
@@ -307,7 +307,7 @@ export class MessageRouter {
 				address: null,
 				finalAddress: null,
 				outcome: 'unknownKept',
-				path: [{ step: 'address', matched: false, address: '', detail: `no recipient address found (${this.source === 'envelope' ? 'no Delivered-To, X-Original-To or Envelope-To' : 'no envelope header, To, Cc or Bcc'} besides those left out): the message stays in the master mailbox` }],
+				path: [{ step: 'address', matched: false, address: '', detail: `no recipient address found (${this.recipientSource === 'envelope' ? 'no Delivered-To, X-Original-To or Envelope-To' : 'no envelope header, To, Cc or Bcc'} besides those left out): the message stays in the master mailbox` }],
 			});
 		}
 		return { routed, kept, dropped, ignored, removable: kept.length === 0 };

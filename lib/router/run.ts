@@ -1,6 +1,6 @@
 import type { MailboxError } from '../errors';
 import type { RecipientDecision } from './decide';
-import type { CopyResult, Deliverer, MasterAction, MasterRef, MasterResult } from './deliver';
+import type { CopyResult, ImapDeliverer, MasterAction, MasterRef, MasterResult } from './deliver';
 import type { Target } from './directory';
 import type { GraphDeliverer } from './graph-deliver';
 import type { IgnoredAddress, MessageFields, MessageRouter } from './route';
@@ -12,8 +12,8 @@ import type { IgnoredAddress, MessageFields, MessageRouter } from './route';
  * action is reported (and named as the error that stops the run), never thrown.
  */
 
-/** What a message is delivered with: the IMAP Deliverer, or the GraphDeliverer (Microsoft Graph). */
-export type MessageDeliverer = Pick<Deliverer, 'deliverMessage' | 'fetchFromMaster'> | GraphDeliverer;
+/** What a message is delivered with: the ImapDeliverer, or the GraphDeliverer (Microsoft Graph). */
+export type MessageDeliverer = Pick<ImapDeliverer, 'deliverMessage' | 'fetchFromMaster'> | GraphDeliverer;
 
 /** A Mailbox trigger item's JSON: the message's fields, and where it is in the master mailbox. */
 export interface MessageItem extends MessageFields {

@@ -7,7 +7,7 @@
  */
 import { runBulk, searchFolder, type MessageAddress } from '../../lib/imap/messages';
 import { parseRawSearch } from '../../lib/imap/search';
-import { Deliverer } from '../../lib/router/deliver';
+import { ImapDeliverer } from '../../lib/router/deliver';
 import { startMailServers, type MailServers } from '../servers';
 import { append, flagsOf, imap, simpleMessage, until, watch, type Harness } from './imap-watch-helpers';
 
@@ -135,7 +135,7 @@ describe('Mailbox actions on a server without UIDPLUS and MOVE', () => {
 		await append(servers, 'Master', simpleMessage('master-routed'));
 		const [ref] = await addressesOf('Master', ['master-routed']);
 		const raw = simpleMessage('master-routed');
-		const result = await imap(servers, (client) => new Deliverer(client).deliverMessage(raw, [['Routed', 'Sales']], { ref: { folder: 'Master', uid: ref.uid, uidValidity: ref.uidValidity }, action: { action: 'delete' }, removable: true }));
+		const result = await imap(servers, (client) => new ImapDeliverer(client).deliverMessage(raw, [['Routed', 'Sales']], { ref: { folder: 'Master', uid: ref.uid, uidValidity: ref.uidValidity }, action: { action: 'delete' }, removable: true }));
 		expect(result.copies.map((c) => c.status)).toEqual(['appended']);
 		expect(result.master).toMatchObject({ status: 'failed', error: { code: 'SERVER', field: 'afterDelivery', message: expect.stringContaining('1 other message(s) in "Master" are marked as deleted') } });
 		expect([...(await flagsOf(servers, 'Master')).values()]).toEqual([['\\Deleted'], []]);

@@ -10,7 +10,7 @@ import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { resolveServer } from '../../lib/connection/options';
 import { connectImap } from '../../lib/imap/connect';
 import { parseMessage } from '../../lib/message/parse';
-import { Deliverer } from '../../lib/router/deliver';
+import { ImapDeliverer } from '../../lib/router/deliver';
 import { MessageRouter } from '../../lib/router/route';
 import { MailboxRouter } from '../../nodes/MailboxRouter/MailboxRouter.node';
 import { messageItemJson } from '../../nodes/shared/message-item';
@@ -126,7 +126,7 @@ describe('Mailbox Router delivery into Dovecot folders', () => {
 		// first run: both APPENDs, then the process dies before the removal
 		const first = await connectImap(server(), login);
 		const results = [];
-		for (const parts of copies) results.push(await new Deliverer(first).deliverCopy(raw, parts));
+		for (const parts of copies) results.push(await new ImapDeliverer(first).deliverCopy(raw, parts));
 		first.close();
 		expect(results.map((r) => [r.status, r.folderCreated])).toEqual([
 			['appended', true],
@@ -135,7 +135,7 @@ describe('Mailbox Router delivery into Dovecot folders', () => {
 		expect(await folder('INBOX')).toEqual(['<router-1@client.example>']);
 
 		// re-run: the copies are found, nothing is appended twice, and the master copy is removed
-		const again = await withClient((client) => new Deliverer(client).deliverMessage(raw, copies, { ref, action: { action: 'delete' }, removable: routing.removable }));
+		const again = await withClient((client) => new ImapDeliverer(client).deliverMessage(raw, copies, { ref, action: { action: 'delete' }, removable: routing.removable }));
 		expect(again.copies.map((c) => c.status)).toEqual(['alreadyPresent', 'alreadyPresent']);
 		expect(again.master).toMatchObject({ status: 'deleted', uid: 1 });
 		expect(await folder('Inboxes/Anna Müller')).toEqual(['<router-1@client.example>']);
@@ -143,7 +143,7 @@ describe('Mailbox Router delivery into Dovecot folders', () => {
 		expect(await folder('INBOX')).toEqual([]);
 
 		// a third run (the removal happened, the run was not recorded): still no duplicate, nothing to remove
-		const third = await withClient((client) => new Deliverer(client).deliverMessage(raw, copies, { ref, action: { action: 'delete' }, removable: true }));
+		const third = await withClient((client) => new ImapDeliverer(client).deliverMessage(raw, copies, { ref, action: { action: 'delete' }, removable: true }));
 		expect(third.copies.map((c) => c.status)).toEqual(['alreadyPresent', 'alreadyPresent']);
 		expect(third.master.status).toBe('notFound');
 		expect(await folder('Inboxes/Sales')).toEqual(['<router-1@client.example>']);
@@ -155,7 +155,7 @@ describe('Mailbox Router delivery into Dovecot folders', () => {
 		const other = mail(3, { To: 'sales@firma.example' }, false); // same size, other bytes
 		await servers.writeMaildir('catchall', 'INBOX', [{ raw }]);
 		await withClient(async (client) => {
-			const d = new Deliverer(client);
+			const d = new ImapDeliverer(client);
 			expect((await d.deliverCopy(raw, ['Inboxes', 'Sales'])).status).toBe('appended');
 			expect((await d.deliverCopy(raw, ['Inboxes', 'Sales'])).status).toBe('alreadyPresent');
 			expect((await d.deliverCopy(other, ['Inboxes', 'Sales'])).status).toBe('appended');
@@ -174,7 +174,7 @@ describe('Mailbox Router delivery into Dovecot folders', () => {
 			await client.append('Inboxes/Sales', impostor);
 		});
 		// the item came without a UID (a POP3 trigger's): the master copy is found by Message-ID and size
-		const result = await withClient((client) => new Deliverer(client).deliverMessage(raw, [['Inboxes', 'Sales']], { ref: { folder: 'INBOX' }, action: { action: 'delete' }, removable: true }));
+		const result = await withClient((client) => new ImapDeliverer(client).deliverMessage(raw, [['Inboxes', 'Sales']], { ref: { folder: 'INBOX' }, action: { action: 'delete' }, removable: true }));
 		expect(result.copies.map((c) => c.status)).toEqual(['appended']);
 		expect(result.master).toMatchObject({ status: 'deleted' });
 		const subjects = async (path: string) =>
@@ -195,7 +195,7 @@ describe('Mailbox Router delivery into Dovecot folders', () => {
 		const raw = mail(4, { To: 'sales@firma.example' });
 		await servers.writeMaildir('catchall', 'INBOX', [{ raw }]);
 		const result = await withClient((client) =>
-			new Deliverer(client).deliverMessage(raw, [['Inboxes', 'Sales'], ['Inboxes', 'x'.repeat(300)]], { ref: { folder: 'INBOX', uid: 1 }, action: { action: 'delete' }, removable: true }),
+			new ImapDeliverer(client).deliverMessage(raw, [['Inboxes', 'Sales'], ['Inboxes', 'x'.repeat(300)]], { ref: { folder: 'INBOX', uid: 1 }, action: { action: 'delete' }, removable: true }),
 		);
 		expect(result.copies.map((c) => c.status)).toEqual(['appended', 'failed']);
 		expect(result.copies[1].error?.message).toMatch(/could not be (created|stored)/);

@@ -7,7 +7,7 @@
 import { MailboxError } from '../../../../lib/errors';
 import { normalizeAddress, splitAddressList } from '../../../../lib/router/address';
 import { buildDirectory, type DirectoryInput } from '../../../../lib/router/directory';
-import { MessageRouter, type RouterOptions } from '../../../../lib/router/route';
+import { MessageRouter, type MessageRouterOptions } from '../../../../lib/router/route';
 
 const directory: DirectoryInput = {
 	inboxes: [
@@ -38,7 +38,7 @@ const directory: DirectoryInput = {
 	exceptions: ['@myfactory.com', 'keep.me@elsewhere.example'],
 };
 
-const router = (options: RouterOptions = {}, input: DirectoryInput = directory) => new MessageRouter(input, options);
+const router = (options: MessageRouterOptions = {}, input: DirectoryInput = directory) => new MessageRouter(input, options);
 const steps = (d: { path: Array<{ step: string; matched: boolean }> }) => d.path.map((p) => `${p.step}:${p.matched ? 'yes' : 'no'}`);
 
 describe('step 1: domain redirect', () => {

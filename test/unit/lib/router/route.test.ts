@@ -6,7 +6,7 @@
 import { MailboxError } from '../../../../lib/errors';
 import { parseMessage } from '../../../../lib/message/parse';
 import { mergeDirectories, parseDirectoryJson, type DirectoryInput } from '../../../../lib/router/directory';
-import { headerLines, headersFromRaw, MessageRouter, type MessageFields, type RouterOptions } from '../../../../lib/router/route';
+import { headerLines, headersFromRaw, MessageRouter, type MessageFields, type MessageRouterOptions } from '../../../../lib/router/route';
 
 const directory: DirectoryInput = {
 	inboxes: [{ name: 'Sales', addresses: ['sales@myfactory.exp', 'vertrieb@myfactory.exp'] }],
@@ -15,7 +15,7 @@ const directory: DirectoryInput = {
 	domainRedirects: [{ from: 'myfactory.abc', to: 'myfactory.exp' }],
 	exceptions: ['@myfactory.com'],
 };
-const router = (options: RouterOptions = {}) => new MessageRouter(directory, { masterAddresses: ['catchall@myfactory.exp'], ...options });
+const router = (options: MessageRouterOptions = {}) => new MessageRouter(directory, { masterAddresses: ['catchall@myfactory.exp'], ...options });
 const addressList = (...addresses: string[]) => ({ value: addresses.map((address) => ({ address, name: '' })), text: addresses.join(', ') });
 
 describe('recipients of a message', () => {
@@ -117,7 +117,7 @@ describe('routing a message', () => {
 
 describe('which envelope headers are trusted', () => {
 	const withCeo: DirectoryInput = { ...directory, employees: [...directory.employees!, { name: 'CEO', addresses: ['ceo@myfactory.exp'] }] };
-	const trusting = (trustEnvelope: RouterOptions['trustEnvelope'], options: RouterOptions = {}) => new MessageRouter(withCeo, { masterAddresses: ['catchall@myfactory.exp'], trustEnvelope, ...options });
+	const trusting = (trustEnvelope: MessageRouterOptions['trustEnvelope'], options: MessageRouterOptions = {}) => new MessageRouter(withCeo, { masterAddresses: ['catchall@myfactory.exp'], trustEnvelope, ...options });
 	const RECEIVED = 'Received: from mail.client.example (mail.client.example [192.0.2.7])\r\n\tby mx.myfactory.exp (Postfix) with ESMTPS id 4F1A2B; Sun, 1 Feb 2026 09:00:02 +0000';
 	/** A raw message: the lines on top (the receiving server's), its Received header, then the lines below it. */
 	const raw = (top: string[], below: string[], to = 'someone@gmail.com') =>

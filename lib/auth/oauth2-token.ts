@@ -4,7 +4,7 @@
  * renew it once and log in once more". Renewing is the caller's business (n8n does it for its
  * OAuth2 credentials); nothing here talks to an authority.
  */
-import { MailboxError } from '../errors';
+import { isRejectedToken, MailboxError } from '../errors';
 
 /** The token data an OAuth2 credential keeps (the token endpoint's answer, plus bookkeeping). */
 export interface OAuth2TokenData {
@@ -60,9 +60,7 @@ export function storedAccessToken(data: OAuth2TokenData | undefined, signInAt = 
 }
 
 /** Whether an error (or a failed check's error) is the mail server rejecting the access token. */
-export function isTokenRejected(error: unknown): boolean {
-	return error instanceof MailboxError && error.code === 'AUTH' && error.field === 'accessToken';
-}
+export const isTokenRejected = isRejectedToken;
 
 export interface TokenRefreshPlan<T> {
 	/** The stored access token. */

@@ -53,9 +53,10 @@ function text(err: ErrorLike): string {
 /**
  * Translates socket, DNS and TLS failures, which look the same for every protocol, into a
  * MailboxError naming the cause and the fix. Returns undefined for anything else, so the
- * protocol's own mapper can handle it.
+ * protocol's own mapper can handle it. `cause` is the error the MailboxError keeps (by default
+ * `error`; a mapper that passes a reading of the library's error passes the library's error).
  */
-export function fromNetworkError(error: unknown, server: ResolvedServer, secrets: ReadonlyArray<string | undefined> = []): MailboxError | undefined {
+export function fromNetworkError(error: unknown, server: ResolvedServer, secrets: ReadonlyArray<string | undefined> = [], cause: unknown = error): MailboxError | undefined {
 	if (!error || typeof error !== 'object') return undefined;
 	const err = error as ErrorLike;
 	// Some wrappers (the socks client) keep Node's code only in the message text.
@@ -68,7 +69,7 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 		// imapflow wraps the proxy's own failure ("Socks5 Authentication failed", "Invalid response
 		// from proxy: 407", ECONNREFUSED...) in a generic error and keeps it as `_err`.
 		const inner = (err as { _err?: ErrorLike })._err;
-		if (inner) return fromNetworkError(inner, server, secrets) ?? proxyTunnelError(server, redact(text(inner), [...secrets, proxy.password]), stringCode(inner));
+		if (inner) return fromNetworkError(inner, server, secrets, cause) ?? proxyTunnelError(server, redact(text(inner), [...secrets, proxy.password]), stringCode(inner), cause);
 	}
 	if (proxy) {
 		const via = describeProxy(proxy);
@@ -77,7 +78,8 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 			return new MailboxError('PROXY', `The ${via} cannot be reached (${code}).`, {
 				field: 'proxyHost',
 				step: 'proxy',
-				causeCode: code,
+				systemCode: code,
+				cause,
 				hint: 'Check Proxy Host and Proxy Port, or set Proxy to None.',
 			});
 		}
@@ -85,18 +87,20 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 			return new MailboxError('PROXY', `The ${via} refused the proxy login${proxy.user ? ` for "${proxy.user}"` : ''}.`, {
 				field: 'proxyPassword',
 				step: 'proxy',
-				causeCode: code ?? 'PROXY_AUTH',
+				...(code ? { systemCode: code } : { reason: 'PROXY_AUTH' as const }),
+				cause,
 				hint: 'Check Proxy User and Proxy Password.',
 			});
 		}
-		if (code === 'EPROXY' || code === 'ProxyError' || /socks|proxy/i.test(raw)) return proxyTunnelError(server, raw, code);
+		if (code === 'EPROXY' || code === 'ProxyError' || /socks|proxy/i.test(raw)) return proxyTunnelError(server, raw, code, cause);
 	}
 
 	if (code && DNS_CODES.has(code)) {
 		return new MailboxError('DNS', `Host "${server.host}" was not found (DNS lookup failed).`, {
 			field: 'host',
 			step: 'dns',
-			causeCode: code,
+			systemCode: code,
+			cause,
 			hint: 'Check the spelling of Host, and that this n8n instance can resolve it.',
 		});
 	}
@@ -104,7 +108,8 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 		return new MailboxError('CONNECTION_REFUSED', `Connection refused by ${server.host}:${server.port}: no ${server.protocol.toUpperCase()} server is listening on that port.`, {
 			field: 'port',
 			step: 'connect',
-			causeCode: code,
+			systemCode: code,
+			cause,
 			hint: `Check Port and Security: the usual ports are ${portHint(server)}.`,
 		});
 	}
@@ -112,7 +117,8 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 		return new MailboxError('CONNECTION_REFUSED', `${server.host} cannot be reached from this n8n instance (${code}).`, {
 			field: 'host',
 			step: 'connect',
-			causeCode: code,
+			systemCode: code,
+			cause,
 			hint: 'Check Host, and any firewall between n8n and the mail server.',
 		});
 	}
@@ -121,7 +127,8 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 		return new MailboxError('TLS_CERTIFICATE', `The TLS certificate of ${server.host}:${server.port} was rejected: ${reason} (${code}).`, {
 			field: 'allowSelfSigned',
 			step: 'tls',
-			causeCode: code,
+			systemCode: code,
+			cause,
 			hint: 'Use the host name the certificate was issued for, or, only if you trust this server, switch on "Allow Self-Signed Certificates".',
 		});
 	}
@@ -132,7 +139,8 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 		return new MailboxError('TLS', `${where} closed the connection at the TLS handshake: it probably does not accept ${wanted} (${code}).`, {
 			field: 'tlsVersion',
 			step: 'tls',
-			causeCode: code,
+			systemCode: code,
+			cause,
 			hint: 'Set TLS Version to "Let the server decide", or to a version the server supports.',
 		});
 	}
@@ -140,7 +148,8 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 		return new MailboxError('TLS', `TLS handshake with ${where} failed: the server does not accept ${wanted} (${code ?? 'protocol version'}).`, {
 			field: 'tlsVersion',
 			step: 'tls',
-			causeCode: code,
+			systemCode: code,
+			cause,
 			hint: 'Set TLS Version to "Let the server decide", or to a version the server supports.',
 		});
 	}
@@ -154,7 +163,8 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 			{
 				field: 'security',
 				step: 'tls',
-				causeCode: code,
+				systemCode: code,
+				cause,
 				hint: plainOnTlsPort
 					? `Choose STARTTLS for a plain port such as ${DEFAULT_PORTS[server.protocol].starttls}, or the SSL/TLS port ${DEFAULT_PORTS[server.protocol].tls}.`
 					: 'Check Security and Port; the server may require a TLS version this client does not offer.',
@@ -166,7 +176,8 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 		return new MailboxError('TIMEOUT', greeting ? `${where} accepted the connection but sent no greeting in time.` : `No answer from ${where} in time.`, {
 			field: greeting ? 'security' : 'host',
 			step: greeting ? 'greeting' : 'connect',
-			causeCode: code,
+			systemCode: code,
+			cause,
 			hint: greeting
 				? `The port may expect TLS from the start: choose SSL/TLS (port ${DEFAULT_PORTS[server.protocol].tls}), or check Port.`
 				: 'Check Host and Port, and any firewall between n8n and the mail server.',
@@ -175,19 +186,21 @@ export function fromNetworkError(error: unknown, server: ResolvedServer, secrets
 	if (code && CLOSED_CODES.has(code)) {
 		return new MailboxError('CONNECTION_CLOSED', `${where} closed the connection unexpectedly.`, {
 			step: 'connect',
-			causeCode: code,
+			systemCode: code,
+			cause,
 			hint: 'Check Security and Port; the server may also limit connections per user or address.',
 		});
 	}
 	return undefined;
 }
 
-function proxyTunnelError(server: ResolvedServer, reason: string, code: string | undefined): MailboxError {
+function proxyTunnelError(server: ResolvedServer, reason: string, code: string | undefined, cause: unknown): MailboxError {
 	const via = server.proxy ? describeProxy(server.proxy) : 'proxy';
 	return new MailboxError('PROXY', `The ${via} did not open a tunnel to ${server.host}:${server.port}: ${reason}.`, {
 		field: 'proxyHost',
 		step: 'proxy',
-		causeCode: code ?? 'EPROXY',
+		...(code ? { systemCode: code } : { reason: 'EPROXY' as const }),
+		cause,
 		hint: 'The proxy may not allow this destination or port, or nothing listens there; check Host and Port, or ask the proxy administrator.',
 	});
 }

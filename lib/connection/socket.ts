@@ -8,7 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { SocksClient } from 'socks';
-import { MailboxError, redact, type ConnectionStep } from '../errors';
+import { MailboxError, redact, systemCodeOf, type ConnectionStep } from '../errors';
 import { fromNetworkError } from './network-errors';
 import { describeServer, type ResolvedServer } from './options';
 
@@ -42,7 +42,8 @@ export function toConnectionError(error: unknown, server: ResolvedServer, secret
 	const text = redact(error instanceof Error ? error.message : String(error), [...secrets, server.proxy?.password]);
 	return new MailboxError('CONNECTION_CLOSED', `The connection to ${describeServer(server)} failed: ${text}.`, {
 		step,
-		causeCode: typeof (error as { code?: unknown } | undefined)?.code === 'string' ? (error as { code: string }).code : undefined,
+		systemCode: systemCodeOf(error),
+		cause: error,
 		hint: 'Check Host, Port and Security.',
 	});
 }

@@ -1,5 +1,5 @@
 import { ImapFlow, type ImapFlowOptions, type Logger as ImapLogger } from 'imapflow';
-import { MailboxError, redact } from '../errors';
+import { MailboxError, redact, systemCodeOf } from '../errors';
 import { fromNetworkError } from '../connection/network-errors';
 import { describeServer, isTokenLogin, secretsOf, type Login, type ResolvedServer } from '../connection/options';
 import { silentLogger, type Logger } from '../logger';
@@ -17,6 +17,24 @@ interface ImapErrorLike {
 	responseText?: unknown;
 	response?: unknown;
 	tlsFailed?: boolean;
+	/** The command as sent, for logging: "<tag> LOGIN ..." (arguments may be secret). */
+	executedCommand?: unknown;
+	/** The verb of the command a lost connection interrupted. */
+	command?: unknown;
+}
+
+/**
+ * The IMAP command that failed, without its arguments (they may hold the password): the verb,
+ * with the second word for UID commands (UID MOVE) and the mechanism for AUTHENTICATE.
+ */
+function imapCommand(err: ImapErrorLike): string | undefined {
+	const executed = typeof err.executedCommand === 'string' ? err.executedCommand.trim().split(/\s+/).slice(1) : [];
+	const words = executed.length ? executed : typeof err.command === 'string' ? err.command.trim().split(/\s+/) : [];
+	const verb = words[0]?.toUpperCase();
+	if (!verb || !/^[A-Z]+$/.test(verb)) return undefined;
+	const second = words[1]?.toUpperCase();
+	if ((verb === 'UID' || verb === 'AUTHENTICATE') && second && /^[A-Z0-9-]+$/.test(second)) return `${verb} ${second}`;
+	return verb;
 }
 
 /**
@@ -69,6 +87,7 @@ export function fromImapError(error: unknown, server: ResolvedServer, login?: Pa
 	const responseText = typeof err.responseText === 'string' ? redact(err.responseText, secrets) : undefined;
 	const message = redact(typeof err.message === 'string' ? err.message : String(error), secrets);
 	const where = describeServer(server);
+	const origin = { cause: error, command: imapCommand(err) };
 
 	if (err.authenticationFailed || serverCode === 'AUTHENTICATIONFAILED' || serverCode === 'AUTHORIZATIONFAILED') {
 		const user = login?.user ? ` for user "${login.user}"` : '';
@@ -76,7 +95,8 @@ export function fromImapError(error: unknown, server: ResolvedServer, login?: Pa
 			return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the access token${user}${responseText ? ` (server said: ${responseText})` : ''}.`, {
 				field: 'accessToken',
 				step: 'login',
-				causeCode: serverCode ?? 'AUTHENTICATIONFAILED',
+				serverCode: serverCode ?? 'AUTHENTICATIONFAILED',
+				...origin,
 				serverResponse: responseText,
 				hint: 'The token is expired, revoked, or was issued for another mailbox: sign in again (or renew the app token), and check that the user is the mailbox the token is for.',
 			});
@@ -84,7 +104,8 @@ export function fromImapError(error: unknown, server: ResolvedServer, login?: Pa
 		return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the login${user}${responseText ? ` (server said: ${responseText})` : ''}.`, {
 			field: 'password',
 			step: 'login',
-			causeCode: serverCode ?? 'AUTHENTICATIONFAILED',
+			serverCode: serverCode ?? 'AUTHENTICATIONFAILED',
+			...origin,
 			serverResponse: responseText,
 			hint: 'Check User and Password. Providers with two-factor sign-in need an app password, and some require IMAP to be enabled for the account.',
 		});
@@ -93,14 +114,17 @@ export function fromImapError(error: unknown, server: ResolvedServer, login?: Pa
 		return new MailboxError('STARTTLS_UNAVAILABLE', `${where}: ${message}.`, {
 			field: 'security',
 			step: 'tls',
-			causeCode: typeof err.code === 'string' ? err.code : 'STARTTLS',
+			...(typeof err.code === 'string' ? { systemCode: err.code } : { reason: 'STARTTLS' as const }),
+			...origin,
 			hint: 'The server does not offer STARTTLS on this port: choose SSL/TLS with its port (usually 993), or None only on a trusted network.',
 		});
 	}
 	return new MailboxError('PROTOCOL', `IMAP error from ${where}: ${responseText ?? message}`, {
 		step: 'command',
-		causeCode: serverCode ?? (typeof err.code === 'string' ? err.code : undefined),
+		serverCode,
+		systemCode: systemCodeOf(err),
 		serverResponse: responseText,
+		...origin,
 	});
 }
 

@@ -7,8 +7,7 @@
 import { describeProxy, describeServer, isTokenLogin, secretsOf, type Login, type ResolvedServer } from '../connection/options';
 import { openSocket, upgradeToTls } from '../connection/socket';
 import { silentLogger, type Logger } from '../logger';
-import { MailboxError } from '../errors';
-import { isTokenRejected } from '../auth/oauth2-token';
+import { isRejectedToken, MailboxError } from '../errors';
 import { Pop3Client } from './client';
 import { fromPop3Error, noApopError, noStlsError, Pop3CommandError, type Pop3Mechanism } from './errors';
 
@@ -73,7 +72,7 @@ export async function connectPop3(server: ResolvedServer, login: Login, options:
 					stls = true;
 				} catch (error) {
 					if (!(error instanceof Pop3CommandError)) throw fromPop3Error(error, server, { secrets });
-					if (server.security === 'starttls') throw noStlsError(server, error.status.text);
+					if (server.security === 'starttls') throw noStlsError(server, error.status.text, error);
 				}
 				// RFC 2595: capabilities may differ after TLS, and those from before must be forgotten.
 				if (stls) capabilities = await client.capa();
@@ -160,7 +159,7 @@ export async function withPop3<T>(server: ResolvedServer, login: Login, work: (s
 	} catch (error) {
 		const refused = error instanceof MailboxError ? error : fromPop3Error(error, server, { secrets: [...secretsOf(login), server.proxy?.password] });
 		// an access token rejected before its known expiry (revoked): renewed once, logged in once more
-		if (!options.renewLogin || !isTokenLogin(login) || !isTokenRejected(refused)) throw refused;
+		if (!options.renewLogin || !isTokenLogin(login) || !isRejectedToken(refused)) throw refused;
 		options.logger?.debug(`pop3: ${server.host} rejected the access token; renewing it`);
 		login = await options.renewLogin(login.accessToken);
 		session = await connectPop3(server, login, options);

@@ -39,6 +39,16 @@ function serverSaid(status: Pop3Status, secrets: ReadonlyArray<string | undefine
 	return redact(`${status.code ? `[${status.code}] ` : ''}${status.text}`.trim(), secrets);
 }
 
+/**
+ * The command a -ERR answered, as the client named it (the verb only); AUTH with its mechanism.
+ * The greeting is no command.
+ */
+function pop3Command(verb: string, mechanism: Pop3Mechanism | undefined): string | undefined {
+	if (verb === 'GREETING') return undefined;
+	if (verb === 'AUTH' && mechanism && mechanism !== 'USER/PASS' && mechanism !== 'APOP') return `AUTH ${mechanism}`;
+	return verb;
+}
+
 /** Maps anything the POP3 client throws to a MailboxError; never contains a secret. */
 export function fromPop3Error(error: unknown, server: ResolvedServer, context: Pop3ErrorContext): MailboxError {
 	if (error instanceof MailboxError) return error;
@@ -48,7 +58,7 @@ export function fromPop3Error(error: unknown, server: ResolvedServer, context: P
 
 	if (error instanceof Pop3CommandError) {
 		const said = serverSaid(error.status, secrets);
-		const details = { serverResponse: said, causeCode: error.status.code ?? `-ERR ${error.command}` };
+		const details = { serverResponse: said, serverCode: error.status.code ?? `-ERR ${error.command}`, command: pop3Command(error.command, context.mechanism), cause: error };
 		switch (error.status.code) {
 			case 'IN-USE':
 				return new MailboxError('SERVER', `${server.host} refused the POP3 session${user}: the maildrop is locked by another POP3 session (server said: ${said}).`, {
@@ -74,13 +84,14 @@ export function fromPop3Error(error: unknown, server: ResolvedServer, context: P
 		if (error.command === 'GREETING') {
 			return new MailboxError('SERVER', `${where} refused the connection (server said: ${said || '-ERR'}).`, { ...details, step: 'greeting', hint: 'The server may limit connections per user or address, or be in maintenance; try again later.' });
 		}
-		if (context.mechanism) return loginError(server, context, said, details.causeCode);
+		if (context.mechanism) return loginError(server, context, said, details);
 		return new MailboxError('SERVER', `${where} refused ${error.command}: ${said || '-ERR'}.`, { ...details, step: 'command' });
 	}
 	if (error instanceof Pop3ProtocolError && error.tooLong) {
 		return new MailboxError('PROTOCOL', `${where} sent ${error.message}, which no POP3 server does ("${redact(error.received, secrets)}"); the connection was given up.`, {
 			step: 'command',
-			causeCode: 'TOO_LARGE',
+			reason: 'TOO_LARGE',
+			cause: error,
 			hint: 'Check that Host and Port name your POP3 server, and that nothing between (a proxy, a firewall) alters the connection.',
 		});
 	}
@@ -88,21 +99,23 @@ export function fromPop3Error(error: unknown, server: ResolvedServer, context: P
 		return new MailboxError('PROTOCOL', `${where} did not answer like a POP3 server ("${redact(error.received, secrets)}").`, {
 			field: 'port',
 			step: 'greeting',
-			causeCode: error.code,
+			systemCode: error.code,
+			cause: error,
 			hint: `Check Port and Security: the usual POP3 ports are ${DEFAULT_PORTS.pop3.tls} for SSL/TLS and ${DEFAULT_PORTS.pop3.starttls} for STARTTLS.`,
 		});
 	}
 	if ((error as { code?: unknown } | undefined)?.code === CLOSED_BY_SERVER) {
 		return new MailboxError('CONNECTION_CLOSED', `${where} closed the connection unexpectedly${context.mechanism ? ' during the login' : ''}.`, {
 			step: context.mechanism ? 'login' : 'command',
-			causeCode: CLOSED_BY_SERVER,
+			systemCode: CLOSED_BY_SERVER,
+			cause: error,
 			hint: 'Check Security and Port; the server may also limit connections per user or address.',
 		});
 	}
 	return toConnectionError(error, server, secrets, 'command');
 }
 
-function loginError(server: ResolvedServer, context: Pop3ErrorContext, said: string, causeCode: string): MailboxError {
+function loginError(server: ResolvedServer, context: Pop3ErrorContext, said: string, origin: { serverCode: string; command?: string; cause: unknown }): MailboxError {
 	const user = context.user ? ` for user "${context.user}"` : '';
 	const saying = said ? ` (server said: ${said})` : '';
 	switch (context.mechanism) {
@@ -111,7 +124,7 @@ function loginError(server: ResolvedServer, context: Pop3ErrorContext, said: str
 			return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the access token${user}${saying}.`, {
 				field: 'accessToken',
 				step: 'login',
-				causeCode,
+				...origin,
 				serverResponse: said,
 				hint: 'The token is expired, revoked, or was issued for another mailbox: sign in again (or renew the app token), and check that the user is the mailbox the token is for.',
 			});
@@ -119,7 +132,7 @@ function loginError(server: ResolvedServer, context: Pop3ErrorContext, said: str
 			return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the APOP login${user}${saying}.`, {
 				field: 'password',
 				step: 'login',
-				causeCode,
+				...origin,
 				serverResponse: said,
 				hint: 'APOP proves the password with a digest, so a wrong password or user shows up here: check User and Password. Some servers keep a separate APOP password.',
 			});
@@ -127,7 +140,7 @@ function loginError(server: ResolvedServer, context: Pop3ErrorContext, said: str
 			return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the login${user}${saying}.`, {
 				field: 'password',
 				step: 'login',
-				causeCode,
+				...origin,
 				serverResponse: said,
 				hint: 'Check User and Password. Providers with two-factor sign-in need an app password, and some require POP3 to be enabled for the account.',
 			});
@@ -139,17 +152,18 @@ export function noApopError(server: ResolvedServer): MailboxError {
 	return new MailboxError('AUTH', `${server.host} offers no APOP: its greeting has no timestamp to compute the digest from.`, {
 		field: 'loginMethod',
 		step: 'login',
-		causeCode: 'NO_APOP',
+		reason: 'NO_APOP',
 		hint: 'Choose Password as Login Method, or allow falling back with "APOP if offered, else password" (the password is then sent, so use SSL/TLS or STARTTLS).',
 	});
 }
 
-/** STARTTLS was required but the server does not offer STLS (or refused it). */
-export function noStlsError(server: ResolvedServer, said?: string): MailboxError {
+/** STARTTLS was required but the server does not offer STLS, or refused it (`refusal`: its -ERR). */
+export function noStlsError(server: ResolvedServer, said?: string, refusal?: unknown): MailboxError {
 	return new MailboxError('STARTTLS_UNAVAILABLE', `${describeServer(server)} does not offer STLS (STARTTLS for POP3)${said ? ` (server said: ${said})` : ''}.`, {
 		field: 'security',
 		step: 'tls',
-		causeCode: 'STLS',
+		reason: 'STLS',
+		...(refusal === undefined ? {} : { command: 'STLS', cause: refusal }),
 		hint: `Choose SSL/TLS with its port (usually ${DEFAULT_PORTS.pop3.tls}), or None only on a trusted network.`,
 	});
 }

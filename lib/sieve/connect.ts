@@ -65,7 +65,7 @@ export async function connectManageSieve(server: ResolvedServer, login: Login, o
 				throw new MailboxError('STARTTLS_UNAVAILABLE', `${describeServer(server)} does not offer STARTTLS for ManageSieve, and the login would be sent unencrypted.`, {
 					field: SIEVE_FIELDS.security,
 					step: 'tls',
-					causeCode: 'STARTTLS',
+					reason: 'STARTTLS',
 					hint: 'Set ManageSieve Security to "STARTTLS if offered" or None only on a trusted network, or ask the provider to enable TLS for ManageSieve.',
 				});
 			}
@@ -101,7 +101,7 @@ async function logIn(client: ManageSieveClient, server: ResolvedServer, login: L
 		throw new MailboxError('AUTH', `${server.host} offers no OAuth2 login for ManageSieve (it offers ${offered.join(', ') || 'no SASL mechanism'}).`, {
 			field: 'authentication',
 			step: 'login',
-			causeCode: 'NO_OAUTH_MECHANISM',
+			reason: 'NO_OAUTH_MECHANISM',
 			hint: 'Use the password credential for this server, or ask the provider whether ManageSieve accepts OAuth2 tokens.',
 		});
 	}
@@ -109,7 +109,7 @@ async function logIn(client: ManageSieveClient, server: ResolvedServer, login: L
 		throw new MailboxError('AUTH', `${server.host} offers no PLAIN login for ManageSieve (it offers ${offered.join(', ')}).`, {
 			field: SIEVE_FIELDS.security,
 			step: 'login',
-			causeCode: 'NO_PLAIN',
+			reason: 'NO_PLAIN',
 			hint: 'Servers often offer PLAIN only over TLS: set ManageSieve Security to STARTTLS.',
 		});
 	}

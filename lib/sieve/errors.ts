@@ -5,7 +5,7 @@
  * most common failure is a server without ManageSieve: the port is closed, or something else
  * (IMAP, a firewall) answers there.
  */
-import { MailboxError, redact } from '../errors';
+import { detailsOf, MailboxError, redact, type MailboxReason } from '../errors';
 import { toConnectionError } from '../connection/socket';
 import { fromNetworkError } from '../connection/network-errors';
 import { describeServer, type ResolvedServer } from '../connection/options';
@@ -36,11 +36,11 @@ function serverSaid(error: SieveCommandError, secrets: ReadonlyArray<string | un
 }
 
 /** Nothing (or no ManageSieve server) answers on the port. */
-export function noManageSieveError(server: ResolvedServer, reason: string, causeCode: string, extraHint?: string): MailboxError {
+export function noManageSieveError(server: ResolvedServer, reason: string, code: { reason?: MailboxReason; systemCode?: string; cause?: unknown }, extraHint?: string): MailboxError {
 	return new MailboxError('CONNECTION_REFUSED', `${server.host} offers no ManageSieve on port ${server.port}: ${reason}. Out-of-office replies are set through ManageSieve (RFC 5804), so the server may not offer it, or on another port.`, {
 		field: SIEVE_FIELDS.port,
 		step: 'connect',
-		causeCode,
+		...code,
 		hint: `Check "ManageSieve Port" (usually ${MANAGESIEVE_PORT}, on older servers 2000), or ask the mail provider whether ManageSieve is enabled.${extraHint ? ` ${extraHint}` : ''}`,
 	});
 }
@@ -55,7 +55,8 @@ export function fromSieveError(error: unknown, server: ResolvedServer, context: 
 	if (error instanceof SieveCommandError) {
 		const said = serverSaid(error, secrets);
 		const code = error.status.code?.name;
-		const details = { serverResponse: said, causeCode: code ?? `${error.status.status} ${error.command}` };
+		const command = error.command === 'GREETING' ? undefined : error.command === 'AUTHENTICATE' && context.mechanism ? `AUTHENTICATE ${context.mechanism}` : error.command;
+		const details = { serverResponse: said, serverCode: code ?? `${error.status.status} ${error.command}`, command, cause: error };
 		if (error.command === 'GREETING') {
 			return new MailboxError('SERVER', `${where} refused the ManageSieve connection (server said: ${said || error.status.status}).`, {
 				...details,
@@ -69,7 +70,7 @@ export function fromSieveError(error: unknown, server: ResolvedServer, context: 
 		if (code === 'TRYLATER') {
 			return new MailboxError('SERVER', `${server.host} has a temporary problem with ManageSieve${user} (server said: ${said}).`, { ...details, step: context.mechanism ? 'login' : 'command', hint: 'Try again later.' });
 		}
-		if (context.mechanism || error.command === 'AUTHENTICATE') return loginError(server, context, said, details.causeCode, code);
+		if (context.mechanism || error.command === 'AUTHENTICATE') return loginError(server, context, said, details, code);
 		if (code?.startsWith('QUOTA')) {
 			return new MailboxError('SERVER', `${server.host} refused ${error.command}${user}: the Sieve script quota is exhausted (server said: ${said}).`, {
 				...details,
@@ -80,13 +81,14 @@ export function fromSieveError(error: unknown, server: ResolvedServer, context: 
 		return new MailboxError('SERVER', `${server.host} refused ${error.command}${user}: ${said || error.status.status}.`, { ...details, step: 'command' });
 	}
 	if (error instanceof SieveProtocolError) {
-		return noManageSieveError(server, `the server there did not answer like a ManageSieve server ("${redact(error.received, secrets)}")`, error.code, context.noSieveHint);
+		return noManageSieveError(server, `the server there did not answer like a ManageSieve server ("${redact(error.received, secrets)}")`, { systemCode: error.code, cause: error }, context.noSieveHint);
 	}
 	const code = (error as { code?: unknown } | undefined)?.code;
 	if (code === SIEVE_CLOSED) {
 		return new MailboxError('CONNECTION_CLOSED', `${where} closed the ManageSieve connection unexpectedly${context.mechanism ? ' during the login' : ''}.`, {
 			step: context.mechanism ? 'login' : 'command',
-			causeCode: SIEVE_CLOSED,
+			systemCode: SIEVE_CLOSED,
+			cause: error,
 			hint: 'Check ManageSieve Port and ManageSieve Security; the server may also limit connections per user or address.',
 		});
 	}
@@ -100,32 +102,30 @@ export function fromSieveError(error: unknown, server: ResolvedServer, context: 
  */
 function forManageSieve(error: MailboxError, server: ResolvedServer, context: SieveErrorContext): MailboxError {
 	if (error.code === 'CONNECTION_REFUSED' && error.causeCode === 'ECONNREFUSED' && !server.proxy) {
-		return noManageSieveError(server, 'the connection was refused (nothing listens on that port)', 'ECONNREFUSED', context.noSieveHint);
+		return noManageSieveError(server, 'the connection was refused (nothing listens on that port)', { systemCode: 'ECONNREFUSED', cause: error.cause }, context.noSieveHint);
 	}
 	if (error.code === 'TIMEOUT' && error.causeCode === 'GREETING_TIMEOUT') {
-		return noManageSieveError(server, 'a connection was accepted but no ManageSieve greeting came', 'GREETING_TIMEOUT', context.noSieveHint);
+		return noManageSieveError(server, 'a connection was accepted but no ManageSieve greeting came', { systemCode: 'GREETING_TIMEOUT', cause: error.cause }, context.noSieveHint);
 	}
 	if (error.field === 'port' || error.field === 'security') {
 		const message = error.message.replace(/\bno IMAP server\b/, 'no ManageSieve server');
 		return new MailboxError(error.code, message, {
+			...detailsOf(error),
 			field: error.field === 'port' ? SIEVE_FIELDS.port : SIEVE_FIELDS.security,
-			step: error.step,
-			causeCode: error.causeCode,
-			serverResponse: error.serverResponse,
 			hint: `Check "ManageSieve Port" and "ManageSieve Security" (ManageSieve usually runs on port ${MANAGESIEVE_PORT} with STARTTLS).`,
 		});
 	}
 	return error;
 }
 
-function loginError(server: ResolvedServer, context: SieveErrorContext, said: string, causeCode: string, code: string | undefined): MailboxError {
+function loginError(server: ResolvedServer, context: SieveErrorContext, said: string, origin: { serverCode: string; command?: string; cause: unknown }, code: string | undefined): MailboxError {
 	const user = context.user ? ` for user "${context.user}"` : '';
 	const saying = said ? ` (server said: ${said})` : '';
 	if (code === 'ENCRYPT-NEEDED' || code === 'AUTH-TOO-WEAK') {
 		return new MailboxError('AUTH', `${server.host} refused the ManageSieve login${user} without encryption${saying}.`, {
 			field: SIEVE_FIELDS.security,
 			step: 'login',
-			causeCode,
+			...origin,
 			serverResponse: said,
 			hint: 'Set ManageSieve Security to STARTTLS.',
 		});
@@ -134,7 +134,7 @@ function loginError(server: ResolvedServer, context: SieveErrorContext, said: st
 		return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the access token for ManageSieve${user}${saying}.`, {
 			field: 'accessToken',
 			step: 'login',
-			causeCode,
+			...origin,
 			serverResponse: said,
 			hint: 'The token is expired, revoked, or was issued for another mailbox: sign in again (or renew the app token).',
 		});
@@ -142,7 +142,7 @@ function loginError(server: ResolvedServer, context: SieveErrorContext, said: st
 	return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the ManageSieve login${user}${saying}.`, {
 		field: 'password',
 		step: 'login',
-		causeCode,
+		...origin,
 		serverResponse: said,
 		hint: 'Check User and Password in the credential (ManageSieve uses the same login as IMAP). Some providers need an app password.',
 	});

@@ -73,7 +73,7 @@ async function readState(client: ManageSieveClient, scripts: SieveScriptEntry[],
 function foreignScriptError(scriptName: string): MailboxError {
 	return new MailboxError('SERVER', `The Sieve script "${scriptName}" on the server was not written by the Mailbox node, so it is left alone.`, {
 		step: 'command',
-		causeCode: 'FOREIGN_SCRIPT',
+		reason: 'FOREIGN_SCRIPT',
 		hint: `Rename or delete that script (e.g. in the webmail's filter settings), then run this operation again.`,
 	});
 }
@@ -83,7 +83,9 @@ function scriptRefused(error: unknown, host: string): unknown {
 	if (!(error instanceof SieveCommandError) || error.status.status !== 'NO' || error.status.code?.name.startsWith('QUOTA')) return error;
 	return new MailboxError('SERVER', `${host} refused the out-of-office Sieve script: ${error.status.text.trim() || 'no reason given'}`, {
 		step: 'command',
-		causeCode: error.status.code?.name ?? `NO ${error.command}`,
+		serverCode: error.status.code?.name ?? `NO ${error.command}`,
+		command: error.command,
+		cause: error,
 		serverResponse: error.status.text,
 		hint: "Check Subject, Text, From and Own Addresses; the server's words above name the problem.",
 	});
@@ -110,7 +112,7 @@ export async function setOutOfOffice(client: ManageSieveClient, input: VacationS
 	if (extensions.length && !extensions.includes('vacation')) {
 		throw new MailboxError('SERVER', `${client.server.host} supports Sieve but not its "vacation" extension, so it cannot send auto-replies.`, {
 			step: 'command',
-			causeCode: 'NO_VACATION',
+			reason: 'NO_VACATION',
 			hint: 'Ask the mail provider to enable the Sieve vacation extension, or set the auto-reply in its webmail.',
 		});
 	}
@@ -127,14 +129,14 @@ export async function setOutOfOffice(client: ManageSieveClient, input: VacationS
 		if (extensions.length && !extensions.includes('include')) {
 			throw new MailboxError('SERVER', `The Sieve script "${include}" is active, and ${client.server.host} cannot run the auto-reply next to it (its Sieve has no "include" extension).`, {
 				step: 'command',
-				causeCode: 'NO_INCLUDE',
+				reason: 'NO_INCLUDE',
 				hint: `Only one Sieve script can be active. Add the auto-reply to "${include}" by hand (e.g. in the webmail), or deactivate it first if its filters are not needed.`,
 			});
 		}
 		if (requiredBy(await client.getScript(include)).includes('vacation')) {
 			throw new MailboxError('SERVER', `The active Sieve script "${include}" has an auto-reply (vacation) of its own; a second one next to it would fail.`, {
 				step: 'command',
-				causeCode: 'OTHER_VACATION',
+				reason: 'OTHER_VACATION',
 				hint: `Turn off the other auto-reply first (e.g. in the webmail's out-of-office settings, which wrote "${include}"), then run Set again.`,
 			});
 		}

@@ -50,9 +50,11 @@ export function fromSmtpError(error: unknown, server: ResolvedServer, login?: Pa
 	const where = describeServer(server);
 	const said = response ? ` (server said: ${response})` : '';
 	const ports = DEFAULT_PORTS.smtp;
+	// AUTH keeps its mechanism only: what follows it is the secret
+	const origin = { cause: error, command: command && redact(command.startsWith('AUTH') ? command.split(/\s+/).slice(0, 2).join(' ') : command, secrets), responseCode };
 
 	if (responseCode === undefined) {
-		const network = fromNetworkError({ code: networkCode(err, rawMessage), message: rawMessage }, server, secrets);
+		const network = fromNetworkError({ code: networkCode(err, rawMessage), message: rawMessage }, server, secrets, error);
 		if (network) return network;
 	}
 
@@ -60,7 +62,8 @@ export function fromSmtpError(error: unknown, server: ResolvedServer, login?: Pa
 		return new MailboxError('STARTTLS_UNAVAILABLE', `${where} does not offer STARTTLS${said}.`, {
 			field: 'security',
 			step: 'tls',
-			causeCode: code ?? 'STARTTLS',
+			...(code ? { systemCode: code } : { reason: 'STARTTLS' as const }),
+			...origin,
 			serverResponse: response,
 			hint: `Choose SSL/TLS with its port (usually ${ports.tls}) if the server has one; "STARTTLS If Offered" or None send the password unencrypted, so only on a trusted network.`,
 		});
@@ -71,12 +74,13 @@ export function fromSmtpError(error: unknown, server: ResolvedServer, login?: Pa
 		const mechanism = command?.replace(/^AUTH\s*/, '') || undefined;
 		if (!responseCode) {
 			if (/missing credentials/i.test(rawMessage)) {
-				return new MailboxError('CONFIG', 'The login is incomplete.', { field: 'password', step: 'config', causeCode: code, hint: 'Enter User and Password, or set Authentication to None.' });
+				return new MailboxError('CONFIG', 'The login is incomplete.', { field: 'password', step: 'config', systemCode: code, ...origin, hint: 'Enter User and Password, or set Authentication to None.' });
 			}
 		} else if (responseCode === 454 || responseCode === 432) {
 			return new MailboxError('SERVER', `${server.host} could not check the login${user} just now${said}.`, {
 				step: 'login',
-				causeCode: String(responseCode),
+				serverCode: String(responseCode),
+				...origin,
 				serverResponse: response,
 				hint: 'This is a temporary failure on the server: try again in a few minutes.',
 			});
@@ -84,7 +88,8 @@ export function fromSmtpError(error: unknown, server: ResolvedServer, login?: Pa
 			return new MailboxError('AUTH', `${where} does not accept the login method${mechanism ? ` ${mechanism}` : ''}${said}.`, {
 				field: 'security',
 				step: 'login',
-				causeCode: String(responseCode),
+				serverCode: String(responseCode),
+				...origin,
 				serverResponse: response,
 				hint: `Many servers accept a login only over an encrypted connection: choose STARTTLS (port ${ports.starttls}) or SSL/TLS (port ${ports.tls}). Microsoft 365 also needs "Authenticated SMTP" enabled for the mailbox.`,
 			});
@@ -93,7 +98,8 @@ export function fromSmtpError(error: unknown, server: ResolvedServer, login?: Pa
 			return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the access token${user}${said}.`, {
 				field: 'accessToken',
 				step: 'login',
-				causeCode: responseCode ? String(responseCode) : (code ?? 'EAUTH'),
+				...(responseCode ? { serverCode: String(responseCode) } : { systemCode: code ?? 'EAUTH' }),
+				...origin,
 				serverResponse: response,
 				hint: 'The token is expired, revoked, or was issued for another mailbox: sign in again (or renew the app token), and check that the user is the mailbox the token is for and that the token allows sending mail (SMTP.Send).',
 			});
@@ -101,7 +107,8 @@ export function fromSmtpError(error: unknown, server: ResolvedServer, login?: Pa
 		return new MailboxError('AUTH', `Authentication failed: ${server.host} rejected the login${user}${said}.`, {
 			field: 'password',
 			step: 'login',
-			causeCode: responseCode ? String(responseCode) : (code ?? 'EAUTH'),
+			...(responseCode ? { serverCode: String(responseCode) } : { systemCode: code ?? 'EAUTH' }),
+			...origin,
 			serverResponse: response,
 			hint: 'Check User and Password. Providers with two-factor sign-in need an app password, and some (Microsoft 365) require SMTP login to be enabled for the account.',
 		});
@@ -111,7 +118,8 @@ export function fromSmtpError(error: unknown, server: ResolvedServer, login?: Pa
 		return new MailboxError('AUTH', `${where} accepts mail only after a login${said}.`, {
 			field: 'authentication',
 			step: 'login',
-			causeCode: String(responseCode),
+			serverCode: String(responseCode),
+			...origin,
 			serverResponse: response,
 			hint: 'Set Authentication to Password and enter User and Password of a mailbox on this server.',
 		});
@@ -121,7 +129,8 @@ export function fromSmtpError(error: unknown, server: ResolvedServer, login?: Pa
 		return new MailboxError('PROTOCOL', `${where} did not greet like an SMTP server${said}.`, {
 			field: 'port',
 			step: 'greeting',
-			causeCode: code,
+			systemCode: code,
+			...origin,
 			serverResponse: response,
 			hint: `Check Port: the usual SMTP ports are ${ports.tls} for SSL/TLS, ${ports.starttls} for STARTTLS and ${ports.none} for None.`,
 		});
@@ -130,13 +139,15 @@ export function fromSmtpError(error: unknown, server: ResolvedServer, login?: Pa
 	if (responseCode) {
 		return new MailboxError('SERVER', `${where} refused ${command ?? 'the command'}${said}.`, {
 			step: 'command',
-			causeCode: String(responseCode),
+			serverCode: String(responseCode),
+			...origin,
 			serverResponse: response,
 		});
 	}
 	return new MailboxError('PROTOCOL', `SMTP error from ${where}: ${redact(rawMessage, secrets)}`, {
 		step: 'command',
-		causeCode: code,
+		systemCode: code,
+		...origin,
 		serverResponse: response,
 	});
 }

@@ -1,7 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { MailboxError } from '../errors';
+import { isRejectedToken, MailboxError } from '../errors';
 import { isTokenLogin, type Login, type ResolvedServer } from '../connection/options';
 import { listFolders } from '../imap/folders';
 import { silentLogger, type Logger } from '../logger';
@@ -91,7 +91,7 @@ export class SmtpSender {
 			info = await this.sendOnce(message);
 		} catch (error) {
 			const renewToken = this.renewToken;
-			if (!renewToken || !(error instanceof MailboxError) || error.code !== 'AUTH' || error.field !== 'accessToken') throw fromSmtpError(error, this.server, this.login);
+			if (!renewToken || !isRejectedToken(error)) throw fromSmtpError(error, this.server, this.login);
 			this.renewal ??= this.renew(renewToken);
 			await this.renewal;
 			info = await this.sendOnce(message);

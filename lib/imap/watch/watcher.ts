@@ -12,7 +12,7 @@
  * stop() on deactivation, and persists every state `onState` (and ledger `onLedger`) reports.
  */
 import { ImapFlow, type FetchMessageObject, type MessageStructureObject } from 'imapflow';
-import { MailboxError } from '../../errors';
+import { isRejectedToken, MailboxError } from '../../errors';
 import { silentLogger, type Logger } from '../../logger';
 import { fromImapError, imapOptions, type ImapLogin } from '../connect';
 import { guard, Sleeper, systemClock, type BackoffOptions, type Clock } from '../../delivery/clock';
@@ -25,7 +25,6 @@ import { FolderCursor, loadState, messageKey, saveState, type FirstActivation, t
 import { expungesWholeFolder } from '../expunge';
 import { isGmail, trashFolderOf } from '../gmail';
 import { uidSetOf } from '../uid-set';
-import { isTokenRejected } from '../../auth/oauth2-token';
 import { isTokenLogin, type ResolvedServer } from '../../connection/options';
 
 export type AfterProcessing = 'none' | 'markRead' | 'move' | 'delete';
@@ -300,7 +299,7 @@ class FolderWatcher {
 				const refused = fromImapError(error, this.owner.server, login);
 				// an access token the server rejected before its known expiry (revoked, or the
 				// credential changed): renewed once, and the login tried once more at once
-				if (typeof loginOf !== 'function' || !isTokenLogin(login) || !isTokenRejected(refused)) throw refused;
+				if (typeof loginOf !== 'function' || !isTokenLogin(login) || !isRejectedToken(refused)) throw refused;
 				this.log.debug(`mailbox watcher: folder "${this.folder}": the server rejected the access token; renewing it`);
 				client.close();
 				login = await abortable(loginOf(login.accessToken), signal);

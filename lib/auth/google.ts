@@ -168,7 +168,7 @@ function grantFailed(status: number, body: string, key: ServiceAccountKey, subje
 	const error = typeof parsed.error === 'string' ? parsed.error : '';
 	const description = typeof parsed.error_description === 'string' ? parsed.error_description : '';
 	const said = redact([error, description].filter(Boolean).join(': ') || `HTTP ${status}`, [key.privateKey]);
-	const details = (field: string) => ({ field, step: 'login' as const, causeCode: error || `HTTP ${status}`, serverResponse: said });
+	const details = (field: string) => ({ field, step: 'login' as const, serverCode: error || `HTTP ${status}`, responseCode: status, serverResponse: said });
 	const clientId = key.clientId ? `client ID ${key.clientId}` : `the service account's numeric client ID`;
 	if (error === 'unauthorized_client' || error === 'access_denied') {
 		return new MailboxError('AUTH', `Google refused to let ${key.clientEmail} act as ${subject}: domain-wide delegation is not granted for the scope ${scope} (${said}).`, {
@@ -207,7 +207,7 @@ function grantFailed(status: number, body: string, key: ServiceAccountKey, subje
 		return new MailboxError('AUTH', `A policy of your Google Workspace administrator blocks the scope ${scope} for ${subject} (${said}).`, { ...details('mailbox'), hint: 'Ask the administrator to allow the app access to Gmail (Admin console → Security → API controls).' });
 	}
 	if (status >= 500 || status === 429) {
-		return new MailboxError('SERVER', `Google's token endpoint could not answer now (${said}).`, { field: key.keyField, step: 'login', causeCode: error || `HTTP ${status}`, serverResponse: said, hint: 'Try again later.' });
+		return new MailboxError('SERVER', `Google's token endpoint could not answer now (${said}).`, { ...details(key.keyField), hint: 'Try again later.' });
 	}
 	return new MailboxError('AUTH', `Google did not issue a token for ${subject}: ${said}.`, { ...details(key.keyField), hint: `Check the key file and the domain-wide delegation of ${clientId} with the scope ${scope}.` });
 }

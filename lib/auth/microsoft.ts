@@ -73,7 +73,7 @@ function fromMsalError(error: unknown, s: Required<MicrosoftAppSettings>): Mailb
 	const e = (error ?? {}) as { errorCode?: string; errorMessage?: string; message?: string; subError?: string };
 	const text = redact(e.errorMessage || e.message || String(error), [s.clientSecret]);
 	const aadsts = /AADSTS(\d+)/.exec(text)?.[1];
-	const details = (field: string, hint: string) => ({ field, step: 'login' as const, causeCode: aadsts ? `AADSTS${aadsts}` : e.errorCode, serverResponse: text, hint });
+	const details = (field: string, hint: string) => ({ field, step: 'login' as const, serverCode: aadsts ? `AADSTS${aadsts}` : e.errorCode, serverResponse: text, hint, cause: error });
 	if (aadsts === '7000215' || aadsts === '7000222' || e.errorCode === 'invalid_client') {
 		return new MailboxError('AUTH', 'Microsoft rejected the client secret (it is wrong or expired).', details('clientSecret', 'Create a new client secret in the app registration and enter its value (not its ID).'));
 	}
@@ -81,7 +81,7 @@ function fromMsalError(error: unknown, s: Required<MicrosoftAppSettings>): Mailb
 		return new MailboxError('AUTH', `No app with client ID "${s.clientId}" exists in tenant "${s.tenantId}".`, details('clientId', 'Check Client ID and Tenant ID against the app registration.'));
 	}
 	if (/ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|network|certificate|self.signed/i.test(text) || e.errorCode === 'network_error') {
-		return new MailboxError('CONNECTION_REFUSED', `The sign-in host ${s.authorityHost} could not be reached: ${text}`, { field: 'authorityHost', step: 'connect', causeCode: e.errorCode, hint: 'Check the sign-in host and that this n8n instance can reach it over HTTPS.' });
+		return new MailboxError('CONNECTION_REFUSED', `The sign-in host ${s.authorityHost} could not be reached: ${text}`, { field: 'authorityHost', step: 'connect', systemCode: e.errorCode, cause: error, hint: 'Check the sign-in host and that this n8n instance can reach it over HTTPS.' });
 	}
 	// MSAL reports an unknown tenant as endpoints it could not resolve: the metadata request failed.
 	if (aadsts === '90002' || aadsts === '900023' || e.errorCode === 'endpoints_resolution_error' || /tenant/i.test(text)) {

@@ -6,7 +6,7 @@
  * Permanent failures (a wrong password, a certificate not accepted, a setting or folder that does
  * not exist) are not hammered like a timeout: they wait the longest backoff delay at once.
  */
-import { MailboxError } from '../errors';
+import { isPermanent, type MailboxError } from '../errors';
 import type { Logger } from '../logger';
 import { Backoff, type BackoffOptions, type Clock } from './clock';
 
@@ -14,12 +14,8 @@ export type HealthEvent =
 	| { type: 'failing' | 'updated'; error: MailboxError; message: string; firstFailureAt: Date; lastFailureAt: Date; count: number }
 	| { type: 'recovered'; firstFailureAt: Date; lastFailureAt: Date; recoveredAt: Date; count: number };
 
-const PERMANENT: ReadonlySet<string> = new Set(['AUTH', 'CONFIG', 'TLS_CERTIFICATE', 'STARTTLS_UNAVAILABLE', 'NOT_FOUND']);
-
-/** A failure that will not go away by itself (the user has to change something). */
-export function isPermanent(error: MailboxError): boolean {
-	return PERMANENT.has(error.code);
-}
+/** A failure that will not go away by itself (the user has to change something); decided in lib/errors.ts. */
+export { isPermanent };
 
 export class Health {
 	private failure?: { error: MailboxError; first: Date; last: Date; count: number };

@@ -153,7 +153,7 @@ export class Stream {
 					() =>
 						new MailboxError('TIMEOUT', `${this.o.name}: the fetch took longer than ${Math.round(this.o.stuckAfterMs / 1000)} s and was abandoned; its connection was dropped and the next fetch starts on a new one.`, {
 							step: 'command',
-							causeCode: 'STUCK',
+							reason: 'STUCK',
 						}),
 					this.o.clock,
 				);

@@ -34,7 +34,7 @@ import {
 	type ExchangeService,
 	type Item,
 } from 'ews-javascript-api';
-import { configError, MailboxError } from '../errors';
+import { configError, detailsOf, MailboxError } from '../errors';
 import { distinguishedFolder, splitFolderPath, type EwsClient, type EwsFolderRef } from './client';
 import { read } from './items';
 
@@ -254,7 +254,7 @@ export async function resolveFolderFor(client: EwsClient, path: string, field: s
 	if ('ref' in found) return found.ref;
 	const error = found.error;
 	if (error instanceof MailboxError && error.field === 'folders') {
-		throw new MailboxError(error.code, `${label}: ${error.message}`, { field, step: error.step, hint: error.hint, causeCode: error.causeCode, serverResponse: error.serverResponse });
+		throw new MailboxError(error.code, `${label}: ${error.message}`, { ...detailsOf(error), field });
 	}
 	throw error instanceof Error ? error : new MailboxError('PROTOCOL', String(error));
 }
@@ -291,7 +291,8 @@ export function itemError(client: EwsClient, response: ServiceResponse, operatio
 		return new MailboxError('NOT_FOUND', `Message ${short} was not found${where} (${operation}: ErrorItemNotFound): it was moved or deleted meanwhile, or the id is of another mailbox.`, {
 			field: 'itemId',
 			step: 'command',
-			causeCode: code,
+			serverCode: code,
+			command: operation,
 			serverResponse: `${code}: ${response.ErrorMessage ?? ''}`,
 			hint: 'A message gets a new item id when it is moved; use the newItemId of the operation that moved it.',
 		});
@@ -300,7 +301,8 @@ export function itemError(client: EwsClient, response: ServiceResponse, operatio
 		return new MailboxError('CONFIG', `Item ID ${short} is not a valid EWS item id (${operation}: ${code}).`, {
 			field: 'itemId',
 			step: 'config',
-			causeCode: code,
+			serverCode: code,
+			command: operation,
 			serverResponse: `${code}: ${response.ErrorMessage ?? ''}`,
 			hint: 'Map the itemId of an item from the EWS trigger, e.g. {{ $json.itemId }}.',
 		});
@@ -473,7 +475,7 @@ export async function getEwsMessage(client: EwsClient, itemId: string): Promise<
 	if (!outcome.ok) throw outcome.error;
 	const item = outcome.item;
 	const content = read(() => item.MimeContent?.Content);
-	if (!content) throw new MailboxError('PROTOCOL', 'Exchange returned the message without its MIME content.', { step: 'command', causeCode: 'NO_MIME' });
+	if (!content) throw new MailboxError('PROTOCOL', 'Exchange returned the message without its MIME content.', { step: 'command', reason: 'NO_MIME' });
 	const received = read(() => item.DateTimeReceived);
 	const ms = received ? read(() => received.valueOf()) : undefined;
 	return {

@@ -271,9 +271,9 @@ export class EwsClient {
 		const fromTransport = this.transport.takeFailure(e.message) ?? this.transport.takeFailure(e.Message);
 		if (fromTransport) return fromTransport;
 		const code = ewsErrorCode(error);
-		if (code) return fromEwsResponseCode(code.name, code.message, this.context, { backOffMs: code.backOffMs, operation });
+		if (code) return fromEwsResponseCode(code.name, code.message, this.context, { backOffMs: code.backOffMs, operation, cause: error });
 		const text = redact(e.message || e.Message || String(error), this.context.secrets);
-		return new MailboxError('PROTOCOL', `EWS ${operation ?? 'request'} failed: ${text}`, { step: 'command', serverResponse: text });
+		return new MailboxError('PROTOCOL', `EWS ${operation ?? 'request'} failed: ${text}`, { step: 'command', serverResponse: text, command: operation, cause: error });
 	}
 
 	/**

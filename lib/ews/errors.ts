@@ -47,8 +47,9 @@ export function diagnosticsReason(header: string | undefined): string | undefine
 }
 
 /** An HTTP answer other than 200 and a SOAP fault (401, 403, 404, a redirect to a sign-in page...). */
-export function fromEwsHttpStatus(status: number, details: { diagnostics?: string; location?: string; body?: string; renewed?: boolean }, ctx: EwsErrorContext): MailboxError {
+export function fromEwsHttpStatus(status: number, details: { diagnostics?: string; location?: string; body?: string; renewed?: boolean; operation?: string }, ctx: EwsErrorContext): MailboxError {
 	const host = hostOf(ctx.url);
+	const answer = { responseCode: status, command: details.operation };
 	const reason = details.diagnostics ? redact(diagnosticsReason(details.diagnostics) ?? '', ctx.secrets) : undefined;
 	const said = reason ? ` Exchange says: ${reason}` : '';
 	const serverResponse = reason ?? (details.body ? redact(details.body.slice(0, 300), ctx.secrets) : undefined);
@@ -57,7 +58,8 @@ export function fromEwsHttpStatus(status: number, details: { diagnostics?: strin
 			return new MailboxError('AUTH', `Exchange at ${host} rejected the user name or password (HTTP 401).${said}`, {
 				field: 'password',
 				step: 'login',
-				causeCode: 'HTTP_401',
+				serverCode: 'HTTP_401',
+				...answer,
 				serverResponse,
 				hint: 'Check User (user@domain or DOMAIN\\user) and Password; Basic authentication must be enabled for EWS on the server (on-premises Exchange: the EWS virtual directory).',
 			});
@@ -66,7 +68,8 @@ export function fromEwsHttpStatus(status: number, details: { diagnostics?: strin
 		return new MailboxError('AUTH', `Exchange at ${host} rejected the access token (HTTP 401)${details.renewed ? ', also after renewing it' : ''}: it has expired, was revoked, or is not valid for EWS.${said}`, {
 			field: 'accessToken',
 			step: 'login',
-			causeCode: 'HTTP_401',
+			serverCode: 'HTTP_401',
+			...answer,
 			serverResponse,
 			hint: app
 				? 'Check that the token is for https://outlook.office365.com (scope https://outlook.office365.com/.default) and that the app has the application permission full_access_as_app with admin consent.'
@@ -77,7 +80,8 @@ export function fromEwsHttpStatus(status: number, details: { diagnostics?: strin
 		return new MailboxError('AUTH', `Exchange at ${host} refused access to EWS (HTTP 403).${said}`, {
 			field: ctx.auth === 'password' ? 'user' : 'mailbox',
 			step: 'login',
-			causeCode: 'HTTP_403',
+			serverCode: 'HTTP_403',
+			...answer,
 			serverResponse,
 			hint: `EWS may be disabled for the organization or the mailbox (Set-CASMailbox -EwsEnabled), or blocked by an application policy. ${permissionHint(ctx)}`,
 		});
@@ -86,7 +90,8 @@ export function fromEwsHttpStatus(status: number, details: { diagnostics?: strin
 		return new MailboxError('PROTOCOL', `${host} answered with a redirect${details.location ? ` to ${redact(details.location, ctx.secrets)}` : ''} instead of EWS (HTTP ${status}).`, {
 			field: 'url',
 			step: 'login',
-			causeCode: `HTTP_${status}`,
+			serverCode: `HTTP_${status}`,
+			...answer,
 			hint: 'Enter the EWS URL itself, e.g. https://mail.example.com/EWS/Exchange.asmx; forms-based sign-in pages in front of Exchange are not supported.',
 		});
 	}
@@ -94,22 +99,24 @@ export function fromEwsHttpStatus(status: number, details: { diagnostics?: strin
 		return new MailboxError('CONFIG', `There is no EWS endpoint at ${redact(ctx.url, ctx.secrets)} (HTTP 404).`, {
 			field: 'url',
 			step: 'config',
-			causeCode: 'HTTP_404',
+			serverCode: 'HTTP_404',
+			...answer,
 			hint: 'The EWS URL usually ends in /EWS/Exchange.asmx, e.g. https://outlook.office365.com/EWS/Exchange.asmx or https://mail.example.com/EWS/Exchange.asmx.',
 		});
 	}
 	if (status === 503 || status === 429) {
-		return new MailboxError('SERVER', `Exchange at ${host} is busy or unavailable (HTTP ${status}), also after waiting and retrying.${said}`, { step: 'command', causeCode: `HTTP_${status}`, serverResponse, hint: 'Try again later; Exchange Online throttles clients that send many requests.' });
+		return new MailboxError('SERVER', `Exchange at ${host} is busy or unavailable (HTTP ${status}), also after waiting and retrying.${said}`, { step: 'command', serverCode: `HTTP_${status}`, ...answer, serverResponse, hint: 'Try again later; Exchange Online throttles clients that send many requests.' });
 	}
-	return new MailboxError('SERVER', `Exchange at ${host} answered HTTP ${status}.${said}`, { step: 'command', causeCode: `HTTP_${status}`, serverResponse });
+	return new MailboxError('SERVER', `Exchange at ${host} answered HTTP ${status}.${said}`, { step: 'command', serverCode: `HTTP_${status}`, ...answer, serverResponse });
 }
 
 /** EWS response codes (ErrorAccessDenied...) as the user-facing error. */
-export function fromEwsResponseCode(code: string, message: string, ctx: EwsErrorContext, details: { backOffMs?: number; operation?: string } = {}): MailboxError {
+export function fromEwsResponseCode(code: string, message: string, ctx: EwsErrorContext, details: { backOffMs?: number; operation?: string; cause?: unknown } = {}): MailboxError {
 	const text = redact(message || code, ctx.secrets);
 	const serverResponse = `${code}: ${text}`;
 	const mailbox = ctx.mailbox ? `"${ctx.mailbox}"` : 'the mailbox';
 	const op = details.operation ? ` (${details.operation})` : '';
+	const origin = { command: details.operation, cause: details.cause };
 	switch (code) {
 		case 'ErrorAccessDenied':
 		case 'ErrorImpersonateUserDenied':
@@ -120,7 +127,8 @@ export function fromEwsResponseCode(code: string, message: string, ctx: EwsError
 			return new MailboxError('AUTH', `Exchange refused access to ${mailbox}${op}: ${text} (${code}).`, {
 				field: ctx.auth === 'password' ? 'user' : 'mailbox',
 				step: 'command',
-				causeCode: code,
+				serverCode: code,
+				...origin,
 				serverResponse,
 				hint: permissionHint(ctx),
 			});
@@ -131,7 +139,8 @@ export function fromEwsResponseCode(code: string, message: string, ctx: EwsError
 			return new MailboxError('NOT_FOUND', `There is no mailbox ${mailbox} in this Exchange organization (${code}).`, {
 				field: 'mailbox',
 				step: 'command',
-				causeCode: code,
+				serverCode: code,
+				...origin,
 				serverResponse,
 				hint: 'Check Mailbox: enter the primary SMTP address of a user or shared mailbox of the organization.',
 			});
@@ -139,42 +148,45 @@ export function fromEwsResponseCode(code: string, message: string, ctx: EwsError
 			return new MailboxError('CONFIG', `Exchange needs the address of the mailbox to act on${op}: the account has no mailbox of its own (${code}).`, {
 				field: 'mailbox',
 				step: 'command',
-				causeCode: code,
+				serverCode: code,
+				...origin,
 				serverResponse,
 				hint: 'Enter Mailbox: the primary SMTP address of the user or shared mailbox.',
 			});
 		case 'ErrorInvalidLicense':
-			return new MailboxError('AUTH', `The mailbox ${mailbox} has no Exchange Online license (${code}).`, { field: 'mailbox', step: 'command', causeCode: code, serverResponse, hint: 'Assign an Exchange Online license to the user, or use a shared mailbox.' });
+			return new MailboxError('AUTH', `The mailbox ${mailbox} has no Exchange Online license (${code}).`, { field: 'mailbox', step: 'command', serverCode: code, ...origin, serverResponse, hint: 'Assign an Exchange Online license to the user, or use a shared mailbox.' });
 		case 'ErrorServerBusy':
 			return new MailboxError('SERVER', `Exchange is throttling the requests for ${mailbox} (ErrorServerBusy${details.backOffMs ? `, back off ${Math.ceil(details.backOffMs / 1000)} s` : ''}), also after waiting and retrying.`, {
 				step: 'command',
-				causeCode: code,
+				serverCode: code,
+				...origin,
 				serverResponse,
 				hint: 'Poll less often or for fewer folders; Exchange Online limits how much EWS work a mailbox and an app may cause.',
 			});
 		case 'ErrorFolderNotFound':
-			return new MailboxError('NOT_FOUND', `A folder was not found in ${mailbox}${op} (${code}).`, { field: 'folders', step: 'command', causeCode: code, serverResponse, hint: 'Check the folder names; list the folders to see their paths.' });
+			return new MailboxError('NOT_FOUND', `A folder was not found in ${mailbox}${op} (${code}).`, { field: 'folders', step: 'command', serverCode: code, ...origin, serverResponse, hint: 'Check the folder names; list the folders to see their paths.' });
 		case 'ErrorItemNotFound':
-			return new MailboxError('NOT_FOUND', `The message is no longer in ${mailbox}${op}: it was moved or deleted (${code}).`, { step: 'command', causeCode: code, serverResponse });
+			return new MailboxError('NOT_FOUND', `The message is no longer in ${mailbox}${op}: it was moved or deleted (${code}).`, { step: 'command', serverCode: code, ...origin, serverResponse });
 		case 'ErrorInvalidSyncStateData':
-			return new MailboxError('PROTOCOL', `Exchange no longer accepts the saved sync state${op} (${code}).`, { step: 'command', causeCode: code, serverResponse });
+			return new MailboxError('PROTOCOL', `Exchange no longer accepts the saved sync state${op} (${code}).`, { step: 'command', serverCode: code, ...origin, serverResponse });
 		case 'ErrorMailboxMoveInProgress':
 		case 'ErrorMailboxStoreUnavailable':
 		case 'ErrorInternalServerTransientError':
 		case 'ErrorConnectionFailed':
 		case 'ErrorExceededConnectionCount':
 		case 'ErrorTooManyObjectsOpened':
-			return new MailboxError('SERVER', `Exchange cannot serve ${mailbox} right now${op}: ${text} (${code}).`, { step: 'command', causeCode: code, serverResponse, hint: 'It is temporary; the next attempt usually works.' });
+			return new MailboxError('SERVER', `Exchange cannot serve ${mailbox} right now${op}: ${text} (${code}).`, { step: 'command', serverCode: code, ...origin, serverResponse, hint: 'It is temporary; the next attempt usually works.' });
 		case 'ErrorInvalidServerVersion':
 		case 'ErrorIncorrectSchemaVersion':
 			return new MailboxError('CONFIG', `The Exchange server does not accept the requested server version${op}: ${text} (${code}).`, {
 				field: 'serverVersion',
 				step: 'command',
-				causeCode: code,
+				serverCode: code,
+				...origin,
 				serverResponse,
 				hint: 'Choose the Exchange version of the server (e.g. Exchange 2010 SP2 for Exchange 2010).',
 			});
 		default:
-			return new MailboxError('SERVER', `Exchange refused the request${op}: ${text} (${code}).`, { step: 'command', causeCode: code, serverResponse });
+			return new MailboxError('SERVER', `Exchange refused the request${op}: ${text} (${code}).`, { step: 'command', serverCode: code, ...origin, serverResponse });
 	}
 }

@@ -77,7 +77,7 @@ export async function getMessage(client: EwsClient, itemId: string): Promise<Ews
 	if (!response || response.Result !== ServiceResult.Success || !response.Item) throw client.toMailboxError(response ?? new Error('GetItem returned no item'), 'GetItem');
 	const item = response.Item;
 	const content = read(() => item.MimeContent?.Content);
-	if (!content) throw new MailboxError('PROTOCOL', 'Exchange returned the message without its MIME content.', { step: 'command', causeCode: 'NO_MIME' });
+	if (!content) throw new MailboxError('PROTOCOL', 'Exchange returned the message without its MIME content.', { step: 'command', reason: 'NO_MIME' });
 	return { ...itemInfo(item), source: Buffer.from(content, 'base64') };
 }
 

@@ -189,7 +189,7 @@ export class EwsTransport {
 					fresh = await this.options.renew();
 				} catch (error) {
 					this.options.onExchange?.(exchange());
-					throw this.reject(error instanceof MailboxError ? error : fromEwsHttpStatus(401, { diagnostics: headerValue(raw.headers, 'x-ms-diagnostics') }, this.options.context));
+					throw this.reject(error instanceof MailboxError ? error : fromEwsHttpStatus(401, { diagnostics: headerValue(raw.headers, 'x-ms-diagnostics'), operation }, this.options.context));
 				}
 				if (fresh) continue;
 			}
@@ -206,7 +206,7 @@ export class EwsTransport {
 			// SOAP faults (500 with a soap:Fault) are parsed by ews-javascript-api; everything else is mapped here.
 			if (raw.status === 500 && /<(?:[\w-]+:)?Fault[\s>]/.test(raw.body)) throw xhrResponse(raw);
 			throw this.reject(
-				fromEwsHttpStatus(raw.status, { diagnostics: headerValue(raw.headers, 'x-ms-diagnostics'), location: headerValue(raw.headers, 'location'), body: raw.body, renewed }, this.options.context),
+				fromEwsHttpStatus(raw.status, { diagnostics: headerValue(raw.headers, 'x-ms-diagnostics'), location: headerValue(raw.headers, 'location'), body: raw.body, renewed, operation }, this.options.context),
 			);
 		}
 	}
@@ -232,7 +232,7 @@ export class EwsTransport {
 			body: Buffer.from(request.data ?? '', 'utf8'),
 			timeoutMs: this.options.timeoutMs ?? 120_000,
 			maxResponseBytes: MAX_RESPONSE_BYTES,
-			tooLarge: () => new MailboxError('PROTOCOL', `Exchange's answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MB.`, { step: 'command', causeCode: 'TOO_LARGE' }),
+			tooLarge: () => new MailboxError('PROTOCOL', `Exchange's answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MB.`, { step: 'command', reason: 'TOO_LARGE' }),
 		});
 		return { ...response, body: response.body.toString('utf8') };
 	}

@@ -5,7 +5,7 @@
  * sync from scratch.
  */
 import { ChangeType, SyncFolderItemsScope, type ItemChange } from 'ews-javascript-api';
-import type { MailboxError } from '../errors';
+import { isItemGone, isResyncRequired, type MailboxError } from '../errors';
 import { FolderSyncWatcher, type FolderSyncAfterProcessing, type FolderSyncChange, type FolderSyncEvent, type FolderSyncMessage, type FolderSyncOptions, type FolderSyncSession, type FolderSyncStats } from '../delivery/folder-sync';
 import type { EwsClient, EwsFolderRef } from './client';
 import { deleteMessages, getMessage, itemInfo, markRead, moveMessages, SYNC_PROPERTIES, type EwsMessage } from './items';
@@ -23,8 +23,6 @@ export interface EwsWatcherOptions extends Omit<FolderSyncOptions<EwsMessage>, '
 	connect: () => Promise<EwsClient>;
 }
 
-/** A message that is no longer there (moved or deleted). */
-const isGone = (e: MailboxError): boolean => e.code === 'NOT_FOUND' && e.causeCode === 'ErrorItemNotFound';
 
 /** An EWS client as the folder-sync watcher uses it; failures come out as MailboxErrors. */
 export function ewsSyncSession(client: EwsClient): FolderSyncSession<EwsMessage> {
@@ -45,7 +43,7 @@ export function ewsSyncSession(client: EwsClient): FolderSyncSession<EwsMessage>
 			} catch (error) {
 				const e = client.toMailboxError(error);
 				results.push(e);
-				if (!isGone(e)) break;
+				if (!isItemGone(e)) break;
 			}
 		}
 		return results;
@@ -89,8 +87,8 @@ export class EwsWatcher extends FolderSyncWatcher<EwsMessage> {
 				label: 'EWS',
 				loggerName: 'mailbox-ews',
 				largestPage: 512,
-				isResync: (e: MailboxError) => e.causeCode === 'ErrorInvalidSyncStateData',
-				isGone,
+				isResync: isResyncRequired,
+				isGone: isItemGone,
 			},
 		);
 	}

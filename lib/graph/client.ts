@@ -35,7 +35,7 @@
  */
 import { getAppToken, GRAPH_SCOPE, type AppToken, type MicrosoftAppSettings } from '../auth/microsoft';
 import { splitFolderPath } from '../connection/folder-path';
-import { configError, MailboxError, redact } from '../errors';
+import { configError, detailsOf, MailboxError, redact } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import { DEFAULT_GRAPH_URL, type GraphErrorContext } from './errors';
 import { GraphTransport, type GraphBatchRequest, type GraphBatchResponse, type GraphExchange, type GraphRequest, type GraphThrottleOptions } from './transport';
@@ -431,10 +431,9 @@ export class GraphClient {
 		const e = this.toMailboxError(error, `folder ${name}`);
 		if (e.code !== 'NOT_FOUND' || e.field === 'mailbox') return e;
 		return new MailboxError('NOT_FOUND', `The mailbox${this.mailbox ? ` ${this.mailbox}` : ''} has no ${name} folder.`, {
+			...detailsOf(e),
 			field: 'folders',
 			step: 'command',
-			causeCode: e.causeCode,
-			serverResponse: e.serverResponse,
 			hint: name === 'archive' ? 'The archive folder exists once archiving is set up for the mailbox; choose another folder.' : 'Choose another folder.',
 		});
 	}

@@ -3,8 +3,8 @@
  *
  * Graph answers a failed request with an HTTP status and a JSON body
  * `{ "error": { "code": "ErrorItemNotFound", "message": "...", "innerError": { "request-id", ... } } }`.
- * `causeCode` is Graph's code (HTTP_<status> when the body has none), `serverResponse` Graph's
- * message with secrets removed. Network, DNS and TLS failures read as for EWS (shared in
+ * `serverCode` is Graph's code (HTTP_<status> when the body has none), `responseCode` the HTTP
+ * status, `command` the operation asked for, `serverResponse` Graph's message with secrets removed. Network, DNS and TLS failures read as for EWS (shared in
  * lib/connection/https-errors.ts), naming the Graph URL.
  *
  * One family is not a failure of the user's settings: a delta link Graph no longer knows (HTTP 410,
@@ -12,7 +12,7 @@
  * starts the folder's sync over instead of reporting an error.
  */
 import { fromHttpsNetworkError, hostOf, type HttpsEndpointNames } from '../connection/https-errors';
-import { MailboxError, redact } from '../errors';
+import { isResyncRequired, MailboxError, redact, RESYNC_SERVER_CODES } from '../errors';
 
 /** How the client signs in, for the wording of sign-in and permission failures. */
 export type GraphAuthKind = 'app' | 'token';
@@ -70,16 +70,11 @@ export function graphPermissionHint(ctx: Pick<GraphErrorContext, 'auth' | 'mailb
 	return `The sign-in needs the Microsoft Graph delegated permissions Mail.ReadWrite, Mail.Send, MailboxSettings.ReadWrite and offline_access; after adding them, click "Connect my account" again.${other}`;
 }
 
-/** Graph codes (and HTTP 410) that mean a delta link is no longer valid: the folder's sync starts over. */
-const RESYNC_CODES = new Set(['syncstatenotfound', 'resyncrequired', 'syncstateinvalid', 'invalidsyncstate', 'errorinvalidsyncstatedata', 'http_410']);
-
 /**
  * Whether an error means Graph no longer accepts a delta link (expired or unknown state): the
  * caller drops the link and reads the folder from the start (a full sync), it is no failure to report.
  */
-export function isResyncRequired(error: unknown): boolean {
-	return error instanceof MailboxError && error.causeCode !== undefined && RESYNC_CODES.has(error.causeCode.toLowerCase());
-}
+export { isResyncRequired };
 
 /** A socket, DNS or TLS failure of a request to Graph. */
 export function fromGraphNetworkError(error: unknown, ctx: GraphErrorContext): MailboxError {
@@ -102,17 +97,18 @@ export function fromGraphResponse(status: number, error: GraphErrorBody, ctx: Gr
 	const host = hostOf(ctx.baseUrl);
 	const text = error.message ? redact(error.message, ctx.secrets) : undefined;
 	const code = error.code;
-	const causeCode = code ?? `HTTP_${status}`;
+	const serverCode = code ?? `HTTP_${status}`;
+	const answer = { serverCode, responseCode: status, command: details.operation };
 	const serverResponse = text ? (code ? `${code}: ${text}` : text) : code;
 	const said = text ? ` Graph says: ${text}` : '';
 	const op = details.operation ? ` (${details.operation})` : '';
 	const mailbox = ctx.mailbox ? `"${ctx.mailbox}"` : 'the signed-in user\'s mailbox';
 	const lower = (code ?? '').toLowerCase();
 
-	if (status === 410 || RESYNC_CODES.has(lower)) {
-		return new MailboxError('PROTOCOL', `Microsoft Graph no longer accepts the saved delta link${op}: the folder is read again from the start (${causeCode}).`, {
+	if (status === 410 || RESYNC_SERVER_CODES.has(lower)) {
+		return new MailboxError('PROTOCOL', `Microsoft Graph no longer accepts the saved delta link${op}: the folder is read again from the start (${serverCode}).`, {
 			step: 'command',
-			causeCode,
+			...answer,
 			serverResponse,
 			hint: 'Nothing to change: delta links expire when a folder was not read for a long time, or after maintenance on the mailbox.',
 		});
@@ -122,7 +118,7 @@ export function fromGraphResponse(status: number, error: GraphErrorBody, ctx: Gr
 		return new MailboxError('AUTH', `Microsoft Graph rejected the access token (HTTP 401${details.renewed ? ', also after renewing it' : ''})${op}: it has expired, was revoked, or is not for Microsoft Graph.${said}`, {
 			field: 'accessToken',
 			step: 'login',
-			causeCode,
+			...answer,
 			serverResponse,
 			hint: app
 				? 'The app\'s token must be for Microsoft Graph: scope https://graph.microsoft.com/.default (a token for https://outlook.office365.com is refused). Check Tenant ID and Client ID, and that the app has Microsoft Graph application permissions with admin consent.'
@@ -131,27 +127,27 @@ export function fromGraphResponse(status: number, error: GraphErrorBody, ctx: Gr
 	}
 	if (status === 403 || lower === 'erroraccessdenied' || lower === 'authorization_requestdenied' || lower === 'accessdenied') {
 		if (lower === 'errorsendasdenied') {
-			return new MailboxError('SERVER', `Microsoft Graph refused to send as this sender${op}: the mailbox may not send as the From address (${causeCode}).${said}`, {
+			return new MailboxError('SERVER', `Microsoft Graph refused to send as this sender${op}: the mailbox may not send as the From address (${serverCode}).${said}`, {
 				field: 'mailbox',
 				step: 'command',
-				causeCode,
+				...answer,
 				serverResponse,
 				hint: 'Send with the mailbox\'s own address as From, or give the mailbox Send As permission for that address (Exchange admin center → Mailbox delegation).',
 			});
 		}
-		return new MailboxError('SERVER', `Microsoft Graph refused access to ${mailbox}${op} (HTTP ${status}, ${causeCode}).${said}`, {
+		return new MailboxError('SERVER', `Microsoft Graph refused access to ${mailbox}${op} (HTTP ${status}, ${serverCode}).${said}`, {
 			field: 'mailbox',
 			step: 'command',
-			causeCode,
+			...answer,
 			serverResponse,
 			hint: graphPermissionHint(ctx),
 		});
 	}
 	if (lower === 'errorinvaliduser' || lower === 'mailboxnotenabledforrestapi' || lower === 'mailboxnotfound' || lower === 'errornonexistentmailbox' || lower === 'errorinvalidmailbox') {
-		return new MailboxError('NOT_FOUND', `There is no mailbox ${mailbox} that Microsoft Graph can open${op} (${causeCode}).${said}`, {
+		return new MailboxError('NOT_FOUND', `There is no mailbox ${mailbox} that Microsoft Graph can open${op} (${serverCode}).${said}`, {
 			field: 'mailbox',
 			step: 'command',
-			causeCode,
+			...answer,
 			serverResponse,
 			hint:
 				lower === 'mailboxnotenabledforrestapi'
@@ -160,13 +156,13 @@ export function fromGraphResponse(status: number, error: GraphErrorBody, ctx: Gr
 		});
 	}
 	if (lower === 'erroritemnotfound' || lower === 'erroridnotfound' || lower === 'errorinvalididmalformed' || lower === 'errorinvalidid') {
-		return new MailboxError('NOT_FOUND', `The message or folder is no longer in ${mailbox}${op}: it was moved or deleted (${causeCode}).`, { step: 'command', causeCode, serverResponse });
+		return new MailboxError('NOT_FOUND', `The message or folder is no longer in ${mailbox}${op}: it was moved or deleted (${serverCode}).`, { step: 'command', ...answer, serverResponse });
 	}
 	if (status === 404 || lower === 'resourcenotfound') {
-		return new MailboxError('NOT_FOUND', `Microsoft Graph found nothing at the address asked for${op} (${causeCode}).${said}`, {
+		return new MailboxError('NOT_FOUND', `Microsoft Graph found nothing at the address asked for${op} (${serverCode}).${said}`, {
 			field: 'baseUrl',
 			step: 'command',
-			causeCode,
+			...answer,
 			serverResponse,
 			hint: `The message or folder may have been deleted; if every request fails this way, check the Graph URL (${DEFAULT_GRAPH_URL}) and Mailbox.`,
 		});
@@ -175,32 +171,33 @@ export function fromGraphResponse(status: number, error: GraphErrorBody, ctx: Gr
 		const waited = details.waits?.length ? `, also after waiting ${Math.round(details.waits.reduce((a, b) => a + b, 0) / 1000)} s and sending it again ${details.waits.length} time${details.waits.length === 1 ? '' : 's'}` : '';
 		return new MailboxError('SERVER', `Microsoft Graph is throttling the requests for ${mailbox} (HTTP ${status}${code ? `, ${code}` : ''})${op}${waited}.`, {
 			step: 'command',
-			causeCode: 'TooManyRequests',
+			...answer,
+			reason: 'TooManyRequests',
 			serverResponse,
 			hint: 'Try again later, poll less often or for fewer folders; Microsoft Graph limits how many requests an app may send for one mailbox (about 10,000 in 10 minutes, 4 at once).',
 		});
 	}
 	if (status === 413 || lower === 'errormessagesizeexceeded' || lower === 'requestentitytoolarge') {
-		return new MailboxError('SERVER', `Microsoft Graph refused the request as too large${op} (${causeCode}).${said}`, {
+		return new MailboxError('SERVER', `Microsoft Graph refused the request as too large${op} (${serverCode}).${said}`, {
 			step: 'command',
-			causeCode,
+			...answer,
 			serverResponse,
 			hint: 'Exchange Online accepts messages up to the mailbox\'s size limit (35 MB by default, 150 MB at most); send smaller attachments or raise the limit.',
 		});
 	}
 	if (lower === 'errorquotaexceeded' || lower === 'errorquotaexceededonsubmission') {
-		return new MailboxError('SERVER', `The mailbox ${mailbox} is full${op} (${causeCode}).`, { field: 'mailbox', step: 'command', causeCode, serverResponse, hint: 'Free space in the mailbox (empty Deleted Items, archive old mail) or raise its quota.' });
+		return new MailboxError('SERVER', `The mailbox ${mailbox} is full${op} (${serverCode}).`, { field: 'mailbox', step: 'command', ...answer, serverResponse, hint: 'Free space in the mailbox (empty Deleted Items, archive old mail) or raise its quota.' });
 	}
 	if (status >= 300 && status < 400) {
 		return new MailboxError('PROTOCOL', `${host} answered with a redirect${details.location ? ` to ${redact(details.location, ctx.secrets)}` : ''} instead of Microsoft Graph (HTTP ${status}).`, {
 			field: 'baseUrl',
 			step: 'command',
-			causeCode,
+			...answer,
 			hint: `Enter the Graph URL itself, ${DEFAULT_GRAPH_URL} (or a national cloud's).`,
 		});
 	}
 	if (status >= 500) {
-		return new MailboxError('SERVER', `Microsoft Graph failed to serve the request${op} (HTTP ${status}, ${causeCode}).${said}`, { step: 'command', causeCode, serverResponse, hint: 'It is usually temporary; the next attempt often works.' });
+		return new MailboxError('SERVER', `Microsoft Graph failed to serve the request${op} (HTTP ${status}, ${serverCode}).${said}`, { step: 'command', ...answer, serverResponse, hint: 'It is usually temporary; the next attempt often works.' });
 	}
-	return new MailboxError('SERVER', `Microsoft Graph refused the request${op} (HTTP ${status}, ${causeCode}).${said}`, { step: 'command', causeCode, serverResponse });
+	return new MailboxError('SERVER', `Microsoft Graph refused the request${op} (HTTP ${status}, ${serverCode}).${said}`, { step: 'command', ...answer, serverResponse });
 }

@@ -18,7 +18,7 @@
  * Every error names the node's field and the fix.
  */
 import { splitFolderPath } from '../connection/folder-path';
-import { configError, MailboxError } from '../errors';
+import { configError, detailsOf, lookup, MailboxError } from '../errors';
 import type { GraphAutomaticReplies, GraphClient, GraphDateTimeTimeZone, GraphFlagStatus, GraphFolder, GraphItemResult, GraphMessage, GraphMessageChanges } from './client';
 import { wellKnownFolder } from './client';
 
@@ -115,21 +115,14 @@ export async function resolveGraphFolder(client: GraphClient, path: string, at: 
 	if ('folder' in found) return found.folder;
 	const error = found.error;
 	if (error instanceof MailboxError && error.field === 'folders') {
-		throw new MailboxError(error.code, `${at.label}: ${error.message}`, { field: at.field, step: error.step, hint: error.hint, causeCode: error.causeCode, serverResponse: error.serverResponse });
+		throw new MailboxError(error.code, `${at.label}: ${error.message}`, { ...detailsOf(error), field: at.field });
 	}
 	throw error instanceof Error ? error : new MailboxError('PROTOCOL', String(error));
 }
 
 /** The folder at a path, or undefined when a level of it does not exist. */
 async function findFolder(client: GraphClient, path: string): Promise<GraphFolder | undefined> {
-	const found = await client.resolveFolder(path).then(
-		(folder) => ({ folder }),
-		(error: unknown) => ({ error }),
-	);
-	if ('folder' in found) return found.folder;
-	const error = found.error;
-	if (error instanceof MailboxError && error.code === 'NOT_FOUND' && error.field === 'folders') return undefined;
-	throw error instanceof Error ? error : new MailboxError('PROTOCOL', String(error));
+	return (await lookup(client.resolveFolder(path), 'folders')).value;
 }
 
 export interface GraphCreateFolderResult {
@@ -283,10 +276,9 @@ function itemError(client: GraphClient, error: MailboxError | undefined, id: str
 	if (!error) return new MailboxError('PROTOCOL', `Microsoft Graph did not answer for message ${short(id)} (${operation}).`, { step: 'command' });
 	if (error.code !== 'NOT_FOUND' || error.field === 'mailbox') return error;
 	return new MailboxError('NOT_FOUND', `Message ${short(id)} was not found${client.mailbox ? ` in ${client.mailbox}` : ''} (${operation}: ${error.causeCode ?? 'ErrorItemNotFound'}): it was deleted meanwhile, or the id is of another mailbox.`, {
+		...detailsOf(error),
 		field: 'itemId',
 		step: 'command',
-		causeCode: error.causeCode,
-		serverResponse: error.serverResponse,
 		hint: 'Map the itemId of a message from Message → Search or the Graph trigger in the same mailbox.',
 	});
 }

@@ -171,12 +171,12 @@ export class GraphTransport {
 	urlOf(path: string): URL {
 		if (/^[a-z][a-z0-9+.-]*:/i.test(path)) {
 			const url = URL.canParse(path) ? new URL(path) : undefined;
-			if (!url) throw new MailboxError('PROTOCOL', 'Microsoft Graph gave a link that is not a URL.', { step: 'command', causeCode: 'BAD_LINK' });
+			if (!url) throw new MailboxError('PROTOCOL', 'Microsoft Graph gave a link that is not a URL.', { step: 'command', reason: 'BAD_LINK' });
 			if (url.protocol !== 'https:' || url.host.toLowerCase() !== this.base.host.toLowerCase()) {
 				throw new MailboxError('PROTOCOL', `A link to ${url.protocol}//${url.host} was refused: the access token goes only to the Graph URL's host ${this.base.host}.`, {
 					field: 'baseUrl',
 					step: 'command',
-					causeCode: 'FOREIGN_LINK',
+					reason: 'FOREIGN_LINK',
 					hint: 'A saved delta link from another Graph URL (a national cloud, a test endpoint) cannot be used: the folder is read again from the start when the link is dropped.',
 				});
 			}
@@ -204,7 +204,7 @@ export class GraphTransport {
 		const response = await this.request(request);
 		const body = jsonOf(response.body);
 		if (response.body.length && body === undefined) {
-			throw new MailboxError('PROTOCOL', `Microsoft Graph answered ${request.operation ?? 'a request'} with something other than JSON.`, { step: 'command', causeCode: 'NOT_JSON' });
+			throw new MailboxError('PROTOCOL', `Microsoft Graph answered ${request.operation ?? 'a request'} with something other than JSON.`, { step: 'command', reason: 'NOT_JSON', command: request.operation });
 		}
 		return body as T;
 	}
@@ -251,7 +251,7 @@ export class GraphTransport {
 				const answers = (jsonOf(response.body) as { responses?: Array<{ id?: unknown; status?: unknown; headers?: Record<string, string>; body?: unknown }> } | undefined)?.responses;
 				if (!Array.isArray(answers)) {
 					this.options.onExchange?.(exchange);
-					throw new MailboxError('PROTOCOL', `Microsoft Graph answered a batch${operation ? ` (${operation})` : ''} without its responses.`, { step: 'command', causeCode: 'BAD_BATCH' });
+					throw new MailboxError('PROTOCOL', `Microsoft Graph answered a batch${operation ? ` (${operation})` : ''} without its responses.`, { step: 'command', reason: 'BAD_BATCH', command: operation });
 				}
 				const byId = new Map(answers.map((a) => [String(a.id), a]));
 				const throttled: number[] = [];
@@ -267,7 +267,7 @@ export class GraphTransport {
 						continue;
 					}
 					if (!answer) {
-						out[index] = { status: 0, error: new MailboxError('PROTOCOL', `Microsoft Graph left a request of a batch${operation ? ` (${operation})` : ''} unanswered.`, { step: 'command', causeCode: 'BAD_BATCH' }) };
+						out[index] = { status: 0, error: new MailboxError('PROTOCOL', `Microsoft Graph left a request of a batch${operation ? ` (${operation})` : ''} unanswered.`, { step: 'command', reason: 'BAD_BATCH', command: operation }) };
 					} else if (status >= 200 && status < 300) {
 						out[index] = { status, body: answer.body };
 					} else {
@@ -325,7 +325,7 @@ export class GraphTransport {
 					body,
 					timeoutMs: this.options.timeoutMs ?? 120_000,
 					maxResponseBytes: MAX_RESPONSE_BYTES,
-					tooLarge: () => new MailboxError('PROTOCOL', `Microsoft Graph's answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MB.`, { step: 'command', causeCode: 'TOO_LARGE' }),
+					tooLarge: () => new MailboxError('PROTOCOL', `Microsoft Graph's answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MB.`, { step: 'command', reason: 'TOO_LARGE' }),
 				});
 			} catch (error) {
 				if (!resent && isStaleConnection(error)) {

@@ -15,9 +15,9 @@
  * the limit is skipped without downloading it. Without one, a message taken from a delta page is
  * read by its MIME content alone (its properties came with the page).
  */
-import { MailboxError } from '../errors';
+import { isItemGone, isResyncRequired, MailboxError } from '../errors';
 import { FolderSyncWatcher, type FolderSyncAfterProcessing, type FolderSyncEvent, type FolderSyncFetched, type FolderSyncMessage, type FolderSyncOptions, type FolderSyncSession, type FolderSyncStats } from '../delivery/folder-sync';
-import { isResyncRequired, type GraphClient, type GraphItemResult } from './client';
+import { type GraphClient, type GraphItemResult } from './client';
 
 /** PR_MESSAGE_SIZE as a single-value extended property. */
 const SIZE_PROPERTY = 'Integer 0x0E08';
@@ -153,8 +153,8 @@ export class GraphWatcher extends FolderSyncWatcher<GraphFetched> {
 				loggerName: 'mailbox-graph',
 				// Graph pages messages' delta by at most 1,000 (odata.maxpagesize)
 				largestPage: 1000,
-				isResync: (e: MailboxError) => isResyncRequired(e),
-				isGone: (e: MailboxError) => e.code === 'NOT_FOUND' && /^(ErrorItemNotFound|ResourceNotFound)$/i.test(e.causeCode ?? ''),
+				isResync: isResyncRequired,
+				isGone: isItemGone,
 			},
 		);
 	}

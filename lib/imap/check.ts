@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ImapFlow } from 'imapflow';
-import { MailboxError } from '../errors';
+import { detailsOf, MailboxError } from '../errors';
 import { failureResult, tlsDetail, type CheckStep, type ConnectionCheckResult } from '../connection/check-steps';
 import { connectImap, fromImapError } from './connect';
 import { loginForSharedMailbox } from '../connection/shared-mailboxes';
@@ -100,10 +100,9 @@ async function openSharedMailbox(server: ResolvedServer, login: Login, mailbox: 
 
 function sharedMailboxRefused(server: ResolvedServer, mailbox: string, how: string, cause: MailboxError): MailboxError {
 	return new MailboxError('AUTH', `Shared mailbox ${mailbox}: ${server.host} refused the login ${how}${cause.serverResponse ? ` (server said: ${cause.serverResponse})` : ''}.`, {
+		...detailsOf(cause),
 		field: 'sharedMailboxes',
 		step: 'login',
-		causeCode: cause.causeCode,
-		serverResponse: cause.serverResponse,
 		hint: `Check the address in Shared Mailboxes, and that the account may open it (Microsoft 365: Full Access permission on ${mailbox}; for an app, access to that mailbox; Google Workspace: a user of the domain with IMAP enabled). The account's own login works.`,
 	});
 }

@@ -9,7 +9,7 @@ export const GREETING_TIMEOUT_MS = 8_000;
 /** A password (AUTHENTICATE PLAIN, or LOGIN) or an OAuth2 access token (OAUTHBEARER or XOAUTH2). */
 export type ImapLogin = Login;
 
-interface ImapErrorLike {
+export interface ImapErrorLike {
 	code?: unknown;
 	message?: unknown;
 	authenticationFailed?: boolean;
@@ -27,7 +27,7 @@ interface ImapErrorLike {
  * The IMAP command that failed, without its arguments (they may hold the password): the verb,
  * with the second word for UID commands (UID MOVE) and the mechanism for AUTHENTICATE.
  */
-function imapCommand(err: ImapErrorLike): string | undefined {
+export function imapCommand(err: ImapErrorLike): string | undefined {
 	const executed = typeof err.executedCommand === 'string' ? err.executedCommand.trim().split(/\s+/).slice(1) : [];
 	const words = executed.length ? executed : typeof err.command === 'string' ? err.command.trim().split(/\s+/) : [];
 	const verb = words[0]?.toUpperCase();

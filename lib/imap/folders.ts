@@ -1,5 +1,6 @@
 import type { ImapFlow } from 'imapflow';
 import { configError, MailboxError } from '../errors';
+import { imapCommand } from './connect';
 
 export type SpecialUse = 'inbox' | 'sent' | 'drafts' | 'junk' | 'trash' | 'archive' | 'all' | 'flagged';
 
@@ -194,7 +195,9 @@ function refusal(error: unknown, what: string, at: PathField, hint: string): Err
 		step: 'command',
 		hint,
 		serverResponse: text,
-		causeCode: typeof e.serverResponseCode === 'string' ? e.serverResponseCode : undefined,
+		serverCode: typeof e.serverResponseCode === 'string' ? e.serverResponseCode : undefined,
+		command: imapCommand(e),
+		cause: error,
 	});
 }
 

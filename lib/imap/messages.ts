@@ -10,7 +10,7 @@
  * COPYUID), or its own error (gone meanwhile, renumbered folder, refused by the server).
  */
 import type { FetchMessageObject, ImapFlow, MailboxObject, SearchObject } from 'imapflow';
-import { MailboxError, configError } from '../errors';
+import { MailboxError, configError, lookup } from '../errors';
 import { listFolders, type FolderInfo, type SpecialUse } from './folders';
 import { expungesWholeFolder, othersMarkedDeleted } from './expunge';
 import { isGmail, trashFolderOf } from './gmail';
@@ -284,12 +284,12 @@ export async function runBulk(client: ImapFlow, addresses: MessageAddress[], act
 	for (const [folder, byAction] of groups) {
 		const all = [...byAction.values()].flat();
 		const write = [...byAction.keys()].some((key) => (JSON.parse(key) as BulkAction).type !== 'copy' && (JSON.parse(key) as BulkAction).type !== 'none');
-		const opened = await openFolder(client, folder, { write }).catch((error: unknown) => (error instanceof MailboxError && error.code === 'NOT_FOUND' ? error : Promise.reject(error)));
-		if (opened instanceof MailboxError) {
-			for (const k of all) outcomes[k] = { ok: false, error: opened };
+		const opened = await lookup(openFolder(client, folder, { write }));
+		if (opened.missing) {
+			for (const k of all) outcomes[k] = { ok: false, error: opened.missing };
 			continue;
 		}
-		const mailbox = opened;
+		const mailbox = opened.value;
 		for (const [key, indices] of byAction) {
 			const action = JSON.parse(key) as BulkAction;
 			const located = await locate(

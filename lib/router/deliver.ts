@@ -1,6 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import { MailboxError } from '../errors';
 import { expungesWholeFolder, othersMarkedDeleted } from '../imap/expunge';
+import { imapCommand } from '../imap/connect';
 import { headersFromRaw } from './route';
 
 /**
@@ -87,7 +88,9 @@ function asMailboxError(error: unknown, field: string, what: string): MailboxErr
 		field,
 		step: 'command',
 		serverResponse: typeof e?.responseText === 'string' ? e.responseText : undefined,
-		causeCode: typeof e?.serverResponseCode === 'string' ? e.serverResponseCode : undefined,
+		serverCode: typeof e?.serverResponseCode === 'string' ? e.serverResponseCode : undefined,
+		command: imapCommand(e ?? {}),
+		cause: error,
 		hint: 'Check that the account may create and write these folders (for a shared tree: its ACL rights).',
 	});
 }

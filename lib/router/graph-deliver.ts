@@ -1,4 +1,4 @@
-import { MailboxError } from '../errors';
+import { detailsOf, lookup, MailboxError } from '../errors';
 import type { GraphClient, GraphFolder } from '../graph/client';
 import { identityOf, type CopyResult, type DeliveryResult, type MasterAction, type MasterRef, type MasterResult, type MessageIdentity } from './deliver';
 
@@ -45,10 +45,9 @@ export class GraphDeliverer {
 		let created = false;
 		for (const part of parts.map((p) => p.trim())) {
 			const next = current ? `${current}/${part.replace(/\//g, '\\/')}` : part.replace(/\//g, '\\/');
-			try {
-				folder = await client.resolveFolder(next);
-			} catch (error) {
-				if (!(error instanceof MailboxError) || error.code !== 'NOT_FOUND' || error.field !== 'folders') throw withField(error, field, `The folder "${next}" could not be found`);
+			const found = await lookup(client.resolveFolder(next), 'folders').catch((error: unknown) => Promise.reject(withField(error, field, `The folder "${next}" could not be found`)));
+			folder = found.value;
+			if (found.missing) {
 				try {
 					folder = await client.createFolder(current || undefined, part);
 				} catch (createError) {
@@ -141,17 +140,16 @@ export class GraphDeliverer {
 function withField(error: unknown, field: string, what: string): MailboxError {
 	if (error instanceof MailboxError) return error;
 	const text = error instanceof Error ? error.message : String(error);
-	return new MailboxError('SERVER', `${what}: ${text}`, { field, step: 'command' });
+	return new MailboxError('SERVER', `${what}: ${text}`, { field, step: 'command', cause: error });
 }
 
 /** importMime refused for want of permission: the permission it needs, which the others do not give. */
 function importFailure(error: unknown, field: string, mailbox: string | undefined): unknown {
 	if (!(error instanceof MailboxError) || !/accessdenied|http_403/i.test(error.causeCode ?? '')) return error;
 	return new MailboxError('SERVER', `Microsoft Graph refused to create the message in${mailbox ? ` ${mailbox}` : ' the mailbox'} (mailFolder: importMime, ${error.causeCode}).`, {
+		...detailsOf(error),
 		field,
 		step: 'command',
-		causeCode: error.causeCode,
-		serverResponse: error.serverResponse,
 		hint: 'Creating a delivered (non-draft) message from MIME needs the Microsoft Graph permission Mail-Advanced.ReadWrite.All (application; delegated: Mail-Advanced.ReadWrite) with admin consent, besides Mail.ReadWrite.',
 	});
 }

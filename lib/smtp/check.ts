@@ -150,7 +150,7 @@ export async function checkSmtpConnection(settings: ServerSettings, login: Parti
 				throw new MailboxError('AUTH', `${describeServer(server)} offers no login (AUTH) on this connection.`, {
 					field: encrypted ? 'authentication' : 'security',
 					step: 'login',
-					causeCode: 'NO_AUTH',
+					reason: 'NO_AUTH',
 					hint: encrypted
 						? 'Set Authentication to None if the server accepts mail from this n8n without a login, or check Host and Port (a submission port, usually 587 or 465, offers AUTH).'
 						: 'Many servers offer a login only over an encrypted connection: choose STARTTLS or SSL/TLS.',

@@ -3,7 +3,8 @@ import { MailboxError } from '../../lib/errors';
 
 /**
  * Configuration mistakes become NodeOperationError, server failures NodeApiError; both carry the
- * cause as message and the fix as description. MailboxError never holds a secret.
+ * cause as message and the fix as description. MailboxError never holds a secret. The lower-level
+ * error (`cause`) is left out of the details: n8n may serialize them, and it can hold server text.
  */
 export function toNodeError(node: INode, error: unknown, itemIndex?: number): NodeOperationError | NodeApiError {
 	if (error instanceof NodeOperationError || error instanceof NodeApiError) return error;
@@ -13,6 +14,8 @@ export function toNodeError(node: INode, error: unknown, itemIndex?: number): No
 		}
 		const details: JsonObject = { message: error.message, code: error.code };
 		if (error.causeCode) details.causeCode = error.causeCode;
+		if (error.command) details.command = error.command;
+		if (error.responseCode !== undefined) details.responseCode = error.responseCode;
 		if (error.serverResponse) details.serverResponse = error.serverResponse;
 		return new NodeApiError(node, details, { message: error.message, description: error.hint, itemIndex });
 	}

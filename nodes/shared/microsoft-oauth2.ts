@@ -85,7 +85,8 @@ function refreshFailed(error: unknown, data: ICredentialDataDecryptedObject, pro
 		return new MailboxError('CONNECTION_REFUSED', `n8n could not reach ${provider.signInAt}'s token endpoint to renew the ${provider.label} access token: ${text}`, {
 			field: 'accessTokenUrl',
 			step: 'connect',
-			causeCode: code,
+			systemCode: code,
+			cause: error,
 			serverResponse: text,
 			hint: `Check that this n8n instance (and each worker) can reach ${provider.signInAt}'s sign-in servers over HTTPS, through the proxy if there is one; the stored sign-in is still good.`,
 		});
@@ -94,6 +95,7 @@ function refreshFailed(error: unknown, data: ICredentialDataDecryptedObject, pro
 		field: 'oauthTokenData',
 		step: 'login',
 		serverResponse: text,
+		cause: error,
 		hint: `Open the credential and click "Connect my account" to sign in at ${provider.signInAt} again (the refresh token expires after long disuse, a password change or revoked consent).`,
 	});
 }

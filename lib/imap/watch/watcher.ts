@@ -339,7 +339,7 @@ class FolderWatcher {
 			() =>
 				new MailboxError('TIMEOUT', `${what} in folder "${this.folder}" got no answer within ${Math.round(ms / 1000)} s and was abandoned; the connection was dropped and the next fetch starts on a new one.`, {
 					step: 'command',
-					causeCode: 'STUCK',
+					reason: 'STUCK',
 				}),
 			this.s.clock,
 		);

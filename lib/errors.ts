@@ -81,14 +81,7 @@ export interface MailboxErrorDetails {
 	systemCode?: string;
 	/** The lower-level error this one was made from. */
 	cause?: unknown;
-	/**
-	 * @deprecated Set `reason`, `serverCode` or `systemCode`. Kept for callers not converted yet:
-	 * taken as the reason when it is one of {@link MAILBOX_REASONS}, else as the server's code.
-	 */
-	causeCode?: string;
 }
-
-const isReason = (code: string | undefined): code is MailboxReason => code !== undefined && Object.prototype.hasOwnProperty.call(MAILBOX_REASONS, code);
 
 export class MailboxError extends Error {
 	readonly code: MailboxErrorCode;
@@ -112,9 +105,8 @@ export class MailboxError extends Error {
 		this.serverResponse = details.serverResponse;
 		this.command = details.command;
 		this.responseCode = details.responseCode;
-		const legacy = details.causeCode;
-		this.reason = details.reason ?? (isReason(legacy) ? legacy : undefined);
-		this.serverCode = details.serverCode ?? (isReason(legacy) ? undefined : legacy);
+		this.reason = details.reason;
+		this.serverCode = details.serverCode;
 		this.systemCode = details.systemCode;
 	}
 

@@ -245,7 +245,7 @@ describe('Microsoft Graph client core against the local Graph endpoint', () => {
 		const expired = await failure(client.deltaPage(folder, changes.deltaLink, options));
 		expect(isResyncRequired(expired)).toBe(true);
 		expect(expired).toMatchObject({ code: 'PROTOCOL', causeCode: 'SyncStateNotFound' });
-		expect(isResyncRequired(new MailboxError('NOT_FOUND', 'x', { causeCode: 'ErrorItemNotFound' }))).toBe(false);
+		expect(isResyncRequired(new MailboxError('NOT_FOUND', 'x', { serverCode: 'ErrorItemNotFound' }))).toBe(false);
 
 		// a link to another host is refused before anything is sent (the token stays home)
 		const before = server.requests.length;

@@ -40,9 +40,6 @@ describe('MailboxError', () => {
 		expect(new MailboxError('SERVER', 'x', { serverCode: 'S', systemCode: 'E' }).causeCode).toBe('S');
 		expect(new MailboxError('SERVER', 'x', { systemCode: 'E' }).causeCode).toBe('E');
 		expect(new MailboxError('SERVER', 'x').causeCode).toBeUndefined();
-		// the older free-form detail lands where it belongs
-		expect(new MailboxError('NOT_FOUND', 'x', { causeCode: 'ErrorItemNotFound' })).toMatchObject({ serverCode: 'ErrorItemNotFound', reason: undefined });
-		expect(new MailboxError('PROTOCOL', 'x', { causeCode: 'BAD_BATCH' })).toMatchObject({ reason: 'BAD_BATCH', serverCode: undefined });
 	});
 
 	it('keeps the causeCode the mappers gave before the split', () => {

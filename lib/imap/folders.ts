@@ -29,15 +29,28 @@ function roleOf(specialUse: string | undefined): SpecialUse | undefined {
 	return (['inbox', 'sent', 'drafts', 'junk', 'trash', 'archive', 'all', 'flagged'] as const).find((r) => r === role);
 }
 
+/** The paths of the folders with the \Sent role (RFC 6154): mail there is outbound. */
+export async function sentFolderPaths(client: ImapFlow): Promise<string[]> {
+	return sentPathsOf(await listFolders(client, { counts: false }));
+}
+
+/** The paths of the listed folders with the \Sent role. */
+export function sentPathsOf(folders: FolderInfo[]): string[] {
+	return folders.filter((f) => f.specialUse === 'sent').map((f) => f.path);
+}
+
+/**
+ * The listed folders a watch of "all folders" takes: INBOX always, every other one unless
+ * `excluded` by its path or its role is one of `notRoles`.
+ */
+export function watchableFolders(folders: FolderInfo[], excluded: (path: string) => boolean, notRoles: readonly SpecialUse[] = []): FolderInfo[] {
+	return folders.filter((f) => f.path === 'INBOX' || !(excluded(f.path) || (f.specialUse !== undefined && notRoles.includes(f.specialUse))));
+}
+
 /**
  * Lists every folder with its role; with `counts`, also the number of messages and unseen
  * messages (LIST-STATUS where the server has it, otherwise one STATUS per folder).
  */
-/** The paths of the folders with the \Sent role (RFC 6154): mail there is outbound. */
-export async function sentFolderPaths(client: ImapFlow): Promise<string[]> {
-	return (await listFolders(client, { counts: false })).filter((f) => f.specialUse === 'sent').map((f) => f.path);
-}
-
 export async function listFolders(client: ImapFlow, options: { counts?: boolean } = {}): Promise<FolderInfo[]> {
 	return (await readFolders(client, options)).map((listed) => {
 		const info: FolderInfo & { placeholder?: boolean } = { ...listed };

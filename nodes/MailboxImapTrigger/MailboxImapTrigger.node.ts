@@ -9,14 +9,11 @@ import {
 	type ITriggerFunctions,
 	type ITriggerResponse,
 } from 'n8n-workflow';
-import { checkLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
-import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
+import type { Login, ResolvedServer } from '../../lib/connection/options';
 import { MailboxError } from '../../lib/errors';
-import { withImap } from '../../lib/imap/connect';
-import { listFolders } from '../../lib/imap/folders';
-import { ImapWatcher, type AfterProcessing, type FirstActivation, type ResetPoint, type WatchedMessage } from '../../lib/imap/watch';
+import { folderChoices, ImapWatcher, newestMessage, watchFolders, type AfterProcessing, type FirstActivation, type ResetPoint, type WatchedMessage } from '../../lib/imap/watch';
 import { parseMessage } from '../../lib/message/parse';
-import { delegatedProviderOf, imapConnectionOf, isGoogleAuthentication, type Authentication } from '../shared/credentials';
+import { imapConnection, isGoogleAuthentication, type Authentication } from '../shared/connection';
 import { credentialTests } from '../shared/credential-tests';
 import { accountId } from '../../lib/delivery/message';
 import {
@@ -236,28 +233,26 @@ function connectionOf(ctx: ITriggerFunctions | ILoadOptionsFunctions): Connectio
 	return async (rejectedToken) => {
 		const authentication = ctx.getNodeParameter('authentication', 'password') as Authentication;
 		const mailbox = String(ctx.getNodeParameter('mailbox', '') ?? '');
-		const oauth2 = delegatedProviderOf(authentication) ? { ctx, itemIndex: 0 } : undefined;
-		const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name), n8nLogger(ctx.logger), oauth2, mailbox);
-		const renewed = rejectedToken && renewToken && 'accessToken' in login && login.accessToken === rejectedToken ? { ...login, accessToken: await renewToken() } : login;
-		return { server: resolveServer('imap', settings), login: loginForMailbox(checkLogin(renewed), sharedMailboxes, mailbox) };
+		const { server, login } = await imapConnection(ctx, { authentication, mailbox, rejectedToken });
+		return { server, login };
 	};
 }
 
-/** The folders to watch: the chosen ones, or all but the excluded. */
-async function resolveFolders(ctx: ITriggerFunctions, first: { server: ResolvedServer; login: Login }, options: TriggerOptions): Promise<string[]> {
-	if (ctx.getNodeParameter('watch', 'selected') !== 'all') {
-		const chosen = (ctx.getNodeParameter('folders', ['INBOX']) as string[]).filter(Boolean);
-		return chosen.length ? chosen : ['INBOX'];
-	}
-	const excluded = excludedBy(options.excludeFolders ?? DEFAULT_EXCLUDED_FOLDERS);
-	// 1.3: also by role, whatever the folder's name (Gmail's "[Gmail]/All Mail" repeats every message)
-	const byRole = ctx.getNode().typeVersion >= 1.3 ? NOT_WATCHED_ROLES : [];
-	try {
-		const all = await withImap(first.server, first.login, (client) => listFolders(client, { counts: false }));
-		return all.filter((f) => f.path === 'INBOX' || !(excluded(f.path) || (f.specialUse !== undefined && byRole.includes(f.specialUse)))).map((f) => f.path);
-	} catch (error) {
-		throw toNodeError(ctx.getNode(), error);
-	}
+/**
+ * The folders to watch (the chosen ones, or all but the excluded) and, for Add Correspondents,
+ * the Sent folders: from one folder listing, on one connection, when one is needed.
+ */
+async function resolveFolders(ctx: ITriggerFunctions, first: { server: ResolvedServer; login: Login }, options: TriggerOptions): Promise<{ folders: string[]; sentFolders: string[] }> {
+	const all = ctx.getNodeParameter('watch', 'selected') === 'all';
+	return watchFolders(first.server, first.login, {
+		all,
+		chosen: all ? undefined : (ctx.getNodeParameter('folders', ['INBOX']) as string[]),
+		excluded: excludedBy(options.excludeFolders ?? DEFAULT_EXCLUDED_FOLDERS),
+		// 1.3: also by role, whatever the folder's name (Gmail's "[Gmail]/All Mail" repeats every message)
+		notRoles: ctx.getNode().typeVersion >= 1.3 ? NOT_WATCHED_ROLES : [],
+		// correspondents: mail in the Sent folder is outbound (the folder found by its role)
+		sentFolders: options.correspondents === true,
+	});
 }
 
 /**
@@ -271,26 +266,7 @@ ctx: ITriggerFunctions,
 	toItem: (message: WatchedMessage) => Promise<INodeExecutionData>,
 ): ITriggerResponse {
 	const manualTriggerFunction = async () => {
-		const newest = await withImap(first.server, first.login, async (client) => {
-			const box = await client.mailboxOpen(folder, { readOnly: true });
-			if (!box.exists) return undefined;
-			const message = await client.fetchOne('*', { uid: true, flags: true, size: true, internalDate: true, envelope: true, source: true });
-			if (!message) return undefined;
-			return {
-				folder,
-				uid: message.uid,
-				uidValidity: String(box.uidValidity),
-				flags: [...(message.flags ?? [])],
-				size: message.size ?? message.source?.length ?? 0,
-				internalDate: message.internalDate ? new Date(message.internalDate) : undefined,
-				messageId: message.envelope?.messageId,
-				oversized: false,
-				source: message.source,
-				bounce: false,
-				attempt: 1,
-				key: `${folder}:${String(box.uidValidity)}:${message.uid}`,
-			} satisfies WatchedMessage;
-		});
+		const newest = await newestMessage(first.server, first.login, folder);
 		if (!newest) {
 			throw toNodeError(ctx.getNode(), new MailboxError('NOT_FOUND', `${folder} has no messages to show.`, { hint: 'Put a message into the folder and test again, or activate the workflow to wait for new mail.' }));
 		}
@@ -331,11 +307,8 @@ export class MailboxImapTrigger implements INodeType {
 			async getFolders(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
 				const { server, login } = await connectionOf(this)();
 				const options = this.getNodeParameter('options', {}) as TriggerOptions;
-				const excluded = excludedBy(options.excludeFolders ?? DEFAULT_EXCLUDED_FOLDERS);
-				const folders = await withImap(server, login, (client) => listFolders(client, { counts: false }));
-				return folders
-					.filter((f) => f.path === 'INBOX' || !excluded(f.path))
-					.map((f) => ({ name: f.specialUse ? `${f.path} (${f.specialUse})` : f.path, value: f.path }));
+				const folders = await folderChoices(server, login, excludedBy(options.excludeFolders ?? DEFAULT_EXCLUDED_FOLDERS));
+				return folders.map((f) => ({ name: f.specialUse ? `${f.path} (${f.specialUse})` : f.path, value: f.path }));
 			},
 		},
 	};
@@ -349,11 +322,12 @@ export class MailboxImapTrigger implements INodeType {
 
 		let first: { server: ResolvedServer; login: Login };
 		let itemOptions: MessageItemOptions;
+		let folders: string[];
 		try {
 			first = await connection();
 			const stamp = stampOf(this.getNodeParameter('stamp', {}));
-			// correspondents: mail in the Sent folder is outbound (the folder found by its role)
-			const sentFolders = options.correspondents ? await withImap(first.server, first.login, async (client) => (await listFolders(client, { counts: false })).filter((f) => f.specialUse === 'sent').map((f) => f.path)) : [];
+			let sentFolders: string[];
+			({ folders, sentFolders } = await resolveFolders(this, first, options));
 			itemOptions = { ...itemOptionsOf(options, { mailbox: mailboxName ?? first.login.user, sentFolders }), stamp };
 		} catch (error) {
 			throw toNodeError(node, error);
@@ -379,8 +353,6 @@ export class MailboxImapTrigger implements INodeType {
 				itemOptions,
 			);
 		};
-
-		const folders = await resolveFolders(this, first, options);
 
 		if (this.getMode() === 'manual') return manualResponse(this, first, folders[0] ?? 'INBOX', toItem);
 

@@ -7,18 +7,18 @@ import {
 	type ITriggerFunctions,
 	type ITriggerResponse,
 } from 'n8n-workflow';
-import { checkLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
+import type { Login, ResolvedServer } from '../../lib/connection/options';
 import { MailboxError } from '../../lib/errors';
 import { parseMessage } from '../../lib/message/parse';
-import { withPop3, type Pop3LoginMethod } from '../../lib/pop3/connect';
+import type { Pop3LoginMethod } from '../../lib/pop3/connect';
+import { newestMessage } from '../../lib/pop3/newest';
 import { Pop3Watcher, type Pop3WatchEvent, type Pop3WatchedMessage, type Pop3WatchStats } from '../../lib/pop3/watch';
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, type MessageItemOptions, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
-import { delegatedProviderOf, pop3ConnectionOfMicrosoft, type Authentication } from '../shared/credentials';
+import { pop3Connection, type Authentication } from '../shared/connection';
 import { googleSignInOptions } from '../shared/imap-properties';
-import { POP3_CREDENTIAL, pop3SettingsFromCredential } from '../shared/pop3-credentials';
 import { accountId } from '../../lib/delivery/message';
 import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
 
@@ -202,14 +202,8 @@ export class MailboxPop3Trigger implements INodeType {
 		// Server and login for each session: a token is fetched (and renewed) per session, and renewed
 		// at once when the server has just rejected it (`rejectedToken`).
 		const connection = async (rejectedToken?: string): Promise<{ server: ResolvedServer; login: Login; loginMethod: Pop3LoginMethod }> => {
-			if (authentication === 'password') {
-				const settings = pop3SettingsFromCredential(await this.getCredentials(POP3_CREDENTIAL));
-				return { server: resolveServer('pop3', settings.settings), login: checkLogin(settings.login), loginMethod: settings.apop };
-			}
-			const oauth2 = delegatedProviderOf(authentication) ? { ctx: this, itemIndex: 0 } : undefined;
-			const { settings, login, renewToken } = await pop3ConnectionOfMicrosoft(authentication, (name) => this.getCredentials(name), logger, oauth2);
-			const renewed = rejectedToken && renewToken && login.accessToken === rejectedToken ? { ...login, accessToken: await renewToken() } : login;
-			return { server: resolveServer('pop3', settings), login: checkLogin(renewed), loginMethod: 'password' };
+			const { server, login, loginMethod } = await pop3Connection(this, { authentication, rejectedToken });
+			return { server, login, loginMethod };
 		};
 		let server: ResolvedServer;
 		let login: Login;
@@ -233,18 +227,7 @@ export class MailboxPop3Trigger implements INodeType {
 		if (this.getMode() === 'manual') {
 			// "Test step": the newest message on the server at once; nothing deleted, state untouched.
 			const manualTriggerFunction = async () => {
-				const newest = await withPop3(
-					server,
-					login,
-					async ({ client }) => {
-						const { count } = await client.stat();
-						if (!count) return undefined;
-						const [{ uid }] = await client.uidlOne(count).then((u) => [u]);
-						const source = await client.retr(count);
-						return { uidl: uid, msgNo: count, size: source.length, oversized: false, source, firstSeen: new Date(), attempt: 1, key: `${mailbox}/${uid}` } satisfies Pop3WatchedMessage;
-					},
-					{ loginMethod, logger },
-				).catch((error: unknown) => {
+				const newest = await newestMessage(server, login, { name: mailbox, loginMethod, logger }).catch((error: unknown) => {
 					throw toNodeError(node, error);
 				});
 				if (!newest) {

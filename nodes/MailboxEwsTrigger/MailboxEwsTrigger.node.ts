@@ -14,8 +14,7 @@ import type { EwsMessage } from '../../lib/ews/items';
 import type { FolderSyncEvent, FolderSyncStats } from '../../lib/delivery/folder-sync';
 import { connectGraph } from '../../lib/graph/client';
 import { GraphWatcher, newestGraphMessage, type GraphFetched, type GraphWatchedMessage, type GraphWatcherOptions } from '../../lib/graph/watch';
-import type { Logger } from '../../lib/logger';
-import { graphSettingsOf } from '../shared/graph-settings';
+import { ewsConnection, graphConnection } from '../shared/connection';
 import { MICROSOFT_DELEGATED_CREDENTIAL } from '../shared/microsoft-oauth2';
 import type { FirstActivation } from '../../lib/delivery/folder-sync-state';
 import { MailboxError } from '../../lib/errors';
@@ -26,7 +25,7 @@ import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, EXCHANGE_SENT_FOLDER_NAMES, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
 import { accountId } from '../../lib/delivery/message';
 import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
-import { ewsSettingsOf, parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
+import { parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
 
 const properties: INodeProperties[] = [
 	{
@@ -268,13 +267,13 @@ interface Access {
 }
 
 /** Opens the mailbox by EWS or Graph as the node's parameters say; a failure names the field. */
-async function openAccess(ctx: ITriggerFunctions, accessVia: AccessVia, logger: Logger): Promise<Access> {
+async function openAccess(ctx: ITriggerFunctions, accessVia: AccessVia): Promise<Access> {
 	const authentication = ctx.getNodeParameter('authentication', 'microsoftApp') as EwsAuthentication;
 	const mailboxParameter = String(ctx.getNodeParameter('mailbox', '') ?? '');
 	if (accessVia === 'graph') {
 		const choice = { authentication, mailbox: mailboxParameter, graphUrl: String(ctx.getNodeParameter('graphUrl', '') ?? '') };
 		// settings for each client: a delegated token is read from n8n (and renewed) every time
-		const connect = async () => connectGraph(await graphSettingsOf(ctx, choice, logger));
+		const connect = async () => connectGraph(await graphConnection(ctx, choice));
 		const first = await connect();
 		// the signed-in user's own mailbox is /me: named by the credential's address
 		const mailbox = first.mailbox ?? (String((await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL)).mailbox ?? '').trim() || 'mailbox');
@@ -288,7 +287,7 @@ async function openAccess(ctx: ITriggerFunctions, accessVia: AccessVia, logger: 
 		};
 	}
 	const choice = { authentication, mailbox: mailboxParameter, ewsUrl: authentication === 'password' ? undefined : String(ctx.getNodeParameter('ewsUrl', '') ?? '') };
-	const connect = async () => connectEws(await ewsSettingsOf(ctx, choice, logger));
+	const connect = async () => connectEws(await ewsConnection(ctx, choice));
 	const first = await connect();
 	// the mailbox's name in items, keys and status: its address; a password user's own mailbox by the user name
 	const mailbox = first.mailbox ?? ((authentication === 'password' ? String((await ctx.getCredentials('mailboxEwsApi')).user ?? '').trim() : '') || 'mailbox');
@@ -336,7 +335,7 @@ export class MailboxEwsTrigger implements INodeType {
 		const folders = parseFolderList(this.getNodeParameter('folders', 'Inbox') as string);
 		let access: Access;
 		try {
-			access = await openAccess(this, accessVia, logger);
+			access = await openAccess(this, accessVia);
 		} catch (error) {
 			throw toNodeError(node, error);
 		}

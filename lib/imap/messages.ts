@@ -472,6 +472,27 @@ export async function fetchMessages(client: ImapFlow, uids: number[], part: 'sou
 	return uids.map((uid) => byUid.get(uid)).filter((m): m is FetchedMessage => m !== undefined);
 }
 
+/** An addressed message, whole: the folder's path as the server names it, where the message was found, and the message. */
+export interface AddressedMessage {
+	folder: string;
+	where: Located;
+	message: FetchedMessage;
+}
+
+/**
+ * The whole message at `address` (BODY.PEEK[]: \Seen stays as it is), checked against the folder's
+ * UIDVALIDITY (or found by Message-ID, when asked); a message that is not there is a NOT_FOUND
+ * MailboxError (or the error of the mismatch).
+ */
+export async function fetchAddressed(client: ImapFlow, address: MessageAddress, options: LocateOptions = {}): Promise<AddressedMessage> {
+	const mailbox = await openFolder(client, address.folder);
+	const [where] = await locate(client, mailbox, [address], options);
+	if (where instanceof MailboxError) throw where;
+	const [message] = await fetchMessages(client, [where.uid], 'source');
+	if (!message) throw new MailboxError('NOT_FOUND', `Message UID ${where.uid} no longer exists in folder "${mailbox.path}": it was moved or deleted meanwhile.`, { field: 'uid' });
+	return { folder: mailbox.path, where, message };
+}
+
 export interface SearchResult {
 	folder: string;
 	uidValidity: string;

@@ -12,6 +12,11 @@ import { connectImap, fromImapError } from './connect';
 /** The logged-in IMAP client that lib/imap's functions take; nodes name it by this type. */
 export type ImapClient = ImapFlow;
 
+/** The user a client logged in as (the login's user, also for a token login). */
+export function loggedInUser(client: ImapClient): string | undefined {
+	return client.options.auth?.user;
+}
+
 /** Where and as whom to connect; `renewToken` renews a rejected access token (token logins). */
 export interface ImapConnection {
 	server: ResolvedServer;

@@ -1,69 +1,22 @@
-import type { ImapFlow } from 'imapflow';
 import type { IExecuteFunctions } from 'n8n-workflow';
-import { withTokenRefresh } from '../../lib/auth/oauth2-token';
 import { configError } from '../../lib/errors';
 import { connectEws, type EwsClient, type EwsClientSettings } from '../../lib/ews/client';
-import { ewsSettingsOf as ewsSettingsForTrigger, type EwsAuthentication as TriggerEwsAuthentication } from '../shared/ews-settings';
 import { connectGraph, type GraphClient } from '../../lib/graph/client';
-import { graphSettingsOf } from '../shared/graph-settings';
-import { connectImap, fromImapError } from '../../lib/imap/connect';
-import { checkLogin, isTokenLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
-import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
-import { imapConnectionOf, type Authentication } from '../shared/credentials';
+import { ImapSession } from '../../lib/imap/session';
+import type { EwsAuthentication as TriggerEwsAuthentication } from '../shared/ews-settings';
+import { ewsConnection, graphConnection, imapConnection, type Authentication } from '../shared/connection';
 import { n8nLogger } from '../shared/logger';
 
+export type { ImapSession };
+
 /**
- * One IMAP connection for a whole node run: opened on first use, shared by all items, closed
- * when the run ends.
+ * One IMAP connection for a whole node run (lib/imap/session.ts): opened on first use, shared by
+ * all items, closed when the run ends; a token the server rejects is renewed once.
  */
-export class ImapSession {
-	private client?: ImapFlow;
-
-	private constructor(
-		private readonly ctx: IExecuteFunctions,
-		private readonly server: ResolvedServer,
-		private login: Login,
-		/** Renews the access token once (delegated OAuth2), when the server rejected it. */
-		private readonly renewToken?: () => Promise<string>,
-	) {}
-
-	static async open(ctx: IExecuteFunctions, itemIndex = 0): Promise<ImapSession> {
-		const authentication = ctx.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
-		const mailbox = ctx.getNodeParameter('mailbox', itemIndex, '') as string;
-		const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger), { ctx, itemIndex }, mailbox);
-		return new ImapSession(ctx, resolveServer('imap', settings), loginForMailbox(checkLogin(login), sharedMailboxes, mailbox), renewToken);
-	}
-
-	private async connect(): Promise<ImapFlow> {
-		const logger = n8nLogger(this.ctx.logger);
-		const login = this.login;
-		if (!this.renewToken || !isTokenLogin(login)) return connectImap(this.server, login, logger);
-		const outcome = await withTokenRefresh({
-			accessToken: login.accessToken,
-			expired: false,
-			attempt: (accessToken) => connectImap(this.server, { ...login, accessToken }, logger),
-			refresh: this.renewToken,
-		});
-		this.login = { ...login, accessToken: outcome.accessToken };
-		return outcome.value;
-	}
-
-	async run<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {
-		if (!this.client || !this.client.usable) {
-			this.client = await this.connect();
-		}
-		try {
-			return await work(this.client);
-		} catch (error) {
-			throw fromImapError(error, this.server, this.login);
-		}
-	}
-
-	async close(): Promise<void> {
-		const client = this.client;
-		this.client = undefined;
-		if (client) await client.logout().catch(() => client.close());
-	}
+export async function openImapSession(ctx: IExecuteFunctions, itemIndex = 0): Promise<ImapSession> {
+	const authentication = ctx.getNodeParameter('authentication', itemIndex, 'password') as Authentication;
+	const mailbox = ctx.getNodeParameter('mailbox', itemIndex, '') as string;
+	return new ImapSession(await imapConnection(ctx, { authentication, mailbox, itemIndex }), n8nLogger(ctx.logger));
 }
 
 /** How the node signs in with Access Via: EWS ('ewsPassword': the on-premises credential; the IMAP Authentication already uses 'password'). */
@@ -90,15 +43,11 @@ export async function ewsSettingsOf(ctx: IExecuteFunctions, itemIndex = 0): Prom
 		);
 	}
 	const choice = EWS_AUTHENTICATIONS[authentication as EwsAuthentication];
-	return ewsSettingsForTrigger(
-		ctx,
-		{
-			authentication: choice,
-			mailbox: String(ctx.getNodeParameter('mailbox', itemIndex, '') ?? ''),
-			ewsUrl: choice === 'password' ? undefined : String(ctx.getNodeParameter('ewsUrl', itemIndex, '') ?? ''),
-		},
-		n8nLogger(ctx.logger),
-	);
+	return ewsConnection(ctx, {
+		authentication: choice,
+		mailbox: String(ctx.getNodeParameter('mailbox', itemIndex, '') ?? ''),
+		ewsUrl: choice === 'password' ? undefined : String(ctx.getNodeParameter('ewsUrl', itemIndex, '') ?? ''),
+	});
 }
 
 /** One EWS client for a whole node run (Access Via: EWS): connected on first use, closed when the run ends. */
@@ -143,11 +92,7 @@ export class GraphSession {
 				'Choose Microsoft 365 App or Microsoft 365 (Delegated OAuth2) as Authentication, or set Access Via to IMAP or EWS.',
 			);
 		}
-		const options = await graphSettingsOf(
-			ctx,
-			{ authentication, mailbox: String(ctx.getNodeParameter('mailbox', itemIndex, '') ?? ''), graphUrl: String(ctx.getNodeParameter('graphUrl', itemIndex, '') ?? '') },
-			n8nLogger(ctx.logger),
-		);
+		const options = await graphConnection(ctx, { authentication, mailbox: String(ctx.getNodeParameter('mailbox', itemIndex, '') ?? ''), graphUrl: String(ctx.getNodeParameter('graphUrl', itemIndex, '') ?? '') });
 		const client = await connectGraph(options);
 		return new GraphSession(client, client.mailbox ?? null);
 	}

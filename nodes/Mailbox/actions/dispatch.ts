@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { toNodeError } from '../../shared/errors';
-import { EwsSession, GraphSession, ImapSession } from '../transport';
+import { EwsSession, GraphSession, openImapSession, type ImapSession } from '../transport';
 import { accessViaOf, notOverEws, notOverGraph } from './access';
 import type { EwsOperationEntry, GraphOperationEntry, OperationEntry, ResourceDefinition } from './types';
 import { connection } from './connection';
@@ -26,7 +26,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	let session: ImapSession | undefined;
 	let ews: EwsSession | undefined;
 	let graph: GraphSession | undefined;
-	const shared = async () => (session ??= await ImapSession.open(this));
+	const shared = async () => (session ??= await openImapSession(this));
 	const sharedEws = async () => (ews ??= await EwsSession.open(this));
 	const sharedGraph = async () => (graph ??= await GraphSession.open(this));
 	const failed = (error: unknown, i: number) => {

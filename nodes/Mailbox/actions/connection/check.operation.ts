@@ -14,7 +14,7 @@ import { checkEwsConnection } from '../../../../lib/ews/check';
 import { ewsSettingsOf } from '../../transport';
 import { accessViaOf } from '../access';
 import { checkGraphConnection } from '../../../../lib/graph/check';
-import { graphSettingsOf } from '../../../shared/graph-settings';
+import { graphConnection } from '../../../shared/connection';
 import { MICROSOFT_DELEGATED_CREDENTIAL } from '../../../shared/microsoft-oauth2';
 import { MICROSOFT_APP_CREDENTIAL } from '../../../shared/credentials';
 
@@ -52,7 +52,11 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-/** IMAP with any of the node's Authentications: the account and its shared mailboxes, or the one named. */
+/**
+ * IMAP with any of the node's Authentications: the account and its shared mailboxes, or the one
+ * named. The credential's settings as they are (not resolved by nodes/shared/connection.ts): the
+ * check reports each step, a setting that does not resolve among them.
+ */
 async function checkImap(ctx: IExecuteFunctions, itemIndex: number, authentication: Authentication): Promise<ConnectionCheckResult> {
 	// A Mailbox named on the node: check that one. Otherwise the account and all its shared mailboxes.
 	const mailbox = (ctx.getNodeParameter('mailbox', itemIndex, '') as string).trim();
@@ -77,7 +81,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		if (protocol === 'graph') {
 			// token for Graph, HTTPS and certificate, the mailbox's Inbox (a missing permission or access policy names what to grant)
 			const mailbox = String(this.getNodeParameter('mailbox', itemIndex, '') ?? '').trim();
-			const options = await graphSettingsOf(this, { authentication, mailbox, graphUrl: String(this.getNodeParameter('graphUrl', itemIndex, '') ?? '') }, n8nLogger(this.logger));
+			const options = await graphConnection(this, { authentication, mailbox, graphUrl: String(this.getNodeParameter('graphUrl', itemIndex, '') ?? '') });
 			// no Mailbox named: the credential's own and each of its shared mailboxes, as over IMAP
 			const credential = await this.getCredentials(authentication === 'microsoftApp' ? MICROSOFT_APP_CREDENTIAL : MICROSOFT_DELEGATED_CREDENTIAL, itemIndex);
 			result = await checkGraphConnection(options, mailbox ? [] : parseSharedMailboxes(credential.sharedMailboxes as string | undefined));

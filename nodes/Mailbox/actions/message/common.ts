@@ -1,8 +1,8 @@
-import type { ImapFlow } from 'imapflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { MailboxError, configError } from '../../../../lib/errors';
 import { checkAddress, type MessageAddress } from '../../../../lib/imap/messages';
 import { isValidKeyword } from '../../../../lib/imap/search';
+import { loggedInUser, type ImapClient } from '../../../../lib/imap/session';
 import { toNodeError } from '../../../shared/errors';
 
 /** The operations that act on one existing message given by folder, UID and UIDVALIDITY. */
@@ -81,9 +81,9 @@ export function addressOf(ctx: IExecuteFunctions, i: number, options: AddressOpt
 }
 
 /** The mailbox an item comes from, as the trigger names it: the Mailbox parameter, else the login user. */
-export function mailboxName(ctx: IExecuteFunctions, client: ImapFlow): string | null {
+export function mailboxName(ctx: IExecuteFunctions, client: ImapClient): string | null {
 	const chosen = String(ctx.getNodeParameter('mailbox', 0, '') ?? '').trim();
-	return chosen || client.options.auth?.user || null;
+	return chosen || loggedInUser(client) || null;
 }
 
 /** An item's failure: its own output item with Continue On Fail, else thrown. */

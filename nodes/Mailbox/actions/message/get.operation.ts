@@ -1,8 +1,7 @@
-import type { ImapFlow } from 'imapflow';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { MailboxError } from '../../../../lib/errors';
-import { fetchMessages, locate, openFolder, type FetchedMessage } from '../../../../lib/imap/messages';
+import { fetchAddressed, type FetchedMessage } from '../../../../lib/imap/messages';
 import { sentFolderPaths } from '../../../../lib/imap/folders';
+import type { ImapClient } from '../../../../lib/imap/session';
 import { parseMessage } from '../../../../lib/message/parse';
 import { itemOptionsOf, itemShapeOptions, toExecutionData, type MessageItemOptions, type ShapeOptions } from '../../../shared/message-item';
 import type { SessionOf } from '../types';
@@ -22,7 +21,7 @@ export const description: INodeProperties[] = [
 
 
 /** A fetched message as the IMAP trigger outputs it (same functions, same keys). */
-export async function messageItem(ctx: IExecuteFunctions, client: ImapFlow, folder: string, uidValidity: string, message: FetchedMessage, itemOptions: MessageItemOptions): Promise<INodeExecutionData> {
+export async function messageItem(ctx: IExecuteFunctions, client: ImapClient, folder: string, uidValidity: string, message: FetchedMessage, itemOptions: MessageItemOptions): Promise<INodeExecutionData> {
 	const raw = message.source ?? message.headers ?? Buffer.alloc(0);
 	const parsed = await parseMessage(raw, { headersOnly: !message.source, includeAttachments: itemOptions.includeAttachments });
 	return toExecutionData(
@@ -39,13 +38,9 @@ export async function execute(this: IExecuteFunctions, i: number, session: Sessi
 	const options = this.getNodeParameter('options', i, {}) as ShapeOptions & AddressOptions;
 	const address = addressOf(this, i, options);
 	const item = await (await session()).run(async (client) => {
-		const mailbox = await openFolder(client, address.folder);
-		const [where] = await locate(client, mailbox, [address], { findByMessageId: options.findByMessageId === true });
-		if (where instanceof MailboxError) throw where;
-		const [message] = await fetchMessages(client, [where.uid], 'source');
-		if (!message) throw new MailboxError('NOT_FOUND', `Message UID ${where.uid} no longer exists in folder "${mailbox.path}": it was moved or deleted meanwhile.`, { field: 'uid' });
+		const { folder, where, message } = await fetchAddressed(client, address, { findByMessageId: options.findByMessageId === true });
 		const sentFolders = options.correspondents ? await sentFolderPaths(client) : [];
-		const out = await messageItem(this, client, mailbox.path, where.uidValidity, message, itemOptionsOf(options, { sentFolders }));
+		const out = await messageItem(this, client, folder, where.uidValidity, message, itemOptionsOf(options, { sentFolders }));
 		if (where.foundByMessageId) {
 			out.json.foundByMessageId = true;
 			out.json.previousUid = where.previousUid ?? null;

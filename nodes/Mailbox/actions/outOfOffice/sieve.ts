@@ -1,13 +1,12 @@
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 import { withTokenRefresh } from '../../../../lib/auth/oauth2-token';
-import { checkLogin, isTokenLogin, resolveServer, type Login, type Security } from '../../../../lib/connection/options';
+import { isTokenLogin, type Security } from '../../../../lib/connection/options';
 import { withinCredential } from '../../../../lib/connection/scope';
-import { loginForMailbox } from '../../../../lib/connection/shared-mailboxes';
 import { sieveServerFrom, withManageSieve } from '../../../../lib/sieve/connect';
 import { MANAGESIEVE_PORT } from '../../../../lib/sieve/errors';
 import type { ManageSieveClient } from '../../../../lib/sieve/managesieve';
 import type { OutOfOfficeState } from '../../../../lib/sieve/out-of-office';
-import { imapConnectionOf, isGoogleAuthentication, type Authentication } from '../../../shared/credentials';
+import { imapConnection, isGoogleAuthentication, type Authentication } from '../../../shared/connection';
 import { n8nLogger } from '../../../shared/logger';
 
 /** The ManageSieve connection options every Out of Office operation has (inside its Options). */
@@ -48,9 +47,7 @@ export async function withSieve<T>(ctx: IExecuteFunctions, itemIndex: number, wo
 	const options = ctx.getNodeParameter('options', itemIndex, {}) as { sievePort?: number; sieveSecurity?: Security };
 	const logger = n8nLogger(ctx.logger);
 	const mailbox = ctx.getNodeParameter('mailbox', itemIndex, '') as string;
-	const { settings, login, sharedMailboxes, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), logger, { ctx, itemIndex }, mailbox);
-	const account: Login = loginForMailbox(checkLogin(login), sharedMailboxes, mailbox);
-	const imap = resolveServer('imap', settings);
+	const { server: imap, login: account, renewToken } = await imapConnection(ctx, { authentication, mailbox, itemIndex });
 	// the IMAP password or token goes to ManageSieve no less protected than the credential asks for IMAP
 	const server = withinCredential({ credential: imap, chosen: sieveServerFrom(imap, { port: options.sievePort, security: options.sieveSecurity }), carriesLogin: true, field: 'sieveSecurity', label: 'ManageSieve Security' });
 	const connectOptions = { logger, noSieveHint: authentication === 'password' ? undefined : isGoogleAuthentication(authentication) ? NO_SIEVE_AT_GOOGLE : NO_SIEVE_AT_MICROSOFT };

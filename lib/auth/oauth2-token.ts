@@ -4,6 +4,7 @@
  * renew it once and log in once more". Renewing is the caller's business (n8n does it for its
  * OAuth2 credentials); nothing here talks to an authority.
  */
+import { isTokenLogin, type Login } from '../connection/options';
 import { isRejectedToken, MailboxError } from '../errors';
 
 /** The token data an OAuth2 credential keeps (the token endpoint's answer, plus bookkeeping). */
@@ -112,4 +113,20 @@ export async function withTokenRefresh<T>(plan: TokenRefreshPlan<T>): Promise<To
 		return { value: first.value, refreshed: true, accessToken: token };
 	}
 	return { value: await plan.attempt(renewed), refreshed: true, accessToken: renewed };
+}
+
+/**
+ * Runs `attempt` (a connection, a session) with `login`. For a token login with `renewToken`, a
+ * token the server rejects is renewed once and the attempt made once more ({@link withTokenRefresh});
+ * password logins run as they are. Returns the value and the login that worked.
+ */
+export async function withLoginRenewal<T>(login: Login, renewToken: (() => Promise<string>) | undefined, attempt: (login: Login) => Promise<T>): Promise<{ value: T; login: Login }> {
+	if (!renewToken || !isTokenLogin(login)) return { value: await attempt(login), login };
+	const outcome = await withTokenRefresh({
+		accessToken: login.accessToken,
+		expired: false,
+		attempt: (accessToken) => attempt({ ...login, accessToken }),
+		refresh: renewToken,
+	});
+	return { value: outcome.value, login: { ...login, accessToken: outcome.accessToken } };
 }

@@ -4,8 +4,8 @@
  * login the server rejects is renewed once and tried again (the same rule as the triggers').
  */
 import type { ImapFlow } from 'imapflow';
-import { withTokenRefresh } from '../auth/oauth2-token';
-import { isTokenLogin, type Login, type ResolvedServer } from '../connection/options';
+import { withLoginRenewal } from '../auth/oauth2-token';
+import type { Login, ResolvedServer } from '../connection/options';
 import { silentLogger, type Logger } from '../logger';
 import { connectImap, fromImapError } from './connect';
 
@@ -29,15 +29,8 @@ export interface ImapConnection {
  * once and the login tried once more. Returns the client and the login that worked.
  */
 export async function connectImapRenewing(connection: ImapConnection, logger: Logger = silentLogger): Promise<{ client: ImapFlow; login: Login }> {
-	const { server, login, renewToken } = connection;
-	if (!renewToken || !isTokenLogin(login)) return { client: await connectImap(server, login, logger), login };
-	const outcome = await withTokenRefresh({
-		accessToken: login.accessToken,
-		expired: false,
-		attempt: (accessToken) => connectImap(server, { ...login, accessToken }, logger),
-		refresh: renewToken,
-	});
-	return { client: outcome.value, login: { ...login, accessToken: outcome.accessToken } };
+	const { value, login } = await withLoginRenewal(connection.login, connection.renewToken, (current) => connectImap(connection.server, current, logger));
+	return { client: value, login };
 }
 
 export class ImapSession {

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
-import { withTokenRefresh } from '../../../../lib/auth/oauth2-token';
-import { isTokenLogin, type Security } from '../../../../lib/connection/options';
+import { withLoginRenewal } from '../../../../lib/auth/oauth2-token';
+import type { Security } from '../../../../lib/connection/options';
 import { withinCredential } from '../../../../lib/connection/scope';
 import { sieveServerFrom, withManageSieve } from '../../../../lib/sieve/connect';
 import { MANAGESIEVE_PORT } from '../../../../lib/sieve/errors';
@@ -51,14 +51,7 @@ export async function withSieve<T>(ctx: IExecuteFunctions, itemIndex: number, wo
 	// the IMAP password or token goes to ManageSieve no less protected than the credential asks for IMAP
 	const server = withinCredential({ credential: imap, chosen: sieveServerFrom(imap, { port: options.sievePort, security: options.sieveSecurity }), carriesLogin: true, field: 'sieveSecurity', label: 'ManageSieve Security' });
 	const connectOptions = { logger, noSieveHint: authentication === 'password' ? undefined : isGoogleAuthentication(authentication) ? NO_SIEVE_AT_GOOGLE : NO_SIEVE_AT_MICROSOFT };
-	if (!renewToken || !isTokenLogin(account)) return withManageSieve(server, account, ({ client }) => work(client), connectOptions);
-	const outcome = await withTokenRefresh({
-		accessToken: account.accessToken,
-		expired: false,
-		attempt: (accessToken) => withManageSieve(server, { ...account, accessToken }, ({ client }) => work(client), connectOptions),
-		refresh: renewToken,
-	});
-	return outcome.value;
+	return (await withLoginRenewal(account, renewToken, (login) => withManageSieve(server, login, ({ client }) => work(client), connectOptions))).value;
 }
 
 /** The output item of every Out of Office operation: the state as it is on the server afterwards. */

@@ -17,7 +17,7 @@ import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
 import type { EwsClientSettings } from '../../lib/ews/client';
 import type { GraphClientOptions } from '../../lib/graph/client';
 import type { Pop3LoginMethod } from '../../lib/pop3/connect';
-import { delegatedProviderOf, imapConnectionOf, isGoogleAuthentication, microsoftCredentialHosts, pop3ConnectionOfMicrosoft, tokenCredentialOf, type Authentication } from './credentials';
+import { delegatedProviderOf, imapConnectionOf, isGoogleAuthentication, microsoftAppToken, microsoftCredentialHosts, pop3ConnectionOfMicrosoft, tokenCredentialOf, type Authentication } from './credentials';
 import { ewsSettingsOf, type EwsAuthentication } from './ews-settings';
 import { graphSettingsOf } from './graph-settings';
 import { n8nLogger } from './logger';
@@ -110,7 +110,7 @@ export async function smtpConnection(ctx: NodeContext, choice: SmtpChoice): Prom
 		const login = own.login ? checkLogin(own.login) : undefined;
 		const override = (choice.serverOverride ?? '').trim();
 		if (!override) return { server: resolveServer('smtp', own.settings), login, source: credentialServerSource(data) };
-		const chosen = resolveServer('smtp', smtpSettingsFromCredential({ ...data, server: 'custom', host: override, port: 0, security: choice.serverOverrideSecurity || 'starttls' }).settings);
+		const chosen = resolveServer('smtp', smtpSettingsFromCredential({ ...data, server: 'custom', host: override, port: 0, security: choice.serverOverrideSecurity ?? 'starttls' }).settings);
 		const server = withinCredential({ credential: resolveServer('smtp', own.settings), chosen, carriesLogin: login !== undefined, field: 'serverOverride', label: 'Server' });
 		return { server, login, source: 'node' };
 	}
@@ -120,7 +120,7 @@ export async function smtpConnection(ctx: NodeContext, choice: SmtpChoice): Prom
 	let source: ServerSource;
 	if (isGoogleAuthentication(authentication)) {
 		const port = Number(data.smtpPort) || 465;
-		server = resolveServer('smtp', { host: String(data.smtpHost || 'smtp.gmail.com'), port, security: port === 465 ? 'tls' : 'starttls' });
+		server = resolveServer('smtp', { host: String(data.smtpHost ?? '') || 'smtp.gmail.com', port, security: port === 465 ? 'tls' : 'starttls' });
 		source = 'credential';
 	} else {
 		// checked before any token is asked for: a token goes only where the credential allows
@@ -128,7 +128,13 @@ export async function smtpConnection(ctx: NodeContext, choice: SmtpChoice): Prom
 		checkTokenHost(server.host, microsoftCredentialHosts(data), 'smtpHost', 'SMTP Server');
 		source = 'node';
 	}
-	const { login, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), n8nLogger(ctx.logger), { ctx, itemIndex });
+	const logger = n8nLogger(ctx.logger);
+	if (authentication === 'microsoftApp') {
+		// the app's token as the credential's Mailbox (its Shared Mailboxes play no part in sending)
+		const { accessToken, renewToken } = await microsoftAppToken(data, logger);
+		return { server, login: checkLogin({ user: String(data.mailbox ?? ''), accessToken }), source, renewToken };
+	}
+	const { login, renewToken } = await imapConnectionOf(authentication, (name) => ctx.getCredentials(name, itemIndex), logger, { ctx, itemIndex });
 	return { server, login: checkLogin(login), source, renewToken };
 }
 

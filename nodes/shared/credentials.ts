@@ -120,15 +120,21 @@ export async function imapSettingsFromMicrosoftApp(
 	logger?: Logger,
 ): Promise<{ settings: ServerSettings; login: Partial<TokenLogin>; sharedMailboxes: string[]; renewToken: () => Promise<string> }> {
 	const sharedMailboxes = parseSharedMailboxes(data.sharedMailboxes as string | undefined);
-	const app = microsoftAppOf(data);
-	const token = await getAppToken(app, logger);
+	const { accessToken, renewToken } = await microsoftAppToken(data, logger);
 	return {
 		settings: { host: String(data.imapHost || 'outlook.office365.com'), port: data.imapPort as number | undefined, security: 'tls' },
-		login: { user: String(data.mailbox ?? '').trim(), accessToken: token.accessToken },
+		login: { user: String(data.mailbox ?? '').trim(), accessToken },
 		sharedMailboxes,
-		// MSAL renews before expiry; a token the server rejects earlier (revoked) is fetched anew
-		renewToken: async () => (await getAppToken(app, logger, { fresh: true })).accessToken,
+		renewToken,
 	};
+}
+
+/** The Microsoft 365 app's token (from MSAL, cached), and `renewToken` for one the server rejects. */
+export async function microsoftAppToken(data: ICredentialDataDecryptedObject, logger?: Logger): Promise<{ accessToken: string; renewToken: () => Promise<string> }> {
+	const app = microsoftAppOf(data);
+	const token = await getAppToken(app, logger);
+	// MSAL renews before expiry; a token the server rejects earlier (revoked) is fetched anew
+	return { accessToken: token.accessToken, renewToken: async () => (await getAppToken(app, logger, { fresh: true })).accessToken };
 }
 
 /**

@@ -1,36 +1,15 @@
-import {
-	NodeConnectionTypes,
-	NodeOperationError,
-	type ICredentialDataDecryptedObject,
-	type IDataObject,
-	type IExecuteFunctions,
-	type INodeExecutionData,
-	type INodeProperties,
-	type INodeType,
-	type INodeTypeDescription,
-} from 'n8n-workflow';
-import type { ImapFlow } from 'imapflow';
-import { checkLogin, resolveServer, type Login, type ResolvedServer, type ServerSettings } from '../../lib/connection/options';
-import { hasInstanceServer } from '../../lib/connection/presets';
-import { checkTokenHost, withinCredential } from '../../lib/connection/scope';
-import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
-import { MailboxError } from '../../lib/errors';
-import { connectImap, fromImapError } from '../../lib/imap/connect';
-import { composeMessage, parseAllowedSenders, type ComposeAttachment, type ComposeInput, type ReplyTarget } from '../../lib/smtp/compose';
-import { saveSentCopy } from '../../lib/imap/sent-copy';
-import { SmtpSender, type SendResult } from '../../lib/smtp/send';
-import { imapConnectionOf, imapSettingsFromGoogleServiceAccount, isGoogleAuthentication, MICROSOFT_APP_CREDENTIAL, microsoftCredentialHosts, tokenCredentialOf, type Authentication } from '../shared/credentials';
-import { googleSignInOptions } from '../shared/imap-properties';
-import { credentialTests } from '../shared/credential-tests';
-import { toNodeError } from '../shared/errors';
-import { n8nLogger } from '../shared/logger';
-import type { Logger } from '../../lib/logger';
-import { getAppToken } from '../../lib/auth/microsoft';
+import { NodeConnectionTypes, NodeOperationError, type IDataObject, type IExecuteFunctions, type INodeExecutionData, type INodeProperties, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 import { connectGraph, type GraphClient } from '../../lib/graph/client';
 import { composeForGraph, sendComposedViaGraph } from '../../lib/graph/send';
-import { graphSettingsOf } from '../shared/graph-settings';
-import { GOOGLE_DELEGATED, MICROSOFT_DELEGATED_CREDENTIAL, microsoftOAuth2Connection } from '../shared/microsoft-oauth2';
-import { smtpSettingsFromCredential, SMTP_CREDENTIAL } from '../shared/smtp-credentials';
+import { SentCopies } from '../../lib/imap/sent-copy';
+import { composeMessage, parseAllowedSenders, type ComposeAttachment, type ComposeInput, type ReplyTarget } from '../../lib/smtp/compose';
+import { SmtpSender } from '../../lib/smtp/send';
+import { MAX_CONNECTIONS, MAX_IN_FLIGHT, sendAll, SentCopyFailedError, type Sent, type SendAllResult, type SendFailure } from '../../lib/smtp/send-all';
+import { graphConnection, imapConnection, isGoogleAuthentication, smtpConnection, type Authentication, type ServerSource } from '../shared/connection';
+import { credentialTests } from '../shared/credential-tests';
+import { toNodeError } from '../shared/errors';
+import { googleSignInOptions } from '../shared/imap-properties';
+import { n8nLogger } from '../shared/logger';
 
 const viaSmtp = { sendVia: ['smtp'] };
 const viaGoogle = { authentication: ['googleServiceAccount', 'googleOAuth2'] };
@@ -328,111 +307,6 @@ interface AccountOptions {
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
 
-/** Where the SMTP server came from: this node, the credential's host, a provider, the instance default (environment), else this machine's mail server. */
-export type ServerSource = 'node' | 'credential' | 'provider' | 'instance default' | 'local mail server';
-
-/** The SMTP server and login of the chosen Authentication, and where the server came from. */
-/** Where the credential's SMTP server comes from: its Host, a provider, the instance default, or this machine. */
-function credentialServerSource(data: ICredentialDataDecryptedObject): ServerSource {
-	if (str(data.host).trim() || !data.server || data.server === 'custom') return 'credential';
-	if (data.server !== 'instance') return 'provider';
-	return hasInstanceServer('smtp') ? 'instance default' : 'local mail server';
-}
-
-async function smtpConnection(ctx: IExecuteFunctions): Promise<{ server: ResolvedServer; login: Login | undefined; source: ServerSource; renewToken?: () => Promise<string> }> {
-	const authentication = ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
-	const logger = n8nLogger(ctx.logger);
-	if (authentication === 'password') {
-		const data = await ctx.getCredentials(SMTP_CREDENTIAL, 0);
-		const override = str(ctx.getNodeParameter('serverOverride', 0, '')).trim();
-		const own = smtpSettingsFromCredential(data);
-		const login = own.login ? checkLogin(own.login) : undefined;
-		if (!override) return { server: resolveServer('smtp', own.settings), login, source: credentialServerSource(data) };
-		const chosen = resolveServer('smtp', smtpSettingsFromCredential({ ...data, server: 'custom', host: override, port: 0, security: str(ctx.getNodeParameter('serverOverrideSecurity', 0, 'starttls')) }).settings);
-		// the credential's login and its "allow self-signed" stay with the credential's own server
-		const server = withinCredential({ credential: resolveServer('smtp', own.settings), chosen, carriesLogin: login !== undefined, field: 'serverOverride', label: 'Server' });
-		return { server, login, source: 'node' };
-	}
-	if (isGoogleAuthentication(authentication)) return googleSmtpConnection(ctx, authentication, logger);
-	const settings: ServerSettings = { host: str(ctx.getNodeParameter('smtpHost', 0, 'smtp.office365.com:587')) || 'smtp.office365.com:587', security: 'starttls' };
-	const tokenServer = (data: ICredentialDataDecryptedObject): ResolvedServer => {
-		const server = resolveServer('smtp', settings);
-		checkTokenHost(server.host, microsoftCredentialHosts(data), 'smtpHost', 'SMTP Server');
-		return server;
-	};
-	if (authentication === 'microsoftApp') {
-		const data = await ctx.getCredentials(MICROSOFT_APP_CREDENTIAL, 0);
-		const server = tokenServer(data);
-		const app = { tenantId: String(data.tenantId ?? ''), clientId: String(data.clientId ?? ''), clientSecret: String(data.clientSecret ?? ''), authorityHost: String(data.authorityHost ?? '') };
-		const token = await getAppToken(app, logger);
-		// MSAL renews before expiry; a token the server rejects earlier (revoked) is fetched anew once
-		const renewToken = async () => (await getAppToken(app, logger, { fresh: true })).accessToken;
-		return { server, login: checkLogin({ user: String(data.mailbox ?? ''), accessToken: token.accessToken }), source: 'node', renewToken };
-	}
-	const server = tokenServer(await ctx.getCredentials(MICROSOFT_DELEGATED_CREDENTIAL, 0));
-	const { login, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger);
-	return { server, login: checkLogin(login), source: 'node', renewToken };
-}
-
-/**
- * Gmail's SMTP server (the credential's SMTP Host and Port: 465 SSL/TLS, else STARTTLS) with
- * XOAUTH2 as the credential's mailbox: a service account's token for that user, renewed by a new
- * grant, or the signed-in user's, renewed by n8n.
- */
-async function googleSmtpConnection(ctx: IExecuteFunctions, authentication: Authentication, logger: Logger): Promise<{ server: ResolvedServer; login: Login; source: ServerSource; renewToken?: () => Promise<string> }> {
-	const data = await ctx.getCredentials(tokenCredentialOf(authentication as Exclude<Authentication, 'password'>), 0);
-	const port = Number(data.smtpPort) || 465;
-	const server = resolveServer('smtp', { host: str(data.smtpHost) || 'smtp.gmail.com', port, security: port === 465 ? 'tls' : 'starttls' });
-	if (authentication === 'googleServiceAccount') {
-		const { login, renewToken } = await imapSettingsFromGoogleServiceAccount(data, undefined, logger);
-		return { server, login: checkLogin(login), source: 'credential', renewToken };
-	}
-	const { login, renewToken } = await microsoftOAuth2Connection(ctx, 0, logger, GOOGLE_DELEGATED);
-	return { server, login: checkLogin(login), source: 'credential', renewToken };
-}
-
-/** One IMAP connection for the run's Sent copies, opened on first use. */
-class SentFolderSession {
-	private client?: ImapFlow;
-	private queue: Promise<unknown> = Promise.resolve();
-	private server?: ResolvedServer;
-	private login?: Login;
-
-	constructor(private readonly ctx: IExecuteFunctions) {}
-
-	private async connect(): Promise<ImapFlow> {
-		if (this.client?.usable) return this.client;
-		const authentication = this.ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
-		const logger = n8nLogger(this.ctx.logger);
-		const { settings, login, sharedMailboxes } = await imapConnectionOf(authentication, (name) => this.ctx.getCredentials(name, 0), logger, { ctx: this.ctx, itemIndex: 0 });
-		this.server = resolveServer('imap', settings);
-		this.login = loginForMailbox(checkLogin(login), sharedMailboxes, '');
-		this.client = await connectImap(this.server, this.login, logger);
-		return this.client;
-	}
-
-	/** Appends one message; appends run one after another on the one connection. */
-	save(raw: Buffer, folder: string): Promise<{ folder: string; uid: number | null }> {
-		const run = this.queue.then(async () => {
-			const client = await this.connect();
-			try {
-				return await saveSentCopy(client, raw, folder);
-			} catch (error) {
-				throw this.server ? fromImapError(error, this.server, this.login) : error;
-			}
-		});
-		this.queue = run.catch(() => undefined);
-		return run;
-	}
-
-	async close(): Promise<void> {
-		await this.queue;
-		const client = this.client;
-		this.client = undefined;
-		if (client) await client.logout().catch(() => client.close());
-	}
-}
-
 /** The addresses of a trigger item's address field ({ value: [{ address, name }] }, or a string). */
 function addressesOf(field: unknown): string[] {
 	if (typeof field === 'string') return field.trim() ? [field] : [];
@@ -498,44 +372,93 @@ async function composeInput(ctx: IExecuteFunctions, i: number, item: INodeExecut
 	};
 }
 
+/** The node error of a failed item: a message that went out but has no Sent copy says so, and not to send it again. */
+function nodeErrorOf(ctx: IExecuteFunctions, failure: SendFailure<unknown, unknown>) {
+	const { error, index } = failure;
+	if (error instanceof SentCopyFailedError) return new NodeOperationError(ctx.getNode(), error.message, { itemIndex: index, description: error.hint });
+	return toNodeError(ctx.getNode(), error, index);
+}
+
+/** The run's items in input order (a failed one as error and description, after what was sent if it was), or the error that stopped it. */
+function outputOf<M, R>(ctx: IExecuteFunctions, run: SendAllResult<M, R>, jsonOf: (sent: Sent<M, R>) => IDataObject): INodeExecutionData[][] {
+	if (run.stoppedBy) throw nodeErrorOf(ctx, run.stoppedBy);
+	const items = run.outcomes.map((outcome): INodeExecutionData => {
+		if (outcome.ok) return { json: jsonOf(outcome.sent), pairedItem: { item: outcome.index } };
+		const nodeError = nodeErrorOf(ctx, outcome);
+		return { json: { ...(outcome.sent ? jsonOf(outcome.sent) : {}), error: nodeError.message, description: nodeError.description ?? null }, pairedItem: { item: outcome.index } };
+	});
+	return [items];
+}
+
 /**
  * Send Via: Microsoft Graph. Each item's message is composed as for SMTP (with BCC in the Bcc
  * header, see lib/graph/send.ts) and sent by one Graph client, one message after another.
  */
 async function sendViaGraph(ctx: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = ctx.getInputData();
-	const out: INodeExecutionData[] = [];
-	const logger = n8nLogger(ctx.logger);
 	let client: GraphClient | undefined;
 	try {
-		for (let i = 0; i < items.length; i++) {
-			try {
-				const message = await composeForGraph(await composeInput(ctx, i, items[i]));
-				client ??= await connectGraph(
-					await graphSettingsOf(
-						ctx,
-						{ authentication: str(ctx.getNodeParameter('authentication', 0, 'microsoftApp')), mailbox: str(ctx.getNodeParameter('mailbox', 0, '')), graphUrl: str(ctx.getNodeParameter('graphUrl', 0, '')) },
-						logger,
-					),
-				);
-				const result = await sendComposedViaGraph(client, message);
-				out.push({ json: { ...result, recipients: [...result.recipients], sendVia: 'graph', subject: message.subject }, pairedItem: { item: i } });
-			} catch (error) {
-				const nodeError = toNodeError(ctx.getNode(), error, i);
-				if (!ctx.continueOnFail()) throw nodeError;
-				out.push({ json: { error: nodeError.message, description: nodeError.description ?? null }, pairedItem: { item: i } });
-			}
-		}
+		const run = await sendAll(
+			items.map((item, i) => ({ compose: async () => composeForGraph(await composeInput(ctx, i, item)) })),
+			{
+				openSender: async () => {
+					const graph = (client = await connectGraph(
+						await graphConnection(ctx, { authentication: str(ctx.getNodeParameter('authentication', 0, 'microsoftApp')), mailbox: str(ctx.getNodeParameter('mailbox', 0, '')), graphUrl: str(ctx.getNodeParameter('graphUrl', 0, '')) }),
+					));
+					return { send: (message) => sendComposedViaGraph(graph, message) };
+				},
+				maxInFlight: 1,
+				stopOnError: !ctx.continueOnFail(),
+			},
+		);
+		return outputOf(ctx, run, ({ message, result }) => ({ ...result, recipients: [...result.recipients], sendVia: 'graph', subject: message.subject }));
 	} finally {
 		client?.close();
 	}
-	return [out];
 }
 
-/** Connections the pool keeps open at most. */
-const MAX_CONNECTIONS = 5;
-/** Messages handed to the pool and not yet answered: enough that no connection waits for the next message to be built. */
-const MAX_IN_FLIGHT = 4 * MAX_CONNECTIONS;
+/** Send Via: SMTP. One pooled sender for the run, and the Sent copies in the credential's own mailbox over one IMAP connection. */
+async function sendViaSmtp(ctx: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = ctx.getInputData();
+	const logger = n8nLogger(ctx.logger);
+	const authentication = () => ctx.getNodeParameter('authentication', 0, 'password') as Authentication;
+	let sender: SmtpSender | undefined;
+	let serverSource: ServerSource = 'credential';
+	const copies = new SentCopies(() => imapConnection(ctx, { authentication: authentication(), itemIndex: 0, mailbox: '' }), logger);
+	let run;
+	try {
+		run = await sendAll(
+			items.map((item, i) => ({
+				compose: async () => composeMessage(await composeInput(ctx, i, item)),
+				sentFolder: () => {
+					// Gmail files what its SMTP server sends into Sent Mail itself
+					const saveToSent = !isGoogleAuthentication(str(authentication())) && (ctx.getNodeParameter('saveToSent', i, false) as boolean);
+					return saveToSent ? str(ctx.getNodeParameter('sentFolder', i, '')) : undefined;
+				},
+			})),
+			{
+				openSender: async () => {
+					const { server, login, source, renewToken } = await smtpConnection(ctx, {
+						authentication: authentication(),
+						itemIndex: 0,
+						serverOverride: str(ctx.getNodeParameter('serverOverride', 0, '')),
+						serverOverrideSecurity: str(ctx.getNodeParameter('serverOverrideSecurity', 0, 'starttls')),
+						smtpHost: str(ctx.getNodeParameter('smtpHost', 0, 'smtp.office365.com:587')),
+					});
+					serverSource = source;
+					return (sender = new SmtpSender(server, login, { maxConnections: MAX_CONNECTIONS, logger, renewToken }));
+				},
+				saveCopy: (raw, folder) => copies.save(raw, folder),
+				maxInFlight: MAX_IN_FLIGHT,
+				stopOnError: !ctx.continueOnFail(),
+			},
+		);
+	} finally {
+		sender?.close();
+		await copies.close().catch(() => undefined);
+	}
+	return outputOf(ctx, run, ({ message, result, sentCopy }) => ({ ...result, serverSource, envelope: { ...result.envelope }, subject: message.subject, sentCopy }));
+}
 
 export class MailboxSend implements INodeType {
 	description: INodeTypeDescription = {
@@ -566,75 +489,6 @@ export class MailboxSend implements INodeType {
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		if (this.getNodeParameter('sendVia', 0, 'smtp') === 'graph') return sendViaGraph(this);
-		const items = this.getInputData();
-		const results: Array<INodeExecutionData | undefined> = new Array(items.length);
-		let sender: SmtpSender | undefined;
-		let serverSource: ServerSource = 'credential';
-		let sent: SentFolderSession | undefined;
-		const inFlight = new Set<Promise<void>>();
-		let fatal: unknown;
-
-		const fail = (i: number, error: unknown, json: IDataObject = {}) => {
-			const nodeError = toNodeError(this.getNode(), error, i);
-			if (!this.continueOnFail()) {
-				fatal ??= nodeError;
-				return;
-			}
-			results[i] = { json: { ...json, error: nodeError.message, description: nodeError.description ?? null }, pairedItem: { item: i } };
-		};
-
-		try {
-			for (let i = 0; i < items.length && fatal === undefined; i++) {
-				let message;
-				try {
-					message = await composeMessage(await composeInput(this, i, items[i]));
-					if (!sender) {
-						const { server, login, source, renewToken } = await smtpConnection(this);
-						serverSource = source;
-						sender = new SmtpSender(server, login, { maxConnections: MAX_CONNECTIONS, logger: n8nLogger(this.logger), renewToken });
-					}
-				} catch (error) {
-					fail(i, error);
-					continue;
-				}
-				// Gmail files what its SMTP server sends into Sent Mail itself
-				const saveToSent = !isGoogleAuthentication(str(this.getNodeParameter('authentication', 0, 'password'))) && (this.getNodeParameter('saveToSent', i, false) as boolean);
-				const sentFolder = saveToSent ? str(this.getNodeParameter('sentFolder', i, '')) : '';
-				const pending = sender.send(message).then(
-					async (result: SendResult) => {
-						const json: IDataObject = { ...result, serverSource, envelope: { ...result.envelope }, subject: message.subject, sentCopy: null };
-						if (saveToSent) {
-							try {
-								sent ??= new SentFolderSession(this);
-								json.sentCopy = await sent.save(message.raw, sentFolder);
-							} catch (error) {
-								const cause = error instanceof MailboxError ? error.fullMessage : error instanceof Error ? error.message : String(error);
-								fail(
-									i,
-									new NodeOperationError(this.getNode(), `The message was sent (Message-ID ${result.messageId}), but the copy could not be saved into the Sent folder: ${cause}`, {
-										itemIndex: i,
-										description: 'Do not send it again. Check the IMAP credential and "Sent Folder".',
-									}),
-									json,
-								);
-								return;
-							}
-						}
-						results[i] = { json, pairedItem: { item: i } };
-					},
-					(error: unknown) => fail(i, error),
-				);
-				const tracked = pending.finally(() => inFlight.delete(tracked));
-				inFlight.add(tracked);
-				if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
-			}
-			await Promise.all(inFlight);
-		} finally {
-			sender?.close();
-			await sent?.close().catch(() => undefined);
-		}
-		if (fatal !== undefined) throw fatal;
-		return [results.filter((r): r is INodeExecutionData => r !== undefined)];
+		return this.getNodeParameter('sendVia', 0, 'smtp') === 'graph' ? sendViaGraph(this) : sendViaSmtp(this);
 	}
 }

@@ -1,6 +1,6 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { isRejectedToken, MailboxError } from '../errors';
+import { isRejectedToken } from '../errors';
 import { isTokenLogin, type Login, type ResolvedServer } from '../connection/options';
 import { silentLogger, type Logger } from '../logger';
 import type { ComposedMessage } from './compose';

@@ -1,6 +1,7 @@
 import { NodeOperationError, type IDataObject, type INodeExecutionData, type INodeProperties, type IRun, type ITriggerFunctions } from 'n8n-workflow';
 import type { DeliveryEvent } from '../../lib/delivery/dispatcher';
-import { isPermanent, type HealthEvent } from '../../lib/delivery/health';
+import type { HealthEvent } from '../../lib/delivery/health';
+import { isPermanent } from '../../lib/errors';
 import type { LedgerState, RetryPolicy } from '../../lib/delivery/ledger';
 import { outcomeOf, type RunOutcome } from '../../lib/delivery/outcome';
 import type { MailboxError } from '../../lib/errors';

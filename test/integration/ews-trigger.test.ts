@@ -13,33 +13,22 @@ import { deliveryKey, fingerprint } from '../../lib/delivery/keys';
 import { connectEws, type EwsClient } from '../../lib/ews/client';
 import { deleteMessages } from '../../lib/ews/items';
 import { newestMessage } from '../../lib/ews/items';
-import { EwsWatcher, type EwsWatchedMessage, type EwsWatcherOptions, type EwsWatchEvent } from '../../lib/ews/watch';
-import { isRecent, RECENT_KEY_CHARS, type SyncWatchState } from '../../lib/delivery/folder-sync-state';
+import { EwsWatcher, type EwsWatcherOptions } from '../../lib/ews/watch';
+import { isRecent, RECENT_KEY_CHARS } from '../../lib/delivery/folder-sync-state';
 import { parseMessage } from '../../lib/message/parse';
 import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigger.node';
 import { EwsServer } from '../servers/ews';
 import { generateMessage } from '../fixtures/mailgen';
 import { makeSelfSignedCertificate } from '../servers/tls';
-import { Run, until } from './helpers/watch-runs';
+import { message, until, watchRuns, type WatchedRuns } from './helpers/watch-runs';
 import { triggerContext as sharedTriggerContext, type TriggerContextOptions } from './helpers/trigger-context';
 
 const DAY = 24 * 60 * 60 * 1000;
 const OLD = new Date(Date.now() - 30 * DAY);
 
-function message(id: string, body = 'Hello.'): Buffer {
-	return Buffer.from(`From: Sender <sender@example.test>\r\nTo: someone@example.test\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.test>\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\n\r\n${body}\r\n`);
-}
-
-interface Harness {
-	watcher: EwsWatcher;
-	runs: Run<EwsWatchedMessage>[];
-	events: EwsWatchEvent[];
-	state: () => SyncWatchState | undefined;
+interface Harness extends WatchedRuns<EwsWatcher> {
 	/** The most messages any reported state held waiting for their after-processing action. */
 	mostActing: () => number;
-	/** fetchNow and wait for the next completed poll. */
-	poll: () => Promise<void>;
-	subjects: () => string[];
 }
 
 describe('EWS watcher against the local EWS endpoint', () => {
@@ -60,50 +49,12 @@ describe('EWS watcher against the local EWS endpoint', () => {
 	};
 
 	function watch(mailbox: string, options: Partial<EwsWatcherOptions> = {}, autoAck: boolean | 'manual' = true): Harness {
-		const runs: Run<EwsWatchedMessage>[] = [];
-		const events: EwsWatchEvent[] = [];
-		let saved: SyncWatchState | undefined;
 		let mostActing = 0;
-		let fetched = 0;
-		const watcher = new EwsWatcher({
-			connect: connect(mailbox),
-			mailbox,
-			pollIntervalMs: 10 * 60_000,
-			followUpDelayMs: 10,
-			backoff: { initialMs: 50, maxMs: 200, jitter: false },
-			// a failed run is retried on the next poll (the node's default waits a minute first)
-			retry: { retryDelayMs: 0, ...options.retry },
-			...options,
-			deliver: ([m]) => {
-				const run = new Run<EwsWatchedMessage>(m);
-				runs.push(run);
-				if (autoAck === true) run.resolve(true);
-				// false: n8n refused the run as a duplicate
-				return run.promise.then((ran) => (ran ? undefined : { kind: 'duplicate' as const }));
-			},
-			onState: (state) => {
-				saved = state;
-				for (const f of Object.values(state.folders)) mostActing = Math.max(mostActing, Object.values(f.pending).filter((e) => e.s === 'act').length);
-			},
-			onEvent: (event) => {
-				events.push(event);
-				if (event.type === 'fetched') fetched++;
-			},
+		const h = watchRuns(EwsWatcher, { connect: connect(mailbox), mailbox, ...options }, autoAck, (state) => {
+			for (const f of Object.values(state.folders)) mostActing = Math.max(mostActing, Object.values(f.pending).filter((e) => e.s === 'act').length);
 		});
-		running.push(watcher);
-		return {
-			watcher,
-			runs,
-			events,
-			state: () => saved,
-			mostActing: () => mostActing,
-			poll: async () => {
-				const target = fetched + 1;
-				watcher.fetchNow();
-				await until(() => fetched >= target, 60_000, 'a poll');
-			},
-			subjects: () => runs.map((r) => /^Subject: (.*)$/m.exec(r.message.source.toString())?.[1] ?? '?'),
-		};
+		running.push(h.watcher);
+		return { ...h, mostActing: () => mostActing };
 	}
 
 	beforeAll(async () => {

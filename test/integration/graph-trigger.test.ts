@@ -15,16 +15,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type { IDataObject } from 'n8n-workflow';
 import { deliveryKey, fingerprint } from '../../lib/delivery/keys';
-import { isRecent, type SyncWatchState } from '../../lib/delivery/folder-sync-state';
+import { isRecent } from '../../lib/delivery/folder-sync-state';
 import { connectGraph, type GraphClient } from '../../lib/graph/client';
-import { GraphWatcher, newestGraphMessage, type GraphWatchedMessage, type GraphWatcherOptions, type GraphWatchEvent } from '../../lib/graph/watch';
+import { GraphWatcher, newestGraphMessage, type GraphWatcherOptions } from '../../lib/graph/watch';
 import { parseMessage } from '../../lib/message/parse';
 import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigger.node';
 import { GraphServer, type GraphRequestLog } from '../servers/graph';
 import { generateMessage } from '../fixtures/mailgen';
 import { OAuthServer } from '../servers/oauth';
 import { makeSelfSignedCertificate } from '../servers/tls';
-import { Run, until } from './helpers/watch-runs';
+import { message, until, watchRuns, type WatchedRuns } from './helpers/watch-runs';
 import { triggerContext as sharedTriggerContext, type TriggerContextOptions } from './helpers/trigger-context';
 
 const seams: { ca?: Buffer } = {};
@@ -36,20 +36,6 @@ jest.mock('../../lib/graph/client', () => {
 
 const DAY = 24 * 60 * 60 * 1000;
 const OLD = new Date(Date.now() - 30 * DAY);
-
-function message(id: string, body = 'Hello.'): Buffer {
-	return Buffer.from(`From: Sender <sender@example.test>\r\nTo: someone@example.test\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.test>\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\n\r\n${body}\r\n`);
-}
-
-interface Harness {
-	watcher: GraphWatcher;
-	runs: Run<GraphWatchedMessage>[];
-	events: GraphWatchEvent[];
-	state: () => SyncWatchState | undefined;
-	/** fetchNow and wait for the next completed poll. */
-	poll: () => Promise<void>;
-	subjects: () => string[];
-}
 
 let dir: string;
 let ca: Buffer;
@@ -97,47 +83,10 @@ describe('Graph watcher against the local Graph endpoint', () => {
 	};
 	const requestsOf = (mailbox: string, since: number): GraphRequestLog[] => server.allRequests.slice(since).filter((r) => r.mailbox === mailbox);
 
-	function watch(mailbox: string, options: Partial<GraphWatcherOptions> = {}, autoAck: boolean | 'manual' = true): Harness {
-		const runs: Run<GraphWatchedMessage>[] = [];
-		const events: GraphWatchEvent[] = [];
-		let saved: SyncWatchState | undefined;
-		let fetched = 0;
-		const watcher = new GraphWatcher({
-			connect: connect(mailbox),
-			mailbox,
-			pollIntervalMs: 10 * 60_000,
-			followUpDelayMs: 10,
-			backoff: { initialMs: 50, maxMs: 200, jitter: false },
-			retry: { retryDelayMs: 0, ...options.retry },
-			...options,
-			deliver: ([m]) => {
-				const run = new Run<GraphWatchedMessage>(m);
-				runs.push(run);
-				if (autoAck === true) run.resolve(true);
-				// false: n8n refused the run as a duplicate
-				return run.promise.then((ran) => (ran ? undefined : { kind: 'duplicate' as const }));
-			},
-			onState: (state) => {
-				saved = state;
-			},
-			onEvent: (event) => {
-				events.push(event);
-				if (event.type === 'fetched') fetched++;
-			},
-		});
-		running.push(watcher);
-		return {
-			watcher,
-			runs,
-			events,
-			state: () => saved,
-			poll: async () => {
-				const target = fetched + 1;
-				watcher.fetchNow();
-				await until(() => fetched >= target, 60_000, 'a poll');
-			},
-			subjects: () => runs.map((r) => /^Subject: (.*)$/m.exec(r.message.source.toString())?.[1] ?? '?'),
-		};
+	function watch(mailbox: string, options: Partial<GraphWatcherOptions> = {}, autoAck: boolean | 'manual' = true): WatchedRuns<GraphWatcher> {
+		const h = watchRuns(GraphWatcher, { connect: connect(mailbox), mailbox, ...options }, autoAck);
+		running.push(h.watcher);
+		return h;
 	}
 
 	afterEach(async () => {

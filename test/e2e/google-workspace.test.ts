@@ -19,17 +19,14 @@
  *   n8n refreshed a rejected token), and Send Email signs in to SMTP with the user's token.
  */
 import fs from 'node:fs';
-import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
 import type { ImapFlow } from 'imapflow';
 import { findSecrets } from '../canary';
 import { startMailServers, type MailServers } from '../servers';
 import { GOOGLE_MAIL_SCOPE, GoogleAuthority, type GoogleServiceAccount } from '../servers/google';
+import { connectOAuth2Account, startPackagedN8n, Teardown } from './harness';
 import { withImap } from './imap-folder';
-import { checkN8n, isFinished, N8n, packPackage, REQUEST_TIMEOUT_MS, type StoredExecution, waitFor } from './n8n';
+import { isFinished, type N8n, type StoredExecution, waitFor } from './n8n';
 
-const root = path.resolve(__dirname, '..', '..');
 const ALICE = 'alice@example.test';
 const BOB = 'bob@example.test';
 const OAUTH_CLIENT_ID = '734120962011-e2emailbox0n8n7q3ifl1o0bd2j.apps.googleusercontent.com';
@@ -52,11 +49,28 @@ function manualWorkflow(name: string, node: Record<string, unknown>): Record<str
 	};
 }
 
+/**
+ * A workflow of the IMAP trigger (TRIGGER) on `parameters` and a NoOp named Done on its first
+ * output; the nodes' ids are `nodeIdPrefix` followed by 01 and 02.
+ */
+function gmailTriggerWorkflow(name: string, nodeIdPrefix: string, parameters: Record<string, unknown>, credentials: Record<string, { id: string; name: string }>): Record<string, unknown> {
+	return {
+		name,
+		active: false,
+		nodes: [
+			{ id: `${nodeIdPrefix}01`, name: TRIGGER, type: 'n8n-nodes-mailbox.mailboxImapTrigger', typeVersion: 1.3, position: [0, 0], parameters, credentials },
+			{ id: `${nodeIdPrefix}02`, name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
+		],
+		connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }], []] } },
+		settings: { executionOrder: 'v1' },
+	};
+}
+
 describe('Google Workspace sign-in in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let authority: GoogleAuthority;
 	let n8n: N8n;
-	let workDir: string;
 	let account: GoogleServiceAccount;
 	let serviceAccountId: string;
 	let delegatedId: string;
@@ -99,17 +113,43 @@ describe('Google Workspace sign-in in real n8n', () => {
 		return { execution, rawData: JSON.stringify(stored.json) };
 	};
 
-	/** The browser at the authority: follows the authorization URL, returns where it redirects. */
-	const signIn = (authorizationUrl: string): Promise<string> =>
-		new Promise((resolve, reject) => {
-			https
-				.get(authorizationUrl, { ca: fs.readFileSync(servers.certPath), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, (res) => {
-					res.resume();
-					if (res.statusCode !== 302 || !res.headers.location) reject(new Error(`authorize answered ${res.statusCode}`));
-					else resolve(res.headers.location);
-				})
-				.on('error', reject);
-		});
+	/**
+	 * Send Email (node `node`) in a workflow of its own, from alice to bob through the SMTP server of
+	 * the Google credential `credentials` names, run as the editor runs it. Gives the run, and the
+	 * number of alice's Sent messages and of the mails the capture server had before it.
+	 */
+	const sendToBob = async (
+		node: string,
+		workflowName: string,
+		authentication: string,
+		subject: string,
+		credentials: Record<string, { id: string; name: string }>,
+	) => {
+		const { id } = await createWorkflow(
+			manualWorkflow(workflowName, {
+				name: node,
+				type: 'n8n-nodes-mailbox.mailboxSend',
+				typeVersion: 1,
+				parameters: {
+					sendVia: 'smtp',
+					authentication,
+					fromEmail: ALICE,
+					toEmail: BOB,
+					subject,
+					emailFormat: 'text',
+					text: 'Hallo Bob',
+					reply: false,
+					// set before switching to Google: Gmail keeps the copy, the node must not append one
+					saveToSent: true,
+					options: {},
+				},
+				credentials,
+			}),
+		);
+		const sentBefore = await sentCount();
+		const before = servers.received.length;
+		return { ...(await runManually(id)), sentBefore, before };
+	};
 
 	const okGrants = (grantType: 'jwt-bearer' | 'authorization_code' | 'refresh_token') => authority.grants.filter((g) => g.grantType === grantType && g.ok);
 	const sentCount = () => withImap(servers, 'alice', async (imap) => {
@@ -119,49 +159,34 @@ describe('Google Workspace sign-in in real n8n', () => {
 
 	beforeAll(async () => {
 		// shaped like Gmail: [Gmail]/… folders with their SPECIAL-USE roles
-		servers = await startMailServers({ gmail: true });
+		servers = teardown.add(await startMailServers({ gmail: true }), (s) => s.stop());
 		const tls = { key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) };
-		authority = await new GoogleAuthority(
-			tls,
-			(user, lifetime) => servers.oauth.issueToken(user, lifetime),
-			(token) => servers.oauth.tokenUser(token),
-		).start();
+		authority = teardown.add(
+			await new GoogleAuthority(
+				tls,
+				(user, lifetime) => servers.oauth.issueToken(user, lifetime),
+				(token) => servers.oauth.tokenUser(token),
+			).start(),
+			(a) => a.stop(),
+		);
 		authority.addDomainUser(ALICE);
 		authority.addDomainUser(BOB);
 		account = authority.createServiceAccount('n8n-mail');
 		authority.registerOAuthClient({ clientId: OAUTH_CLIENT_ID, clientSecret: OAUTH_CLIENT_SECRET, user: ALICE });
 
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-google-'));
-		n8n = await N8n.create({
-			install,
-			packageTarball: packPackage(root, workDir),
+		({ n8n } = await startPackagedN8n(teardown, 'google', {
 			env: {
 				// n8n trusts the authority's and the mail servers' test certificate like a company CA
 				NODE_EXTRA_CA_CERTS: servers.certPath,
 				// the delegated credential's hidden Google URLs, pointed at the local authority
 				CREDENTIALS_OVERWRITE_DATA: JSON.stringify({ mailboxGoogleOAuth2Api: { authUrl: authority.authUrl, accessTokenUrl: authority.tokenUrl } }),
 			},
-		});
+		}));
 		await n8n.start();
 		await n8n.setupOwner();
 	});
 
-	afterAll(async () => {
-		try {
-			await n8n?.destroy();
-		} finally {
-			try {
-				await authority?.stop();
-			} finally {
-				try {
-					await servers?.stop();
-				} finally {
-					if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-				}
-			}
-		}
-	});
+	afterAll(() => teardown.run());
 
 	describe('service account with domain-wide delegation', () => {
 		it('credential Test: names the missing delegation (client ID, scope), then OK with the Inbox counts', async () => {
@@ -191,25 +216,15 @@ describe('Google Workspace sign-in in real n8n', () => {
 		});
 
 		it('IMAP trigger, activated: a message delivered into alice\'s INBOX starts exactly one execution with its subject, then goes to Gmail\'s Trash', async () => {
-			const { id, versionId } = await createWorkflow({
-				name: 'Gmail trigger (service account) e2e',
-				active: false,
-				nodes: [
-					{
-						id: '7a2c4e60-1b3d-4f5a-9c7e-000000000101',
-						name: TRIGGER,
-						type: 'n8n-nodes-mailbox.mailboxImapTrigger',
-						typeVersion: 1.3,
-						position: [0, 0],
-						// Delete: on Gmail (known from the Google sign-in) processed mail is moved to Trash, as expunging only removes a label
-						parameters: { authentication: 'googleServiceAccount', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'delete', mode: 'idle', pollMinutes: 15, options: {} },
-						credentials: { mailboxGoogleServiceAccountApi: { id: serviceAccountId, name: 'Alice (Workspace service account)' } },
-					},
-					{ id: '7a2c4e60-1b3d-4f5a-9c7e-000000000102', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
-				],
-				connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }], []] } },
-				settings: { executionOrder: 'v1' },
-			});
+			const { id, versionId } = await createWorkflow(
+				gmailTriggerWorkflow(
+					'Gmail trigger (service account) e2e',
+					'7a2c4e60-1b3d-4f5a-9c7e-0000000001',
+					// Delete: on Gmail (known from the Google sign-in) processed mail is moved to Trash, as expunging only removes a label
+					{ authentication: 'googleServiceAccount', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'delete', mode: 'idle', pollMinutes: 15, options: {} },
+					{ mailboxGoogleServiceAccountApi: { id: serviceAccountId, name: 'Alice (Workspace service account)' } },
+				),
+			);
 			const activated = await n8n.rest('POST', `/rest/workflows/${id}/activate`, { versionId });
 			expect(activated.status).toBe(200);
 			// the trigger is active once its state (UIDVALIDITY and cursor of INBOX) is saved
@@ -262,30 +277,9 @@ describe('Google Workspace sign-in in real n8n', () => {
 
 		it('Send Email: one mail through the credential\'s SMTP server with XOAUTH2 as alice, no Sent copy, no secret in the run', async () => {
 			const send = 'Send Email';
-			const { id } = await createWorkflow(
-				manualWorkflow('Send with the service account e2e', {
-					name: send,
-					type: 'n8n-nodes-mailbox.mailboxSend',
-					typeVersion: 1,
-					parameters: {
-						sendVia: 'smtp',
-						authentication: 'googleServiceAccount',
-						fromEmail: ALICE,
-						toEmail: BOB,
-						subject: 'Sent by the service account',
-						emailFormat: 'text',
-						text: 'Hallo Bob',
-						reply: false,
-						// set before switching to Google: Gmail keeps the copy, the node must not append one
-						saveToSent: true,
-						options: {},
-					},
-					credentials: { mailboxGoogleServiceAccountApi: { id: serviceAccountId, name: 'Alice (Workspace service account)' } },
-				}),
-			);
-			const sentBefore = await sentCount();
-			const before = servers.received.length;
-			const { execution, rawData } = await runManually(id);
+			const { execution, rawData, sentBefore, before } = await sendToBob(send, 'Send with the service account e2e', 'googleServiceAccount', 'Sent by the service account', {
+				mailboxGoogleServiceAccountApi: { id: serviceAccountId, name: 'Alice (Workspace service account)' },
+			});
 			expect(execution.error).toBeUndefined();
 			expect(execution.status).toBe('success');
 			// the run has ended, so the mail is there already: the bound only ends a hang
@@ -325,12 +319,7 @@ describe('Google Workspace sign-in in real n8n', () => {
 			expect(created.status).toBe(200);
 			delegatedId = (created.json as { data: { id: string } }).data.id;
 
-			let authorizationUrl = '';
-			const callback = await n8n.connectOAuth2(delegatedId, async (url) => {
-				authorizationUrl = url;
-				return signIn(url);
-			});
-			const auth = new URL(authorizationUrl);
+			const { auth, callback } = await connectOAuth2Account(n8n, delegatedId, servers.certPath);
 			expect(`${auth.origin}${auth.pathname}`).toBe(authority.authUrl);
 			expect(auth.searchParams.get('scope')).toBe(GOOGLE_MAIL_SCOPE);
 			expect(auth.searchParams.get('access_type')).toBe('offline');
@@ -387,24 +376,14 @@ describe('Google Workspace sign-in in real n8n', () => {
 		});
 
 		it('IMAP trigger with the delegated credential, activated: a delivered message starts one execution; a token rejected meanwhile is refreshed by n8n', async () => {
-			const { id, versionId } = await createWorkflow({
-				name: 'Gmail trigger (delegated) e2e',
-				active: false,
-				nodes: [
-					{
-						id: '7a2c4e60-1b3d-4f5a-9c7e-000000000301',
-						name: TRIGGER,
-						type: 'n8n-nodes-mailbox.mailboxImapTrigger',
-						typeVersion: 1.3,
-						position: [0, 0],
-						parameters: { authentication: 'googleOAuth2', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'markRead', mode: 'poll', pollMinutes: 0.1, options: {} },
-						credentials: { mailboxGoogleOAuth2Api: { id: delegatedId, name: 'Alice (Google, delegated)' } },
-					},
-					{ id: '7a2c4e60-1b3d-4f5a-9c7e-000000000302', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
-				],
-				connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }], []] } },
-				settings: { executionOrder: 'v1' },
-			});
+			const { id, versionId } = await createWorkflow(
+				gmailTriggerWorkflow(
+					'Gmail trigger (delegated) e2e',
+					'7a2c4e60-1b3d-4f5a-9c7e-0000000003',
+					{ authentication: 'googleOAuth2', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'markRead', mode: 'poll', pollMinutes: 0.1, options: {} },
+					{ mailboxGoogleOAuth2Api: { id: delegatedId, name: 'Alice (Google, delegated)' } },
+				),
+			);
 			// the token n8n holds stops working before its expiry: the trigger's first login needs n8n's refresh
 			servers.oauth.revoke(okGrants('refresh_token').at(-1)?.accessToken as string);
 			const refreshes = okGrants('refresh_token').length;
@@ -435,29 +414,9 @@ describe('Google Workspace sign-in in real n8n', () => {
 
 		it('Send Email with the delegated credential: one mail with XOAUTH2 as alice, no Sent copy', async () => {
 			const send = 'Send Email';
-			const { id } = await createWorkflow(
-				manualWorkflow('Send with the delegated Google token e2e', {
-					name: send,
-					type: 'n8n-nodes-mailbox.mailboxSend',
-					typeVersion: 1,
-					parameters: {
-						sendVia: 'smtp',
-						authentication: 'googleOAuth2',
-						fromEmail: ALICE,
-						toEmail: BOB,
-						subject: 'Sent with the delegated Google token',
-						emailFormat: 'text',
-						text: 'Hallo Bob',
-						reply: false,
-						saveToSent: true,
-						options: {},
-					},
-					credentials: { mailboxGoogleOAuth2Api: { id: delegatedId, name: 'Alice (Google, delegated)' } },
-				}),
-			);
-			const sentBefore = await sentCount();
-			const before = servers.received.length;
-			const { execution, rawData } = await runManually(id);
+			const { execution, rawData, sentBefore, before } = await sendToBob(send, 'Send with the delegated Google token e2e', 'googleOAuth2', 'Sent with the delegated Google token', {
+				mailboxGoogleOAuth2Api: { id: delegatedId, name: 'Alice (Google, delegated)' },
+			});
 			expect(execution.error).toBeUndefined();
 			expect(execution.status).toBe('success');
 			const mails = (await servers.waitForMail(before + 1, 120_000)).slice(before);

@@ -16,17 +16,13 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { startMailServers, type MailServers } from '../servers';
 import { GraphServer, type GraphRequestLog } from '../servers/graph';
 import { MicrosoftAuthority } from '../servers/microsoft';
-import { checkN8n, N8n, packPackage, REQUEST_TIMEOUT_MS } from './n8n';
+import { connectOAuth2Account, startPackagedN8n, Teardown } from './harness';
+import type { N8n } from './n8n';
 
-
-const root = path.resolve(__dirname, '..', '..');
 const ALICE = 'alice@contoso.test';
 const CATCHALL = 'catchall@contoso.test';
 const APP_SECRET = 'Graph-Actions-App-Secret-8';
@@ -61,53 +57,43 @@ const graphNode = (name: string, position: [number, number], parameters: Record<
 });
 
 describe('Graph action nodes in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let authority: MicrosoftAuthority;
 	let graph: GraphServer;
 	let n8n: N8n;
-	let workDir: string;
 	let delegatedCredentialId: string;
 
 	/** The Graph requests made from now on, inner $batch requests included. */
 	const okGrants = (grantType: string) => authority.grants.filter((g) => g.clientId === DELEGATED_ID && g.grantType === grantType && g.ok);
-	/** The browser at the authority: follows the authorization URL, returns where it redirects. */
-	const signIn = (authorizationUrl: string): Promise<string> =>
-		new Promise((resolve, reject) => {
-			https
-				.get(authorizationUrl, { ca: fs.readFileSync(servers.certPath), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, (res) => {
-					res.resume();
-					if (res.statusCode !== 302 || !res.headers.location) reject(new Error(`authorize answered ${res.statusCode}`));
-					else resolve(res.headers.location);
-				})
-				.on('error', reject);
-		});
 	const since = () => {
 		const start = graph.requests.length;
 		return (): GraphRequestLog[] => graph.requests.slice(start).flatMap((r) => [r, ...(r.batch ?? [])]);
 	};
 
 	beforeAll(async () => {
-		servers = await startMailServers();
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
 		const tls = { key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) };
-		authority = await new MicrosoftAuthority(tls, (user, lifetime) => servers.oauth.issueToken(user, lifetime), (token) => servers.oauth.tokenUser(token)).start();
+		authority = teardown.add(await new MicrosoftAuthority(tls, (user, lifetime) => servers.oauth.issueToken(user, lifetime), (token) => servers.oauth.tokenUser(token)).start(), (a) => a.stop());
 		// the app's tokens act as "alice", who may open the catch-all mailbox; so do the tokens of the user who signs in
 		authority.register({ tenant: 'contoso', clientId: 'graph-app', clientSecret: APP_SECRET, user: 'alice' });
 		authority.registerDelegated({ tenant: 'contoso', clientId: DELEGATED_ID, clientSecret: DELEGATED_SECRET, user: 'alice' });
 		// Graph takes only tokens for Graph (the audience the authority noted from the scope asked)
-		graph = await GraphServer.start({
-			tls,
-			tokenInfo: (token) => {
-				const user = servers.oauth.tokenUser(token);
-				return user ? { user, audience: authority.tokenAudience(token) } : undefined;
-			},
-			mailboxes: [ALICE, CATCHALL],
-			access: { alice: [CATCHALL] },
-		});
+		graph = teardown.add(
+			await GraphServer.start({
+				tls,
+				tokenInfo: (token) => {
+					const user = servers.oauth.tokenUser(token);
+					return user ? { user, audience: authority.tokenAudience(token) } : undefined;
+				},
+				mailboxes: [ALICE, CATCHALL],
+				access: { alice: [CATCHALL] },
+			}),
+			(g) => g.stop(),
+		);
 
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-graph-actions-'));
 		// n8n trusts the authority's and the Graph endpoint's test certificate like a company CA
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'graph-actions', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		await n8n.importCredentials([
 			{
 				id: APP_CREDENTIAL.mailboxMicrosoftAppApi.id,
@@ -118,19 +104,7 @@ describe('Graph action nodes in real n8n', () => {
 		]);
 	});
 
-	afterAll(async () => {
-		// each one is stopped even when another one's stop failed
-		const failures: unknown[] = [];
-		for (const stop of [() => n8n?.destroy(), () => graph?.stop(), () => authority?.stop(), () => servers?.stop()]) {
-			try {
-				await stop();
-			} catch (error) {
-				failures.push(error);
-			}
-		}
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-		if (failures.length) throw failures[0];
-	});
+	afterAll(() => teardown.run());
 
 	it('with the Microsoft 365 app: folders, search, move, flag and category, out of office, Send Email and the Router\'s importMime', async () => {
 		graph.createFolder(ALICE, 'inbox', 'Rechnungen');
@@ -352,12 +326,7 @@ describe('Graph action nodes in real n8n', () => {
 		expect(created.status).toBe(200);
 		delegatedCredentialId = (created.json as { data: { id: string } }).data.id;
 
-		let authorizationUrl = '';
-		const callback = await n8n.connectOAuth2(delegatedCredentialId, async (url) => {
-			authorizationUrl = url;
-			return signIn(url);
-		});
-		const auth = new URL(authorizationUrl);
+		const { auth, callback } = await connectOAuth2Account(n8n, delegatedCredentialId, servers.certPath);
 		expect(`${auth.origin}${auth.pathname}`).toBe(`https://${authority.host}/contoso/oauth2/v2.0/authorize`);
 		expect(auth.searchParams.get('scope')?.split(' ')).toEqual([
 			'offline_access',

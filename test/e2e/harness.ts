@@ -1,13 +1,14 @@
 /**
  * The set-up the e2e test files share around test/e2e/n8n.ts: a teardown that stops whatever a
  * `beforeAll` started, in reverse order, even when the `beforeAll` failed half-way; n8n with this
- * package installed; the workflow of a trigger and a NoOp; and the trigger's runs as the tests
- * read them.
+ * package installed; the workflow of a trigger and a NoOp; the trigger's runs as the tests read
+ * them; and the credential dialog's "Connect my account" with a browser at a local authority.
  */
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { checkN8n, isFinished, N8n, packPackage, waitFor, type CreateOptions, type StoredExecution } from './n8n';
+import { checkN8n, isFinished, N8n, packPackage, REQUEST_TIMEOUT_MS, waitFor, type CreateOptions, type StoredExecution } from './n8n';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -98,5 +99,33 @@ export async function triggerRunsAfterPolls(n8n: N8n, workflowId: string, polls:
 	return waitFor('no run unfinished', async () => {
 		const { executions } = await n8n.executions(workflowId);
 		return executions.every(isFinished) ? executions.filter((e) => e.mode === 'trigger' && e.status === 'success') : undefined;
+	});
+}
+
+/**
+ * The credential dialog's "Connect my account" for the saved OAuth2 credential `credentialId`:
+ * the browser (trusting the test certificate at `certPath`) signs in at the local authority and
+ * follows its redirect back to n8n. Gives the authorization URL n8n sent the browser to, and the
+ * answer of n8n's callback.
+ */
+export async function connectOAuth2Account(n8n: N8n, credentialId: string, certPath: string): Promise<{ auth: URL; callback: { status: number; body: string } }> {
+	let authorizationUrl = '';
+	const callback = await n8n.connectOAuth2(credentialId, async (url) => {
+		authorizationUrl = url;
+		return signIn(url, certPath);
+	});
+	return { auth: new URL(authorizationUrl), callback };
+}
+
+/** The browser at the authority: follows the authorization URL, returns where it redirects. */
+function signIn(authorizationUrl: string, certPath: string): Promise<string> {
+	return new Promise((resolve, reject) => {
+		https
+			.get(authorizationUrl, { ca: fs.readFileSync(certPath), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, (res) => {
+				res.resume();
+				if (res.statusCode !== 302 || !res.headers.location) reject(new Error(`authorize answered ${res.statusCode}`));
+				else resolve(res.headers.location);
+			})
+			.on('error', reject);
 	});
 }

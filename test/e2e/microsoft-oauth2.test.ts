@@ -6,14 +6,12 @@
  * about to expire, which only succeed when n8n refreshed the token and stored the new one.
  */
 import fs from 'node:fs';
-import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
 import { EXPIRY_MARGIN_MS } from '../../lib/auth/oauth2-token';
-import { checkN8n, N8n, packPackage, REQUEST_TIMEOUT_MS } from './n8n';
-
+import { connectOAuth2Account, startPackagedN8n, Teardown } from './harness';
+import type { N8n } from './n8n';
 
 const root = path.resolve(__dirname, '..', '..');
 const CLIENT_ID = 'delegated-mail-app';
@@ -26,48 +24,33 @@ const CLIENT_SECRET = 'Delegated-Client-Secret-5';
 const SHORT_LIFETIME_S = 30;
 
 describe('Microsoft 365 delegated OAuth2 in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let authority: MicrosoftAuthority;
 	let n8n: N8n;
-	let workDir: string;
 	let credentialId: string;
 	let workflowId: string;
 
-	/** The browser at the authority: follows the authorization URL, returns where it redirects. */
-	const signIn = (authorizationUrl: string): Promise<string> =>
-		new Promise((resolve, reject) => {
-			https
-				.get(authorizationUrl, { ca: fs.readFileSync(servers.certPath), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, (res) => {
-					res.resume();
-					if (res.statusCode !== 302 || !res.headers.location) reject(new Error(`authorize answered ${res.statusCode}`));
-					else resolve(res.headers.location);
-				})
-				.on('error', reject);
-		});
 	const okGrants = (grantType: string) => authority.grants.filter((g) => g.clientId === CLIENT_ID && g.grantType === grantType && g.ok);
 
 	beforeAll(async () => {
-		servers = await startMailServers();
-		authority = await new MicrosoftAuthority(
-			{ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) },
-			(user, lifetime) => servers.oauth.issueToken(user, lifetime),
-			(token) => servers.oauth.tokenUser(token),
-		).start();
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
+		authority = teardown.add(
+			await new MicrosoftAuthority(
+				{ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) },
+				(user, lifetime) => servers.oauth.issueToken(user, lifetime),
+				(token) => servers.oauth.tokenUser(token),
+			).start(),
+			(a) => a.stop(),
+		);
 		authority.registerDelegated({ tenant: 'contoso', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, user: 'alice' });
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-oauth2-'));
 		// n8n trusts the authority's and Dovecot's test certificate like a company CA
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'oauth2', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		await n8n.start();
 		await n8n.setupOwner();
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await authority?.stop();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('offers the credential with the Outlook scopes and offline access, URLs from tenant and sign-in host', async () => {
 		const types = await n8n.nodeTypes();
@@ -93,12 +76,7 @@ describe('Microsoft 365 delegated OAuth2 in real n8n', () => {
 		expect(created.status).toBe(200);
 		credentialId = (created.json as { data: { id: string } }).data.id;
 
-		let authorizationUrl = '';
-		const callback = await n8n.connectOAuth2(credentialId, async (url) => {
-			authorizationUrl = url;
-			return signIn(url);
-		});
-		const auth = new URL(authorizationUrl);
+		const { auth, callback } = await connectOAuth2Account(n8n, credentialId, servers.certPath);
 		expect(`${auth.origin}${auth.pathname}`).toBe(`https://${authority.host}/contoso/oauth2/v2.0/authorize`);
 		expect(auth.searchParams.get('scope')?.split(' ')).toEqual([
 			'offline_access',

@@ -60,10 +60,11 @@ export interface WorkflowNode {
 }
 
 /**
- * A workflow of `trigger` and a NoOp named Done on its output, inactive until published; the
- * nodes' ids are `nodeIdPrefix` followed by 01 and 02.
+ * A workflow of `trigger` and a NoOp named Done on its (first) output, inactive until published;
+ * the nodes' ids are `nodeIdPrefix` followed by 01 and 02. `outputs`: how many outputs the
+ * trigger's connections list (the others connected to nothing).
  */
-export function triggerWorkflow(id: string, name: string, nodeIdPrefix: string, trigger: WorkflowNode): object {
+export function triggerWorkflow(id: string, name: string, nodeIdPrefix: string, trigger: WorkflowNode, outputs = 1): object {
 	return {
 		id,
 		name,
@@ -72,7 +73,7 @@ export function triggerWorkflow(id: string, name: string, nodeIdPrefix: string, 
 			{ id: `${nodeIdPrefix}01`, name: trigger.name, type: trigger.type, typeVersion: trigger.typeVersion, position: [0, 0], parameters: trigger.parameters, ...(trigger.credentials ? { credentials: trigger.credentials } : {}) },
 			{ id: `${nodeIdPrefix}02`, name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
 		],
-		connections: { [trigger.name]: { main: [[{ node: 'Done', type: 'main', index: 0 }]] } },
+		connections: { [trigger.name]: { main: [[{ node: 'Done', type: 'main', index: 0 }], ...Array.from({ length: outputs - 1 }, () => [])] } },
 		settings: { executionOrder: 'v1' },
 	};
 }

@@ -3,15 +3,11 @@
  * the test (pushed by IDLE), each message exactly once, marks it read only after the run
  * succeeded, keeps its state across an n8n restart, and emits no duplicate afterwards.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
+import { startPackagedN8n, successfulTriggerRuns, Teardown, triggerWorkflow } from './harness';
 import { withImap } from './imap-folder';
-import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { isFinished, type N8n, type StoredExecution, waitFor } from './n8n';
 
-
-const root = path.resolve(__dirname, '..', '..');
 const WORKFLOW_ID = 'mbxE2eImapTrigger';
 const TRIGGER = 'New mail';
 
@@ -41,9 +37,9 @@ function message(n: number, extra = ''): string {
 }
 
 describe('Mailbox IMAP Trigger in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let n8n: N8n;
-	let workDir: string;
 
 	const append = async (n: number) => {
 		await withImap(servers, 'alice', (imap) => imap.append('INBOX', message(n), []));
@@ -65,48 +61,38 @@ describe('Mailbox IMAP Trigger in real n8n', () => {
 			}
 			return seen;
 		});
-	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+	const successful = (): Promise<StoredExecution[]> => successfulTriggerRuns(n8n, WORKFLOW_ID);
 	const receivedIds = (executions: StoredExecution[]) => executions.flatMap((e) => (e.output[TRIGGER] ?? []).map((item) => item.messageId as string)).filter(Boolean);
 
 	beforeAll(async () => {
-		servers = await startMailServers();
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
 		// mail that is there before the first activation: "only mail arriving from now on" leaves it
 		await append(1);
 		await append(2);
 
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-trigger-'));
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'trigger', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		await n8n.importCredentials([
 			{ id: 'mbxE2eTriggerCred', name: 'alice (IMAP)', type: 'mailboxImapApi', data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'alice', password: 'alice-pw' } },
 		]);
-		await n8n.importWorkflow({
-			id: WORKFLOW_ID,
-			name: 'IMAP trigger e2e',
-			active: false,
-			nodes: [
+		await n8n.importWorkflow(
+			triggerWorkflow(
+				WORKFLOW_ID,
+				'IMAP trigger e2e',
+				'6d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a00',
 				{
-					id: '6d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a0001',
 					name: TRIGGER,
 					type: 'n8n-nodes-mailbox.mailboxImapTrigger',
 					typeVersion: 1,
-					position: [0, 0],
 					parameters: { authentication: 'password', watch: 'selected', folders: ['INBOX'], firstActivation: 'new', afterProcessing: 'markRead', mode: 'idle', pollMinutes: 15, options: {} },
 					credentials: { mailboxImapApi: { id: 'mbxE2eTriggerCred', name: 'alice (IMAP)' } },
 				},
-				{ id: '6d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a0002', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
-			],
-			connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }], []] } },
-			settings: { executionOrder: 'v1' },
-		});
+				2,
+			),
+		);
 		await n8n.publish(WORKFLOW_ID);
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('receives each new message once, parsed with its attachment, and marks it read only after the run', async () => {
 		await n8n.start();

@@ -4,16 +4,12 @@
  * catch-all delivery (Delivered-To the catch-all, X-Original-To the recipient) into per-person and
  * list folders, leaves unknown recipients' mail in the catch-all, and removes delivered mail from it.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { generateMessage } from '../fixtures/mailgen';
+import { startPackagedN8n, successfulTriggerRuns, Teardown } from './harness';
 import { messageIdsIn, withImap } from './imap-folder';
-import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { isFinished, type N8n, type StoredExecution, waitFor } from './n8n';
 
-
-const root = path.resolve(__dirname, '..', '..');
 const WORKFLOW_ID = 'mbxE2eRouter';
 const TRIGGER = 'Catch-all mail';
 const ROUTER = 'Route';
@@ -29,13 +25,13 @@ const RECIPIENTS: Record<string, string> = {
 };
 
 describe('Mailbox Router in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let n8n: N8n;
-	let workDir: string;
 	const generate = (index: number) => generateMessage(11, index, { attachPct: 0, catchAll: { mailbox: CATCH_ALL, recipients: Object.keys(RECIPIENTS) } });
 	const messages = Array.from({ length: 12 }, (_, i) => generate(i + 20));
 
-	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+	const successful = (): Promise<StoredExecution[]> => successfulTriggerRuns(n8n, WORKFLOW_ID);
 	const appendToCatchAll = (raw: string | Buffer) => withImap(servers, 'catchall', (imap) => imap.append('INBOX', raw, []));
 	/** The Message-IDs in each folder of the catch-all mailbox, one connection for all of them (see withImap). */
 	const idsIn = (folders: string[]) =>
@@ -46,11 +42,9 @@ describe('Mailbox Router in real n8n', () => {
 		});
 
 	beforeAll(async () => {
-		servers = await startMailServers();
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
 
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-router-'));
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'router', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		const credentials = { mailboxImapApi: { id: 'mbxE2eRouterCred', name: 'catch-all (IMAP)' } };
 		await n8n.importCredentials([
 			{ id: 'mbxE2eRouterCred', name: 'catch-all (IMAP)', type: 'mailboxImapApi', data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'catchall', password: 'catchall-pw' } },
@@ -103,11 +97,7 @@ describe('Mailbox Router in real n8n', () => {
 		await n8n.publish(WORKFLOW_ID);
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('delivers each catch-all message into its person\'s or list\'s folder once and keeps only the unknown recipient\'s mail', async () => {
 		await n8n.start();

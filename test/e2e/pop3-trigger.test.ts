@@ -4,16 +4,14 @@
  * from the server only after the run succeeded, and keeps its state across an n8n restart.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { resolveServer } from '../../lib/connection/options';
 import { withPop3 } from '../../lib/pop3/connect';
-import { startMailServers, type MailServers } from '../servers';
-import { MicrosoftAuthority } from '../servers/microsoft';
-import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import type { MailServers } from '../servers';
+import type { MicrosoftAuthority } from '../servers/microsoft';
+import { startPackagedN8n, successfulTriggerRuns, Teardown, triggerWorkflow } from './harness';
+import { startMicrosoftApp } from './microsoft-app';
+import { isFinished, type N8n, type StoredExecution, waitFor } from './n8n';
 
-
-const root = path.resolve(__dirname, '..', '..');
 const WORKFLOW_ID = 'mbxE2ePop3Trigger';
 const TRIGGER = 'New POP3 mail';
 
@@ -36,9 +34,9 @@ function message(n: number): Buffer {
 }
 
 describe('Mailbox POP3 Trigger in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let n8n: N8n;
-	let workDir: string;
 	let authority: MicrosoftAuthority;
 
 	const add = (n: number) => servers.writeMaildir('bob', 'INBOX', [{ raw: message(n) }]);
@@ -51,20 +49,14 @@ describe('Mailbox POP3 Trigger in real n8n', () => {
 			return subjects.sort();
 		});
 	};
-	const successful = async (): Promise<StoredExecution[]> => (await n8n.executions(WORKFLOW_ID)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+	const successful = (): Promise<StoredExecution[]> => successfulTriggerRuns(n8n, WORKFLOW_ID);
 	const received = (executions: StoredExecution[]) => executions.flatMap((e) => e.output[TRIGGER] ?? []);
 
 	beforeAll(async () => {
-		servers = await startMailServers();
+		// with a Microsoft-style sign-in authority whose app tokens Dovecot accepts for POP3 XOAUTH2 as alice
+		({ servers, authority } = await startMicrosoftApp(teardown, { clientId: 'pop3-app', clientSecret: 'Pop3-App-Secret-1' }));
 		await add(1); // there before the first activation: "only mail arriving from now on" leaves it
-		// A Microsoft-style sign-in authority whose app tokens Dovecot accepts for POP3 XOAUTH2 as alice.
-		authority = await new MicrosoftAuthority({ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) }, (user, lifetime) =>
-			servers.oauth.issueToken(user, lifetime),
-		).start();
-		authority.register({ tenant: 'contoso', clientId: 'pop3-app', clientSecret: 'Pop3-App-Secret-1', user: 'alice' });
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-pop3-'));
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'pop3', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		await n8n.importCredentials([
 			{ id: 'mbxE2ePop3Bob', name: 'bob (POP3)', type: 'mailboxPop3Api', data: { host: '127.0.0.1', port: servers.ports.pop3s, security: 'tls', user: 'bob', password: 'bob-pw', loginMethod: 'apop' } },
 			{
@@ -93,35 +85,26 @@ describe('Mailbox POP3 Trigger in real n8n', () => {
 			settings: { executionOrder: 'v1' },
 		});
 		await servers.writeMaildir('alice', 'INBOX', [{ raw: message(100) }]);
-		await n8n.importWorkflow({
-			id: WORKFLOW_ID,
-			name: 'POP3 trigger e2e',
-			active: false,
-			nodes: [
+		await n8n.importWorkflow(
+			triggerWorkflow(
+				WORKFLOW_ID,
+				'POP3 trigger e2e',
+				'7d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a00',
 				{
-					id: '7d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a0001',
 					name: TRIGGER,
 					type: 'n8n-nodes-mailbox.mailboxPop3Trigger',
 					typeVersion: 1,
-					position: [0, 0],
 					parameters: { firstActivation: 'new', pollMinutes: 0.1, deleteAfterFetch: true, deleteAfterDays: 0, options: {} },
 					credentials: { mailboxPop3Api: { id: 'mbxE2ePop3Bob', name: 'bob (POP3)' } },
 				},
-				{ id: '7d1b2c1e-1f59-4f0e-9d3c-2f1d7e0a0002', name: 'Done', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [300, 0], parameters: {} },
-			],
-			connections: { [TRIGGER]: { main: [[{ node: 'Done', type: 'main', index: 0 }], []] } },
-			settings: { executionOrder: 'v1' },
-		});
+				2,
+			),
+		);
 		await n8n.publish(WORKFLOW_ID);
 		await n8n.publish('mbxE2ePop3MsAppWf');
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await authority?.stop();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('receives each new message once, dot lines intact, and deletes it from the server after the run', async () => {
 		await n8n.start();

@@ -6,17 +6,14 @@
  * refuses a header injection with a clear error, sending nothing.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { simpleParser } from 'mailparser';
-import { startMailServers, type MailServers } from '../servers';
-import { MicrosoftAuthority } from '../servers/microsoft';
+import type { MailServers } from '../servers';
+import type { MicrosoftAuthority } from '../servers/microsoft';
+import { startPackagedN8n, Teardown } from './harness';
 import { withImap } from './imap-folder';
-import { checkN8n, N8n, packPackage, waitFor } from './n8n';
+import { startMicrosoftApp } from './microsoft-app';
+import { type N8n, waitFor } from './n8n';
 
-
-const root = path.resolve(__dirname, '..', '..');
 const REPLY_WORKFLOW = 'mbxE2eSendReply';
 const MANUAL_WORKFLOW = 'mbxE2eSendManual';
 const APP_WORKFLOW = 'mbxE2eSendMsApp';
@@ -49,9 +46,9 @@ const QUESTION = [
 ].join('\r\n');
 
 describe('Mailbox Send Email in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let n8n: N8n;
-	let workDir: string;
 	let authority: MicrosoftAuthority;
 
 	const credentials = { mailboxSmtpApi: { id: 'mbxE2eSendSmtp', name: 'alice (SMTP)' }, mailboxImapApi: { id: 'mbxE2eSendImap', name: 'alice (IMAP)' } };
@@ -71,17 +68,10 @@ describe('Mailbox Send Email in real n8n', () => {
 	};
 
 	beforeAll(async () => {
-		servers = await startMailServers();
+		// with a Microsoft-style sign-in authority whose app tokens the SMTP capture server accepts for XOAUTH2 as alice
+		({ servers, authority } = await startMicrosoftApp(teardown, { clientId: 'smtp-app', clientSecret: 'Smtp-App-Secret-1' }));
 
-		// A Microsoft-style sign-in authority whose app tokens the SMTP capture server accepts for XOAUTH2 as alice.
-		authority = await new MicrosoftAuthority({ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) }, (user, lifetime) =>
-			servers.oauth.issueToken(user, lifetime),
-		).start();
-		authority.register({ tenant: 'contoso', clientId: 'smtp-app', clientSecret: 'Smtp-App-Secret-1', user: 'alice' });
-
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-send-'));
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'send', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		await n8n.importCredentials([
 			{ id: 'mbxE2eSendImap', name: 'alice (IMAP)', type: 'mailboxImapApi', data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'alice', password: 'alice-pw' } },
 			{
@@ -177,12 +167,7 @@ describe('Mailbox Send Email in real n8n', () => {
 		await n8n.publish(REPLY_WORKFLOW);
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await authority?.stop();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('replies to a received message: threads, carries the attachment, BCC in the envelope only, copy in Sent', async () => {
 		await n8n.start();

@@ -5,7 +5,9 @@
  *
  * A MailboxError made from a lower-level failure (imapflow, nodemailer, a socket, an HTTP answer,
  * the POP3 and ManageSieve clients, ews-javascript-api) keeps it as the standard `cause`, with its
- * stack; it is for logs and debugging, never shown to the user (it can hold server text). What the
+ * stack; it is for debugging, never shown to the user (it can hold server text), and where the
+ * lower layer keeps what it was called with (a proxy client its password, an HTTP client its
+ * request) it is kept as a {@link scrubbedCause} without it. What the
  * lower layer knew is kept in fields: the `command` that failed, the numeric `responseCode`, and
  * the codes, split by who named them: `reason` (this package, from {@link MAILBOX_REASONS}),
  * `serverCode` (the server) and `systemCode` (Node, OpenSSL or the client library).
@@ -134,6 +136,22 @@ export class MailboxError extends Error {
 export function detailsOf(error: MailboxError): MailboxErrorDetails {
 	const { field, step, hint, serverResponse, command, responseCode, reason, serverCode, systemCode, cause } = error;
 	return { field, step, hint, serverResponse, command, responseCode, reason, serverCode, systemCode, cause };
+}
+
+/**
+ * A lower-level error as a cause that can hold no secret, for libraries whose errors keep what
+ * they were called with (the socks client keeps its options, proxy password included; an HTTP
+ * client its request, refresh token included): an Error of the same name with the message, code
+ * and stack redacted, and nothing else.
+ */
+export function scrubbedCause(error: unknown, secrets: ReadonlyArray<string | undefined>): Error {
+	const original = error instanceof Error ? error : undefined;
+	const copy = new Error(redact(original ? original.message : String(error), secrets));
+	copy.name = original?.name ?? 'Error';
+	copy.stack = original?.stack === undefined ? undefined : redact(original.stack, secrets);
+	const code = systemCodeOf(error);
+	if (code !== undefined) Object.assign(copy, { code });
+	return copy;
 }
 
 /** `code` as the systemCode of a failure, for mappers that read it from a lower-level error. */

@@ -60,9 +60,6 @@ export function storedAccessToken(data: OAuth2TokenData | undefined, signInAt = 
 	return token;
 }
 
-/** Whether an error (or a failed check's error) is the mail server rejecting the access token. */
-export const isTokenRejected = isRejectedToken;
-
 export interface TokenRefreshPlan<T> {
 	/** The stored access token. */
 	accessToken: string;
@@ -102,7 +99,7 @@ export async function withTokenRefresh<T>(plan: TokenRefreshPlan<T>): Promise<To
 	} catch (error) {
 		first = { error };
 	}
-	const rejected = 'error' in first ? isTokenRejected(first.error) : (plan.rejected?.(first.value) ?? false);
+	const rejected = 'error' in first ? isRejectedToken(first.error) : (plan.rejected?.(first.value) ?? false);
 	if (!rejected) {
 		if ('error' in first) throw first.error;
 		return { value: first.value, refreshed: false, accessToken: token };

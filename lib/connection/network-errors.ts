@@ -1,4 +1,4 @@
-import { MailboxError, redact } from '../errors';
+import { MailboxError, redact, scrubbedCause } from '../errors';
 import { DEFAULT_PORTS, describeProxy, describeServer, type ResolvedServer } from './options';
 
 interface ErrorLike {
@@ -54,10 +54,12 @@ function text(err: ErrorLike): string {
  * Translates socket, DNS and TLS failures, which look the same for every protocol, into a
  * MailboxError naming the cause and the fix. Returns undefined for anything else, so the
  * protocol's own mapper can handle it. `cause` is the error the MailboxError keeps (by default
- * `error`; a mapper that passes a reading of the library's error passes the library's error).
+ * `error`; a mapper that passes a reading of the library's error passes the library's error);
+ * through a proxy it is scrubbed, since the proxy client's errors keep the proxy password.
  */
 export function fromNetworkError(error: unknown, server: ResolvedServer, secrets: ReadonlyArray<string | undefined> = [], cause: unknown = error): MailboxError | undefined {
 	if (!error || typeof error !== 'object') return undefined;
+	if (server.proxy && !(cause instanceof MailboxError)) cause = scrubbedCause(cause, [...secrets, server.proxy.password]);
 	const err = error as ErrorLike;
 	// Some wrappers (the socks client) keep Node's code only in the message text.
 	const code = stringCode(err) ?? /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|ETIMEDOUT)\b/.exec(text(err))?.[1];

@@ -8,7 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { SocksClient } from 'socks';
-import { MailboxError, redact, systemCodeOf, type ConnectionStep } from '../errors';
+import { MailboxError, redact, scrubbedCause, systemCodeOf, type ConnectionStep } from '../errors';
 import { fromNetworkError } from './network-errors';
 import { describeServer, type ResolvedServer } from './options';
 
@@ -43,7 +43,7 @@ export function toConnectionError(error: unknown, server: ResolvedServer, secret
 	return new MailboxError('CONNECTION_CLOSED', `The connection to ${describeServer(server)} failed: ${text}.`, {
 		step,
 		systemCode: systemCodeOf(error),
-		cause: error,
+		cause: server.proxy ? scrubbedCause(error, [...secrets, server.proxy.password]) : error,
 		hint: 'Check Host, Port and Security.',
 	});
 }

@@ -15,7 +15,6 @@ export type HealthEvent =
 	| { type: 'recovered'; firstFailureAt: Date; lastFailureAt: Date; recoveredAt: Date; count: number };
 
 /** A failure that will not go away by itself (the user has to change something); decided in lib/errors.ts. */
-export { isPermanent };
 
 export class Health {
 	private failure?: { error: MailboxError; first: Date; last: Date; count: number };

@@ -40,7 +40,7 @@ import { silentLogger, type Logger } from '../logger';
 import { DEFAULT_GRAPH_URL, type GraphErrorContext } from './errors';
 import { GraphTransport, type GraphBatchRequest, type GraphBatchResponse, type GraphExchange, type GraphRequest, type GraphThrottleOptions } from './transport';
 
-export { DEFAULT_GRAPH_URL, isResyncRequired } from './errors';
+export { DEFAULT_GRAPH_URL } from './errors';
 export type { GraphExchange } from './transport';
 
 /** How the client signs in. */

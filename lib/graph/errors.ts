@@ -8,11 +8,11 @@
  * lib/connection/https-errors.ts), naming the Graph URL.
  *
  * One family is not a failure of the user's settings: a delta link Graph no longer knows (HTTP 410,
- * SyncStateNotFound, resyncRequired...). {@link isResyncRequired} tells it apart, so the caller
+ * SyncStateNotFound, resyncRequired...). isResyncRequired (lib/errors.ts) tells it apart, so the caller
  * starts the folder's sync over instead of reporting an error.
  */
 import { fromHttpsNetworkError, hostOf, type HttpsEndpointNames } from '../connection/https-errors';
-import { isResyncRequired, MailboxError, redact, RESYNC_SERVER_CODES } from '../errors';
+import { MailboxError, redact, RESYNC_SERVER_CODES } from '../errors';
 
 /** How the client signs in, for the wording of sign-in and permission failures. */
 export type GraphAuthKind = 'app' | 'token';
@@ -74,7 +74,6 @@ export function graphPermissionHint(ctx: Pick<GraphErrorContext, 'auth' | 'mailb
  * Whether an error means Graph no longer accepts a delta link (expired or unknown state): the
  * caller drops the link and reads the folder from the start (a full sync), it is no failure to report.
  */
-export { isResyncRequired };
 
 /** A socket, DNS or TLS failure of a request to Graph. */
 export function fromGraphNetworkError(error: unknown, ctx: GraphErrorContext): MailboxError {

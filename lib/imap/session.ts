@@ -28,7 +28,7 @@ export interface ImapConnection {
  * Connects and logs in; with `renewToken` and a token login, a token the server rejects is renewed
  * once and the login tried once more. Returns the client and the login that worked.
  */
-export async function connectImapRenewing(connection: ImapConnection, logger: Logger = silentLogger): Promise<{ client: ImapFlow; login: Login }> {
+async function connectImapRenewing(connection: ImapConnection, logger: Logger = silentLogger): Promise<{ client: ImapFlow; login: Login }> {
 	const { value, login } = await withLoginRenewal(connection.login, connection.renewToken, (current) => connectImap(connection.server, current, logger));
 	return { client: value, login };
 }

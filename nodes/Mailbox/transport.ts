@@ -33,7 +33,7 @@ const EWS_AUTHENTICATIONS: Record<EwsAuthentication, TriggerEwsAuthentication> =
  *   the user's own mailbox, or another one the user has Full Access to (delegate access).
  * - Password: the on-premises Exchange credential (mailboxEwsApi, with its own EWS URL).
  */
-export async function ewsSettingsOf(ctx: IExecuteFunctions, itemIndex = 0): Promise<EwsClientSettings> {
+export async function ewsSettingsForNode(ctx: IExecuteFunctions, itemIndex = 0): Promise<EwsClientSettings> {
 	const authentication = ctx.getNodeParameter('authentication', itemIndex, 'microsoftApp') as string;
 	if (!Object.prototype.hasOwnProperty.call(EWS_AUTHENTICATIONS, authentication)) {
 		throw configError(
@@ -59,7 +59,7 @@ export class EwsSession {
 	) {}
 
 	static async open(ctx: IExecuteFunctions, itemIndex = 0): Promise<EwsSession> {
-		const settings = await ewsSettingsOf(ctx, itemIndex);
+		const settings = await ewsSettingsForNode(ctx, itemIndex);
 		const client = await connectEws(settings);
 		return new EwsSession(client, client.mailbox ?? (settings.auth.type === 'password' ? settings.auth.user : null));
 	}

@@ -6,8 +6,9 @@
  * ./graph-settings.ts, and tokens come from lib/auth (Microsoft 365 app, Google service account)
  * or from n8n (delegated OAuth2, ./microsoft-oauth2.ts).
  *
- * IMAP, POP3 and SMTP come back resolved (server checked, login complete, the node's Mailbox
- * applied), with `renewToken` for a token the server rejects before its known expiry.
+ * IMAP, POP3 and SMTP come back resolved (server checked, login complete; for IMAP the node's
+ * Mailbox applied), with `renewToken` for a token the server rejects before its known expiry.
+ * POP3 and SMTP always sign in as the credential's own mailbox.
  */
 import type { ICredentialDataDecryptedObject, Logger as N8nLogger } from 'n8n-workflow';
 import { checkLogin, resolveServer, type Login, type ResolvedServer } from '../../lib/connection/options';
@@ -17,7 +18,7 @@ import { loginForMailbox } from '../../lib/connection/shared-mailboxes';
 import type { EwsClientSettings } from '../../lib/ews/client';
 import type { GraphClientOptions } from '../../lib/graph/client';
 import type { Pop3LoginMethod } from '../../lib/pop3/connect';
-import { delegatedProviderOf, imapConnectionOf, isGoogleAuthentication, microsoftAppToken, microsoftCredentialHosts, pop3ConnectionOfMicrosoft, tokenCredentialOf, type Authentication } from './credentials';
+import { imapConnectionOf, isGoogleAuthentication, microsoftAppToken, microsoftCredentialHosts, pop3ConnectionOfMicrosoft, tokenCredentialOf, type Authentication } from './credentials';
 import { ewsSettingsOf, type EwsAuthentication } from './ews-settings';
 import { graphSettingsOf } from './graph-settings';
 import { n8nLogger } from './logger';
@@ -38,11 +39,14 @@ export interface MailConnection {
 	renewToken?: () => Promise<string>;
 }
 
-export interface SignInChoice {
+export interface CredentialChoice {
 	authentication: Authentication;
+	itemIndex?: number;
+}
+
+export interface SignInChoice extends CredentialChoice {
 	/** The node's Mailbox: empty for the credential's own. */
 	mailbox?: string;
-	itemIndex?: number;
 	/** The access token a server has just rejected: renewed before it is handed out again. */
 	rejectedToken?: string;
 }
@@ -66,7 +70,7 @@ export async function imapConnection(ctx: NodeContext, choice: SignInChoice): Pr
  * POP3: the POP3 credential (password or APOP), or with a Microsoft 365 or Google credential the
  * same token as for IMAP, XOAUTH2 as the mailbox address, and the credential's POP3 host over SSL/TLS.
  */
-export async function pop3Connection(ctx: NodeContext, choice: SignInChoice): Promise<MailConnection & { loginMethod: Pop3LoginMethod }> {
+export async function pop3Connection(ctx: NodeContext, choice: Omit<SignInChoice, 'mailbox'>): Promise<MailConnection & { loginMethod: Pop3LoginMethod }> {
 	const itemIndex = choice.itemIndex ?? 0;
 	if (choice.authentication === 'password') {
 		const { settings, login, apop } = pop3SettingsFromCredential(await ctx.getCredentials(POP3_CREDENTIAL, itemIndex));
@@ -79,7 +83,7 @@ export async function pop3Connection(ctx: NodeContext, choice: SignInChoice): Pr
 /** Where the SMTP server came from: the node, the credential's host, a provider, the instance default (environment), else this machine's mail server. */
 export type ServerSource = 'node' | 'credential' | 'provider' | 'instance default' | 'local mail server';
 
-export interface SmtpChoice extends SignInChoice {
+export interface SmtpChoice extends CredentialChoice {
 	/** Password: the node's Server, instead of the credential's. */
 	serverOverride?: string;
 	serverOverrideSecurity?: string;
@@ -166,4 +170,4 @@ export async function graphConnection(ctx: NodeContext, choice: GraphChoice): Pr
 	return graphSettingsOf(ctx, choice, n8nLogger(ctx.logger));
 }
 
-export { delegatedProviderOf, isGoogleAuthentication, type Authentication };
+export { isGoogleAuthentication, type Authentication };

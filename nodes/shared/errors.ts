@@ -3,8 +3,8 @@ import { MailboxError } from '../../lib/errors';
 
 /**
  * Configuration mistakes become NodeOperationError, server failures NodeApiError; both carry the
- * cause as message and the fix as description. MailboxError never holds a secret. The lower-level
- * error (`cause`) is left out of the details: n8n may serialize them, and it can hold server text.
+ * cause as message and the fix as description. No field of a MailboxError holds a secret. The
+ * lower-level error (`cause`) is left out of the details: n8n may serialize them, and it can hold server text.
  */
 export function toNodeError(node: INode, error: unknown, itemIndex?: number): NodeOperationError | NodeApiError {
 	if (error instanceof NodeOperationError || error instanceof NodeApiError) return error;

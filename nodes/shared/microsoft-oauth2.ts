@@ -21,7 +21,7 @@ import type { ICredentialDataDecryptedObject, IHttpRequestOptions, RequestHelper
 import { isTokenExpired, storedAccessToken, type OAuth2TokenData } from '../../lib/auth/oauth2-token';
 import type { ServerSettings, TokenLogin } from '../../lib/connection/options';
 import { parseSharedMailboxes } from '../../lib/connection/shared-mailboxes';
-import { MailboxError, redact } from '../../lib/errors';
+import { MailboxError, redact, scrubbedCause } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 
 export const MICROSOFT_DELEGATED_CREDENTIAL = 'mailboxMicrosoftOAuth2Api';
@@ -86,7 +86,7 @@ function refreshFailed(error: unknown, data: ICredentialDataDecryptedObject, pro
 			field: 'accessTokenUrl',
 			step: 'connect',
 			systemCode: code,
-			cause: error,
+			cause: scrubbedCause(error, secretsOf(data)),
 			serverResponse: text,
 			hint: `Check that this n8n instance (and each worker) can reach ${provider.signInAt}'s sign-in servers over HTTPS, through the proxy if there is one; the stored sign-in is still good.`,
 		});
@@ -95,7 +95,7 @@ function refreshFailed(error: unknown, data: ICredentialDataDecryptedObject, pro
 		field: 'oauthTokenData',
 		step: 'login',
 		serverResponse: text,
-		cause: error,
+		cause: scrubbedCause(error, secretsOf(data)),
 		hint: `Open the credential and click "Connect my account" to sign in at ${provider.signInAt} again (the refresh token expires after long disuse, a password change or revoked consent).`,
 	});
 }

@@ -2,8 +2,10 @@
  * The error model against the real servers: a wrong password over IMAP (Dovecot), POP3 (Dovecot),
  * ManageSieve (Dovecot Pigeonhole) and SMTP (the npm smtp-server) is a MailboxError that keeps the
  * library's own error as `cause`, names the command that failed (and for SMTP the reply code),
- * and carries the password in none of its user-facing fields.
+ * and carries the password in none of its fields, its cause included. Through a SOCKS5 proxy, whose
+ * client keeps its options (the proxy password) in its errors, the cause is kept without them.
  */
+import { inspect } from 'node:util';
 import { resolveServer } from '../../lib/connection/options';
 import { MailboxError } from '../../lib/errors';
 import { connectImap } from '../../lib/imap/connect';
@@ -13,6 +15,8 @@ import { connectManageSieve, sieveServerFrom } from '../../lib/sieve/connect';
 import { SieveCommandError } from '../../lib/sieve/managesieve';
 import { composeMessage } from '../../lib/smtp/compose';
 import { SmtpSender } from '../../lib/smtp/send';
+import { closedPort } from '../servers/ports';
+import { Socks5Proxy } from '../servers/proxy';
 import { useMailServers } from './helpers/mail-servers';
 
 const WRONG = 'Wr0ng-Secret-4711';
@@ -27,11 +31,11 @@ async function failure(promise: Promise<unknown>): Promise<MailboxError> {
 	return error as MailboxError;
 }
 
-/** The password in none of the fields a user or a log sees, nor in its base64 form. */
-function expectNoSecret(error: MailboxError): void {
-	const base64 = Buffer.from(WRONG).toString('base64');
-	for (const text of [error.message, error.fullMessage, error.command ?? '', error.serverResponse ?? '', JSON.stringify({ ...error, causeCode: error.causeCode })]) {
-		expect(text).not.toContain(WRONG);
+/** The secret in none of the fields a user or a log sees, nor anywhere in the error and its cause, nor in its base64 form. */
+function expectNoSecret(error: MailboxError, secret = WRONG): void {
+	const base64 = Buffer.from(secret).toString('base64');
+	for (const text of [error.message, error.fullMessage, error.command ?? '', error.serverResponse ?? '', JSON.stringify({ ...error, causeCode: error.causeCode }), inspect(error, { depth: null, showHidden: true })]) {
+		expect(text).not.toContain(secret);
 		expect(text).not.toContain(base64);
 	}
 }
@@ -84,5 +88,32 @@ describe('error model against the real servers', () => {
 		expect(cause).toBeInstanceOf(Error);
 		expect(cause).toMatchObject({ code: 'EAUTH', responseCode: 535, command: error.command });
 		expectNoSecret(error);
+	});
+
+	it('through a SOCKS5 proxy with a login, a refused tunnel or an unreachable proxy keeps a cause without the proxy password (IMAP and POP3)', async () => {
+		const proxyLogin = { user: 'proxy-user', password: 'Proxy-Pa55-4711' };
+		const proxy = await new Socks5Proxy(proxyLogin).listen();
+		try {
+			const deadTarget = await closedPort();
+			const deadProxy = await closedPort();
+			const cases = [
+				{ proxyPort: proxy.port, message: /did not open a tunnel/ },
+				{ proxyPort: deadProxy, message: /cannot be reached \(ECONNREFUSED\)/ },
+			];
+			for (const { proxyPort, message } of cases) {
+				const via = { type: 'socks5' as const, host: '127.0.0.1', port: proxyPort, ...proxyLogin };
+				const imap = await failure(connectImap(resolveServer('imap', { host: '127.0.0.1', port: deadTarget, security: 'tls', ca: env.ca, proxy: via }), { user: 'alice', password: WRONG }));
+				const pop3 = await failure(connectPop3(resolveServer('pop3', { host: '127.0.0.1', port: deadTarget, security: 'tls', ca: env.ca, proxy: via }), { user: 'alice', password: WRONG }));
+				for (const error of [imap, pop3]) {
+					expect(error).toMatchObject({ code: 'PROXY' });
+					expect(error.message).toMatch(message);
+					expect(error.cause).toBeInstanceOf(Error);
+					expectNoSecret(error, proxyLogin.password);
+					expectNoSecret(error);
+				}
+			}
+		} finally {
+			await proxy.stop();
+		}
 	});
 });

@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import https from 'node:https';
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
-import { isTokenRejected, withTokenRefresh } from '../../lib/auth/oauth2-token';
+import { withTokenRefresh } from '../../lib/auth/oauth2-token';
+import { isRejectedToken, MailboxError } from '../../lib/errors';
 import { checkImapConnection } from '../../lib/imap/check';
-import { MailboxError } from '../../lib/errors';
 import { connectImap } from '../../lib/imap/connect';
 import { resolveServer } from '../../lib/connection/options';
 import { microsoftOAuth2Connection, refreshMicrosoftOAuth2Credential, type OAuth2RefreshContext } from '../../nodes/shared/microsoft-oauth2';
@@ -123,7 +123,7 @@ describe('Microsoft 365 delegated OAuth2', () => {
 		await sleep(1100);
 		const check = await checkImapConnection(imap(), { user: 'alice', accessToken: tokens.access_token });
 		expect(check.ok).toBe(false);
-		expect(isTokenRejected(check.error)).toBe(true);
+		expect(isRejectedToken(check.error)).toBe(true);
 		expect((await call('GET', authority.tokenCheckUrl, { bearer: tokens.access_token })).status).toBe(401);
 		expect((await call('GET', authority.tokenCheckUrl)).status).toBe(401);
 
@@ -171,7 +171,7 @@ describe('Microsoft 365 delegated OAuth2', () => {
 			accessToken: stale,
 			expired: true,
 			attempt: async (accessToken) => (checks.push(accessToken), checkImapConnection(imap(), { user: 'alice', accessToken })),
-			rejected: (r) => isTokenRejected(r.error),
+			rejected: (r) => isRejectedToken(r.error),
 			refresh,
 		});
 		expect(checks).toHaveLength(1);

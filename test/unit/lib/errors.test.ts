@@ -12,7 +12,6 @@ import {
 	MailboxError,
 	type MailboxReason,
 } from '../../../lib/errors';
-import { isPermanent as healthIsPermanent } from '../../../lib/delivery/health';
 import { fromEwsHttpStatus, fromEwsResponseCode, type EwsErrorContext } from '../../../lib/ews/errors';
 import { fromGraphResponse } from '../../../lib/graph/errors';
 import { fromSmtpError } from '../../../lib/smtp/errors';
@@ -91,7 +90,6 @@ describe('classification', () => {
 			expect(isPermanent(error(code))).toBe(false);
 			expect(error(code).transient).toBe(true);
 		}
-		expect(healthIsPermanent).toBe(isPermanent);
 	});
 
 	it('recognises a rejected access token, not a rejected password', () => {

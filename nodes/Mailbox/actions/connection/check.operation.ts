@@ -11,7 +11,7 @@ import { GOOGLE_SERVICE_ACCOUNT_CREDENTIAL, googleServiceAccountLogin, imapConne
 import { toNodeError } from '../../../shared/errors';
 import { n8nLogger } from '../../../shared/logger';
 import { checkEwsConnection } from '../../../../lib/ews/check';
-import { ewsSettingsOf } from '../../transport';
+import { ewsSettingsForNode } from '../../transport';
 import { accessViaOf } from '../access';
 import { checkGraphConnection } from '../../../../lib/graph/check';
 import { graphConnection } from '../../../shared/connection';
@@ -87,7 +87,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			result = await checkGraphConnection(options, mailbox ? [] : parseSharedMailboxes(credential.sharedMailboxes as string | undefined));
 		} else if (protocol === 'ews') {
 			// token (app), HTTPS and certificate, sign-in, the mailbox's Inbox; a missing permission names what to grant
-			result = await checkEwsConnection(await ewsSettingsOf(this, itemIndex));
+			result = await checkEwsConnection(await ewsSettingsForNode(this, itemIndex));
 		} else if (protocol === 'pop3') {
 			const { settings, login, apop } = pop3SettingsFromCredential(await this.getCredentials(POP3_CREDENTIAL, itemIndex));
 			result = await checkPop3Connection(settings, login, { apop }, n8nLogger(this.logger));

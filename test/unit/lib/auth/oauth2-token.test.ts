@@ -1,5 +1,5 @@
-import { isTokenExpired, isTokenRejected, storedAccessToken, tokenExpiresAt, withTokenRefresh } from '../../../../lib/auth/oauth2-token';
-import { MailboxError } from '../../../../lib/errors';
+import { isTokenExpired, storedAccessToken, tokenExpiresAt, withTokenRefresh } from '../../../../lib/auth/oauth2-token';
+import { isRejectedToken, MailboxError } from '../../../../lib/errors';
 
 const jwt = (claims: object) => ['{"alg":"none"}', JSON.stringify(claims), ''].map((p) => Buffer.from(p).toString('base64url')).join('.');
 
@@ -27,8 +27,8 @@ describe('stored OAuth2 tokens', () => {
 
 	it('renews only for a rejected token, once', async () => {
 		const rejected = new MailboxError('AUTH', 'rejected the access token', { field: 'accessToken' });
-		expect(isTokenRejected(rejected)).toBe(true);
-		expect(isTokenRejected(new MailboxError('AUTH', 'wrong password', { field: 'password' }))).toBe(false);
+		expect(isRejectedToken(rejected)).toBe(true);
+		expect(isRejectedToken(new MailboxError('AUTH', 'wrong password', { field: 'password' }))).toBe(false);
 
 		const refresh = jest.fn(async () => 'new');
 		await expect(withTokenRefresh({ accessToken: 'old', expired: false, attempt: async () => { throw new MailboxError('TIMEOUT', 'slow'); }, refresh })).rejects.toMatchObject({ code: 'TIMEOUT' });

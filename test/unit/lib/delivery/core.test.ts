@@ -1,7 +1,8 @@
 import { systemClock } from '../../../../lib/delivery/clock';
 import { FakeClock } from './fake-clock';
 import { Dispatcher, type DeliveryEvent, type Run, type Settlement } from '../../../../lib/delivery/dispatcher';
-import { Health, isPermanent, type HealthEvent } from '../../../../lib/delivery/health';
+import { Health, type HealthEvent } from '../../../../lib/delivery/health';
+import { isPermanent } from '../../../../lib/errors';
 import { asFingerprint, deliveryKey, fingerprint, MAX_KEY_LENGTH } from '../../../../lib/delivery/keys';
 import { MAX_ENTRIES, RunLedger, type LedgerState, type RetryPolicy } from '../../../../lib/delivery/ledger';
 import { accountId, headerBlock, limitDownloaded } from '../../../../lib/delivery/message';

@@ -4,7 +4,8 @@
  * in seconds or as a date, and request paths as logged (state tokens hidden).
  */
 import { MailboxError } from '../../../../lib/errors';
-import { fromGraphResponse, graphErrorOf, isResyncRequired, type GraphErrorContext } from '../../../../lib/graph/errors';
+import { isResyncRequired } from '../../../../lib/errors';
+import { fromGraphResponse, graphErrorOf, type GraphErrorContext } from '../../../../lib/graph/errors';
 import { loggedPath, retryAfterMs } from '../../../../lib/graph/transport';
 
 const app: GraphErrorContext = { baseUrl: 'https://graph.microsoft.com/v1.0', mailbox: 'info@contoso.com', auth: 'app', secrets: ['eyJ0eXAiOiJKV1QiLCJhbGciOi.secret-token'] };

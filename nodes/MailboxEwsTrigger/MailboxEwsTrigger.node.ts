@@ -26,6 +26,7 @@ import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, i
 import { accountId } from '../../lib/delivery/message';
 import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
 import { parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
+import { stuckPollOption } from '../shared/trigger-properties';
 
 const properties: INodeProperties[] = [
 	{
@@ -170,14 +171,7 @@ const properties: INodeProperties[] = [
 			},
 			runOptions[2],
 			runOptions[1],
-			{
-				displayName: 'Stuck Poll Timeout (Minutes)',
-				name: 'stuckMinutes',
-				type: 'number',
-				default: 30,
-				typeOptions: { minValue: 1 },
-				description: 'A poll running longer is abandoned and the next one proceeds',
-			},
+			stuckPollOption,
 		],
 	},
 ];

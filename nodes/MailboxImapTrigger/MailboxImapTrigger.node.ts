@@ -37,6 +37,7 @@ import { n8nLogger } from '../shared/logger';
 import { type MessageItemOptions, attachmentsPrefixOption, correspondentsOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, ownDomainsOption, stampOf, stampProperty, toExecutionData, type ShapeOptions, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
 import { DEFAULT_EXCLUDED_FOLDERS, excludedBy, folderStatusItem, parseReloadFrom } from './helpers';
 import { imapSignInProperties } from '../shared/imap-properties';
+import { fetchUncheckedOption, oversizedOption } from '../shared/trigger-properties';
 import { NOT_WATCHED_ROLES } from '../../lib/imap/gmail';
 
 const properties: INodeProperties[] = [
@@ -133,13 +134,7 @@ const properties: INodeProperties[] = [
 				description:
 					'Folder names (or their last path part) left out of "All Folders" and the folder list, separated by commas. Reset the option to restore the defaults. From version 1.3, "All Folders" also leaves out the folders whose role (SPECIAL-USE) is All Mail, Starred/Flagged, Junk, Trash or Drafts, whatever their name (Gmail\'s "[Gmail]/All Mail" would repeat every message).',
 			},
-			{
-				displayName: 'Fetch Unchecked',
-				name: 'fetchUnchecked',
-				type: 'boolean',
-				default: false,
-				description: 'Whether to download each message before checking its size, for servers that report wrong sizes',
-			},
+			fetchUncheckedOption,
 			deliveryOptions[0],
 			includeRawOption,
 			{
@@ -159,16 +154,7 @@ const properties: INodeProperties[] = [
 				description: 'Larger messages are not downloaded; 0 means no limit',
 			},
 			runOptions[0],
-			{
-				displayName: 'Oversized Messages',
-				name: 'oversized',
-				type: 'options',
-				default: 'headers',
-				options: [
-					{ name: 'Output Headers Only, Marked Oversized', value: 'headers' },
-					{ name: 'Skip (Reported on Mailbox Status)', value: 'skip' },
-				],
-			},
+			oversizedOption,
 			ownDomainsOption,
 			{
 				displayName: 'Reload From',

@@ -18,7 +18,8 @@ import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
 import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, type MessageItemOptions, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
 import { pop3Connection, type Authentication } from '../shared/connection';
-import { googleSignInOptions } from '../shared/imap-properties';
+import { googleSignInOptions, microsoftSignInOptions } from '../shared/imap-properties';
+import { fetchUncheckedOption, oversizedOption, stuckPollOption } from '../shared/trigger-properties';
 import { accountId } from '../../lib/delivery/message';
 import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
 
@@ -29,8 +30,7 @@ const properties: INodeProperties[] = [
 		type: 'options',
 		options: [
 			{ name: 'Password or APOP (POP3)', value: 'password' },
-			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
-			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2' },
+			...microsoftSignInOptions,
 			...googleSignInOptions,
 		],
 		default: 'password',
@@ -83,13 +83,7 @@ const properties: INodeProperties[] = [
 			attachmentsPrefixOption,
 			bodyMaxCharsOption,
 			downloadAttachmentsOption,
-			{
-				displayName: 'Fetch Unchecked',
-				name: 'fetchUnchecked',
-				type: 'boolean',
-				default: false,
-				description: 'Whether to download each message before checking its size, for servers that report wrong sizes',
-			},
+			fetchUncheckedOption,
 			includeRawOption,
 			deliveryOptions[0],
 			deliveryOptions[1],
@@ -102,16 +96,7 @@ const properties: INodeProperties[] = [
 				description: 'Larger messages are not downloaded (LIST size); 0 means no limit',
 			},
 			runOptions[0],
-			{
-				displayName: 'Oversized Messages',
-				name: 'oversized',
-				type: 'options',
-				default: 'headers',
-				options: [
-					{ name: 'Output Headers Only, Marked Oversized', value: 'headers' },
-					{ name: 'Skip (Reported on Mailbox Status)', value: 'skip' },
-				],
-			},
+			oversizedOption,
 			ownDomainsOption,
 			deliveryOptions[2],
 			{
@@ -123,14 +108,7 @@ const properties: INodeProperties[] = [
 			},
 			runOptions[2],
 			runOptions[1],
-			{
-				displayName: 'Stuck Poll Timeout (Minutes)',
-				name: 'stuckMinutes',
-				type: 'number',
-				default: 30,
-				typeOptions: { minValue: 1 },
-				description: 'A poll running longer is abandoned and the next one proceeds',
-			},
+			stuckPollOption,
 		],
 	},
 ];

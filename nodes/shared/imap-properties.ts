@@ -6,6 +6,12 @@ export const googleSignInOptions: INodePropertyOptions[] = [
 	{ name: 'Google (Delegated OAuth2)', value: 'googleOAuth2', description: 'A Gmail or Google Workspace user signed in at Google (XOAUTH2)' },
 ];
 
+/** The Microsoft 365 sign-ins of IMAP and POP3, as the Authentication choice words them there. */
+export const microsoftSignInOptions: INodePropertyOptions[] = [
+	{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
+	{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2' },
+];
+
 /**
  * How an IMAP node signs in, and which mailbox it works in: the same two parameters on the Mailbox
  * node and the IMAP trigger (nodes/shared/credentials.ts imapConnectionOf reads them).
@@ -17,8 +23,7 @@ export const imapSignInProperties: INodeProperties[] = [
 		type: 'options',
 		options: [
 			{ name: 'Password (IMAP)', value: 'password' },
-			{ name: 'Microsoft 365 App (Client Credentials)', value: 'microsoftApp' },
-			{ name: 'Microsoft 365 (Delegated OAuth2)', value: 'microsoftOAuth2' },
+			...microsoftSignInOptions,
 			...googleSignInOptions,
 		],
 		default: 'password',

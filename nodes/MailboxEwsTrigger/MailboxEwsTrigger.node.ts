@@ -22,9 +22,9 @@ import { parseMessage } from '../../lib/message/parse';
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, EXCHANGE_SENT_FOLDER_NAMES, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
+import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type MessageItemOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, EXCHANGE_SENT_FOLDER_NAMES, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
 import { accountId } from '../../lib/delivery/message';
-import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
+import { accountChangedItem, deliveryOptions, deliverySettingsOf, emitRun, persisted, pollIntervalMsOf, runOptions, runStatusItem, startWatching, statusEmitter, statusItem, type TriggerOptions, type TriggerStaticData } from '../shared/trigger-runs';
 import { parseFolderList, type EwsAuthentication } from '../shared/ews-settings';
 import { stuckPollOption } from '../shared/trigger-properties';
 
@@ -175,14 +175,6 @@ const properties: INodeProperties[] = [
 		],
 	},
 ];
-
-interface TriggerOptions extends RetryOptions, RunOptions, ShapeOptions {
-	attachmentsPrefix?: string;
-	downloadAttachments?: boolean;
-	includeRaw?: boolean;
-	maxSizeMb?: number;
-	stuckMinutes?: number;
-}
 
 type AccessVia = 'ews' | 'graph';
 type WatchedMessage = EwsWatchedMessage | GraphWatchedMessage;
@@ -373,35 +365,16 @@ export class MailboxEwsTrigger implements INodeType {
 			account: access.account,
 			keyPrefix: `mailbox-${accessVia}:${workflowId}:${node.id}`,
 			firstActivation: this.getNodeParameter('firstActivation', 'new') as FirstActivation,
-			pollIntervalMs: Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 1)) * 60_000),
+			pollIntervalMs: pollIntervalMsOf(this, 1),
 			afterProcessing,
 			moveTo: afterProcessing === 'move' ? String(this.getNodeParameter('moveTo', '')) : undefined,
 			deleteMode: afterProcessing === 'delete' ? (this.getNodeParameter('deleteMode', 'trash') as 'trash' | 'hard') : undefined,
-			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
-			retry: retryPolicyOf(options, node.typeVersion),
-			...runShapeOf(options, node.typeVersion),
-			lostAfterMs: lostAfterMsOf(options),
-			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
+			...deliverySettingsOf(options, node.typeVersion),
 			logger,
-			// the messages of a run that failed or waits: one item each, in one emit
-			onEvents: (events) => {
-				const stats = watcher.getStats();
-				const items = events.flatMap((event) => folderSyncStatusItem(event, mailbox, folders[0], stats, accessVia) ?? []);
-				if (items.length) this.emit([[], items]);
-			},
-			onEvent: (event) => {
-				reportFailure(this, options, event);
-				const item = folderSyncStatusItem(event, mailbox, folders[0], watcher.getStats(), accessVia);
-				if (item) this.emit([[], [item]]);
-			},
+			...statusEmitter(this, options, () => watcher.getStats(), (event: FolderSyncEvent<WatchedMessage>, stats) => folderSyncStatusItem(event, mailbox, folders[0], stats, accessVia)),
 			deliver: async (messages, run) => emitRun(this, await Promise.all(messages.map((message) => toItem(this, message, itemOptions))), run.key),
 		});
 
-		const started = await watcher.start();
-		if (started.error && failsActivation(this, started.error)) {
-			await watcher.stop();
-			throw toNodeError(node, started.error);
-		}
-		return { closeFunction: async () => watcher.stop() };
+		return startWatching(this, watcher);
 	}
 }

@@ -20,21 +20,19 @@ import {
 	accountChangedItem,
 	deliveryOptions,
 	emitRun,
+	deliverySettingsOf,
 	failsActivation,
 	persisted,
+	pollIntervalMsOf,
 	reportFailure,
-	retryPolicyOf,
-	lostAfterMsOf,
 	runOptions,
-	runShapeOf,
 	runStatusItem,
-	type RetryOptions,
-	type RunOptions,
+	type TriggerOptions as SharedOptions,
 	type TriggerStaticData as SharedStaticData,
 } from '../shared/trigger-runs';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { type MessageItemOptions, attachmentsPrefixOption, correspondentsOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, ownDomainsOption, stampOf, stampProperty, toExecutionData, type ShapeOptions, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
+import { type MessageItemOptions, attachmentsPrefixOption, correspondentsOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, ownDomainsOption, stampOf, stampProperty, toExecutionData, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
 import { DEFAULT_EXCLUDED_FOLDERS, excludedBy, folderStatusItem, parseReloadFrom } from './helpers';
 import { imapSignInProperties } from '../shared/imap-properties';
 import { fetchUncheckedOption, oversizedOption } from '../shared/trigger-properties';
@@ -186,17 +184,12 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions extends RetryOptions, RunOptions, ShapeOptions {
-	attachmentsPrefix?: string;
-	downloadAttachments?: boolean;
+interface TriggerOptions extends SharedOptions {
 	excludeFolders?: string;
 	fetchUnchecked?: boolean;
-	includeRaw?: boolean;
 	matchByMessageId?: boolean;
-	maxSizeMb?: number;
 	oversized?: 'headers' | 'skip';
 	reloadFrom?: string;
-	stuckMinutes?: number;
 }
 
 /** What the trigger keeps in the workflow's static data (saved by n8n with every emit). */
@@ -352,7 +345,7 @@ export class MailboxImapTrigger implements INodeType {
 		const workflowId = this.getWorkflow().id ?? 'manual';
 		const generation = staticData.generation ?? 0;
 
-		const pollIntervalMs = Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 15)) * 60_000);
+		const pollIntervalMs = pollIntervalMsOf(this, 15);
 		const mailbox = mailboxName ?? first.login.user;
 
 		const watcher: ImapWatcher = new ImapWatcher({
@@ -366,11 +359,8 @@ export class MailboxImapTrigger implements INodeType {
 			afterProcessing: this.getNodeParameter('afterProcessing', 'none') as AfterProcessing,
 			moveTo: this.getNodeParameter('afterProcessing', 'none') === 'move' ? String(this.getNodeParameter('moveTo', '')) : undefined,
 			gmail: isGoogleAuthentication(String(this.getNodeParameter('authentication', 'password'))),
-			retry: retryPolicyOf(options, node.typeVersion),
-			...runShapeOf(options, node.typeVersion),
-			lostAfterMs: lostAfterMsOf(options),
+			...deliverySettingsOf(options, node.typeVersion),
 			matchByMessageId: options.matchByMessageId !== false,
-			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
 			oversized: options.oversized ?? 'headers',
 			fetchUnchecked: options.fetchUnchecked === true,
 			mode: this.getNodeParameter('mode', 'idle') as 'idle' | 'poll',
@@ -378,7 +368,6 @@ export class MailboxImapTrigger implements INodeType {
 			// with push, the folder is re-checked at the polling interval, but at least every 5 minutes
 			// (which also notices a connection that died silently during IDLE)
 			maxIdleMs: Math.min(pollIntervalMs, 5 * 60_000),
-			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
 			logger,
 			// the messages of a run that failed or waits: one item each, in one emit
 			onEvents: (events) => {

@@ -16,12 +16,12 @@ import { Pop3Watcher, type Pop3WatchEvent, type Pop3WatchedMessage, type Pop3Wat
 import { credentialTests } from '../shared/credential-tests';
 import { toNodeError } from '../shared/errors';
 import { n8nLogger } from '../shared/logger';
-import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, type ShapeOptions, correspondentsOption, ownDomainsOption, stampOf, stampProperty, type MessageItemOptions, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
+import { attachmentsPrefixOption, downloadAttachmentsOption, includeRawOption, itemOptionsOf, toExecutionData, correspondentsOption, ownDomainsOption, stampOf, stampProperty, type MessageItemOptions, aiBodyOption, bodyMaxCharsOption } from '../shared/message-item';
 import { pop3Connection, type Authentication } from '../shared/connection';
 import { googleSignInOptions, microsoftSignInOptions } from '../shared/imap-properties';
 import { fetchUncheckedOption, oversizedOption, stuckPollOption } from '../shared/trigger-properties';
 import { accountId } from '../../lib/delivery/message';
-import { accountChangedItem, deliveryOptions, emitRun, failsActivation, persisted, reportFailure, retryPolicyOf, lostAfterMsOf, runOptions, runShapeOf, runStatusItem, statusItem, type RetryOptions, type RunOptions, type TriggerStaticData } from '../shared/trigger-runs';
+import { accountChangedItem, deliveryOptions, deliverySettingsOf, emitRun, persisted, pollIntervalMsOf, runOptions, runStatusItem, startWatching, statusEmitter, statusItem, type TriggerOptions as SharedOptions, type TriggerStaticData } from '../shared/trigger-runs';
 
 const properties: INodeProperties[] = [
 	{
@@ -113,14 +113,9 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-interface TriggerOptions extends RetryOptions, RunOptions, ShapeOptions {
-	attachmentsPrefix?: string;
-	downloadAttachments?: boolean;
+interface TriggerOptions extends SharedOptions {
 	fetchUnchecked?: boolean;
-	includeRaw?: boolean;
-	maxSizeMb?: number;
 	oversized?: 'headers' | 'skip';
-	stuckMinutes?: number;
 }
 
 function pop3StatusItem(event: Pop3WatchEvent, mailbox: string, stats: Pop3WatchStats): INodeExecutionData | undefined {
@@ -227,36 +222,17 @@ export class MailboxPop3Trigger implements INodeType {
 			account: accountId('pop3', server.host, String(server.port), login.user),
 			keyPrefix: `mailbox-pop3:${workflowId}:${node.id}`,
 			firstActivation: this.getNodeParameter('firstActivation', 'new') as 'new' | 'all',
-			pollIntervalMs: Math.max(6_000, Number(this.getNodeParameter('pollMinutes', 15)) * 60_000),
+			pollIntervalMs: pollIntervalMsOf(this, 15),
 			deleteAfterFetch: this.getNodeParameter('deleteAfterFetch', false) === true,
 			deleteAfterDays: Number(this.getNodeParameter('deleteAfterDays', 0)) || 0,
-			maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
 			oversized: options.oversized ?? 'headers',
 			fetchUnchecked: options.fetchUnchecked === true,
-			retry: retryPolicyOf(options, node.typeVersion),
-			...runShapeOf(options, node.typeVersion),
-			lostAfterMs: lostAfterMsOf(options),
-			stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
+			...deliverySettingsOf(options, node.typeVersion),
 			logger,
-			// the messages of a run that failed or waits: one item each, in one emit
-			onEvents: (events) => {
-				const stats = watcher.getStats();
-				const items = events.flatMap((event) => pop3StatusItem(event, mailbox, stats) ?? []);
-				if (items.length) this.emit([[], items]);
-			},
-			onEvent: (event) => {
-				reportFailure(this, options, event);
-				const item = pop3StatusItem(event, mailbox, watcher.getStats());
-				if (item) this.emit([[], [item]]);
-			},
+			...statusEmitter(this, options, () => watcher.getStats(), (event: Pop3WatchEvent, stats) => pop3StatusItem(event, mailbox, stats)),
 			deliver: async (messages, run) => emitRun(this, await Promise.all(messages.map(toItem)), run.key),
 		});
 
-		const started = await watcher.start();
-		if (started.error && failsActivation(this, started.error)) {
-			await watcher.stop();
-			throw toNodeError(node, started.error);
-		}
-		return { closeFunction: async () => watcher.stop() };
+		return startWatching(this, watcher);
 	}
 }

@@ -1,10 +1,13 @@
-import { NodeOperationError, type IDataObject, type INodeExecutionData, type INodeProperties, type IRun, type ITriggerFunctions } from 'n8n-workflow';
+import { NodeOperationError, type IDataObject, type INodeExecutionData, type INodeProperties, type IRun, type ITriggerFunctions, type ITriggerResponse } from 'n8n-workflow';
 import type { DeliveryEvent } from '../../lib/delivery/dispatcher';
 import type { HealthEvent } from '../../lib/delivery/health';
 import { isPermanent } from '../../lib/errors';
 import type { LedgerState, RetryPolicy } from '../../lib/delivery/ledger';
 import { outcomeOf, type RunOutcome } from '../../lib/delivery/outcome';
 import type { MailboxError } from '../../lib/errors';
+import type { StartResult } from '../../lib/delivery/watcher';
+import { toNodeError } from './errors';
+import type { ShapeOptions } from './message-item';
 
 /**
  * The trigger layer the IMAP, POP3 and EWS triggers share: how a run is started and told apart
@@ -137,6 +140,28 @@ export const deliveryOptions: INodeProperties[] = [
 	},
 ];
 
+/** The Options every trigger reads alike; each trigger adds its own. */
+export interface TriggerOptions extends RetryOptions, RunOptions, ShapeOptions {
+	maxSizeMb?: number;
+	stuckMinutes?: number;
+}
+
+/** The watcher options every trigger takes from its Options alike: size limit, retries, runs, lost runs, the stuck timeout. */
+export function deliverySettingsOf(options: TriggerOptions, typeVersion: number) {
+	return {
+		maxSizeBytes: options.maxSizeMb ? Math.round(options.maxSizeMb * 1024 * 1024) : 0,
+		retry: retryPolicyOf(options, typeVersion),
+		...runShapeOf(options, typeVersion),
+		lostAfterMs: lostAfterMsOf(options),
+		stuckAfterMs: (options.stuckMinutes ?? 30) * 60_000,
+	};
+}
+
+/** Polling Interval (Minutes) in ms, never below 6 seconds. */
+export function pollIntervalMsOf(ctx: ITriggerFunctions, defaultMinutes: number): number {
+	return Math.max(6_000, Number(ctx.getNodeParameter('pollMinutes', defaultMinutes)) * 60_000);
+}
+
 export function retryPolicyOf(options: RetryOptions, typeVersion: number): RetryPolicy {
 	return {
 		retryFailed: options.retryFailed !== false,
@@ -155,6 +180,45 @@ export function retryPolicyOf(options: RetryOptions, typeVersion: number): Retry
  */
 export function failsActivation(ctx: ITriggerFunctions, error: MailboxError): boolean {
 	return ctx.getActivationMode() === 'activate' || isPermanent(error);
+}
+
+/**
+ * Starts a watcher with one source: when its first attempt fails the activation (see
+ * failsActivation), it is stopped and the error thrown; else the trigger's response stops it.
+ */
+export async function startWatching(ctx: ITriggerFunctions, watcher: { start(): Promise<StartResult>; stop(): Promise<void> }): Promise<ITriggerResponse> {
+	const started = await watcher.start();
+	if (started.error && failsActivation(ctx, started.error)) {
+		await watcher.stop();
+		throw toNodeError(ctx.getNode(), started.error);
+	}
+	return { closeFunction: async () => watcher.stop() };
+}
+
+/**
+ * The watcher's event callbacks for a trigger whose Mailbox Status item depends on the event and
+ * the statistics alone: the events of a run in one emit, any other event in its own (a failure
+ * also as a workflow error with "Report Failures as Workflow Errors").
+ */
+export function statusEmitter<E extends { type: string }, S>(
+	ctx: ITriggerFunctions,
+	options: RetryOptions,
+	stats: () => S,
+	itemOf: (event: E, stats: S) => INodeExecutionData | undefined,
+): { onEvents: (events: E[]) => void; onEvent: (event: E) => void } {
+	return {
+		// the messages of a run that failed or waits: one item each, in one emit
+		onEvents: (events) => {
+			const now = stats();
+			const items = events.flatMap((event) => itemOf(event, now) ?? []);
+			if (items.length) ctx.emit([[], items]);
+		},
+		onEvent: (event) => {
+			reportFailure(ctx, options, event);
+			const item = itemOf(event, stats());
+			if (item) ctx.emit([[], [item]]);
+		},
+	};
 }
 
 /** With "Report Failures as Workflow Errors": a failed execution (and the Error Workflow) when fetching starts to fail. */

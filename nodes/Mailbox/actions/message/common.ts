@@ -43,6 +43,24 @@ export const addressProperties: INodeProperties[] = [
 	},
 ];
 
+/** Search's date filters (Received Before, Received Since), over IMAP and Microsoft Graph alike. */
+export const receivedFilters: INodeProperties[] = [
+	{
+		displayName: 'Received Before',
+		name: 'before',
+		type: 'dateTime',
+		default: '',
+		description: 'Only messages that arrived before this time',
+	},
+	{
+		displayName: 'Received Since',
+		name: 'since',
+		type: 'dateTime',
+		default: '',
+		description: 'Only messages that arrived at or after this time',
+	},
+];
+
 /** The two options about a renumbered folder; part of each addressed operation's Options. */
 export const messageIdOptions: INodeProperties[] = [
 	{

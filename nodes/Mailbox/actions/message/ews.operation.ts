@@ -1,10 +1,11 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { checkItemId, deleteItems, getEwsMessage, markJunk, moveOrCopyItems, resolveFolderFor, setReadState, type EwsItemOutcome } from '../../../../lib/ews/actions';
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { checkItemId, deleteItems, getEwsMessage, markJunk, moveOrCopyItems, resolveFolderFor, setReadState } from '../../../../lib/ews/actions';
 import { configError } from '../../../../lib/errors';
 import { parseMessage } from '../../../../lib/message/parse';
 import { toExecutionData } from '../../../shared/message-item';
 import type { EwsSessionOf } from '../types';
-import { failedItem, flagsOf } from './common';
+import { flagsOf } from './common';
+import { notSpamMoveToOption, optionsOf, runInGroups, targetKeyOf, type PlannedItem, type TargetOptions } from './exchange-common';
 import { itemOptionsOf, itemShapeOptions, type ShapeOptions } from '../../../shared/message-item';
 
 /** The Message operations EWS offers: all address a message by its EWS item id. */
@@ -14,15 +15,7 @@ const OPERATIONS: EwsMessageOperation[] = ['clearFlags', 'copy', 'delete', 'get'
 
 const showEws = (operation: string[]) => ({ show: { resource: ['message'], operation, accessVia: ['ews'] } });
 
-const options = (operation: EwsMessageOperation, own: INodeProperties[]): INodeProperties => ({
-	displayName: 'Options',
-	name: 'options',
-	type: 'collection',
-	placeholder: 'Add Option',
-	default: {},
-	displayOptions: showEws([operation]),
-	options: own,
-});
+const options = optionsOf(showEws);
 
 const junkFolderOption: INodeProperties = {
 	displayName: 'Junk Folder',
@@ -64,23 +57,10 @@ export const description: INodeProperties[] = [
 	]),
 	options('get', itemShapeOptions),
 	options('markAsSpam', [junkFolderOption]),
-	options('markAsNotSpam', [
-		junkFolderOption,
-		{
-			displayName: 'Move To',
-			name: 'moveTo',
-			type: 'string',
-			default: 'Inbox',
-			description: 'Where a message marked as not spam goes (a path, or a standard folder such as inbox)',
-		},
-	]),
+	options('markAsNotSpam', [junkFolderOption, notSpamMoveToOption]),
 ];
 
-interface EwsMessageOptions extends ShapeOptions {
-	deletePermanently?: boolean;
-	junkFolder?: string;
-	moveTo?: string;
-}
+type EwsMessageOptions = ShapeOptions & TargetOptions;
 
 /** Set/Clear Flags over EWS: only Read (IsRead); anything else is refused naming the field. */
 function readFlagOf(ctx: IExecuteFunctions, i: number): true {
@@ -97,105 +77,50 @@ function readFlagOf(ctx: IExecuteFunctions, i: number): true {
 	return true;
 }
 
-interface Planned {
-	i: number;
-	itemId: string;
-	options: EwsMessageOptions;
-}
-
 /** Runs one bulk EWS operation for all items: one request per distinct target (usually one). */
 export function executeFor(operation: Exclude<EwsMessageOperation, 'get'>) {
 	return async function executeBatch(this: IExecuteFunctions, indices: number[], session: EwsSessionOf): Promise<INodeExecutionData[]> {
-		const outcomes = new Map<number, { json: IDataObject } | { error: unknown }>();
-		const planned: Planned[] = [];
-		// every item's parameters are checked before anything is touched
-		for (const i of indices) {
-			try {
+		return runInGroups(this, operation, indices, {
+			plan: (i): PlannedItem<EwsMessageOptions> => {
 				const opts = this.getNodeParameter('options', i, {}) as EwsMessageOptions;
 				if (operation === 'setFlags' || operation === 'clearFlags') readFlagOf(this, i);
-				planned.push({ i, itemId: checkItemId(this.getNodeParameter('itemId', i, '')), options: opts });
-			} catch (error) {
-				outcomes.set(i, { error });
-				if (!this.continueOnFail()) break;
-			}
-		}
-		if (planned.length && (this.continueOnFail() || outcomes.size === 0)) {
-			const s = await session();
-			const client = s.client;
-			const base = (p: Planned): IDataObject => ({ operation, mailbox: s.mailbox, itemId: p.itemId });
-			// Items that share their target run as one request.
-			const groups = new Map<string, Planned[]>();
-			const keyOf = (p: Planned): string => {
+				return { i, itemId: checkItemId(this.getNodeParameter('itemId', i, '')), options: opts };
+			},
+			session,
+			keyOf: (p) => targetKeyOf(this, operation, p) ?? '',
+			act: async ({ session: s, key, ids, record }) => {
+				const client = s.client;
 				switch (operation) {
 					case 'move':
-					case 'copy':
-						return String(this.getNodeParameter('destination', p.i, '') ?? '').trim();
-					case 'delete':
-						return p.options.deletePermanently === true ? 'hard' : 'trash';
-					case 'markAsSpam':
-						return JSON.stringify([p.options.junkFolder?.trim() ?? '']);
-					case 'markAsNotSpam':
-						return JSON.stringify([p.options.junkFolder?.trim() ?? '', p.options.moveTo?.trim() || 'Inbox']);
-					default:
-						return '';
-				}
-			};
-			for (const p of planned) {
-				const key = keyOf(p);
-				groups.set(key, [...(groups.get(key) ?? []), p]);
-			}
-			for (const [key, group] of groups) {
-				const ids = group.map((p) => p.itemId);
-				const record = <T extends object>(results: Array<EwsItemOutcome<T>>, json: (p: Planned, result: T) => IDataObject) =>
-					group.forEach((p, k) => {
-						const r = results[k];
-						outcomes.set(p.i, r.ok ? { json: { ...base(p), ...json(p, r) } } : { error: r.error });
-					});
-				try {
-					switch (operation) {
-						case 'move':
-						case 'copy': {
-							const target = await resolveFolderFor(client, key, 'destination', 'Destination Folder');
-							record(await moveOrCopyItems(client, ids, target, operation), (_p, r) => ({ destination: target.path, destinationFolderId: target.id, newItemId: r.newItemId }));
-							break;
-						}
-						case 'delete':
-							record(await deleteItems(client, ids, key === 'hard' ? 'hard' : 'trash'), () => ({ deleted: true, permanently: key === 'hard' }));
-							break;
-						case 'setFlags':
-						case 'clearFlags': {
-							const isRead = operation === 'setFlags';
-							record(await setReadState(client, ids, isRead), () => (isRead ? { isRead, flagsSet: ['\\Seen'] } : { isRead, flagsCleared: ['\\Seen'] }));
-							break;
-						}
-						case 'markAsSpam':
-						case 'markAsNotSpam': {
-							const [junkFolder, moveTo] = JSON.parse(key) as [string, string | undefined];
-							const isJunk = operation === 'markAsSpam';
-							record(await markJunk(client, ids, { isJunk, junkFolder, moveTo }), (_p, r) => ({
-								moved: r.moved,
-								newItemId: r.newItemId,
-								destination: r.moved ? (isJunk ? junkFolder || 'Junk Email' : moveTo || 'Inbox') : null,
-								...(r.note ? { note: `Not moved: ${r.note}.` } : {}),
-							}));
-							break;
-						}
+					case 'copy': {
+						const target = await resolveFolderFor(client, key, 'destination', 'Destination Folder');
+						record(await moveOrCopyItems(client, ids, target, operation), (_p, r) => ({ destination: target.path, destinationFolderId: target.id, newItemId: r.newItemId }));
+						break;
 					}
-				} catch (error) {
-					// The whole request failed (sign-in, throttling, the folder): every item of it fails alike.
-					for (const p of group) outcomes.set(p.i, { error });
-					if (!this.continueOnFail()) break;
+					case 'delete':
+						record(await deleteItems(client, ids, key === 'hard' ? 'hard' : 'trash'), () => ({ deleted: true, permanently: key === 'hard' }));
+						break;
+					case 'setFlags':
+					case 'clearFlags': {
+						const isRead = operation === 'setFlags';
+						record(await setReadState(client, ids, isRead), () => (isRead ? { isRead, flagsSet: ['\\Seen'] } : { isRead, flagsCleared: ['\\Seen'] }));
+						break;
+					}
+					case 'markAsSpam':
+					case 'markAsNotSpam': {
+						const [junkFolder, moveTo] = JSON.parse(key) as [string, string | undefined];
+						const isJunk = operation === 'markAsSpam';
+						record(await markJunk(client, ids, { isJunk, junkFolder, moveTo }), (_p, r) => ({
+							moved: r.moved,
+							newItemId: r.newItemId,
+							destination: r.moved ? (isJunk ? junkFolder || 'Junk Email' : moveTo || 'Inbox') : null,
+							...(r.note ? { note: `Not moved: ${r.note}.` } : {}),
+						}));
+						break;
+					}
 				}
-			}
-		}
-		const out: INodeExecutionData[] = [];
-		for (const i of indices) {
-			const outcome = outcomes.get(i);
-			if (!outcome) continue;
-			if ('error' in outcome) out.push(failedItem(this, outcome.error, i));
-			else out.push({ json: outcome.json, pairedItem: { item: i } });
-		}
-		return out;
+			},
+		});
 	};
 }
 

@@ -12,14 +12,14 @@ import {
 	searchGraphMessages,
 	setGraphFlags,
 	type GraphFlagChange,
-	type GraphOutcome,
 	type GraphSearchCriteria,
 } from '../../../../lib/graph/mailbox';
 import { parseMessage } from '../../../../lib/message/parse';
 import { EXCHANGE_SENT_FOLDER_NAMES, itemOptionsOf, itemShapeOptions, toExecutionData, type MessageItemOptions, type ShapeOptions } from '../../../shared/message-item';
 import type { GraphSession } from '../../transport';
 import type { GraphSessionOf } from '../types';
-import { failedItem } from './common';
+import { receivedFilters } from './common';
+import { notSpamMoveToOption, optionsOf, runInGroups, targetKeyOf, type PlannedItem, type TargetOptions } from './exchange-common';
 
 /** The Message operations over Microsoft Graph that address a message by its Graph message id. */
 export type GraphMessageOperation = 'clearFlags' | 'copy' | 'delete' | 'get' | 'markAsNotSpam' | 'markAsSpam' | 'move' | 'setFlags';
@@ -28,15 +28,7 @@ const ADDRESSED: GraphMessageOperation[] = ['clearFlags', 'copy', 'delete', 'get
 
 const showGraph = (operation: string[]) => ({ show: { resource: ['message'], operation, accessVia: ['graph'] } });
 
-const options = (operation: string, own: INodeProperties[]): INodeProperties => ({
-	displayName: 'Options',
-	name: 'options',
-	type: 'collection',
-	placeholder: 'Add Option',
-	default: {},
-	displayOptions: showGraph([operation]),
-	options: own,
-});
+const options = optionsOf(showGraph);
 
 const junkFolderOption: INodeProperties = {
 	displayName: 'Junk Folder',
@@ -135,20 +127,7 @@ export const description: INodeProperties[] = [
 				],
 				description: 'Whether the message was read',
 			},
-			{
-				displayName: 'Received Before',
-				name: 'before',
-				type: 'dateTime',
-				default: '',
-				description: 'Only messages that arrived before this time',
-			},
-			{
-				displayName: 'Received Since',
-				name: 'since',
-				type: 'dateTime',
-				default: '',
-				description: 'Only messages that arrived at or after this time',
-			},
+			...receivedFilters,
 		],
 	},
 	options('delete', [
@@ -162,16 +141,7 @@ export const description: INodeProperties[] = [
 	]),
 	options('get', itemShapeOptions),
 	options('markAsSpam', [junkFolderOption]),
-	options('markAsNotSpam', [
-		junkFolderOption,
-		{
-			displayName: 'Move To',
-			name: 'moveTo',
-			type: 'string',
-			default: 'Inbox',
-			description: 'Where a message marked as not spam goes (a path, or a standard folder such as inbox)',
-		},
-	]),
+	options('markAsNotSpam', [junkFolderOption, notSpamMoveToOption]),
 	options('setFlags', [
 		{
 			displayName: 'Mark Flag Complete',
@@ -190,10 +160,7 @@ export const description: INodeProperties[] = [
 	]),
 ];
 
-interface GraphMessageOptions extends ShapeOptions {
-	deletePermanently?: boolean;
-	junkFolder?: string;
-	moveTo?: string;
+interface GraphMessageOptions extends ShapeOptions, TargetOptions {
 	flagComplete?: boolean;
 	replaceCategories?: boolean;
 }
@@ -224,101 +191,50 @@ function flagChangeOf(ctx: IExecuteFunctions, i: number, set: boolean, opts: Gra
 	return { change, flags };
 }
 
-interface Planned {
-	i: number;
-	itemId: string;
-	options: GraphMessageOptions;
+interface Planned extends PlannedItem<GraphMessageOptions> {
 	flags?: { change: GraphFlagChange; flags: string[] };
 }
 
 /** Runs one bulk Graph operation for all items: the items that share a target in $batch requests of 20, each message with its own result. */
 export function executeFor(operation: Exclude<GraphMessageOperation, 'get'>) {
 	return async function executeBatch(this: IExecuteFunctions, indices: number[], session: GraphSessionOf): Promise<INodeExecutionData[]> {
-		const outcomes = new Map<number, { json: IDataObject } | { error: unknown }>();
-		const planned: Planned[] = [];
-		// every item's parameters are checked before anything is touched
-		for (const i of indices) {
-			try {
+		return runInGroups(this, operation, indices, {
+			plan: (i): Planned => {
 				const opts = this.getNodeParameter('options', i, {}) as GraphMessageOptions;
 				const flags = operation === 'setFlags' || operation === 'clearFlags' ? flagChangeOf(this, i, operation === 'setFlags', opts) : undefined;
-				planned.push({ i, itemId: checkGraphId(this.getNodeParameter('itemId', i, '')), options: opts, flags });
-			} catch (error) {
-				outcomes.set(i, { error });
-				if (!this.continueOnFail()) break;
-			}
-		}
-		if (planned.length && (this.continueOnFail() || outcomes.size === 0)) {
-			const s = await session();
-			const client = s.client;
-			const base = (p: Planned): IDataObject => ({ operation, mailbox: s.mailbox, itemId: p.itemId });
-			const keyOf = (p: Planned): string => {
+				return { i, itemId: checkGraphId(this.getNodeParameter('itemId', i, '')), options: opts, flags };
+			},
+			session,
+			keyOf: (p) => targetKeyOf(this, operation, p) ?? JSON.stringify(p.flags?.change ?? {}),
+			act: async ({ session: s, key, group, ids, record }) => {
+				const client = s.client;
 				switch (operation) {
 					case 'move':
-					case 'copy':
-						return String(this.getNodeParameter('destination', p.i, '') ?? '').trim();
-					case 'delete':
-						return p.options.deletePermanently === true ? 'hard' : 'trash';
-					case 'markAsSpam':
-						return JSON.stringify([p.options.junkFolder?.trim() ?? '']);
-					case 'markAsNotSpam':
-						return JSON.stringify([p.options.junkFolder?.trim() ?? '', p.options.moveTo?.trim() || 'Inbox']);
-					default:
-						return JSON.stringify(p.flags?.change ?? {});
-				}
-			};
-			const groups = new Map<string, Planned[]>();
-			for (const p of planned) {
-				const key = keyOf(p);
-				groups.set(key, [...(groups.get(key) ?? []), p]);
-			}
-			for (const [key, group] of groups) {
-				const ids = group.map((p) => p.itemId);
-				const record = <T extends object>(results: Array<GraphOutcome<T>>, json: (p: Planned, result: T) => IDataObject) =>
-					group.forEach((p, k) => {
-						const r = results[k];
-						outcomes.set(p.i, r.ok ? { json: { ...base(p), ...json(p, r) } } : { error: r.error });
-					});
-				try {
-					switch (operation) {
-						case 'move':
-						case 'copy': {
-							const target = await resolveGraphFolder(client, key, { field: 'destination', label: 'Destination Folder' });
-							record(await moveOrCopyGraphMessages(client, ids, target, operation), (_p, r) => ({ destination: target.path, destinationFolderId: target.id, newItemId: r.newItemId }));
-							break;
-						}
-						case 'delete':
-							record(await deleteGraphMessages(client, ids, key === 'hard' ? 'hard' : 'trash'), () => ({ deleted: true, permanently: key === 'hard' }));
-							break;
-						case 'setFlags':
-						case 'clearFlags': {
-							const { change, flags } = group[0].flags!;
-							const set = operation === 'setFlags';
-							record(await setGraphFlags(client, ids, change), (_p, r) => ({ ...r, ...(flags.length ? (set ? { flagsSet: flags } : { flagsCleared: flags }) : {}) }));
-							break;
-						}
-						case 'markAsSpam':
-						case 'markAsNotSpam': {
-							const [junkFolder, moveTo] = JSON.parse(key) as [string, string | undefined];
-							const results = await markGraphJunk(client, ids, { isJunk: operation === 'markAsSpam', junkFolder, moveTo });
-							record(results, (_p, r) => ({ moved: r.moved, newItemId: r.newItemId, destination: r.moved ? results.destination : null, ...(r.note ? { note: `Not moved: ${r.note}.` } : {}) }));
-							break;
-						}
+					case 'copy': {
+						const target = await resolveGraphFolder(client, key, { field: 'destination', label: 'Destination Folder' });
+						record(await moveOrCopyGraphMessages(client, ids, target, operation), (_p, r) => ({ destination: target.path, destinationFolderId: target.id, newItemId: r.newItemId }));
+						break;
 					}
-				} catch (error) {
-					// the whole request failed (sign-in, throttling past its waits, the folder): every item of it fails alike
-					for (const p of group) outcomes.set(p.i, { error });
-					if (!this.continueOnFail()) break;
+					case 'delete':
+						record(await deleteGraphMessages(client, ids, key === 'hard' ? 'hard' : 'trash'), () => ({ deleted: true, permanently: key === 'hard' }));
+						break;
+					case 'setFlags':
+					case 'clearFlags': {
+						const { change, flags } = group[0].flags!;
+						const set = operation === 'setFlags';
+						record(await setGraphFlags(client, ids, change), (_p, r) => ({ ...r, ...(flags.length ? (set ? { flagsSet: flags } : { flagsCleared: flags }) : {}) }));
+						break;
+					}
+					case 'markAsSpam':
+					case 'markAsNotSpam': {
+						const [junkFolder, moveTo] = JSON.parse(key) as [string, string | undefined];
+						const results = await markGraphJunk(client, ids, { isJunk: operation === 'markAsSpam', junkFolder, moveTo });
+						record(results, (_p, r) => ({ moved: r.moved, newItemId: r.newItemId, destination: r.moved ? results.destination : null, ...(r.note ? { note: `Not moved: ${r.note}.` } : {}) }));
+						break;
+					}
 				}
-			}
-		}
-		const out: INodeExecutionData[] = [];
-		for (const i of indices) {
-			const outcome = outcomes.get(i);
-			if (!outcome) continue;
-			if ('error' in outcome) out.push(failedItem(this, outcome.error, i));
-			else out.push({ json: outcome.json, pairedItem: { item: i } });
-		}
-		return out;
+			},
+		});
 	};
 }
 

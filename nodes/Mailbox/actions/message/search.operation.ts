@@ -6,7 +6,7 @@ import { parseMessage } from '../../../../lib/message/parse';
 import { correspondentsOf, parseDomains } from '../../../../lib/message/correspondents';
 import { sentFolderPaths } from '../../../../lib/imap/folders';
 import type { SessionOf } from '../types';
-import { mailboxName, show } from './common';
+import { mailboxName, receivedFilters, show } from './common';
 import { messageItem } from './get.operation';
 import { itemOptionsOf, itemShapeOptions, type ShapeOptions } from '../../../shared/message-item';
 
@@ -92,20 +92,7 @@ export const description: INodeProperties[] = [
 				],
 				description: 'Whether the message was read (\\Seen)',
 			},
-			{
-				displayName: 'Received Before',
-				name: 'before',
-				type: 'dateTime',
-				default: '',
-				description: 'Only messages that arrived before this time',
-			},
-			{
-				displayName: 'Received Since',
-				name: 'since',
-				type: 'dateTime',
-				default: '',
-				description: 'Only messages that arrived at or after this time',
-			},
+			...receivedFilters,
 			{
 				displayName: 'Smaller Than (Bytes)',
 				name: 'smallerThan',

@@ -1,4 +1,4 @@
-import type { INodeProperties } from 'n8n-workflow';
+import type { IDataObject, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 /** The Path Separator option of the folder operations: how the user separates levels in a path. */
 export const pathSeparatorOption: INodeProperties = {
@@ -36,5 +36,32 @@ export const ifExistsOption: INodeProperties = {
 	],
 	description: 'What to do when a folder with this path already exists',
 };
+
+/** Folder → Create's Options over EWS and Microsoft Graph (no Subscribe there); each call a new parameter, for ewsOnly or graphOnly to wrap. */
+export function exchangeCreateOptions(): INodeProperties {
+	return {
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		displayOptions: { show: { resource: ['folder'], operation: ['create'] } },
+		options: [
+			ifExistsOption,
+			{
+				...pathSeparatorOption,
+				description: 'The character that separates the levels in the path entered here ("Projects/2026/Q1")',
+			},
+		],
+	};
+}
+
+/** Folder → List's items over EWS and Microsoft Graph: each folder with its counts under the IMAP names (messages, unseen) and the mailbox. */
+export function folderItems(folders: Array<{ totalCount: number | null; unreadCount: number | null }>, mailbox: string | null, itemIndex: number): INodeExecutionData[] {
+	return folders.map((folder) => ({
+		json: { ...folder, messages: folder.totalCount, unseen: folder.unreadCount, mailbox } as IDataObject,
+		pairedItem: { item: itemIndex },
+	}));
+}
 
 export const FOLDER_PATH = { field: 'folderPath', label: 'Folder Path' };

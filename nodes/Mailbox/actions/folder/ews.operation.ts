@@ -1,8 +1,8 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { createEwsFolder, listEwsFolders } from '../../../../lib/ews/actions';
 import { ewsOnly } from '../access';
 import type { EwsSessionOf } from '../types';
-import { FOLDER_PATH, ifExistsOption, pathSeparatorOption } from './common';
+import { exchangeCreateOptions, FOLDER_PATH, folderItems } from './common';
 
 /** Folder → List and Create with Access Via: EWS. */
 export const description: INodeProperties[] = [
@@ -23,21 +23,7 @@ export const description: INodeProperties[] = [
 			},
 		],
 	}),
-	ewsOnly({
-		displayName: 'Options',
-		name: 'options',
-		type: 'collection',
-		placeholder: 'Add Option',
-		default: {},
-		displayOptions: { show: { resource: ['folder'], operation: ['create'] } },
-		options: [
-			ifExistsOption,
-			{
-				...pathSeparatorOption,
-				description: 'The character that separates the levels in the path entered here ("Projects/2026/Q1")',
-			},
-		],
-	}),
+	ewsOnly(exchangeCreateOptions()),
 ];
 
 /**
@@ -48,10 +34,7 @@ export async function list(this: IExecuteFunctions, itemIndex: number, session: 
 	const options = this.getNodeParameter('options', itemIndex, {}) as { mailOnly?: boolean };
 	const s = await session();
 	const folders = await listEwsFolders(s.client, { mailOnly: options.mailOnly !== false });
-	return folders.map((folder) => ({
-		json: { ...folder, messages: folder.totalCount, unseen: folder.unreadCount, mailbox: s.mailbox } as IDataObject,
-		pairedItem: { item: itemIndex },
-	}));
+	return folderItems(folders, s.mailbox, itemIndex);
 }
 
 /** Creates the folder and missing parents; one item: path, folderId, created, parentsCreated. */

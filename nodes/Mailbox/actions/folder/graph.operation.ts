@@ -1,8 +1,8 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { createGraphFolder, deleteGraphFolder, listGraphFolders, renameGraphFolder } from '../../../../lib/graph/mailbox';
 import { graphOnly } from '../access';
 import type { GraphSessionOf } from '../types';
-import { FOLDER_PATH, ifExistsOption, pathSeparatorOption } from './common';
+import { exchangeCreateOptions, FOLDER_PATH, folderItems } from './common';
 
 /** Folder → List, Create, Rename and Delete with Access Via: Microsoft Graph. */
 export const description: INodeProperties[] = [
@@ -31,21 +31,7 @@ export const description: INodeProperties[] = [
 			},
 		],
 	}),
-	graphOnly({
-		displayName: 'Options',
-		name: 'options',
-		type: 'collection',
-		placeholder: 'Add Option',
-		default: {},
-		displayOptions: { show: { resource: ['folder'], operation: ['create'] } },
-		options: [
-			ifExistsOption,
-			{
-				...pathSeparatorOption,
-				description: 'The character that separates the levels in the path entered here ("Projects/2026/Q1")',
-			},
-		],
-	}),
+	graphOnly(exchangeCreateOptions()),
 ];
 
 /** One item per folder: path, name, role (specialUse as for IMAP, wellKnownName as Graph names it), ids and counts. */
@@ -53,10 +39,7 @@ export async function list(this: IExecuteFunctions, itemIndex: number, session: 
 	const options = this.getNodeParameter('options', itemIndex, {}) as { recursive?: boolean; under?: string };
 	const s = await session();
 	const folders = await listGraphFolders(s.client, { recursive: options.recursive !== false, under: options.under });
-	return folders.map((folder) => ({
-		json: { ...folder, messages: folder.totalCount, unseen: folder.unreadCount, mailbox: s.mailbox } as IDataObject,
-		pairedItem: { item: itemIndex },
-	}));
+	return folderItems(folders, s.mailbox, itemIndex);
 }
 
 /** Creates the folder and missing parents; one item: path, folderId, created, parentsCreated. */

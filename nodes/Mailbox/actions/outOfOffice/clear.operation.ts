@@ -1,18 +1,8 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { clearOutOfOffice } from '../../../../lib/sieve/out-of-office';
-import { sieveConnectionOptions, stateJson, withSieve } from './sieve';
+import { sieveOptionsProperty, stateJson, withSieve } from './sieve';
 
-export const description: INodeProperties[] = [
-	{
-		displayName: 'Options',
-		name: 'options',
-		type: 'collection',
-		placeholder: 'Add Option',
-		default: {},
-		displayOptions: { show: { resource: ['outOfOffice'], operation: ['clear'] } },
-		options: [...sieveConnectionOptions],
-	},
-];
+export const description: INodeProperties[] = [sieveOptionsProperty('clear')];
 
 /** Turns the auto-reply off and restores the Sieve script that was active before it; one item with the state afterwards. */
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {

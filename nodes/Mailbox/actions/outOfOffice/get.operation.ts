@@ -1,18 +1,8 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { getOutOfOffice } from '../../../../lib/sieve/out-of-office';
-import { sieveConnectionOptions, stateJson, withSieve } from './sieve';
+import { sieveOptionsProperty, stateJson, withSieve } from './sieve';
 
-export const description: INodeProperties[] = [
-	{
-		displayName: 'Options',
-		name: 'options',
-		type: 'collection',
-		placeholder: 'Add Option',
-		default: {},
-		displayOptions: { show: { resource: ['outOfOffice'], operation: ['get'] } },
-		options: [...sieveConnectionOptions],
-	},
-];
+export const description: INodeProperties[] = [sieveOptionsProperty('get')];
 
 /** One item: whether the auto-reply is on, its subject, text, period, interval and addresses. */
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {

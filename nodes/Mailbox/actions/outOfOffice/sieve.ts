@@ -34,6 +34,19 @@ export const sieveConnectionOptions: INodeProperties[] = [
 	},
 ];
 
+/** The Options of an operation that has no other options than the ManageSieve connection (Get, Clear). */
+export function sieveOptionsProperty(operation: string): INodeProperties {
+	return {
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		displayOptions: { show: { resource: ['outOfOffice'], operation: [operation] } },
+		options: [...sieveConnectionOptions],
+	};
+}
+
 const NO_SIEVE_AT_MICROSOFT = 'Microsoft 365 and Outlook.com offer no ManageSieve: their automatic replies are set in Outlook or through Microsoft Graph.';
 const NO_SIEVE_AT_GOOGLE = "Gmail and Google Workspace offer no ManageSieve: the vacation responder is set in Gmail's settings (or by the Gmail API's settings.updateVacation).";
 

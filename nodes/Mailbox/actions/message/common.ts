@@ -1,4 +1,4 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodePropertyOptions } from 'n8n-workflow';
 import { MailboxError, configError } from '../../../../lib/errors';
 import { checkAddress, type MessageAddress } from '../../../../lib/imap/messages';
 import { isValidKeyword } from '../../../../lib/imap/search';
@@ -41,6 +41,19 @@ export const addressProperties: INodeProperties[] = [
 			'The folder\'s UIDVALIDITY when the UID was read (a whole number that goes with every UID of the folder), as the trigger or Search output it ("uidValidity"). If the folder was recreated since, the message is not touched (or found by Message-ID when that option is on).',
 		displayOptions: show(ADDRESSED_OPERATIONS),
 	},
+];
+
+/** The choices of Search's Flagged and Read Status filters (IMAP and Microsoft Graph). */
+export const flaggedChoices: INodePropertyOptions[] = [
+	{ name: 'Any', value: 'any' },
+	{ name: 'Flagged', value: 'yes' },
+	{ name: 'Not Flagged', value: 'no' },
+];
+
+export const readChoices: INodePropertyOptions[] = [
+	{ name: 'Any', value: 'any' },
+	{ name: 'Read', value: 'yes' },
+	{ name: 'Unread', value: 'no' },
 ];
 
 /** Search's date filters (Received Before, Received Since), over IMAP and Microsoft Graph alike. */

@@ -5,13 +5,11 @@ import { parseMessage } from '../../../../lib/message/parse';
 import { toExecutionData } from '../../../shared/message-item';
 import type { EwsSessionOf } from '../types';
 import { flagsOf } from './common';
-import { notSpamMoveToOption, optionsOf, runInGroups, targetKeyOf, type PlannedItem, type TargetOptions } from './exchange-common';
+import { BY_ID_OPERATIONS, notSpamMoveToOption, optionsOf, runInGroups, targetKeyOf, type ExchangeMessageOperation, type PlannedItem, type TargetOptions } from './exchange-common';
 import { itemOptionsOf, itemShapeOptions, type ShapeOptions } from '../../../shared/message-item';
 
 /** The Message operations EWS offers: all address a message by its EWS item id. */
-export type EwsMessageOperation = 'clearFlags' | 'copy' | 'delete' | 'get' | 'markAsNotSpam' | 'markAsSpam' | 'move' | 'setFlags';
-
-const OPERATIONS: EwsMessageOperation[] = ['clearFlags', 'copy', 'delete', 'get', 'markAsNotSpam', 'markAsSpam', 'move', 'setFlags'];
+export type EwsMessageOperation = ExchangeMessageOperation;
 
 const showEws = (operation: string[]) => ({ show: { resource: ['message'], operation, accessVia: ['ews'] } });
 
@@ -34,7 +32,7 @@ export const description: INodeProperties[] = [
 		required: true,
 		default: '={{ $json.itemId }}',
 		description: 'The EWS item ID of the message, as the EWS trigger outputs it ("itemId"). A message gets a new item ID when it is moved: use the newItemId of the operation that moved it.',
-		displayOptions: showEws(OPERATIONS),
+		displayOptions: showEws(BY_ID_OPERATIONS),
 	},
 	{
 		displayName: 'Destination Folder',

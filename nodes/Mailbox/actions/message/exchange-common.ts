@@ -7,6 +7,11 @@ import { failedItem } from './common';
  * checked first, then one request per target, each message with its own result).
  */
 
+/** The Message operations over EWS and Microsoft Graph that address a message by its id. */
+export type ExchangeMessageOperation = 'clearFlags' | 'copy' | 'delete' | 'get' | 'markAsNotSpam' | 'markAsSpam' | 'move' | 'setFlags';
+
+export const BY_ID_OPERATIONS: ExchangeMessageOperation[] = ['clearFlags', 'copy', 'delete', 'get', 'markAsNotSpam', 'markAsSpam', 'move', 'setFlags'];
+
 /** The Options parameter of one operation, shown as `show` says (each protocol its own). */
 export function optionsOf(show: (operation: string[]) => IDisplayOptions) {
 	return (operation: string, own: INodeProperties[]): INodeProperties => ({

@@ -18,13 +18,11 @@ import { parseMessage } from '../../../../lib/message/parse';
 import { EXCHANGE_SENT_FOLDER_NAMES, itemOptionsOf, itemShapeOptions, toExecutionData, type MessageItemOptions, type ShapeOptions } from '../../../shared/message-item';
 import type { GraphSession } from '../../transport';
 import type { GraphSessionOf } from '../types';
-import { receivedFilters } from './common';
-import { notSpamMoveToOption, optionsOf, runInGroups, targetKeyOf, type PlannedItem, type TargetOptions } from './exchange-common';
+import { flaggedChoices, readChoices, receivedFilters } from './common';
+import { BY_ID_OPERATIONS, notSpamMoveToOption, optionsOf, runInGroups, targetKeyOf, type ExchangeMessageOperation, type PlannedItem, type TargetOptions } from './exchange-common';
 
 /** The Message operations over Microsoft Graph that address a message by its Graph message id. */
-export type GraphMessageOperation = 'clearFlags' | 'copy' | 'delete' | 'get' | 'markAsNotSpam' | 'markAsSpam' | 'move' | 'setFlags';
-
-const ADDRESSED: GraphMessageOperation[] = ['clearFlags', 'copy', 'delete', 'get', 'markAsNotSpam', 'markAsSpam', 'move', 'setFlags'];
+export type GraphMessageOperation = ExchangeMessageOperation;
 
 const showGraph = (operation: string[]) => ({ show: { resource: ['message'], operation, accessVia: ['graph'] } });
 
@@ -47,7 +45,7 @@ export const description: INodeProperties[] = [
 		required: true,
 		default: '={{ $json.itemId }}',
 		description: 'The Microsoft Graph ID of the message, as Message → Search outputs it ("itemId"). The node asks for immutable IDs, so a message keeps its ID when it is moved.',
-		displayOptions: showGraph(ADDRESSED),
+		displayOptions: showGraph(BY_ID_OPERATIONS),
 	},
 	{
 		displayName: 'Destination Folder',
@@ -100,11 +98,7 @@ export const description: INodeProperties[] = [
 				name: 'flagged',
 				type: 'options',
 				default: 'any',
-				options: [
-					{ name: 'Any', value: 'any' },
-					{ name: 'Flagged', value: 'yes' },
-					{ name: 'Not Flagged', value: 'no' },
-				],
+				options: flaggedChoices,
 				description: 'Whether the message is flagged for follow-up',
 			},
 			{
@@ -120,11 +114,7 @@ export const description: INodeProperties[] = [
 				name: 'seen',
 				type: 'options',
 				default: 'any',
-				options: [
-					{ name: 'Any', value: 'any' },
-					{ name: 'Read', value: 'yes' },
-					{ name: 'Unread', value: 'no' },
-				],
+				options: readChoices,
 				description: 'Whether the message was read',
 			},
 			...receivedFilters,

@@ -6,7 +6,7 @@ import { parseMessage } from '../../../../lib/message/parse';
 import { correspondentsOf, parseDomains } from '../../../../lib/message/correspondents';
 import { sentFolderPaths } from '../../../../lib/imap/folders';
 import type { SessionOf } from '../types';
-import { mailboxName, receivedFilters, show } from './common';
+import { flaggedChoices, mailboxName, readChoices, receivedFilters, show } from './common';
 import { messageItem } from './get.operation';
 import { itemOptionsOf, itemShapeOptions, type ShapeOptions } from '../../../shared/message-item';
 
@@ -34,11 +34,7 @@ export const description: INodeProperties[] = [
 				name: 'flagged',
 				type: 'options',
 				default: 'any',
-				options: [
-					{ name: 'Any', value: 'any' },
-					{ name: 'Flagged', value: 'yes' },
-					{ name: 'Not Flagged', value: 'no' },
-				],
+				options: flaggedChoices,
 				description: 'Whether the message is flagged (\\Flagged)',
 			},
 			{
@@ -85,11 +81,7 @@ export const description: INodeProperties[] = [
 				name: 'seen',
 				type: 'options',
 				default: 'any',
-				options: [
-					{ name: 'Any', value: 'any' },
-					{ name: 'Read', value: 'yes' },
-					{ name: 'Unread', value: 'no' },
-				],
+				options: readChoices,
 				description: 'Whether the message was read (\\Seen)',
 			},
 			...receivedFilters,

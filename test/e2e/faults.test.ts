@@ -13,28 +13,25 @@
  * for IMAP and POP3, 2,000 for EWS, three kills, five cuts, five minutes without the IMAP server;
  * the short one has 40 s without it, longer than n8n re-tries a failed activation).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { Forwarder, kickUser } from '../servers/dovecot-admin';
-import { checkN8n, isFinished, N8n, packPackage, waitFor } from './n8n';
+import { startPackagedN8n, Teardown } from './harness';
+import { isFinished, type N8n, waitFor } from './n8n';
 import { SOURCES, ThreeTriggers, TRIGGER, type Source } from './three-triggers';
 
 const FULL = process.env.FAULTS_FULL === '1';
 const SCALE = FULL ? { imap: 10_000, pop3: 10_000, ews: 2_000, kills: 3, cuts: 5, outageMs: 5 * 60_000 } : { imap: 150, pop3: 150, ews: 50, kills: 1, cuts: 2, outageMs: 40_000 };
 const WAIT_MS = FULL ? 3 * 60 * 60_000 : 600_000;
 
-const root = path.resolve(__dirname, '..', '..');
 const SHARED = 'faults@contoso.test';
 const WF = { imap: 'mbxFaultsImap', pop3: 'mbxFaultsPop3', ews: 'mbxFaultsEws' } as const;
 
 describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let three: ThreeTriggers;
 	let forwarder: Forwarder;
 	let n8n: N8n;
-	let workDir: string;
 
 	const runs = (source: Source) => three.runs(source);
 	const successes = () => three.successes();
@@ -42,23 +39,16 @@ describe(`fault suite in real n8n (${FULL ? 'full' : 'short'})`, () => {
 	const idOf = (source: Source, n: number) => three.idOf(source, n);
 
 	beforeAll(async () => {
-		servers = await startMailServers();
-		forwarder = await Forwarder.start(servers.ports.imaps);
-		three = new ThreeTriggers({ servers, counts: { imap: SCALE.imap, pop3: SCALE.pop3, ews: SCALE.ews }, tag: 'faults', workflows: WF, ewsMailbox: SHARED, app: { clientId: 'faults-app', clientSecret: 'Faults-App-Secret-3' } });
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
+		forwarder = teardown.add(await Forwarder.start(servers.ports.imaps), (f) => f.down());
+		three = teardown.add(new ThreeTriggers({ servers, counts: { imap: SCALE.imap, pop3: SCALE.pop3, ews: SCALE.ews }, tag: 'faults', workflows: WF, ewsMailbox: SHARED, app: { clientId: 'faults-app', clientSecret: 'Faults-App-Secret-3' } }), (t) => t.stop());
 		await three.prepare();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-faults-'));
-		n8n = await N8n.create({ install: checkN8n(), packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'faults', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		// runs of up to 20 messages, 4 at once (the defaults of version 1.2); IMAP through the forwarder that can be taken down
 		await three.importInto(n8n, { version: 1.2, options: { retryMinutes: 0.05 }, imapPort: forwarder.port });
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await forwarder?.down();
-		await three?.stop();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('kills, cut connections, a sync reset and an unreachable server: nothing lost, nothing run twice, nothing acted on without success', async () => {
 		await n8n.start();

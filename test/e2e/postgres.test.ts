@@ -6,15 +6,12 @@
  * in Postgres' json column. Postgres is the Debian package, started by the test on a free
  * 127.0.0.1 port with its data in a temp folder (test/servers/database.ts).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { Postgres, type PostgresDatabase } from '../servers/database';
-import { checkN8n, isFinished, N8n, packPackage, waitFor } from './n8n';
+import { startPackagedN8n, Teardown } from './harness';
+import { isFinished, type N8n, waitFor } from './n8n';
 import { SOURCES, ThreeTriggers, TRIGGER, workflow } from './three-triggers';
 
-const root = path.resolve(__dirname, '..', '..');
 const SHARED = 'postgres@contoso.test';
 const WF = { imap: 'mbxPgImap', pop3: 'mbxPgPop3', ews: 'mbxPgEws' } as const;
 /** A workflow id of n8n's full 36 characters and a folder with a long name: keys longer than 255 characters. */
@@ -25,23 +22,22 @@ const NUL_HEADER = 'X-Note: =?utf-8?q?before=00after?=\r\n';
 const BIG_HEADER = `X-Big: ${'0123456789abcdef'.repeat(6400)}\r\n`;
 
 describe('n8n on Postgres: the triggers exactly once', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let pg: Postgres;
 	let database: PostgresDatabase;
 	let three: ThreeTriggers;
 	let n8n: N8n;
-	let workDir: string;
 
 	beforeAll(async () => {
-		servers = await startMailServers();
-		pg = await Postgres.start();
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
+		pg = teardown.add(await Postgres.start(), (p) => p.stop());
 		database = pg.database();
-		three = new ThreeTriggers({ servers, counts: COUNTS, tag: 'pg', workflows: WF, ewsMailbox: SHARED, app: { clientId: 'pg-app', clientSecret: 'Postgres-App-Secret-5' } });
+		three = teardown.add(new ThreeTriggers({ servers, counts: COUNTS, tag: 'pg', workflows: WF, ewsMailbox: SHARED, app: { clientId: 'pg-app', clientSecret: 'Postgres-App-Secret-5' } }), (t) => t.stop());
 		// every fifth message has a NUL in a header, every tenth a 100 KB header
 		await three.prepare((_source, n) => `${n % 5 === 0 ? NUL_HEADER : ''}${n % 10 === 0 ? BIG_HEADER : ''}`);
 		await servers.writeMaildir('alice', LONG_FOLDER, Array.from({ length: 5 }, (_, i) => ({ raw: three.message('imap', 1000 + i) })));
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-postgres-'));
-		n8n = await N8n.create({ install: checkN8n(), packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath }, postgres: database });
+		({ n8n } = await startPackagedN8n(teardown, 'postgres', { env: { NODE_EXTRA_CA_CERTS: servers.certPath }, postgres: database }));
 		await three.importInto(n8n, { version: 1.2, options: {} });
 		await n8n.importWorkflow(
 			workflow(LONG_FOLDER_WF, {
@@ -54,13 +50,7 @@ describe('n8n on Postgres: the triggers exactly once', () => {
 		await n8n.publish(LONG_FOLDER_WF);
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await three?.stop();
-		await pg?.stop();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('backlog, a restart and new mail: every message once, nothing acted on without success; keys, NUL and large items stored', async () => {
 		await n8n.start();

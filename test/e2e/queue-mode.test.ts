@@ -9,15 +9,13 @@
  * free 127.0.0.1 ports with their data in temp folders (test/servers/database.ts).
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { Postgres, Redis } from '../servers/database';
-import { checkN8n, isFinished, N8n, packPackage, waitFor, type StoredExecution } from './n8n';
+import { startPackagedN8n, Teardown } from './harness';
+import { isFinished, waitFor, type N8n, type StoredExecution } from './n8n';
 import { SOURCES, ThreeTriggers, TRIGGER, workflow, type Source } from './three-triggers';
 
-const root = path.resolve(__dirname, '..', '..');
 const SHARED = 'queue@contoso.test';
 const WF = { imap: 'mbxQueueImap', pop3: 'mbxQueuePop3', ews: 'mbxQueueEws' } as const;
 const CATCH_ALL_WF = 'mbxQueueCatchAll';
@@ -25,21 +23,20 @@ const COUNTS = { imap: 60, pop3: 40, ews: 20 };
 const WAIT_MS = 10 * 60_000;
 
 describe('n8n in queue mode (Postgres, Redis, two workers): the triggers exactly once, the nodes on the workers', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let pg: Postgres;
 	let redis: Redis;
 	let three: ThreeTriggers;
 	let n8n: N8n;
-	let workDir: string;
 
 	beforeAll(async () => {
-		servers = await startMailServers();
-		pg = await Postgres.start();
-		redis = await Redis.start();
-		three = new ThreeTriggers({ servers, counts: COUNTS, tag: 'queue', workflows: WF, ewsMailbox: SHARED, app: { clientId: 'queue-app', clientSecret: 'Queue-App-Secret-9' } });
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
+		pg = teardown.add(await Postgres.start(), (p) => p.stop());
+		redis = teardown.add(await Redis.start(), (r) => r.stop());
+		three = teardown.add(new ThreeTriggers({ servers, counts: COUNTS, tag: 'queue', workflows: WF, ewsMailbox: SHARED, app: { clientId: 'queue-app', clientSecret: 'Queue-App-Secret-9' } }), (t) => t.stop());
 		await three.prepare();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-queue-'));
-		n8n = await N8n.create({ install: checkN8n(), packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath }, postgres: pg.database(), queue: { redisPort: redis.port, workers: 2 } });
+		({ n8n } = await startPackagedN8n(teardown, 'queue', { env: { NODE_EXTRA_CA_CERTS: servers.certPath }, postgres: pg.database(), queue: { redisPort: redis.port, workers: 2 } }));
 		// runs of up to 2 messages that take 5 s each (a Wait node): the backlog takes a while, the first
 		// worker is killed in the middle of runs, Redis restarted in the middle of others; a run n8n
 		// has not reported as ended after 30 s no longer holds a place in Runs at Once
@@ -95,14 +92,7 @@ describe('n8n in queue mode (Postgres, Redis, two workers): the triggers exactly
 		await n8n.publish(CATCH_ALL_WF);
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await three?.stop();
-		await redis?.stop();
-		await pg?.stop();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('a worker killed in the middle of runs, Redis restarted in the middle of runs and between runs, the main restarted in the middle of runs: nothing lost, no message run twice with success, nothing acted on without success', async () => {
 		await n8n.start();

@@ -14,12 +14,12 @@
  * Deleting). The model is no model: each answer is the scripted turn for the conversation so far.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { Conversation, offeredTools, ScriptedChatModel, type ModelRequest, type Turn } from '../servers/openai';
+import { startPackagedN8n, Teardown } from './harness';
 import { messageIdsIn, withImap } from './imap-folder';
-import { checkN8n, isFinished, N8n, packPackage, type NodeTypeInfo, type StoredExecution, waitFor } from './n8n';
+import { isFinished, type N8n, type NodeTypeInfo, type StoredExecution, waitFor } from './n8n';
 
 const root = path.resolve(__dirname, '..', '..');
 const API_KEY = 'sk-mailbox-e2e-0f6c2a9d41b87e35';
@@ -142,10 +142,10 @@ const SCRIPT: Turn[] = [
 ];
 
 describe('the Mailbox node as an AI agent\'s tool in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let model: ScriptedChatModel;
 	let n8n: N8n;
-	let workDir: string;
 	let imapCredential: { id: string; name: string };
 	let openAiCredential: { id: string; name: string };
 
@@ -238,16 +238,14 @@ describe('the Mailbox node as an AI agent\'s tool in real n8n', () => {
 	const toolMessagesOf = (request: ModelRequest): string[] => conversationOf(request).toolResults().map((r) => r.content);
 
 	beforeAll(async () => {
-		servers = await startMailServers();
-		model = await new ScriptedChatModel(API_KEY, { models: [MODEL] }).start();
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
+		model = teardown.add(await new ScriptedChatModel(API_KEY, { models: [MODEL] }).start(), (m) => m.stop());
 		model.script(SCRIPT);
 		await withImap(servers, 'alice', async (imap) => {
 			for (const m of [INVOICE, NEWSLETTER, LUNCH]) await imap.append('INBOX', message(m), []);
 		});
 
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-agent-'));
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'agent', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		await n8n.start();
 		await n8n.setupOwner();
 
@@ -260,21 +258,7 @@ describe('the Mailbox node as an AI agent\'s tool in real n8n', () => {
 		openAiCredential = await created('Scripted model', 'openAiApi', { apiKey: API_KEY, url: model.baseUrl });
 	});
 
-	afterAll(async () => {
-		try {
-			await n8n?.destroy();
-		} finally {
-			try {
-				await model?.stop();
-			} finally {
-				try {
-					await servers?.stop();
-				} finally {
-					if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-				}
-			}
-		}
-	});
+	afterAll(() => teardown.run());
 
 	it('n8n offers the Mailbox node as the tool n8n-nodes-mailbox.mailboxTool, with Allow Deleting only there, and the model\'s credential tests against the local endpoint', async () => {
 		const { nodes } = await n8n.nodeTypes();

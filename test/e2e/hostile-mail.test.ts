@@ -5,31 +5,26 @@
  * (`/healthz`) at every poll while it works through them. Whether a poll answered is asserted,
  * not how fast: a poll waits up to 60 s for its answer.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { HOSTILE_KINDS, hostileMessage, type HostileKind } from '../fixtures/hostile-mail';
+import { startPackagedN8n, Teardown } from './harness';
 import { withImap } from './imap-folder';
-import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { isFinished, type N8n, type StoredExecution, waitFor } from './n8n';
 import { TRIGGER, workflow } from './three-triggers';
 
-const root = path.resolve(__dirname, '..', '..');
 const WORKFLOW_ID = 'mbxE2eHostileMail';
 const MIB = 1024 * 1024;
 const sizeOf = (kind: HostileKind) => (kind === 'manyHeaders' ? 2 * MIB : MIB);
 const messageIdOf = (kind: HostileKind) => `<hostile-${kind}-${sizeOf(kind)}-42@example.test>`;
 
 describe('hostile mail through the IMAP trigger in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let n8n: N8n;
-	let workDir: string;
 
 	beforeAll(async () => {
-		servers = await startMailServers();
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-hostile-'));
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
+		({ n8n } = await startPackagedN8n(teardown, 'hostile', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		await n8n.importCredentials([
 			{ id: 'mbxE2eHostileCred', name: 'alice (IMAP)', type: 'mailboxImapApi', data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'alice', password: 'alice-pw' } },
 		]);
@@ -45,11 +40,7 @@ describe('hostile mail through the IMAP trigger in real n8n', () => {
 		await n8n.publish(WORKFLOW_ID);
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('receives every kind once, each run succeeds and marks it read, and /healthz answers every poll meanwhile', async () => {
 		await n8n.start();

@@ -3,22 +3,21 @@
  * tested through n8n's REST API, and its node run in workflows by `n8n execute`.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
 import { freePort } from '../servers/ports';
-import { checkN8n, N8n, packPackage } from './n8n';
-
+import { startPackagedN8n, Teardown } from './harness';
+import type { N8n } from './n8n';
 
 const root = path.resolve(__dirname, '..', '..');
 const exampleWorkflow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'workflows', 'list-folders.json'), 'utf8')) as Record<string, unknown>;
 
 describe('in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let authority: MicrosoftAuthority;
 	let n8n: N8n;
-	let workDir: string;
 	const msAppCredential = (data: Record<string, unknown>) => ({
 		id: 'mbxE2eMicrosoftApp',
 		name: 'Microsoft 365 app',
@@ -54,20 +53,16 @@ describe('in real n8n', () => {
 	});
 
 	beforeAll(async () => {
-		servers = await startMailServers({ sharedMailboxes: { alice: ['catchall'] } });
+		servers = teardown.add(await startMailServers({ sharedMailboxes: { alice: ['catchall'] } }), (s) => s.stop());
 		// A Microsoft-style sign-in authority over HTTPS with the test certificate, which n8n trusts
 		// through NODE_EXTRA_CA_CERTS like a company CA.
-		authority = await new MicrosoftAuthority({ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) }, (user, lifetime) =>
-			servers.oauth.issueToken(user, lifetime),
-		).start();
+		authority = teardown.add(
+			await new MicrosoftAuthority({ key: fs.readFileSync(servers.dovecot.keyPath), cert: fs.readFileSync(servers.certPath) }, (user, lifetime) => servers.oauth.issueToken(user, lifetime)).start(),
+			(a) => a.stop(),
+		);
 		authority.register({ tenant: 'contoso', clientId: 'mailbox-app', clientSecret: 'App-Secret-Value-1', user: 'alice' });
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-'));
-		const tarball = packPackage(root, workDir);
 		// n8n trusts the test server's self-signed certificate the way a company CA is trusted.
-		n8n = await N8n.create({
-			install,
-			packageTarball: tarball,
+		({ n8n } = await startPackagedN8n(teardown, 'credential', {
 			env: {
 				NODE_EXTRA_CA_CERTS: servers.certPath,
 				// the admin's default server, for credentials that choose "Instance Default"
@@ -75,7 +70,7 @@ describe('in real n8n', () => {
 				MAILBOX_DEFAULT_IMAP_PORT: String(servers.ports.imaps),
 				MAILBOX_DEFAULT_IMAP_SECURITY: 'tls',
 			},
-		});
+		}));
 		await n8n.importCredentials([
 			imapCredential({}),
 			{ ...imapCredential({ password: 'not-alices-pw' }), id: 'mbxE2eWrongPass1', name: 'Wrong password' },
@@ -85,12 +80,7 @@ describe('in real n8n', () => {
 		]);
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await authority?.stop();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('runs the example workflow: the Mailbox node lists the folders with their roles', async () => {
 		const id = await n8n.importWorkflow(exampleWorkflow);

@@ -15,16 +15,13 @@
  *    and the workflow stay up, and mail that arrived meanwhile is received once.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { Forwarder } from '../servers/dovecot-admin';
 import { generateMessages, MALFORMED_INDEX, type GeneratedMessage } from '../fixtures/mailgen';
-import { checkN8n, isFinished, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { startPackagedN8n, Teardown } from './harness';
+import { isFinished, type N8n, type StoredExecution, waitFor } from './n8n';
 
-
-const root = path.resolve(__dirname, '..', '..');
 const TRIGGER = 'New mail';
 const BACKLOG = 300;
 const FAIL_MARK = '[fail]';
@@ -86,19 +83,17 @@ function plainMessage(id: string, subject: string): string {
 }
 
 describe('Mailbox IMAP Trigger reliability in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let n8n: N8n;
-	let workDir: string;
 	let forwarder: Forwarder;
-	const clients: ImapFlow[] = [];
 	let generated: GeneratedMessage[] = [];
 
 	const connect = async (user: string): Promise<ImapFlow> => {
 		const client = new ImapFlow({ host: '127.0.0.1', port: servers.ports.imaps, secure: true, tls: { ca: fs.readFileSync(servers.certPath) }, auth: { user, pass: servers.users[user] }, logger: false });
 		client.on('error', () => undefined); // an idle test connection timing out is not the test's concern
 		await client.connect();
-		clients.push(client);
-		return client;
+		return teardown.add(client, (c) => c.logout().catch(() => undefined));
 	};
 	/**
 	 * Message-ID -> flags of every message in a folder. A flag change by another session (n8n
@@ -150,7 +145,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 	};
 
 	beforeAll(async () => {
-		servers = await startMailServers();
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
 		// The backlog: realistic mail, unread, with small attachments so n8n's storage stays quick.
 		generated = [...generateMessages({ seed: 4242, count: BACKLOG, attachPct: 3, maxAttachmentBytes: 48 * 1024 })];
 		await servers.writeMaildir('alice', 'INBOX', generated.map((g) => ({ raw: g.raw, date: g.date, flags: [] })));
@@ -159,11 +154,9 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		await bob.mailboxCreate('Waits');
 		// three messages waiting when the version 1.2 trigger starts: one run; one of them makes it fail
 		await servers.writeMaildir('bob', 'Runs', ['runs-1', `runs-2`, 'runs-3'].map((name, i) => ({ raw: Buffer.from(plainMessage(name, i === 1 ? `${FAIL_MARK} run of three` : 'run of three')), flags: [] })));
-		forwarder = await Forwarder.start(servers.ports.imaps);
+		forwarder = teardown.add(await Forwarder.start(servers.ports.imaps), (f) => f.down());
 
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-reliability-'));
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'reliability', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		const credential = (id: string, user: string, port: number) => ({ id, name: `${user} (IMAP)`, type: 'mailboxImapApi', data: { host: '127.0.0.1', port, security: 'tls', user, password: servers.users[user] } });
 		await n8n.importCredentials([credential(CRED.alice, 'alice', servers.ports.imaps), credential(CRED.bob, 'bob', servers.ports.imaps), credential(CRED.catchall, 'catchall', forwarder.port)]);
 		const ref = (id: string, user: string) => ({ id, name: `${user} (IMAP)` });
@@ -178,13 +171,7 @@ describe('Mailbox IMAP Trigger reliability in real n8n', () => {
 		for (const id of Object.values(WF)) if (id !== WF.runs) await n8n.publish(id);
 	});
 
-	afterAll(async () => {
-		for (const client of clients) await client.logout().catch(() => undefined);
-		await n8n?.destroy();
-		await forwarder?.down();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('a crash in the middle of a backlog: no message runs twice, marked read only after success, all parsed as written', async () => {
 		await n8n.start();

@@ -6,9 +6,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { checkN8n, N8n, packPackage, type CredentialTypeInfo, type NodeTypeInfo } from './n8n';
+import { startPackagedN8n, Teardown } from './harness';
+import type { CredentialTypeInfo, N8n, NodeTypeInfo } from './n8n';
 
 // a cold install of n8n takes ~5 minutes; everything else well under one
 
@@ -32,7 +32,7 @@ function brokenPackage(dir: string): string {
 }
 
 describe('the package loaded by a real n8n', () => {
-	let workDir: string;
+	const teardown = new Teardown();
 	let n8n: N8n;
 	let expected: Awaited<ReturnType<N8n['declaredTypes']>>;
 	let types: { nodes: NodeTypeInfo[]; credentials: CredentialTypeInfo[] };
@@ -44,10 +44,8 @@ describe('the package loaded by a real n8n', () => {
 	});
 
 	beforeAll(async () => {
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-load-'));
-		const tarball = packPackage(root, workDir);
-		n8n = await N8n.create({ install, packageTarball: tarball });
+		let workDir: string;
+		({ n8n, workDir } = await startPackagedN8n(teardown, 'load'));
 		// what to expect, from the installed files themselves (not dist/, which a parallel build may be rewriting)
 		expected = await n8n.declaredTypes();
 		await n8n.installTarball(brokenPackage(path.join(workDir, 'broken')));
@@ -57,10 +55,7 @@ describe('the package loaded by a real n8n', () => {
 		types = await n8n.nodeTypes();
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('reads what to expect from the installed package: at least one node and one credential', () => {
 		expect(n8n.packageName).toBe(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).name);

@@ -5,15 +5,11 @@
  * A manual workflow then moves it back with "Mark as Not Spam", taking the message from a Search
  * in Junk, and the learn log shows the ham.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startMailServers, type MailServers } from '../servers';
+import { startPackagedN8n, successfulTriggerRuns, Teardown } from './harness';
 import { messageIdsIn, withImap } from './imap-folder';
-import { checkN8n, N8n, packPackage, type StoredExecution, waitFor } from './n8n';
+import { type N8n, type StoredExecution, waitFor } from './n8n';
 
-
-const root = path.resolve(__dirname, '..', '..');
 const SPAM_WORKFLOW = 'mbxE2eMarkSpam';
 const HAM_WORKFLOW = 'mbxE2eMarkHam';
 const TRIGGER = 'New mail';
@@ -37,21 +33,19 @@ function message(id: string, subject: string): string {
 }
 
 describe('Mailbox actions in real n8n', () => {
+	const teardown = new Teardown();
 	let servers: MailServers;
 	let n8n: N8n;
-	let workDir: string;
 	const credentials = { mailboxImapApi: { id: 'mbxE2eActionsCred', name: 'alice (IMAP)' } };
 
-	const successful = async (workflowId: string): Promise<StoredExecution[]> => (await n8n.executions(workflowId)).executions.filter((e) => e.mode === 'trigger' && e.status === 'success');
+	const successful = (workflowId: string): Promise<StoredExecution[]> => successfulTriggerRuns(n8n, workflowId);
 	/** The Message-IDs in one of alice's folders (a connection of its own: see withImap). */
 	const idsIn = (folder: string) => withImap(servers, 'alice', (imap) => messageIdsIn(imap, folder));
 
 	beforeAll(async () => {
-		servers = await startMailServers();
+		servers = teardown.add(await startMailServers(), (s) => s.stop());
 
-		const install = checkN8n();
-		workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-e2e-actions-'));
-		n8n = await N8n.create({ install, packageTarball: packPackage(root, workDir), env: { NODE_EXTRA_CA_CERTS: servers.certPath } });
+		({ n8n } = await startPackagedN8n(teardown, 'actions', { env: { NODE_EXTRA_CA_CERTS: servers.certPath } }));
 		await n8n.importCredentials([
 			{ id: 'mbxE2eActionsCred', name: 'alice (IMAP)', type: 'mailboxImapApi', data: { host: '127.0.0.1', port: servers.ports.imaps, security: 'tls', user: 'alice', password: 'alice-pw' } },
 		]);
@@ -135,11 +129,7 @@ describe('Mailbox actions in real n8n', () => {
 		await n8n.publish(SPAM_WORKFLOW);
 	});
 
-	afterAll(async () => {
-		await n8n?.destroy();
-		await servers?.stop();
-		if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-	});
+	afterAll(() => teardown.run());
 
 	it('IMAP trigger -> Mailbox: Mark as Spam moves the marked message into Junk and the antispam learns it', async () => {
 		await n8n.start();

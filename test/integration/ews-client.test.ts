@@ -6,11 +6,7 @@
  * MailboxError that names the field and the fix. The app's MSAL runs in a child process that
  * trusts the test certificate (as n8n would with NODE_EXTRA_CA_CERTS).
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { checkEwsConnection } from '../../lib/ews/check';
 import { connectEws, type EwsClient, type EwsClientSettings } from '../../lib/ews/client';
 import { MailboxError } from '../../lib/errors';
@@ -18,9 +14,8 @@ import { EwsServer } from '../servers/ews';
 import { MicrosoftAuthority } from '../servers/microsoft';
 import { OAuthServer } from '../servers/oauth';
 import { closedPort } from '../servers/ports';
-import { makeSelfSignedCertificate } from '../servers/tls';
+import { localCertificate, runFixture } from './helpers/local-tls';
 
-const root = path.resolve(__dirname, '..', '..');
 const ALICE = 'alice@contoso.test';
 const SHARED = 'shared@contoso.test';
 const OTHER = 'other@contoso.test';
@@ -61,10 +56,8 @@ describe('EWS client core against the local EWS endpoint', () => {
 	};
 
 	beforeAll(async () => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ews-client-'));
-		({ certPath } = makeSelfSignedCertificate(dir));
-		ca = fs.readFileSync(certPath);
-		const key = fs.readFileSync(path.join(dir, 'key.pem'));
+		let key: Buffer;
+		({ dir, certPath, ca, key } = localCertificate('ews-client'));
 		oauth = await OAuthServer.start({ users: ['alice', 'ewsapp', 'lonelyapp'] });
 		server = await EwsServer.start({
 			tls: { key, cert: ca },
@@ -271,16 +264,7 @@ describe('EWS client core against the local EWS endpoint', () => {
 			folder?: { displayName: string };
 			error?: { code: string; field?: string; message: string };
 		}
-		const runApp = async (input: Record<string, unknown>): Promise<AppRun> => {
-			const { stdout } = await promisify(execFile)(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(__dirname, 'fixtures', 'ews-app-client.ts'), JSON.stringify(input)], {
-				cwd: root,
-				env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath },
-				encoding: 'utf8',
-				timeout: 90_000, // a hang ends as a failure, not as a child left running
-				killSignal: 'SIGKILL',
-			});
-			return JSON.parse(stdout) as AppRun;
-		};
+		const runApp = (input: Record<string, unknown>): Promise<AppRun> => runFixture<AppRun>('ews-app-client.ts', input, certPath);
 		const app = (mailbox: string, extra: Record<string, unknown> = {}) => ({ url: server.url, mailbox, app: { tenantId: 'contoso', clientId: 'ews-app', clientSecret: SECRET, authorityHost: authority.host }, ...extra });
 
 		it('gets the token from MSAL and impersonates the mailbox', async () => {

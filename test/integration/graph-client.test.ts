@@ -8,20 +8,15 @@
  * names the field and the fix. The app's MSAL runs in a child process that trusts the test
  * certificate (as n8n would with NODE_EXTRA_CA_CERTS).
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { isResyncRequired, MailboxError } from '../../lib/errors';
 import { connectGraph, type GraphClient, type GraphClientOptions, type GraphExchange } from '../../lib/graph/client';
 import { GraphServer, type GraphRequestLog } from '../servers/graph';
 import { MicrosoftAuthority } from '../servers/microsoft';
 import { OAuthServer } from '../servers/oauth';
 import { closedPort } from '../servers/ports';
-import { makeSelfSignedCertificate } from '../servers/tls';
+import { localCertificate, runFixture } from './helpers/local-tls';
 
-const root = path.resolve(__dirname, '..', '..');
 const ALICE = 'alice@contoso.test';
 const SHARED = 'shared@contoso.test';
 const OTHER = 'other@contoso.test';
@@ -77,10 +72,8 @@ describe('Microsoft Graph client core against the local Graph endpoint', () => {
 	};
 
 	beforeAll(async () => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-client-'));
-		({ certPath } = makeSelfSignedCertificate(dir));
-		ca = fs.readFileSync(certPath);
-		const key = fs.readFileSync(path.join(dir, 'key.pem'));
+		let key: Buffer;
+		({ dir, certPath, ca, key } = localCertificate('graph-client'));
 		oauth = await OAuthServer.start({ users: ['alice', 'graphapp'] });
 		authority = await new MicrosoftAuthority({ key, cert: ca }, (user, lifetime) => oauth.issueToken(user, lifetime)).start();
 		authority.register({ tenant: 'contoso', clientId: 'graph-app', clientSecret: SECRET, user: 'graphapp' });
@@ -542,16 +535,7 @@ describe('Microsoft Graph client core against the local Graph endpoint', () => {
 			exchanges: GraphExchange[];
 			error?: { code: string; field?: string; causeCode?: string; hint?: string; message: string };
 		}
-		const runApp = async (input: Record<string, unknown>): Promise<AppRun> => {
-			const { stdout } = await promisify(execFile)(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(__dirname, 'fixtures', 'graph-app-client.ts'), JSON.stringify(input)], {
-				cwd: root,
-				env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath },
-				encoding: 'utf8',
-				timeout: 90_000, // a hang ends as a failure, not as a child left running
-				killSignal: 'SIGKILL',
-			});
-			return JSON.parse(stdout) as AppRun;
-		};
+		const runApp = (input: Record<string, unknown>): Promise<AppRun> => runFixture<AppRun>('graph-app-client.ts', input, certPath);
 		const app = (mailbox: string | undefined, extra: Record<string, unknown> = {}) => ({
 			baseUrl: server.url,
 			mailbox,

@@ -10,14 +10,12 @@
  * certificate (n8n would trust a company CA through NODE_EXTRA_CA_CERTS).
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
 import { EwsServer, type EwsRequestLog } from '../servers/ews';
 import { OAuthServer } from '../servers/oauth';
-import { makeSelfSignedCertificate } from '../servers/tls';
 import { executeContext, failure } from './helpers/execute-context';
+import { localCertificate } from './helpers/local-tls';
 
 const mockSeams: { ca?: Buffer; appToken?: (clientId: string, fresh: boolean) => string; appTokens: number } = { appTokens: 0 };
 
@@ -81,16 +79,15 @@ describe('Mailbox node, Access Via: EWS', () => {
 	const items = (ids: string[]): INodeExecutionData[] => ids.map((itemId) => ({ json: { itemId } }));
 
 	beforeAll(async () => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-ews-'));
-		const { certPath } = makeSelfSignedCertificate(dir);
-		const ca = fs.readFileSync(certPath);
-		mockSeams.ca = ca;
+		const tls = localCertificate('mailbox-ews');
+		dir = tls.dir;
+		mockSeams.ca = tls.ca;
 		oauth = await OAuthServer.start({ users: ['alice', 'ewsapp', 'lonelyapp'] });
 		// client ids of the app registrations -> the principal their tokens stand for
 		const principals: Record<string, string> = { 'ews-app': 'ewsapp', 'lonely-app': 'lonelyapp' };
 		mockSeams.appToken = (clientId) => oauth.issueToken(principals[clientId] ?? 'nobody');
 		server = await EwsServer.start({
-			tls: { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: ca },
+			tls: { key: tls.key, cert: tls.ca },
 			tokenUser: (token) => oauth.tokenUser(token),
 			users: { alice: 'alice-pw' },
 			mailboxes: [ALICE, SHARED, OTHER],

@@ -10,18 +10,14 @@
  * that token to the node's Graph client, and connectGraph trusts the test certificate (n8n would
  * trust a company CA through NODE_EXTRA_CA_CERTS) and records throttling waits instead of sleeping.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { Mailbox } from '../../nodes/Mailbox/Mailbox.node';
 import { GraphServer, type GraphRequestLog } from '../servers/graph';
 import { MicrosoftAuthority } from '../servers/microsoft';
 import { OAuthServer } from '../servers/oauth';
-import { makeSelfSignedCertificate } from '../servers/tls';
 import { executeContext, failure } from './helpers/execute-context';
+import { localCertificate, runFixture } from './helpers/local-tls';
 
 const mockSeams: { ca?: Buffer; appToken?: string; appTokens: number; waits: number[] } = { appTokens: 0, waits: [] };
 
@@ -46,7 +42,6 @@ jest.mock('../../lib/graph/client', () => {
 	};
 });
 
-const root = path.resolve(__dirname, '..', '..');
 const ALICE = 'alice@contoso.test';
 const SHARED = 'shared@contoso.test';
 const SECRET = 'Graph-Node-Secret~4';
@@ -92,16 +87,14 @@ describe('Mailbox node, Access Via: Microsoft Graph', () => {
 	const inner = (requests: GraphRequestLog[]) => requests.flatMap((r) => (r.path.endsWith('/$batch') ? (r.batch ?? []) : [r]));
 
 	beforeAll(async () => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-graph-'));
-		const { certPath } = makeSelfSignedCertificate(dir);
-		const ca = fs.readFileSync(certPath);
-		const key = fs.readFileSync(path.join(dir, 'key.pem'));
-		mockSeams.ca = ca;
+		const tls = localCertificate('mailbox-graph');
+		dir = tls.dir;
+		mockSeams.ca = tls.ca;
 		oauth = await OAuthServer.start({ users: ['alice', 'graphapp'] });
-		authority = await new MicrosoftAuthority({ key, cert: ca }, (user, lifetime) => oauth.issueToken(user, lifetime)).start();
+		authority = await new MicrosoftAuthority({ key: tls.key, cert: tls.ca }, (user, lifetime) => oauth.issueToken(user, lifetime)).start();
 		authority.register({ tenant: 'contoso', clientId: 'graph-app', clientSecret: SECRET, user: 'graphapp' });
 		server = await GraphServer.start({
-			tls: { key, cert: ca },
+			tls: { key: tls.key, cert: tls.ca },
 			tokenInfo: (token) => {
 				const user = oauth.tokenUser(token);
 				return user ? { user, audience: authority.tokenAudience(token) ?? 'https://graph.microsoft.com' } : undefined;
@@ -111,11 +104,7 @@ describe('Mailbox node, Access Via: Microsoft Graph', () => {
 		});
 		// the app's token for Graph, from MSAL against the local authority
 		const settings = [{ tenantId: 'contoso', clientId: 'graph-app', clientSecret: SECRET, authorityHost: authority.host, scope: 'https://graph.microsoft.com/.default' }];
-		const { stdout } = await promisify(execFile)(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(__dirname, 'fixtures', 'msal-token.ts'), JSON.stringify(settings)], {
-			cwd: root,
-			env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath },
-		});
-		const [token] = JSON.parse(stdout) as Array<{ ok: boolean; accessToken?: string; message?: string }>;
+		const [token] = await runFixture<Array<{ ok: boolean; accessToken?: string; message?: string }>>('msal-token.ts', settings, tls.certPath);
 		if (!token.ok || !token.accessToken) throw new Error(`MSAL got no token: ${token.message}`);
 		expect(authority.tokenAudience(token.accessToken)).toBe('https://graph.microsoft.com');
 		mockSeams.appToken = token.accessToken;

@@ -7,8 +7,6 @@
  */
 import fs from 'node:fs';
 import type { IDataObject } from 'n8n-workflow';
-import os from 'node:os';
-import path from 'node:path';
 import { deliveryKey, fingerprint } from '../../lib/delivery/keys';
 import { connectEws, type EwsClient } from '../../lib/ews/client';
 import { deleteMessages } from '../../lib/ews/items';
@@ -19,9 +17,9 @@ import { parseMessage } from '../../lib/message/parse';
 import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigger.node';
 import { EwsServer } from '../servers/ews';
 import { generateMessage } from '../fixtures/mailgen';
-import { makeSelfSignedCertificate } from '../servers/tls';
 import { message, until, watchRuns, type WatchedRuns } from './helpers/watch-runs';
 import { triggerContext as sharedTriggerContext, type TriggerContextOptions } from './helpers/trigger-context';
+import { localCertificate } from './helpers/local-tls';
 
 const DAY = 24 * 60 * 60 * 1000;
 const OLD = new Date(Date.now() - 30 * DAY);
@@ -58,10 +56,9 @@ describe('EWS watcher against the local EWS endpoint', () => {
 	}
 
 	beforeAll(async () => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ews-watch-'));
-		const { certPath, keyPath } = makeSelfSignedCertificate(dir);
-		ca = fs.readFileSync(certPath);
-		server = await EwsServer.start({ tls: { key: fs.readFileSync(keyPath), cert: ca }, users: { svc: 'svc-pw' }, mailboxes: ['svc@contoso.test', ...mailboxes], access: { svc: mailboxes } });
+		let key: Buffer;
+		({ dir, ca, key } = localCertificate('ews-watch'));
+		server = await EwsServer.start({ tls: { key, cert: ca }, users: { svc: 'svc-pw' }, mailboxes: ['svc@contoso.test', ...mailboxes], access: { svc: mailboxes } });
 	});
 	afterEach(async () => {
 		for (const w of running.splice(0)) await w.stop();
@@ -360,9 +357,9 @@ describe('Mailbox EWS Trigger node against the local EWS endpoint', () => {
 	const credential = (extra: IDataObject = {}) => ({ mailboxEwsApi: { url: server.url, user: 'svc', password: 'svc-pw', allowSelfSigned: true, serverVersion: 'Exchange2013_SP1', access: 'delegate', ...extra } });
 
 	beforeAll(async () => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ews-node-'));
-		const { certPath, keyPath } = makeSelfSignedCertificate(dir);
-		server = await EwsServer.start({ tls: { key: fs.readFileSync(keyPath), cert: fs.readFileSync(certPath) }, users: { svc: 'svc-pw' }, mailboxes: ['svc@contoso.test', MBX], access: { svc: [MBX] } });
+		const tls = localCertificate('ews-node');
+		dir = tls.dir;
+		server = await EwsServer.start({ tls: { key: tls.key, cert: tls.ca }, users: { svc: 'svc-pw' }, mailboxes: ['svc@contoso.test', MBX], access: { svc: [MBX] } });
 	});
 	afterAll(async () => {
 		await server?.stop();

@@ -14,16 +14,14 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { IDataObject, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { simpleParser } from 'mailparser';
 import { composeMessage, type ComposedMessage, type ComposeInput } from '../../lib/smtp/compose';
 import { MailboxSend } from '../../nodes/MailboxSend/MailboxSend.node';
 import { GraphServer, type GraphRequestLog } from '../servers/graph';
 import { OAuthServer } from '../servers/oauth';
-import { makeSelfSignedCertificate } from '../servers/tls';
 import { executeContext as baseContext, failure } from './helpers/execute-context';
+import { localCertificate } from './helpers/local-tls';
 
 const mockSeams: { ca?: Buffer; appToken?: (clientId: string, fresh: boolean) => string } = {};
 
@@ -97,14 +95,13 @@ describe('Mailbox Send Email, Send Via: Microsoft Graph', () => {
 	};
 
 	beforeAll(async () => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-send-'));
-		const { certPath } = makeSelfSignedCertificate(dir);
-		const cert = fs.readFileSync(certPath);
-		mockSeams.ca = cert;
+		const tls = localCertificate('graph-send');
+		dir = tls.dir;
+		mockSeams.ca = tls.ca;
 		oauth = await OAuthServer.start({ users: ['alice', 'graphapp'] });
 		mockSeams.appToken = () => oauth.issueToken('graphapp');
 		server = await GraphServer.start({
-			tls: { key: fs.readFileSync(path.join(dir, 'key.pem')), cert },
+			tls: { key: tls.key, cert: tls.ca },
 			tokenInfo: (token) => {
 				const user = oauth.tokenUser(token);
 				return user ? { user, audience: 'https://graph.microsoft.com' } : undefined;

@@ -6,14 +6,12 @@
  */
 import fs from 'node:fs';
 import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import { GraphServer } from '../servers/graph';
 import { audienceOf, MicrosoftAuthority } from '../servers/microsoft';
 import { OAuthServer } from '../servers/oauth';
-import { makeSelfSignedCertificate } from '../servers/tls';
 import { generateMessage } from '../fixtures/mailgen';
+import { localCertificate } from './helpers/local-tls';
 
 const ALICE = 'alice@contoso.test';
 const BOB = 'bob@contoso.test';
@@ -55,10 +53,9 @@ describe('local Microsoft Graph endpoint', () => {
 	let appToken: string;
 
 	beforeAll(async () => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailbox-graph-'));
-		const cert = makeSelfSignedCertificate(dir);
-		ca = fs.readFileSync(cert.certPath);
-		const tls = { key: fs.readFileSync(cert.keyPath), cert: ca };
+		const made = localCertificate('mailbox-graph');
+		({ dir, ca } = made);
+		const tls = { key: made.key, cert: ca };
 		oauth = await OAuthServer.start({ users: ['alice', 'bob'] });
 		authority = await new MicrosoftAuthority(tls, (user, lifetime) => oauth.issueToken(user, lifetime)).start();
 		authority.register({ tenant: 'contoso', clientId: 'daemon', clientSecret: 'daemon-secret-value', user: 'svc' });

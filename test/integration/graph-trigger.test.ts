@@ -11,8 +11,6 @@
  * certificate (n8n would trust a company CA through NODE_EXTRA_CA_CERTS).
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { IDataObject } from 'n8n-workflow';
 import { deliveryKey, fingerprint } from '../../lib/delivery/keys';
 import { isRecent } from '../../lib/delivery/folder-sync-state';
@@ -23,9 +21,9 @@ import { MailboxEwsTrigger } from '../../nodes/MailboxEwsTrigger/MailboxEwsTrigg
 import { GraphServer, type GraphRequestLog } from '../servers/graph';
 import { generateMessage } from '../fixtures/mailgen';
 import { OAuthServer } from '../servers/oauth';
-import { makeSelfSignedCertificate } from '../servers/tls';
 import { message, until, watchRuns, type WatchedRuns } from './helpers/watch-runs';
 import { triggerContext as sharedTriggerContext, type TriggerContextOptions } from './helpers/trigger-context';
+import { localCertificate } from './helpers/local-tls';
 
 const seams: { ca?: Buffer } = {};
 
@@ -46,14 +44,13 @@ const mailboxes = Array.from({ length: 30 }, (_, i) => `user${i + 1}@contoso.tes
 const NODE_MBX = 'node@contoso.test';
 
 beforeAll(async () => {
-	dir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-watch-'));
-	const { certPath, keyPath } = makeSelfSignedCertificate(dir);
-	ca = fs.readFileSync(certPath);
+	let key: Buffer;
+	({ dir, ca, key } = localCertificate('graph-watch'));
 	seams.ca = ca;
 	oauth = await OAuthServer.start({ users: ['svc', 'node'] });
 	token = oauth.issueToken('svc', 24 * 3600);
 	server = await GraphServer.start({
-		tls: { key: fs.readFileSync(keyPath), cert: ca },
+		tls: { key, cert: ca },
 		tokenInfo: (t) => {
 			const user = oauth.tokenUser(t);
 			return user ? { user, audience: 'https://graph.microsoft.com' } : undefined;

@@ -2,16 +2,12 @@
  * Microsoft 365 app tokens (client credentials) through MSAL against a local Microsoft-style
  * authority over HTTPS, and the token used for an IMAP login at the test Dovecot.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import fs from 'node:fs';
-import path from 'node:path';
 import { checkImapConnection } from '../../lib/imap/check';
 import type { MicrosoftAppSettings } from '../../lib/auth/microsoft';
 import { startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
-
-const root = path.resolve(__dirname, '..', '..');
+import { runFixture } from './helpers/local-tls';
 
 interface TokenResult {
 	ok: boolean;
@@ -28,18 +24,8 @@ describe('Microsoft 365 app tokens via MSAL', () => {
 	const SECRET = 'Contoso-App-Secret~42';
 
 	/** getAppToken in a child process that trusts the test certificate, as n8n would with NODE_EXTRA_CA_CERTS. */
-	// Asynchronous on purpose: the authority runs in this process and must keep answering.
-	const tokens = async (calls: Array<Partial<MicrosoftAppSettings> & { fresh?: boolean }>): Promise<TokenResult[]> => {
-		const full = calls.map((c) => ({ tenantId: 'contoso', clientId: 'app-1', clientSecret: SECRET, authorityHost: authority.host, ...c }));
-		const { stdout } = await promisify(execFile)(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(__dirname, 'fixtures', 'msal-token.ts'), JSON.stringify(full)], {
-			cwd: root,
-			env: { ...process.env, NODE_EXTRA_CA_CERTS: servers.certPath },
-			encoding: 'utf8',
-			timeout: 90_000, // a hang ends as a failure, not as a child left running
-			killSignal: 'SIGKILL',
-		});
-		return JSON.parse(stdout) as TokenResult[];
-	};
+	const tokens = (calls: Array<Partial<MicrosoftAppSettings> & { fresh?: boolean }>): Promise<TokenResult[]> =>
+		runFixture<TokenResult[]>('msal-token.ts', calls.map((c) => ({ tenantId: 'contoso', clientId: 'app-1', clientSecret: SECRET, authorityHost: authority.host, ...c })), servers.certPath);
 
 	beforeAll(async () => {
 		servers = await startMailServers();

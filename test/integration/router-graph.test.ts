@@ -11,16 +11,14 @@
  * from the local OAuth server instead of MSAL, and connectGraph trusts the test certificate.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { connectGraph } from '../../lib/graph/client';
 import { headersFromRaw } from '../../lib/router/route';
 import { MailboxRouter } from '../../nodes/MailboxRouter/MailboxRouter.node';
 import { GraphServer, type GraphRequestLog } from '../servers/graph';
 import { OAuthServer } from '../servers/oauth';
-import { makeSelfSignedCertificate } from '../servers/tls';
 import { executeContext } from './helpers/execute-context';
+import { localCertificate } from './helpers/local-tls';
 
 const mockSeams: { ca?: Buffer; appToken?: () => string } = {};
 
@@ -105,14 +103,13 @@ describe('Mailbox Router, Deliver Via: Microsoft Graph', () => {
 	const routing = (item: INodeExecutionData) => item.json.routing as IDataObject;
 
 	beforeAll(async () => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-graph-'));
-		const { certPath } = makeSelfSignedCertificate(dir);
-		const cert = fs.readFileSync(certPath);
-		mockSeams.ca = cert;
+		const tls = localCertificate('router-graph');
+		dir = tls.dir;
+		mockSeams.ca = tls.ca;
 		oauth = await OAuthServer.start({ users: ['routerapp'] });
 		mockSeams.appToken = () => oauth.issueToken('routerapp');
 		server = await GraphServer.start({
-			tls: { key: fs.readFileSync(path.join(dir, 'key.pem')), cert },
+			tls: { key: tls.key, cert: tls.ca },
 			tokenInfo: (token) => {
 				const user = oauth.tokenUser(token);
 				return user ? { user, audience: 'https://graph.microsoft.com' } : undefined;

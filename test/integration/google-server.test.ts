@@ -7,10 +7,10 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
 import { ImapFlow } from 'imapflow';
 import { startMailServers, type MailServers } from '../servers';
 import { GOOGLE_MAIL_SCOPE, GoogleAuthority, JWT_BEARER, type GoogleServiceAccount } from '../servers/google';
+import { httpsRequest, type HttpsReply } from './helpers/local-tls';
 
 const ALICE = 'alice@example.test';
 const BOB = 'bob@example.test';
@@ -20,10 +20,7 @@ const REDIRECT = 'http://127.0.0.1:5678/rest/oauth2-credential/callback';
 const TIMEFRAME = 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.';
 const UNAUTHORIZED = 'Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.';
 
-interface Reply {
-	status: number;
-	headers: Record<string, string | string[] | undefined>;
-	body: string;
+interface Reply extends HttpsReply {
 	json: any;
 }
 
@@ -36,18 +33,10 @@ describe('local Google OAuth 2.0 authorization server', () => {
 	/** No delegation at all. */
 	let plain: GoogleServiceAccount;
 
-	const call = (method: string, url: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Reply> =>
-		new Promise((resolve, reject) => {
-			const body = options.form ? new URLSearchParams(options.form).toString() : undefined;
-			const req = https.request(url, { method, ca, headers: { ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...options.headers } });
-			req.on('response', (res) => {
-				let text = '';
-				res.on('data', (c: Buffer) => (text += c.toString()));
-				res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: /json/.test(String(res.headers['content-type'])) ? JSON.parse(text) : undefined }));
-			});
-			req.on('error', reject);
-			req.end(body);
-		});
+	const call = async (method: string, url: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Reply> => {
+		const reply = await httpsRequest(ca, method, url, options);
+		return { ...reply, json: /json/.test(String(reply.headers['content-type'])) ? JSON.parse(reply.body) : undefined };
+	};
 	const token = (form: Record<string, string>, headers?: Record<string, string>) => call('POST', authority.tokenUrl, { form, headers });
 	const now = () => Math.floor(Date.now() / 1000);
 

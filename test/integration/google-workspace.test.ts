@@ -13,12 +13,8 @@
  *
  * Each case checks what the user sees and what the authority received.
  */
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { withTokenRefresh } from '../../lib/auth/oauth2-token';
 import { checkImapConnection } from '../../lib/imap/check';
@@ -31,8 +27,8 @@ import { record, scanNow } from '../canary';
 import { startMailServers, type MailServers } from '../servers';
 import { GOOGLE_MAIL_SCOPE, GoogleAuthority, JWT_BEARER, type GoogleServiceAccount } from '../servers/google';
 import type { FixtureOutput, Step, StepResult } from './fixtures/google-service-account';
+import { httpsRequest, runFixture, type HttpsReply as Reply } from './helpers/local-tls';
 
-const root = path.resolve(__dirname, '..', '..');
 const ALICE = 'alice@example.test';
 const BOB = 'bob@example.test';
 const CAROL = 'carol@example.test';
@@ -46,12 +42,6 @@ const fingerprint = (token: string | undefined): string => crypto.createHash('sh
 
 function mail(n: number, to: string): Buffer {
 	return Buffer.from(`From: dana${n}@fabrikam.test\r\nTo: ${to}\r\nSubject: ${to} message ${n}\r\nMessage-ID: <m${n}.${to}>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nHello ${n}.\r\n`);
-}
-
-interface Reply {
-	status: number;
-	headers: Record<string, string | string[] | undefined>;
-	body: string;
 }
 
 describe('Google Workspace sign-in against the local Google authority and Dovecot', () => {
@@ -70,23 +60,14 @@ describe('Google Workspace sign-in against the local Google authority and Doveco
 	const seen: string[] = [];
 
 	/** Runs the steps in one child process that trusts the test certificate, as n8n would with NODE_EXTRA_CA_CERTS. */
-	// Asynchronous on purpose: the authority runs in this process and must keep answering.
 	const run = async (steps: Step[], options: { xoauth2Only?: boolean } = {}): Promise<StepResult[]> => {
-		let stdout: string;
+		let output: FixtureOutput;
 		try {
-			({ stdout } = await promisify(execFile)(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(__dirname, 'fixtures', 'google-service-account.ts'), JSON.stringify({ steps, ...options })], {
-				cwd: root,
-				env: { ...process.env, NODE_EXTRA_CA_CERTS: servers.certPath },
-				encoding: 'utf8',
-				timeout: 90_000, // a hang ends as a failure, not as a child left running
-				killSignal: 'SIGKILL',
-				maxBuffer: 16 * 1024 * 1024,
-			}));
+			output = await runFixture<FixtureOutput>('google-service-account.ts', { steps, ...options }, servers.certPath, { maxBuffer: 16 * 1024 * 1024 });
 		} catch (error) {
 			const e = error as { stderr?: string; message?: string };
 			throw new Error(`the fixture failed: ${e.message ?? String(error)}\n${e.stderr ?? ''}`);
 		}
-		const output = JSON.parse(stdout) as FixtureOutput;
 		// what a user would see: the Test's messages, the errors, what the package logged
 		for (const [i, result] of output.results.entries()) {
 			const texts = [result.message, result.error?.fullMessage, ...(result.steps ?? []).map((s) => s.detail)].filter((t): t is string => !!t);
@@ -122,18 +103,7 @@ describe('Google Workspace sign-in against the local Google authority and Doveco
 	};
 	const jwtGrants = (grants: GoogleAuthority['grants']) => grants.filter((g) => g.grantType === 'jwt-bearer');
 
-	const call = (method: string, url: string, form?: Record<string, string>): Promise<Reply> =>
-		new Promise((resolve, reject) => {
-			const body = form ? new URLSearchParams(form).toString() : undefined;
-			const req = https.request(url, { method, ca, headers: body ? { 'content-type': 'application/x-www-form-urlencoded' } : {} });
-			req.on('response', (res) => {
-				let text = '';
-				res.on('data', (c: Buffer) => (text += c.toString()));
-				res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-			});
-			req.on('error', reject);
-			req.end(body);
-		});
+	const call = (method: string, url: string, form?: Record<string, string>): Promise<Reply> => httpsRequest(ca, method, url, { form });
 
 	beforeAll(async () => {
 		servers = await startMailServers();

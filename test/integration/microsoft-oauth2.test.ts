@@ -5,7 +5,6 @@
  * through lib/ and through the n8n-side logic with a context that behaves like n8n's.
  */
 import fs from 'node:fs';
-import https from 'node:https';
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import { withTokenRefresh } from '../../lib/auth/oauth2-token';
 import { isRejectedToken, MailboxError } from '../../lib/errors';
@@ -15,16 +14,11 @@ import { resolveServer } from '../../lib/connection/options';
 import { microsoftOAuth2Connection, refreshMicrosoftOAuth2Credential, type OAuth2RefreshContext } from '../../nodes/shared/microsoft-oauth2';
 import { freePort, startMailServers, type MailServers } from '../servers';
 import { MicrosoftAuthority } from '../servers/microsoft';
+import { httpsRequest, type HttpsReply as Reply } from './helpers/local-tls';
 
 const SECRET = 'Delegated-Secret~77';
 const REDIRECT = 'http://127.0.0.1:5678/rest/oauth2-credential/callback';
 const SCOPE = 'offline_access https://outlook.office365.com/IMAP.AccessAsUser.All';
-
-interface Reply {
-	status: number;
-	headers: Record<string, string | string[] | undefined>;
-	body: string;
-}
 
 describe('Microsoft 365 delegated OAuth2', () => {
 	let servers: MailServers;
@@ -32,24 +26,7 @@ describe('Microsoft 365 delegated OAuth2', () => {
 	let ca: string;
 
 	const call = (method: string, url: string, options: { form?: Record<string, string>; bearer?: string } = {}): Promise<Reply> =>
-		new Promise((resolve, reject) => {
-			const body = options.form ? new URLSearchParams(options.form).toString() : undefined;
-			const req = https.request(url, {
-				method,
-				ca,
-				headers: {
-					...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-					...(options.bearer ? { authorization: `Bearer ${options.bearer}` } : {}),
-				},
-			});
-			req.on('response', (res) => {
-				let text = '';
-				res.on('data', (c: Buffer) => (text += c.toString()));
-				res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-			});
-			req.on('error', reject);
-			req.end(body);
-		});
+		httpsRequest(ca, method, url, { form: options.form, headers: options.bearer ? { authorization: `Bearer ${options.bearer}` } : {} });
 	const tokenUrl = (tenant = 'organizations') => `https://${authority.host}/${tenant}/oauth2/v2.0/token`;
 	const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

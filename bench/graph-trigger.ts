@@ -43,6 +43,7 @@ import { MicrosoftAuthority } from '../test/servers/microsoft';
 import { OAuthServer } from '../test/servers/oauth';
 import { makeSelfSignedCertificate } from '../test/servers/tls';
 import { entry, round, runBenchChild, type BenchContext, type Benchmark, type BenchEntry } from './frame';
+import { answerAsChild, sampleRss } from './harness';
 
 const MAILBOX = 'alice@contoso.test';
 const APP_USER = 'graphapp';
@@ -205,16 +206,7 @@ async function triggerPass(spec: ChildSpec, connect: () => Promise<GraphClient>,
 	}
 }
 
-function readHighWaterMark(): number | undefined {
-	try {
-		const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-		return m ? Number(m[1]) * 1024 : undefined;
-	} catch {
-		return undefined;
-	}
-}
-
-async function childMain(spec: ChildSpec): Promise<void> {
+async function childMain(spec: ChildSpec): Promise<ChildResult> {
 	const exchanges: GraphExchange[] = [];
 	const clients: GraphClient[] = [];
 	const connect = async () => {
@@ -223,16 +215,7 @@ async function childMain(spec: ChildSpec): Promise<void> {
 		clients.push(client);
 		return client;
 	};
-	const start = process.memoryUsage().rss;
-	try {
-		fs.writeFileSync('/proc/self/clear_refs', '5'); // resets VmHWM to the current RSS
-	} catch {
-		// not Linux, or not allowed: the samples alone
-	}
-	let peak = start;
-	const timer = setInterval(() => {
-		peak = Math.max(peak, process.memoryUsage().rss);
-	}, 20);
+	const rss = sampleRss();
 	const cpu0 = process.cpuUsage();
 	const t0 = performance.now();
 	let ms = 0;
@@ -243,7 +226,7 @@ async function childMain(spec: ChildSpec): Promise<void> {
 		const cpu = process.cpuUsage(cpu0);
 		cpuMs = (cpu.user + cpu.system) / 1000;
 		timedExchanges = exchanges.length;
-		peak = Math.max(peak, process.memoryUsage().rss, readHighWaterMark() ?? 0);
+		rss.sample();
 	};
 	let t: Tally;
 	let extra: Pick<ChildResult, 'afterwards' | 'stats'> = {};
@@ -260,7 +243,7 @@ async function childMain(spec: ChildSpec): Promise<void> {
 			client.close();
 		}
 	}
-	clearInterval(timer);
+	const peak = rss.stop();
 	for (const c of clients) c.close();
 	const steps: Record<string, Step> = {};
 	for (const e of exchanges.slice(0, timedExchanges)) {
@@ -269,7 +252,7 @@ async function childMain(spec: ChildSpec): Promise<void> {
 		s.ms += e.durationMs;
 	}
 	for (const s of Object.values(steps)) s.ms = round(s.ms);
-	const out: ChildResult = {
+	return {
 		messages: t.messages,
 		distinct: t.ids.size,
 		once: [...t.ids.values()].filter((k) => k === 1).length,
@@ -278,13 +261,12 @@ async function childMain(spec: ChildSpec): Promise<void> {
 		bytes: t.bytes,
 		ms,
 		cpuMs: round(cpuMs),
-		peakMiB: round((peak - start) / 2 ** 20),
+		peakMiB: round((peak - rss.start) / 2 ** 20),
 		peakAbsMiB: round(peak / 2 ** 20),
-		startMiB: round(start / 2 ** 20),
+		startMiB: round(rss.start / 2 ** 20),
 		steps,
 		...extra,
 	};
-	process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 // --- the benchmark ---------------------------------------------------------------------------
@@ -424,11 +406,6 @@ export const graphTrigger: Benchmark<BenchContext> = {
 };
 
 if (require.main === module && process.env.BENCH_GRAPH_TRIGGER_CHILD) {
-	childMain(JSON.parse(process.env.BENCH_GRAPH_TRIGGER_CHILD) as ChildSpec).then(
-		() => process.exit(0),
-		(error: unknown) => {
-			process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-			process.exit(1);
-		},
-	);
+	const spec = JSON.parse(process.env.BENCH_GRAPH_TRIGGER_CHILD) as ChildSpec;
+	answerAsChild(() => childMain(spec));
 }

@@ -40,6 +40,28 @@ export function resetHighWaterMark(): void {
 }
 
 /**
+ * This process's peak RSS from now on: the kernel's high-water mark reset now, and the RSS sampled
+ * every 20 ms. `sample()` takes the RSS and the high-water mark once more and gives the peak so
+ * far; `stop()` ends the sampling and gives the peak so far. Bytes, as `start` (the RSS now).
+ */
+export function sampleRss(): { start: number; sample: () => number; stop: () => number } {
+	const start = process.memoryUsage().rss;
+	resetHighWaterMark();
+	let peak = start;
+	const timer = setInterval(() => {
+		peak = Math.max(peak, process.memoryUsage().rss);
+	}, 20);
+	return {
+		start,
+		sample: () => (peak = Math.max(peak, process.memoryUsage().rss, readHighWaterMark() ?? 0)),
+		stop: () => {
+			clearInterval(timer);
+			return peak;
+		},
+	};
+}
+
+/**
  * Times `run(i)` for each of `count` inputs, `reps` rounds, alternating between the inputs so
  * that a busy moment of the machine falls on all of them alike, each after a forced GC. With
  * `gc`, also the time spent in garbage collection during each run (GC entries arrive after the

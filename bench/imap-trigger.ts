@@ -31,7 +31,8 @@ import { ImapWatcher, type WatchedMessage } from '../lib/imap/watch';
 import { parseMessage } from '../lib/message/parse';
 import { messageBinaries, messageItemJson, type MessageItemOptions, type MessageMeta } from '../nodes/shared/message-item';
 import { generateMessage, generateMessages, MAX_ATTACHMENT_INDEX } from '../test/fixtures/mailgen';
-import { entry, round, type BenchContext, type Benchmark, type BenchEntry, runBenchChild } from './frame';
+import { entry, round, sleep, type BenchContext, type Benchmark, type BenchEntry, runBenchChild } from './frame';
+import { answerAsChild, median, sampleRss } from './harness';
 
 const USER = 'bob';
 const PASSWORD = 'bob-pw';
@@ -144,35 +145,16 @@ async function triggerPass(spec: ChildSpec, ca: string): Promise<{ messages: num
 	return { messages, bytes };
 }
 
-function readHighWaterMark(): number | undefined {
-	try {
-		const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-		return m ? Number(m[1]) * 1024 : undefined;
-	} catch {
-		return undefined;
-	}
-}
-
-async function childMain(spec: ChildSpec): Promise<void> {
+async function childMain(spec: ChildSpec): Promise<ChildResult> {
 	const ca = fs.readFileSync(spec.certPath, 'utf8');
-	const start = process.memoryUsage().rss;
-	try {
-		fs.writeFileSync('/proc/self/clear_refs', '5'); // resets VmHWM to the current RSS
-	} catch {
-		// not Linux, or not allowed: the samples alone
-	}
-	let peak = start;
-	const timer = setInterval(() => {
-		peak = Math.max(peak, process.memoryUsage().rss);
-	}, 20);
+	const rss = sampleRss();
 	const t0 = performance.now();
 	const result = spec.mode === 'raw' ? await rawPass(spec, ca) : await triggerPass(spec, ca);
 	const ms = performance.now() - t0;
-	clearInterval(timer);
-	peak = Math.max(peak, process.memoryUsage().rss, readHighWaterMark() ?? 0);
+	rss.stop();
+	const peak = rss.sample();
 	if (result.messages !== spec.count) throw new Error(`${spec.mode}: ${result.messages} of ${spec.count} messages`);
-	const out: ChildResult = { ...result, ms, peakMiB: round((peak - start) / 2 ** 20), startMiB: round(start / 2 ** 20) };
-	process.stdout.write(`${JSON.stringify(out)}\n`);
+	return { ...result, ms, peakMiB: round((peak - rss.start) / 2 ** 20), startMiB: round(rss.start / 2 ** 20) };
 }
 
 /** One pass in a fresh process, so that every pass starts with the same heap. */
@@ -181,14 +163,6 @@ function runChild(spec: ChildSpec): Promise<ChildResult> {
 }
 
 // --- latency ---------------------------------------------------------------------------------
-
-function median(values: number[]): number {
-	const s = [...values].sort((a, b) => a - b);
-	const mid = Math.floor(s.length / 2);
-	return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
 	const deadline = performance.now() + ms;
@@ -446,11 +420,6 @@ export const imapTrigger: Benchmark<BenchContext> = {
 };
 
 if (require.main === module && process.env.BENCH_IMAP_TRIGGER_CHILD) {
-	childMain(JSON.parse(process.env.BENCH_IMAP_TRIGGER_CHILD) as ChildSpec).then(
-		() => process.exit(0),
-		(error: unknown) => {
-			process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-			process.exit(1);
-		},
-	);
+	const spec = JSON.parse(process.env.BENCH_IMAP_TRIGGER_CHILD) as ChildSpec;
+	answerAsChild(() => childMain(spec));
 }

@@ -281,6 +281,9 @@ export async function runBulk(client: ImapFlow, addresses: MessageAddress[], act
 		if (list) list.push(k);
 		else byAction.set(key, [k]);
 	}
+	// Gmail's Trash, looked up (LIST) at most once per call, when a group needs it
+	let trash: Promise<string | undefined> | undefined;
+	const trashFolder = () => (trash ??= trashFolderOf(client));
 	for (const [folder, byAction] of groups) {
 		const all = [...byAction.values()].flat();
 		const write = [...byAction.keys()].some((key) => (JSON.parse(key) as BulkAction).type !== 'copy' && (JSON.parse(key) as BulkAction).type !== 'none');
@@ -304,7 +307,7 @@ export async function runBulk(client: ImapFlow, addresses: MessageAddress[], act
 				else targets.push({ k: indices[j], at });
 			});
 			if (targets.length === 0) continue;
-			await apply(client, mailbox, action, targets, addresses, outcomes, options.maxSetChars ?? DEFAULT_MAX_SET_CHARS, options.gmail === true);
+			await apply(client, mailbox, action, targets, addresses, outcomes, options.maxSetChars ?? DEFAULT_MAX_SET_CHARS, options.gmail === true, trashFolder);
 		}
 	}
 	return outcomes;
@@ -319,6 +322,8 @@ async function apply(
 	outcomes: BulkOutcome[],
 	maxSetChars: number,
 	gmail: boolean,
+	/** The Trash folder by its role, looked up once per runBulk. */
+	trashFolder: () => Promise<string | undefined>,
 ): Promise<void> {
 	const folder = mailbox.path;
 	const done = (k: number, at: Located, extra: Partial<BulkDone> = {}): BulkDone => ({ ok: true, folder, ...at, messageId: addresses[k].messageId, ...extra });
@@ -355,7 +360,7 @@ async function apply(
 	}
 
 	const expungeHere = action.type === 'delete' && (action.permanently || (action.trash !== undefined && action.trash === folder));
-	if (expungeHere && (gmail || isGmail(client.capabilities)) && (await trashFolderOf(client)) !== folder) {
+	if (expungeHere && (gmail || isGmail(client.capabilities)) && (await trashFolder()) !== folder) {
 		fail(
 			new MailboxError('CONFIG', `Gmail does not delete by expunging: in folder "${folder}" that only removes the folder's label, and the message stays in All Mail.`, {
 				field: 'deletePermanently',
